@@ -1,0 +1,1 @@
+"""Records, configuration and storage shared by the Space (`leaderboard/`) and the evaluator (`evaluator/`)."""

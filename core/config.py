@@ -1,0 +1,198 @@
+"""The leaderboard-version config: eval sets, normalizer and rules in one TOML file, plus where the store lives.
+
+`load_config()` reads `configs/local.toml` (the embedded default) unless `LEADERBOARD_CONFIG` names another
+file. Environment variables override only *where* things live and who the local user is, never the rules:
+
+| variable | effect |
+|---|---|
+| `LEADERBOARD_CONFIG` | path of the config file |
+| `LEADERBOARD_STORE` | folder of the local store (default from the file's `[store] local_root`) |
+| `LEADERBOARD_MODELS_DIR` | folder whose `<org>/<name>` subfolders the Submit form accepts as local model ids |
+| `REQUESTS_REPO`, `RESULTS_REPO` | Hub dataset repos; setting both switches the store to the Hub |
+| `LEADERBOARD_LOCAL_USER` | who submits when no Hugging Face login is available (local runs only) |
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO_ROOT / "configs" / "local.toml"
+ANY_GPU_CLASS = "any"
+
+
+class ConfigError(ValueError):
+    """The config file or an override is wrong; the message names the key and the file."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The rules in force (SPEC.md R1-R3, R10, R11); recorded in every result."""
+
+    gpu_class: str = "A10G"
+    warmup_utterances: int = 10
+    max_rtf: float = 1.0
+    utterance_timeout_s: float = 60.0
+    max_attempts: int = 3
+    lease_s: float = 900.0
+    max_submissions_per_week: int = 5
+    bootstrap_samples: int = 1000
+    bootstrap_seed: int = 0
+    max_new_tokens: int = 440
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EvalSetConfig:
+    """One eval set: a local AudioFolder (`path`) or a Hub dataset (`hub_id`, `config`, `split`, `revision`)."""
+
+    name: str
+    path: Path | None = None
+    hub_id: str | None = None
+    config: str | None = None
+    split: str = "test"
+    revision: str = "main"
+    audio_column: str = "audio"
+    text_column: str = "text"
+    id_column: str | None = None
+
+    @property
+    def source(self) -> str:
+        return self.hub_id if self.hub_id else str(self.path)
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    kind: Literal["local", "hub"]
+    local_root: Path
+    requests_repo: str | None = None
+    results_repo: str | None = None
+
+
+@dataclass(frozen=True)
+class LeaderboardConfig:
+    version: str
+    title: str
+    normalizer: str
+    rules: Rules
+    eval_sets: tuple[EvalSetConfig, ...]
+    store: StoreConfig
+    models_dir: Path
+    local_user: str
+    path: Path
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def eval_set(self, name: str) -> EvalSetConfig:
+        for eval_set in self.eval_sets:
+            if eval_set.name == name:
+                return eval_set
+        known = ", ".join(e.name for e in self.eval_sets)
+        raise ConfigError(f"no eval set named {name!r} in {self.path}; known: {known}")
+
+
+def _resolve(base: Path, value: str | os.PathLike[str]) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def _rules(table: Mapping[str, Any], path: Path) -> Rules:
+    known = {f.name: f.type for f in fields(Rules)}
+    unknown = set(table) - set(known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) in [rules]: {sorted(unknown)}; known: {sorted(known)}")
+    defaults = Rules()
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        expected = type(getattr(defaults, key))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not expected:
+            raise ConfigError(f"{path}: [rules] {key} must be a {expected.__name__}, got {value!r}")
+        values[key] = value
+    rules = Rules(**values)
+    if rules.warmup_utterances < 0 or rules.max_attempts < 1 or rules.lease_s <= 0 or rules.max_rtf <= 0:
+        raise ConfigError(f"{path}: [rules] need warmup_utterances >= 0, max_attempts >= 1, lease_s > 0, max_rtf > 0")
+    return rules
+
+
+def _eval_sets(items: list[Mapping[str, Any]], base: Path, path: Path) -> tuple[EvalSetConfig, ...]:
+    if not items:
+        raise ConfigError(f"{path}: add at least one [[eval_sets]] entry")
+    known = {f.name for f in fields(EvalSetConfig)}
+    result = []
+    for item in items:
+        unknown = set(item) - known
+        if unknown:
+            raise ConfigError(f"{path}: unknown key(s) {sorted(unknown)} in [[eval_sets]]; known: {sorted(known)}")
+        name = item.get("name")
+        if not name:
+            raise ConfigError(f"{path}: every [[eval_sets]] entry needs a name")
+        if bool(item.get("path")) == bool(item.get("hub_id")):
+            raise ConfigError(f"{path}: eval set {name!r} needs exactly one of `path` (local folder) or `hub_id`")
+        values = dict(item)
+        if values.get("path"):
+            values["path"] = _resolve(base, values["path"])
+        result.append(EvalSetConfig(**values))
+    names = [e.name for e in result]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}: eval set names must be unique, got {names}")
+    return tuple(result)
+
+
+def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> LeaderboardConfig:
+    """Read the leaderboard-version config, applying the environment overrides listed in the module doc."""
+    env = os.environ if env is None else env
+    config_path = Path(path or env.get("LEADERBOARD_CONFIG") or DEFAULT_CONFIG).expanduser().resolve()
+    if not config_path.is_file():
+        raise ConfigError(f"config file {config_path} does not exist; set LEADERBOARD_CONFIG to a TOML file")
+    try:
+        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_path} is not valid TOML: {exc}") from exc
+    base = config_path.parent
+    board = data.get("leaderboard", {})
+    if not board.get("version"):
+        raise ConfigError(f"{config_path}: [leaderboard] version is required")
+    store_table = data.get("store", {})
+    cwd = Path.cwd()
+    local_root = (
+        _resolve(cwd, env["LEADERBOARD_STORE"])
+        if env.get("LEADERBOARD_STORE")
+        else _resolve(base, store_table.get("local_root", "../store"))
+    )
+    requests_repo = env.get("REQUESTS_REPO") or store_table.get("requests_repo")
+    results_repo = env.get("RESULTS_REPO") or store_table.get("results_repo")
+    if bool(requests_repo) != bool(results_repo):
+        raise ConfigError("set both REQUESTS_REPO and RESULTS_REPO for the Hub store, or neither for the local store")
+    store = StoreConfig(
+        kind="hub" if requests_repo else "local",
+        local_root=local_root,
+        requests_repo=requests_repo,
+        results_repo=results_repo,
+    )
+    if env.get("LEADERBOARD_MODELS_DIR"):
+        models_dir = _resolve(cwd, env["LEADERBOARD_MODELS_DIR"])
+    elif env.get("LEADERBOARD_STORE") or not store_table.get("models_dir"):
+        models_dir = local_root / "models"
+    else:
+        models_dir = _resolve(base, store_table["models_dir"])
+    known_top = {"leaderboard", "rules", "store", "eval_sets"}
+    return LeaderboardConfig(
+        version=str(board["version"]),
+        title=str(board.get("title", "Open ASR Leaderboard")),
+        normalizer=str(board.get("normalizer", "whisper-english")),
+        rules=_rules(data.get("rules", {}), config_path),
+        eval_sets=_eval_sets(data.get("eval_sets", []), base, config_path),
+        store=store,
+        models_dir=models_dir,
+        local_user=env.get("LEADERBOARD_LOCAL_USER") or "local-user",
+        path=config_path,
+        extra={k: v for k, v in data.items() if k not in known_top},
+    )

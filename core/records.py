@@ -1,0 +1,297 @@
+"""The public records: requests, results, prediction rows and log entries.
+
+Field names are part of the product (see SPEC.md, "Records"): readers of the public datasets load these
+files with pandas or `datasets`, so renaming a field is a breaking change and bumps `SCHEMA_VERSION`.
+Rates are fractions (a WER of 6.3% is stored as 0.063), times are seconds, timestamps ISO 8601 UTC.
+
+Every record converts to a JSON-ready dict with `to_dict()` and back with `from_dict()`, losslessly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Self, TypeVar
+
+SCHEMA_VERSION = 1
+
+PRECISIONS = ("float32", "float16", "bfloat16")
+
+
+def utc_now() -> str:
+    """The current time as the ISO 8601 UTC string every record uses."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_time(value: str) -> datetime:
+    """Parse a record timestamp (ISO 8601, `Z` or offset) into an aware datetime."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class Status(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+
+
+_T = TypeVar("_T")
+
+
+def _decode(hint: Any, value: Any) -> Any:
+    """Turn JSON data back into the typed value that `hint` describes."""
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _decode(inner[0], value) if len(inner) == 1 else value
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return [_decode(item, v) for v in value]
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], v) for v in value)
+        return tuple(_decode(a, v) for a, v in zip(args, value, strict=True))
+    if origin is dict:
+        _, item = typing.get_args(hint)
+        return {k: _decode(item, v) for k, v in value.items()}
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return hint.from_dict(value)  # type: ignore[attr-defined]
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        return hint(value)
+    if hint is float and isinstance(value, int):
+        return float(value)
+    return value
+
+
+class Record:
+    """Mixin: lossless JSON round-trip for a dataclass of JSON-friendly fields."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _encode(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        hints = typing.get_type_hints(cls)
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no field(s) {sorted(unknown)}; is the file from a newer schema?")
+        return cls(**{k: _decode(hints[k], v) for k, v in data.items()})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Self:
+        return cls.from_dict(json.loads(text))
+
+
+def _encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    return value
+
+
+# --- Requests ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lease(Record):
+    """Who is evaluating a RUNNING request, and until when their claim holds unless renewed."""
+
+    worker: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class Progress(Record):
+    """How far a RUNNING request has come, persisted so the Queue page can show it with an ETA."""
+
+    eval_set: str
+    done: int
+    total: int
+    sets_done: int = 0
+    sets_total: int = 1
+    eta_s: float | None = None
+    updated_at: str = ""
+
+
+@dataclass(frozen=True)
+class ModelInfo(Record):
+    """What the submission check learned about the model; `weight_files` maps file name to sha256 (R4)."""
+
+    license: str
+    parameters: int
+    architecture: str
+    weight_files: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Request(Record):
+    request_id: str
+    model_id: str
+    revision: str
+    requested_revision: str
+    precision: str
+    submitter: str
+    submitted_at: str
+    status: Status = Status.PENDING
+    attempts: int = 0
+    lease: Lease | None = None
+    progress: Progress | None = None
+    error: str | None = None
+    model: ModelInfo | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def replace(self, **changes: Any) -> Request:
+        return dataclasses.replace(self, **changes)
+
+
+# --- Results ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatasetScore(Record):
+    """One eval set's numbers. `wer` is corpus-level: total errors over total reference words (R11)."""
+
+    wer: float
+    wer_ci95: tuple[float, float]
+    substitutions: int
+    deletions: int
+    insertions: int
+    ref_words: int
+    utterances: int
+    audio_s: float
+    time_s: float
+    rtf: float
+    rtfx: float
+    latency_p50_s: float
+    latency_p90_s: float
+    latency_p99_s: float
+    utterance_rtf_p99: float
+    skipped_empty_references: int = 0
+
+
+@dataclass(frozen=True)
+class Aggregate(Record):
+    """Across eval sets: unweighted mean WER, RTF pooled by duration, and the real-time verdict (R3, R11)."""
+
+    avg_wer: float
+    rtf: float
+    rtfx: float
+    meets_realtime: bool
+
+
+@dataclass(frozen=True)
+class BatchEvidence(Record):
+    """What the hook on the model saw (R2): a `max_batch_size` above 1 makes a result invalid."""
+
+    max_batch_size: int
+    forward_calls: int
+
+
+@dataclass(frozen=True)
+class Hardware(Record):
+    """Where the numbers were measured (R1). `gpu_class` is what `official` is decided on."""
+
+    device: str
+    gpu_class: str
+    gpu_name: str | None = None
+    gpu_memory_bytes: int | None = None
+    driver_version: str | None = None
+    cuda_version: str | None = None
+    cpu: str = ""
+    cpu_count: int = 0
+    platform: str = ""
+
+
+@dataclass(frozen=True)
+class EvalSetSource(Record):
+    """Where one eval set came from, so the same audio and references can be fetched again (R12)."""
+
+    name: str
+    source: str
+    revision: str | None = None
+    config: str | None = None
+    split: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Result(Record):
+    request_id: str
+    model_id: str
+    revision: str
+    precision: str
+    leaderboard_version: str
+    official: bool
+    datasets: dict[str, DatasetScore]
+    aggregate: Aggregate
+    batch_evidence: BatchEvidence
+    warmup_utterances: int
+    hardware: Hardware
+    software: dict[str, str]
+    started_at: str
+    finished_at: str
+    reproduce: str
+    eval_sets: list[EvalSetSource] = field(default_factory=list)
+    rules: dict[str, Any] = field(default_factory=dict)
+    predictions_sha256: dict[str, str] = field(default_factory=dict)
+    model: ModelInfo | None = None
+    signature: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def replace(self, **changes: Any) -> Result:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class PredictionRow(Record):
+    """One utterance as transcribed: `prediction` is the raw model text, before any normalization."""
+
+    id: str
+    reference: str
+    prediction: str
+    duration_s: float
+    time_s: float
+
+
+# --- The public log ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogEntry(Record):
+    """One line of the append-only, hash-chained public log (R8). See `core.eventlog`."""
+
+    seq: int
+    at: str
+    request_id: str
+    event: str
+    actor: str
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+def write_jsonl(rows: typing.Iterable[Record]) -> str:
+    """Serialize records as JSON Lines (one compact object per line)."""
+    return "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in rows)
+
+
+def read_jsonl(cls: type[_T], text: str) -> list[_T]:
+    """Parse JSON Lines written by `write_jsonl` back into records of `cls`."""
+    return [cls.from_dict(json.loads(line)) for line in text.splitlines() if line.strip()]  # type: ignore[attr-defined]

@@ -1,0 +1,34 @@
+"""Storage for requests, results, predictions and the public log: local folder or Hub datasets."""
+
+from __future__ import annotations
+
+
+from typing import TYPE_CHECKING
+
+from core.store.base import Changes, Conflict, LeaseLost, Refused, Snapshot, Store, StoreError, StoreState
+from core.store.local import LocalStore
+
+if TYPE_CHECKING:
+    from core.config import LeaderboardConfig
+
+__all__ = [
+    "Changes",
+    "Conflict",
+    "LeaseLost",
+    "LocalStore",
+    "Refused",
+    "Snapshot",
+    "Store",
+    "StoreError",
+    "StoreState",
+    "open_store",
+]
+
+
+def open_store(config: LeaderboardConfig) -> Store:
+    """The store the config names: the local folder by default, the two Hub datasets when configured."""
+    if config.store.kind == "hub":
+        from core.store.hub import HubStore
+
+        return HubStore.from_config(config)
+    return LocalStore(config.store.local_root)

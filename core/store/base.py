@@ -1,0 +1,328 @@
+"""The store contract shared by the local folder and the Hub datasets, and the request lifecycle on top of it.
+
+Both backends hold the same files (see `core.store.layout`). A backend only knows how to read the state
+consistently and how to write a set of changes atomically against the state it read; every lifecycle rule
+(who may claim, lease expiry, attempts, the log chain, exactly-once finishing) lives here once, so the two
+backends cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from core.eventlog import ChainCheck, next_entry, verify_chain
+from core.records import Lease, LogEntry, PredictionRow, Progress, Request, Result, Status, parse_time
+
+
+class StoreError(RuntimeError):
+    """A store operation could not be carried out; the message says what to do."""
+
+
+class LeaseLost(StoreError):
+    """The worker no longer holds the request (its lease expired and it was returned or taken over)."""
+
+
+class Conflict(StoreError):
+    """Someone else changed the store between our read and our write; re-read and try again."""
+
+
+class Refused(StoreError):
+    """A submission was refused by a check made inside the store's transaction (duplicate, weekly limit)."""
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """What a transaction sees: every request, the ids of stored results, and the whole log."""
+
+    requests: Mapping[str, Request]
+    result_ids: frozenset[str]
+    log: Sequence[LogEntry]
+
+
+@dataclass
+class Changes:
+    """What a transaction writes, all or nothing: request files, results with predictions, new log lines."""
+
+    requests: list[Request] = field(default_factory=list)
+    results: list[tuple[Result, Mapping[str, Sequence[PredictionRow]]]] = field(default_factory=list)
+    log: list[LogEntry] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.requests or self.results or self.log)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent read for the Space: the table, the queue and the log all come from it."""
+
+    requests: Mapping[str, Request]
+    results: Mapping[str, Result]
+    log: Sequence[LogEntry]
+    version: str
+
+    def finished_results(self) -> list[Result]:
+        """Results whose request is FINISHED: a result left by a worker that died mid-write is not shown."""
+        return [
+            result
+            for request_id, result in self.results.items()
+            if (request := self.requests.get(request_id)) is not None and request.status is Status.FINISHED
+        ]
+
+    def verify_log(self) -> ChainCheck:
+        return verify_chain(self.log)
+
+
+def _after(now: datetime, seconds: float) -> str:
+    return (now + timedelta(seconds=seconds)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store(ABC):
+    """Requests, results, predictions and the public log. Subclasses provide consistent reads and atomic writes."""
+
+    #: How often a transaction is retried after a `Conflict` before giving up.
+    max_conflict_retries = 8
+
+    # --- what a backend provides -------------------------------------------------------------------
+
+    @abstractmethod
+    def _exclusive(self) -> AbstractContextManager[object]:
+        """Held around read-compute-write; a lock locally, nothing on the Hub (which detects conflicts)."""
+
+    @abstractmethod
+    def _read_state(self) -> tuple[StoreState, str]:
+        """The current state and a token naming it (the Hub's commit sha)."""
+
+    @abstractmethod
+    def _write(self, token: str, changes: Changes) -> None:
+        """Write `changes` atomically on top of `token`; raise `Conflict` if the store moved since."""
+
+    @abstractmethod
+    def snapshot(self) -> Snapshot:
+        """Everything the Space shows, in one read (one Hub snapshot per repo, never a call per file)."""
+
+    @abstractmethod
+    def predictions(self, request_id: str, eval_set: str) -> list[PredictionRow]:
+        """The raw predictions of one finished request on one eval set."""
+
+    @abstractmethod
+    def predictions_url(self, request_id: str, eval_set: str) -> str:
+        """Where a person can open those predictions (a file path locally, a Hub URL in production)."""
+
+    # --- the lifecycle -----------------------------------------------------------------------------
+
+    def _transact(self, compute: Callable[[StoreState], Changes | None]) -> Changes | None:
+        """Read, compute, write; on a conflict re-read and recompute, so no update is ever lost."""
+        for attempt in range(self.max_conflict_retries):
+            with self._exclusive():
+                state, token = self._read_state()
+                changes = compute(state)
+                if not changes:
+                    return changes
+                try:
+                    self._write(token, changes)
+                    return changes
+                except Conflict:
+                    pass
+            time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+        raise StoreError(f"the store kept changing under us ({self.max_conflict_retries} conflicts); try again later")
+
+    @staticmethod
+    def _log(state_log: Sequence[LogEntry], pending: list[LogEntry], **kwargs: object) -> LogEntry:
+        previous = pending[-1] if pending else (state_log[-1] if state_log else None)
+        entry = next_entry(previous, **kwargs)  # type: ignore[arg-type]
+        pending.append(entry)
+        return entry
+
+    def submit(self, request: Request, check: Callable[[StoreState], None] | None = None) -> Request:
+        """Write a new PENDING request and its log entry. `check` runs inside the transaction and may raise
+        `Refused` (the duplicate and weekly-limit rules need the state as it is at write time)."""
+        if request.status is not Status.PENDING:
+            raise StoreError("a new request must be PENDING")
+
+        def compute(state: StoreState) -> Changes:
+            if request.request_id in state.requests:
+                raise Refused(f"request id {request.request_id} already exists")
+            if check:
+                check(state)
+            changes = Changes(requests=[request])
+            self._log(
+                state.log,
+                changes.log,
+                request_id=request.request_id,
+                event="submitted",
+                actor=request.submitter,
+                detail={
+                    "model_id": request.model_id,
+                    "revision": request.revision,
+                    "requested_revision": request.requested_revision,
+                    "precision": request.precision,
+                },
+            )
+            return changes
+
+        self._transact(compute)
+        return request
+
+    def _expire(self, state: StoreState, now: datetime, max_attempts: int, changes: Changes) -> dict[str, Request]:
+        """Return expired RUNNING requests to PENDING (or FAILED after `max_attempts`), logging each."""
+        requests = dict(state.requests)
+        for request in state.requests.values():
+            if request.status is not Status.RUNNING or request.lease is None:
+                continue
+            if parse_time(request.lease.expires_at) > now:
+                continue
+            worker = request.lease.worker
+            if request.request_id in state.result_ids:
+                # The worker wrote its result but died before marking the request: it was evaluated once.
+                updated = request.replace(status=Status.FINISHED, lease=None)
+                event, detail = "finished", {"note": "result found after the worker's lease expired"}
+            elif request.attempts >= max_attempts:
+                error = (
+                    f"the evaluation stopped without finishing {request.attempts} times (last worker {worker}); "
+                    "the model may crash or exhaust memory on this hardware. Check it loads and transcribes "
+                    "locally with `python -m evaluator evaluate`, then submit again."
+                )
+                updated = request.replace(status=Status.FAILED, lease=None, error=error)
+                event, detail = "failed", {"error": error}
+            else:
+                updated = request.replace(status=Status.PENDING, lease=None, progress=None)
+                event, detail = "lease_expired", {"worker": worker, "attempts": request.attempts}
+            requests[request.request_id] = updated
+            changes.requests.append(updated)
+            self._log(state.log, changes.log, request_id=request.request_id, event=event, actor="scheduler", detail=detail)
+        return requests
+
+    def expire_leases(self, max_attempts: int) -> list[Request]:
+        """Apply lease expiry now, without claiming anything (the Queue page calls this through the scheduler)."""
+        changes = self._transact(lambda state: self._with_expiry(state, max_attempts))
+        return list(changes.requests) if changes else []
+
+    def _with_expiry(self, state: StoreState, max_attempts: int) -> Changes:
+        changes = Changes()
+        self._expire(state, _now(), max_attempts, changes)
+        return changes
+
+    def claim(self, worker: str, lease_s: float, max_attempts: int) -> Request | None:
+        """Take the oldest PENDING request for `worker` with a lease of `lease_s` seconds, atomically.
+
+        Expired leases are handled first, so a request whose worker died is claimable again (or FAILED after
+        `max_attempts`). Returns None when nothing is pending.
+        """
+        claimed: list[Request] = []
+
+        def compute(state: StoreState) -> Changes:
+            claimed.clear()
+            now = _now()
+            changes = Changes()
+            requests = self._expire(state, now, max_attempts, changes)
+            pending = sorted(
+                (r for r in requests.values() if r.status is Status.PENDING),
+                key=lambda r: (r.submitted_at, r.request_id),
+            )
+            if not pending:
+                return changes
+            chosen = pending[0].replace(
+                status=Status.RUNNING,
+                attempts=pending[0].attempts + 1,
+                lease=_lease(worker, now, lease_s),
+                progress=None,
+                error=None,
+            )
+            changes.requests.append(chosen)
+            self._log(
+                state.log,
+                changes.log,
+                request_id=chosen.request_id,
+                event="claimed",
+                actor=worker,
+                detail={"attempt": chosen.attempts, "lease_expires_at": chosen.lease.expires_at},  # type: ignore[union-attr]
+            )
+            claimed.append(chosen)
+            return changes
+
+        self._transact(compute)
+        return claimed[0] if claimed else None
+
+    def _held(self, state: StoreState, request_id: str, worker: str) -> Request:
+        request = state.requests.get(request_id)
+        if request is None:
+            raise StoreError(f"no request {request_id} in the store")
+        if request.status is not Status.RUNNING or request.lease is None or request.lease.worker != worker:
+            raise LeaseLost(f"{worker} no longer holds request {request_id} (status {request.status})")
+        return request
+
+    def heartbeat(self, request_id: str, worker: str, lease_s: float, progress: Progress | None = None) -> Request:
+        """Renew the lease (and persist progress). Raises `LeaseLost` if the request was taken away."""
+        renewed: list[Request] = []
+
+        def compute(state: StoreState) -> Changes:
+            request = self._held(state, request_id, worker)
+            updated = request.replace(
+                lease=_lease(worker, _now(), lease_s),
+                progress=progress if progress is not None else request.progress,
+            )
+            renewed[:] = [updated]
+            return Changes(requests=[updated])
+
+        self._transact(compute)
+        return renewed[0]
+
+    def finish(
+        self, request_id: str, worker: str, result: Result, predictions: Mapping[str, Sequence[PredictionRow]]
+    ) -> Request:
+        """Store the result with its predictions and mark the request FINISHED, in one atomic write."""
+        if result.request_id != request_id:
+            raise StoreError(f"result is for {result.request_id}, not {request_id}")
+        done: list[Request] = []
+
+        def compute(state: StoreState) -> Changes:
+            request = self._held(state, request_id, worker)
+            updated = request.replace(status=Status.FINISHED, lease=None, error=None)
+            done[:] = [updated]
+            changes = Changes(requests=[updated], results=[(result, predictions)])
+            self._log(
+                state.log,
+                changes.log,
+                request_id=request_id,
+                event="finished",
+                actor=worker,
+                detail={
+                    "avg_wer": result.aggregate.avg_wer,
+                    "rtf": result.aggregate.rtf,
+                    "official": result.official,
+                    "gpu_class": result.hardware.gpu_class,
+                },
+            )
+            return changes
+
+        self._transact(compute)
+        return done[0]
+
+    def fail(self, request_id: str, worker: str, error: str) -> Request:
+        """Mark a held request FAILED with a reason a person can act on. Failures stay visible (R8)."""
+        done: list[Request] = []
+
+        def compute(state: StoreState) -> Changes:
+            request = self._held(state, request_id, worker)
+            updated = request.replace(status=Status.FAILED, lease=None, error=error)
+            done[:] = [updated]
+            changes = Changes(requests=[updated])
+            self._log(state.log, changes.log, request_id=request_id, event="failed", actor=worker, detail={"error": error})
+            return changes
+
+        self._transact(compute)
+        return done[0]
+
+
+def _lease(worker: str, now: datetime, lease_s: float) -> Lease:
+    return Lease(worker=worker, expires_at=_after(now, lease_s))

@@ -1,0 +1,35 @@
+"""File paths inside the two dataset repos; the local store uses the same paths under two folders.
+
+requests repo: `requests/<request_id>.json`, `log.jsonl`
+results repo:  `results/<request_id>.json`, `predictions/<request_id>/<eval_set>.jsonl`
+"""
+
+from __future__ import annotations
+
+import re
+
+LOG_FILE = "log.jsonl"
+REQUESTS_DIR = "requests"
+RESULTS_DIR = "results"
+PREDICTIONS_DIR = "predictions"
+
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def safe_name(value: str, what: str) -> str:
+    """Refuse names that could escape a folder or clash on case-insensitive file systems' separators."""
+    if not _SAFE.match(value) or ".." in value:
+        raise ValueError(f"{what} {value!r} may only contain letters, digits, '.', '_' and '-'")
+    return value
+
+
+def request_path(request_id: str) -> str:
+    return f"{REQUESTS_DIR}/{safe_name(request_id, 'request id')}.json"
+
+
+def result_path(request_id: str) -> str:
+    return f"{RESULTS_DIR}/{safe_name(request_id, 'request id')}.json"
+
+
+def predictions_path(request_id: str, eval_set: str) -> str:
+    return f"{PREDICTIONS_DIR}/{safe_name(request_id, 'request id')}/{safe_name(eval_set, 'eval set name')}.jsonl"

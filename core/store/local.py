@@ -1,0 +1,109 @@
+"""The embedded default store: the two dataset repos as two folders under one root, on the local disk.
+
+Every file is written atomically (temp file in the same folder, fsync, rename), and every transaction holds
+an exclusive `fcntl` lock on `<root>/.lock`, so several processes can claim at once and each request is
+claimed once. Within one transaction files are written results-first and log-last, so a crash can leave a
+result whose request is still RUNNING (handled by lease expiry), never a FINISHED request without a result.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from core.records import LogEntry, PredictionRow, Request, Result, read_jsonl, write_jsonl
+from core.store import layout
+from core.store.base import Changes, Snapshot, Store, StoreState
+
+REQUESTS_REPO_DIR = "requests"
+RESULTS_REPO_DIR = "results"
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Replace `path` with `data` so readers see the old file or the new one, never a half-written one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class LocalStore(Store):
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.requests_root = self.root / REQUESTS_REPO_DIR
+        self.results_root = self.root / RESULTS_REPO_DIR
+        for folder in (self.requests_root / layout.REQUESTS_DIR, self.results_root / layout.RESULTS_DIR):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.root)!r})"
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        with open(self.root / ".lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _read_requests(self) -> dict[str, Request]:
+        requests = {}
+        for path in sorted((self.requests_root / layout.REQUESTS_DIR).glob("*.json")):
+            request = Request.from_json(path.read_bytes())
+            requests[request.request_id] = request
+        return requests
+
+    def _read_log(self) -> list[LogEntry]:
+        path = self.requests_root / layout.LOG_FILE
+        return read_jsonl(LogEntry, path.read_text(encoding="utf-8")) if path.exists() else []
+
+    def _result_ids(self) -> frozenset[str]:
+        return frozenset(p.stem for p in (self.results_root / layout.RESULTS_DIR).glob("*.json"))
+
+    def _read_state(self) -> tuple[StoreState, str]:
+        state = StoreState(requests=self._read_requests(), result_ids=self._result_ids(), log=self._read_log())
+        return state, str(len(state.log))
+
+    def _write(self, token: str, changes: Changes) -> None:
+        for result, predictions in changes.results:
+            for eval_set, rows in predictions.items():
+                atomic_write(self.results_root / layout.predictions_path(result.request_id, eval_set), write_jsonl(rows))
+            atomic_write(self.results_root / layout.result_path(result.request_id), result.to_json())
+        for request in changes.requests:
+            atomic_write(self.requests_root / layout.request_path(request.request_id), request.to_json())
+        if changes.log:
+            log_path = self.requests_root / layout.LOG_FILE
+            existing = log_path.read_text(encoding="utf-8") if log_path.exists() else ""
+            atomic_write(log_path, existing + write_jsonl(changes.log))
+
+    def snapshot(self) -> Snapshot:
+        with self._exclusive():
+            requests = self._read_requests()
+            log = self._read_log()
+            results = {
+                path.stem: Result.from_json(path.read_bytes())
+                for path in sorted((self.results_root / layout.RESULTS_DIR).glob("*.json"))
+            }
+        return Snapshot(requests=requests, results=results, log=log, version=str(len(log)))
+
+    def predictions(self, request_id: str, eval_set: str) -> list[PredictionRow]:
+        path = self.results_root / layout.predictions_path(request_id, eval_set)
+        if not path.exists():
+            raise FileNotFoundError(f"no predictions for request {request_id} on eval set {eval_set} ({path})")
+        return read_jsonl(PredictionRow, path.read_text(encoding="utf-8"))
+
+    def predictions_url(self, request_id: str, eval_set: str) -> str:
+        return str(self.results_root / layout.predictions_path(request_id, eval_set))

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from core.records import Status
+from core.store import LocalStore, Store
+from tests.core.store_contract import StoreContract, make_request
+
+
+class TestLocalStore(StoreContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Store:
+        return LocalStore(tmp_path / "store")
+
+
+def _claim_all(root: str, worker: str, queue: multiprocessing.Queue) -> None:
+    store = LocalStore(root)
+    claimed = []
+    while (request := store.claim(worker, lease_s=600, max_attempts=3)) is not None:
+        claimed.append(request.request_id)
+    queue.put(claimed)
+
+
+def test_processes_claiming_at_once_each_request_claimed_once(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    for n in range(24):
+        store.submit(make_request(n))
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    workers = [ctx.Process(target=_claim_all, args=(str(tmp_path / "store"), f"w{i}", queue)) for i in range(4)]
+    for process in workers:
+        process.start()
+    claimed = [queue.get(timeout=120) for _ in workers]
+    for process in workers:
+        process.join(timeout=60)
+    every = [request_id for per_worker in claimed for request_id in per_worker]
+    assert sorted(every) == sorted(f"req-{n:04d}" for n in range(24))  # each once, none lost
+    snap = store.snapshot()
+    assert all(r.status is Status.RUNNING and r.attempts == 1 for r in snap.requests.values())
+    assert snap.verify_log().ok and len(snap.log) == 48
+
+
+def test_no_temp_files_left_behind(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    store.submit(make_request(1))
+    store.claim("w", 60, 3)
+    assert not [p for p in (tmp_path / "store").rglob("*.tmp")]
+
+
+def test_result_written_before_crash_is_finished_not_rerun(tmp_path: Path) -> None:
+    """A worker that wrote its result but died before marking the request: lease expiry finishes it."""
+    from tests.core.store_contract import ROWS, make_result
+
+    store = LocalStore(tmp_path / "store")
+    store.submit(make_request(1))
+    claimed = store.claim("w", lease_s=0.05, max_attempts=3)
+    # Simulate the crash window: the result files exist, the request file still says RUNNING.
+    from core.store.base import Changes
+
+    store._write("", Changes(results=[(make_result(claimed), {"set": ROWS})]))
+    import time
+
+    time.sleep(0.1)
+    assert store.claim("w2", 60, 3) is None
+    assert store.snapshot().requests["req-0001"].status is Status.FINISHED

@@ -25,14 +25,18 @@ def sha256_file(path: Path) -> str:
 def model_files(folder: Path) -> list[Path]:
     """Every regular file of the model, relative order fixed, hidden files (.git, .cache) left out."""
     return sorted(
-        p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
 
 
 def weight_file_hashes(folder: Path) -> dict[str, str]:
     """sha256 of each safetensors weight file, keyed by its path relative to the folder."""
     return {
-        p.relative_to(folder).as_posix(): sha256_file(p) for p in model_files(folder) if p.name.endswith(WEIGHT_SUFFIXES)
+        p.relative_to(folder).as_posix(): sha256_file(p)
+        for p in model_files(folder)
+        if p.name.endswith(WEIGHT_SUFFIXES)
     }
 
 
@@ -42,3 +46,14 @@ def local_revision(folder: Path) -> str:
     for path in model_files(folder):
         digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0" + sha256_file(path).encode() + b"\n")
     return digest.hexdigest()[:40]
+
+
+def card_license(folder: Path) -> str | None:
+    """The `license:` of the model card's YAML front matter (README.md), or None if there is none."""
+    from huggingface_hub.repocard import metadata_load
+
+    readme = folder / "README.md"
+    if not readme.is_file():
+        return None
+    license_ = (metadata_load(readme) or {}).get("license")
+    return str(license_) if license_ else None

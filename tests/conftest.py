@@ -24,3 +24,19 @@ def ljspeech_32() -> Path:
     if not (LJSPEECH_32 / "metadata.csv").is_file():
         pytest.skip("../shared/data/ljspeech-32 is not present")
     return LJSPEECH_32
+
+
+@pytest.fixture(scope="session")
+def tiny_whisper(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Whisper folder, built once per test session."""
+    from tests.fixtures.tiny_models import make_tiny_whisper
+
+    return make_tiny_whisper(tmp_path_factory.mktemp("models") / "tiny-whisper")
+
+
+@pytest.fixture(scope="session")
+def tiny_ctc(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Wav2Vec2ForCTC folder, built once per test session."""
+    from tests.fixtures.tiny_models import make_tiny_ctc
+
+    return make_tiny_ctc(tmp_path_factory.mktemp("models") / "tiny-ctc")

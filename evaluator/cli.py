@@ -1,0 +1,141 @@
+"""`python -m evaluator`: evaluate a model as the leaderboard would, or run the scheduled job's step once."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from core.config import ConfigError, EvalSetConfig, LeaderboardConfig, load_config
+from core.records import PRECISIONS, Result, write_jsonl
+from core.store import StoreError, open_store
+from evaluator.audio import AudioError
+from evaluator.eval_sets import EvalSetError, eval_set_from_path
+from evaluator.evaluate import Evaluation, InvalidResult, evaluate
+from evaluator.models import ModelLoadError
+from evaluator.runner import UtteranceTimeout
+
+EXPECTED_ERRORS = (ConfigError, ModelLoadError, EvalSetError, AudioError, UtteranceTimeout, InvalidResult, StoreError)
+
+
+def _eval_sets(config: LeaderboardConfig, names: Sequence[str] | None) -> list[EvalSetConfig] | None:
+    if not names:
+        return None
+    chosen = []
+    for name in names:
+        if any(e.name == name for e in config.eval_sets):
+            chosen.append(config.eval_set(name))
+        elif Path(name).is_dir():
+            chosen.append(eval_set_from_path(Path(name)))
+        else:
+            known = ", ".join(e.name for e in config.eval_sets)
+            raise ConfigError(
+                f"--eval-set {name!r} is neither an eval set of {config.path.name} ({known}) nor a folder"
+            )
+    return chosen
+
+
+def write_outputs(out: Path, evaluation: Evaluation) -> None:
+    """Write `result.json` and `predictions/<set>.jsonl` into `out` all at once: a failure leaves `out` as it was."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (staging / "predictions").mkdir()
+        for name, rows in evaluation.predictions.items():
+            (staging / "predictions" / f"{name}.jsonl").write_text(write_jsonl(rows), encoding="utf-8")
+        (staging / "result.json").write_text(evaluation.result.to_json(), encoding="utf-8")
+        previous = out.with_name(f".{out.name}.previous")
+        if out.exists():
+            shutil.rmtree(previous, ignore_errors=True)
+            out.rename(previous)
+        staging.rename(out)
+        shutil.rmtree(previous, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def summary_table(result: Result) -> str:
+    header = f"{'eval set':<24} {'utts':>5} {'WER %':>7} {'95% CI':>15} {'RTF':>8} {'RTFx':>8} {'p50 s':>7} {'p90 s':>7} {'p99 s':>7}"
+    lines = [header, "-" * len(header)]
+    for name, s in result.datasets.items():
+        ci = f"{100 * s.wer_ci95[0]:.2f}-{100 * s.wer_ci95[1]:.2f}"
+        lines.append(
+            f"{name:<24} {s.utterances:>5} {100 * s.wer:>7.2f} {ci:>15} {s.rtf:>8.4f} {s.rtfx:>8.1f} "
+            f"{s.latency_p50_s:>7.3f} {s.latency_p90_s:>7.3f} {s.latency_p99_s:>7.3f}"
+        )
+    a = result.aggregate
+    lines.append("-" * len(header))
+    lines.append(f"{'average / pooled':<24} {'':>5} {100 * a.avg_wer:>7.2f} {'':>15} {a.rtf:>8.4f} {a.rtfx:>8.1f}")
+    hw = result.hardware
+    lines.append(
+        f"hardware {hw.gpu_name or hw.cpu} ({hw.gpu_class}); official: {result.official}; "
+        f"meets real-time: {a.meets_realtime}; batch evidence: max {result.batch_evidence.max_batch_size}, "
+        f"{result.batch_evidence.forward_calls} calls; warm-up {result.warmup_utterances}"
+    )
+    return "\n".join(lines)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    evaluation = evaluate(
+        config,
+        args.model,
+        request_id=f"local-{Path(args.out).name}",
+        revision=args.revision,
+        precision=args.precision,
+        device=args.device,
+        eval_sets=_eval_sets(config, args.eval_set),
+        max_samples=args.max_samples,
+    )
+    write_outputs(Path(args.out), evaluation)
+    print(summary_table(evaluation.result))
+    print(f"wrote {Path(args.out) / 'result.json'} and {len(evaluation.predictions)} predictions file(s)")
+    print(f"reproduce: {evaluation.result.reproduce}")
+    return 0
+
+
+def _cmd_run_once(args: argparse.Namespace) -> int:
+    from evaluator.job import run_once
+
+    config = load_config(args.config)
+    request = run_once(config, open_store(config), worker=args.worker)
+    if request is None:
+        print("no pending request")
+        return 0
+    print(f"{request.request_id}: {request.status}" + (f" ({request.error})" if request.error else ""))
+    return 0 if request.status == "FINISHED" else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evaluator", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    ev = sub.add_parser("evaluate", help="evaluate one model as the leaderboard would and write the result")
+    ev.add_argument("--model", required=True, help="Hub id, local folder, or <org>/<name> under the models folder")
+    ev.add_argument("--revision", default=None, help="branch, tag or commit SHA (default main)")
+    ev.add_argument("--precision", default="float32", choices=PRECISIONS)
+    ev.add_argument("--eval-set", action="append", help="eval set name from the config, or an AudioFolder path")
+    ev.add_argument("--max-samples", type=int, default=None, help="first N utterances of each set (not official)")
+    ev.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    ev.add_argument("--config", default=None, help="leaderboard-version TOML (default: LEADERBOARD_CONFIG or local)")
+    ev.add_argument("--out", required=True, help="folder for result.json and predictions/")
+    ev.set_defaults(func=_cmd_evaluate)
+    once = sub.add_parser("run-once", help="claim one pending request from the store, evaluate it, publish it")
+    once.add_argument("--config", default=None)
+    once.add_argument("--worker", default=None, help="worker name recorded in the lease and the log")
+    once.set_defaults(func=_cmd_run_once)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except EXPECTED_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,260 @@
+"""Loading a speech-recognition model safely (R4-R7) and transcribing one utterance at a time (R2).
+
+One pipeline for every model and every eval set: greedy decoding, English, transcription, no timestamps,
+no prompts. Seq2seq models go through `generate`; CTC models through a forward pass and argmax.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from transformers import AutoConfig, AutoModelForCTC, AutoModelForSpeechSeq2Seq, AutoProcessor, PreTrainedModel
+from transformers import logging as transformers_logging
+from transformers.models.auto.modeling_auto import (
+    MODEL_FOR_CTC_MAPPING_NAMES,
+    MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES,
+)
+
+from core.model_files import UNSAFE_WEIGHT_SUFFIXES, WEIGHT_SUFFIXES, local_revision, model_files
+from core.records import PRECISIONS
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+SEQ2SEQ_ARCHITECTURES = frozenset(MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES.values())
+CTC_ARCHITECTURES = frozenset(MODEL_FOR_CTC_MAPPING_NAMES.values())
+# generate() warns about its own defaults on every call; at one call per utterance that floods the logs
+# and costs time inside the timed region.
+transformers_logging.set_verbosity_error()
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class ModelLoadError(ValueError):
+    """The model cannot be evaluated; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the weights come from: a local folder, or a Hub repo at a pinned revision."""
+
+    model_id: str
+    location: str
+    revision: str
+    local: bool
+
+    @property
+    def folder(self) -> Path | None:
+        return Path(self.location) if self.local else None
+
+
+def resolve_model(model: str, revision: str | None = None, models_dir: Path | None = None) -> ModelSource:
+    """Find `model`: an existing folder, a `<org>/<name>` folder under `models_dir`, or a Hub repo id.
+
+    A local folder's revision is its content digest; a Hub revision (branch, tag or SHA) is resolved to a SHA.
+    """
+    candidates = [Path(model).expanduser()]
+    if models_dir is not None and _HUB_ID.match(model):
+        candidates.append(models_dir / model)
+    for folder in candidates:
+        if folder.is_dir():
+            digest = local_revision(folder)
+            if revision not in (None, "main", digest):
+                raise ModelLoadError(
+                    f"local model {model} is at revision {digest}, not {revision}: its files changed since "
+                    "submission, or pass --revision main to evaluate what is there now"
+                )
+            return ModelSource(model_id=model, location=str(folder.resolve()), revision=digest, local=True)
+    if not _HUB_ID.match(model):
+        where = f" or under {models_dir}" if models_dir else ""
+        raise ModelLoadError(f"model {model!r} is not a folder{where}, nor a Hub id like `openai/whisper-base`")
+    return ModelSource(
+        model_id=model, location=model, revision=_resolve_hub_revision(model, revision or "main"), local=False
+    )
+
+
+def _resolve_hub_revision(model_id: str, revision: str) -> str:
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        sha = HfApi().model_info(model_id, revision=revision).sha
+    except RepositoryNotFoundError as exc:
+        raise ModelLoadError(f"model {model_id} does not exist on the Hub (or is private); check the id") from exc
+    except RevisionNotFoundError as exc:
+        raise ModelLoadError(f"model {model_id} has no revision {revision!r}; use a branch, tag or commit SHA") from exc
+    except Exception as exc:
+        raise ModelLoadError(f"cannot reach the Hub to resolve {model_id}@{revision}: {type(exc).__name__}") from exc
+    if not sha:
+        raise ModelLoadError(f"the Hub returned no commit SHA for {model_id}@{revision}")
+    return sha
+
+
+def hub_license(model_id: str, revision: str) -> str | None:
+    """The license in a Hub model's card metadata, or None when it has none or the Hub is unreachable."""
+    from huggingface_hub import HfApi
+
+    try:
+        card = HfApi().model_info(model_id, revision=revision).card_data
+    except Exception:
+        return None
+    return str(card.get("license")) if card and card.get("license") else None
+
+
+def check_local_folder(folder: Path) -> None:
+    """R6 for a local folder: safetensors weights, no custom code."""
+    names = [p.name for p in model_files(folder)]
+    if not any(n.endswith(WEIGHT_SUFFIXES) for n in names):
+        other = [n for n in names if n.endswith(UNSAFE_WEIGHT_SUFFIXES)]
+        hint = f" (found {', '.join(other)}: convert them to safetensors)" if other else ""
+        raise ModelLoadError(f"model folder {folder} has no .safetensors weights{hint}; only safetensors are loaded")
+    if any(n.endswith(".py") for n in names):
+        raise ModelLoadError(f"model folder {folder} contains Python files; custom code is not allowed (R6)")
+    if not (folder / "config.json").is_file():
+        raise ModelLoadError(f"model folder {folder} has no config.json; save the model with save_pretrained")
+
+
+@dataclass
+class BatchProbe:
+    """A forward pre-hook: the largest batch dimension of any tensor input, and how many calls were made (R2)."""
+
+    max_batch_size: int = 0
+    forward_calls: int = 0
+    input_dtypes: set[str] = field(default_factory=set)
+
+    def __call__(self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.forward_calls += 1
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, torch.Tensor) and value.dim() >= 2:  # 1-D inputs (cache_position) are not batched
+                self.max_batch_size = max(self.max_batch_size, int(value.shape[0]))
+                if value.is_floating_point():
+                    self.input_dtypes.add(str(value.dtype).removeprefix("torch."))
+
+    def reset(self) -> None:
+        self.max_batch_size, self.forward_calls = 0, 0
+        self.input_dtypes.clear()
+
+
+class Transcriber:
+    """One loaded model that turns one waveform into text; everything inside `transcribe` is timed (R3)."""
+
+    def __init__(
+        self,
+        source: ModelSource,
+        precision: str = "float32",
+        device: str = "auto",
+        max_new_tokens: int = 440,
+        utterance_timeout_s: float | None = None,
+    ) -> None:
+        if precision not in DTYPES:
+            raise ModelLoadError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+        self.source = source
+        self.precision = precision
+        self.dtype = DTYPES[precision]
+        self.device = torch.device(_pick_device(device))
+        if source.local:
+            check_local_folder(Path(source.location))
+        revision = None if source.local else source.revision
+        config = _load(AutoConfig.from_pretrained, source, revision)
+        architecture = (getattr(config, "architectures", None) or [""])[0]
+        self.architecture = architecture
+        self.kind: Literal["seq2seq", "ctc"]
+        if architecture in SEQ2SEQ_ARCHITECTURES:
+            self.kind, auto = "seq2seq", AutoModelForSpeechSeq2Seq
+        elif architecture in CTC_ARCHITECTURES:
+            self.kind, auto = "ctc", AutoModelForCTC
+        else:
+            raise ModelLoadError(
+                f"architecture {architecture or '(none in config.json)'} is not a transformers speech-recognition "
+                "class (seq2seq like WhisperForConditionalGeneration, or CTC like Wav2Vec2ForCTC)"
+            )
+        self.processor = _load(AutoProcessor.from_pretrained, source, revision)
+        self.model: PreTrainedModel = _load(
+            auto.from_pretrained, source, revision, dtype=self.dtype, use_safetensors=True
+        )
+        self.model.to(self.device).eval()
+        wrong = {str(p.dtype) for p in self.model.parameters() if p.is_floating_point() and p.dtype != self.dtype}
+        if wrong:
+            raise ModelLoadError(f"model did not load in {precision}: found parameters in {sorted(wrong)}")
+        self.sampling_rate = int(getattr(self.processor.feature_extractor, "sampling_rate", 16000))
+        self.probe = BatchProbe()
+        self.model.register_forward_pre_hook(self.probe, with_kwargs=True)
+        if self.kind == "seq2seq":
+            # generate() runs the encoder on its own, then the model once per decoding step: watch both.
+            self.model.get_encoder().register_forward_pre_hook(self.probe, with_kwargs=True)
+        self._generate_kwargs = self._decoding_settings(max_new_tokens, utterance_timeout_s)
+
+    def _decoding_settings(self, max_new_tokens: int, timeout_s: float | None) -> dict[str, Any]:
+        """R7: greedy, English, transcribe, no timestamps, no prompt; the same for every eval set."""
+        if self.kind != "seq2seq":
+            return {}
+        generation = copy.deepcopy(self.model.generation_config)
+        generation.do_sample = False
+        generation.num_beams = 1
+        generation.temperature = None
+        generation.top_p = None
+        generation.top_k = None
+        limit = getattr(self.model.config, "max_target_positions", None) or max_new_tokens + 4
+        generation.max_new_tokens = max(1, min(max_new_tokens, limit - 4))
+        generation.max_length = None
+        if timeout_s:
+            generation.max_time = timeout_s
+        kwargs: dict[str, Any] = {"generation_config": generation}
+        if getattr(generation, "lang_to_id", None) and getattr(generation, "is_multilingual", False):
+            kwargs.update(language="en", task="transcribe")
+        if hasattr(generation, "no_timestamps_token_id"):
+            kwargs["return_timestamps"] = False
+        return kwargs
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    @torch.inference_mode()
+    def transcribe(self, waveform: np.ndarray) -> str:
+        """Features, host-to-device copy, forward or generate, decode to text; the device synchronized at the end."""
+        features = self.processor(waveform, sampling_rate=self.sampling_rate, return_tensors="pt")
+        inputs = {
+            name: value.to(self.device, dtype=self.dtype if value.is_floating_point() else value.dtype)
+            for name, value in features.items()
+            if isinstance(value, torch.Tensor)
+        }
+        if self.kind == "seq2seq":
+            ids = self.model.generate(**inputs, **self._generate_kwargs)
+            text = self.processor.batch_decode(ids, skip_special_tokens=True)[0]
+        else:
+            logits = self.model(**inputs).logits
+            text = self.processor.batch_decode(logits.argmax(dim=-1))[0]
+        synchronize(self.device)
+        return text
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so a timer stopped after this measures the work itself (R3)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _pick_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError("--device cuda was asked for, but torch sees no CUDA device; use --device cpu")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ModelLoadError(f"unknown device {device!r}; use auto, cpu or cuda")
+    return device
+
+
+def _load(loader: Any, source: ModelSource, revision: str | None, **kwargs: Any) -> Any:
+    try:
+        return loader(source.location, revision=revision, trust_remote_code=False, **kwargs)
+    except ModelLoadError:
+        raise
+    except OSError as exc:
+        raise ModelLoadError(f"cannot load {source.model_id}@{source.revision}: {exc}") from exc
+    except ValueError as exc:
+        raise ModelLoadError(f"cannot load {source.model_id}: {exc}") from exc

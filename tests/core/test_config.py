@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.config import DEFAULT_CONFIG, REPO_ROOT, ConfigError, load_config
+
+
+def test_embedded_default_and_official_configs_load() -> None:
+    local = load_config(env={})
+    assert local.path == DEFAULT_CONFIG and local.store.kind == "local" and local.rules.gpu_class == "any"
+    assert local.eval_sets[0].path == REPO_ROOT / "data" / "ljspeech-sample"
+    assert (local.eval_sets[0].path / "metadata.csv").is_file()
+    official = load_config(REPO_ROOT / "configs" / "esb-v1.toml", env={})
+    assert official.rules.gpu_class == "A10G" and official.rules.warmup_utterances == 10
+    names = [e.name for e in official.eval_sets]
+    assert names == [
+        "ami",
+        "earnings22",
+        "gigaspeech",
+        "librispeech_test_clean",
+        "librispeech_test_other",
+        "spgispeech",
+        "tedlium",
+        "voxpopuli",
+    ]
+    assert {e.hub_id for e in official.eval_sets} == {"hf-audio/esb-datasets-test-only-sorted"}
+
+
+def test_environment_overrides_where_things_live(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(env={"LEADERBOARD_STORE": "mystore", "LEADERBOARD_LOCAL_USER": "bob"})
+    assert config.store.local_root == tmp_path / "mystore" and config.models_dir == tmp_path / "mystore" / "models"
+    assert config.local_user == "bob"
+    hub = load_config(env={"REQUESTS_REPO": "org/requests", "RESULTS_REPO": "org/results"})
+    assert hub.store.kind == "hub" and hub.store.results_repo == "org/results"
+    with pytest.raises(ConfigError, match="set both REQUESTS_REPO and RESULTS_REPO"):
+        load_config(env={"REQUESTS_REPO": "org/requests"})
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[leaderboard]\n", "version is required"),
+        ('[leaderboard]\nversion="v"\n', "at least one"),
+        ('[leaderboard]\nversion="v"\n[rules]\nwarmup = 3\n[[eval_sets]]\nname="a"\npath="."\n', "unknown key"),
+        (
+            '[leaderboard]\nversion="v"\n[rules]\nmax_rtf = "fast"\n[[eval_sets]]\nname="a"\npath="."\n',
+            "must be a float",
+        ),
+        ('[leaderboard]\nversion="v"\n[[eval_sets]]\nname="a"\n', "exactly one of `path`"),
+        ("not toml [", "not valid TOML"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(body)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, env={})
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="LEADERBOARD_CONFIG"):
+        load_config(tmp_path / "nope.toml", env={})

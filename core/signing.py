@@ -1,0 +1,174 @@
+"""Signed results (R9): Ed25519 signatures over a canonical serialization of each result.
+
+What is signed: `canonical_json` (sorted keys, no spaces, UTF-8) of the result's dict *without* its
+`signature` field. That dict includes `predictions_sha256` (eval set -> sha256 of the predictions JSONL file
+exactly as stored), so one signature covers every number in the record and every raw prediction.
+
+Before signing, the result is normalized by a JSON round trip (`Result.from_dict(result.to_dict())`), so a
+result signed in memory verifies after it was written to disk and parsed back (an `int` 0 in a `float` field
+becomes 0.0 either way, tuples become lists).
+
+Keys:
+- The **private key** is a Space secret, `RESULTS_SIGNING_KEY`: either the base64 of the raw 32-byte Ed25519
+  private key (what `python -m evaluator keygen` writes), or a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
+  It is never logged, printed or stored in any record.
+- The **public key** is the base64 of the raw 32-byte public key. It is published in the results dataset
+  card (`public_key:` in the YAML front matter) and may be given to the Space as `RESULTS_PUBLIC_KEY`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from core.eventlog import canonical_json
+from core.records import PredictionRow, Result, write_jsonl
+
+PRIVATE_KEY_ENV = "RESULTS_SIGNING_KEY"
+PUBLIC_KEY_ENV = "RESULTS_PUBLIC_KEY"
+
+
+class SigningKeyError(ValueError):
+    """A key is missing or malformed; the message says which variable or argument and what format it needs."""
+
+
+# --- keys -------------------------------------------------------------------------------------------------
+
+
+def generate_keypair() -> tuple[str, str]:
+    """A new key pair as `(private_b64, public_b64)`: base64 of the raw 32-byte keys."""
+    private = Ed25519PrivateKey.generate()
+    return _private_b64(private), public_key_b64(private)
+
+
+def _private_b64(private: Ed25519PrivateKey) -> str:
+    raw = private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    return base64.b64encode(raw).decode("ascii")
+
+
+def load_private_key(value: str) -> Ed25519PrivateKey:
+    """Parse a private key given as base64 of the raw 32 bytes or as a PKCS#8 PEM. The error never quotes it."""
+    text = value.strip()
+    if text.startswith("-----BEGIN"):
+        try:
+            key = serialization.load_pem_private_key(text.encode("ascii"), password=None)
+        except (ValueError, TypeError) as exc:
+            raise SigningKeyError(
+                f"the {PRIVATE_KEY_ENV} PEM could not be parsed; it must be an unencrypted PKCS#8 Ed25519 key"
+            ) from exc
+        if not isinstance(key, Ed25519PrivateKey):
+            raise SigningKeyError(
+                f"the {PRIVATE_KEY_ENV} PEM is not an Ed25519 key; make one with `python -m evaluator keygen`"
+            )
+        return key
+    raw = _b64decode(text, f"{PRIVATE_KEY_ENV} (private key)")
+    if len(raw) != 32:
+        raise SigningKeyError(
+            f"{PRIVATE_KEY_ENV} must decode to 32 bytes, got {len(raw)}; make one with `python -m evaluator keygen`"
+        )
+    return Ed25519PrivateKey.from_private_bytes(raw)
+
+
+def load_public_key(value: str) -> Ed25519PublicKey:
+    """Parse a public key given as base64 of the raw 32 bytes (as published in the dataset card)."""
+    raw = _b64decode(value.strip(), "public key")
+    if len(raw) != 32:
+        raise SigningKeyError(f"a public key must be base64 of 32 bytes, got {len(raw)} bytes")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def _b64decode(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise SigningKeyError(f"the {what} is not valid base64") from exc
+
+
+def public_key_b64(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    """The base64 raw public key (of a private key's pair, or of a public key)."""
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return base64.b64encode(public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)).decode(
+        "ascii"
+    )
+
+
+def fingerprint(public_key: str | Ed25519PublicKey | Ed25519PrivateKey) -> str:
+    """A short, display-friendly id of a public key: `ed25519:` + the first 16 hex digits of its sha256."""
+    b64 = public_key if isinstance(public_key, str) else public_key_b64(public_key)
+    raw = _b64decode(b64.strip(), "public key")
+    return "ed25519:" + hashlib.sha256(raw).hexdigest()[:16]
+
+
+def private_key_from_env(env: Mapping[str, str] | None = None) -> Ed25519PrivateKey | None:
+    """The signing key from `RESULTS_SIGNING_KEY`, or None when the secret is not set."""
+    env = os.environ if env is None else env
+    value = env.get(PRIVATE_KEY_ENV)
+    return load_private_key(value) if value and value.strip() else None
+
+
+def public_key_from_env(env: Mapping[str, str] | None = None) -> str | None:
+    """The base64 public key: `RESULTS_PUBLIC_KEY` if set, else derived from `RESULTS_SIGNING_KEY`, else None."""
+    env = os.environ if env is None else env
+    value = env.get(PUBLIC_KEY_ENV)
+    if value and value.strip():
+        load_public_key(value)  # fail early on a malformed variable
+        return value.strip()
+    private = private_key_from_env(env)
+    return public_key_b64(private) if private else None
+
+
+# --- results ----------------------------------------------------------------------------------------------
+
+
+def predictions_sha256(jsonl_text: str | bytes) -> str:
+    """sha256 (hex) of a predictions file's exact bytes; `result.predictions_sha256[eval_set]` holds it."""
+    data = jsonl_text.encode("utf-8") if isinstance(jsonl_text, str) else jsonl_text
+    return hashlib.sha256(data).hexdigest()
+
+
+def attach_predictions(result: Result, predictions: Mapping[str, Sequence[PredictionRow]]) -> Result:
+    """The result with `predictions_sha256` filled from the rows, serialized exactly as the store writes them."""
+    return result.replace(
+        predictions_sha256={name: predictions_sha256(write_jsonl(rows)) for name, rows in predictions.items()}
+    )
+
+
+def signed_payload(result: Result) -> bytes:
+    """The bytes a signature covers: canonical JSON of the normalized result, `signature` left out."""
+    body = Result.from_dict(result.to_dict()).to_dict()
+    body.pop("signature", None)
+    return canonical_json(body)
+
+
+def sign_result(result: Result, private_key: Ed25519PrivateKey | str) -> Result:
+    """The result with `signature` (base64 Ed25519) over `signed_payload(result)`."""
+    key = load_private_key(private_key) if isinstance(private_key, str) else private_key
+    signature = key.sign(signed_payload(result))
+    return result.replace(signature=base64.b64encode(signature).decode("ascii"))
+
+
+def verify_result(result: Result, public_key: Ed25519PublicKey | str) -> bool:
+    """True when `result.signature` is a valid signature of its payload under `public_key`."""
+    if not result.signature:
+        return False
+    key = load_public_key(public_key) if isinstance(public_key, str) else public_key
+    try:
+        signature = base64.b64decode(result.signature, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    if base64.b64encode(signature).decode("ascii") != result.signature:
+        return False  # only the canonical encoding counts: no character of a signature may change
+    try:
+        key.verify(signature, signed_payload(result))
+    except InvalidSignature:
+        return False
+    return True

@@ -1,0 +1,321 @@
+"""The public results dataset's front door: its consolidated table and its README.md (dataset card).
+
+`consolidated_table(results)` renders `leaderboard.csv`, one flat row per stored result. The store writes it
+in the same commit as each new result, so the table and the records never disagree.
+
+`render_card(info)` renders `README.md`. Its YAML front matter declares a `configs:` entry, so
+`datasets.load_dataset("<results repo>")` yields the table, and carries the public key that verifies every
+signature (`public_key:`). Its body documents every column of the table and every field of `result.json`,
+the rules in force, how to verify, and how to re-score the raw predictions with one's own normalizer.
+
+Why CSV and not Parquet for the table: it is small (one row per evaluated model), every commit's diff of it
+is readable on the Hub (which row changed, and how: part of the audit trail), and pandas reads it from
+`hf://` without pyarrow. The full-precision numbers stay in each `results/<request_id>.json`.
+
+Why no `predictions` config: prediction rows do not carry the request id or the eval set (the file path does),
+so one combined table would lose which model and set each row belongs to. The card shows how to read one
+model's predictions with pandas instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from core.records import Result
+from core.store import layout
+
+if TYPE_CHECKING:
+    from core.config import LeaderboardConfig
+
+TABLE_FILE = "leaderboard.csv"
+CARD_FILE = "README.md"
+
+#: Columns before the per-eval-set WER columns, with what each holds (the card documents them from this).
+LEAD_COLUMNS: dict[str, str] = {
+    "model_id": "Hugging Face model id (or local model name) that was evaluated.",
+    "revision": "The exact commit SHA of the model that was loaded (R4: branches and tags are resolved at submission).",
+    "precision": "The dtype the model ran in: float32, float16 or bfloat16 (R5).",
+    "request_id": "Id of the evaluation request; the full record is `results/<request_id>.json`.",
+    "leaderboard_version": "The leaderboard version (eval sets, normalizer, rules) the result was measured under.",
+    "official": "True when measured on the board's GPU class (R1); unofficial results are labelled and not ranked.",
+    "avg_wer": "Unweighted mean of the per-eval-set corpus WERs, as a fraction (0.063 = 6.3%).",
+    "rtf": "Real-time factor pooled over all eval sets: total timed seconds / total audio seconds (lower is faster).",
+    "rtfx": "Inverse real-time factor, 1 / rtf (seconds of audio transcribed per second).",
+    "meets_realtime": "True when the 99th percentile of per-utterance RTF is at most the rules' `max_rtf` on every set.",
+}
+
+#: Columns after the per-eval-set WER columns.
+TAIL_COLUMNS: dict[str, str] = {
+    "params": "Parameter count recorded at submission.",
+    "license": "The model's license as declared on its model card at submission.",
+    "architecture": "The transformers architecture class.",
+    "gpu_class": "Hardware class the numbers were measured on (for example A10G).",
+    "gpu_name": "The exact device name reported by the driver.",
+    "max_batch_size": "Largest batch dimension the model ever saw (R2: must be 1).",
+    "warmup_utterances": "Utterances run before timing started, not counted.",
+    "started_at": "When the evaluation started (ISO 8601 UTC).",
+    "finished_at": "When the evaluation finished (ISO 8601 UTC).",
+    "result_file": "Path of the full, signed record in this repository.",
+    "signature": "Ed25519 signature (base64) of the record; verify it, do not trust this column blindly.",
+}
+
+#: Fields of `result.json`, documented in the card.
+RESULT_FIELDS: dict[str, str] = {
+    "request_id": "Id of the evaluation request (also the file name).",
+    "model_id, revision, precision": "What was evaluated: model, exact commit SHA, dtype.",
+    "leaderboard_version": "Leaderboard version the result belongs to.",
+    "official": "Measured on the board's GPU class.",
+    "datasets.<set>.wer": "Corpus-level WER on the set: (S + D + I) / reference words, after normalization.",
+    "datasets.<set>.wer_ci95": "95% bootstrap confidence interval of the WER (utterances resampled, fixed seed).",
+    "datasets.<set>.substitutions, deletions, insertions, ref_words": "The error counts behind the WER.",
+    "datasets.<set>.utterances, skipped_empty_references": "Utterances scored, and those skipped for an empty reference.",
+    "datasets.<set>.audio_s, time_s": "Total audio seconds, total timed seconds (waveform in memory to final text).",
+    "datasets.<set>.rtf, rtfx": "time_s / audio_s and its inverse.",
+    "datasets.<set>.latency_p50_s, latency_p90_s, latency_p99_s": "Per-utterance latency percentiles, seconds.",
+    "datasets.<set>.utterance_rtf_p99": "99th percentile of per-utterance RTF (the real-time criterion).",
+    "aggregate": "avg_wer, rtf, rtfx, meets_realtime, as in the table.",
+    "batch_evidence": "max_batch_size and forward_calls seen by the hook on the model (R2).",
+    "warmup_utterances": "Untimed utterances run first.",
+    "hardware": "Device fingerprint: device, gpu_class, gpu_name, memory, driver, CUDA, CPU, platform.",
+    "software": "Versions of the evaluator, torch, transformers and the other libraries that matter.",
+    "started_at, finished_at": "Timestamps, ISO 8601 UTC.",
+    "reproduce": "The command that reproduces the result.",
+    "eval_sets": "Each eval set's source, config, split and revision.",
+    "rules": "The rules in force when the result was measured.",
+    "predictions_sha256": "sha256 of each `predictions/<request_id>/<set>.jsonl` file, covered by the signature.",
+    "model": "License, parameter count, architecture and the sha256 of each weight file, recorded at submission.",
+    "signature": "Ed25519 signature (base64) over the canonical JSON of every other field.",
+    "schema_version": "Version of this record format.",
+}
+
+
+def wer_column(eval_set: str) -> str:
+    return f"wer_{eval_set}"
+
+
+def table_columns(results: Iterable[Result], eval_sets: Sequence[str] = ()) -> list[str]:
+    """The table's header: lead columns, `wer_<set>` for every set seen (config order first), tail columns."""
+    names = list(dict.fromkeys(eval_sets))
+    for result in results:
+        names += sorted(name for name in result.datasets if name not in names)
+    return [*LEAD_COLUMNS, *(wer_column(n) for n in names), *TAIL_COLUMNS]
+
+
+def table_row(result: Result) -> dict[str, Any]:
+    """One result as a flat row (rates are fractions; empty where the record has no value)."""
+    model = result.model
+    row: dict[str, Any] = {
+        "model_id": result.model_id,
+        "revision": result.revision,
+        "precision": result.precision,
+        "request_id": result.request_id,
+        "leaderboard_version": result.leaderboard_version,
+        "official": result.official,
+        "avg_wer": result.aggregate.avg_wer,
+        "rtf": result.aggregate.rtf,
+        "rtfx": result.aggregate.rtfx,
+        "meets_realtime": result.aggregate.meets_realtime,
+        "params": model.parameters if model else None,
+        "license": model.license if model else None,
+        "architecture": model.architecture if model else None,
+        "gpu_class": result.hardware.gpu_class,
+        "gpu_name": result.hardware.gpu_name,
+        "max_batch_size": result.batch_evidence.max_batch_size,
+        "warmup_utterances": result.warmup_utterances,
+        "started_at": result.started_at,
+        "finished_at": result.finished_at,
+        "result_file": layout.result_path(result.request_id),
+        "signature": result.signature,
+    }
+    for name, score in result.datasets.items():
+        row[wer_column(name)] = score.wer
+    return row
+
+
+def consolidated_table(results: Iterable[Result], eval_sets: Sequence[str] = ()) -> str:
+    """`leaderboard.csv`: one row per result, best average WER first, deterministic for identical input."""
+    ordered = sorted(results, key=lambda r: (r.leaderboard_version, r.aggregate.avg_wer, r.request_id))
+    columns = table_columns(ordered, eval_sets)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="raise")
+    writer.writeheader()
+    for result in ordered:
+        writer.writerow({k: ("" if v is None else v) for k, v in table_row(result).items()})
+    return buffer.getvalue()
+
+
+# --- the card ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    """What the card says about the board: version, rules, eval sets, public key, where the repos live."""
+
+    leaderboard_version: str
+    title: str = "Open ASR Leaderboard (fixed hardware)"
+    normalizer: str = "whisper-english"
+    rules: Mapping[str, Any] = field(default_factory=dict)
+    eval_sets: Sequence[str] = ()
+    public_key: str | None = None
+    results_repo: str | None = None
+    requests_repo: str | None = None
+
+    @classmethod
+    def from_config(cls, config: LeaderboardConfig, public_key: str | None) -> CardInfo:
+        return cls(
+            leaderboard_version=config.version,
+            title=config.title,
+            normalizer=config.normalizer,
+            rules=config.rules.to_dict(),
+            eval_sets=tuple(e.name for e in config.eval_sets),
+            public_key=public_key,
+            results_repo=config.store.results_repo,
+            requests_repo=config.store.requests_repo,
+        )
+
+
+def front_matter(info: CardInfo) -> dict[str, Any]:
+    """The card's YAML metadata: `configs` for `datasets.load_dataset`, and the key that verifies results."""
+    from core.signing import fingerprint
+
+    return {
+        "pretty_name": f"{info.title}: results",
+        "license": "other",
+        "tags": ["leaderboard", "automatic-speech-recognition", "evaluation", "signed"],
+        "configs": [
+            {"config_name": "default", "data_files": [{"split": "train", "path": TABLE_FILE}], "default": True},
+        ],
+        "leaderboard_version": info.leaderboard_version,
+        "public_key": info.public_key,
+        "public_key_fingerprint": fingerprint(info.public_key) if info.public_key else None,
+    }
+
+
+def parse_front_matter(card_text: str) -> dict[str, Any]:
+    """The YAML front matter of a card (between the leading `---` lines), or {} when there is none."""
+    lines = card_text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        return {}
+    try:
+        end = next(i for i, line in enumerate(lines[1:], start=1) if line.strip() == "---")
+    except StopIteration:
+        return {}
+    data = yaml.safe_load("\n".join(lines[1:end]))
+    return data if isinstance(data, dict) else {}
+
+
+def _md_table(header: tuple[str, str], rows: Mapping[str, str]) -> str:
+    lines = [f"| {header[0]} | {header[1]} |", "|---|---|"]
+    lines += [f"| `{name}` | {text} |" for name, text in rows.items()]
+    return "\n".join(lines)
+
+
+def render_card(info: CardInfo) -> str:
+    """README.md of the results dataset: front matter, then what a reader needs to use and check the data."""
+    repo = info.results_repo or "<owner>/<results-repo>"
+    requests_repo = info.requests_repo or "<owner>/<requests-repo>"
+    meta = yaml.safe_dump(front_matter(info), sort_keys=False, allow_unicode=True).strip()
+    sets = info.eval_sets or ("<set>",)
+    wer_rows = {wer_column(s): f"Corpus-level WER on eval set `{s}`, as a fraction." for s in sets}
+    columns = {**LEAD_COLUMNS, **wer_rows, **TAIL_COLUMNS}
+    rules = "\n".join(f"- `{k}`: {v}" for k, v in info.rules.items()) or "- (not recorded)"
+    key_text = (
+        f"`{info.public_key}` (fingerprint `{front_matter(info)['public_key_fingerprint']}`)"
+        if info.public_key
+        else "not configured yet: results cannot be verified until the maintainers publish it"
+    )
+    first_set = sets[0]
+    return f"""---
+{meta}
+---
+
+# {info.title}: results
+
+Every row was measured by the leaderboard's own evaluator: one fixed GPU class, one utterance at a time,
+on a pinned model revision. Each result is signed (Ed25519), and the raw model outputs are stored next to it
+so anyone can check and re-score them. Requests and the public, hash-chained log are in
+[`{requests_repo}`](https://huggingface.co/datasets/{requests_repo}).
+
+Leaderboard version: `{info.leaderboard_version}`. Text normalizer: `{info.normalizer}`.
+Public key: {key_text}.
+
+## Load it
+
+```python
+from datasets import load_dataset
+
+table = load_dataset("{repo}", split="train")          # the consolidated table, one row per result
+
+import pandas as pd
+
+table = pd.read_csv("hf://datasets/{repo}/{TABLE_FILE}")
+```
+
+Only rows whose signature verifies are ranked on the leaderboard; verify before you rely on a number.
+
+## Files
+
+| path | what |
+|---|---|
+| `{TABLE_FILE}` | the consolidated table, updated in the same commit as each new result |
+| `{layout.RESULTS_DIR}/<request_id>.json` | the full, signed record of one evaluation |
+| `{layout.PREDICTIONS_DIR}/<request_id>/<set>.jsonl` | raw predictions: `id`, `reference`, `prediction` (unnormalized), `duration_s`, `time_s` |
+
+## Columns of `{TABLE_FILE}`
+
+Rates are fractions (a WER of 6.3% is 0.063); times are seconds; timestamps ISO 8601 UTC.
+
+{_md_table(("column", "meaning"), columns)}
+
+## Fields of `{layout.RESULTS_DIR}/<request_id>.json`
+
+{_md_table(("field", "meaning"), RESULT_FIELDS)}
+
+## Rules of version `{info.leaderboard_version}`
+
+{rules}
+
+## Verify
+
+```bash
+python -m evaluator verify {repo} --requests-repo {requests_repo}
+```
+
+This checks every result's signature against the public key above (the signature covers every field of the
+record, including the sha256 of each predictions file), that each predictions file matches its recorded
+sha256, and the hash chain of the public log. It prints each problem and exits 1 if there is any.
+The signed bytes are the canonical JSON (sorted keys, no spaces, UTF-8) of the record without `signature`.
+
+## Re-score with your own normalizer
+
+WER is corpus-level: total errors over total reference words, never a mean of per-utterance WERs.
+
+```python
+import jiwer
+import pandas as pd
+
+repo = "hf://datasets/{repo}"
+table = pd.read_csv(f"{{repo}}/{TABLE_FILE}")
+request_id = table.iloc[0]["request_id"]
+rows = pd.read_json(f"{{repo}}/{layout.PREDICTIONS_DIR}/{{request_id}}/{first_set}.jsonl", lines=True)
+
+def normalize(text: str) -> str:  # replace with your own
+    return " ".join(text.lower().replace(",", "").replace(".", "").split())
+
+refs = rows["reference"].map(normalize)
+hyps = rows["prediction"].map(normalize)
+keep = refs.str.len() > 0  # empty references are skipped, never scored
+print("WER", jiwer.wer(list(refs[keep]), list(hyps[keep])))
+```
+
+## License
+
+Predictions and references derive from the eval sets, each under its own license (see each result's
+`eval_sets`); the numbers are published for research and comparison.
+"""

@@ -1,0 +1,114 @@
+"""The results dataset card and consolidated table: pandas and `datasets` read them as the card promises."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from core.dataset_card import (
+    CARD_FILE,
+    LEAD_COLUMNS,
+    RESULT_FIELDS,
+    TABLE_FILE,
+    TAIL_COLUMNS,
+    CardInfo,
+    consolidated_table,
+    parse_front_matter,
+    render_card,
+)
+from core.records import DatasetScore, ModelInfo, Result, write_jsonl
+from core.signing import generate_keypair, sign_result
+from tests.core.store_contract import ROWS, make_request, make_result
+
+
+def results() -> list[Result]:
+    first = make_result(make_request(1)).replace(
+        model=ModelInfo(license="mit", parameters=39_000_000, architecture="WhisperForConditionalGeneration")
+    )
+    second = make_result(make_request(2))
+    extra = DatasetScore(**{**second.datasets["set"].to_dict(), "wer": 0.25, "wer_ci95": (0.2, 0.3)})
+    second = second.replace(datasets={**second.datasets, "other": extra})
+    return [second, first]
+
+
+@pytest.fixture
+def info() -> CardInfo:
+    return CardInfo(
+        leaderboard_version="esb-v1",
+        eval_sets=("set", "other"),
+        rules={"gpu_class": "A10G", "max_rtf": 1.0},
+        public_key=generate_keypair()[1],
+        results_repo="board/results",
+        requests_repo="board/requests",
+    )
+
+
+def test_table_has_one_flat_row_per_result_and_pandas_reads_it() -> None:
+    table = pd.read_csv(io.StringIO(consolidated_table(results(), ("set", "other"))))
+    assert list(table["request_id"]) == ["req-0001", "req-0002"]  # deterministic order
+    assert list(table.columns[:10]) == list(LEAD_COLUMNS)
+    assert {"wer_set", "wer_other", *TAIL_COLUMNS} <= set(table.columns)
+    assert table.loc[0, "params"] == 39_000_000 and table.loc[0, "license"] == "mit"
+    assert pd.isna(table.loc[0, "wer_other"]) and table.loc[1, "wer_other"] == 0.25
+    assert table["official"].dtype == bool and table.loc[0, "result_file"] == "results/req-0001.json"
+
+
+def test_front_matter_parses_with_configs_and_public_key(info: CardInfo) -> None:
+    meta = parse_front_matter(render_card(info))
+    assert meta["configs"] == [
+        {"config_name": "default", "data_files": [{"split": "train", "path": TABLE_FILE}], "default": True}
+    ]
+    assert meta["public_key"] == info.public_key and meta["public_key_fingerprint"].startswith("ed25519:")
+    assert meta["leaderboard_version"] == "esb-v1"
+
+
+def test_card_documents_every_column_and_field(info: CardInfo) -> None:
+    card = render_card(info)
+    for column in [*LEAD_COLUMNS, "wer_set", "wer_other", *TAIL_COLUMNS, *RESULT_FIELDS]:
+        assert f"`{column}`" in card, column
+    assert "python -m evaluator verify board/results --requests-repo board/requests" in card
+    assert "`max_rtf`: 1.0" in card
+
+
+def _results_repo(folder: Path, info: CardInfo) -> Path:
+    private, _ = generate_keypair()
+    signed = [sign_result(r, private) for r in results()]
+    folder.mkdir(parents=True)
+    (folder / TABLE_FILE).write_text(consolidated_table(signed, info.eval_sets))
+    (folder / CARD_FILE).write_text(render_card(info))
+    for result in signed:
+        (folder / "results").mkdir(exist_ok=True)
+        (folder / "results" / f"{result.request_id}.json").write_text(result.to_json())
+        for name in result.datasets:
+            path = folder / "predictions" / result.request_id / f"{name}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(write_jsonl(ROWS))
+    return folder
+
+
+def test_datasets_load_dataset_yields_the_table(
+    tmp_path: Path, info: CardInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    repo = _results_repo(tmp_path / "repo", info)
+    loaded = datasets.load_dataset(str(repo), split="train", cache_dir=str(tmp_path / "cache"))
+    assert loaded.num_rows == 2 and loaded[0]["request_id"] == "req-0001"
+    assert "wer_other" in loaded.column_names
+
+
+def test_rescoring_snippet_in_the_card_runs(tmp_path: Path, info: CardInfo) -> None:
+    pytest.importorskip("jiwer")
+    repo = _results_repo(tmp_path / "repo", info)
+    card = render_card(info)
+    snippet = re.search(r"## Re-score.*?```python\n(.*?)```", card, re.S).group(1)
+    snippet = snippet.replace('"hf://datasets/board/results"', repr(str(repo)))
+    printed: list[str] = []
+    exec(snippet, {"print": lambda *args: printed.append(" ".join(map(str, args)))})
+    assert printed and printed[0].startswith("WER ")

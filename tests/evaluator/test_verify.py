@@ -1,0 +1,164 @@
+"""`python -m evaluator verify` and `keygen`: untouched data passes; one changed character anywhere fails."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from core.dataset_card import CARD_FILE, CardInfo, render_card
+from core.signing import attach_predictions, generate_keypair, load_private_key, public_key_b64, sign_result
+from core.store import LocalStore
+from evaluator import keygen, verify
+from tests.core.store_contract import ROWS, make_request, make_result
+from tests.fake_hub import FakeHub
+
+
+def run(argv: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    code = verify.main(argv, out=out)
+    return code, out.getvalue()
+
+
+@pytest.fixture
+def keys() -> tuple[str, str]:
+    return generate_keypair()
+
+
+@pytest.fixture
+def store_root(tmp_path: Path, keys: tuple[str, str]) -> Path:
+    """A local store with two finished, signed results and a nine-entry log, one failed request."""
+    private, _ = keys
+    store = LocalStore(tmp_path / "store")
+    for n in (1, 2, 3):
+        store.submit(make_request(n))
+    for _ in (1, 2):
+        claimed = store.claim("w", 600, 3)
+        predictions = {"set": ROWS, "other": ROWS}
+        result = sign_result(attach_predictions(make_result(claimed), predictions), private)
+        store.finish(claimed.request_id, "w", result, predictions)
+    store.claim("w", 600, 3)
+    store.fail("req-0003", "w", "boom")
+    return tmp_path / "store"
+
+
+def test_untouched_store_verifies(store_root: Path, keys: tuple[str, str]) -> None:
+    code, out = run([str(store_root), "--public-key", keys[1]])
+    assert code == 0, out
+    assert "OK: 2 result(s), 4 predictions file(s), log of 9 entries" in out
+
+
+def test_changed_number_fails_naming_the_file(store_root: Path, keys: tuple[str, str]) -> None:
+    path = store_root / "results" / "results" / "req-0002.json"
+    path.write_text(path.read_text().replace('"avg_wer": 0.1', '"avg_wer": 0.2'))
+    code, out = run([str(store_root), "--public-key", keys[1]])
+    assert code == 1
+    assert "FAIL results/results/req-0002.json: signature does not verify" in out
+    assert "req-0001" not in out
+
+
+def test_one_prediction_character_changed_fails_naming_the_file(store_root: Path, keys: tuple[str, str]) -> None:
+    path = store_root / "results" / "predictions" / "req-0001" / "other.jsonl"
+    path.write_text(path.read_text().replace("Hello, world!", "Hello, world."))
+    code, out = run([str(store_root), "--public-key", keys[1]])
+    assert code == 1
+    assert "FAIL results/predictions/req-0001/other.jsonl: does not match the sha256 signed in" in out
+
+
+def test_one_signature_character_changed_fails(store_root: Path, keys: tuple[str, str]) -> None:
+    path = store_root / "results" / "results" / "req-0001.json"
+    data = json.loads(path.read_text())
+    signature = data["signature"]
+    data["signature"] = ("B" if signature[10] != "B" else "C").join([signature[:10], signature[11:]])
+    path.write_text(json.dumps(data, indent=2))
+    code, out = run([str(store_root), "--public-key", keys[1]])
+    assert code == 1 and "FAIL results/results/req-0001.json: signature does not verify" in out
+
+
+def test_edited_log_entry_fails_at_its_seq(store_root: Path, keys: tuple[str, str]) -> None:
+    log = store_root / "requests" / "log.jsonl"
+    lines = log.read_text().splitlines()
+    entry = json.loads(lines[4])
+    entry["actor"] = "mallory"
+    lines[4] = json.dumps(entry)
+    log.write_text("\n".join(lines) + "\n")
+    code, out = run([str(store_root), "--public-key", keys[1]])
+    assert code == 1 and "FAIL requests/log.jsonl seq 5: hash chain breaks" in out
+
+
+def test_wrong_key_fails_and_missing_key_is_a_usage_error(store_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RESULTS_PUBLIC_KEY", raising=False)
+    code, out = run([str(store_root), "--public-key", generate_keypair()[1]])
+    assert code == 1 and out.count("signature does not verify") == 2
+    code, out = run([str(store_root)])
+    assert code == 2 and "--public-key" in out
+    assert run([str(store_root / "nope")])[0] == 2
+
+
+def test_unsigned_result_and_uncovered_predictions_fail(tmp_path: Path, keys: tuple[str, str]) -> None:
+    out_dir = tmp_path / "out"
+    (out_dir / "predictions").mkdir(parents=True)
+    result = make_result(make_request(1))
+    (out_dir / "result.json").write_text(result.to_json())
+    (out_dir / "predictions" / "set.jsonl").write_text("{}\n")
+    code, out = run([str(out_dir), "--public-key", keys[1]])
+    assert code == 1 and "result.json: is not signed" in out and "set.jsonl: is not covered" in out
+
+
+def test_evaluator_out_folder_and_key_from_env(
+    tmp_path: Path, keys: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.records import write_jsonl
+
+    private, public = keys
+    out_dir = tmp_path / "out"
+    (out_dir / "predictions").mkdir(parents=True)
+    result = sign_result(attach_predictions(make_result(make_request(1)), {"set": ROWS}), private)
+    (out_dir / "result.json").write_text(result.to_json())
+    (out_dir / "predictions" / "set.jsonl").write_text(write_jsonl(ROWS))
+    monkeypatch.setenv("RESULTS_PUBLIC_KEY", public)
+    code, out = run([str(out_dir)])
+    assert code == 0, out
+
+
+def test_hub_results_repo_folder_with_table_and_card_key(tmp_path: Path, keys: tuple[str, str]) -> None:
+    """What `verify owner/name` downloads: the results repo as HubStore wrote it; the key comes from the card."""
+    from tests.core.test_hub_store import REQUESTS, RESULTS, make_hub_store
+
+    private, public = keys
+    hub = FakeHub(tmp_path / "hub")
+    store = make_hub_store(hub, card=CardInfo(leaderboard_version="test-v1", public_key=public, eval_sets=("set",)))
+    store.submit(make_request(1))
+    claimed = store.claim("w", 600, 3)
+    store.finish(
+        "req-0001", "w", sign_result(attach_predictions(make_result(claimed), {"set": ROWS}), private), {"set": ROWS}
+    )
+    results_dir, requests_dir = tmp_path / "results", tmp_path / "requests"
+    for repo, folder in ((RESULTS, results_dir), (REQUESTS, requests_dir)):
+        for name, data in hub.files(repo).items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(data)
+    code, out = run([str(results_dir), "--requests-repo", str(requests_dir)])
+    assert code == 0 and "log of 3 entries" in out, out
+    table = results_dir / "leaderboard.csv"
+    table.write_text(table.read_text().replace(",0.1,0.25,", ",0.01,0.25,", 1))
+    code, out = run([str(results_dir)])
+    assert code == 1 and "leaderboard.csv line 2: avg_wer differ from the signed record of req-0001" in out
+    assert (results_dir / CARD_FILE).read_text() == render_card(store.card)
+
+
+def test_keygen_writes_private_key_0600_and_prints_only_the_public_key(tmp_path: Path) -> None:
+    out = io.StringIO()
+    target = tmp_path / "keys" / "signing.key"
+    assert keygen.main(["--out", str(target)], out=out) == 0
+    private = target.read_text().strip()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert private not in out.getvalue()
+    assert f"RESULTS_PUBLIC_KEY={public_key_b64(load_private_key(private))}" in out.getvalue()
+    assert keygen.main(["--out", str(target)], out=io.StringIO()) == 2  # never overwritten silently
+    printed = io.StringIO()
+    assert keygen.main(["--print-private"], out=printed) == 0 and "RESULTS_SIGNING_KEY=" in printed.getvalue()
+    assert keygen.main([], out=io.StringIO()) == 2

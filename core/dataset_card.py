@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from core.records import Result
-from core.store import layout
 
 if TYPE_CHECKING:
     from core.config import LeaderboardConfig
@@ -109,6 +108,8 @@ def table_columns(results: Iterable[Result], eval_sets: Sequence[str] = ()) -> l
 
 def table_row(result: Result) -> dict[str, Any]:
     """One result as a flat row (rates are fractions; empty where the record has no value)."""
+    from core.store.layout import result_path  # imported here so core.store.local may import this module
+
     model = result.model
     row: dict[str, Any] = {
         "model_id": result.model_id,
@@ -130,7 +131,7 @@ def table_row(result: Result) -> dict[str, Any]:
         "warmup_utterances": result.warmup_utterances,
         "started_at": result.started_at,
         "finished_at": result.finished_at,
-        "result_file": layout.result_path(result.request_id),
+        "result_file": result_path(result.request_id),
         "signature": result.signature,
     }
     for name, score in result.datasets.items():
@@ -218,6 +219,8 @@ def _md_table(header: tuple[str, str], rows: Mapping[str, str]) -> str:
 
 def render_card(info: CardInfo) -> str:
     """README.md of the results dataset: front matter, then what a reader needs to use and check the data."""
+    from core.store import layout
+
     repo = info.results_repo or "<owner>/<results-repo>"
     requests_repo = info.requests_repo or "<owner>/<requests-repo>"
     meta = yaml.safe_dump(front_matter(info), sort_keys=False, allow_unicode=True).strip()

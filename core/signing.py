@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -30,6 +33,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from core.eventlog import canonical_json
 from core.records import PredictionRow, Result, write_jsonl
+
+if TYPE_CHECKING:
+    from core.config import LeaderboardConfig
 
 PRIVATE_KEY_ENV = "RESULTS_SIGNING_KEY"
 PUBLIC_KEY_ENV = "RESULTS_PUBLIC_KEY"
@@ -172,3 +178,56 @@ def verify_result(result: Result, public_key: Ed25519PublicKey | str) -> bool:
     except InvalidSignature:
         return False
     return True
+
+
+# --- where the keys come from -----------------------------------------------------------------------------
+
+
+def write_private_key(path: Path, private_b64: str, force: bool = False) -> None:
+    """Create `path` with mode 0600 from the start (never briefly world-readable); refuse to overwrite."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing file overwritten with --force keeps no looser mode
+        os.write(fd, (private_b64 + "\n").encode("ascii"))
+    finally:
+        os.close(fd)
+
+
+LOCAL_KEY_FILE = "signing.key"
+
+
+def local_private_key(store_root: Path) -> Ed25519PrivateKey:
+    """The embedded default's own signing key, made on first use as `<store>/signing.key` (mode 0600).
+
+    It lives beside the two local repos, not in them, so a local board signs and ranks what it measured
+    without any setup; a Space uses the `RESULTS_SIGNING_KEY` secret instead.
+    """
+    path = store_root / LOCAL_KEY_FILE
+    if not path.exists():
+        # Written under another name, then linked into place: a process racing us sees no key or a whole one.
+        draft = path.with_name(f".{LOCAL_KEY_FILE}.{os.getpid()}")
+        draft.unlink(missing_ok=True)
+        write_private_key(draft, generate_keypair()[0])
+        with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
+            os.link(draft, path)
+        draft.unlink()
+    return load_private_key(path.read_text(encoding="ascii"))
+
+
+def signing_key_for(config: LeaderboardConfig, env: Mapping[str, str] | None = None) -> Ed25519PrivateKey | None:
+    """The key results are signed with: the secret if set, else the local store's own key, else None (Hub)."""
+    key = private_key_from_env(env)
+    if key is None and config.store.kind == "local":
+        key = local_private_key(config.store.local_root)
+    return key
+
+
+def public_key_for(config: LeaderboardConfig, env: Mapping[str, str] | None = None) -> str | None:
+    """The key results verify against: `RESULTS_PUBLIC_KEY`, else the signing key's public half."""
+    published = public_key_from_env(env)
+    if published:
+        return published
+    key = signing_key_for(config, env)
+    return public_key_b64(key) if key else None

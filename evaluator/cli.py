@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import shutil
 import sys
@@ -128,11 +129,23 @@ def build_parser() -> argparse.ArgumentParser:
     once.add_argument("--config", default=None)
     once.add_argument("--worker", default=None, help="worker name recorded in the lease and the log")
     once.set_defaults(func=_cmd_run_once)
+    for name, summary in DELEGATED.items():
+        sub.add_parser(name, help=summary, add_help=False)
     return parser
+
+
+#: Subcommands with parsers of their own; they get the rest of the command line (`verify --help` works).
+DELEGATED = {
+    "verify": "check result signatures, predictions hashes and the log's hash chain (see `verify --help`)",
+    "keygen": "make the Ed25519 key pair that signs results (see `keygen --help`)",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:
+        return int(importlib.import_module(f"evaluator.{argv[0]}").main(argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

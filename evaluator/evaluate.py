@@ -19,7 +19,7 @@ from core.records import BatchEvidence, ModelInfo, PredictionRow, Progress, Resu
 from evaluator.eval_sets import EvalSet
 from evaluator.fingerprint import hardware_fingerprint, is_official, software_fingerprint
 from evaluator.metrics import aggregate, get_normalizer, score_eval_set
-from evaluator.models import ModelSource, Transcriber, hub_license, resolve_model
+from evaluator.models import ModelSource, Transcriber, check_revision, hub_license, resolve_model
 from evaluator.runner import run_set, warm_up
 
 
@@ -47,13 +47,12 @@ def predictions_sha256(rows: Sequence[PredictionRow]) -> str:
 
 def _model_info(source: ModelSource, transcriber: Transcriber) -> ModelInfo:
     """What a direct `evaluate` learns about the model (the Space records this at submission instead)."""
-    license_ = card_license(source.folder) if source.folder else hub_license(source.model_id, source.revision)
-    weights = weight_file_hashes(source.folder) if source.folder else {}
+    license_ = card_license(source.folder) or (None if source.local else hub_license(source.model_id, source.revision))
     return ModelInfo(
         license=license_ or "unknown",
         parameters=transcriber.parameters,
         architecture=transcriber.architecture,
-        weight_files=weights,
+        weight_files=weight_file_hashes(source.folder),
     )
 
 
@@ -90,14 +89,14 @@ def evaluate(
     eval_sets: Sequence[EvalSetConfig] | None = None,
     max_samples: int | None = None,
     model_info: ModelInfo | None = None,
-    before_load: Callable[[Path | None], None] | None = None,
+    before_load: Callable[[Path], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Evaluation:
     """Evaluate `model` on `eval_sets` (default: all of the config's) under the config's rules.
 
-    `before_load` gets the local model folder (None for Hub models) before any weight is loaded; the job
-    uses it to check the weight hashes recorded at submission (R4).
+    `before_load` gets the model's folder (a Hub model is downloaded at its pinned SHA first) before any weight
+    is loaded; the job uses it to check the weight hashes recorded at submission (R4).
     """
     rules = config.rules
     started_at = utc_now()
@@ -107,6 +106,7 @@ def evaluate(
     source = resolve_model(model, revision, config.models_dir)
     if before_load:
         before_load(source.folder)
+    check_revision(source, revision)
     transcriber = Transcriber(
         source,
         precision=precision,

@@ -15,8 +15,10 @@ import uuid
 from pathlib import Path
 
 from core.config import LeaderboardConfig
-from core.records import Progress, Request
+from core.records import Progress, Request, Result
+from core.signing import PRIVATE_KEY_ENV, sign_result, signing_key_for
 from core.store import LeaseLost, Store, StoreError
+from core.weights import WeightMismatch, check_weight_hashes
 from evaluator.audio import AudioError
 from evaluator.eval_sets import EvalSetError
 from evaluator.evaluate import InvalidResult, evaluate
@@ -133,7 +135,7 @@ def run_once(config: LeaderboardConfig, store: Store, *, worker: str | None = No
             ),
         )
     try:
-        finished = store.finish(request.request_id, worker, sign(evaluation.result), evaluation.predictions)
+        finished = store.finish(request.request_id, worker, sign(evaluation.result, config), evaluation.predictions)
     except LeaseLost as exc:
         logger.warning("%s: %s; result discarded", request.request_id, exc)
         return store.snapshot().requests.get(request.request_id)
@@ -149,9 +151,19 @@ def _fail(store: Store, request: Request, worker: str, error: str) -> Request | 
         return store.snapshot().requests.get(request.request_id)
 
 
-def check_pinned_weights(request: Request, folder: Path | None) -> None:
-    """R4: placeholder until weight hashes are checked (issue 4)."""
+def check_pinned_weights(request: Request, folder: Path) -> None:
+    """R4: the weights about to be loaded are the ones hashed at submission, file for file."""
+    if request.model is None or not request.model.weight_files:
+        raise WeightMismatch("no weight hashes were recorded at submission; submit the model again")
+    check_weight_hashes(folder, request.model.weight_files)
 
 
-def sign(result):  # type: ignore[no-untyped-def]
-    return result
+def sign(result: Result, config: LeaderboardConfig) -> Result:
+    """R9: sign with the Space secret (or the local store's own key); unsigned results are not ranked."""
+    key = signing_key_for(config)
+    if key is None:
+        logger.warning(
+            "%s is not set: %s is published unsigned and will not be ranked", PRIVATE_KEY_ENV, result.request_id
+        )
+        return result
+    return sign_result(result, key)

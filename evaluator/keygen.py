@@ -9,24 +9,11 @@ store publishes it in the results dataset card, where `python -m evaluator verif
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import TextIO
 
-from core.signing import PRIVATE_KEY_ENV, PUBLIC_KEY_ENV, fingerprint, generate_keypair
-
-
-def write_private_key(path: Path, private_b64: str, force: bool = False) -> None:
-    """Create `path` with mode 0600 from the start (never briefly world-readable); refuse to overwrite."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
-    fd = os.open(path, flags, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # an existing file overwritten with --force keeps no looser mode
-        os.write(fd, (private_b64 + "\n").encode("ascii"))
-    finally:
-        os.close(fd)
+from core.signing import PRIVATE_KEY_ENV, PUBLIC_KEY_ENV, fingerprint, generate_keypair, write_private_key
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ no prompts. Seq2seq models go through `generate`; CTC models through a forward p
 from __future__ import annotations
 
 import copy
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ class ModelLoadError(ValueError):
 
 @dataclass(frozen=True)
 class ModelSource:
-    """Where the weights come from: a local folder, or a Hub repo at a pinned revision."""
+    """The model's files on disk: a local folder, or a Hub repo downloaded at its pinned commit."""
 
     model_id: str
     location: str
@@ -48,33 +49,52 @@ class ModelSource:
     local: bool
 
     @property
-    def folder(self) -> Path | None:
-        return Path(self.location) if self.local else None
+    def folder(self) -> Path:
+        return Path(self.location)
+
+
+#: Files never downloaded from a Hub repo: other weight formats (R6: safetensors only) and code (no remote code).
+HUB_IGNORE_PATTERNS = [f"*{suffix}" for suffix in UNSAFE_WEIGHT_SUFFIXES] + ["*.py", "*.onnx", "*.gguf"]
 
 
 def resolve_model(model: str, revision: str | None = None, models_dir: Path | None = None) -> ModelSource:
     """Find `model`: an existing folder, a `<org>/<name>` folder under `models_dir`, or a Hub repo id.
 
-    A local folder's revision is its content digest; a Hub revision (branch, tag or SHA) is resolved to a SHA.
+    A local folder's revision is its content digest (see `check_revision`). A Hub revision (branch, tag or SHA) is resolved to a
+    commit SHA and exactly that commit is downloaded, so the files checked against the hashes recorded at
+    submission (R4) are the files that get loaded.
     """
     candidates = [Path(model).expanduser()]
     if models_dir is not None and _HUB_ID.match(model):
         candidates.append(models_dir / model)
     for folder in candidates:
         if folder.is_dir():
-            digest = local_revision(folder)
-            if revision not in (None, "main", digest):
-                raise ModelLoadError(
-                    f"local model {model} is at revision {digest}, not {revision}: its files changed since "
-                    "submission, or pass --revision main to evaluate what is there now"
-                )
-            return ModelSource(model_id=model, location=str(folder.resolve()), revision=digest, local=True)
+            return ModelSource(
+                model_id=model, location=str(folder.resolve()), revision=local_revision(folder), local=True
+            )
     if not _HUB_ID.match(model):
         where = f" or under {models_dir}" if models_dir else ""
         raise ModelLoadError(f"model {model!r} is not a folder{where}, nor a Hub id like `openai/whisper-base`")
-    return ModelSource(
-        model_id=model, location=model, revision=_resolve_hub_revision(model, revision or "main"), local=False
-    )
+    sha = _resolve_hub_revision(model, revision or "main")
+    return ModelSource(model_id=model, location=str(_download(model, sha)), revision=sha, local=False)
+
+
+def check_revision(source: ModelSource, requested: str | None) -> None:
+    """A local folder is evaluated at the revision asked for only if its content digest still matches."""
+    if source.local and requested not in (None, "main", source.revision):
+        raise ModelLoadError(
+            f"local model {source.model_id} is at revision {source.revision}, not {requested}: its files changed "
+            "since submission; submit it again, or pass --revision main to evaluate what is there now"
+        )
+
+
+def _download(model_id: str, sha: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(model_id, revision=sha, ignore_patterns=HUB_IGNORE_PATTERNS))
+    except Exception as exc:
+        raise ModelLoadError(f"cannot download {model_id}@{sha}: {type(exc).__name__}: {exc}") from exc
 
 
 def _resolve_hub_revision(model_id: str, revision: str) -> str:
@@ -105,17 +125,17 @@ def hub_license(model_id: str, revision: str) -> str | None:
     return str(card.get("license")) if card and card.get("license") else None
 
 
-def check_local_folder(folder: Path) -> None:
-    """R6 for a local folder: safetensors weights, no custom code."""
+def check_model_folder(folder: Path) -> None:
+    """R6 on the files about to be loaded: safetensors weights, a config, no custom code."""
     names = [p.name for p in model_files(folder)]
     if not any(n.endswith(WEIGHT_SUFFIXES) for n in names):
         other = [n for n in names if n.endswith(UNSAFE_WEIGHT_SUFFIXES)]
         hint = f" (found {', '.join(other)}: convert them to safetensors)" if other else ""
         raise ModelLoadError(f"model folder {folder} has no .safetensors weights{hint}; only safetensors are loaded")
-    if any(n.endswith(".py") for n in names):
-        raise ModelLoadError(f"model folder {folder} contains Python files; custom code is not allowed (R6)")
     if not (folder / "config.json").is_file():
         raise ModelLoadError(f"model folder {folder} has no config.json; save the model with save_pretrained")
+    if any(n.endswith(".py") for n in names) or "auto_map" in json.loads((folder / "config.json").read_text("utf-8")):
+        raise ModelLoadError(f"model {folder} ships custom code (Python files or `auto_map`); that is not allowed (R6)")
 
 
 @dataclass
@@ -156,10 +176,8 @@ class Transcriber:
         self.precision = precision
         self.dtype = DTYPES[precision]
         self.device = torch.device(_pick_device(device))
-        if source.local:
-            check_local_folder(Path(source.location))
-        revision = None if source.local else source.revision
-        config = _load(AutoConfig.from_pretrained, source, revision)
+        check_model_folder(source.folder)
+        config = _load(AutoConfig.from_pretrained, source)
         architecture = (getattr(config, "architectures", None) or [""])[0]
         self.architecture = architecture
         self.kind: Literal["seq2seq", "ctc"]
@@ -172,10 +190,8 @@ class Transcriber:
                 f"architecture {architecture or '(none in config.json)'} is not a transformers speech-recognition "
                 "class (seq2seq like WhisperForConditionalGeneration, or CTC like Wav2Vec2ForCTC)"
             )
-        self.processor = _load(AutoProcessor.from_pretrained, source, revision)
-        self.model: PreTrainedModel = _load(
-            auto.from_pretrained, source, revision, dtype=self.dtype, use_safetensors=True
-        )
+        self.processor = _load(AutoProcessor.from_pretrained, source)
+        self.model: PreTrainedModel = _load(auto.from_pretrained, source, dtype=self.dtype, use_safetensors=True)
         self.model.to(self.device).eval()
         wrong = {str(p.dtype) for p in self.model.parameters() if p.is_floating_point() and p.dtype != self.dtype}
         if wrong:
@@ -249,9 +265,9 @@ def _pick_device(device: str) -> str:
     return device
 
 
-def _load(loader: Any, source: ModelSource, revision: str | None, **kwargs: Any) -> Any:
+def _load(loader: Any, source: ModelSource, **kwargs: Any) -> Any:
     try:
-        return loader(source.location, revision=revision, trust_remote_code=False, **kwargs)
+        return loader(source.location, trust_remote_code=False, **kwargs)
     except ModelLoadError:
         raise
     except OSError as exc:

@@ -31,4 +31,7 @@ def open_store(config: LeaderboardConfig) -> Store:
         from core.store.hub import HubStore
 
         return HubStore.from_config(config)
-    return LocalStore(config.store.local_root)
+    from core.dataset_card import CardInfo
+    from core.signing import public_key_for
+
+    return LocalStore(config.store.local_root, card=CardInfo.from_config(config, public_key_for(config)))

@@ -177,12 +177,17 @@ class Store(ABC):
         """Return expired RUNNING requests to PENDING (or FAILED after `max_attempts`), logging each."""
         requests = dict(state.requests)
         for request in state.requests.values():
-            if request.status is not Status.RUNNING or request.lease is None:
+            stored = request.request_id in state.result_ids
+            if request.status is Status.PENDING and stored:
+                # Its lease expired while the worker was publishing: the result landed, so it ran once.
+                worker = request.lease.worker if request.lease else "unknown"
+            elif request.status is not Status.RUNNING or request.lease is None:
                 continue
-            if parse_time(request.lease.expires_at) > now:
+            elif parse_time(request.lease.expires_at) > now:
                 continue
-            worker = request.lease.worker
-            if request.request_id in state.result_ids:
+            else:
+                worker = request.lease.worker
+            if stored:
                 # The worker wrote its result but died before marking the request: it was evaluated once.
                 updated = request.replace(status=Status.FINISHED, lease=None)
                 event, detail = "finished", {"note": "result found after the worker's lease expired"}
@@ -199,7 +204,9 @@ class Store(ABC):
                 event, detail = "lease_expired", {"worker": worker, "attempts": request.attempts}
             requests[request.request_id] = updated
             changes.requests.append(updated)
-            self._log(state.log, changes.log, request_id=request.request_id, event=event, actor="scheduler", detail=detail)
+            self._log(
+                state.log, changes.log, request_id=request.request_id, event=event, actor="scheduler", detail=detail
+            )
         return requests
 
     def expire_leases(self, max_attempts: int) -> list[Request]:
@@ -317,7 +324,9 @@ class Store(ABC):
             updated = request.replace(status=Status.FAILED, lease=None, error=error)
             done[:] = [updated]
             changes = Changes(requests=[updated])
-            self._log(state.log, changes.log, request_id=request_id, event="failed", actor=worker, detail={"error": error})
+            self._log(
+                state.log, changes.log, request_id=request_id, event="failed", actor=worker, detail={"error": error}
+            )
             return changes
 
         self._transact(compute)

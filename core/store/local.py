@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, consolidated_table, render_card
 from core.records import LogEntry, PredictionRow, Request, Result, read_jsonl, write_jsonl
 from core.store import layout
 from core.store.base import Changes, Snapshot, Store, StoreState
@@ -40,8 +41,9 @@ def atomic_write(path: Path, data: str | bytes) -> None:
 
 
 class LocalStore(Store):
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], card: CardInfo | None = None) -> None:
         self.root = Path(root)
+        self.card = card
         self.requests_root = self.root / REQUESTS_REPO_DIR
         self.results_root = self.root / RESULTS_REPO_DIR
         for folder in (self.requests_root / layout.REQUESTS_DIR, self.results_root / layout.RESULTS_DIR):
@@ -80,14 +82,28 @@ class LocalStore(Store):
     def _write(self, token: str, changes: Changes) -> None:
         for result, predictions in changes.results:
             for eval_set, rows in predictions.items():
-                atomic_write(self.results_root / layout.predictions_path(result.request_id, eval_set), write_jsonl(rows))
+                atomic_write(
+                    self.results_root / layout.predictions_path(result.request_id, eval_set), write_jsonl(rows)
+                )
             atomic_write(self.results_root / layout.result_path(result.request_id), result.to_json())
+        if changes.results:
+            self._write_table_and_card()
         for request in changes.requests:
             atomic_write(self.requests_root / layout.request_path(request.request_id), request.to_json())
         if changes.log:
             log_path = self.requests_root / layout.LOG_FILE
             existing = log_path.read_text(encoding="utf-8") if log_path.exists() else ""
             atomic_write(log_path, existing + write_jsonl(changes.log))
+
+    def _write_table_and_card(self) -> None:
+        """The consolidated table and the dataset card, as the Hub store commits them with each result."""
+        results = [
+            Result.from_json(p.read_bytes()) for p in sorted((self.results_root / layout.RESULTS_DIR).glob("*.json"))
+        ]
+        eval_sets = tuple(self.card.eval_sets) if self.card else ()
+        atomic_write(self.results_root / TABLE_FILE, consolidated_table(results, eval_sets))
+        if self.card is not None:
+            atomic_write(self.results_root / CARD_FILE, render_card(self.card))
 
     def snapshot(self) -> Snapshot:
         with self._exclusive():

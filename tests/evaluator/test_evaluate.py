@@ -11,7 +11,7 @@ import torch
 
 from core.records import Result
 from evaluator.evaluate import evaluate
-from evaluator.models import ModelLoadError, ModelSource, Transcriber, resolve_model
+from evaluator.models import ModelLoadError, ModelSource, Transcriber, check_revision, resolve_model
 from tests.fixtures.audio import make_audiofolder, write_config
 
 TEXTS = ["hello world", "the quick brown fox", "", "jumps over the lazy dog", "one more"]
@@ -128,8 +128,10 @@ def test_not_a_speech_architecture(tmp_path: Path, tiny_ctc: Path) -> None:
 def test_local_revision_must_match(tiny_ctc: Path) -> None:
     source = resolve_model(str(tiny_ctc))
     assert len(source.revision) == 40 and resolve_model(str(tiny_ctc), source.revision) == source
+    check_revision(source, source.revision)
+    check_revision(source, "main")
     with pytest.raises(ModelLoadError, match="files changed since submission"):
-        resolve_model(str(tiny_ctc), "0" * 40)
+        check_revision(source, "0" * 40)
 
 
 def test_model_id_under_models_dir(tmp_path: Path, tiny_ctc: Path) -> None:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.records import PredictionRow, Request, Status, read_jsonl
-from core.store import LocalStore
+from core.model_files import local_revision, weight_file_hashes
+from core.records import ModelInfo, PredictionRow, Request, Status, read_jsonl
+from core.signing import public_key_for, verify_result
+from core.store import LocalStore, open_store
 from evaluator.job import LeaseKeeper, redact, run_once
 from tests.core.store_contract import make_request
 from tests.fixtures.audio import make_audiofolder, write_config
@@ -22,20 +24,32 @@ def setup(tmp_path: Path, tiny_ctc: Path):
     config = write_config(
         tmp_path, {"s": make_audiofolder(tmp_path / "s", ["hello", "world", ""])}, models_dir=models, warmup=1
     )
-    return config, LocalStore(config.store.local_root)
+    return config, open_store(config)
 
 
-def _submit(store: LocalStore, n: int, model_id: str, revision: str = "main") -> Request:
-    return store.submit(make_request(n, model_id=model_id, revision=revision))
+def _submit(
+    store: LocalStore, n: int, model_id: str, revision: str | None = None, models: Path | None = None
+) -> Request:
+    """Submit as the Space does: the revision and the weight hashes recorded from the model's folder."""
+    folder = models / model_id if models else None
+    info = None
+    if folder is not None and folder.is_dir():
+        info = ModelInfo(
+            license="mit", parameters=1, architecture="Wav2Vec2ForCTC", weight_files=weight_file_hashes(folder)
+        )
+        revision = revision or local_revision(folder)
+    return store.submit(make_request(n, model_id=model_id, revision=revision or "main", model=info))
 
 
 def test_run_once_publishes_result_and_predictions(setup) -> None:
     config, store = setup
-    _submit(store, 1, "org/tiny")
+    _submit(store, 1, "org/tiny", models=config.models_dir)
     request = run_once(config, store, worker="w")
     assert request is not None and request.status is Status.FINISHED, request
     snap = store.snapshot()
     (result,) = snap.finished_results()
+    assert result.signature and verify_result(result, public_key_for(config))
+    assert result.model.weight_files == request.model.weight_files
     assert (
         result.request_id == "req-0001" and result.model_id == "org/tiny" and result.batch_evidence.max_batch_size == 1
     )
@@ -57,7 +71,7 @@ def test_missing_model_fails_with_a_reason(setup) -> None:
 
 def test_changed_local_model_fails(setup) -> None:
     config, store = setup
-    _submit(store, 1, "org/tiny", revision="f" * 40)
+    _submit(store, 1, "org/tiny", revision="f" * 40, models=config.models_dir)
     request = run_once(config, store, worker="w")
     assert request.status is Status.FAILED and "files changed since submission" in request.error
 
@@ -65,7 +79,7 @@ def test_changed_local_model_fails(setup) -> None:
 def test_corrupt_audio_fails_naming_the_file(setup) -> None:
     config, store = setup
     (config.eval_sets[0].path / "utt001.flac").write_bytes(b"broken")
-    _submit(store, 1, "org/tiny")
+    _submit(store, 1, "org/tiny", models=config.models_dir)
     request = run_once(config, store, worker="w")
     assert request.status is Status.FAILED and "utt001" in request.error
     assert store.snapshot().finished_results() == []
@@ -87,3 +101,26 @@ def test_lease_keeper_notices_a_lost_lease(setup) -> None:
 def test_secrets_are_redacted(monkeypatch) -> None:
     monkeypatch.setenv("HF_TOKEN", "hf_secretsecret123")
     assert redact("401 for token hf_secretsecret123") == "401 for token ***"
+
+
+def test_weights_changed_after_submission_fail_naming_the_file(setup) -> None:
+    config, store = setup
+    _submit(store, 1, "org/tiny", models=config.models_dir)
+    weights = config.models_dir / "org" / "tiny" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes() + b" ")
+    request = run_once(config, store, worker="w")
+    assert request.status is Status.FAILED and "model.safetensors" in request.error
+    assert store.snapshot().finished_results() == []
+
+
+def test_published_store_verifies_with_the_cli(setup, capsys) -> None:
+    from evaluator.cli import main
+
+    config, store = setup
+    _submit(store, 1, "org/tiny", models=config.models_dir)
+    run_once(config, store, worker="w")
+    assert main(["verify", str(config.store.local_root)]) == 0
+    result_file = config.store.local_root / "results" / "results" / "req-0001.json"
+    result_file.write_text(result_file.read_text().replace('"precision": "float32"', '"precision": "float16"'))
+    assert main(["verify", str(config.store.local_root)]) == 1
+    assert "req-0001" in capsys.readouterr().out

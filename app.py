@@ -1,0 +1,125 @@
+"""The Space: wires the config, the store, the pages and the background scheduler, then serves.
+
+`python app.py` with no configuration runs the whole product on the embedded local store (`./store`): open
+the page, submit a model from `store/models/<org>/<name>/` (or the Hub), and the scheduler evaluates it in
+the background. Environment (besides core/config.py's): `LEADERBOARD_TICK_S` (scheduler interval, default
+30 s), `LEADERBOARD_SCHEDULER=off` (serve pages only, e.g. when evaluations run elsewhere),
+`GRADIO_SERVER_NAME`, `GRADIO_SERVER_PORT` (default 7860).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from types import FrameType
+
+import gradio as gr
+
+from core.config import LeaderboardConfig, load_config
+from core.store import Store, open_store
+from core.store.local import REQUESTS_REPO_DIR, RESULTS_REPO_DIR
+from leaderboard.data import BoardSource
+from leaderboard.inspection import HubModels, LocalModels, ModelInspector
+from leaderboard.scheduler import EvalScheduler, SchedulerState, evaluator_step, tick_seconds
+from leaderboard.ui import CSS, AppContext, build_demo, on_space, theme
+
+logger = logging.getLogger("leaderboard")
+SNAPSHOT_TTL_S = {"local": 2.0, "hub": 15.0}
+
+
+@dataclass
+class App:
+    demo: gr.Blocks
+    scheduler: EvalScheduler | None
+    config: LeaderboardConfig
+    store: Store
+
+
+def scheduler_enabled(env: os._Environ[str] | dict[str, str]) -> bool:
+    return env.get("LEADERBOARD_SCHEDULER", "on").strip().lower() not in ("0", "off", "false", "no")
+
+
+def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | dict[str, str] | None = None) -> App:
+    """Everything `python app.py` serves, not yet started."""
+    env = os.environ if env is None else env
+    config = config or load_config(env=env)
+    store = open_store(config)
+    if config.store.kind == "local":
+        config.models_dir.mkdir(parents=True, exist_ok=True)  # so a user can drop models there
+        results_location = str(config.store.local_root / RESULTS_REPO_DIR)
+        requests_location = str(config.store.local_root / REQUESTS_REPO_DIR)
+    else:
+        results_location = config.store.results_repo or ""
+        requests_location = config.store.requests_repo or ""
+    inspector = ModelInspector(LocalModels(config.models_dir), HubModels())
+    source = BoardSource(
+        store,
+        version=config.version,
+        eval_sets=tuple(e.name for e in config.eval_sets),
+        is_local=inspector.is_local,
+        ttl_s=SNAPSHOT_TTL_S[config.store.kind],
+    )
+    scheduler = None
+    if scheduler_enabled(env):
+        scheduler = EvalScheduler(evaluator_step(config, store), tick_seconds(env), on_change=source.invalidate)
+        status, wake = scheduler.status, scheduler.wake
+    else:
+        off = SchedulerState(
+            enabled=False, interval_s=0, note="`LEADERBOARD_SCHEDULER` is off: evaluations run elsewhere."
+        )
+        status, wake = off.snapshot, lambda: None
+    ctx = AppContext(
+        config=config,
+        store=store,
+        source=source,
+        inspector=inspector,
+        scheduler_status=status,
+        wake_scheduler=wake,
+        space=on_space(env),
+        results_location=results_location,
+        requests_location=requests_location,
+    )
+    return App(demo=build_demo(ctx), scheduler=scheduler, config=config, store=store)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # While an evaluation runs, every tick is skipped with a warning; that is the design, not news.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)  # one line per tick otherwise
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    app = build_app()
+    logger.info(
+        "leaderboard %s on the %s store; models folder %s",
+        app.config.version,
+        app.config.store.kind,
+        app.config.models_dir,
+    )
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    if app.scheduler is not None:
+        atexit.register(app.scheduler.shutdown)
+        app.scheduler.start()
+    try:
+        app.demo.launch(
+            server_name=os.environ.get("GRADIO_SERVER_NAME") or None,
+            server_port=int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
+            theme=theme(),
+            css=CSS,
+        )
+    finally:
+        if app.scheduler is not None:
+            app.scheduler.shutdown()
+        app.demo.close()
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""The About page: the rules in plain words with the configured values, the metric definitions, how to read
+the public datasets and how to reproduce an entry. Pure: markdown from the config."""
+
+from __future__ import annotations
+
+from core.config import ANY_GPU_CLASS, LeaderboardConfig
+
+
+def _hardware_rule(gpu_class: str) -> str:
+    if gpu_class == ANY_GPU_CLASS:
+        return (
+            "This board accepts results from **any hardware** (a local board ranks what its own machine measured); "
+            "every entry is still labelled with the device it ran on."
+        )
+    return (
+        f"Only results measured on **{gpu_class}** are official and ranked. Results from other hardware are "
+        "stored, labelled unofficial and hidden from the default view."
+    )
+
+
+def _signature_rule(verifying: bool) -> str:
+    if verifying:
+        return "Only results whose signature verifies are ranked; the others are shown, labelled unverified."
+    return (
+        "This version of the Space does not check signatures yet: results are ranked without that check, and the "
+        "Model detail tab shows whether each result is signed, so you can verify it yourself."
+    )
+
+
+def about_markdown(
+    config: LeaderboardConfig, results_location: str, requests_location: str, *, verifying: bool = False
+) -> str:
+    """The whole About page; `*_location` are the datasets' repo ids or local folders. `verifying` says whether
+    this Space checks result signatures yet (R9), so the page never claims a check it does not make."""
+    rules = config.rules
+    sets = ", ".join(f"`{e.name}`" for e in config.eval_sets)
+    example_set = config.eval_sets[0].name
+    on_hub = config.store.kind == "hub"
+    if on_hub:
+        load_results = f"""```python
+from datasets import load_dataset
+table = load_dataset("{results_location}", split="train").to_pandas()  # leaderboard.csv, one row per result
+
+import pandas as pd
+table = pd.read_csv("hf://datasets/{results_location}/leaderboard.csv")
+result = pd.read_json("hf://datasets/{results_location}/results/<request_id>.json", typ="series")
+predictions = pd.read_json("hf://datasets/{results_location}/predictions/<request_id>/{example_set}.jsonl", lines=True)
+log = pd.read_json("hf://datasets/{requests_location}/log.jsonl", lines=True)
+```"""
+        verify_target = f"{results_location} --requests-repo {requests_location}"
+    else:
+        load_results = f"""```python
+import glob, json
+import pandas as pd
+results = pd.json_normalize([json.load(open(p)) for p in glob.glob("{results_location}/results/*.json")])
+predictions = pd.read_json("{results_location}/predictions/<request_id>/{example_set}.jsonl", lines=True)
+log = pd.read_json("{requests_location}/log.jsonl", lines=True)
+```"""
+        verify_target = str(config.store.local_root)
+    return f"""
+## What this leaderboard measures
+
+Every number here was measured by this Space's own evaluator, on one fixed hardware class, **one utterance
+at a time**, on a pinned model revision. Leaderboard version `{config.version}` evaluates on {sets} with the
+`{config.normalizer}` text normalizer.
+
+## The rules
+
+| | Rule | In plain words |
+|---|---|---|
+| R1 | Fixed hardware | {_hardware_rule(rules.gpu_class)} The evaluator records the GPU name, memory, driver, CUDA and torch versions. |
+| R2 | Batch size one | Each forward/generate call sees exactly one utterance. A hook on the model records the largest batch it saw; a result with a batch above 1 is invalid. |
+| R3 | RTF under a latency constraint | The timer covers everything from the decoded waveform in memory to the final text. An entry **meets real time** when the 99th percentile of per-utterance RTF is at most **{rules.max_rtf:g}**. An utterance slower than **{rules.utterance_timeout_s:g} s** fails the evaluation. **{rules.warmup_utterances}** warm-up utterances run first and are not counted. |
+| R4 | Pinned revision | The form resolves a branch or tag to a commit SHA; the evaluator loads exactly that SHA and checks the sha256 of every weight file against the submission. |
+| R5 | Declared precision | `float32`, `float16` or `bfloat16`: the model runs in that dtype, nothing else. |
+| R6 | Safe loading | No `trust_remote_code`, safetensors weights only, and a transformers speech-recognition class (seq2seq or CTC). Anything else is refused at submission, with the reason. |
+| R7 | One pipeline | Greedy decoding, English, no timestamps, no dataset-specific prompts, the same for every dataset; one normalizer (`{config.normalizer}`) for the whole leaderboard version. |
+| R8 | Public log, no retraction | Every submission and status change is appended to a public hash-chained log (the Log tab checks the chain). Failures stay visible. |
+| R9 | Signed results | The evaluator signs each result (Ed25519; the public key is in the results dataset card). {_signature_rule(verifying)} |
+| R10 | Fair access | Log in to submit; at most **{rules.max_submissions_per_week}** submissions per user in any 7 days; a (model, SHA, precision) already pending, running or finished is refused. A failed one may be resubmitted. |
+| R11 | Honest statistics | Corpus-level WER per dataset with a 95% bootstrap confidence interval ({rules.bootstrap_samples} resamples of utterances, seed {rules.bootstrap_seed}); average WER is the unweighted mean over the datasets; RTF is pooled by duration. |
+| R12 | Reproducibility | Each result records the software versions, the evaluator version, each eval set's source and revision, the rules in force and the command that reproduces it. Raw predictions are stored next to the result. |
+
+A request whose evaluation stops (the worker died, the Space restarted) goes back to the queue when its
+{rules.lease_s:g}-second lease expires, and fails after {rules.max_attempts} attempts.
+
+## Metrics
+
+- **WER** (word error rate) = (substitutions + deletions + insertions) / reference words, after normalizing both
+  texts. Computed over the whole eval set (total errors / total words), never as a mean of per-utterance WERs.
+  Utterances with an empty reference are skipped and counted. Shown as a percentage; stored as a fraction.
+- **Average WER**: the unweighted mean of the per-dataset WERs; the ranking key. Entries with the same average
+  WER to 0.01 percentage points share a rank.
+- **RTF** (real-time factor) = total processing time / total audio duration, pooled over all utterances.
+  Below 1 is faster than real time. **RTFx** = 1 / RTF (how many seconds of audio per second).
+- **p90 latency**: the 90th percentile of per-utterance processing time; the table shows the slowest eval set's,
+  the detail page every set's p50/p90/p99.
+- **95% CI**: the 2.5th and 97.5th percentiles of WER over bootstrap resamples of the utterances.
+
+## Reading the public datasets
+
+Results live in `{results_location}`, requests and the log in `{requests_location}`. Rates are fractions
+(a WER of 6.3% is stored as `0.063`), times are seconds, timestamps ISO 8601 UTC.
+
+{load_results}
+
+To check every signature, every predictions file's sha256 and the log's hash chain yourself:
+
+```bash
+python -m evaluator verify {verify_target}
+```
+
+## Reproducing an entry
+
+Each result's `reproduce` field (shown on the Model detail tab) is the exact command, for example:
+
+```bash
+python -m evaluator evaluate --model <org/name> --revision <sha> --precision float16 --out runs/<name>
+```
+
+It writes `result.json` and `predictions/<set>.jsonl` that you can compare with the published ones.
+"""

@@ -1,0 +1,93 @@
+"""The one place the pages read the store: a snapshot cached for a few seconds, and the board built from it
+cached by snapshot version. Every page refresh within the TTL shares one read; the board (ranking, display
+values) is rebuilt only when the store's version changes, never per file or per callback.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.records import Result
+from core.store import Snapshot, Store
+from leaderboard.table import Board, BoardInput, build_board
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A snapshot and the board built from it."""
+
+    snapshot: Snapshot
+    board: Board
+    read_at: float
+
+
+class BoardSource:
+    """Thread-safe cache in front of `store.snapshot()`.
+
+    `ttl_s` bounds how stale a page can be (a few seconds locally; longer on the Hub, where a snapshot costs
+    API calls). `invalidate()` forces the next read, e.g. right after a submission or a finished evaluation.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        version: str,
+        eval_sets: tuple[str, ...],
+        is_local: Callable[[str], bool] = lambda _model_id: False,
+        verified: Callable[[Result], bool] | None = None,
+        ttl_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.version = version
+        self.eval_sets = eval_sets
+        self.is_local = is_local
+        self.verified = verified
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._loaded: Loaded | None = None
+        self.reads = 0
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._loaded = None
+
+    def get(self) -> Loaded:
+        """The cached snapshot and board, re-read from the store when older than the TTL."""
+        with self._lock:
+            now = self.clock()
+            current = self._loaded
+            if current is not None and now - current.read_at < self.ttl_s:
+                return current
+            snapshot = self.store.snapshot()
+            self.reads += 1
+            if current is not None and current.snapshot.version == snapshot.version:
+                board = current.board
+            else:
+                board = self.build(snapshot)
+            self._loaded = Loaded(snapshot=snapshot, board=board, read_at=now)
+            return self._loaded
+
+    def build(self, snapshot: Snapshot) -> Board:
+        """The board of this leaderboard version: finished results only, with each request's model facts."""
+        items = []
+        local: dict[str, bool] = {}
+        for result in snapshot.finished_results():
+            if result.leaderboard_version != self.version:
+                continue
+            request = snapshot.requests.get(result.request_id)
+            if result.model_id not in local:
+                local[result.model_id] = self.is_local(result.model_id)
+            items.append(
+                BoardInput(
+                    result=result,
+                    model=result.model or (request.model if request else None),
+                    local=local[result.model_id],
+                )
+            )
+        return build_board(items, eval_sets=self.eval_sets, verified=self.verified)

@@ -1,0 +1,197 @@
+"""The Model detail page for one result: per-dataset WER with its 95% CI, S/D/I, latency percentiles, the
+hardware and software it was measured on, the batch-size evidence, warm-up, the reproduce command and where
+the raw predictions are. Pure: `detail_view` turns records into markdown and a table.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from core.records import Request, Result
+from leaderboard.table import BoardEntry, badges, escape_markdown, format_params, model_url
+
+
+@dataclass(frozen=True)
+class DetailChoice:
+    """One entry of the model dropdown: `label` shown, `request_id` as the value."""
+
+    label: str
+    request_id: str
+
+
+def detail_choices(entries: list[BoardEntry]) -> list[DetailChoice]:
+    """Every board entry, in board order, labelled so two precisions or revisions of a model stay apart."""
+    choices = []
+    for entry in entries:
+        rank = f"#{entry.rank} " if entry.rank else ""
+        extra = "" if entry.official else f" · unofficial ({entry.gpu_class})"
+        label = f"{rank}{entry.model_id} · {entry.precision} · {entry.revision[:7]}{extra}"
+        choices.append(DetailChoice(label=label, request_id=entry.request_id))
+    return choices
+
+
+@dataclass(frozen=True)
+class DetailView:
+    header: str
+    datasets: pd.DataFrame
+    measurement: str
+    reproduce: str
+    predictions: str
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.2f}" if math.isfinite(value) else "—"
+
+
+def _num(value: float, digits: int = 3) -> str:
+    return f"{value:.{digits}g}" if math.isfinite(value) else "—"
+
+
+def dataset_frame(result: Result) -> pd.DataFrame:
+    """One row per eval set: WER and its CI in percent, substitutions/deletions/insertions, reference words,
+    utterances scored and skipped (empty reference), then speed: RTF, RTFx and per-utterance latency
+    percentiles in seconds."""
+    rows = []
+    for name, score in result.datasets.items():
+        low, high = score.wer_ci95
+        rows.append(
+            {
+                "Eval set": name,
+                "WER (%)": _pct(score.wer),
+                "95% CI (%)": f"{_pct(low)} – {_pct(high)}",
+                "Sub": score.substitutions,
+                "Del": score.deletions,
+                "Ins": score.insertions,
+                "Words": score.ref_words,
+                "Utts": score.utterances,
+                "Skipped": score.skipped_empty_references,
+                "Audio (s)": f"{score.audio_s:.1f}",
+                "RTF": _num(score.rtf),
+                "RTFx": _num(score.rtfx),
+                "p50 (s)": _num(score.latency_p50_s),
+                "p90 (s)": _num(score.latency_p90_s),
+                "p99 (s)": _num(score.latency_p99_s),
+                "Utt. RTF p99": _num(score.utterance_rtf_p99),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _kv_table(rows: list[tuple[str, str]]) -> str:
+    """A two-column HTML table without a header row (markdown tables need one, and it shows as an empty bar).
+    Keys and values are escaped: software versions and CPU names come from the evaluated machine."""
+    cells = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows if v not in (None, "")
+    )
+    return f'<table class="lb-kv">{cells}</table>'
+
+
+def detail_view(
+    result: Result,
+    entry: BoardEntry | None,
+    request: Request | None,
+    predictions: Mapping[str, str],
+    *,
+    max_rtf: float,
+) -> DetailView:
+    """Everything the detail page shows for `result`; `predictions` maps eval set -> URL or file path."""
+    agg = result.aggregate
+    title = escape_markdown(result.model_id)
+    link = (
+        f"{title} *(local model)*" if entry is not None and entry.local else f"[{title}]({model_url(result.model_id)})"
+    )
+    rank = (
+        f"**Rank #{entry.rank}**" if entry is not None and entry.rank else "**Not ranked** (unofficial or unverified)"
+    )
+    model = result.model or (request.model if request else None)
+    facts = [
+        f"revision `{result.revision}`",
+        f"precision **{result.precision}**",
+        f"{format_params(model.parameters)} parameters" if model and model.parameters else "",
+        f"license `{model.license}`" if model and model.license else "",
+        f"architecture `{model.architecture}`" if model else "",
+    ]
+    submitted = f"submitted by `{request.submitter}` on {request.submitted_at}" if request else ""
+    header = "\n\n".join(
+        [
+            f"## {link}",
+            f"{rank} · {badges(entry) if entry else ''}",
+            " · ".join(f for f in facts if f),
+            (
+                f"**Average WER {_pct(agg.avg_wer)}%** · RTF {_num(agg.rtf)} · RTFx {_num(agg.rtfx)} · "
+                f"{'meets' if agg.meets_realtime else 'does **not** meet'} the real-time constraint "
+                f"(per-utterance RTF p99 ≤ {max_rtf:g})"
+            ),
+            f"Request `{result.request_id}` · leaderboard version `{result.leaderboard_version}` · "
+            f"evaluated {result.started_at} → {result.finished_at} · {submitted}".rstrip(" ·"),
+        ]
+    )
+
+    hw = result.hardware
+    memory = f"{hw.gpu_memory_bytes / 2**30:.1f} GiB" if hw.gpu_memory_bytes else ""
+    hardware = _kv_table(
+        [
+            ("Device", hw.device),
+            ("GPU class (R1)", f"{hw.gpu_class} → {'official' if result.official else 'unofficial'}"),
+            ("GPU", hw.gpu_name or ""),
+            ("GPU memory", memory),
+            ("Driver", hw.driver_version or ""),
+            ("CUDA", hw.cuda_version or ""),
+            ("CPU", f"{hw.cpu} ({hw.cpu_count} cores)" if hw.cpu else ""),
+            ("Platform", hw.platform),
+        ]
+    )
+    software = _kv_table([(k, str(v)) for k, v in sorted(result.software.items())])
+    evidence = result.batch_evidence
+    batch_ok = evidence.max_batch_size <= 1
+    batch = (
+        f"{'✅' if batch_ok else '❌'} largest batch seen by the model: **{evidence.max_batch_size}** over "
+        f"{evidence.forward_calls} forward/generate calls (R2 requires 1)."
+    )
+    warmup = f"{result.warmup_utterances} warm-up utterances were run first and not counted (R3)."
+    sources = "\n".join(
+        f"- `{s.name}`: {s.source}"
+        + (f" (config `{s.config}`, split `{s.split}`)" if s.config or s.split else "")
+        + (f", revision `{s.revision}`" if s.revision else "")
+        + (f", sha256 `{s.sha256[:16]}…`" if s.sha256 else "")
+        for s in result.eval_sets
+    )
+    signature = "signed (Ed25519)" if result.signature else "not signed"
+    measurement = "\n\n".join(
+        [
+            "### Hardware (R1)",
+            hardware,
+            "### Batch size and warm-up (R2, R3)",
+            f"{batch} {warmup}",
+            "### Software (R12)",
+            software or "_not recorded_",
+            "### Eval sets",
+            sources or "_not recorded_",
+            f"### Signature (R9)\n\nThis result is {signature}.",
+        ]
+    )
+    links = []
+    for name, where in predictions.items():
+        if where.startswith(("http://", "https://")):
+            links.append(f"- `{name}`: [{html.escape(where.rsplit('/', 1)[-1])}]({where})")
+        else:
+            links.append(f"- `{name}`: `{where}`")
+    predictions_md = (
+        "### Raw predictions\n\nOne JSON line per utterance: `id`, `reference`, `prediction` (unnormalized), "
+        "`duration_s`, `time_s`. Re-score them with your own normalizer.\n\n" + "\n".join(links)
+    )
+    return DetailView(
+        header=header,
+        datasets=dataset_frame(result),
+        measurement=measurement,
+        reproduce=result.reproduce,
+        predictions=predictions_md,
+    )
+
+
+EMPTY_DETAIL = "### No results yet\n\nWhen a submitted model has been evaluated, choose it here to see every number."

@@ -1,0 +1,269 @@
+"""Looking a submitted model up, on the Hub or in the local models folder, and reporting `ModelFacts`.
+
+This is the thin I/O layer under `leaderboard.submission`: it only gathers facts (files, resolved SHA,
+weight hashes, config, license, parameter count) and says clearly when a model or revision cannot be found;
+deciding whether the facts pass the rules is the pure checks' job.
+
+The Hub side talks to an object with `HfApi`'s `model_info`, `get_safetensors_metadata` and
+`hf_hub_download` methods, so tests hand it a fake that returns huggingface_hub's own dataclasses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from core.model_files import WEIGHT_SUFFIXES, local_revision, model_files, weight_file_hashes
+from leaderboard.submission import MODEL_ID_PATTERN, InspectionError, ModelFacts
+
+#: Largest safetensors header read (the format caps it at 100 MB; real headers are a few hundred KB).
+MAX_HEADER_BYTES = 100_000_000
+
+
+# --- safetensors headers ----------------------------------------------------------------------------------
+
+
+def count_parameters(header: Mapping[str, Any]) -> int:
+    """Elements over every tensor of one safetensors header (`__metadata__` is not a tensor)."""
+    total = 0
+    for name, info in header.items():
+        if name == "__metadata__" or not isinstance(info, Mapping):
+            continue
+        total += math.prod(int(d) for d in info.get("shape", []))
+    return total
+
+
+def read_safetensors_header(path: Path) -> dict[str, Any]:
+    """The JSON header of a safetensors file: 8 bytes little-endian length, then that much JSON."""
+    with open(path, "rb") as handle:
+        prefix = handle.read(8)
+        if len(prefix) != 8:
+            raise ValueError(f"{path} is too short to be a safetensors file")
+        (length,) = struct.unpack("<Q", prefix)
+        if length > MAX_HEADER_BYTES:
+            raise ValueError(f"{path} declares a {length}-byte header; not a safetensors file")
+        header = json.loads(handle.read(length))
+    if not isinstance(header, dict):
+        raise ValueError(f"{path} has a header that is not a JSON object")
+    return header
+
+
+def read_front_matter_license(readme: Path) -> str | None:
+    """`license:` from a model card's YAML front matter, or None when there is no card or no license."""
+    if not readme.is_file():
+        return None
+    from huggingface_hub import metadata_load
+
+    try:
+        metadata = metadata_load(readme) or {}
+    except Exception:  # a malformed card is "no license", and the refusal says how to add one
+        return None
+    value = metadata.get("license")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return str(value).strip() if value else None
+
+
+# --- the local models folder ------------------------------------------------------------------------------
+
+
+class LocalModels:
+    """Models in `<models_dir>/<org>/<name>/`. A folder has one revision: the digest of its files
+    (`core.model_files.local_revision`), so `main` or that digest are the revisions it answers to."""
+
+    def __init__(self, models_dir: Path) -> None:
+        self.models_dir = Path(models_dir)
+
+    def folder(self, model_id: str) -> Path | None:
+        """The model's folder, if `model_id` is well formed and names one."""
+        if not MODEL_ID_PATTERN.match(model_id) or ".." in model_id:
+            return None
+        folder = self.models_dir / model_id
+        return folder if folder.is_dir() else None
+
+    def has(self, model_id: str) -> bool:
+        return self.folder(model_id) is not None
+
+    def model_ids(self) -> list[str]:
+        """Every `<org>/<name>` folder present, for the Submit page's hint."""
+        if not self.models_dir.is_dir():
+            return []
+        found = []
+        for org in sorted(p for p in self.models_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            found.extend(
+                f"{org.name}/{m.name}" for m in sorted(org.iterdir()) if m.is_dir() and not m.name.startswith(".")
+            )
+        return found
+
+    def inspect(self, model_id: str, revision: str) -> ModelFacts:
+        folder = self.folder(model_id)
+        if folder is None:
+            raise InspectionError(
+                f"There is no local model `{model_id}`: no folder {self.models_dir / model_id}. "
+                f"Put the model (transformers format) there, or enter a Hub model id."
+            )
+        sha = local_revision(folder)
+        if revision not in ("main", sha):
+            raise InspectionError(
+                f"Local model `{model_id}` has one revision, the digest of its files: `{sha}`. "
+                "Enter `main` or that digest as the revision."
+            )
+        files = tuple(p.relative_to(folder).as_posix() for p in model_files(folder))
+        weights = weight_file_hashes(folder)
+        parameters = 0
+        try:
+            for name in weights:
+                parameters += count_parameters(read_safetensors_header(folder / name))
+        except (OSError, ValueError):
+            parameters = 0
+        return ModelFacts(
+            model_id=model_id,
+            source="local",
+            requested_revision=revision,
+            sha=sha,
+            files=files,
+            weight_files=weights,
+            config=_read_json(folder / "config.json"),
+            license=read_front_matter_license(folder / "README.md"),
+            parameters=parameters,
+            location=str(folder),
+        )
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# --- the Hub ----------------------------------------------------------------------------------------------
+
+
+class HubApi(Protocol):
+    """The part of `huggingface_hub.HfApi` the inspection uses."""
+
+    def model_info(self, repo_id: str, *, revision: str | None = None, files_metadata: bool = False) -> Any: ...
+
+    def get_safetensors_metadata(self, repo_id: str, *, revision: str | None = None) -> Any: ...
+
+    def hf_hub_download(self, repo_id: str, filename: str, *, revision: str | None = None) -> str: ...
+
+
+class HubModels:
+    """Models on the Hugging Face Hub, looked up with `HfApi` (a token in `HF_TOKEN` is used, never shown)."""
+
+    def __init__(self, api: HubApi | None = None) -> None:
+        if api is None:
+            from huggingface_hub import HfApi
+
+            api = HfApi()
+        self.api = api
+
+    def inspect(self, model_id: str, revision: str) -> ModelFacts:
+        from huggingface_hub import errors
+
+        url = f"https://huggingface.co/{model_id}"
+        try:
+            info = self.api.model_info(model_id, revision=revision, files_metadata=True)
+        except errors.RevisionNotFoundError as exc:
+            raise InspectionError(
+                f"`{model_id}` has no revision `{revision}`. Enter an existing branch, tag or commit SHA "
+                f"(see {url}/commits/main)."
+            ) from exc
+        except (errors.GatedRepoError, errors.RepositoryNotFoundError) as exc:
+            raise InspectionError(
+                f"No public model `{model_id}` on the Hugging Face Hub ({url}). Check the spelling; private and "
+                "gated models cannot be evaluated."
+            ) from exc
+        except Exception as exc:  # offline, DNS, timeouts, 5xx: say so rather than "not found"
+            raise InspectionError(_unreachable(model_id, exc)) from exc
+        if getattr(info, "gated", False):
+            raise InspectionError(
+                f"`{model_id}` is gated on the Hub; the evaluator cannot download gated models. "
+                "Submit an openly downloadable model."
+            )
+        sha = getattr(info, "sha", None)
+        siblings = list(getattr(info, "siblings", None) or [])
+        files = tuple(s.rfilename for s in siblings)
+        weights = {
+            s.rfilename: (s.lfs.sha256 if getattr(s, "lfs", None) else None)
+            for s in siblings
+            if s.rfilename.endswith(WEIGHT_SUFFIXES)
+        }
+        config = None
+        parameters = None
+        if sha and "config.json" in files:
+            try:
+                config = _read_json(Path(self.api.hf_hub_download(model_id, "config.json", revision=sha)))
+            except Exception as exc:
+                raise InspectionError(_unreachable(model_id, exc)) from exc
+        if sha and weights:
+            try:
+                metadata = self.api.get_safetensors_metadata(model_id, revision=sha)
+                parameters = sum(int(v) for v in (metadata.parameter_count or {}).values())
+            except errors.NotASafetensorsRepoError:
+                parameters = None
+            except Exception as exc:
+                raise InspectionError(_unreachable(model_id, exc)) from exc
+        return ModelFacts(
+            model_id=model_id,
+            source="hub",
+            requested_revision=revision,
+            sha=sha,
+            files=files,
+            weight_files=weights,
+            config=config,
+            license=_card_license(info),
+            parameters=parameters,
+            location=url,
+        )
+
+
+def _card_license(info: Any) -> str | None:
+    card = getattr(info, "card_data", None)
+    value = getattr(card, "license", None) if card is not None else None
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if value:
+        return str(value)
+    for tag in getattr(info, "tags", None) or []:
+        if isinstance(tag, str) and tag.startswith("license:"):
+            return tag.removeprefix("license:")
+    return None
+
+
+def _unreachable(model_id: str, exc: Exception) -> str:
+    return (
+        f"Could not check `{model_id}` on the Hugging Face Hub right now ({type(exc).__name__}). "
+        "Nothing was submitted; try again in a few minutes."
+    )
+
+
+# --- both -------------------------------------------------------------------------------------------------
+
+
+class ModelInspector:
+    """A model id names a local folder when `<models_dir>/<org>/<name>` exists, a Hub repo otherwise."""
+
+    def __init__(self, local: LocalModels, hub: HubModels | None) -> None:
+        self.local = local
+        self.hub = hub
+
+    def is_local(self, model_id: str) -> bool:
+        return self.local.has(model_id)
+
+    def inspect(self, model_id: str, revision: str) -> ModelFacts:
+        if self.local.has(model_id) or self.hub is None:
+            return self.local.inspect(model_id, revision)
+        try:
+            return self.hub.inspect(model_id, revision)
+        except InspectionError as exc:
+            raise InspectionError(
+                f"{exc} (`{model_id}` is not in the local models folder either: {self.local.models_dir}.)"
+            ) from exc

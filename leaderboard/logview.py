@@ -1,0 +1,64 @@
+"""The Log page: the public hash-chained log (R8), newest first, searchable, with the chain's verdict. Pure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pandas as pd
+
+from core.eventlog import ChainCheck
+from core.records import LogEntry
+
+LOG_COLUMNS = ("#", "Time (UTC)", "Event", "Request", "Actor", "Detail", "Hash")
+EVENT_ICONS = {
+    "submitted": "📝",
+    "claimed": "⚙️",
+    "finished": "✅",
+    "failed": "❌",
+    "lease_expired": "⏱️",
+}
+
+
+def _detail(detail: dict[str, object]) -> str:
+    return "; ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in detail.items())
+
+
+def log_frame(entries: Sequence[LogEntry], search: str = "", limit: int | None = 500) -> pd.DataFrame:
+    """Newest first; every word of `search` must appear in the entry (event, request, actor, detail, hash)."""
+    terms = search.lower().split()
+    rows = []
+    for entry in reversed(entries):
+        detail = _detail(entry.detail)
+        haystack = f"{entry.seq} {entry.at} {entry.event} {entry.request_id} {entry.actor} {detail} {entry.hash}"
+        if terms and not all(t in haystack.lower() for t in terms):
+            continue
+        rows.append(
+            {
+                "#": entry.seq,
+                "Time (UTC)": entry.at.replace("T", " ").replace("Z", ""),
+                "Event": f"{EVENT_ICONS.get(entry.event, '•')} {entry.event}",
+                "Request": entry.request_id,
+                "Actor": entry.actor,
+                "Detail": detail,
+                "Hash": entry.hash[:12] + "…",
+            }
+        )
+        if limit is not None and len(rows) >= limit:
+            break
+    return pd.DataFrame(rows, columns=list(LOG_COLUMNS))
+
+
+def chain_markdown(check: ChainCheck) -> str:
+    """The verdict banner: verified with the entry count, or where and why the chain breaks."""
+    if check.ok:
+        if check.entries == 0:
+            return "✅ **The log is empty** — the chain starts with the first submission."
+        return (
+            f"✅ **The hash chain verifies**: all {check.entries} entries link to the one before, and none was "
+            "edited, dropped or reordered."
+        )
+    return (
+        f"❌ **The hash chain is broken at entry {check.first_bad_seq}**: {check.reason}. Entries from there on "
+        "cannot be trusted; maintainers: restore the log file from the requests dataset's history."
+    )

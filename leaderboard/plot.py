@@ -1,0 +1,116 @@
+"""The WER-vs-speed plot: one point per entry, RTF on a log axis, the Pareto front drawn as a staircase.
+
+`pareto_front` is pure and tested; `scatter_figure` only arranges plotly traces.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from leaderboard.table import format_params
+
+FRONT_COLOR = "#e4572e"
+_PALETTE = ("#4f46e5", "#0e9f6e", "#d97706", "#0891b2", "#db2777", "#7c3aed", "#65a30d", "#475569")
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both axes (lower x and lower y are better), by x.
+
+    A point is dominated when another is at least as good on both axes and strictly better on one; identical
+    points do not dominate each other, so both stay on the front. Points with a non-finite coordinate are
+    never on the front.
+    """
+    finite = [i for i, (x, y) in enumerate(points) if math.isfinite(x) and math.isfinite(y)]
+    finite.sort(key=lambda i: (points[i][0], points[i][1]))
+    front: list[int] = []
+    best_y = math.inf
+    for i in finite:
+        x, y = points[i]
+        if y < best_y:
+            front.append(i)
+            best_y = y
+        elif front and y == best_y and points[front[-1]] == (x, y):
+            front.append(i)
+    return front
+
+
+def _hover(row: pd.Series) -> str:
+    params = format_params(int(row["params_n"])) if math.isfinite(row["params_n"]) else "?"
+    rank = f"#{int(row['rank'])}" if pd.notna(row["rank"]) else "unranked"
+    return (
+        f"<b>{row['model_id']}</b><br>{row['precision']} · {params} params · {rank}<br>"
+        f"avg WER {row['avg_wer'] * 100:.2f}% · RTF {row['rtf']:.3g} · RTFx {row['rtfx']:.3g}"
+    )
+
+
+def empty_figure(message: str) -> go.Figure:
+    """A blank plot that says why it is blank, instead of empty axes."""
+    figure = go.Figure()
+    figure.add_annotation(text=message, showarrow=False, font={"size": 16, "color": "#6b7280"}, x=0.5, y=0.5)
+    figure.update_layout(
+        xaxis={"visible": False}, yaxis={"visible": False}, template="plotly_white", height=520, margin={"t": 30}
+    )
+    return figure
+
+
+def scatter_figure(rows: pd.DataFrame, *, max_rtf: float = 1.0) -> go.Figure:
+    """Average WER (%) against RTF (log scale) for the leaderboard's raw rows, coloured by model family.
+
+    `rows` is `BoardView.raw`: fractions, one row per entry. Entries with a non-positive or non-finite RTF
+    cannot sit on a log axis and are left out.
+    """
+    rows = rows[(rows["rtf"] > 0) & rows["rtf"].map(math.isfinite) & rows["avg_wer"].map(math.isfinite)]
+    if rows.empty:
+        return empty_figure("No results to plot yet — submit a model on the Submit tab.")
+    figure = go.Figure()
+    for n, (family, group) in enumerate(rows.groupby("family", sort=True)):
+        figure.add_trace(
+            go.Scatter(
+                x=group["rtf"],
+                y=group["avg_wer"] * 100,
+                mode="markers",
+                name=str(family),
+                marker={
+                    "size": 11,
+                    "color": _PALETTE[n % len(_PALETTE)],
+                    "symbol": ["circle" if o else "circle-open" for o in group["official"]],
+                    "line": {"width": 1.5, "color": _PALETTE[n % len(_PALETTE)]},
+                },
+                hovertext=[_hover(r) for _, r in group.iterrows()],
+                hoverinfo="text",
+            )
+        )
+    points = list(zip(rows["rtf"].tolist(), (rows["avg_wer"] * 100).tolist(), strict=True))
+    front = rows.iloc[pareto_front(points)]
+    figure.add_trace(
+        go.Scatter(
+            x=front["rtf"],
+            y=front["avg_wer"] * 100,
+            mode="lines+markers",
+            line={"shape": "hv", "color": FRONT_COLOR, "width": 2, "dash": "dot"},
+            marker={"size": 16, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": FRONT_COLOR}},
+            name="Pareto front",
+            hovertext=[_hover(r) for _, r in front.iterrows()],
+            hoverinfo="text",
+        )
+    )
+    figure.add_vline(
+        x=max_rtf,
+        line={"color": "#9ca3af", "dash": "dash", "width": 1},
+        annotation_text="real time",
+        annotation_position="top left",
+    )
+    figure.update_layout(
+        template="plotly_white",
+        height=560,
+        margin={"l": 60, "r": 20, "t": 30, "b": 60},
+        xaxis={"title": "RTF (lower is faster; log scale)", "type": "log"},
+        yaxis={"title": "Average WER (%)", "rangemode": "tozero"},
+        legend={"title": "Family (hollow: unofficial)", "orientation": "h", "y": -0.18},
+        hoverlabel={"bgcolor": "white"},
+    )
+    return figure

@@ -1,0 +1,92 @@
+"""Filters <-> URL query string, so a view of the leaderboard can be shared as a link.
+
+Only values that differ from the defaults are written, so the plain board has a clean URL. Reading is
+forgiving: a hand-edited or stale link never breaks the page, unknown or malformed values are dropped.
+
+| key | meaning | example |
+|---|---|---|
+| `q` | search words | `q=whisper` |
+| `license`, `precision`, `arch` | comma-separated choices | `precision=float16,bfloat16` |
+| `pmin`, `pmax` | parameter range, millions | `pmax=300` |
+| `realtime` | `1`: only entries meeting the real-time constraint | |
+| `official` | `0`: include unofficial entries | |
+| `sort` | sort option id | `sort=rtf` |
+| `cols` | shown optional columns | `cols=avg_wer,rtf` |
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from urllib.parse import parse_qsl, urlencode
+
+from leaderboard.table import DEFAULT_SORT, Filters
+
+_LISTS = {"license": "licenses", "precision": "precisions", "arch": "families"}
+
+
+def _join(values: tuple[str, ...]) -> str:
+    return ",".join(values)
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+
+
+def _number(value: str | None) -> float | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def _format_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def filters_to_query(filters: Filters) -> str:
+    """The query string (without `?`) for `filters`; empty for the default view."""
+    params: list[tuple[str, str]] = []
+    if filters.search.strip():
+        params.append(("q", filters.search.strip()))
+    for key, attribute in _LISTS.items():
+        values = getattr(filters, attribute)
+        if values:
+            params.append((key, _join(values)))
+    if filters.params_min_m is not None:
+        params.append(("pmin", _format_number(filters.params_min_m)))
+    if filters.params_max_m is not None:
+        params.append(("pmax", _format_number(filters.params_max_m)))
+    if filters.realtime_only:
+        params.append(("realtime", "1"))
+    if not filters.official_only:
+        params.append(("official", "0"))
+    if filters.sort != DEFAULT_SORT:
+        params.append(("sort", filters.sort))
+    if filters.columns is not None:
+        params.append(("cols", _join(filters.columns)))
+    return urlencode(params, safe=",")
+
+
+def filters_from_query(params: Mapping[str, str] | str) -> Filters:
+    """Filters from `gr.Request.query_params` (or a raw query string); anything unreadable keeps its default."""
+    if isinstance(params, str):
+        params = dict(parse_qsl(params.lstrip("?"), keep_blank_values=True))
+    values: dict[str, object] = {}
+    if params.get("q"):
+        values["search"] = params["q"].strip()
+    for key, attribute in _LISTS.items():
+        if params.get(key):
+            values[attribute] = _split(params[key])
+    values["params_min_m"] = _number(params.get("pmin"))
+    values["params_max_m"] = _number(params.get("pmax"))
+    values["realtime_only"] = params.get("realtime", "").lower() in ("1", "true", "yes")
+    values["official_only"] = params.get("official", "").lower() not in ("0", "false", "no")
+    if params.get("sort"):
+        values["sort"] = params["sort"]
+    if "cols" in params:
+        values["columns"] = _split(params["cols"])
+    return Filters(**values)  # type: ignore[arg-type]

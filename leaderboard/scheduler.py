@@ -1,0 +1,231 @@
+"""The background scheduler: one apscheduler interval job that runs the evaluator's claim-and-evaluate step.
+
+- `max_instances=1` and `coalesce=True`: never two evaluations at once in this process, and ticks missed
+  while one ran collapse into one run instead of a burst.
+- The job runs on a daemon thread, never on the UI's threads, so a page stays responsive while a model is
+  evaluated; shutting down does not wait for a running evaluation: its lease expires and the request goes
+  back to PENDING (the store's exactly-once rules handle it).
+- Its state (running or idle, last run and outcome, next run) is kept in a small thread-safe object that the
+  Queue page reads.
+
+The step is injected (`evaluator_step` builds the real one), so tests drive the scheduler with a fake.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.executors.base import BaseExecutor, run_job
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from leaderboard.queue import format_duration
+
+if TYPE_CHECKING:
+    from core.config import LeaderboardConfig
+    from core.store import Store
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TICK_S = 30.0
+JOB_ID = "evaluate-next"
+
+
+def tick_seconds(env: dict[str, str] | os._Environ[str] | None = None) -> float:
+    """The interval from `LEADERBOARD_TICK_S` (seconds, default 30); a bad value names the fix."""
+    env = os.environ if env is None else env
+    raw = env.get("LEADERBOARD_TICK_S", "").strip()
+    if not raw:
+        return DEFAULT_TICK_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"LEADERBOARD_TICK_S={raw!r} is not a number of seconds; set it to e.g. 30") from None
+    if not value > 0:
+        raise ValueError(f"LEADERBOARD_TICK_S={raw!r} must be above 0 seconds; set it to e.g. 30")
+    return value
+
+
+@dataclass(frozen=True)
+class SchedulerStatus:
+    """What the Queue page shows about the scheduler."""
+
+    enabled: bool
+    running: bool = False
+    interval_s: float = DEFAULT_TICK_S
+    started_at: datetime | None = None
+    last_started_at: datetime | None = None
+    last_finished_at: datetime | None = None
+    last_outcome: str | None = None
+    next_run_at: datetime | None = None
+    note: str | None = None
+
+    def describe(self, now: datetime) -> str:
+        """One markdown line: state, last run and outcome, next run."""
+        if not self.enabled:
+            return f"**Scheduler:** off. {self.note or ''}".strip()
+        if self.running and self.last_started_at:
+            state = f"**evaluating** (for {format_duration((now - self.last_started_at).total_seconds())})"
+        else:
+            state = "**idle**"
+        parts = [f"**Scheduler:** {state}, checks the queue every {format_duration(self.interval_s)}"]
+        if self.last_finished_at:
+            ago = format_duration((now - self.last_finished_at).total_seconds())
+            parts.append(f"last run {ago} ago: {self.last_outcome or 'done'}")
+        else:
+            parts.append("no run yet")
+        if self.next_run_at and not self.running:
+            wait = (self.next_run_at - now).total_seconds()
+            parts.append("next check now" if wait <= 0.5 else f"next check in {format_duration(wait)}")
+        return " · ".join(parts) + "."
+
+
+class SchedulerState:
+    """Thread-safe holder of the scheduler's state: the job thread writes, page callbacks read copies."""
+
+    def __init__(self, enabled: bool, interval_s: float, note: str | None = None) -> None:
+        self._lock = threading.Lock()
+        self._status = SchedulerStatus(enabled=enabled, interval_s=interval_s, note=note)
+
+    def snapshot(self) -> SchedulerStatus:
+        with self._lock:
+            return self._status
+
+    def update(self, **changes: Any) -> None:
+        with self._lock:
+            self._status = replace(self._status, **changes)
+
+
+class DaemonThreadExecutor(BaseExecutor):
+    """Runs each job on its own daemon thread, so interpreter exit never waits for a long evaluation.
+
+    apscheduler's thread pool uses `concurrent.futures`, whose workers are joined at exit; an evaluation can
+    take many minutes, and a Space restart or Ctrl-C should not hang on it (the lease makes that safe).
+    """
+
+    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        def target() -> None:
+            try:
+                events = run_job(job, job._jobstore_alias, run_times, self._logger.name)
+            except BaseException as exc:
+                self._run_job_error(job.id, exc, exc.__traceback__)
+            else:
+                self._run_job_success(job.id, events)
+
+        threading.Thread(target=target, name=f"apscheduler-{job.id}", daemon=True).start()
+
+
+class EvalScheduler:
+    """Runs `step` every `interval_s` seconds in the background; `step` returns a one-line outcome."""
+
+    def __init__(
+        self,
+        step: Callable[[], str],
+        interval_s: float,
+        *,
+        on_change: Callable[[], None] | None = None,
+        first_run_after_s: float = 1.0,
+    ) -> None:
+        self.step = step
+        self.interval_s = interval_s
+        self.on_change = on_change
+        self.first_run_after_s = first_run_after_s
+        self.state = SchedulerState(enabled=True, interval_s=interval_s)
+        self._scheduler = BackgroundScheduler(
+            executors={"default": DaemonThreadExecutor()},
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": max(1, int(interval_s))},
+            timezone=UTC,
+            daemon=True,
+        )
+        self._stopped = False
+
+    def start(self) -> None:
+        """Schedule the job (first run shortly after start, so requests left from before a restart go on)."""
+        now = datetime.now(UTC)
+        self._scheduler.add_job(
+            self._run,
+            "interval",
+            seconds=self.interval_s,
+            id=JOB_ID,
+            next_run_time=now + timedelta(seconds=self.first_run_after_s),
+        )
+        self._scheduler.start()
+        self.state.update(started_at=now)
+        self._refresh_next_run()
+        logger.info("scheduler started: checking the queue every %s s", self.interval_s)
+
+    def wake(self) -> None:
+        """Run the job as soon as possible (after a submission), unless it is running already."""
+        if self._stopped or self.state.snapshot().running:
+            return
+        job = self._scheduler.get_job(JOB_ID)
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC))
+            self._refresh_next_run()
+
+    def status(self) -> SchedulerStatus:
+        self._refresh_next_run()
+        return self.state.snapshot()
+
+    def shutdown(self) -> None:
+        """Stop scheduling; idempotent, safe from atexit and signal handlers. A running step is abandoned."""
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            if self._scheduler.running:
+                self._scheduler.shutdown(wait=False)
+        except Exception:  # shutting down must never raise on the way out
+            logger.exception("scheduler shutdown failed")
+        self.state.update(next_run_at=None)
+        logger.info("scheduler stopped")
+
+    def _refresh_next_run(self) -> None:
+        if self._stopped or not self._scheduler.running:
+            return
+        job = self._scheduler.get_job(JOB_ID)
+        self.state.update(next_run_at=job.next_run_time if job else None)
+
+    def _run(self) -> None:
+        started = datetime.now(UTC)
+        self.state.update(running=True, last_started_at=started)
+        try:
+            outcome = self.step()
+        except Exception as exc:  # keep ticking: one bad run must not stop the queue
+            logger.exception("scheduled evaluation step failed")
+            outcome = f"error: {type(exc).__name__}: {str(exc)[:200]}"
+        self.state.update(running=False, last_finished_at=datetime.now(UTC), last_outcome=outcome)
+        self._refresh_next_run()
+        if self.on_change is not None:
+            try:
+                self.on_change()
+            except Exception:
+                logger.exception("scheduler on_change callback failed")
+
+
+def default_worker_name() -> str:
+    return f"space:{socket.gethostname()}:{os.getpid()}"
+
+
+def evaluator_step(config: LeaderboardConfig, store: Store, worker: str | None = None) -> Callable[[], str]:
+    """The real step: `evaluator.job.run_once`, imported on first use (so the UI starts without torch)."""
+    worker = worker or default_worker_name()
+
+    def step() -> str:
+        from evaluator.job import run_once
+
+        request = run_once(config, store, worker=worker)
+        if request is None:
+            return "nothing pending"
+        status = getattr(request.status, "value", request.status)
+        if request.error:
+            return f"{request.model_id} ({request.precision}) {status}: {request.error[:160]}"
+        return f"{request.model_id} ({request.precision}) {status}"
+
+    return step

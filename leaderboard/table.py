@@ -1,0 +1,514 @@
+"""The leaderboard table: one row per finished result, ranked, filtered, sorted and shaped for `gr.Dataframe`.
+
+Pure. `build_board` turns results (each with what the submission check learned about its model) into a
+`Board` once per store snapshot; `Board.view(filters)` then only masks, sorts and selects columns of a frame
+whose display values were computed at build time, so filtering 10,000 rows costs a few vectorised pandas
+operations (`bench/table.py` measures it).
+
+Ranking: only official results of the current leaderboard version are ranked (and, when a `verified`
+predicate is given, only those it accepts). Rank is by average WER; results whose average WER is equal at
+the displayed precision (0.01 percentage points) share a rank (1, 1, 3) and a medal, and are listed faster
+first. Rates in records are fractions; the table shows percentages.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from core.records import PRECISIONS, ModelInfo, Result
+
+HUB_URL = "https://huggingface.co/"
+MEDALS: Mapping[int, str] = {1: "🥇", 2: "🥈", 3: "🥉"}
+#: Average WERs (fractions) equal after rounding to this many decimals tie: 0.01 percentage points.
+TIE_DECIMALS = 4
+UNKNOWN_FAMILY = "unknown"
+
+_ARCH_SUFFIX = re.compile(r"(ForConditionalGeneration|ForSpeechToText|ForSpeechSeq2Seq|ForCTC|Model)$")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+
+
+# --- entries and ranking ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoardInput:
+    """One finished result with what the submission check learned about its model (the request's `model`
+    when the result does not carry it), and whether the model id names a local folder rather than a Hub repo."""
+
+    result: Result
+    model: ModelInfo | None = None
+    local: bool = False
+
+
+@dataclass(frozen=True)
+class BoardEntry:
+    """One row of the leaderboard, in record units (fractions, seconds)."""
+
+    request_id: str
+    model_id: str
+    revision: str
+    precision: str
+    avg_wer: float
+    rtf: float
+    rtfx: float
+    latency_p90_s: float
+    meets_realtime: bool
+    dataset_wer: Mapping[str, float]
+    parameters: int | None
+    license: str | None
+    architecture: str | None
+    family: str
+    official: bool
+    verified: bool | None
+    local: bool
+    gpu_class: str
+    finished_at: str
+    rank: int | None = None
+
+    @property
+    def rankable(self) -> bool:
+        """Official, not refused by the verifier, and with a finite average WER."""
+        return self.official and self.verified is not False and math.isfinite(self.avg_wer)
+
+
+def architecture_family(architecture: str | None) -> str:
+    """`WhisperForConditionalGeneration` -> `whisper`, `Wav2Vec2ForCTC` -> `wav2vec2`: the filter's families."""
+    if not architecture:
+        return UNKNOWN_FAMILY
+    stem = _ARCH_SUFFIX.sub("", architecture) or architecture
+    if stem == "SpeechEncoderDecoder":
+        return "speech-encoder-decoder"
+    return stem.lower()
+
+
+def worst_latency_p90(result: Result) -> float:
+    """The slowest eval set's p90 latency: per-set percentiles cannot be pooled exactly, so the table shows the
+    conservative one (the detail page lists every set's p50/p90/p99)."""
+    values = [score.latency_p90_s for score in result.datasets.values()]
+    return max(values) if values else math.nan
+
+
+def make_entry(item: BoardInput, verified: Callable[[Result], bool] | None = None) -> BoardEntry:
+    """The unranked row for one result."""
+    result, model = item.result, item.model or item.result.model
+    return BoardEntry(
+        request_id=result.request_id,
+        model_id=result.model_id,
+        revision=result.revision,
+        precision=result.precision,
+        avg_wer=result.aggregate.avg_wer,
+        rtf=result.aggregate.rtf,
+        rtfx=result.aggregate.rtfx,
+        latency_p90_s=worst_latency_p90(result),
+        meets_realtime=result.aggregate.meets_realtime,
+        dataset_wer={name: score.wer for name, score in result.datasets.items()},
+        parameters=model.parameters if model and model.parameters > 0 else None,
+        license=model.license if model and model.license else None,
+        architecture=model.architecture if model else None,
+        family=architecture_family(model.architecture if model else None),
+        official=result.official,
+        verified=None if verified is None else bool(verified(result)),
+        local=item.local,
+        gpu_class=result.hardware.gpu_class,
+        finished_at=result.finished_at,
+    )
+
+
+def _order_key(entry: BoardEntry) -> tuple[float, float, str, str]:
+    rtf = entry.rtf if math.isfinite(entry.rtf) else math.inf
+    return (round(entry.avg_wer, TIE_DECIMALS), rtf, entry.finished_at, entry.request_id)
+
+
+def rank_entries(entries: Iterable[BoardEntry]) -> list[BoardEntry]:
+    """Assign competition ranks (1, 1, 3) by average WER to the rankable entries; the rest get `rank=None`.
+
+    Returned in board order: ranked entries first (best first; faster first within a tie), then the others
+    by average WER.
+    """
+    entries = list(entries)
+    ranked = sorted((e for e in entries if e.rankable), key=_order_key)
+    others = sorted(
+        (e for e in entries if not e.rankable),
+        key=lambda e: (math.isnan(e.avg_wer), e.avg_wer if math.isfinite(e.avg_wer) else math.inf, e.request_id),
+    )
+    out: list[BoardEntry] = []
+    previous_wer: float | None = None
+    rank = 0
+    for position, entry in enumerate(ranked, start=1):
+        wer = round(entry.avg_wer, TIE_DECIMALS)
+        if wer != previous_wer:
+            rank, previous_wer = position, wer
+        out.append(_with_rank(entry, rank))
+    out.extend(_with_rank(e, None) for e in others)
+    return out
+
+
+def _with_rank(entry: BoardEntry, rank: int | None) -> BoardEntry:
+    return BoardEntry(**{**entry.__dict__, "rank": rank})
+
+
+# --- display helpers --------------------------------------------------------------------------------------
+
+
+def escape_markdown(text: str) -> str:
+    """Escape markdown syntax so a model id like `org/my_model_v2` is not rendered in italics."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def model_url(model_id: str) -> str:
+    return HUB_URL + model_id
+
+
+def model_cell(entry: BoardEntry) -> str:
+    """The Model column: medal, then a link to the Hub page, or the plain id marked local (no broken link)."""
+    medal = MEDALS.get(entry.rank or 0, "")
+    name = escape_markdown(entry.model_id)
+    body = f"{name} *(local)*" if entry.local else f"[{name}]({model_url(entry.model_id)})"
+    return f"{medal} {body}" if medal else body
+
+
+def format_params(parameters: int | None) -> str:
+    """39_000_000 -> '39M', 1_550_000_000 -> '1.55B', None -> ''."""
+    if not parameters:
+        return ""
+    for divisor, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if parameters >= divisor:
+            value = parameters / divisor
+            return f"{value:.3g}{suffix}"
+    return str(parameters)
+
+
+def badges(entry: BoardEntry) -> str:
+    """Official / unofficial (with the hardware), real-time, and the verification state when it was checked."""
+    parts = ["✅ official" if entry.official else f"⚠️ unofficial ({entry.gpu_class})"]
+    if entry.meets_realtime:
+        parts.append("⚡ real-time")
+    if entry.verified is True:
+        parts.append("🔏 verified")
+    elif entry.verified is False:
+        parts.append("❌ unverified")
+    return " · ".join(parts)
+
+
+def significant(value: float, digits: int = 3) -> float | None:
+    """Round to `digits` significant digits for display; None (an empty cell) for inf/nan."""
+    if not math.isfinite(value):
+        return None
+    return float(f"{value:.{digits}g}")
+
+
+def percent(value: float) -> float | None:
+    """A fraction as a percentage with two decimals; None for inf/nan."""
+    return round(value * 100, 2) if math.isfinite(value) else None
+
+
+# --- columns, filters, sorting ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: `id` is what the URL and the column picker use, `label` what the header shows."""
+
+    id: str
+    label: str
+    datatype: str
+
+
+RANK = Column("rank", "Rank", "number")
+MODEL = Column("model", "Model", "markdown")
+
+
+def dataset_column_id(eval_set: str) -> str:
+    return f"wer.{eval_set}"
+
+
+def optional_columns(eval_sets: Sequence[str]) -> list[Column]:
+    """Columns the viewer may hide, in display order (rank and model are always shown)."""
+    return [
+        Column("avg_wer", "Avg WER (%)", "number"),
+        Column("rtf", "RTF", "number"),
+        Column("rtfx", "RTFx", "number"),
+        Column("latency_p90", "p90 latency (s)", "number"),
+        *(Column(dataset_column_id(name), f"{name} (%)", "number") for name in eval_sets),
+        Column("params", "Params", "str"),
+        Column("precision", "Precision", "str"),
+        Column("license", "License", "str"),
+        Column("badges", "Badges", "str"),
+    ]
+
+
+@dataclass(frozen=True)
+class SortOption:
+    id: str
+    label: str
+    column: str
+    ascending: bool
+
+
+def sort_options(eval_sets: Sequence[str]) -> list[SortOption]:
+    """What the Sort control offers: average WER first (the default)."""
+    return [
+        SortOption("avg_wer", "Average WER (best first)", "avg_wer", True),
+        SortOption("rtf", "RTF (fastest first)", "rtf", True),
+        SortOption("latency_p90", "p90 latency (lowest first)", "latency_p90_s", True),
+        SortOption("params", "Parameters (smallest first)", "params_n", True),
+        SortOption("newest", "Newest first", "finished_at", False),
+        SortOption("model", "Model name (A-Z)", "model_lower", True),
+        *(SortOption(dataset_column_id(n), f"WER on {n} (best first)", dataset_column_id(n), True) for n in eval_sets),
+    ]
+
+
+DEFAULT_SORT = "avg_wer"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the viewer chose; the defaults are the board a new visitor sees (official results only).
+
+    Empty tuples mean "any". `params_min_m`/`params_max_m` are millions of parameters; rows whose parameter
+    count is unknown are left out once either bound is set. `columns=None` shows every column.
+    """
+
+    search: str = ""
+    licenses: tuple[str, ...] = ()
+    precisions: tuple[str, ...] = ()
+    families: tuple[str, ...] = ()
+    params_min_m: float | None = None
+    params_max_m: float | None = None
+    realtime_only: bool = False
+    official_only: bool = True
+    sort: str = DEFAULT_SORT
+    columns: tuple[str, ...] | None = None
+
+
+# --- the board --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoardView:
+    """What one filter combination shows: the display frame with its datatypes, the request ids of its rows
+    (for clicks and the detail page), and the raw rows (fractions) for the plot and the CSV."""
+
+    frame: pd.DataFrame
+    datatypes: list[str]
+    request_ids: tuple[str, ...]
+    raw: pd.DataFrame
+    total: int
+
+    @property
+    def empty(self) -> bool:
+        return self.frame.empty
+
+
+@dataclass(frozen=True)
+class Board:
+    """All rows of one snapshot, ranked, with display values precomputed; `view(filters)` only selects."""
+
+    entries: tuple[BoardEntry, ...]
+    eval_sets: tuple[str, ...]
+    frame: pd.DataFrame
+    columns: tuple[Column, ...] = field(default=())
+
+    @property
+    def licenses(self) -> list[str]:
+        return sorted({e.license for e in self.entries if e.license})
+
+    @property
+    def families(self) -> list[str]:
+        return sorted({e.family for e in self.entries})
+
+    @property
+    def precisions(self) -> list[str]:
+        return list(PRECISIONS)
+
+    @property
+    def ranked_count(self) -> int:
+        return sum(1 for e in self.entries if e.rank is not None)
+
+    def entry(self, request_id: str) -> BoardEntry | None:
+        for entry in self.entries:
+            if entry.request_id == request_id:
+                return entry
+        return None
+
+    def mask(self, filters: Filters) -> pd.Series:
+        """Which rows pass the filters (vectorised)."""
+        frame = self.frame
+        keep = pd.Series(True, index=frame.index)
+        if filters.official_only:
+            keep &= frame["official"]
+        if filters.realtime_only:
+            keep &= frame["meets_realtime"]
+        if filters.licenses:
+            keep &= frame["license_raw"].isin(filters.licenses)
+        if filters.precisions:
+            keep &= frame["precision"].isin(filters.precisions)
+        if filters.families:
+            keep &= frame["family"].isin(filters.families)
+        if filters.params_min_m is not None:
+            keep &= frame["params_n"] >= filters.params_min_m * 1e6
+        if filters.params_max_m is not None:
+            keep &= frame["params_n"] <= filters.params_max_m * 1e6
+        for term in filters.search.lower().split():
+            keep &= frame["search_text"].str.contains(term, regex=False)
+        return keep
+
+    def view(self, filters: Filters) -> BoardView:
+        """The rows and columns `filters` asks for, sorted."""
+        rows = self.frame[self.mask(filters)]
+        options = {o.id: o for o in sort_options(self.eval_sets)}
+        option = options.get(filters.sort, options[DEFAULT_SORT])
+        if option.id == DEFAULT_SORT:
+            rows = rows.sort_values("board_order", kind="mergesort")
+        else:
+            rows = rows.sort_values(
+                [option.column, "board_order"], ascending=[option.ascending, True], kind="mergesort", na_position="last"
+            )
+        chosen = [RANK, MODEL, *self.visible_columns(filters.columns)]
+        frame = rows[[f"show:{c.id}" for c in chosen]]
+        frame.columns = [c.label for c in chosen]
+        return BoardView(
+            frame=frame.reset_index(drop=True),
+            datatypes=[c.datatype for c in chosen],
+            request_ids=tuple(rows["request_id"]),
+            raw=rows,
+            total=len(self.frame),
+        )
+
+    def visible_columns(self, ids: Sequence[str] | None) -> list[Column]:
+        """The optional columns to show, in display order; unknown ids are ignored, None means all."""
+        if ids is None:
+            return list(self.columns)
+        wanted = set(ids)
+        return [c for c in self.columns if c.id in wanted]
+
+
+def build_board(
+    items: Iterable[BoardInput],
+    *,
+    eval_sets: Sequence[str],
+    verified: Callable[[Result], bool] | None = None,
+) -> Board:
+    """Rank and precompute the display values of every row (see the module doc for the ranking rules).
+
+    `eval_sets` orders the per-dataset columns; eval sets that appear only in results are appended.
+    `verified`, when given, decides which results may be ranked; the others stay visible, labelled.
+    """
+    entries = rank_entries(make_entry(item, verified) for item in items)
+    names = list(eval_sets)
+    for entry in entries:
+        names.extend(n for n in entry.dataset_wer if n not in names)
+    records = []
+    for order, entry in enumerate(entries):
+        record = {
+            "board_order": order,
+            "request_id": entry.request_id,
+            "model_id": entry.model_id,
+            "model_lower": entry.model_id.lower(),
+            "search_text": f"{entry.model_id} {entry.architecture or ''} {entry.family}".lower(),
+            "revision": entry.revision,
+            "precision": entry.precision,
+            "license_raw": entry.license or "",
+            "family": entry.family,
+            "architecture": entry.architecture or "",
+            "params_n": float(entry.parameters) if entry.parameters else math.nan,
+            "avg_wer": entry.avg_wer,
+            "rtf": entry.rtf,
+            "rtfx": entry.rtfx,
+            "latency_p90_s": entry.latency_p90_s,
+            "meets_realtime": entry.meets_realtime,
+            "official": entry.official,
+            "verified": entry.verified,
+            "local": entry.local,
+            "gpu_class": entry.gpu_class,
+            "finished_at": entry.finished_at,
+            "rank": entry.rank,
+            "show:rank": entry.rank,
+            "show:model": model_cell(entry),
+            "show:avg_wer": percent(entry.avg_wer),
+            "show:rtf": significant(entry.rtf),
+            "show:rtfx": significant(entry.rtfx),
+            "show:latency_p90": significant(entry.latency_p90_s),
+            "show:params": format_params(entry.parameters),
+            "show:precision": entry.precision,
+            "show:license": entry.license or "",
+            "show:badges": badges(entry),
+        }
+        for name in names:
+            wer = entry.dataset_wer.get(name, math.nan)
+            record[dataset_column_id(name)] = wer
+            record[f"show:{dataset_column_id(name)}"] = percent(wer)
+        records.append(record)
+    columns = tuple(optional_columns(names))
+    if records:
+        frame = pd.DataFrame.from_records(records)
+        # Keep ranks as integers with gaps (not 1.0, 2.0, NaN) for both the display and the CSV.
+        frame["show:rank"] = pd.Series([e.rank for e in entries], dtype=object)
+        frame["rank"] = pd.array([e.rank for e in entries], dtype="Int64")
+    else:
+        base = [*_EMPTY_COLUMNS, *(f"show:{c.id}" for c in columns), *(dataset_column_id(n) for n in names)]
+        frame = pd.DataFrame({name: pd.Series(dtype=object) for name in base})
+        for flag in ("official", "meets_realtime"):
+            frame[flag] = frame[flag].astype(bool)
+        frame["params_n"] = frame["params_n"].astype(float)
+        frame["search_text"] = frame["search_text"].astype(str)
+    return Board(entries=tuple(entries), eval_sets=tuple(names), frame=frame, columns=columns)
+
+
+_EMPTY_COLUMNS = (
+    "board_order",
+    "request_id",
+    "model_id",
+    "model_lower",
+    "search_text",
+    "revision",
+    "precision",
+    "license_raw",
+    "family",
+    "architecture",
+    "params_n",
+    "avg_wer",
+    "rtf",
+    "rtfx",
+    "latency_p90_s",
+    "meets_realtime",
+    "official",
+    "verified",
+    "local",
+    "gpu_class",
+    "finished_at",
+    "rank",
+    "show:rank",
+    "show:model",
+)
+
+
+def csv_frame(view: BoardView, eval_sets: Sequence[str]) -> pd.DataFrame:
+    """The filtered view as a plain table for the CSV download: ids and numbers, percentages named as such."""
+    raw = view.raw
+    out = pd.DataFrame(
+        {
+            "rank": raw["rank"],
+            "model_id": raw["model_id"],
+            "revision": raw["revision"],
+            "precision": raw["precision"],
+            "avg_wer_pct": raw["avg_wer"] * 100,
+            "rtf": raw["rtf"],
+            "rtfx": raw["rtfx"],
+            "latency_p90_s": raw["latency_p90_s"],
+            **{f"wer_pct.{n}": raw[dataset_column_id(n)] * 100 for n in eval_sets if dataset_column_id(n) in raw},
+            "parameters": raw["params_n"],
+            "license": raw["license_raw"],
+            "architecture": raw["architecture"],
+            "official": raw["official"],
+            "meets_realtime": raw["meets_realtime"],
+            "gpu_class": raw["gpu_class"],
+            "request_id": raw["request_id"],
+        }
+    )
+    return out.reset_index(drop=True)

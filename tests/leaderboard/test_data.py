@@ -1,0 +1,71 @@
+"""The store is read once per refresh (cached for a TTL) and the board rebuilt only when the store changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.store import LocalStore
+from leaderboard.data import BoardSource
+from tests.leaderboard.factories import finish_in_store, make_request, make_result
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingStore(LocalStore):
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.snapshots = 0
+
+    def snapshot(self):  # type: ignore[no-untyped-def]
+        self.snapshots += 1
+        return super().snapshot()
+
+
+def test_one_snapshot_per_ttl_and_one_board_per_version(tmp_path: Path) -> None:
+    store = CountingStore(tmp_path / "store")
+    finish_in_store(store, [make_result("r1", "org/a", version="v1")])
+    clock = Clock()
+    source = BoardSource(store, version="v1", eval_sets=("ami",), ttl_s=2.0, clock=clock)
+    first = source.get()
+    for _ in range(50):
+        assert source.get() is first
+    assert store.snapshots == 1
+    clock.now = 5.0
+    second = source.get()
+    assert store.snapshots == 2 and second.board is first.board  # same version: the board is reused
+    store.submit(make_request("p1", "org/p"))
+    clock.now = 10.0
+    third = source.get()
+    assert third.board is not first.board and third.snapshot.version != first.snapshot.version
+
+
+def test_invalidate_forces_a_read(tmp_path: Path) -> None:
+    store = CountingStore(tmp_path / "store")
+    source = BoardSource(store, version="v1", eval_sets=(), ttl_s=60.0, clock=Clock())
+    source.get()
+    source.invalidate()
+    source.get()
+    assert store.snapshots == 2
+
+
+def test_board_has_only_this_versions_finished_results_with_request_facts(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    finish_in_store(
+        store,
+        [
+            make_result("r1", "org/a", version="v1", with_model=False),
+            make_result("r2", "org/b", version="old"),
+        ],
+    )
+    store.submit(make_request("p1", "org/pending"))
+    source = BoardSource(store, version="v1", eval_sets=("ami",), is_local=lambda m: m == "org/a")
+    board = source.get().board
+    assert [e.request_id for e in board.entries] == ["r1"]
+    entry = board.entries[0]
+    assert entry.local and entry.license == "mit" and entry.family == "whisper"  # facts from the request

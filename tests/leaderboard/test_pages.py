@@ -1,0 +1,166 @@
+"""The Log, Model detail and About pages, and the pure helpers behind the controls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from core.config import load_config
+from core.eventlog import ChainCheck, next_entry
+from leaderboard.about import about_markdown
+from leaderboard.detail import dataset_frame, detail_choices, detail_view
+from leaderboard.logview import chain_markdown, log_frame
+from leaderboard.table import BoardInput, Filters, build_board
+from leaderboard.ui import filters_from_controls, number_text, resolve_submitter, sanitize, status_line
+from tests.leaderboard.factories import make_request, make_result
+
+ALL = ["avg_wer", "rtf", "rtfx", "latency_p90", "wer.ami", "params", "precision", "license", "badges"]
+
+
+def make_log():
+    entries = []
+    for request_id, event, actor in [
+        ("r1", "submitted", "alice"),
+        ("r1", "claimed", "worker"),
+        ("r2", "submitted", "bob"),
+    ]:
+        entries.append(
+            next_entry(
+                entries[-1] if entries else None,
+                request_id=request_id,
+                event=event,
+                actor=actor,
+                detail={"model_id": f"org/{request_id}"},
+            )
+        )
+    return entries
+
+
+def test_log_is_newest_first_and_searchable() -> None:
+    log = make_log()
+    frame = log_frame(log)
+    assert list(frame["#"]) == [3, 2, 1]
+    assert list(log_frame(log, "bob")["#"]) == [3]
+    assert list(log_frame(log, "r1 claimed")["#"]) == [2]
+    assert list(log_frame(log, "org/r1")["#"]) == [2, 1]
+    assert log_frame(log, "nothing").empty
+    assert "submitted" in frame["Event"].iloc[0]
+
+
+def test_chain_banner() -> None:
+    assert "verifies" in chain_markdown(ChainCheck(True, 3)) and "all 3 entries" in chain_markdown(ChainCheck(True, 3))
+    assert "empty" in chain_markdown(ChainCheck(True, 0))
+    broken = chain_markdown(ChainCheck(False, 3, 2, "seq 2: content does not match its hash (edited)"))
+    assert "broken at entry 2" in broken and "edited" in broken
+
+
+def test_detail_view_shows_every_number() -> None:
+    result = make_result("r1", "org/model_x", wers={"ami": 0.1234, "librispeech": 0.05})
+    board = build_board([BoardInput(result)], eval_sets=("ami", "librispeech"))
+    view = detail_view(
+        result,
+        board.entries[0],
+        make_request("r1", "org/model_x"),
+        {
+            "ami": "https://huggingface.co/datasets/x/resolve/main/predictions/r1/ami.jsonl",
+            "librispeech": "/tmp/p.jsonl",
+        },
+        max_rtf=1.0,
+    )
+    assert r"[org/model\_x](https://huggingface.co/org/model_x)" in view.header and "Rank #1" in view.header
+    assert "Average WER 8.67%" in view.header and "meets" in view.header
+    frame = view.datasets
+    assert list(frame["Eval set"]) == ["ami", "librispeech"]
+    row = frame.iloc[0]
+    assert row["WER (%)"] == "12.34" and row["95% CI (%)"] == "11.34 – 13.34"
+    assert (row["Sub"], row["Del"], row["Ins"]) == (5, 2, 1)
+    assert row["p90 (s)"] == "0.2" and row["p99 (s)"] == "0.3"
+    assert "NVIDIA A10G" in view.measurement and "24.0 GiB" in view.measurement
+    assert "largest batch seen by the model: **1** over 24" in view.measurement
+    assert "10 warm-up utterances" in view.measurement and "transformers" in view.measurement
+    assert view.reproduce.startswith("python -m evaluator evaluate --model org/model_x")
+    assert "[ami.jsonl](https://huggingface.co/" in view.predictions and "`/tmp/p.jsonl`" in view.predictions
+
+
+def test_detail_of_a_local_unranked_result() -> None:
+    result = make_result("r1", "test-org/tiny", official=False, gpu_class="cpu")
+    board = build_board([BoardInput(result, local=True)], eval_sets=())
+    view = detail_view(result, board.entries[0], None, {}, max_rtf=1.0)
+    assert "huggingface.co" not in view.header and "local model" in view.header and "Not ranked" in view.header
+    assert "not signed" in view.measurement
+
+
+def test_detail_choices_are_labelled_apart() -> None:
+    board = build_board(
+        [
+            BoardInput(make_result("a", "org/m", precision="float16")),
+            BoardInput(make_result("b", "org/m", precision="float32", official=False, gpu_class="cpu")),
+        ],
+        eval_sets=(),
+    )
+    labels = [c.label for c in detail_choices(list(board.entries))]
+    assert labels[0].startswith("#1 org/m · float16") and "unofficial (cpu)" in labels[1]
+
+
+def test_dataset_frame_columns() -> None:
+    assert isinstance(dataset_frame(make_result("a")), pd.DataFrame)
+
+
+def test_about_names_the_configured_values(tmp_path: Path) -> None:
+    config = load_config(env={"LEADERBOARD_STORE": str(tmp_path)})
+    text = about_markdown(config, "results-folder", "requests-folder")
+    assert f"at most **{config.rules.max_submissions_per_week}** submissions" in text
+    assert f"at most **{config.rules.max_rtf:g}**" in text and f"**{config.rules.warmup_utterances}** warm-up" in text
+    for rule in [f"R{n}" for n in range(1, 13)]:
+        assert f"| {rule} |" in text
+    assert "python -m evaluator evaluate" in text and "pd.read_json" in text and "python -m evaluator verify" in text
+    assert "does not check signatures yet" in text
+    assert "Only results whose signature verifies are ranked" in about_markdown(config, "r", "q", verifying=True)
+
+
+def test_about_for_the_hub_store(tmp_path: Path) -> None:
+    config = load_config(
+        env={"LEADERBOARD_STORE": str(tmp_path), "REQUESTS_REPO": "o/requests", "RESULTS_REPO": "o/results"}
+    )
+    text = about_markdown(config, "o/results", "o/requests")
+    assert 'load_dataset("o/results"' in text and "hf://datasets/o/results/leaderboard.csv" in text
+
+
+def test_controls_to_filters() -> None:
+    filters = filters_from_controls(" whisper ", ["mit"], None, [], 0, 300, True, False, None, ALL, all_columns=ALL)
+    assert filters == Filters(
+        search="whisper", licenses=("mit",), params_max_m=300, realtime_only=True, official_only=False
+    )
+    assert filters_from_controls("", [], [], [], None, None, False, True, "rtf", ["rtf"], all_columns=ALL).columns == (
+        "rtf",
+    )
+
+
+def test_sanitize_drops_what_the_board_cannot_show() -> None:
+    board = build_board([BoardInput(make_result("a"))], eval_sets=("ami",))
+    clean = sanitize(Filters(sort="wer.gone", columns=("rtf", "gone")), board)
+    assert clean.sort == "avg_wer" and clean.columns == ("rtf",)
+
+
+def test_status_line() -> None:
+    board = build_board([BoardInput(make_result("a"))], eval_sets=())
+    line = status_line(board.view(Filters(sort="rtf")), Filters(sort="rtf"))
+    assert "Showing **1** of 1 entries" in line and "rtf (fastest first)" in line
+
+
+def test_number_text() -> None:
+    assert [number_text(v) for v in (0.01234, 6.05, 250.4, 1000, None, float("nan"))] == [
+        "0.0123",
+        "6.05",
+        "250",
+        "1,000",
+        "",
+        "",
+    ]
+
+
+def test_who_submits() -> None:
+    assert resolve_submitter("alice", True, "local-user") == "alice"
+    assert resolve_submitter(None, False, "local-user") == "local-user"
+    assert resolve_submitter(None, True, "local-user") is None

@@ -1,0 +1,74 @@
+"""The Pareto front (lower RTF and lower WER are better) and the plot built around it."""
+
+from __future__ import annotations
+
+import math
+
+from leaderboard.plot import pareto_front, scatter_figure
+from leaderboard.table import BoardInput, Filters, build_board
+from tests.leaderboard.factories import make_result
+
+
+def test_front_keeps_points_nothing_beats_on_both_axes() -> None:
+    points = [(0.1, 10.0), (0.2, 5.0), (0.3, 7.0), (0.05, 20.0), (0.4, 4.0), (0.2, 6.0)]
+    assert pareto_front(points) == [3, 0, 1, 4]
+
+
+def test_front_of_one_point_and_of_none() -> None:
+    assert pareto_front([(1.0, 1.0)]) == [0]
+    assert pareto_front([]) == []
+
+
+def test_equal_x_keeps_only_the_lower_y() -> None:
+    assert pareto_front([(0.1, 5.0), (0.1, 3.0)]) == [1]
+
+
+def test_equal_y_keeps_only_the_lower_x() -> None:
+    assert pareto_front([(0.2, 5.0), (0.1, 5.0)]) == [1]
+
+
+def test_identical_points_both_stay() -> None:
+    assert pareto_front([(0.1, 5.0), (0.1, 5.0), (0.3, 9.0)]) == [0, 1]
+
+
+def test_non_finite_points_are_never_on_the_front() -> None:
+    assert pareto_front([(math.inf, 1.0), (0.5, math.nan), (1.0, 2.0)]) == [2]
+
+
+def test_every_front_point_is_undominated_and_every_other_is_dominated() -> None:
+    import random
+
+    rng = random.Random(0)
+    points = [(rng.random(), rng.random()) for _ in range(300)]
+    front = set(pareto_front(points))
+
+    def dominated(i: int) -> bool:
+        x, y = points[i]
+        return any(ox <= x and oy <= y and (ox, oy) != (x, y) for ox, oy in points)
+
+    assert all(not dominated(i) for i in front)
+    assert all(dominated(i) for i in range(len(points)) if i not in front)
+
+
+def test_figure_has_a_log_x_axis_a_front_trace_and_hover_names() -> None:
+    board = build_board(
+        [
+            BoardInput(make_result("a", "org/accurate", wers={"x": 0.05}, rtf=0.5)),
+            BoardInput(make_result("b", "org/fast", wers={"x": 0.2}, rtf=0.01, architecture="Wav2Vec2ForCTC")),
+            BoardInput(make_result("c", "org/dominated", wers={"x": 0.3}, rtf=0.6)),
+        ],
+        eval_sets=("x",),
+    )
+    figure = scatter_figure(board.view(Filters()).raw)
+    assert figure.layout.xaxis.type == "log"
+    front = next(t for t in figure.data if t.name == "Pareto front")
+    assert list(front.x) == [0.01, 0.5]
+    assert list(front.y) == [20.0, 5.0]
+    hovers = " ".join(h for t in figure.data for h in (t.hovertext or ()))
+    assert "org/accurate" in hovers and "org/fast" in hovers and "org/dominated" in hovers
+
+
+def test_empty_figure_says_why() -> None:
+    board = build_board([], eval_sets=("x",))
+    figure = scatter_figure(board.view(Filters()).raw)
+    assert "No results" in figure.layout.annotations[0].text

@@ -1,0 +1,612 @@
+"""Every submission rule and its refusal, the local and Hub inspection, and the write-time checks through a
+real LocalStore."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from huggingface_hub.hf_api import ModelInfo as HubModelInfo
+from huggingface_hub.utils import SafetensorsFileMetadata, SafetensorsRepoMetadata, TensorInfo, hf_raise_for_status
+
+from core.config import Rules
+from core.model_files import local_revision, weight_file_hashes
+from core.records import Status
+from core.store import LocalStore
+from leaderboard import submission
+from leaderboard.inspection import (
+    HubModels,
+    LocalModels,
+    ModelInspector,
+    count_parameters,
+    read_front_matter_license,
+    read_safetensors_header,
+)
+from leaderboard.submission import (
+    InspectionError,
+    ModelFacts,
+    SubmissionForm,
+    check_accepted,
+    check_architecture,
+    check_duplicate,
+    check_license,
+    check_model,
+    check_model_id,
+    check_no_custom_code,
+    check_parameters,
+    check_precision,
+    check_resolved_sha,
+    check_revision_text,
+    check_safetensors,
+    check_submitter,
+    check_weekly_limit,
+    check_weight_hashes,
+    new_request_id,
+    supported_architectures,
+)
+from tests.leaderboard.factories import make_request
+
+SHA = "a" * 40
+SUPPORTED = supported_architectures()
+
+
+def facts(**overrides: Any) -> ModelFacts:
+    values: dict[str, Any] = {
+        "model_id": "org/model",
+        "source": "hub",
+        "requested_revision": "main",
+        "sha": SHA,
+        "files": ("config.json", "model.safetensors", "README.md"),
+        "weight_files": {"model.safetensors": "b" * 64},
+        "config": {"architectures": ["WhisperForConditionalGeneration"]},
+        "license": "mit",
+        "parameters": 39_000_000,
+        "location": "https://huggingface.co/org/model",
+    }
+    values.update(overrides)
+    return ModelFacts(**values)
+
+
+# --- the form ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model_id", ["openai/whisper-base", "a/b", "org.x/model_v2.1", "Org-1/M"])
+def test_well_formed_ids_pass(model_id: str) -> None:
+    assert check_model_id(model_id) is None
+
+
+@pytest.mark.parametrize(
+    "model_id",
+    ["whisper-base", "a/b/c", "org/", "/name", "org/-x", "org/x-", "org--x/y", "org/..", "org/a b", "o/" + "x" * 97],
+)
+def test_malformed_ids_are_refused_with_the_expected_form(model_id: str) -> None:
+    refusal = check_model_id(model_id)
+    assert refusal is not None and "org/name" in refusal
+
+
+def test_empty_id_asks_for_one() -> None:
+    assert "Enter a model id" in check_model_id("")
+
+
+def test_form_strips_whitespace_and_defaults_to_main() -> None:
+    form = SubmissionForm.from_inputs("  org/model/ ", "  ", " float16 ", None)
+    assert form == SubmissionForm("org/model", "main", "float16", False)
+
+
+def test_revision_text() -> None:
+    assert check_revision_text("main") is None and check_revision_text("v1.0/rc-2") is None
+    assert "not a revision" in check_revision_text("../etc")
+    assert "not a revision" in check_revision_text("a b")
+
+
+def test_precision_must_be_one_of_three() -> None:
+    assert check_precision("bfloat16") is None
+    refusal = check_precision("int8")
+    assert "float32" in refusal and "float16" in refusal and "bfloat16" in refusal
+
+
+def test_rules_must_be_accepted() -> None:
+    assert check_accepted(True) is None
+    assert "I accept the rules" in check_accepted(False)
+
+
+def test_a_submitter_is_required() -> None:
+    assert check_submitter("alice") is None
+    assert "Log in with Hugging Face first" in check_submitter(None)
+
+
+# --- the model --------------------------------------------------------------------------------------------
+
+
+def test_good_facts_pass_every_rule() -> None:
+    assert check_model(facts(), SUPPORTED) is None
+
+
+def test_revision_must_resolve_to_a_sha() -> None:
+    refusal = check_resolved_sha(facts(sha=None, requested_revision="v2"))
+    assert "did not resolve to a commit SHA" in refusal and "`v2`" in refusal
+    assert check_resolved_sha(facts(sha="abc")) is not None
+
+
+def test_only_pickle_weights_are_refused_with_how_to_convert() -> None:
+    refusal = check_safetensors(facts(files=("config.json", "pytorch_model.bin"), weight_files={}))
+    assert "pickle-based weights" in refusal and "pytorch_model.bin" in refusal and "safe_serialization=True" in refusal
+
+
+def test_no_weights_at_all_are_refused() -> None:
+    refusal = check_safetensors(facts(files=("config.json",), weight_files={}))
+    assert "no `.safetensors` weight files" in refusal
+
+
+def test_safetensors_next_to_a_bin_file_pass() -> None:
+    assert check_safetensors(facts(files=("model.safetensors", "pytorch_model.bin"))) is None
+
+
+def test_auto_map_is_custom_code() -> None:
+    refusal = check_no_custom_code(facts(config={"architectures": ["X"], "auto_map": {"AutoModel": "m.X"}}))
+    assert "auto_map" in refusal and "trust_remote_code" in refusal
+
+
+def test_python_files_are_custom_code() -> None:
+    refusal = check_no_custom_code(facts(files=("config.json", "modeling_x.py", "model.safetensors")))
+    assert "modeling_x.py" in refusal and "R6" in refusal
+
+
+def test_architecture_must_be_speech_recognition() -> None:
+    assert check_architecture(facts(config={"architectures": ["Wav2Vec2ForCTC"]}), SUPPORTED) is None
+    refusal = check_architecture(facts(config={"architectures": ["BertForMaskedLM"]}), SUPPORTED)
+    assert "`BertForMaskedLM` is not a transformers speech-recognition class" in refusal
+    assert "WhisperForConditionalGeneration" in refusal
+
+
+def test_architecture_missing_or_config_unreadable() -> None:
+    assert "names no `architectures`" in check_architecture(facts(config={}), SUPPORTED)
+    assert "no readable `config.json`" in check_architecture(facts(config=None), SUPPORTED)
+
+
+def test_supported_architectures_come_from_transformers() -> None:
+    assert {"WhisperForConditionalGeneration", "Wav2Vec2ForCTC", "HubertForCTC"} <= SUPPORTED
+    assert "Pop2PianoForConditionalGeneration" not in SUPPORTED and "BertForMaskedLM" not in SUPPORTED
+
+
+def test_license_is_required() -> None:
+    refusal = check_license(facts(license=None))
+    assert "declares no license" in refusal and "license: apache-2.0" in refusal
+    assert check_license(facts(license="  ")) is not None
+
+
+def test_parameter_count_is_required() -> None:
+    assert "parameter count" in check_parameters(facts(parameters=None))
+    assert check_parameters(facts(parameters=0)) is not None
+
+
+def test_weight_hashes_are_required() -> None:
+    assert "Git LFS" in check_weight_hashes(facts(weight_files={"model.safetensors": None}))
+
+
+def test_check_model_reports_the_first_broken_rule() -> None:
+    refusal = check_model(facts(sha=None, license=None), SUPPORTED)
+    assert "commit SHA" in refusal
+
+
+# --- the store's rules, pure ------------------------------------------------------------------------------
+
+
+def test_duplicate_pending_running_or_finished_is_refused_with_its_id() -> None:
+    for status in (Status.PENDING, Status.RUNNING, Status.FINISHED):
+        existing = make_request("20261127T000000Z-11111111", "org/m", revision=SHA, precision="float16", status=status)
+        refusal = check_duplicate([existing], "org/m", SHA, "float16")
+        assert "20261127T000000Z-11111111" in refusal and status.value in refusal
+    finished = make_request("r1", "org/m", revision=SHA, status=Status.FINISHED)
+    assert "?detail=r1" in check_duplicate([finished], "org/m", SHA, "float16")
+
+
+def test_failed_or_different_requests_are_not_duplicates() -> None:
+    failed = make_request("r1", "org/m", revision=SHA, precision="float16", status=Status.FAILED)
+    assert check_duplicate([failed], "org/m", SHA, "float16") is None
+    other = make_request("r2", "org/m", revision=SHA, precision="float16")
+    assert check_duplicate([other], "org/m", SHA, "float32") is None
+    assert check_duplicate([other], "org/m", "c" * 40, "float16") is None
+    assert check_duplicate([other], "org/other", SHA, "float16") is None
+
+
+def _submitted(at: datetime, actor: str = "alice") -> Any:
+    from core.eventlog import next_entry
+
+    return next_entry(None, request_id="r", event="submitted", actor=actor, at=at.isoformat().replace("+00:00", "Z"))
+
+
+def test_weekly_limit_counts_the_actors_submissions_in_the_last_seven_days() -> None:
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    log = [_submitted(now - timedelta(days=d)) for d in (8, 6, 5, 1)] + [_submitted(now, "bob")]
+    assert check_weekly_limit(log, "alice", now, 4) is None
+    refusal = check_weekly_limit(log, "alice", now, 3)
+    assert "3 submissions in the last 7 days" in refusal and "limit is 3 per week" in refusal
+    assert "after 2026-11-28 12:00 UTC" in refusal  # when the oldest of the counted three leaves the window
+    assert check_weekly_limit(log, "bob", now, 1) is not None and check_weekly_limit(log, "carol", now, 1) is None
+
+
+def test_weekly_limit_of_zero_closes_submissions() -> None:
+    assert "closed" in check_weekly_limit([], "alice", datetime.now(UTC), 0)
+
+
+def test_request_ids_sort_by_time_and_are_unique() -> None:
+    early = new_request_id(datetime(2026, 11, 27, 9, 11, tzinfo=UTC))
+    assert early.startswith("20261127T091100Z-") and len(early) == len("20261127T091100Z-") + 8
+    assert early < new_request_id(datetime(2026, 11, 27, 9, 12, tzinfo=UTC))
+    assert len({new_request_id() for _ in range(200)}) == 200
+
+
+# --- the local models folder ------------------------------------------------------------------------------
+
+
+def test_local_inspection_of_a_real_tiny_model(place_model, models_dir: Path) -> None:
+    folder = place_model("test-org/tiny-whisper")
+    found = LocalModels(models_dir).inspect("test-org/tiny-whisper", "main")
+    assert found.source == "local" and found.sha == local_revision(folder)
+    assert found.weight_files == weight_file_hashes(folder)
+    assert found.architecture == "WhisperForConditionalGeneration" and found.license == "mit"
+    from safetensors import safe_open
+
+    with safe_open(folder / "model.safetensors", "np") as handle:
+        expected = sum(math.prod(handle.get_slice(k).get_shape()) for k in handle.keys())  # noqa: SIM118
+    assert found.parameters == expected > 0
+    assert check_model(found, SUPPORTED) is None
+
+
+def test_local_revision_main_or_the_digest_only(place_model, models_dir: Path) -> None:
+    folder = place_model("test-org/tiny-whisper")
+    local = LocalModels(models_dir)
+    assert local.inspect("test-org/tiny-whisper", local_revision(folder)).sha == local_revision(folder)
+    with pytest.raises(InspectionError, match="has one revision"):
+        local.inspect("test-org/tiny-whisper", "v2")
+
+
+def test_local_model_missing_names_the_folder(models_dir: Path) -> None:
+    with pytest.raises(InspectionError, match=str(models_dir / "nosuchorg" / "nomodel")):
+        LocalModels(models_dir).inspect("nosuchorg/nomodel", "main")
+
+
+def test_local_model_ids_are_listed(place_model, models_dir: Path) -> None:
+    place_model("b-org/one")
+    place_model("a-org/two", "ctc")
+    assert LocalModels(models_dir).model_ids() == ["a-org/two", "b-org/one"]
+    assert LocalModels(models_dir / "absent").model_ids() == []
+
+
+def test_path_tricks_never_leave_the_models_folder(models_dir: Path) -> None:
+    assert LocalModels(models_dir).folder("../etc") is None
+    assert LocalModels(models_dir).folder("org/..") is None
+
+
+def test_safetensors_header_parsing(place_model) -> None:
+    folder = place_model("test-org/tiny-ctc", "ctc")
+    header = read_safetensors_header(folder / "model.safetensors")
+    assert count_parameters(header) == 7438
+    assert count_parameters({"__metadata__": {"format": "pt"}, "w": {"shape": [2, 3]}, "b": {"shape": []}}) == 7
+
+
+def test_front_matter_license(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("---\nlicense: apache-2.0\n---\n# x\n")
+    assert read_front_matter_license(readme) == "apache-2.0"
+    readme.write_text("# no front matter\n")
+    assert read_front_matter_license(readme) is None
+    assert read_front_matter_license(tmp_path / "absent.md") is None
+
+
+# --- submit() end to end on a real LocalStore -------------------------------------------------------------
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    return LocalStore(tmp_path / "store")
+
+
+def run_submit(
+    store,
+    models_dir,
+    model_id,
+    *,
+    precision="float32",
+    revision="main",
+    accepted=True,
+    user="alice",
+    rules=None,
+    now=None,
+):
+    return submission.submit(
+        SubmissionForm.from_inputs(model_id, revision, precision, accepted),
+        user,
+        source=ModelInspector(LocalModels(models_dir), None),
+        store=store,
+        rules=rules or Rules(),
+        **({"now": now} if now else {}),
+    )
+
+
+def test_accepted_submission_is_written_with_its_log_entry_and_position(place_model, models_dir, store) -> None:
+    folder = place_model("test-org/tiny-whisper")
+    place_model("test-org/tiny-ctc", "ctc")
+    first = run_submit(store, models_dir, "test-org/tiny-whisper")
+    second = run_submit(store, models_dir, "test-org/tiny-ctc")
+    assert first.accepted and first.position == 1 and "#1 in the queue" in first.message
+    assert second.accepted and second.position == 2 and "#2 in the queue" in second.message
+    snap = store.snapshot()
+    request = snap.requests[first.request.request_id]
+    assert request.status is Status.PENDING and request.revision == local_revision(folder)
+    assert request.requested_revision == "main" and request.submitter == "alice"
+    assert request.model.architecture == "WhisperForConditionalGeneration" and request.model.license == "mit"
+    assert request.model.weight_files == weight_file_hashes(folder) and request.model.parameters > 0
+    assert [e.event for e in snap.log] == ["submitted", "submitted"] and snap.verify_log().ok
+
+
+def test_position_counts_a_running_request_separately(place_model, models_dir, store) -> None:
+    place_model("test-org/a")
+    place_model("test-org/b")
+    run_submit(store, models_dir, "test-org/a")
+    store.claim("w", 60, 3)
+    outcome = run_submit(store, models_dir, "test-org/b")
+    assert outcome.position == 1 and outcome.running == 1 and "1 evaluation running" in outcome.message
+
+
+def test_duplicate_is_refused_at_write_time_and_nothing_is_written(place_model, models_dir, store) -> None:
+    place_model("test-org/tiny-whisper")
+    first = run_submit(store, models_dir, "test-org/tiny-whisper")
+    again = run_submit(store, models_dir, "test-org/tiny-whisper")
+    assert not again.accepted and first.request.request_id in again.message and "PENDING" in again.message
+    assert len(store.snapshot().requests) == 1 and len(store.snapshot().log) == 1
+    assert run_submit(store, models_dir, "test-org/tiny-whisper", precision="float16").accepted
+
+
+def test_a_failed_request_may_be_resubmitted(place_model, models_dir, store) -> None:
+    place_model("test-org/tiny-whisper")
+    first = run_submit(store, models_dir, "test-org/tiny-whisper")
+    store.claim("w", 60, 3)
+    store.fail(first.request.request_id, "w", "out of memory")
+    assert run_submit(store, models_dir, "test-org/tiny-whisper").accepted
+
+
+def test_weekly_limit_through_the_store(place_model, models_dir, store) -> None:
+    for name in ("a", "b", "c"):
+        place_model(f"test-org/{name}")
+    rules = Rules(max_submissions_per_week=2)
+    assert run_submit(store, models_dir, "test-org/a", rules=rules).accepted
+    assert run_submit(store, models_dir, "test-org/b", rules=rules).accepted
+    refused = run_submit(store, models_dir, "test-org/c", rules=rules)
+    assert not refused.accepted and "limit is 2 per week" in refused.message and "`alice`" in refused.message
+    assert run_submit(store, models_dir, "test-org/c", rules=rules, user="bob").accepted
+    later = lambda: datetime.now(UTC) + timedelta(days=7, minutes=1)  # noqa: E731
+    assert run_submit(store, models_dir, "test-org/c", rules=rules, precision="float16", now=later).accepted
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"user": None}, "Log in with Hugging Face first"),
+        ({"accepted": False}, "I accept the rules"),
+        ({"precision": "int8"}, "Choose a precision"),
+        ({"revision": "bad revision"}, "is not a revision"),
+    ],
+)
+def test_form_refusals_write_nothing(place_model, models_dir, store, kwargs, expected) -> None:
+    place_model("test-org/tiny-whisper")
+    outcome = run_submit(store, models_dir, "test-org/tiny-whisper", **kwargs)
+    assert not outcome.accepted and expected in outcome.message and outcome.message.startswith("❌")
+    assert not store.snapshot().requests and not store.snapshot().log
+
+
+def test_unknown_model_names_the_local_folder(models_dir, store) -> None:
+    outcome = run_submit(store, models_dir, "nosuchorg/nomodel")
+    assert not outcome.accepted and str(models_dir / "nosuchorg" / "nomodel") in outcome.message
+
+
+def test_bad_id_is_refused(models_dir, store) -> None:
+    assert "is not a model id" in run_submit(store, models_dir, "just-a-name").message
+
+
+def test_pickle_only_model_is_refused(models_dir, store) -> None:
+    folder = models_dir / "test-org" / "pickled"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"architectures": ["WhisperForConditionalGeneration"]}))
+    (folder / "pytorch_model.bin").write_bytes(b"\x80\x04pickle")
+    (folder / "README.md").write_text("---\nlicense: mit\n---\n")
+    assert "pickle-based weights" in run_submit(store, models_dir, "test-org/pickled").message
+
+
+def test_custom_code_model_is_refused(place_model, models_dir, store) -> None:
+    folder = place_model("test-org/custom")
+    (folder / "modeling_custom.py").write_text("class X: ...\n")
+    assert "needs custom code" in run_submit(store, models_dir, "test-org/custom").message
+
+
+def test_auto_map_model_is_refused(place_model, models_dir, store) -> None:
+    folder = place_model("test-org/automap")
+    config = json.loads((folder / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForSpeechSeq2Seq": "modeling.Custom"}
+    (folder / "config.json").write_text(json.dumps(config))
+    assert "auto_map" in run_submit(store, models_dir, "test-org/automap").message
+
+
+def test_unsupported_architecture_is_refused(place_model, models_dir, store) -> None:
+    folder = place_model("test-org/bert")
+    config = json.loads((folder / "config.json").read_text())
+    config["architectures"] = ["BertForMaskedLM"]
+    (folder / "config.json").write_text(json.dumps(config))
+    assert (
+        "`BertForMaskedLM` is not a transformers speech-recognition class"
+        in run_submit(store, models_dir, "test-org/bert").message
+    )
+
+
+def test_model_without_license_is_refused(place_model, models_dir, store) -> None:
+    folder = place_model("test-org/unlicensed")
+    (folder / "README.md").write_text("# no card metadata\n")
+    assert "declares no license" in run_submit(store, models_dir, "test-org/unlicensed").message
+
+
+def test_local_wrong_revision_is_refused(place_model, models_dir, store) -> None:
+    place_model("test-org/tiny-whisper")
+    assert "has one revision" in run_submit(store, models_dir, "test-org/tiny-whisper", revision="v9").message
+
+
+# --- the Hub, through a fake HfApi that returns huggingface_hub's own dataclasses ---------------------------
+
+
+def _raise(status: int, code: str) -> None:
+    request = httpx2.Request("GET", "https://huggingface.co/api/models/x")
+    hf_raise_for_status(httpx2.Response(status, headers={"X-Error-Code": code}, request=request))
+
+
+class FakeHfApi:
+    """`model_info`, `get_safetensors_metadata` and `hf_hub_download` over an in-memory repo description."""
+
+    def __init__(self, tmp_path: Path, **repo: Any) -> None:
+        self.repo = {
+            "id": "openai/whisper-tiny",
+            "sha": SHA,
+            "revisions": {"main", "v1", SHA},
+            "files": {
+                "config.json": {"size": 100},
+                "model.safetensors": {"size": 1000, "lfs": {"size": 1000, "sha256": "c" * 64, "pointerSize": 134}},
+                "README.md": {"size": 50},
+            },
+            "config": {"architectures": ["WhisperForConditionalGeneration"]},
+            "cardData": {"license": "apache-2.0"},
+            "tags": [],
+            "gated": False,
+            "tensors": {"w": [1000, 39]},
+        }
+        self.repo.update(repo)
+        self.tmp_path = tmp_path
+        self.calls: list[str] = []
+        self.fail_with: Exception | None = None
+
+    def model_info(self, repo_id: str, *, revision: str | None = None, files_metadata: bool = False) -> HubModelInfo:
+        self.calls.append("model_info")
+        if self.fail_with is not None:
+            raise self.fail_with
+        if repo_id != self.repo["id"]:
+            _raise(404, "RepoNotFound")
+        if self.repo["gated"] == "error":
+            _raise(403, "GatedRepo")
+        if revision not in self.repo["revisions"]:
+            _raise(404, "RevisionNotFound")
+        siblings = [{"rfilename": name, **meta} for name, meta in self.repo["files"].items()]
+        return HubModelInfo(
+            id=repo_id,
+            sha=self.repo["sha"],
+            siblings=siblings,
+            cardData=self.repo["cardData"],
+            tags=self.repo["tags"],
+            gated=self.repo["gated"],
+        )
+
+    def get_safetensors_metadata(self, repo_id: str, *, revision: str | None = None) -> SafetensorsRepoMetadata:
+        self.calls.append("get_safetensors_metadata")
+        tensors = {
+            name: TensorInfo(dtype="F32", shape=shape, data_offsets=(0, 0))
+            for name, shape in self.repo["tensors"].items()
+        }
+        return SafetensorsRepoMetadata(
+            metadata=None,
+            sharded=False,
+            weight_map=dict.fromkeys(tensors, "model.safetensors"),
+            files_metadata={"model.safetensors": SafetensorsFileMetadata(metadata={}, tensors=tensors)},
+        )
+
+    def hf_hub_download(self, repo_id: str, filename: str, *, revision: str | None = None) -> str:
+        self.calls.append(f"download:{filename}@{revision}")
+        path = self.tmp_path / "download" / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.repo["config"]))
+        return str(path)
+
+
+def test_hub_model_facts(tmp_path: Path) -> None:
+    api = FakeHfApi(tmp_path)
+    found = HubModels(api).inspect("openai/whisper-tiny", "v1")
+    assert found.sha == SHA and found.source == "hub" and found.requested_revision == "v1"
+    assert found.weight_files == {"model.safetensors": "c" * 64}
+    assert found.license == "apache-2.0" and found.parameters == 39_000
+    assert found.architecture == "WhisperForConditionalGeneration"
+    assert f"download:config.json@{SHA}" in api.calls  # the config is read at the resolved SHA
+    assert check_model(found, SUPPORTED) is None
+
+
+def test_hub_unknown_model(tmp_path: Path) -> None:
+    with pytest.raises(InspectionError, match="No public model `nosuchorg/nomodel` on the Hugging Face Hub"):
+        HubModels(FakeHfApi(tmp_path)).inspect("nosuchorg/nomodel", "main")
+
+
+def test_hub_unknown_revision(tmp_path: Path) -> None:
+    with pytest.raises(InspectionError, match="has no revision `v9`"):
+        HubModels(FakeHfApi(tmp_path)).inspect("openai/whisper-tiny", "v9")
+
+
+def test_hub_gated_model(tmp_path: Path) -> None:
+    with pytest.raises(InspectionError, match="gated"):
+        HubModels(FakeHfApi(tmp_path, gated="manual")).inspect("openai/whisper-tiny", "main")
+    with pytest.raises(InspectionError, match="private and gated models cannot be evaluated"):
+        HubModels(FakeHfApi(tmp_path, gated="error")).inspect("openai/whisper-tiny", "main")
+
+
+def test_hub_unreachable_says_so_and_hides_details(tmp_path: Path) -> None:
+    api = FakeHfApi(tmp_path)
+    api.fail_with = httpx2.ConnectError("secret-token-in-url hf_abcdef")
+    with pytest.raises(InspectionError) as caught:
+        HubModels(api).inspect("openai/whisper-tiny", "main")
+    assert "Could not check" in str(caught.value) and "ConnectError" in str(caught.value)
+    assert "hf_abcdef" not in str(caught.value)
+
+
+def test_hub_pickle_only_model(tmp_path: Path) -> None:
+    api = FakeHfApi(tmp_path, files={"config.json": {"size": 1}, "pytorch_model.bin": {"size": 9, "lfs": None}})
+    found = HubModels(api).inspect("openai/whisper-tiny", "main")
+    assert found.weight_files == {} and found.parameters is None
+    assert "pickle-based weights" in check_model(found, SUPPORTED)
+
+
+def test_hub_license_from_tags_when_the_card_has_none(tmp_path: Path) -> None:
+    found = HubModels(FakeHfApi(tmp_path, cardData=None, tags=["license:cc-by-4.0"])).inspect(
+        "openai/whisper-tiny", "main"
+    )
+    assert found.license == "cc-by-4.0"
+    found = HubModels(FakeHfApi(tmp_path, cardData=None, tags=[])).inspect("openai/whisper-tiny", "main")
+    assert "declares no license" in check_model(found, SUPPORTED)
+
+
+def test_hub_custom_code(tmp_path: Path) -> None:
+    api = FakeHfApi(tmp_path, config={"architectures": ["WhisperForConditionalGeneration"], "auto_map": {"x": "y"}})
+    assert "auto_map" in check_model(HubModels(api).inspect("openai/whisper-tiny", "main"), SUPPORTED)
+
+
+def test_inspector_prefers_the_local_folder_and_falls_back_to_the_hub(place_model, models_dir, tmp_path) -> None:
+    place_model("openai/whisper-tiny")
+    api = FakeHfApi(tmp_path)
+    inspector = ModelInspector(LocalModels(models_dir), HubModels(api))
+    assert inspector.inspect("openai/whisper-tiny", "main").source == "local" and api.calls == []
+    api.repo["id"] = "openai/other"
+    assert inspector.inspect("openai/other", "main").source == "hub"
+    with pytest.raises(InspectionError, match="not in the local models folder either"):
+        inspector.inspect("nosuchorg/nomodel", "main")
+
+
+def test_hub_submission_end_to_end(tmp_path: Path, store) -> None:
+    api = FakeHfApi(tmp_path)
+    outcome = submission.submit(
+        SubmissionForm.from_inputs("openai/whisper-tiny", "v1", "float16", True),
+        "alice",
+        source=ModelInspector(LocalModels(tmp_path / "none"), HubModels(api)),
+        store=store,
+        rules=Rules(),
+    )
+    assert outcome.accepted
+    request = store.snapshot().requests[outcome.request.request_id]
+    assert request.revision == SHA and request.requested_revision == "v1"
+    assert request.model.weight_files == {"model.safetensors": "c" * 64} and request.model.parameters == 39_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 import pandas as pd
@@ -20,8 +21,24 @@ EVENT_ICONS = {
 }
 
 
+_HEX = re.compile(r"^[0-9a-f]{40,64}$")
+
+
+def _value(value: object) -> str:
+    """Short display of one detail value: floats to 4 significant digits, long hashes cut to 12 characters."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, str):
+        return value[:12] + "…" if _HEX.match(value) else value
+    return json.dumps(value)
+
+
 def _detail(detail: dict[str, object]) -> str:
-    return "; ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in detail.items())
+    return "; ".join(f"{k}={_value(v)}" for k, v in detail.items())
+
+
+def _full_detail(detail: dict[str, object]) -> str:
+    return " ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in detail.items())
 
 
 def log_frame(entries: Sequence[LogEntry], search: str = "", limit: int | None = 500) -> pd.DataFrame:
@@ -30,7 +47,8 @@ def log_frame(entries: Sequence[LogEntry], search: str = "", limit: int | None =
     rows = []
     for entry in reversed(entries):
         detail = _detail(entry.detail)
-        haystack = f"{entry.seq} {entry.at} {entry.event} {entry.request_id} {entry.actor} {detail} {entry.hash}"
+        full = _full_detail(entry.detail)
+        haystack = f"{entry.seq} {entry.at} {entry.event} {entry.request_id} {entry.actor} {full} {entry.hash}"
         if terms and not all(t in haystack.lower() for t in terms):
             continue
         rows.append(

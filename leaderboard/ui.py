@@ -62,11 +62,11 @@ CSS = """
 #about table td:first-child { white-space: nowrap; }
 #about { max-width: 1200px; }
 #detail-header a { color: var(--color-accent); text-decoration: none; }
-.lb-kv { border-collapse: collapse; margin: 4px 0 8px 0; font-size: 0.94rem; }
-.lb-kv th { text-align: left; font-weight: 500; color: var(--body-text-color-subdued); padding: 3px 18px 3px 0;
-  border: none; background: none; }
-.lb-kv td { padding: 3px 0; border: none; font-family: var(--font-mono); font-size: 0.9em; }
-.lb-kv tr { border-bottom: 1px solid var(--border-color-primary); }
+.prose table.lb-kv, table.lb-kv { border-collapse: collapse; margin: 4px 0 10px 0; font-size: 0.94rem; border: none !important; }
+table.lb-kv th, table.lb-kv td { border: none !important; border-bottom: 1px solid var(--border-color-primary) !important;
+  background: none !important; padding: 4px 22px 4px 0 !important; text-align: left; vertical-align: top; }
+table.lb-kv th { font-weight: 500; color: var(--body-text-color-subdued); white-space: nowrap; }
+table.lb-kv td { font-family: var(--font-mono); font-size: 0.9em; }
 """
 
 URL_SYNC_JS = """
@@ -74,7 +74,9 @@ URL_SYNC_JS = """
   const q = query || "";
   const url = q ? `?${q}` : window.location.pathname;
   window.history.replaceState(null, "", url);
-  try { window.parent.postMessage({ queryString: q }, "https://huggingface.co"); } catch (e) {}
+  if (window.parent !== window) {  // inside the Space's iframe: update the huggingface.co page's URL too
+    try { window.parent.postMessage({ queryString: q }, "https://huggingface.co"); } catch (e) {}
+  }
   return [];
 }
 """
@@ -161,7 +163,7 @@ def status_line(view: BoardView, filters: Filters) -> str:
     sort = {o.id: o.label for o in sort_options(())}.get(filters.sort, filters.sort)
     if filters.sort.startswith("wer."):
         sort = f"WER on {filters.sort[4:]}"
-    shown = f"Showing **{len(view.frame)}** of {view.total} entries"
+    shown = f"Showing **{len(view.frame)}** of {_plural(view.total, 'entry', 'entries')}"
     scope = " (official only)" if filters.official_only else " (official and unofficial)"
     return f"{shown}{scope} · sorted by {sort.lower()} · click a row for its details"
 
@@ -235,6 +237,10 @@ def empty_message(board: Board, view: BoardView) -> str:
     return ""
 
 
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
 def header_html(config: LeaderboardConfig, loaded: Loaded | None) -> str:
     hardware = (
         "any hardware (local board)" if config.rules.gpu_class == ANY_GPU_CLASS else f"NVIDIA {config.rules.gpu_class}"
@@ -244,9 +250,10 @@ def header_html(config: LeaderboardConfig, loaded: Loaded | None) -> str:
         check = loaded.snapshot.verify_log()
         log_state = "public log verifies ✅" if check.ok else "public log chain broken ❌"
         stats = (
-            f"{loaded.board.ranked_count} ranked entries · measured on {hardware}, batch size one · "
-            f"version <code>{config.version}</code> · {len(config.eval_sets)} eval set"
-            f"{'s' if len(config.eval_sets) != 1 else ''} · {log_state}"
+            f"{_plural(loaded.board.ranked_count, 'ranked entry', 'ranked entries')} · measured on {hardware}, "
+            "batch size one · "
+            f"version <code>{config.version}</code> · {_plural(len(config.eval_sets), 'eval set', 'eval sets')} · "
+            f"{log_state}"
         )
     return f"""<div class="lb-header">
 <h1>🎙️ {config.title}</h1>
@@ -284,7 +291,7 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
                     licenses = gr.Dropdown(
                         board0.licenses, multiselect=True, label="License", allow_custom_value=True, scale=2
                     )
-                    precisions = gr.CheckboxGroup(list(PRECISIONS), label="Precision", scale=2, elem_id="lb-precision")
+                    precisions = gr.CheckboxGroup(list(PRECISIONS), label="Precision", scale=3, elem_id="lb-precision")
                     families = gr.Dropdown(
                         board0.families,
                         multiselect=True,
@@ -412,7 +419,7 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
                     show_label=False,
                     elem_id="queue-failed",
                     max_height=360,
-                    column_widths=["190px", "220px", "90px", "80px", "auto", "230px"],
+                    column_widths=["200px", "220px", "90px", "80px", "440px", "220px"],
                 )
                 gr.Markdown("### Recently finished")
                 finished_empty = gr.HTML(visible=False)
@@ -431,7 +438,7 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
                     show_label=False,
                     elem_id="log-table",
                     max_height=720,
-                    column_widths=["56px", "170px", "130px", "230px", "130px", "auto", "120px"],
+                    column_widths=["56px", "165px", "125px", "220px", "150px", "430px", "130px"],
                 )
             # --- About ---------------------------------------------------------------------------------
             with gr.Tab("ℹ️ About", id="about") as tab_about:

@@ -146,7 +146,7 @@ def test_sanitize_drops_what_the_board_cannot_show() -> None:
 def test_status_line() -> None:
     board = build_board([BoardInput(make_result("a"))], eval_sets=())
     line = status_line(board.view(Filters(sort="rtf")), Filters(sort="rtf"))
-    assert "Showing **1** of 1 entries" in line and "rtf (fastest first)" in line
+    assert "Showing **1** of 1 entry" in line and "rtf (fastest first)" in line
 
 
 def test_number_text() -> None:
@@ -164,3 +164,13 @@ def test_who_submits() -> None:
     assert resolve_submitter("alice", True, "local-user") == "alice"
     assert resolve_submitter(None, False, "local-user") == "local-user"
     assert resolve_submitter(None, True, "local-user") is None
+
+
+def test_log_detail_is_short_but_searchable_in_full() -> None:
+    revision = "9a6ba33e3f1270c36200bf71405f21e4edd420f4"
+    entry = next_entry(
+        None, request_id="r", event="finished", actor="w", detail={"revision": revision, "rtf": 0.041426689}
+    )
+    frame = log_frame([entry])
+    assert frame["Detail"].iloc[0] == "revision=9a6ba33e3f12…; rtf=0.04143"
+    assert len(log_frame([entry], revision)) == 1

@@ -66,7 +66,7 @@ def test_never_two_runs_at_once_and_the_ui_thread_is_not_blocked() -> None:
         wait_until(lambda: scheduler.status().running)
         time.sleep(0.4)  # several ticks pass while the step runs
         assert most[0] == 1
-        assert "evaluating" in scheduler.status().describe(datetime.now(UTC))
+        assert "busy" in scheduler.status().describe(datetime.now(UTC))
         release.set()
         wait_until(lambda: scheduler.status().last_outcome == "done")
     finally:

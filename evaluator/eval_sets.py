@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from core.config import EvalSetConfig
+from core.config import REPO_ROOT, EvalSetConfig
 from core.records import EvalSetSource
 
 METADATA_FILES = ("metadata.csv", "metadata.jsonl")
@@ -41,7 +41,9 @@ class EvalSet:
         if config.path is not None:
             self._rows = _read_audiofolder(config.path, config)
             self.total: int | None = len(self._rows[:max_samples] if max_samples else self._rows)
-            self.source = EvalSetSource(name=config.name, source=str(config.path), sha256=_folder_digest(config.path))
+            self.source = EvalSetSource(
+                name=config.name, source=_portable(config.path), sha256=_folder_digest(config.path)
+            )
         else:
             self._rows = None
             self.total = _hub_num_examples(config, max_samples)
@@ -56,6 +58,14 @@ class EvalSet:
     def __iter__(self) -> Iterator[RawUtterance]:
         rows = iter(self._rows) if self._rows is not None else _iter_hub(self.config)
         return islice(rows, self.max_samples) if self.max_samples else rows
+
+
+def _portable(path: Path) -> str:
+    """A folder inside this repository is recorded relative to it, so the record means the same elsewhere."""
+    try:
+        return path.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def eval_set_from_path(path: Path) -> EvalSetConfig:

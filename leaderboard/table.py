@@ -17,7 +17,9 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from core.records import PRECISIONS, ModelInfo, Result
@@ -29,7 +31,7 @@ TIE_DECIMALS = 4
 UNKNOWN_FAMILY = "unknown"
 
 _ARCH_SUFFIX = re.compile(r"(ForConditionalGeneration|ForSpeechToText|ForSpeechSeq2Seq|ForCTC|Model)$")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+_MARKDOWN_ESCAPES = {ord(c): "\\" + c for c in "\\`*_{}[]()#+!|<>~"}
 
 
 # --- entries and ranking ----------------------------------------------------------------------------------
@@ -157,7 +159,7 @@ def _with_rank(entry: BoardEntry, rank: int | None) -> BoardEntry:
 
 def escape_markdown(text: str) -> str:
     """Escape markdown syntax so a model id like `org/my_model_v2` is not rendered in italics."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return text.translate(_MARKDOWN_ESCAPES)
 
 
 def model_url(model_id: str) -> str:
@@ -193,18 +195,6 @@ def badges(entry: BoardEntry) -> str:
     elif entry.verified is False:
         parts.append("❌ unverified")
     return " · ".join(parts)
-
-
-def significant(value: float, digits: int = 3) -> float | None:
-    """Round to `digits` significant digits for display; None (an empty cell) for inf/nan."""
-    if not math.isfinite(value):
-        return None
-    return float(f"{value:.{digits}g}")
-
-
-def percent(value: float) -> float | None:
-    """A fraction as a percentage with two decimals; None for inf/nan."""
-    return round(value * 100, 2) if math.isfinite(value) else None
 
 
 # --- columns, filters, sorting ----------------------------------------------------------------------------
@@ -398,94 +388,79 @@ def build_board(
 
     `eval_sets` orders the per-dataset columns; eval sets that appear only in results are appended.
     `verified`, when given, decides which results may be ranked; the others stay visible, labelled.
+    Built column by column (numbers vectorised), so 10,000 rows take well under a second.
     """
     entries = rank_entries(make_entry(item, verified) for item in items)
     names = list(eval_sets)
+    known = set(names)
     for entry in entries:
-        names.extend(n for n in entry.dataset_wer if n not in names)
-    records = []
-    for order, entry in enumerate(entries):
-        record = {
-            "board_order": order,
-            "request_id": entry.request_id,
-            "model_id": entry.model_id,
-            "model_lower": entry.model_id.lower(),
-            "search_text": f"{entry.model_id} {entry.architecture or ''} {entry.family}".lower(),
-            "revision": entry.revision,
-            "precision": entry.precision,
-            "license_raw": entry.license or "",
-            "family": entry.family,
-            "architecture": entry.architecture or "",
-            "params_n": float(entry.parameters) if entry.parameters else math.nan,
-            "avg_wer": entry.avg_wer,
-            "rtf": entry.rtf,
-            "rtfx": entry.rtfx,
-            "latency_p90_s": entry.latency_p90_s,
-            "meets_realtime": entry.meets_realtime,
-            "official": entry.official,
-            "verified": entry.verified,
-            "local": entry.local,
-            "gpu_class": entry.gpu_class,
-            "finished_at": entry.finished_at,
-            "rank": entry.rank,
-            "show:rank": entry.rank,
-            "show:model": model_cell(entry),
-            "show:avg_wer": percent(entry.avg_wer),
-            "show:rtf": significant(entry.rtf),
-            "show:rtfx": significant(entry.rtfx),
-            "show:latency_p90": significant(entry.latency_p90_s),
-            "show:params": format_params(entry.parameters),
-            "show:precision": entry.precision,
-            "show:license": entry.license or "",
-            "show:badges": badges(entry),
-        }
-        for name in names:
-            wer = entry.dataset_wer.get(name, math.nan)
-            record[dataset_column_id(name)] = wer
-            record[f"show:{dataset_column_id(name)}"] = percent(wer)
-        records.append(record)
+        for name in entry.dataset_wer:
+            if name not in known:
+                names.append(name)
+                known.add(name)
     columns = tuple(optional_columns(names))
-    if records:
-        frame = pd.DataFrame.from_records(records)
-        # Keep ranks as integers with gaps (not 1.0, 2.0, NaN) for both the display and the CSV.
-        frame["show:rank"] = pd.Series([e.rank for e in entries], dtype=object)
-        frame["rank"] = pd.array([e.rank for e in entries], dtype="Int64")
-    else:
-        base = [*_EMPTY_COLUMNS, *(f"show:{c.id}" for c in columns), *(dataset_column_id(n) for n in names)]
-        frame = pd.DataFrame({name: pd.Series(dtype=object) for name in base})
-        for flag in ("official", "meets_realtime"):
-            frame[flag] = frame[flag].astype(bool)
-        frame["params_n"] = frame["params_n"].astype(float)
-        frame["search_text"] = frame["search_text"].astype(str)
+    nan = math.nan
+    data: dict[str, Any] = {
+        "board_order": np.arange(len(entries)),
+        "request_id": [e.request_id for e in entries],
+        "model_id": [e.model_id for e in entries],
+        "model_lower": [e.model_id.lower() for e in entries],
+        "search_text": [f"{e.model_id} {e.architecture or ''} {e.family}".lower() for e in entries],
+        "revision": [e.revision for e in entries],
+        "precision": [e.precision for e in entries],
+        "license_raw": [e.license or "" for e in entries],
+        "family": [e.family for e in entries],
+        "architecture": [e.architecture or "" for e in entries],
+        "params_n": np.array([float(e.parameters) if e.parameters else nan for e in entries], dtype=float),
+        "avg_wer": np.array([e.avg_wer for e in entries], dtype=float),
+        "rtf": np.array([e.rtf for e in entries], dtype=float),
+        "rtfx": np.array([e.rtfx for e in entries], dtype=float),
+        "latency_p90_s": np.array([e.latency_p90_s for e in entries], dtype=float),
+        "meets_realtime": np.array([e.meets_realtime for e in entries], dtype=bool),
+        "official": np.array([e.official for e in entries], dtype=bool),
+        "verified": [e.verified for e in entries],
+        "local": np.array([e.local for e in entries], dtype=bool),
+        "gpu_class": [e.gpu_class for e in entries],
+        "finished_at": [e.finished_at for e in entries],
+        # Ranks stay integers with gaps (not 1.0, 2.0, NaN) for both the display and the CSV.
+        "rank": pd.array([e.rank for e in entries], dtype="Int64"),
+        "show:rank": pd.Series([e.rank for e in entries], dtype=object),
+        "show:model": [model_cell(e) for e in entries],
+        "show:params": [format_params(e.parameters) for e in entries],
+        "show:precision": [e.precision for e in entries],
+        "show:license": [e.license or "" for e in entries],
+        "show:badges": [badges(e) for e in entries],
+    }
+    data["show:avg_wer"] = percent_array(data["avg_wer"])
+    data["show:rtf"] = significant_array(data["rtf"])
+    data["show:rtfx"] = significant_array(data["rtfx"])
+    data["show:latency_p90"] = significant_array(data["latency_p90_s"])
+    for name in names:
+        column = dataset_column_id(name)
+        data[column] = np.array([e.dataset_wer.get(name, nan) for e in entries], dtype=float)
+        data[f"show:{column}"] = percent_array(data[column])
+    frame = pd.DataFrame(data)
+    frame["search_text"] = frame["search_text"].astype(str)
     return Board(entries=tuple(entries), eval_sets=tuple(names), frame=frame, columns=columns)
 
 
-_EMPTY_COLUMNS = (
-    "board_order",
-    "request_id",
-    "model_id",
-    "model_lower",
-    "search_text",
-    "revision",
-    "precision",
-    "license_raw",
-    "family",
-    "architecture",
-    "params_n",
-    "avg_wer",
-    "rtf",
-    "rtfx",
-    "latency_p90_s",
-    "meets_realtime",
-    "official",
-    "verified",
-    "local",
-    "gpu_class",
-    "finished_at",
-    "rank",
-    "show:rank",
-    "show:model",
-)
+def percent_array(fractions: np.ndarray) -> np.ndarray:
+    """Fractions as percentages with two decimals; NaN (an empty cell) for inf/nan."""
+    values = np.where(np.isfinite(fractions), fractions, np.nan)
+    return np.round(values * 100, 2)
+
+
+def significant_array(values: np.ndarray, digits: int = 3) -> np.ndarray:
+    """`significant` for a whole column at once."""
+    out = np.full(values.shape, np.nan)
+    finite = np.isfinite(values)
+    out[finite & (values == 0)] = 0.0
+    nonzero = finite & (values != 0)
+    if nonzero.any():
+        magnitude = np.floor(np.log10(np.abs(values[nonzero])))
+        scale = 10.0 ** (digits - 1 - magnitude)
+        out[nonzero] = np.round(values[nonzero] * scale) / scale
+    return out
 
 
 def csv_frame(view: BoardView, eval_sets: Sequence[str]) -> pd.DataFrame:

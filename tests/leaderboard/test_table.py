@@ -301,3 +301,13 @@ def test_model_facts_fall_back_to_the_request() -> None:
     result = make_result("a", with_model=False)
     entry = make_entry(BoardInput(result, model=ModelInfo("bsd-3-clause", 123_000_000, "HubertForCTC")))
     assert (entry.license, entry.parameters, entry.family) == ("bsd-3-clause", 123_000_000, "hubert")
+
+
+def test_display_rounding_of_number_columns() -> None:
+    import numpy as np
+
+    from leaderboard.table import percent_array, significant_array
+
+    values = np.array([0.0123456, 123.456, 0.0, np.inf, np.nan, -0.5])
+    assert list(np.nan_to_num(significant_array(values), nan=-1)) == pytest.approx([0.0123, 123.0, 0.0, -1, -1, -0.5])
+    assert list(np.nan_to_num(percent_array(np.array([0.063, 0.12346, np.inf])), nan=-1)) == [6.3, 12.35, -1]

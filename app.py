@@ -4,6 +4,7 @@
 the page, submit a model from `store/models/<org>/<name>/` (or the Hub), and the scheduler evaluates it in
 the background. Environment (besides core/config.py's): `LEADERBOARD_TICK_S` (scheduler interval, default
 30 s), `LEADERBOARD_SCHEDULER=off` (serve pages only, e.g. when evaluations run elsewhere),
+`LEADERBOARD_LOCAL_LOGIN=1` (show gradio's mocked login locally; needs an HF token and the Hub),
 `GRADIO_SERVER_NAME`, `GRADIO_SERVER_PORT` (default 7860).
 """
 
@@ -25,7 +26,7 @@ from core.store.local import REQUESTS_REPO_DIR, RESULTS_REPO_DIR
 from leaderboard.data import BoardSource
 from leaderboard.inspection import HubModels, LocalModels, ModelInspector
 from leaderboard.scheduler import EvalScheduler, SchedulerState, evaluator_step, tick_seconds
-from leaderboard.ui import CSS, AppContext, build_demo, on_space, theme
+from leaderboard.ui import CSS, AppContext, build_demo, on_space, show_login_button, theme
 
 logger = logging.getLogger("leaderboard")
 SNAPSHOT_TTL_S = {"local": 2.0, "hub": 15.0}
@@ -80,6 +81,7 @@ def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | d
         scheduler_status=status,
         wake_scheduler=wake,
         space=on_space(env),
+        login_button=show_login_button(env),
         results_location=results_location,
         requests_location=requests_location,
     )

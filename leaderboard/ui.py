@@ -88,6 +88,13 @@ def on_space(env: os._Environ[str] | dict[str, str] | None = None) -> bool:
     return bool(env.get("SPACE_ID"))
 
 
+def show_login_button(env: os._Environ[str] | dict[str, str] | None = None) -> bool:
+    """On a Space, always. Locally only when asked (`LEADERBOARD_LOCAL_LOGIN=1`): gradio's local mock of the
+    login needs a Hugging Face token and asks the Hub who it belongs to at startup, which fails offline."""
+    env = os.environ if env is None else env
+    return on_space(env) or env.get("LEADERBOARD_LOCAL_LOGIN", "").strip().lower() in ("1", "true", "yes")
+
+
 def resolve_submitter(username: str | None, space: bool, local_user: str) -> str | None:
     """Who submits: the logged-in user; locally, without a login, the configured local user; on a Space,
     nobody (the form then asks to log in)."""
@@ -107,6 +114,7 @@ class AppContext:
     scheduler_status: Callable[[], SchedulerStatus]
     wake_scheduler: Callable[[], None] = lambda: None
     space: bool = False
+    login_button: bool = False
     results_location: str = ""
     requests_location: str = ""
 
@@ -370,7 +378,7 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
                         "holds), then queued; the evaluator runs it in the background, one utterance at a "
                         "time, and its result appears on the Leaderboard."
                     )
-                    if ctx.space:
+                    if ctx.login_button:
                         gr.LoginButton()
                     else:
                         gr.Markdown(
@@ -699,9 +707,13 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
                 detail_id = board.entries[0].request_id  # the detail page opens on the leader, never blank
             control_values = [
                 filters.search,
-                gr.Dropdown(choices=sorted({*board.licenses, *filters.licenses}), value=list(filters.licenses)),
+                gr.Dropdown(
+                    choices=sorted({*board.licenses, *filters.licenses}), value=list(filters.licenses), multiselect=True
+                ),
                 list(filters.precisions),
-                gr.Dropdown(choices=sorted({*board.families, *filters.families}), value=list(filters.families)),
+                gr.Dropdown(
+                    choices=sorted({*board.families, *filters.families}), value=list(filters.families), multiselect=True
+                ),
                 filters.params_min_m,
                 filters.params_max_m,
                 filters.realtime_only,

@@ -174,3 +174,11 @@ def test_log_detail_is_short_but_searchable_in_full() -> None:
     frame = log_frame([entry])
     assert frame["Detail"].iloc[0] == "revision=9a6ba33e3f12…; rtf=0.04143"
     assert len(log_frame([entry], revision)) == 1
+
+
+def test_login_button_on_a_space_or_when_asked() -> None:
+    from leaderboard.ui import show_login_button
+
+    assert show_login_button({"SPACE_ID": "org/space"})
+    assert not show_login_button({})
+    assert show_login_button({"LEADERBOARD_LOCAL_LOGIN": "1"})

@@ -1,0 +1,138 @@
+"""`app.build_app` wiring and the page callbacks, called directly (no server): who submits locally and on a
+Space, the URL restoring the filters on load, and the filter callback producing the shareable query."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from app import build_app, scheduler_enabled
+from core.store import LocalStore
+from tests.leaderboard.factories import finish_in_store, make_result
+
+
+def callback(app: Any, name: str) -> Any:
+    for block_fn in app.demo.fns.values():
+        if block_fn.name == name:
+            return block_fn.fn
+    raise AssertionError(f"no callback {name}")
+
+
+def make_env(tmp_path: Path, models_dir: Path, **extra: str) -> dict[str, str]:
+    return {
+        "LEADERBOARD_STORE": str(tmp_path / "store"),
+        "LEADERBOARD_MODELS_DIR": str(models_dir),
+        "LEADERBOARD_SCHEDULER": "off",
+        **extra,
+    }
+
+
+def test_scheduler_switch() -> None:
+    assert scheduler_enabled({}) and scheduler_enabled({"LEADERBOARD_SCHEDULER": "on"})
+    assert not scheduler_enabled({"LEADERBOARD_SCHEDULER": "off"}) and not scheduler_enabled(
+        {"LEADERBOARD_SCHEDULER": "0"}
+    )
+
+
+def test_build_app_creates_the_models_folder(tmp_path: Path) -> None:
+    models = tmp_path / "drop-models-here"
+    app = build_app(env=make_env(tmp_path, models))
+    assert models.is_dir() and app.scheduler is None
+
+
+def test_local_run_submits_as_the_local_user(tmp_path: Path, models_dir: Path, place_model) -> None:
+    place_model("test-org/tiny-whisper")
+    app = build_app(env=make_env(tmp_path, models_dir, LEADERBOARD_LOCAL_USER="dev"))
+    assert not any(type(b).__name__ == "LoginButton" for b in app.demo.blocks.values())  # no token needed locally
+    outputs = callback(app, "on_submit")("test-org/tiny-whisper", "main", "float32", True, None)
+    assert "Accepted" in outputs[0] and "#1 in the queue" in outputs[0]
+    (request,) = LocalStore(tmp_path / "store").snapshot().requests.values()
+    assert request.submitter == "dev"
+    assert "**1** pending" in outputs[2]  # the queue page refreshed with it
+
+
+@pytest.fixture
+def on_a_space(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a Space with `hf_oauth: true` provides, so gradio attaches its real OAuth routes (no network)."""
+    import gradio.oauth
+
+    monkeypatch.setenv("SYSTEM", "spaces")
+    monkeypatch.setenv("SPACE_ID", "org/space")
+    for name, value in {
+        "OAUTH_CLIENT_ID": "client",
+        "OAUTH_CLIENT_SECRET": "secret",
+        "OAUTH_SCOPES": "openid profile",
+        "OPENID_PROVIDER_URL": "https://huggingface.co",
+    }.items():
+        monkeypatch.setattr(gradio.oauth, name, value)
+
+
+def test_on_a_space_login_is_required(tmp_path: Path, models_dir: Path, place_model, on_a_space) -> None:
+    pytest.importorskip("authlib", reason="gradio[oauth] (authlib, itsdangerous) is needed for the Space's login")
+    place_model("test-org/tiny-whisper")
+    app = build_app(env=make_env(tmp_path, models_dir, SPACE_ID="org/space"))
+    assert any(type(b).__name__ == "LoginButton" for b in app.demo.blocks.values())
+    submit = callback(app, "on_submit")
+    refused = submit("test-org/tiny-whisper", "main", "float32", True, None)
+    assert "Log in with Hugging Face first" in refused[0]
+    assert not LocalStore(tmp_path / "store").snapshot().requests
+    accepted = submit("test-org/tiny-whisper", "main", "float32", True, SimpleNamespace(username="alice"))
+    assert "Accepted" in accepted[0]
+    (request,) = LocalStore(tmp_path / "store").snapshot().requests.values()
+    assert request.submitter == "alice"
+
+
+@pytest.fixture
+def populated(tmp_path: Path, models_dir: Path) -> Any:
+    store = LocalStore(tmp_path / "store")
+    finish_in_store(
+        store,
+        [
+            make_result(
+                "r1", "openai/whisper-tiny", wers={"ljspeech-sample": 0.2}, version="local-v1", precision="float32"
+            ),
+            make_result(
+                "r2", "openai/whisper-base", wers={"ljspeech-sample": 0.1}, version="local-v1", precision="float16"
+            ),
+        ],
+    )
+    return build_app(env=make_env(tmp_path, models_dir))
+
+
+def test_page_load_restores_filters_from_the_url(populated: Any) -> None:
+    request = SimpleNamespace(query_params={"q": "tiny", "precision": "float32", "sort": "rtf", "official": "0"})
+    outputs = callback(populated, "on_load")(request)
+    search, _licenses, precisions, _families, _pmin, _pmax, realtime, official, sort, _columns = outputs[1:11]
+    assert search == "tiny" and precisions == ["float32"] and realtime is False and official is False
+    assert sort.value == "rtf"
+    _table, _empty, status, _download, _plot, query, rows, _version = outputs[11:19]
+    assert rows == ("r1",) and "Showing **1** of 2 entries" in status
+    assert query == "q=tiny&precision=float32&official=0&sort=rtf"
+
+
+def test_page_load_with_a_detail_link_opens_that_model(populated: Any) -> None:
+    outputs = callback(populated, "on_load")(SimpleNamespace(query_params={"detail": "r1"}))
+    detail_header = outputs[21]
+    assert "openai/whisper-tiny" in detail_header
+
+
+def test_filter_callback_returns_rows_and_the_shareable_query(populated: Any) -> None:
+    all_columns = [
+        "avg_wer",
+        "rtf",
+        "rtfx",
+        "latency_p90",
+        "wer.ljspeech-sample",
+        "params",
+        "precision",
+        "license",
+        "badges",
+    ]
+    outputs = callback(populated, "on_filters")(
+        "", [], ["float16"], [], None, None, False, True, "avg_wer", all_columns
+    )
+    _table, _empty, _status, _download, _plot, query, rows, _version = outputs
+    assert rows == ("r2",) and query == "precision=float16"

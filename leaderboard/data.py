@@ -5,6 +5,7 @@ values) is rebuilt only when the store's version changes, never per file or per 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from core.records import Result
 from core.store import Snapshot, Store
 from leaderboard.table import Board, BoardInput, build_board
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,15 @@ class BoardSource:
             current = self._loaded
             if current is not None and now - current.read_at < self.ttl_s:
                 return current
-            snapshot = self.store.snapshot()
+            try:
+                snapshot = self.store.snapshot()
+            except Exception as exc:
+                if current is None:
+                    raise
+                # The Hub can be briefly unreachable: keep showing the last good read, try again after the TTL.
+                logger.warning("store read failed, showing the previous snapshot: %s: %s", type(exc).__name__, exc)
+                self._loaded = Loaded(snapshot=current.snapshot, board=current.board, read_at=now)
+                return self._loaded
             self.reads += 1
             if current is not None and current.snapshot.version == snapshot.version:
                 board = current.board

@@ -98,17 +98,32 @@ def scatter_figure(rows: pd.DataFrame, *, max_rtf: float = 1.0) -> go.Figure:
             hoverinfo="text",
         )
     )
-    figure.add_vline(
-        x=max_rtf,
-        line={"color": "#9ca3af", "dash": "dash", "width": 1},
-        annotation_text="real time",
-        annotation_position="top left",
+    # The real-time line as a trace (data coordinates on the log axis), labelled at its top.
+    top = max(float((rows["avg_wer"] * 100).max()) * 1.08, 1.0)
+    figure.add_trace(
+        go.Scatter(
+            x=[max_rtf, max_rtf],
+            y=[0, top],
+            mode="lines+text",
+            line={"color": "#9ca3af", "dash": "dash", "width": 1},
+            text=["", f"real time (RTF {max_rtf:g})"],
+            textposition="top left",
+            textfont={"color": "#6b7280", "size": 11},
+            hoverinfo="skip",
+            showlegend=False,
+        )
     )
+    low = float(rows["rtf"].min()) / 2
+    high = max(float(rows["rtf"].max()), max_rtf) * 2
     figure.update_layout(
         template="plotly_white",
         height=560,
         margin={"l": 60, "r": 20, "t": 30, "b": 60},
-        xaxis={"title": "RTF (lower is faster; log scale)", "type": "log"},
+        xaxis={
+            "title": "RTF (lower is faster; log scale)",
+            "type": "log",
+            "range": [math.log10(low), math.log10(high)],
+        },
         yaxis={"title": "Average WER (%)", "rangemode": "tozero"},
         legend={"title": "Family (hollow: unofficial)", "orientation": "h", "y": -0.18},
         hoverlabel={"bgcolor": "white"},

@@ -39,6 +39,7 @@ QUEUE_REFRESH_S = 3.0
 BOARD_REFRESH_S = 5.0
 PREVIEW_ROWS = 200
 CSV_DIR = Path(tempfile.gettempdir()) / "asr-leaderboard-csv"
+CSV_KEEP = 200
 
 CSS = """
 .lb-header { padding: 4px 0 2px 0; }
@@ -65,6 +66,7 @@ CSS = """
 .prose table.lb-kv, table.lb-kv { border-collapse: collapse; margin: 4px 0 10px 0; font-size: 0.94rem; border: none !important; }
 table.lb-kv th, table.lb-kv td { border: none !important; border-bottom: 1px solid var(--border-color-primary) !important;
   background: none !important; padding: 4px 22px 4px 0 !important; text-align: left; vertical-align: top; }
+table.lb-kv tr { border: none !important; }
 table.lb-kv th { font-weight: 500; color: var(--body-text-color-subdued); white-space: nowrap; }
 table.lb-kv td { font-family: var(--font-mono); font-size: 0.9em; }
 """
@@ -221,13 +223,20 @@ def column_widths(view: BoardView) -> list[str]:
     return widths
 
 
-def write_csv(view: BoardView, eval_sets: Sequence[str]) -> str:
-    """The filtered view as a CSV file named by its content (so repeated views reuse one file)."""
+def write_csv(view: BoardView, eval_sets: Sequence[str], folder: Path = CSV_DIR, keep: int = CSV_KEEP) -> str:
+    """The filtered view as a CSV file named by its content (so repeated views reuse one file), written
+    atomically (two visitors may ask for the same view at once); only the newest `keep` files are kept."""
     data = csv_frame(view, eval_sets).to_csv(index=False).encode("utf-8")
-    CSV_DIR.mkdir(parents=True, exist_ok=True)
-    path = CSV_DIR / f"open-asr-leaderboard-{hashlib.sha256(data).hexdigest()[:12]}.csv"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"open-asr-leaderboard-{hashlib.sha256(data).hexdigest()[:12]}.csv"
     if not path.exists():
-        path.write_bytes(data)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+        old = sorted(folder.glob("open-asr-leaderboard-*.csv"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]
+        for stale in old:
+            stale.unlink(missing_ok=True)
     return str(path)
 
 
@@ -282,7 +291,8 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
     column_choices0 = [(c.label, c.id) for c in board0.columns]
     sort_choices0 = [(o.label, o.id) for o in sort_options(board0.eval_sets)]
 
-    with gr.Blocks(title=config.title, fill_width=True) as demo:
+    # delete_cache: gradio copies every served file (the CSVs) into its cache; clear copies older than a day, hourly.
+    with gr.Blocks(title=config.title, fill_width=True, delete_cache=(3600, 86400)) as demo:
         header = gr.HTML(header_html(config, first))
         with gr.Tabs(selected="leaderboard", elem_id="lb-tabs") as tabs:
             # --- Leaderboard ---------------------------------------------------------------------------

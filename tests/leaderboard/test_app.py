@@ -136,3 +136,10 @@ def test_filter_callback_returns_rows_and_the_shareable_query(populated: Any) ->
     )
     _table, _empty, _status, _download, _plot, query, rows, _version = outputs
     assert rows == ("r2",) and query == "precision=float16"
+
+
+def test_predictions_preview(populated: Any) -> None:
+    preview = callback(populated, "preview")
+    frame = preview("r1", "ljspeech-sample")
+    assert list(frame.columns) == ["id", "reference", "prediction", "duration_s", "time_s"] and len(frame) == 2
+    assert "No stored predictions" in preview("r1", "missing-set").iloc[0, 0]

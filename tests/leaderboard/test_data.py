@@ -69,3 +69,24 @@ def test_board_has_only_this_versions_finished_results_with_request_facts(tmp_pa
     assert [e.request_id for e in board.entries] == ["r1"]
     entry = board.entries[0]
     assert entry.local and entry.license == "mit" and entry.family == "whisper"  # facts from the request
+
+
+def test_a_failed_read_keeps_the_last_good_snapshot(tmp_path: Path) -> None:
+    import pytest
+
+    from core.store import StoreError
+
+    store = CountingStore(tmp_path / "store")
+    clock = Clock()
+    source = BoardSource(store, version="v1", eval_sets=(), ttl_s=1.0, clock=clock)
+    first = source.get()
+
+    def broken():  # type: ignore[no-untyped-def]
+        raise StoreError("the Hub answered 503")
+
+    store.snapshot = broken  # type: ignore[method-assign]
+    clock.now = 5.0
+    assert source.get().snapshot is first.snapshot
+    fresh = BoardSource(store, version="v1", eval_sets=())
+    with pytest.raises(StoreError):
+        fresh.get()

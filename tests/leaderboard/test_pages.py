@@ -182,3 +182,14 @@ def test_login_button_on_a_space_or_when_asked() -> None:
     assert show_login_button({"SPACE_ID": "org/space"})
     assert not show_login_button({})
     assert show_login_button({"LEADERBOARD_LOCAL_LOGIN": "1"})
+
+
+def test_csv_files_are_reused_and_bounded(tmp_path: Path) -> None:
+    from leaderboard.ui import write_csv
+
+    board = build_board([BoardInput(make_result("a")), BoardInput(make_result("b", "org/b"))], eval_sets=("ami",))
+    first = write_csv(board.view(Filters()), board.eval_sets, folder=tmp_path, keep=2)
+    assert write_csv(board.view(Filters()), board.eval_sets, folder=tmp_path, keep=2) == first
+    for search in ("a", "b", "org"):
+        write_csv(board.view(Filters(search=search)), board.eval_sets, folder=tmp_path, keep=2)
+    assert len(list(tmp_path.glob("*.csv"))) == 2 and not list(tmp_path.glob("*.tmp"))

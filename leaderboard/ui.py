@@ -461,7 +461,12 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
             # --- About ---------------------------------------------------------------------------------
             with gr.Tab("ℹ️ About", id="about") as tab_about:
                 gr.Markdown(
-                    about_markdown(config, ctx.results_location, ctx.requests_location, verifying=False),
+                    about_markdown(
+                        config,
+                        ctx.results_location,
+                        ctx.requests_location,
+                        verifying=ctx.source.verified is not None,
+                    ),
                     elem_id="about",
                 )
 

@@ -31,7 +31,9 @@ class BoardSource:
     """Thread-safe cache in front of `store.snapshot()`.
 
     `ttl_s` bounds how stale a page can be (a few seconds locally; longer on the Hub, where a snapshot costs
-    API calls). `invalidate()` forces the next read, e.g. right after a submission or a finished evaluation.
+    API calls). A slow read stretches it: the cache holds for at least `load_factor` times the last read's
+    duration, so however big the store grows, reading it takes at most about 1/`load_factor` of the time.
+    `invalidate()` forces the next read, e.g. right after a submission or a finished evaluation.
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class BoardSource:
         is_local: Callable[[str], bool] = lambda _model_id: False,
         verified: Callable[[Result], bool] | None = None,
         ttl_s: float = 2.0,
+        load_factor: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
@@ -51,10 +54,16 @@ class BoardSource:
         self.is_local = is_local
         self.verified = verified
         self.ttl_s = ttl_s
+        self.load_factor = load_factor
         self.clock = clock
+        self.last_read_s = 0.0
         self._lock = threading.Lock()
         self._loaded: Loaded | None = None
         self.reads = 0
+
+    @property
+    def effective_ttl_s(self) -> float:
+        return max(self.ttl_s, self.load_factor * self.last_read_s)
 
     def invalidate(self) -> None:
         with self._lock:
@@ -65,10 +74,11 @@ class BoardSource:
         with self._lock:
             now = self.clock()
             current = self._loaded
-            if current is not None and now - current.read_at < self.ttl_s:
+            if current is not None and now - current.read_at < self.effective_ttl_s:
                 return current
             try:
                 snapshot = self.store.snapshot()
+                self.last_read_s = max(0.0, self.clock() - now)
             except Exception as exc:
                 if current is None:
                     raise

@@ -90,3 +90,23 @@ def test_a_failed_read_keeps_the_last_good_snapshot(tmp_path: Path) -> None:
     fresh = BoardSource(store, version="v1", eval_sets=())
     with pytest.raises(StoreError):
         fresh.get()
+
+
+def test_a_slow_store_is_read_less_often(tmp_path: Path) -> None:
+    clock = Clock()
+
+    class SlowStore(CountingStore):
+        def snapshot(self):  # type: ignore[no-untyped-def]
+            clock.now += 3.0  # this read takes 3 s
+            return super().snapshot()
+
+    store = SlowStore(tmp_path / "store")
+    source = BoardSource(store, version="v1", eval_sets=(), ttl_s=2.0, load_factor=5.0, clock=clock)
+    source.get()
+    assert source.effective_ttl_s == 15.0
+    clock.now += 10.0
+    source.get()
+    assert store.snapshots == 1
+    clock.now += 10.0
+    source.get()
+    assert store.snapshots == 2

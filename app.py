@@ -15,12 +15,15 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
 import gradio as gr
 
 from core.config import LeaderboardConfig, load_config
+from core.records import Result
+from core.signing import load_public_key, public_key_for, verify_result
 from core.store import Store, open_store
 from core.store.local import REQUESTS_REPO_DIR, RESULTS_REPO_DIR
 from leaderboard.data import BoardSource
@@ -44,6 +47,14 @@ def scheduler_enabled(env: os._Environ[str] | dict[str, str]) -> bool:
     return env.get("LEADERBOARD_SCHEDULER", "on").strip().lower() not in ("0", "off", "false", "no")
 
 
+def signature_checker(public_key: str | None) -> Callable[[Result], bool]:
+    """R9: a result is ranked only if its signature verifies under the published key."""
+    if public_key is None:
+        return lambda _result: False
+    key = load_public_key(public_key)
+    return lambda result: verify_result(result, key)
+
+
 def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | dict[str, str] | None = None) -> App:
     """Everything `python app.py` serves, not yet started."""
     env = os.environ if env is None else env
@@ -57,12 +68,16 @@ def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | d
         results_location = config.store.results_repo or ""
         requests_location = config.store.requests_repo or ""
     inspector = ModelInspector(LocalModels(config.models_dir), HubModels())
+    public_key = public_key_for(config)
+    if public_key is None:
+        logger.warning("no RESULTS_PUBLIC_KEY (or RESULTS_SIGNING_KEY): no result can be verified, none is ranked")
     source = BoardSource(
         store,
         version=config.version,
         eval_sets=tuple(e.name for e in config.eval_sets),
         is_local=inspector.is_local,
         ttl_s=SNAPSHOT_TTL_S[config.store.kind],
+        verified=signature_checker(public_key),
     )
     scheduler = None
     if scheduler_enabled(env):
@@ -84,6 +99,7 @@ def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | d
         login_button=show_login_button(env),
         results_location=results_location,
         requests_location=requests_location,
+        public_key=public_key,
     )
     return App(demo=build_demo(ctx), scheduler=scheduler, config=config, store=store)
 

@@ -10,6 +10,7 @@ Every record converts to a JSON-ready dict with `to_dict()` and back with `from_
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import types
 import typing
@@ -71,6 +72,13 @@ def _decode(hint: Any, value: Any) -> Any:
     return value
 
 
+@functools.cache
+def _field_hints(cls: type) -> dict[str, Any]:
+    """Each field's resolved type hint; cached because resolving them dominates parsing a large store."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
 class Record:
     """Mixin: lossless JSON round-trip for a dataclass of JSON-friendly fields."""
 
@@ -79,9 +87,8 @@ class Record:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
-        hints = typing.get_type_hints(cls)
-        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        unknown = set(data) - known
+        hints = _field_hints(cls)
+        unknown = set(data) - set(hints)
         if unknown:
             raise ValueError(f"{cls.__name__} has no field(s) {sorted(unknown)}; is the file from a newer schema?")
         return cls(**{k: _decode(hints[k], v) for k, v in data.items()})

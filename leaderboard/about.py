@@ -4,6 +4,7 @@ the public datasets and how to reproduce an entry. Pure: markdown from the confi
 from __future__ import annotations
 
 from core.config import ANY_GPU_CLASS, LeaderboardConfig
+from core.signing import fingerprint
 
 
 def _hardware_rule(gpu_class: str) -> str:
@@ -18,20 +19,23 @@ def _hardware_rule(gpu_class: str) -> str:
     )
 
 
-def _signature_rule(verifying: bool) -> str:
-    if verifying:
-        return "Only results whose signature verifies are ranked; the others are shown, labelled unverified."
+def _signature_rule(public_key: str | None) -> str:
+    if public_key is None:
+        return (
+            "**No public key is configured, so no result can be verified and none is ranked**: the maintainers "
+            "must set `RESULTS_PUBLIC_KEY` (see the README's Space setup)."
+        )
     return (
-        "This version of the Space does not check signatures yet: results are ranked without that check, and the "
-        "Model detail tab shows whether each result is signed, so you can verify it yourself."
+        "Only results whose signature verifies are ranked; the others are shown, labelled unverified. "
+        f"Public key `{public_key}` (fingerprint `{fingerprint(public_key)}`)."
     )
 
 
 def about_markdown(
-    config: LeaderboardConfig, results_location: str, requests_location: str, *, verifying: bool = False
+    config: LeaderboardConfig, results_location: str, requests_location: str, *, public_key: str | None
 ) -> str:
-    """The whole About page; `*_location` are the datasets' repo ids or local folders. `verifying` says whether
-    this Space checks result signatures yet (R9), so the page never claims a check it does not make."""
+    """The whole About page; `*_location` are the datasets' repo ids or local folders. `public_key` is the
+    key results are verified against (R9), or None when none is configured (then nothing is ranked)."""
     rules = config.rules
     sets = ", ".join(f"`{e.name}`" for e in config.eval_sets)
     example_set = config.eval_sets[0].name
@@ -76,7 +80,7 @@ at a time**, on a pinned model revision. Leaderboard version `{config.version}` 
 | R6 | Safe loading | No `trust_remote_code`, safetensors weights only, and a transformers speech-recognition class (seq2seq or CTC). Anything else is refused at submission, with the reason. |
 | R7 | One pipeline | Greedy decoding, English, no timestamps, no dataset-specific prompts, the same for every dataset; one normalizer (`{config.normalizer}`) for the whole leaderboard version. |
 | R8 | Public log, no retraction | Every submission and status change is appended to a public hash-chained log (the Log tab checks the chain). Failures stay visible. |
-| R9 | Signed results | The evaluator signs each result (Ed25519; the public key is in the results dataset card). {_signature_rule(verifying)} |
+| R9 | Signed results | The evaluator signs each result (Ed25519; the public key is in the results dataset card). {_signature_rule(public_key)} |
 | R10 | Fair access | Log in to submit; at most **{rules.max_submissions_per_week}** submissions per user in any 7 days; a (model, SHA, precision) already pending, running or finished is refused. A failed one may be resubmitted. |
 | R11 | Honest statistics | Corpus-level WER per dataset with a 95% bootstrap confidence interval ({rules.bootstrap_samples} resamples of utterances, seed {rules.bootstrap_seed}); average WER is the unweighted mean over the datasets; RTF is pooled by duration. |
 | R12 | Reproducibility | Each result records the software versions, the evaluator version, each eval set's source and revision, the rules in force and the command that reproduces it. Raw predictions are stored next to the result. |

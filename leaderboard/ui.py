@@ -119,6 +119,7 @@ class AppContext:
     login_button: bool = False
     results_location: str = ""
     requests_location: str = ""
+    public_key: str | None = None
 
 
 # --- pure helpers for the controls ------------------------------------------------------------------------
@@ -465,7 +466,7 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
                         config,
                         ctx.results_location,
                         ctx.requests_location,
-                        verifying=ctx.source.verified is not None,
+                        public_key=ctx.public_key,
                     ),
                     elem_id="about",
                 )

@@ -44,6 +44,7 @@ class LocalStore(Store):
     def __init__(self, root: str | os.PathLike[str], card: CardInfo | None = None) -> None:
         self.root = Path(root)
         self.card = card
+        self._results_cache: dict[str, tuple[tuple[int, int], Result]] = {}
         self.requests_root = self.root / REQUESTS_REPO_DIR
         self.results_root = self.root / RESULTS_REPO_DIR
         for folder in (self.requests_root / layout.REQUESTS_DIR, self.results_root / layout.RESULTS_DIR):
@@ -95,6 +96,16 @@ class LocalStore(Store):
             existing = log_path.read_text(encoding="utf-8") if log_path.exists() else ""
             atomic_write(log_path, existing + write_jsonl(changes.log))
 
+    def _result(self, path: Path) -> Result:
+        """A parsed result file, re-parsed only when the file changed (results are written once, read often)."""
+        stat = path.stat()
+        key = (stat.st_mtime_ns, stat.st_size)
+        cached = self._results_cache.get(path.name)
+        if cached is None or cached[0] != key:
+            cached = (key, Result.from_json(path.read_bytes()))
+            self._results_cache[path.name] = cached
+        return cached[1]
+
     def _write_table_and_card(self) -> None:
         """The consolidated table and the dataset card, as the Hub store commits them with each result."""
         results = [
@@ -109,10 +120,7 @@ class LocalStore(Store):
         with self._exclusive():
             requests = self._read_requests()
             log = self._read_log()
-            results = {
-                path.stem: Result.from_json(path.read_bytes())
-                for path in sorted((self.results_root / layout.RESULTS_DIR).glob("*.json"))
-            }
+            results = {path.stem: self._result(path) for path in sorted((self.results_root / layout.RESULTS_DIR).glob("*.json"))}
         return Snapshot(requests=requests, results=results, log=log, version=str(len(log)))
 
     def predictions(self, request_id: str, eval_set: str) -> list[PredictionRow]:

@@ -8,6 +8,7 @@ import pandas as pd
 
 from core.config import load_config
 from core.eventlog import ChainCheck, next_entry
+from core.signing import fingerprint, generate_keypair
 from leaderboard.about import about_markdown
 from leaderboard.detail import dataset_frame, detail_choices, detail_view
 from leaderboard.logview import chain_markdown, log_frame
@@ -109,21 +110,22 @@ def test_dataset_frame_columns() -> None:
 
 def test_about_names_the_configured_values(tmp_path: Path) -> None:
     config = load_config(env={"LEADERBOARD_STORE": str(tmp_path)})
-    text = about_markdown(config, "results-folder", "requests-folder")
+    public = generate_keypair()[1]
+    text = about_markdown(config, "results-folder", "requests-folder", public_key=public)
     assert f"at most **{config.rules.max_submissions_per_week}** submissions" in text
     assert f"at most **{config.rules.max_rtf:g}**" in text and f"**{config.rules.warmup_utterances}** warm-up" in text
     for rule in [f"R{n}" for n in range(1, 13)]:
         assert f"| {rule} |" in text
     assert "python -m evaluator evaluate" in text and "pd.read_json" in text and "python -m evaluator verify" in text
-    assert "does not check signatures yet" in text
-    assert "Only results whose signature verifies are ranked" in about_markdown(config, "r", "q", verifying=True)
+    assert "Only results whose signature verifies are ranked" in text and public in text and fingerprint(public) in text
+    assert "none is ranked" in about_markdown(config, "r", "q", public_key=None)
 
 
 def test_about_for_the_hub_store(tmp_path: Path) -> None:
     config = load_config(
         env={"LEADERBOARD_STORE": str(tmp_path), "REQUESTS_REPO": "o/requests", "RESULTS_REPO": "o/results"}
     )
-    text = about_markdown(config, "o/results", "o/requests")
+    text = about_markdown(config, "o/results", "o/requests", public_key=None)
     assert 'load_dataset("o/results"' in text and "hf://datasets/o/results/leaderboard.csv" in text
 
 

@@ -311,3 +311,31 @@ def test_display_rounding_of_number_columns() -> None:
     values = np.array([0.0123456, 123.456, 0.0, np.inf, np.nan, -0.5])
     assert list(np.nan_to_num(significant_array(values), nan=-1)) == pytest.approx([0.0123, 123.0, 0.0, -1, -1, -0.5])
     assert list(np.nan_to_num(percent_array(np.array([0.063, 0.12346, np.inf])), nan=-1)) == [6.3, 12.35, -1]
+
+
+def test_only_results_whose_signature_verifies_are_ranked() -> None:
+    """R9 on the board: an untouched signed result is ranked; one altered by one character is labelled, not ranked."""
+    import dataclasses
+
+    from app import signature_checker
+    from core.signing import generate_keypair, sign_result
+
+    private, public = generate_keypair()
+    good = sign_result(make_result("good", "org/good", wers={"s": 0.10}), private)
+    bad = sign_result(make_result("bad", "org/bad", wers={"s": 0.05}), private)
+    score = bad.datasets["s"]
+    tampered = dataclasses.replace(bad, datasets={"s": dataclasses.replace(score, wer=0.04)})
+    unsigned = make_result("unsigned", "org/unsigned", wers={"s": 0.01})
+    board = build_board(
+        [BoardInput(good), BoardInput(tampered), BoardInput(unsigned)],
+        eval_sets=("s",),
+        verified=signature_checker(public),
+    )
+    by_id = {e.request_id: e for e in board.entries}
+    assert by_id["good"].verified is True and by_id["good"].rank == 1
+    assert by_id["bad"].verified is False and by_id["bad"].rank is None
+    assert by_id["unsigned"].verified is False and by_id["unsigned"].rank is None
+    assert all(
+        e.verified is False
+        for e in build_board([BoardInput(good)], eval_sets=("s",), verified=signature_checker(None)).entries
+    )

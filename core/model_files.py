@@ -49,11 +49,17 @@ def local_revision(folder: Path) -> str:
 
 
 def card_license(folder: Path) -> str | None:
-    """The `license:` of the model card's YAML front matter (README.md), or None if there is none."""
+    """`license:` from the model card's YAML front matter (README.md), or None when there is none."""
     from huggingface_hub.repocard import metadata_load
 
     readme = folder / "README.md"
     if not readme.is_file():
         return None
-    license_ = (metadata_load(readme) or {}).get("license")
-    return str(license_) if license_ else None
+    try:
+        metadata = metadata_load(readme) or {}
+    except Exception:  # a malformed card is "no license", and the submission refusal says how to add one
+        return None
+    value = metadata.get("license")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return str(value).strip() if value else None

@@ -1,7 +1,7 @@
 """Pinned weights (R4): the weight files the evaluator loads must be exactly the ones recorded at submission.
 
 At submission the form records the sha256 of every safetensors file (`Request.model.weight_files`): from the
-Hub's LFS metadata (`HfApi.model_info(..., files_metadata=True)`, see `weight_hashes_from_siblings`) or, for a
+Hub's LFS metadata (`HfApi.model_info(..., files_metadata=True)`, see `leaderboard.inspection.HubModels`) or, for a
 local folder, computed with `core.model_files.weight_file_hashes`. Before evaluating, the evaluator calls
 `check_weight_hashes` on the folder it is about to load; any changed, missing or added file fails the request
 with a message that names the file.
@@ -9,11 +9,10 @@ with a message that names the file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from core.model_files import WEIGHT_SUFFIXES, weight_file_hashes
+from core.model_files import weight_file_hashes
 
 
 class WeightMismatch(ValueError):
@@ -39,27 +38,3 @@ def check_weight_hashes(model_folder: Path, expected: Mapping[str, str]) -> None
             + "; ".join(problems)
             + ". The revision was pinned when the request was made; submit the model again to evaluate the new weights."
         )
-
-
-def weight_hashes_from_siblings(siblings: Iterable[Any]) -> dict[str, str]:
-    """sha256 of each safetensors file from `model_info(files_metadata=True).siblings` (their LFS oid).
-
-    The Hub stores safetensors files in LFS, whose oid is the sha256 of the content, so no download is needed.
-    A safetensors file without LFS metadata cannot be pinned this way; the error says so.
-    """
-    hashes: dict[str, str] = {}
-    for sibling in siblings:
-        name = sibling.rfilename
-        if not name.endswith(WEIGHT_SUFFIXES):
-            continue
-        lfs = getattr(sibling, "lfs", None)
-        sha = getattr(lfs, "sha256", None) if lfs is not None else None
-        if sha is None and isinstance(lfs, Mapping):
-            sha = lfs.get("sha256")
-        if not sha:
-            raise WeightMismatch(
-                f"{name} has no LFS sha256 on the Hub (was `files_metadata=True` passed to `model_info`?); "
-                "its content cannot be pinned"
-            )
-        hashes[name] = str(sha)
-    return hashes

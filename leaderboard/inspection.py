@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.model_files import WEIGHT_SUFFIXES, local_revision, model_files, weight_file_hashes
+from core.model_files import WEIGHT_SUFFIXES, card_license, local_revision, model_files, weight_file_hashes
 from leaderboard.submission import MODEL_ID_PATTERN, InspectionError, ModelFacts
 
 #: Largest safetensors header read (the format caps it at 100 MB; real headers are a few hundred KB).
@@ -50,22 +50,6 @@ def read_safetensors_header(path: Path) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise ValueError(f"{path} has a header that is not a JSON object")
     return header
-
-
-def read_front_matter_license(readme: Path) -> str | None:
-    """`license:` from a model card's YAML front matter, or None when there is no card or no license."""
-    if not readme.is_file():
-        return None
-    from huggingface_hub import metadata_load
-
-    try:
-        metadata = metadata_load(readme) or {}
-    except Exception:  # a malformed card is "no license", and the refusal says how to add one
-        return None
-    value = metadata.get("license")
-    if isinstance(value, list):
-        value = value[0] if value else None
-    return str(value).strip() if value else None
 
 
 # --- the local models folder ------------------------------------------------------------------------------
@@ -128,7 +112,7 @@ class LocalModels:
             files=files,
             weight_files=weights,
             config=_read_json(folder / "config.json"),
-            license=read_front_matter_license(folder / "README.md"),
+            license=card_license(folder),
             parameters=parameters,
             location=str(folder),
         )

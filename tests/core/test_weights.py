@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from core.model_files import weight_file_hashes
-from core.weights import WeightMismatch, check_weight_hashes, weight_hashes_from_siblings
+from core.weights import WeightMismatch, check_weight_hashes
 
 
 @pytest.fixture
@@ -48,13 +47,3 @@ def test_other_files_do_not_matter(model: Path) -> None:
     recorded = weight_file_hashes(model)
     (model / "config.json").write_text('{"changed": true}')
     check_weight_hashes(model, recorded)
-
-
-def test_hub_siblings_give_lfs_sha256() -> None:
-    siblings = [
-        SimpleNamespace(rfilename="model.safetensors", lfs=SimpleNamespace(sha256="ab" * 32)),
-        SimpleNamespace(rfilename="config.json", lfs=None),
-    ]
-    assert weight_hashes_from_siblings(siblings) == {"model.safetensors": "ab" * 32}
-    with pytest.raises(WeightMismatch, match=r"model\.safetensors has no LFS sha256"):
-        weight_hashes_from_siblings([SimpleNamespace(rfilename="model.safetensors", lfs=None)])

@@ -15,7 +15,7 @@ from huggingface_hub.hf_api import ModelInfo as HubModelInfo
 from huggingface_hub.utils import SafetensorsFileMetadata, SafetensorsRepoMetadata, TensorInfo, hf_raise_for_status
 
 from core.config import Rules
-from core.model_files import local_revision, weight_file_hashes
+from core.model_files import card_license, local_revision, weight_file_hashes
 from core.records import Status
 from core.store import LocalStore
 from leaderboard import submission
@@ -24,7 +24,6 @@ from leaderboard.inspection import (
     LocalModels,
     ModelInspector,
     count_parameters,
-    read_front_matter_license,
     read_safetensors_header,
 )
 from leaderboard.submission import (
@@ -294,10 +293,10 @@ def test_safetensors_header_parsing(place_model) -> None:
 def test_front_matter_license(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text("---\nlicense: apache-2.0\n---\n# x\n")
-    assert read_front_matter_license(readme) == "apache-2.0"
+    assert card_license(readme.parent) == "apache-2.0"
     readme.write_text("# no front matter\n")
-    assert read_front_matter_license(readme) is None
-    assert read_front_matter_license(tmp_path / "absent.md") is None
+    assert card_license(readme.parent) is None
+    assert card_license(tmp_path / "absent") is None
 
 
 # --- submit() end to end on a real LocalStore -------------------------------------------------------------

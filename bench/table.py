@@ -31,6 +31,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from core.config import load_config  # noqa: E402
 from core.records import (  # noqa: E402
     PRECISIONS,
     Aggregate,
@@ -44,16 +45,7 @@ from core.records import (  # noqa: E402
 )
 from leaderboard.table import BoardInput, Filters, build_board, sort_options  # noqa: E402
 
-EVAL_SETS = (
-    "ami",
-    "earnings22",
-    "gigaspeech",
-    "librispeech_test_clean",
-    "librispeech_test_other",
-    "spgispeech",
-    "tedlium",
-    "voxpopuli",
-)
+EVAL_SETS = tuple(e.name for e in load_config(REPO_ROOT / "configs" / "esb-v1.toml", env={}).eval_sets)
 FAMILIES = {
     "whisper": "WhisperForConditionalGeneration",
     "wav2vec2": "Wav2Vec2ForCTC",

@@ -9,6 +9,7 @@ result whose request is still RUNNING (handled by lease expiry), never a FINISHE
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -121,7 +122,15 @@ class LocalStore(Store):
             requests = self._read_requests()
             log = self._read_log()
             results = {path.stem: self._result(path) for path in sorted((self.results_root / layout.RESULTS_DIR).glob("*.json"))}
-        return Snapshot(requests=requests, results=results, log=log, version=str(len(log)))
+        # Any change to a request, a result or the log changes the version, so the Space rebuilds (and
+        # re-verifies) its board even after a hand edit of a file.
+        stamps = sorted(
+            (p.name, p.stat().st_mtime_ns, p.stat().st_size)
+            for folder in (self.requests_root / layout.REQUESTS_DIR, self.results_root / layout.RESULTS_DIR)
+            for p in folder.glob("*.json")
+        )
+        version = hashlib.sha256(repr((len(log), stamps)).encode()).hexdigest()[:16]
+        return Snapshot(requests=requests, results=results, log=log, version=version)
 
     def predictions(self, request_id: str, eval_set: str) -> list[PredictionRow]:
         path = self.results_root / layout.predictions_path(request_id, eval_set)

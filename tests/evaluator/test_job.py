@@ -120,7 +120,11 @@ def test_published_store_verifies_with_the_cli(setup, capsys) -> None:
     _submit(store, 1, "org/tiny", models=config.models_dir)
     run_once(config, store, worker="w")
     assert main(["verify", str(config.store.local_root)]) == 0
+    before = store.snapshot()
     result_file = config.store.local_root / "results" / "results" / "req-0001.json"
     result_file.write_text(result_file.read_text().replace('"precision": "float32"', '"precision": "float16"'))
+    after = store.snapshot()
+    assert after.version != before.version  # the Space rebuilds its board and stops ranking the edited result
+    assert not verify_result(after.results["req-0001"], public_key_for(config))
     assert main(["verify", str(config.store.local_root)]) == 1
     assert "req-0001" in capsys.readouterr().out

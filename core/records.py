@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -22,6 +23,10 @@ from typing import Any, Self, TypeVar
 SCHEMA_VERSION = 1
 
 PRECISIONS = ("float32", "float16", "bfloat16")
+
+_REPO_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
+#: The `owner/name` form of a Hub repo id (model or dataset), as the Hub accepts it.
+HUB_REPO_ID = re.compile(rf"^{_REPO_NAME}/{_REPO_NAME}$")
 
 
 def utc_now() -> str:

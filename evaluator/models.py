@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +22,7 @@ from transformers.models.auto.modeling_auto import (
 )
 
 from core.model_files import UNSAFE_WEIGHT_SUFFIXES, WEIGHT_SUFFIXES, local_revision, model_files
-from core.records import PRECISIONS
+from core.records import HUB_REPO_ID, PRECISIONS
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 SEQ2SEQ_ARCHITECTURES = frozenset(MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES.values())
@@ -31,8 +30,6 @@ CTC_ARCHITECTURES = frozenset(MODEL_FOR_CTC_MAPPING_NAMES.values())
 # generate() warns about its own defaults on every call; at one call per utterance that floods the logs
 # and costs time inside the timed region.
 transformers_logging.set_verbosity_error()
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 class ModelLoadError(ValueError):
@@ -65,14 +62,14 @@ def resolve_model(model: str, revision: str | None = None, models_dir: Path | No
     submission (R4) are the files that get loaded.
     """
     candidates = [Path(model).expanduser()]
-    if models_dir is not None and _HUB_ID.match(model):
+    if models_dir is not None and HUB_REPO_ID.match(model):
         candidates.append(models_dir / model)
     for folder in candidates:
         if folder.is_dir():
             return ModelSource(
                 model_id=model, location=str(folder.resolve()), revision=local_revision(folder), local=True
             )
-    if not _HUB_ID.match(model):
+    if not HUB_REPO_ID.match(model):
         where = f" or under {models_dir}" if models_dir else ""
         raise ModelLoadError(f"model {model!r} is not a folder{where}, nor a Hub id like `openai/whisper-base`")
     sha = _resolve_hub_revision(model, revision or "main")

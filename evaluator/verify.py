@@ -22,7 +22,6 @@ import argparse
 import csv
 import json
 import os
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +29,9 @@ from typing import TextIO
 
 from core.dataset_card import CARD_FILE, TABLE_FILE, parse_front_matter, table_row
 from core.eventlog import verify_chain
-from core.records import LogEntry, Result
+from core.records import HUB_REPO_ID, LogEntry, Result
 from core.signing import PUBLIC_KEY_ENV, SigningKeyError, load_public_key, predictions_sha256, verify_result
 from core.store import layout
-
-REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class VerifyUsageError(ValueError):
@@ -150,7 +147,7 @@ def _as_folder(value: str) -> Path:
     path = Path(value).expanduser()
     if path.exists():
         return path
-    if REPO_ID.match(value):
+    if HUB_REPO_ID.match(value):
         return download(value)
     raise VerifyUsageError(f"{value} is neither an existing folder nor a Hub dataset id (owner/name)")
 

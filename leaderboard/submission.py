@@ -18,11 +18,10 @@ from typing import Any, Protocol
 
 from core.config import Rules
 from core.model_files import UNSAFE_WEIGHT_SUFFIXES
-from core.records import PRECISIONS, LogEntry, ModelInfo, Request, Status, parse_time
+from core.records import HUB_REPO_ID, PRECISIONS, LogEntry, ModelInfo, Request, Status, parse_time
 from core.store import Refused, Store, StoreError, StoreState
 
-_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
-MODEL_ID_PATTERN = re.compile(rf"^{_NAME}/{_NAME}$")
+MODEL_ID_PATTERN = HUB_REPO_ID
 REVISION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 SHA_PATTERN = re.compile(r"^[0-9a-f]{40}$")
 WEEK = timedelta(days=7)

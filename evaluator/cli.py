@@ -10,17 +10,35 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.config import ConfigError, EvalSetConfig, LeaderboardConfig, load_config
 from core.records import PRECISIONS, Result, write_jsonl
 from core.store import StoreError, open_store
-from evaluator.audio import AudioError
 from evaluator.eval_sets import EvalSetError, eval_set_from_path
-from evaluator.evaluate import Evaluation, InvalidResult, evaluate
-from evaluator.models import ModelLoadError
-from evaluator.runner import UtteranceTimeout
 
-EXPECTED_ERRORS = (ConfigError, ModelLoadError, EvalSetError, AudioError, UtteranceTimeout, InvalidResult, StoreError)
+if TYPE_CHECKING:
+    from evaluator.evaluate import Evaluation
+
+#: Errors that are the user's to fix, printed as one line. These need no heavy import.
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (ConfigError, EvalSetError, StoreError)
+
+#: The same, defined in modules that import torch/transformers: `--help` and `verify` must not load those, and
+#: such an error can only have been raised once its module was imported, so it is looked up in `sys.modules`.
+_HEAVY_EXPECTED_ERRORS = {
+    "evaluator.audio": "AudioError",
+    "evaluator.models": "ModelLoadError",
+    "evaluator.runner": "UtteranceTimeout",
+    "evaluator.evaluate": "InvalidResult",
+}
+
+
+def expected_errors() -> tuple[type[Exception], ...]:
+    """`EXPECTED_ERRORS` plus those of the heavy modules already imported (never imports one)."""
+    loaded = tuple(
+        getattr(sys.modules[module], name) for module, name in _HEAVY_EXPECTED_ERRORS.items() if module in sys.modules
+    )
+    return EXPECTED_ERRORS + loaded
 
 
 def _eval_sets(config: LeaderboardConfig, names: Sequence[str] | None) -> list[EvalSetConfig] | None:
@@ -82,6 +100,8 @@ def summary_table(result: Result) -> str:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from evaluator.evaluate import evaluate  # torch and transformers: only when evaluating
+
     config = load_config(args.config)
     evaluation = evaluate(
         config,
@@ -149,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except EXPECTED_ERRORS as exc:
+    except Exception as exc:
+        if not isinstance(exc, expected_errors()):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2

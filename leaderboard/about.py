@@ -3,8 +3,22 @@ the public datasets and how to reproduce an entry. Pure: markdown from the confi
 
 from __future__ import annotations
 
+import os
+
 from core.config import ANY_GPU_CLASS, LeaderboardConfig
+from core.records import HUB_REPO_ID
 from core.signing import fingerprint
+
+RULES_FILE = "docs/rules.md"
+
+
+def rules_link(space_id: str | None) -> str:
+    """Where the full rules are: the file in this Space's repo on the Hub, or the checkout's file when local.
+
+    `space_id` is what Hugging Face sets as `SPACE_ID` in a running Space (`owner/name`)."""
+    if space_id and HUB_REPO_ID.match(space_id):
+        return f"[`{RULES_FILE}`](https://huggingface.co/spaces/{space_id}/blob/main/{RULES_FILE})"
+    return f"`{RULES_FILE}` in this Space's repository"
 
 
 def _hardware_rule(gpu_class: str) -> str:
@@ -69,6 +83,9 @@ at a time**, on a pinned model revision. Leaderboard version `{config.version}` 
 `{config.normalizer}` text normalizer.
 
 ## The rules
+
+The full rules (R1–R14) and the definition of every figure are written out in
+{rules_link(os.environ.get("SPACE_ID"))}; this page sums them up with the values this board uses.
 
 | | Rule | In plain words |
 |---|---|---|

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from huggingface_hub.repocard import RepoCard
 
+from core import layout
 from core.records import Result
 
 if TYPE_CHECKING:
@@ -108,8 +110,6 @@ def table_columns(results: Iterable[Result], eval_sets: Sequence[str] = ()) -> l
 
 def table_row(result: Result) -> dict[str, Any]:
     """One result as a flat row (rates are fractions; empty where the record has no value)."""
-    from core.store.layout import result_path  # imported here so core.store.local may import this module
-
     model = result.model
     row: dict[str, Any] = {
         "model_id": result.model_id,
@@ -131,7 +131,7 @@ def table_row(result: Result) -> dict[str, Any]:
         "warmup_utterances": result.warmup_utterances,
         "started_at": result.started_at,
         "finished_at": result.finished_at,
-        "result_file": result_path(result.request_id),
+        "result_file": layout.result_path(result.request_id),
         "signature": result.signature,
     }
     for name, score in result.datasets.items():
@@ -166,6 +166,26 @@ class CardInfo:
     public_key: str | None = None
     results_repo: str | None = None
     requests_repo: str | None = None
+    local_store: str | None = None  # the local store's root folder, when there are no Hub repos
+
+    def locations(self) -> CardLocations:
+        """What the card's commands name: the Hub repos, else the local store's folders, else placeholders."""
+        if self.results_repo or not self.local_store:
+            repo = self.results_repo or "<owner>/<results-repo>"
+            requests = self.requests_repo or "<owner>/<requests-repo>"
+            return CardLocations(
+                load=repo,
+                files=f"hf://datasets/{repo}",
+                verify=f"{repo} --requests-repo {requests}",
+                requests=f"[`{requests}`](https://huggingface.co/datasets/{requests})",
+            )
+        results = f"{self.local_store}/{layout.LOCAL_RESULTS_DIR}"
+        return CardLocations(
+            load=results,
+            files=results,
+            verify=self.local_store,
+            requests=f"the local folder `{self.local_store}/{layout.LOCAL_REQUESTS_DIR}`",
+        )
 
     @classmethod
     def from_config(cls, config: LeaderboardConfig, public_key: str | None) -> CardInfo:
@@ -178,7 +198,19 @@ class CardInfo:
             public_key=public_key,
             results_repo=config.store.results_repo,
             requests_repo=config.store.requests_repo,
+            local_store=config.store.local_root.resolve().as_posix() if config.store.kind == "local" else None,
         )
+
+
+@dataclass(frozen=True)
+class CardLocations:
+    """Where the card tells a reader to look: `load` for `load_dataset`, `files` as the prefix of pandas paths,
+    `verify` as the arguments of `python -m evaluator verify`, `requests` as markdown naming the requests repo."""
+
+    load: str
+    files: str
+    verify: str
+    requests: str
 
 
 def front_matter(info: CardInfo) -> dict[str, Any]:
@@ -199,16 +231,12 @@ def front_matter(info: CardInfo) -> dict[str, Any]:
 
 
 def parse_front_matter(card_text: str) -> dict[str, Any]:
-    """The YAML front matter of a card (between the leading `---` lines), or {} when there is none."""
-    lines = card_text.splitlines()
-    if not lines or lines[0].strip() != "---":
-        return {}
+    """The YAML front matter of a card, parsed as the Hub parses it (keys set to null are left out), or {} when
+    there is none or it is not a mapping."""
     try:
-        end = next(i for i, line in enumerate(lines[1:], start=1) if line.strip() == "---")
-    except StopIteration:
+        return RepoCard(card_text).data.to_dict()
+    except ValueError:  # the block is YAML but not a mapping
         return {}
-    data = yaml.safe_load("\n".join(lines[1:end]))
-    return data if isinstance(data, dict) else {}
 
 
 def _md_table(header: tuple[str, str], rows: Mapping[str, str]) -> str:
@@ -219,10 +247,7 @@ def _md_table(header: tuple[str, str], rows: Mapping[str, str]) -> str:
 
 def render_card(info: CardInfo) -> str:
     """README.md of the results dataset: front matter, then what a reader needs to use and check the data."""
-    from core.store import layout
-
-    repo = info.results_repo or "<owner>/<results-repo>"
-    requests_repo = info.requests_repo or "<owner>/<requests-repo>"
+    where = info.locations()
     meta = yaml.safe_dump(front_matter(info), sort_keys=False, allow_unicode=True).strip()
     sets = info.eval_sets or ("<set>",)
     wer_rows = {wer_column(s): f"Corpus-level WER on eval set `{s}`, as a fraction." for s in sets}
@@ -243,7 +268,7 @@ def render_card(info: CardInfo) -> str:
 Every row was measured by the leaderboard's own evaluator: one fixed GPU class, one utterance at a time,
 on a pinned model revision. Each result is signed (Ed25519), and the raw model outputs are stored next to it
 so anyone can check and re-score them. Requests and the public, hash-chained log are in
-[`{requests_repo}`](https://huggingface.co/datasets/{requests_repo}).
+{where.requests}.
 
 Leaderboard version: `{info.leaderboard_version}`. Text normalizer: `{info.normalizer}`.
 Public key: {key_text}.
@@ -253,11 +278,11 @@ Public key: {key_text}.
 ```python
 from datasets import load_dataset
 
-table = load_dataset("{repo}", split="train")          # the consolidated table, one row per result
+table = load_dataset("{where.load}", split="train")          # the consolidated table, one row per result
 
 import pandas as pd
 
-table = pd.read_csv("hf://datasets/{repo}/{TABLE_FILE}")
+table = pd.read_csv("{where.files}/{TABLE_FILE}")
 ```
 
 Only rows whose signature verifies are ranked on the leaderboard; verify before you rely on a number.
@@ -287,7 +312,7 @@ Rates are fractions (a WER of 6.3% is 0.063); times are seconds; timestamps ISO 
 ## Verify
 
 ```bash
-python -m evaluator verify {repo} --requests-repo {requests_repo}
+python -m evaluator verify {where.verify}
 ```
 
 This checks every result's signature against the public key above (the signature covers every field of the
@@ -303,7 +328,7 @@ WER is corpus-level: total errors over total reference words, never a mean of pe
 import jiwer
 import pandas as pd
 
-repo = "hf://datasets/{repo}"
+repo = "{where.files}"
 table = pd.read_csv(f"{{repo}}/{TABLE_FILE}")
 request_id = table.iloc[0]["request_id"]
 rows = pd.read_json(f"{{repo}}/{layout.PREDICTIONS_DIR}/{{request_id}}/{first_set}.jsonl", lines=True)

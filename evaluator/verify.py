@@ -37,11 +37,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from core import layout
 from core.dataset_card import CARD_FILE, TABLE_FILE, parse_front_matter, table_row
 from core.eventlog import verify_chain
 from core.records import HUB_REPO_ID, Aggregate, DatasetScore, LogEntry, PredictionRow, Result, read_jsonl
 from core.signing import PUBLIC_KEY_ENV, SigningKeyError, load_public_key, predictions_sha256, verify_result
-from core.store import layout
 from evaluator.metrics import aggregate, get_normalizer, score_eval_set
 
 EXIT_OK = 0

@@ -1,6 +1,6 @@
 """The store contract shared by the local folder and the Hub datasets, and the request lifecycle on top of it.
 
-Both backends hold the same files (see `core.store.layout`). A backend only knows how to read the state
+Both backends hold the same files (see `core.layout`). A backend only knows how to read the state
 consistently and how to write a set of changes atomically against the state it read; every lifecycle rule
 (who may claim, lease expiry, attempts, the log chain, exactly-once finishing) lives here once, so the two
 backends cannot drift apart.

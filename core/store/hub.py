@@ -49,7 +49,7 @@ from huggingface_hub.errors import (
 
 from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, consolidated_table, parse_front_matter, render_card
 from core.records import LogEntry, PredictionRow, Request, Result, read_jsonl, write_jsonl
-from core.store import layout
+from core import layout
 from core.store.base import Changes, Conflict, Snapshot, Store, StoreError, StoreState
 
 if TYPE_CHECKING:

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, consolidated_table, render_card
 from core.records import LogEntry, PredictionRow, Request, Result, read_jsonl, write_jsonl
-from core.store import layout
+from core import layout
 from core.store.base import Changes, Snapshot, Store, StoreState
 
-REQUESTS_REPO_DIR = "requests"
-RESULTS_REPO_DIR = "results"
+REQUESTS_REPO_DIR = layout.LOCAL_REQUESTS_DIR
+RESULTS_REPO_DIR = layout.LOCAL_RESULTS_DIR
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core.config import load_config
 from core.dataset_card import (
     CARD_FILE,
     LEAD_COLUMNS,
@@ -22,6 +23,7 @@ from core.dataset_card import (
 )
 from core.records import DatasetScore, ModelInfo, Result, write_jsonl
 from core.signing import generate_keypair, sign_result
+from core.store import open_store
 from tests.core.store_contract import ROWS, make_request, make_result
 
 
@@ -112,3 +114,24 @@ def test_rescoring_snippet_in_the_card_runs(tmp_path: Path, info: CardInfo) -> N
     printed: list[str] = []
     exec(snippet, {"print": lambda *args: printed.append(" ".join(map(str, args)))})
     assert printed and printed[0].startswith("WER ")
+
+
+def test_local_store_card_shows_commands_that_work_locally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded store's card names its own folders (no `<owner>/<results-repo>`), and its snippet loads."""
+    datasets = pytest.importorskip("datasets")
+    for name, value in (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("HF_HOME", str(tmp_path / "hf"))):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LEADERBOARD_STORE", str(tmp_path / "store"))
+    for name in ("REQUESTS_REPO", "RESULTS_REPO", "LEADERBOARD_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    store = open_store(load_config(None))
+    claimed = store.submit(make_request(1)) and store.claim("w", 60, 3)
+    store.finish(claimed.request_id, "w", make_result(claimed), {"set": ROWS})
+    card = (tmp_path / "store" / "results" / CARD_FILE).read_text()
+    assert "<owner>" not in card and "hf://" not in card
+    root = (tmp_path / "store").resolve().as_posix()
+    assert f"python -m evaluator verify {root}\n" in card
+    load_line = re.search(r'^table = load_dataset\("([^"]+)", split="train"\)', card, re.M)
+    assert load_line and load_line.group(1) == f"{root}/results"
+    loaded = datasets.load_dataset(load_line.group(1), split="train", cache_dir=str(tmp_path / "cache"))
+    assert loaded.num_rows == 1 and loaded[0]["request_id"] == "req-0001"

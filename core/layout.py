@@ -2,6 +2,10 @@
 
 requests repo: `requests/<request_id>.json`, `log.jsonl`
 results repo:  `results/<request_id>.json`, `predictions/<request_id>/<eval_set>.jsonl`
+local store:   `<root>/requests/` holds the requests repo's files, `<root>/results/` the results repo's
+
+A leaf module (it imports nothing of the project), so the stores, the dataset card and `verify` all import it
+plainly, without a cycle through `core.store`.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 import re
 
 LOG_FILE = "log.jsonl"
+LOCAL_REQUESTS_DIR = "requests"
+LOCAL_RESULTS_DIR = "results"
 REQUESTS_DIR = "requests"
 RESULTS_DIR = "results"
 PREDICTIONS_DIR = "predictions"

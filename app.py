@@ -22,13 +22,14 @@ from types import FrameType
 import gradio as gr
 
 from core.config import LeaderboardConfig, load_config
-from core.records import Result
+from core.records import Request, Result
 from core.signing import load_public_key, public_key_for, verify_result
 from core.store import Store, open_store
 from core.store.local import REQUESTS_REPO_DIR, RESULTS_REPO_DIR
+from core.workers import default_worker_name
 from leaderboard.data import BoardSource
 from leaderboard.inspection import HubModels, LocalModels, ModelInspector
-from leaderboard.scheduler import EvalScheduler, SchedulerState, evaluator_step, tick_seconds
+from leaderboard.scheduler import EvalScheduler, SchedulerState, tick_seconds
 from leaderboard.ui import CSS, AppContext, build_demo, on_space, show_login_button, theme
 
 logger = logging.getLogger("leaderboard")
@@ -53,6 +54,33 @@ def signature_checker(public_key: str | None) -> Callable[[Result], bool]:
         return lambda _result: False
     key = load_public_key(public_key)
     return lambda result: verify_result(result, key)
+
+
+def evaluator_step(
+    config: LeaderboardConfig,
+    store: Store,
+    worker: str | None = None,
+    run_once: Callable[..., Request | None] | None = None,
+) -> Callable[[], str]:
+    """The step the scheduler runs: `evaluator.job.run_once` (imported on first use, so the UI starts without
+    torch; tests pass their own), described in one line for the Queue page. Built here, not in the scheduler,
+    so that the scheduler never imports the evaluator."""
+    worker = worker or default_worker_name("space")
+
+    def step() -> str:
+        run = run_once
+        if run is None:
+            from evaluator.job import run_once as run
+
+        request = run(config, store, worker=worker)
+        if request is None:
+            return "nothing pending"
+        status = getattr(request.status, "value", request.status)
+        if request.error:
+            return f"{request.model_id} ({request.precision}) {status}: {request.error[:160]}"
+        return f"{request.model_id} ({request.precision}) {status}"
+
+    return step
 
 
 def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | dict[str, str] | None = None) -> App:

@@ -181,8 +181,9 @@ def bench_table(n: int, filters_n: int) -> tuple[float, float, float]:
 def bench_store_read(n: int) -> None:
     """Write n synthetic results with FINISHED requests straight into a temporary local store's layout, then time
     one snapshot (the read every page refresh shares)."""
-    from core.store import LocalStore, layout
-    from core.store.local import atomic_write
+    from core import layout
+    from core.files import atomic_write
+    from core.store import LocalStore
 
     root = Path(tempfile.mkdtemp(prefix="bench-store-"))
     try:

@@ -102,6 +102,21 @@ def _resolve(base: Path, value: str | os.PathLike[str]) -> Path:
     return path if path.is_absolute() else (base / path).resolve()
 
 
+#: The keys of the [leaderboard] and [store] tables; any other key is a typo, refused with its name.
+LEADERBOARD_KEYS = frozenset({"version", "title", "normalizer"})
+STORE_KEYS = frozenset({"local_root", "requests_repo", "results_repo", "models_dir"})
+
+
+def _known_keys(table: Mapping[str, Any], known: frozenset[str], name: str, path: Path) -> Mapping[str, Any]:
+    """`table` itself, once every key in it is one of `known` (a misspelt key would otherwise be ignored)."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{path}: [{name}] must be a table")
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) in [{name}]: {unknown}; known: {sorted(known)}")
+    return table
+
+
 def _rules(table: Mapping[str, Any], path: Path) -> Rules:
     known = {f.name: f.type for f in fields(Rules)}
     unknown = set(table) - set(known)
@@ -157,10 +172,10 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config_path} is not valid TOML: {exc}") from exc
     base = config_path.parent
-    board = data.get("leaderboard", {})
+    board = _known_keys(data.get("leaderboard", {}), LEADERBOARD_KEYS, "leaderboard", config_path)
     if not board.get("version"):
         raise ConfigError(f"{config_path}: [leaderboard] version is required")
-    store_table = data.get("store", {})
+    store_table = _known_keys(data.get("store", {}), STORE_KEYS, "store", config_path)
     cwd = Path.cwd()
     local_root = (
         _resolve(cwd, env["LEADERBOARD_STORE"])

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from core.config import ConfigError, EvalSetConfig, LeaderboardConfig, load_config
 from core.records import PRECISIONS, Result, write_jsonl
+from core.signing import SigningKeyError
 from core.store import StoreError, open_store
 from evaluator.eval_sets import EvalSetError, eval_set_from_path
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from evaluator.evaluate import Evaluation
 
 #: Errors that are the user's to fix, printed as one line. These need no heavy import.
-EXPECTED_ERRORS: tuple[type[Exception], ...] = (ConfigError, EvalSetError, StoreError)
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (ConfigError, EvalSetError, StoreError, SigningKeyError)
 
 #: The same, defined in modules that import torch/transformers: `--help` and `verify` must not load those, and
 #: such an error can only have been raised once its module was imported, so it is looked up in `sys.modules`.

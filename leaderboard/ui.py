@@ -20,6 +20,7 @@ import gradio as gr
 import pandas as pd
 
 from core.config import ANY_GPU_CLASS, LeaderboardConfig
+from core.files import atomic_write
 from core.records import PRECISIONS
 from core.store import Store
 from leaderboard import submission
@@ -231,10 +232,7 @@ def write_csv(view: BoardView, eval_sets: Sequence[str], folder: Path = CSV_DIR,
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"open-asr-leaderboard-{hashlib.sha256(data).hexdigest()[:12]}.csv"
     if not path.exists():
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
+        atomic_write(path, data)
         old = sorted(folder.glob("open-asr-leaderboard-*.csv"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]
         for stale in old:
             stale.unlink(missing_ok=True)

@@ -19,26 +19,11 @@ from pathlib import Path
 from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, consolidated_table, render_card
 from core.records import LogEntry, PredictionRow, Request, Result, read_jsonl, write_jsonl
 from core import layout
+from core.files import atomic_write
 from core.store.base import Changes, Snapshot, Store, StoreState
 
 REQUESTS_REPO_DIR = layout.LOCAL_REQUESTS_DIR
 RESULTS_REPO_DIR = layout.LOCAL_RESULTS_DIR
-
-
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Replace `path` with `data` so readers see the old file or the new one, never a half-written one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class LocalStore(Store):

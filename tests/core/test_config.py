@@ -51,6 +51,14 @@ def test_environment_overrides_where_things_live(tmp_path: Path, monkeypatch) ->
         ),
         ('[leaderboard]\nversion="v"\n[[eval_sets]]\nname="a"\n', "exactly one of `path`"),
         ("not toml [", "not valid TOML"),
+        (
+            '[leaderboard]\nversion="v"\nnormaliser="x"\n[[eval_sets]]\nname="a"\npath="."\n',
+            r"unknown key\(s\) in \[leaderboard\]: \['normaliser'\]",
+        ),
+        (
+            '[leaderboard]\nversion="v"\n[store]\nlocal_rot="s"\n[[eval_sets]]\nname="a"\npath="."\n',
+            r"unknown key\(s\) in \[store\]: \['local_rot'\]",
+        ),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, body: str, message: str) -> None:

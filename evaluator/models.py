@@ -18,7 +18,7 @@ from transformers import AutoConfig, AutoModelForCTC, AutoModelForSpeechSeq2Seq,
 from transformers import logging as transformers_logging
 
 from core.architectures import speech_architectures
-from core.model_files import UNSAFE_WEIGHT_SUFFIXES, WEIGHT_SUFFIXES, local_revision, model_files
+from core.model_files import UNSAFE_WEIGHT_SUFFIXES, WEIGHT_SUFFIXES, hub_card_license, local_revision, model_files
 from core.records import HUB_REPO_ID, PRECISIONS
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -110,10 +110,10 @@ def hub_license(model_id: str, revision: str) -> str | None:
     from huggingface_hub import HfApi
 
     try:
-        card = HfApi().model_info(model_id, revision=revision).card_data
+        info = HfApi().model_info(model_id, revision=revision)
     except Exception:
         return None
-    return str(card.get("license")) if card and card.get("license") else None
+    return hub_card_license(info)
 
 
 def check_model_folder(folder: Path) -> None:

@@ -30,3 +30,15 @@ def test_redact_hides_environment_secrets_and_extra_ones(monkeypatch: pytest.Mon
 def test_worker_names_say_what_runs_them_and_are_unique() -> None:
     first, second = default_worker_name("space"), default_worker_name("space")
     assert first.startswith("space:") and first != second
+
+
+def test_one_license_rule_for_local_cards_and_hub_model_info(tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from core.model_files import card_license, hub_card_license
+
+    (tmp_path / "README.md").write_text("---\nlicense:\n- mit\n- apache-2.0\n---\n# card\n")
+    assert card_license(tmp_path) == "mit"
+    assert hub_card_license(SimpleNamespace(card_data={"license": ["mit", "apache-2.0"]}, tags=[])) == "mit"
+    assert hub_card_license(SimpleNamespace(card_data=None, tags=["audio", "license:cc-by-4.0"])) == "cc-by-4.0"
+    assert hub_card_license(SimpleNamespace(card_data={"license": " "}, tags=[])) is None

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from core.config import load_config
 from core.eventlog import ChainCheck, next_entry
 from core.signing import fingerprint, generate_keypair
@@ -105,7 +103,25 @@ def test_detail_choices_are_labelled_apart() -> None:
 
 
 def test_dataset_frame_columns() -> None:
-    assert isinstance(dataset_frame(make_result("a")), pd.DataFrame)
+    result = make_result("a", wers={"ami": 0.2, "librispeech": 0.05}, rtf=0.5, p90=0.4)
+    frame = dataset_frame(result)
+    assert list(frame.columns) == [
+        *("Eval set", "WER (%)", "95% CI (%)", "Sub", "Del", "Ins", "Words", "Utts", "Skipped", "Audio (s)"),
+        *("RTF", "RTFx", "p50 (s)", "p90 (s)", "p99 (s)", "Utt. RTF p99"),
+    ]
+    assert list(frame["Eval set"]) == ["ami", "librispeech"]  # one row per eval set, in the record's order
+    ami = frame.iloc[0].to_dict()
+    score = result.datasets["ami"]
+    assert ami["WER (%)"] == "20.00" and ami["95% CI (%)"] == "19.00 – 21.00"  # fractions shown as percent
+    assert (ami["Sub"], ami["Del"], ami["Ins"], ami["Words"], ami["Utts"]) == (
+        score.substitutions,
+        score.deletions,
+        score.insertions,
+        score.ref_words,
+        score.utterances,
+    )
+    assert (ami["RTF"], ami["RTFx"], ami["p90 (s)"], ami["Audio (s)"]) == ("0.5", "2", "0.4", "60.0")
+    assert frame.iloc[1]["WER (%)"] == "5.00"
 
 
 def test_about_names_the_configured_values(tmp_path: Path) -> None:

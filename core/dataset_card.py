@@ -245,6 +245,32 @@ def _md_table(header: tuple[str, str], rows: Mapping[str, str]) -> str:
     return "\n".join(lines)
 
 
+def _rescore_section(where: CardLocations, first_set: str) -> str:
+    """The card's "Re-score" section: a snippet that reads one model's predictions and computes a corpus WER."""
+    return f"""## Re-score with your own normalizer
+
+WER is corpus-level: total errors over total reference words, never a mean of per-utterance WERs.
+
+```python
+import jiwer
+import pandas as pd
+
+repo = "{where.files}"
+table = pd.read_csv(f"{{repo}}/{TABLE_FILE}")
+request_id = table.iloc[0]["request_id"]
+rows = pd.read_json(f"{{repo}}/{layout.PREDICTIONS_DIR}/{{request_id}}/{first_set}.jsonl", lines=True)
+
+def normalize(text: str) -> str:  # replace with your own
+    return " ".join(text.lower().replace(",", "").replace(".", "").split())
+
+refs = rows["reference"].map(normalize)
+hyps = rows["prediction"].map(normalize)
+keep = refs.str.len() > 0  # empty references are skipped, never scored
+print("WER", jiwer.wer(list(refs[keep]), list(hyps[keep])))
+```
+"""
+
+
 def render_card(info: CardInfo) -> str:
     """README.md of the results dataset: front matter, then what a reader needs to use and check the data."""
     where = info.locations()
@@ -258,7 +284,6 @@ def render_card(info: CardInfo) -> str:
         if info.public_key
         else "not configured yet: results cannot be verified until the maintainers publish it"
     )
-    first_set = sets[0]
     return f"""---
 {meta}
 ---
@@ -320,28 +345,7 @@ record, including the sha256 of each predictions file), that each predictions fi
 sha256, and the hash chain of the public log. It prints each problem and exits 1 if there is any.
 The signed bytes are the canonical JSON (sorted keys, no spaces, UTF-8) of the record without `signature`.
 
-## Re-score with your own normalizer
-
-WER is corpus-level: total errors over total reference words, never a mean of per-utterance WERs.
-
-```python
-import jiwer
-import pandas as pd
-
-repo = "{where.files}"
-table = pd.read_csv(f"{{repo}}/{TABLE_FILE}")
-request_id = table.iloc[0]["request_id"]
-rows = pd.read_json(f"{{repo}}/{layout.PREDICTIONS_DIR}/{{request_id}}/{first_set}.jsonl", lines=True)
-
-def normalize(text: str) -> str:  # replace with your own
-    return " ".join(text.lower().replace(",", "").replace(".", "").split())
-
-refs = rows["reference"].map(normalize)
-hyps = rows["prediction"].map(normalize)
-keep = refs.str.len() > 0  # empty references are skipped, never scored
-print("WER", jiwer.wer(list(refs[keep]), list(hyps[keep])))
-```
-
+{_rescore_section(where, sets[0])}
 ## License
 
 Predictions and references derive from the eval sets, each under its own license (see each result's

@@ -45,13 +45,8 @@ def _signature_rule(public_key: str | None) -> str:
     )
 
 
-def about_markdown(
-    config: LeaderboardConfig, results_location: str, requests_location: str, *, public_key: str | None
-) -> str:
-    """The whole About page; `*_location` are the datasets' repo ids or local folders. `public_key` is the
-    key results are verified against (R9), or None when none is configured (then nothing is ranked)."""
-    rules = config.rules
-    sets = ", ".join(f"`{e.name}`" for e in config.eval_sets)
+def _reading_snippets(config: LeaderboardConfig, results_location: str, requests_location: str) -> tuple[str, str]:
+    """How to load the public data (a markdown code block) and what to pass to `verify`, for the Hub or local store."""
     example_set = config.eval_sets[0].name
     on_hub = config.store.kind == "hub"
     if on_hub:
@@ -75,6 +70,17 @@ predictions = pd.read_json("{results_location}/predictions/<request_id>/{example
 log = pd.read_json("{requests_location}/log.jsonl", lines=True)
 ```"""
         verify_target = str(config.store.local_root)
+    return load_results, verify_target
+
+
+def about_markdown(
+    config: LeaderboardConfig, results_location: str, requests_location: str, *, public_key: str | None
+) -> str:
+    """The whole About page; `*_location` are the datasets' repo ids or local folders. `public_key` is the
+    key results are verified against (R9), or None when none is configured (then nothing is ranked)."""
+    rules = config.rules
+    sets = ", ".join(f"`{e.name}`" for e in config.eval_sets)
+    load_results, verify_target = _reading_snippets(config, results_location, requests_location)
     return f"""
 ## What this leaderboard measures
 

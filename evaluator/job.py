@@ -17,9 +17,6 @@ from core.records import Progress, Request, Result
 from core.redaction import redact
 from core.signing import PRIVATE_KEY_ENV, sign_result, signing_key_for
 from core.store import LeaseLost, Store, StoreError
-
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from core.weights import WeightMismatch, check_weight_hashes
 from core.workers import default_worker_name
 from evaluator.audio import AudioError
@@ -27,6 +24,9 @@ from evaluator.eval_sets import EvalSetError
 from evaluator.evaluate import InvalidResult, evaluate
 from evaluator.models import ModelLoadError
 from evaluator.runner import Stopped, UtteranceTimeout
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 logger = logging.getLogger(__name__)
 

@@ -157,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Subcommands with parsers of their own; they get the rest of the command line (`verify --help` works).
 DELEGATED = {
-    "verify": "check result signatures, predictions hashes and the log's hash chain (see `verify --help`)",
+    "verify": "check result signatures, predictions hashes and the log's hash chain; exit 0 verified, 1 altered, "
+    "2 nothing checked, 3 unsigned (see `verify --help`)",
     "keygen": "make the Ed25519 key pair that signs results (see `keygen --help`)",
 }
 

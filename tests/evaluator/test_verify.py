@@ -265,3 +265,10 @@ def test_verify_and_help_import_neither_torch_nor_transformers(tmp_path: Path, s
     for argv in (["--help"], ["verify", "--help"]):
         code, modules = imported_modules(argv)
         assert code == 0 and {"torch", "transformers"}.isdisjoint(modules), argv
+
+
+def test_the_exit_codes_are_documented_in_the_cli_help() -> None:
+    text = " ".join(verify._parser().format_help().split())
+    for code, meaning in ((0, "everything verifies"), (1, "altered"), (2, "nothing could be checked"), (3, "unsigned")):
+        assert f"{code} " in text and meaning in text
+    assert "3 nothing altered, but a result is unsigned" in text

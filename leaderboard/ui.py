@@ -11,7 +11,9 @@ behind another visitor's (`concurrency_limit=None`).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
+from urllib.parse import parse_qsl
 
 import gradio as gr
 
@@ -89,8 +91,11 @@ class Ui:
         with gr.Blocks(title=ctx.config.title, fill_width=True, delete_cache=(3600, 86400)) as self.demo:
             self.header = gr.HTML(header_html(ctx.config, first))
             self._build_tabs(first)
-            self.tab = gr.Textbox(value=BOARD_TAB, visible=False, elem_id="lb-tab")  # the open tab's id
-            self.query = gr.Textbox(visible=False, elem_id="lb-query")  # the URL's query string
+            # Hidden values that drive events ("hidden" keeps them in the page, so their change events fire).
+            self.tab = gr.Textbox(value=BOARD_TAB, visible="hidden", elem_id="lb-tab")  # the open tab's id
+            self.query = gr.Textbox(visible="hidden", elem_id="lb-query")  # the URL's query string
+            self.url_params = gr.Textbox(visible="hidden", elem_id="lb-url-params")  # the query the page opened with
+            self.store_version = gr.Textbox(first.snapshot.version, visible="hidden", elem_id="lb-store-version")
             self.board_timer = gr.Timer(BOARD_REFRESH_S)
             self._wire()
 
@@ -162,22 +167,41 @@ class Ui:
         self.log.wire()
         self._wire_tabs()
         self._wire_submit()
-        self.board_timer.tick(
-            self.on_board_tick,
+        # The timer only asks for the store's version (one small value); the page re-renders when it changed.
+        self.board_timer.tick(self.current_version, outputs=[self.store_version], show_progress="hidden", **READ_ONLY)
+        self.store_version.change(
+            self.on_store_change,
             inputs=[board.version, detail.select, *board.controls],
-            outputs=[*self.view_outputs, self.header, detail.select, *detail.outputs],
+            outputs=[*self.view_outputs, self.header, detail.select],
             show_progress="hidden",
             **READ_ONLY,
         )
-        self.demo.load(self.on_load, outputs=self.load_outputs, **READ_ONLY)
+        self._wire_load()
+
+    def _wire_load(self) -> None:
+        """Every visit renders the default page; only a URL with a query (a shared link) costs a second
+        event, restoring its filters, tab or entry. Each event lists only outputs it fills: gradio rebuilds
+        every output a callback leaves out, which would cost more than the callback."""
+        self.demo.load(self.on_load, outputs=self.load_outputs, show_progress="hidden", **READ_ONLY).then(
+            None, js="() => window.location.search.replace(/^[?]/, '')", outputs=[self.url_params]
+        )
+        self.url_params.change(
+            self.on_restore, inputs=[self.url_params], outputs=self.restore_outputs, show_progress="hidden", **READ_ONLY
+        )
 
     def _wire_tabs(self) -> None:
-        outputs = [self.tab, self.queue.timer, *self.queue.outputs, *self.log.outputs, self.submit.help]
+        pages: dict[str, list[gr.components.Component]] = {
+            "queue": self.queue.outputs,
+            "log": self.log.outputs,
+            "submit": [self.submit.help],
+            DETAIL_TAB: [self.detail.select, *self.detail.outputs],
+        }
         for tab_id, tab in self.tab_items.items():
             tab.select(
-                lambda text, tab_id=tab_id: self.on_tab(tab_id, text),
-                inputs=[self.log.search],
-                outputs=outputs,
+                partial(self.on_tab, tab_id),
+                inputs=[self.log.search, self.detail.select],
+                outputs=[self.tab, self.queue.timer, *pages.get(tab_id, [])],
+                show_progress="hidden",
                 **READ_ONLY,
             )
 
@@ -195,26 +219,30 @@ class Ui:
 
     @property
     def load_outputs(self) -> list[gr.components.Component]:
+        return [self.header, *self.view_outputs, self.board.empty, self.board.licenses, self.board.families]
+
+    @property
+    def restore_outputs(self) -> list[gr.components.Component]:
         return [
-            self.header,
             *self.board.controls,
             *self.view_outputs,
+            self.board.empty,
             self.tabs,
             self.tab,
+            self.queue.timer,
+            *self.queue.outputs,
+            *self.log.outputs,
+            self.submit.help,
             self.detail.select,
             *self.detail.outputs,
-            self.submit.help,
-            *self.queue.outputs,
-            self.queue.timer,
-            *self.log.outputs,
         ]
 
     # --- callbacks ------------------------------------------------------------------------------------
 
-    def render_view(self, filters: Filters, loaded: Loaded) -> Update:
-        """The Leaderboard table and the Plot for `filters`, computed once per store version and view."""
+    def render_view(self, filters: Filters, loaded: Loaded, *, fresh: bool = False) -> Update:
+        """The Leaderboard table and the Plot for `filters` (see `BoardPage.render` for `fresh`)."""
         view = loaded.cached(("view", filters), lambda: loaded.board.view(filters))
-        return {**self.board.render(view, filters, loaded), **self.plot.render(view, filters, loaded)}
+        return {**self.board.render(view, filters, loaded, fresh=fresh), **self.plot.render(view, filters, loaded)}
 
     def on_filters(self, *values: Any) -> Update:
         loaded = self.ctx.source.get()
@@ -229,63 +257,78 @@ class Ui:
         column = evt.index[1] if isinstance(evt.index, (list, tuple)) and len(evt.index) > 1 else None
         if column == 1 or not isinstance(row, int) or row >= len(request_ids):
             return {}
-        return self.open_detail(self.ctx.source.get(), request_ids[row])
+        return {self.tabs: gr.Tabs(selected=DETAIL_TAB), **self.open_detail(self.ctx.source.get(), request_ids[row])}
 
-    def open_detail(self, loaded: Loaded, request_id: str) -> Update:
+    def open_detail(self, loaded: Loaded, request_id: str | None) -> Update:
+        """The detail page of `request_id`, or of the leader when none is chosen (never a blank page)."""
+        if request_id is None and loaded.board.entries:
+            request_id = loaded.board.entries[0].request_id
         return {
-            self.tabs: gr.Tabs(selected=DETAIL_TAB),
             self.tab: DETAIL_TAB,
             **self.detail.choose(loaded, request_id),
             **self.detail.render(loaded, request_id),
         }
 
-    def on_tab(self, tab_id: str, log_search: str | None) -> Update:
-        """The open tab is remembered (for the URL); the Queue, Log and Submit pages render when opened."""
-        update: Update = {self.tab: tab_id, self.queue.timer: gr.Timer(active=tab_id == "queue")}
+    def on_tab(self, tab_id: str, log_search: str | None = "", detail_id: str | None = None) -> Update:
+        """The open tab is remembered (for the URL); the pages other than the board render when opened."""
+        update: Update = {self.tab: tab_id, self.queue.timer: gr.update(active=tab_id == "queue")}
         if tab_id == "queue":
             update.update(self.queue.render())
         elif tab_id == "log":
             update.update(self.log.render(log_search))
         elif tab_id == "submit":
             update[self.submit.help] = self.submit.help_markdown()
+        elif tab_id == DETAIL_TAB:
+            update.update(self.open_detail(self.ctx.source.get(), detail_id))
         return update
 
-    def on_board_tick(self, version: str, detail_id: str | None, *values: Any) -> Update:
-        """Re-render only when the store moved on (a new result, a new request), else send nothing."""
+    def current_version(self) -> str:
+        return self.ctx.source.get().snapshot.version
+
+    def on_store_change(self, shown_version: str, detail_id: str | None, *values: Any) -> Update:
+        """Re-render the board, plot, header and entry list when the store moved on (a new result)."""
         loaded = self.ctx.source.get()
-        if loaded.snapshot.version == version:
+        if loaded.snapshot.version == shown_version:
             return {}
-        update = {**self.render_view(self.board.filters(loaded, *values), loaded), self.header: self.header_of(loaded)}
-        if detail_id is None and loaded.board.entries:
-            detail_id = loaded.board.entries[0].request_id  # the detail page opens on the leader, never blank
-            update.update(self.detail.render(loaded, detail_id))
-        update.update(self.detail.choose(loaded, detail_id))
-        return update
+        return {
+            **self.render_view(self.board.filters(loaded, *values), loaded),
+            self.header: self.header_of(loaded),
+            **self.detail.choose(loaded, detail_id),
+        }
 
     def header_of(self, loaded: Loaded) -> str:
         return loaded.cached("header", lambda: header_html(self.ctx.config, loaded))
 
-    def on_load(self, request: gr.Request) -> Update:
-        """Restore the page a shared URL points at: filters, the open tab, an entry's detail."""
-        params = dict(request.query_params) if request is not None else {}
+    def on_load(self) -> Update:
+        """The default page, the same for every visitor of one store version: computed once (`Loaded.cached`),
+        sent as values only (the page was built showing the default view)."""
         loaded = self.ctx.source.get()
         board = loaded.board
-        filters = sanitize(filters_from_query(params), board)
+        update = dict(loaded.cached("load", lambda: self._default_page(loaded)))
+        # Plain values where nothing changes: a left-out output would cost gradio a component rebuild.
+        update.setdefault(self.board.empty, "")
+        if (board.licenses, board.families) != self.board.built_choices:
+            update[self.board.licenses] = gr.update(choices=board.licenses, value=[])
+            update[self.board.families] = gr.update(choices=board.families, value=[])
+        else:
+            update[self.board.licenses] = update[self.board.families] = []
+        return update
+
+    def _default_page(self, loaded: Loaded) -> Update:
+        return {self.header: self.header_of(loaded), **self.render_view(Filters(), loaded, fresh=True)}
+
+    def on_restore(self, query: str | None) -> Update:
+        """Restore what a shared link points at: the filters, the open tab, an entry's detail."""
+        params = dict(parse_qsl((query or "").lstrip("?"), keep_blank_values=True))
+        loaded = self.ctx.source.get()
+        filters = sanitize(filters_from_query(params), loaded.board)
         tab = params.get("tab") if params.get("tab") in TABS else BOARD_TAB
         detail_id = params.get("detail") or None
         if detail_id:
             tab = DETAIL_TAB
-        elif board.entries:
-            detail_id = board.entries[0].request_id  # the detail page opens on the leader, never blank
-        update: Update = {
-            self.header: self.header_of(loaded),
-            **self.board.restore(filters, loaded),
-            **self.render_view(filters, loaded),
-            self.tabs: gr.Tabs(selected=tab),
-            **self.detail.choose(loaded, detail_id),
-            **self.detail.render(loaded, detail_id),
-        }
-        update.update(self.on_tab(tab or BOARD_TAB, ""))
+        update: Update = {**self.board.restore(filters, loaded), **self.render_view(filters, loaded)}
+        update[self.tabs] = gr.Tabs(selected=tab)
+        update.update(self.on_tab(tab or BOARD_TAB, "", detail_id))
         return update
 
 

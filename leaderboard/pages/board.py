@@ -29,6 +29,7 @@ class BoardPage:
 
     def __init__(self, loaded: Loaded) -> None:
         board = loaded.board
+        self.built_choices = (board.licenses, board.families)
         with gr.Row(equal_height=True):
             self.search = gr.Textbox(
                 label="Search models", placeholder="e.g. whisper, openai/, wav2vec2 …", scale=3, elem_id="lb-search"
@@ -65,16 +66,20 @@ class BoardPage:
                 show_label=False,
                 elem_id="lb-columns",
             )
-        self._build_table()
+        self._build_table(board.view(Filters()))
 
-    def _build_table(self) -> None:
+    def _build_table(self, default: BoardView) -> None:
+        """Built as a fresh page shows the default view (every column, some rows), so that a page load
+        sends only values, not properties (each property update costs gradio a component rebuild)."""
         with gr.Row(equal_height=True):
             self.status = gr.Markdown(elem_classes=["lb-status"], elem_id="lb-status")
             self.download = gr.DownloadButton(
-                "⬇ CSV of this view", size="sm", scale=0, min_width=170, elem_id="lb-download", visible=False
+                "⬇ CSV of this view", size="sm", scale=0, min_width=170, elem_id="lb-download"
             )
         self.empty = gr.HTML(visible=False, elem_id="lb-empty")
         self.table = gr.Dataframe(
+            datatype=default.datatypes,
+            column_widths=column_widths(default),
             interactive=False,
             wrap=True,
             max_height=640,
@@ -112,25 +117,33 @@ class BoardPage:
         all_ids = [c.id for c in loaded.board.columns]
         return sanitize(filters_from_controls(*values, all_columns=all_ids), loaded.board)
 
-    def render(self, view: BoardView, filters: Filters, loaded: Loaded) -> Update:
+    def render(self, view: BoardView, filters: Filters, loaded: Loaded, *, fresh: bool = False) -> Update:
+        """The table, its status and download for `view`. `fresh`: the page was just loaded and still shows
+        what it was built with, so only what differs from that is sent as a property update."""
         board = loaded.board
         message = empty_message(board, view)
-        csv = loaded.cached(("csv", view.request_ids, filters.columns), lambda: write_csv(view, board.eval_sets))
-        return {
-            self.table: gr.Dataframe(
-                value=styled(view), datatype=view.datatypes, column_widths=column_widths(view), visible=not view.empty
-            ),
-            self.empty: gr.HTML(value=message, visible=bool(message)),
+        table = loaded.cached(("table", filters), lambda: self.table.postprocess(styled(view)).model_dump())
+        csv = None if view.empty else loaded.cached(("csv", view.request_ids), lambda: write_csv(view, board.eval_sets))
+        update: Update = {
             self.status: status_line(view, filters) if board.entries else "",
-            # An empty view has nothing to download: the button goes away instead of doing nothing.
-            self.download: gr.DownloadButton(value=None if view.empty else csv, visible=not view.empty),
             self.filters_query: filters_to_query(filters),
             self.rows: view.request_ids,
             self.version: loaded.snapshot.version,
         }
+        if fresh and not view.empty and filters.columns is None:
+            return {**update, self.table: table, self.download: csv}
+        return {
+            **update,
+            self.table: gr.update(
+                value=table, datatype=view.datatypes, column_widths=column_widths(view), visible=not view.empty
+            ),
+            self.empty: gr.update(value=message, visible=bool(message)),
+            # An empty view has nothing to download: the button goes away instead of doing nothing.
+            self.download: gr.update(value=csv, visible=not view.empty),
+        }
 
     def restore(self, filters: Filters, loaded: Loaded) -> Update:
-        """The controls set to `filters` (from a link), with choices from this board."""
+        """The controls set to `filters` (from a shared link), with choices from this board."""
         board = loaded.board
         shown = list(filters.columns) if filters.columns is not None else [c.id for c in board.columns]
         return {

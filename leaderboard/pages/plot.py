@@ -24,8 +24,11 @@ class PlotPage:
         self.plot = gr.Plot(show_label=False, elem_id="lb-plot")
 
     def render(self, view: BoardView, filters: Filters, loaded: Loaded) -> Update:
-        figure = loaded.cached(
-            ("plot", filters),
-            lambda: scatter_figure(view.raw, max_rtf=self.max_rtf, board_entries=len(loaded.board.entries)),
-        )
-        return {self.plot: figure}
+        """The figure for `view`, serialized once per store version and view (plotly's JSON is the costly
+        part, and gradio passes an already serialized plot through)."""
+
+        def serialized() -> object:
+            figure = scatter_figure(view.raw, max_rtf=self.max_rtf, board_entries=len(loaded.board.entries))
+            return self.plot.postprocess(figure)
+
+        return {self.plot: loaded.cached(("plot", filters), serialized)}

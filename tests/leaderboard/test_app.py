@@ -104,9 +104,8 @@ def populated(tmp_path: Path, models_dir: Path) -> Any:
 
 
 def test_page_load_restores_filters_from_the_url(populated: Any) -> None:
-    request = SimpleNamespace(query_params={"q": "tiny", "precision": "float32", "sort": "rtf", "official": "0"})
     board = populated.ui.board
-    outputs = populated.ui.on_load(request)
+    outputs = populated.ui.on_restore("q=tiny&precision=float32&sort=rtf&official=0")
     assert outputs[board.search] == "tiny" and outputs[board.precisions] == ["float32"]
     assert outputs[board.realtime] is False and outputs[board.official] is False
     assert outputs[board.sort].value == "rtf"
@@ -116,10 +115,21 @@ def test_page_load_restores_filters_from_the_url(populated: Any) -> None:
 
 def test_page_load_with_a_detail_link_opens_that_model(populated: Any) -> None:
     ui = populated.ui
-    outputs = ui.on_load(SimpleNamespace(query_params={"detail": "r1"}))
-    assert "openai/whisper-tiny" in outputs[ui.detail.header]
+    outputs = ui.on_restore("?detail=r1")
+    assert "openai/whisper-tiny" in outputs[ui.detail.header] and outputs[ui.tabs].selected == "detail"
     assert outputs[ui.tab] == "detail" and outputs[ui.detail.select].value == "r1"
     assert "?detail=r1" in outputs[ui.detail.link]
+
+
+def test_plain_page_load_is_the_default_view_computed_once(populated: Any) -> None:
+    ui = populated.ui
+    first = ui.on_load()
+    assert first[ui.board.rows] == ("r2", "r1") and first[ui.board.filters_query] == ""
+    assert ui.board.search not in first and ui.tabs not in first  # the page was built with those defaults
+    loaded = populated.ui.ctx.source.get()
+    computed = loaded.memo.computed
+    again = ui.on_load()
+    assert again[ui.board.rows] == first[ui.board.rows] and loaded.memo.computed == computed
 
 
 def test_filter_callback_returns_rows_and_the_shareable_query(populated: Any) -> None:

@@ -50,7 +50,9 @@ def _hover(row: pd.Series) -> str:
 def empty_figure(message: str) -> go.Figure:
     """A blank plot that says why it is blank, instead of empty axes."""
     figure = go.Figure()
-    figure.add_annotation(text=message, showarrow=False, font={"size": 16, "color": "#6b7280"}, x=0.5, y=0.5)
+    figure.add_annotation(
+        text=message, showarrow=False, font={"size": 16, "color": "#6b7280"}, x=0.5, y=0.5, xref="paper", yref="paper"
+    )
     figure.update_layout(
         xaxis={"visible": False}, yaxis={"visible": False}, template="plotly_white", height=520, margin={"t": 30}
     )

@@ -219,14 +219,13 @@ class Ui:
 
     @property
     def load_outputs(self) -> list[gr.components.Component]:
-        return [self.header, *self.view_outputs, self.board.empty, self.board.licenses, self.board.families]
+        return [self.header, *self.view_outputs, self.board.licenses, self.board.families]
 
     @property
     def restore_outputs(self) -> list[gr.components.Component]:
         return [
             *self.board.controls,
             *self.view_outputs,
-            self.board.empty,
             self.tabs,
             self.tab,
             self.queue.timer,

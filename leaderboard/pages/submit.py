@@ -50,8 +50,8 @@ class SubmitPage:
                 list(PRECISIONS),
                 value=precision,
                 label="Precision",
-                info=f"Default {precision}: "
-                + ("the board's GPU runs half precision fast." if precision == "float16" else "fastest without a GPU."),
+                info="The default follows the hardware: "
+                + ("half precision on the board's GPU." if precision == "float16" else "full precision without a GPU."),
                 elem_id="submit-precision",
             )
         self.accept = gr.Checkbox(

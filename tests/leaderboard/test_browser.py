@@ -135,28 +135,7 @@ def test_the_whole_product_in_a_browser(app_url: str) -> None:
             expect(page.locator("#lb-empty")).to_contain_text("No results yet", timeout=20_000)
             shot("leaderboard-empty")
 
-            # Submit: two refusals with their reasons, then the tiny model is accepted with its queue position.
-            tab("Submit")
-            expect(page.locator("#submit-help")).to_contain_text(MODEL)
-            result = page.locator("#submit-result")
-            model_box = page.locator("#submit-model").get_by_role("textbox")
-            model_box.fill(MODEL)
-            if not machine_has_gpu():  # the form's default follows the hardware: float32 without a GPU
-                expect(page.locator("#submit-precision").get_by_label("float32", exact=True)).to_be_checked()
-            page.locator("#submit-precision").get_by_text("float32").click()
-            page.locator("#submit-button").click()
-            expect(result).to_contain_text("I accept the rules", timeout=20_000)
-            accept = page.locator("#submit-accept").get_by_role("checkbox")
-            accept.check()
-            model_box.fill("nosuchorg/nomodel")
-            page.locator("#submit-button").click()
-            expect(result).to_contain_text("not in the local models folder either", timeout=20_000)
-            expect(result).to_contain_text("Not accepted")
-            model_box.fill(MODEL)
-            page.locator("#submit-button").click()
-            expect(result).to_contain_text("Accepted", timeout=30_000)
-            expect(result).to_contain_text("#1 in the queue")
-            shot("submit")
+            submit_the_model(page, tab, shot)
 
             # The queue shows it; the scheduler evaluates it in the background.
             tab("Queue")
@@ -192,14 +171,7 @@ def test_the_whole_product_in_a_browser(app_url: str) -> None:
             page.goto(app_url)
             expect(board).to_contain_text(MODEL, timeout=20_000)
 
-            # Clicking the row opens the model's detail.
-            board.get_by_role("gridcell", name="float32").first.click()
-            header = page.locator("#detail-header")
-            expect(header).to_contain_text(MODEL, timeout=10_000)
-            expect(header).to_contain_text("Average WER")
-            expect(page.locator("#detail-table")).to_contain_text("ljspeech-sample")
-            expect(page.get_by_text("python -m evaluator evaluate").first).to_be_visible()
-            shot("detail")
+            open_detail_from_the_board(page, board, shot)
 
             check_url_follows_the_page(page, app_url, tab, shot)
             check_plot(page, tab, shot)
@@ -308,3 +280,57 @@ def check_plot(page: Any, tab: Any, shot: Any) -> None:
     tab("Leaderboard")
     page.locator("#lb-precision").get_by_label("float16", exact=True).uncheck()
     expect(page.locator("#lb-table")).to_contain_text(MODEL, timeout=10_000)
+
+
+def submit_the_model(page: Any, tab: Any, shot: Any) -> None:
+    """Submit: two refusals with their reasons, then the tiny model is accepted with its queue position."""
+    from playwright.sync_api import expect
+
+    # Submit: two refusals with their reasons, then the tiny model is accepted with its queue position.
+    tab("Submit")
+    expect(page.locator("#submit-help")).to_contain_text(MODEL)
+    result = page.locator("#submit-result")
+    model_box = page.locator("#submit-model").get_by_role("textbox")
+    model_box.fill(MODEL)
+    if not machine_has_gpu():  # the form's default follows the hardware: float32 without a GPU
+        expect(page.locator("#submit-precision").get_by_label("float32", exact=True)).to_be_checked()
+    page.locator("#submit-precision").get_by_text("float32").click()
+    page.locator("#submit-button").click()
+    expect(result).to_contain_text("I accept the rules", timeout=20_000)
+    accept = page.locator("#submit-accept").get_by_role("checkbox")
+    accept.check()
+    model_box.fill("nosuchorg/nomodel")
+    page.locator("#submit-button").click()
+    expect(result).to_contain_text("not in the local models folder either", timeout=20_000)
+    expect(result).to_contain_text("Not accepted")
+    model_box.fill(MODEL)
+    page.locator("#submit-button").click()
+    expect(result).to_contain_text("Accepted", timeout=30_000)
+    expect(result).to_contain_text("#1 in the queue")
+    shot("submit")
+
+
+def open_detail_from_the_board(page: Any, board: Any, shot: Any) -> None:
+    """Clicking the row opens the model's detail, the URL points at it, and the predictions preview shows
+    every column within the page (the prediction column was cut off at the right)."""
+    from playwright.sync_api import expect
+
+    board.get_by_role("gridcell", name="float32").first.click()
+    header = page.locator("#detail-header")
+    expect(header).to_contain_text(MODEL, timeout=10_000)
+    expect(header).to_contain_text("Average WER")
+    expect(page.locator("#detail-table")).to_contain_text("ljspeech-sample")
+    expect(page.get_by_text("python -m evaluator evaluate").first).to_be_visible()
+    wait_for_url(page, "q.startsWith('?detail=')")
+    shot("detail")
+    page.get_by_text("Preview raw predictions").click()
+    preview = page.locator("#preview-table")
+    expect(preview).to_contain_text("prediction", timeout=10_000)
+    box = preview.bounding_box()
+    last = preview.get_by_role("columnheader").last.bounding_box()
+    assert box is not None and last is not None
+    assert last["x"] + last["width"] <= box["x"] + box["width"] + 1, "the preview's last column is cut off"
+    assert box["x"] + box["width"] <= page.viewport_size["width"], "the preview is wider than the page"
+    preview.scroll_into_view_if_needed()
+    page.wait_for_timeout(600)
+    page.screenshot(path=str(SCREENSHOTS / "detail-preview.png"), full_page=True)

@@ -47,7 +47,7 @@ class DetailPage:
 
     def __init__(self, store: Store, max_rtf: float) -> None:
         self.store, self.max_rtf = store, max_rtf
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=False):
             self.select = gr.Dropdown(
                 [],
                 label="Model",
@@ -161,4 +161,5 @@ class DetailPage:
             rows = self.store.predictions(request_id, eval_set)
         except (FileNotFoundError, KeyError, ValueError):
             return pd.DataFrame({"": [f"No stored predictions for {eval_set}."]})
-        return pd.DataFrame([r.to_dict() for r in rows[:PREVIEW_ROWS]])
+        frame = pd.DataFrame([r.to_dict() for r in rows[:PREVIEW_ROWS]])
+        return frame.round({"duration_s": 3, "time_s": 3})  # milliseconds; more digits only wrap the narrow columns

@@ -176,20 +176,7 @@ def test_the_whole_product_in_a_browser(app_url: str) -> None:
             check_url_follows_the_page(page, app_url, tab, shot)
             check_plot(page, tab, shot)
 
-            tab("Queue")
-            expect(page.locator("#queue-finished")).to_contain_text(MODEL, timeout=10_000)
-            scheduler = page.locator("#queue-scheduler").inner_text()
-            assert not ("evaluating" in scheduler and "nothing pending" in scheduler), scheduler
-            shot("queue")
-            tab("Log")
-            expect(page.locator("#log-chain")).to_contain_text("hash chain verifies", timeout=10_000)
-            expect(page.locator("#log-table")).to_contain_text("finished")
-            shot("log")
-            tab("About")
-            expect(page.locator("#about")).to_contain_text("Batch size one")
-            shot("about")
-            tab("Submit")
-            shot("submit-after")
+            visit_the_other_pages(page, tab, shot)
             assert not errors, f"JavaScript errors on the page: {errors}"
         finally:
             browser.close()
@@ -334,3 +321,23 @@ def open_detail_from_the_board(page: Any, board: Any, shot: Any) -> None:
     preview.scroll_into_view_if_needed()
     page.wait_for_timeout(600)
     page.screenshot(path=str(SCREENSHOTS / "detail-preview.png"), full_page=True)
+
+
+def visit_the_other_pages(page: Any, tab: Any, shot: Any) -> None:
+    """Queue, Log, About and Submit after the evaluation."""
+    from playwright.sync_api import expect
+
+    tab("Queue")
+    expect(page.locator("#queue-finished")).to_contain_text(MODEL, timeout=10_000)
+    scheduler = page.locator("#queue-scheduler").inner_text()
+    assert not ("evaluating" in scheduler and "nothing pending" in scheduler), scheduler
+    shot("queue")
+    tab("Log")
+    expect(page.locator("#log-chain")).to_contain_text("hash chain verifies", timeout=10_000)
+    expect(page.locator("#log-table")).to_contain_text("finished")
+    shot("log")
+    tab("About")
+    expect(page.locator("#about")).to_contain_text("Batch size one")
+    shot("about")
+    tab("Submit")
+    shot("submit-after")

@@ -30,7 +30,7 @@ from core.workers import default_worker_name
 from leaderboard.data import BoardSource
 from leaderboard.inspection import HubModels, LocalModels, ModelInspector
 from leaderboard.scheduler import EvalScheduler, SchedulerState, tick_seconds
-from leaderboard.ui import CSS, AppContext, build_demo, on_space, show_login_button, theme
+from leaderboard.ui import CSS, AppContext, Ui, on_space, show_login_button, theme
 
 logger = logging.getLogger("leaderboard")
 SNAPSHOT_TTL_S = {"local": 2.0, "hub": 15.0}
@@ -38,10 +38,14 @@ SNAPSHOT_TTL_S = {"local": 2.0, "hub": 15.0}
 
 @dataclass
 class App:
-    demo: gr.Blocks
+    ui: Ui
     scheduler: EvalScheduler | None
     config: LeaderboardConfig
     store: Store
+
+    @property
+    def demo(self) -> gr.Blocks:
+        return self.ui.demo
 
 
 def scheduler_enabled(env: os._Environ[str] | dict[str, str]) -> bool:
@@ -129,7 +133,7 @@ def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | d
         requests_location=requests_location,
         public_key=public_key,
     )
-    return App(demo=build_demo(ctx), scheduler=scheduler, config=config, store=store)
+    return App(ui=Ui(ctx), scheduler=scheduler, config=config, store=store)
 
 
 def main() -> None:

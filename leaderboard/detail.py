@@ -131,7 +131,17 @@ def detail_view(
             f"evaluated {result.started_at} → {result.finished_at} · {submitted}".rstrip(" ·"),
         ]
     )
+    return DetailView(
+        header=header,
+        datasets=dataset_frame(result),
+        measurement=measurement_markdown(result),
+        reproduce=result.reproduce,
+        predictions=predictions_markdown(predictions),
+    )
 
+
+def measurement_markdown(result: Result) -> str:
+    """How the result was measured: hardware, batch size and warm-up, software, eval sets, signature."""
     hw = result.hardware
     memory = f"{hw.gpu_memory_bytes / 2**30:.1f} GiB" if hw.gpu_memory_bytes else ""
     hardware = _kv_table(
@@ -162,7 +172,7 @@ def detail_view(
         for s in result.eval_sets
     )
     signature = "signed (Ed25519)" if result.signature else "not signed"
-    measurement = "\n\n".join(
+    return "\n\n".join(
         [
             "### Hardware (R1)",
             hardware,
@@ -175,22 +185,19 @@ def detail_view(
             f"### Signature (R9)\n\nThis result is {signature}.",
         ]
     )
+
+
+def predictions_markdown(predictions: Mapping[str, str]) -> str:
+    """Where the raw predictions of each eval set are (a link on the Hub, a path locally)."""
     links = []
     for name, where in predictions.items():
         if where.startswith(("http://", "https://")):
             links.append(f"- `{name}`: [{html.escape(where.rsplit('/', 1)[-1])}]({where})")
         else:
             links.append(f"- `{name}`: `{where}`")
-    predictions_md = (
+    return (
         "### Raw predictions\n\nOne JSON line per utterance: `id`, `reference`, `prediction` (unnormalized), "
         "`duration_s`, `time_s`. Re-score them with your own normalizer.\n\n" + "\n".join(links)
-    )
-    return DetailView(
-        header=header,
-        datasets=dataset_frame(result),
-        measurement=measurement,
-        reproduce=result.reproduce,
-        predictions=predictions_md,
     )
 
 

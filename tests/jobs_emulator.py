@@ -271,6 +271,8 @@ class JobsEmulator:
         if route == ("POST", 5, "cancel"):
             if job.stage in ACTIVE_STAGES:
                 job.end(self.clock(), "CANCELED")
+                if self.on_end is not None:
+                    self.on_end(job)
             return httpx2.Response(200, json=job.info(self.clock(), self._owner(namespace)))
         if route == ("GET", 5, "logs"):
             return self._logs(job, request)

@@ -1,0 +1,89 @@
+"""What runs inside each emulated Job, against a real store but without a model: `run-once --request-id`'s
+store protocol (claim exactly that request or exit cleanly, hold the lease while running, publish a result
+with its compute record on success, publish nothing when the Job dies), on the emulator's simulated clock.
+
+The published results are synthetic test records (tests/leaderboard/factories.make_result), never shown as
+measurements; they exist so the store's exactly-once rules can be checked end to end.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from core.compute import compute_record, job_context, with_compute
+from core.config import Rules
+from core.records import Request
+from core.store import LeaseLost, Store
+from leaderboard.jobs.hub import request_id_of
+from tests.jobs_emulator import EmulatedJob, JobScript, Outcome
+from tests.leaderboard.factories import make_result
+
+
+@contextmanager
+def store_clock(clock: Callable[[], datetime]) -> Iterator[None]:
+    """Make the store's lease arithmetic read `clock` (the store has no clock parameter yet)."""
+    import core.store.base as base
+
+    previous = base._now
+    base._now = clock
+    try:
+        yield
+    finally:
+        base._now = previous
+
+
+class JobWorkers:
+    """The evaluator side of every emulated Job: `script` for the emulator, `on_end`, and `heartbeat()`."""
+
+    def __init__(
+        self,
+        store: Store,
+        rules: Rules,
+        board_flavor: str,
+        duration_s: Callable[[Request], float],
+        fate: Callable[[Request, int], Outcome] = lambda _request, _attempt: "COMPLETED",
+    ) -> None:
+        self.store, self.rules, self.board_flavor = store, rules, board_flavor
+        self.duration_s, self.fate = duration_s, fate
+        self.held: dict[str, str] = {}  # job id -> request id, while the Job holds the request's lease
+        self.finished: Counter[str] = Counter()
+        self.claims: Counter[str] = Counter()
+        self.exits_clean: Counter[str] = Counter()
+
+    def script(self, job: EmulatedJob) -> JobScript:
+        request_id = request_id_of(job.spec["command"]) or ""
+        claimed = self.store.claim(f"job-{job.id}", self.rules.lease_s, self.rules.max_attempts, request_id=request_id)
+        if claimed is None:
+            self.exits_clean[request_id] += 1
+            return JobScript(run_s=5.0, log_lines=(f"{request_id} is not PENDING: nothing to do",))
+        self.held[job.id] = request_id
+        self.claims[request_id] += 1
+        outcome = self.fate(claimed, claimed.attempts)
+        return JobScript(run_s=self.duration_s(claimed), outcome=outcome, log_lines=(f"claimed {request_id}",))
+
+    def on_end(self, job: EmulatedJob) -> None:
+        request_id = self.held.pop(job.id, None)
+        if request_id is None or job.stage != "COMPLETED" or job.started_at is None or job.finished_at is None:
+            return  # the Job died: its lease runs out and the store returns the request
+        request = self.store.snapshot().requests[request_id]
+        seconds = (job.finished_at - job.started_at).total_seconds()
+        compute = compute_record(job_context(job.spec.get("environment") or {}), seconds)
+        result = with_compute(make_result(request_id, request.model_id), compute, self.board_flavor)
+        try:
+            self.store.finish(request_id, f"job-{job.id}", result, {})
+            self.finished[request_id] += 1
+        except LeaseLost:
+            pass
+
+    def heartbeat(self, running: set[str]) -> None:
+        """Renew the lease of every Job still running (`running`: ids of the emulator's live Jobs)."""
+        for job_id, request_id in list(self.held.items()):
+            if job_id not in running:
+                continue
+            try:
+                self.store.heartbeat(request_id, f"job-{job_id}", self.rules.lease_s)
+            except LeaseLost:
+                self.held.pop(job_id, None)

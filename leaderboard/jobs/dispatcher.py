@@ -20,7 +20,7 @@ from core.records import Request
 from core.signing import PRIVATE_KEY_ENV
 from core.store import Store
 from leaderboard.jobs.hub import APP_LABEL, HubJobs, JobRequestSpec, label_value
-from leaderboard.jobs.plan import JobView, Plan, plan_tick
+from leaderboard.jobs.plan import JobView, Plan, leases_expired, plan_tick
 from leaderboard.jobs.status import DispatchStatus, JobRow
 
 logger = logging.getLogger(__name__)
@@ -65,8 +65,10 @@ class Dispatcher:
         """Reconcile the Jobs with the queue once; returns the one-line outcome the scheduler shows."""
         now = self.clock()
         try:
-            self.store.expire_leases(self.config.rules.max_attempts)
             requests = self.store.snapshot().requests
+            if leases_expired(requests, now):  # no worker claims in jobs mode, so the dispatcher expires leases
+                self.store.expire_leases(self.config.rules.max_attempts)
+                requests = self.store.snapshot().requests
             jobs = self.jobs.list()
         except Exception as exc:  # without the full picture, starting anything could duplicate a Job
             return self._failed(now, f"could not read the queue or the Jobs: {type(exc).__name__}: {exc}")

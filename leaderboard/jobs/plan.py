@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.config import WorkersConfig
-from core.records import Request, Status
+from core.records import Request, Status, parse_time
 
 ACTIVE_STAGES = frozenset({"SCHEDULING", "RUNNING"})
 WEEK = timedelta(days=7)
@@ -104,6 +104,14 @@ def job_timeout_s(request: Request, workers: WorkersConfig) -> int:
 def gpu_seconds(jobs: Iterable[JobView], now: datetime, window: timedelta = WEEK) -> float:
     """Billed seconds of `jobs` that fall in the last `window` (a Job running across the edge counts in part)."""
     return sum(job.running_s(now, since=now - window) for job in jobs)
+
+
+def leases_expired(requests: Mapping[str, Request], now: datetime) -> bool:
+    """Whether some RUNNING request's lease ran out (its Job died): only then is the store's expiry run."""
+    return any(
+        r.status is Status.RUNNING and r.lease is not None and parse_time(r.lease.expires_at) <= now
+        for r in requests.values()
+    )
 
 
 def plan_tick(

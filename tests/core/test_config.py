@@ -65,8 +65,7 @@ def test_missing_config_file(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.toml", env={})
 
 
-def test_workers_table_is_typed_checked_and_filled_from_space_id(tmp_path) -> None:
-
+def test_workers_table_is_typed_checked_and_filled_from_space_id(tmp_path: Path) -> None:
     base = (REPO_ROOT / "configs" / "local.toml").read_text().replace('mode = "space"', "")
     path = tmp_path / "board.toml"
     path.write_text(base.replace("[workers]", '[workers]\nmode = "jobs"\nmax_parallel_jobs = 8'))

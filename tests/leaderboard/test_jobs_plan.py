@@ -59,3 +59,17 @@ def test_plan_holds_when_the_budget_is_spent_or_a_request_had_too_many_jobs() ->
     spent = [_job("req-0009", "COMPLETED", started_h=20, ended_h=9)]
     plan = plan_tick(NOW, requests, spent, WORKERS, max_jobs_per_request=6)
     assert plan.budget.spent and not plan.start and plan.held["req-0002"] == "the weekly GPU budget is spent"
+
+
+def test_status_text_names_held_requests_and_the_about_page_states_the_budget() -> None:
+    from leaderboard.jobs.status import DispatchStatus, budget_sentence, jobs_markdown
+
+    status = DispatchStatus(
+        "a10g-small", 4, 300.0, gpu_hours_7d=12.5, cost_usd_7d=12.5, held={"req-1": "6 Jobs ended <b>x</b>"}
+    )
+    text = jobs_markdown(status)
+    assert "**12.50 GPU hours**, $12.50" in text and "price not listed" in text and "Running Jobs: 0." in text
+    assert "held: request `req-1`" in text and "<b>" not in text and "budget is spent" not in text
+    assert jobs_markdown(None) == ""
+    assert "300 GPU hours per 7 days" in budget_sentence(WorkersConfig(mode="jobs", max_gpu_hours_per_week=300))
+    assert "Space's own GPU" in budget_sentence(WorkersConfig())

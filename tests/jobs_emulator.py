@@ -215,6 +215,11 @@ class JobsEmulator:
             at, job = min(due, key=lambda item: (item[0], item[1].id))
             self._transition(job, at)
 
+    def next_transition(self) -> datetime | None:
+        """When the next Job starts or ends by itself (None: nothing will happen without a call)."""
+        times = [at for job in self.jobs.values() if (at := self._next_transition(job)) is not None]
+        return min(times, default=None)
+
     def _next_transition(self, job: EmulatedJob) -> datetime | None:
         if job.stage == "SCHEDULING":
             return job.created_at + timedelta(seconds=self.scheduling_s)

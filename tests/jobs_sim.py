@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.compute import compute_record, job_context, with_compute
 from core.config import Rules
@@ -55,6 +55,7 @@ class JobWorkers:
         self.exits_clean: Counter[str] = Counter()
         self.evaluated: dict[str, tuple[datetime, datetime]] = {}  # request id -> the run that finished it
         self.expires: dict[str, datetime] = {}  # job id -> when its lease runs out unless renewed
+        self.orphaned: dict[str, datetime] = {}  # request id -> when the lease of its dead Job runs out
 
     def script(self, job: EmulatedJob) -> JobScript:
         request_id = request_id_of(job.spec["command"]) or ""
@@ -73,8 +74,11 @@ class JobWorkers:
 
     def on_end(self, job: EmulatedJob) -> None:
         request_id = self.held.pop(job.id, None)
+        expires = self.expires.pop(job.id, None)
         if request_id is None or job.stage != "COMPLETED" or job.started_at is None or job.finished_at is None:
-            return  # the Job died: its lease runs out and the store returns the request
+            if request_id is not None and expires is not None:
+                self.orphaned[request_id] = expires  # the Job died: its lease runs out, the store returns it
+            return
         request = self.requests[request_id]
         seconds = (job.finished_at - job.started_at).total_seconds()
         compute = compute_record(job_context(job.spec.get("environment") or {}), seconds)
@@ -86,6 +90,12 @@ class JobWorkers:
             self.evaluated[request_id] = (job.started_at, job.finished_at)
         except LeaseLost:
             pass
+
+    def next_event(self, now: datetime, renew_margin: timedelta) -> datetime | None:
+        """The next moment a lease needs renewing or a dead Job's lease runs out (for event-driven loops)."""
+        self.orphaned = {rid: at for rid, at in self.orphaned.items() if at > now - renew_margin}
+        times = [at - renew_margin for at in self.expires.values()] + list(self.orphaned.values())
+        return min(times, default=None)
 
     def heartbeat(self, running: set[str], renew_within: datetime | None = None) -> None:
         """Renew the lease of every Job still running (`running`: ids of the emulator's live Jobs); with

@@ -192,7 +192,7 @@ class JobsEmulator:
         self.hardware = hardware
         self.jobs: dict[str, EmulatedJob] = {}
         self.vanished: dict[str, EmulatedJob] = {}
-        self.calls: list[tuple[str, str]] = []
+        self.calls: list[tuple[str, str]] = []  # (method, path?query) of every Jobs call, in order
         self._ids = itertools.count(1)
 
     # --- test controls -------------------------------------------------------------------------------
@@ -256,7 +256,7 @@ class JobsEmulator:
         parts = request.url.path.strip("/").split("/")
         if parts[:2] != ["api", "jobs"] or len(parts) < 3:
             return None
-        self.calls.append((request.method, request.url.path))
+        self.calls.append((request.method, f"{request.url.path}?{request.url.query.decode()}"))
         namespace = self._authorize(request, None if parts[2] == "hardware" else parts[2])
         if isinstance(namespace, httpx2.Response):
             return namespace

@@ -17,12 +17,14 @@ from typing import Any
 
 from huggingface_hub import HfApi
 
-from leaderboard.jobs.plan import JobView, Launch
+from leaderboard.jobs.plan import ACTIVE_STAGES, JobView, Launch
 
 logger = logging.getLogger(__name__)
 
 APP_LABEL = "asr-leaderboard"
 PRICE_TTL = timedelta(hours=24)
+#: How often the full Job history is listed when nothing ended (the live Jobs are listed every tick).
+HISTORY_TTL = timedelta(minutes=10)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -89,13 +91,32 @@ class HubJobs:
 
     def __init__(self, api: HfApi, namespace: str, spec: JobRequestSpec, clock: Callable[[], datetime]) -> None:
         self.api, self.namespace, self.spec, self.clock = api, namespace, spec, clock
+        self._history: list[JobView] = []
+        self._history_at: datetime | None = None
+        self._live_ids: set[str] = set()
         self._prices: dict[str, float | None] = {}
         self._prices_read_at: datetime | None = None
 
-    def list(self) -> list[JobView]:
-        """Every Job with this board's labels (all stages: finished ones count toward the weekly budget)."""
-        infos = self.api.list_jobs(labels=dict(self.spec.labels), namespace=self.namespace)
+    def _list(self, stages: list[str] | None = None) -> list[JobView]:
+        infos = self.api.list_jobs(status=stages, labels=dict(self.spec.labels), namespace=self.namespace)
         return [view for info in infos if (view := view_of(info)) is not None]
+
+    def list(self) -> list[JobView]:
+        """Every Job with this board's labels: finished ones count toward the budget and a request's tries.
+
+        The live Jobs are listed each call; the whole history (which only grows) at most every
+        `HISTORY_TTL`, and at once whenever a Job left the live set since the last call, so an ended Job is
+        never missing from what the plan sees."""
+        now = self.clock()
+        live = self._list(list(ACTIVE_STAGES))
+        live_ids = {job.job_id for job in live}
+        stale = self._history_at is None or now - self._history_at >= HISTORY_TTL
+        if stale or self._live_ids - live_ids:
+            self._history, self._history_at = self._list(), now
+            self._live_ids = {job.job_id for job in self._history if job.active}
+            return list(self._history)
+        self._live_ids = live_ids
+        return [*(job for job in self._history if not job.active and job.job_id not in live_ids), *live]
 
     def start(self, launch: Launch, env: Mapping[str, str]) -> JobView:
         """Start the Job for one request; its labels name the request and its timeout, its secrets stay secret."""
@@ -114,6 +135,7 @@ class HubJobs:
         view = view_of(info)
         if view is None:
             raise RuntimeError(f"the Hub returned Job {info.id} without the command it was given")
+        self._live_ids.add(view.job_id)  # if it ends before the next list, the whole history is read again
         logger.info(
             "started Job %s for %s on %s (timeout %s s)", info.id, launch.request_id, self.spec.flavor, launch.timeout_s
         )

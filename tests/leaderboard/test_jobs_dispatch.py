@@ -257,3 +257,27 @@ def test_job_spec_takes_secrets_as_secrets_and_names_missing_settings() -> None:
         job_spec(hub_config, {})
     with pytest.raises(ValueError, match="REQUESTS_REPO"):
         job_spec(config, env)
+
+
+def test_the_full_job_history_is_read_when_a_job_ended_or_every_ten_minutes_not_every_tick(make_rig) -> None:
+    rig = make_rig({"req-0001": 300.0, "req-0002": 5.0})
+    _submit(rig, 1)
+
+    def full_lists() -> int:
+        lists = [url for method, url in rig.emulator.calls if method == "GET" and url.count("/") == 3]
+        return sum("stage=" not in url for url in lists if "/hardware" not in url)
+
+    rig.step()
+    assert full_lists() == 1, "a fresh dispatcher reads the whole history once"
+    for _ in range(4):
+        rig.step(30)
+    assert full_lists() == 1, "while nothing ends, only the live Jobs are listed"
+    rig.step(300)  # req-0001's Job ended: the history is read again at once, and its GPU time counts
+    assert full_lists() == 2 and rig.dispatcher.status().gpu_hours_7d == pytest.approx(300 / 3600, abs=1e-3)
+    _submit(rig, 2)
+    rig.step(30)  # a Job that ends between two ticks (never seen live) still triggers a full read
+    rig.step(60)
+    rig.step(30)
+    assert full_lists() == 3 and rig.status_of("req-0002") is Status.FINISHED
+    rig.step(600)
+    assert full_lists() == 4, "and at least every ten minutes"

@@ -29,6 +29,7 @@ from core.store.local import REQUESTS_REPO_DIR, RESULTS_REPO_DIR
 from core.workers import default_worker_name
 from leaderboard.data import BoardSource
 from leaderboard.inspection import HubModels, LocalModels, ModelInspector
+from leaderboard.jobs.dispatcher import Dispatcher, jobs_dispatcher
 from leaderboard.scheduler import EvalScheduler, SchedulerState, tick_seconds
 from leaderboard.ui import CSS, AppContext, Ui, on_space, show_login_button, theme
 
@@ -42,6 +43,7 @@ class App:
     scheduler: EvalScheduler | None
     config: LeaderboardConfig
     store: Store
+    dispatcher: Dispatcher | None = None  # jobs mode: its `status()` feeds the Queue page (wiring pending)
 
     @property
     def demo(self) -> gr.Blocks:
@@ -112,8 +114,14 @@ def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | d
         verified=signature_checker(public_key),
     )
     scheduler = None
+    dispatcher = None
     if scheduler_enabled(env):
-        scheduler = EvalScheduler(evaluator_step(config, store), tick_seconds(env), on_change=source.invalidate)
+        if config.workers.mode == "jobs":  # the Space dispatches Jobs instead of evaluating (README, "Jobs")
+            dispatcher = jobs_dispatcher(config, store, env)
+            step = dispatcher.tick
+        else:
+            step = evaluator_step(config, store)
+        scheduler = EvalScheduler(step, tick_seconds(env), on_change=source.invalidate)
         status, wake = scheduler.status, scheduler.wake
     else:
         off = SchedulerState(
@@ -133,7 +141,7 @@ def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | d
         requests_location=requests_location,
         public_key=public_key,
     )
-    return App(ui=Ui(ctx), scheduler=scheduler, config=config, store=store)
+    return App(ui=Ui(ctx), scheduler=scheduler, config=config, store=store, dispatcher=dispatcher)
 
 
 def main() -> None:

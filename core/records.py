@@ -247,6 +247,18 @@ class EvalSetSource(Record):
 
 
 @dataclass(frozen=True)
+class Compute(Record):
+    """What an evaluation cost: GPU seconds held, on which Jobs flavor (None: the Space's own GPU), and the
+    cost at that flavor's listed per-minute price as looked up on `price_date` (None when no price is known)."""
+
+    flavor: str | None
+    gpu_seconds: float
+    price_usd_per_minute: float | None = None
+    price_date: str | None = None
+    cost_usd: float | None = None
+
+
+@dataclass(frozen=True)
 class Result(Record):
     request_id: str
     model_id: str
@@ -269,6 +281,7 @@ class Result(Record):
     model: ModelInfo | None = None
     signature: str | None = None
     schema_version: int = SCHEMA_VERSION
+    compute: Compute | None = None
 
     def replace(self, **changes: Any) -> Result:
         return dataclasses.replace(self, **changes)

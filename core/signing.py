@@ -152,6 +152,8 @@ def signed_payload(result: Result) -> bytes:
     """The bytes a signature covers: canonical JSON of the normalized result, `signature` left out."""
     body = Result.from_dict(result.to_dict()).to_dict()
     body.pop("signature", None)
+    if body.get("compute") is None:  # added after schema 1: absent, results signed before it still verify
+        body.pop("compute", None)
     return canonical_json(body)
 
 

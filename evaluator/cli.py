@@ -125,7 +125,14 @@ def _cmd_run_once(args: argparse.Namespace) -> int:
     from evaluator.job import run_once
 
     config = load_config(args.config)
-    request = run_once(config, open_store(config), worker=args.worker)
+    store = open_store(config)
+    request = run_once(config, store, worker=args.worker, request_id=args.request_id)
+    if request is None and args.request_id:
+        current = store.snapshot().requests.get(args.request_id)
+        if current is None:
+            raise StoreError(f"no request {args.request_id} in the store; check the id on the Queue page")
+        print(f"{args.request_id} is {current.status}, not PENDING: another worker has it or it ended; nothing to do")
+        return 0
     if request is None:
         print("no pending request")
         return 0
@@ -149,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     once = sub.add_parser("run-once", help="claim one pending request from the store, evaluate it, publish it")
     once.add_argument("--config", default=None)
     once.add_argument("--worker", default=None, help="worker name recorded in the lease and the log")
+    once.add_argument(
+        "--request-id", default=None, help="claim exactly this request (a Job started for it); exit 0 if taken"
+    )
     once.set_defaults(func=_cmd_run_once)
     for name, summary in DELEGATED.items():
         sub.add_parser(name, help=summary, add_help=False)

@@ -8,10 +8,14 @@ is evaluated to completion at most once.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.compute import compute_record, job_context, with_compute
 from core.config import LeaderboardConfig
 from core.records import Progress, Request, Result
 from core.redaction import redact
@@ -77,16 +81,29 @@ class LeaseKeeper:
                 logger.warning("heartbeat for %s failed: %s", self.request_id, redact(str(exc)))
 
 
-def run_once(config: LeaderboardConfig, store: Store, *, worker: str | None = None) -> Request | None:
-    """Claim and evaluate one pending request. Returns the request as it ended, or None if none was pending."""
+def run_once(
+    config: LeaderboardConfig,
+    store: Store,
+    *,
+    worker: str | None = None,
+    request_id: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Request | None:
+    """Claim and evaluate one pending request (only `request_id` when given, as a Job does). Returns the
+    request as it ended, or None if none (or not that one) was pending.
+
+    `env` carries what a Jobs dispatcher told this process (`core.compute`: flavor, listed price); the
+    result records the GPU seconds from claim to result and their cost at that price."""
     worker = worker or default_worker_name("evaluator")
     # Fail fast: a malformed signing key raises SigningKeyError here, before any request is claimed, instead
     # of after a whole evaluation whose result could then not be signed.
     signing_key = signing_key_for(config)
     rules = config.rules
-    request = store.claim(worker, rules.lease_s, rules.max_attempts)
+    context = job_context(os.environ if env is None else env)
+    request = store.claim(worker, rules.lease_s, rules.max_attempts, request_id=request_id)
     if request is None:
         return None
+    held_since = time.monotonic()
     logger.info(
         "%s claimed %s (%s@%s, %s)",
         worker,
@@ -127,10 +144,10 @@ def run_once(config: LeaderboardConfig, store: Store, *, worker: str | None = No
                 f"internal evaluator error ({type(exc).__name__}: {exc}); the maintainers were notified in the logs"
             ),
         )
+    compute = compute_record(context, time.monotonic() - held_since)
+    result = with_compute(evaluation.result, compute, config.workers.flavor)
     try:
-        finished = store.finish(
-            request.request_id, worker, sign(evaluation.result, signing_key), evaluation.predictions
-        )
+        finished = store.finish(request.request_id, worker, sign(result, signing_key), evaluation.predictions)
     except LeaseLost as exc:
         logger.warning("%s: %s; result discarded", request.request_id, exc)
         return store.snapshot().requests.get(request.request_id)

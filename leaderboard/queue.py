@@ -244,7 +244,7 @@ def running_html(items: Sequence[RunningItem], max_attempts: int) -> str:
     return "\n".join(cards)
 
 
-SPACE_WORKER_PREFIX = "space:"  # `leaderboard.scheduler.default_worker_name`: the app's own background evaluator
+SPACE_WORKER_PREFIX = "space:"  # `core.workers.default_worker_name("space")`: the app's own background evaluator
 
 
 def worker_text(worker: str) -> str:

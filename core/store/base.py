@@ -219,11 +219,12 @@ class Store(ABC):
         self._expire(state, _now(), max_attempts, changes)
         return changes
 
-    def claim(self, worker: str, lease_s: float, max_attempts: int) -> Request | None:
+    def claim(self, worker: str, lease_s: float, max_attempts: int, request_id: str | None = None) -> Request | None:
         """Take the oldest PENDING request for `worker` with a lease of `lease_s` seconds, atomically.
 
         Expired leases are handled first, so a request whose worker died is claimable again (or FAILED after
-        `max_attempts`). Returns None when nothing is pending.
+        `max_attempts`). Returns None when nothing is pending. With `request_id`, only that request is taken,
+        and None means it is not PENDING (someone else holds it, or it ended): a Job started for it exits.
         """
         claimed: list[Request] = []
 
@@ -233,7 +234,11 @@ class Store(ABC):
             changes = Changes()
             requests = self._expire(state, now, max_attempts, changes)
             pending = sorted(
-                (r for r in requests.values() if r.status is Status.PENDING),
+                (
+                    r
+                    for r in requests.values()
+                    if r.status is Status.PENDING and (request_id is None or r.request_id == request_id)
+                ),
                 key=lambda r: (r.submitted_at, r.request_id),
             )
             if not pending:

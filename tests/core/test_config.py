@@ -71,3 +71,21 @@ def test_bad_config_names_the_key(tmp_path: Path, body: str, message: str) -> No
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="LEADERBOARD_CONFIG"):
         load_config(tmp_path / "nope.toml", env={})
+
+
+def test_workers_table_is_typed_checked_and_filled_from_space_id(tmp_path: Path) -> None:
+    base = (REPO_ROOT / "configs" / "local.toml").read_text().replace('mode = "space"', "")
+    path = tmp_path / "board.toml"
+    path.write_text(base.replace("[workers]", '[workers]\nmode = "jobs"\nmax_parallel_jobs = 8'))
+    config = load_config(path, env={"SPACE_ID": "org/space"})
+    assert config.workers.mode == "jobs" and config.workers.max_parallel_jobs == 8
+    assert config.workers.job_image == "hf.co/spaces/org/space" and config.workers.flavor == "a10g-small"
+    with pytest.raises(ConfigError, match="needs space_id"):
+        load_config(path, env={})
+    path.write_text(base.replace("[workers]", '[workers]\nmode = "gpu"'))
+    with pytest.raises(ConfigError, match="mode must be one of"):
+        load_config(path, env={})
+    path.write_text(base.replace("[workers]", "[workers]\nmax_parallel_jobs = 2.5"))
+    with pytest.raises(ConfigError, match="max_parallel_jobs must be a int"):
+        load_config(path, env={})
+    assert load_config(REPO_ROOT / "configs" / "esb-v1.toml", env={}).workers.mode == "space"

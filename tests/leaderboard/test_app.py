@@ -154,3 +154,15 @@ def test_predictions_preview(populated: Any) -> None:
     frame = preview("r1", "ljspeech-sample")
     assert list(frame.columns) == ["id", "reference", "prediction", "duration_s", "time_s"] and len(frame) == 2
     assert "No stored predictions" in preview("r1", "missing-set").iloc[0, 0]
+
+
+def test_jobs_mode_refuses_a_local_store_before_serving(tmp_path: Path) -> None:
+    import dataclasses
+
+    from core.config import ConfigError, WorkersConfig, load_config
+
+    env = make_env(tmp_path, tmp_path / "models", LEADERBOARD_SCHEDULER="on", HF_TOKEN="hf_jobs_token_value")
+    config = load_config(env=env)
+    jobs = dataclasses.replace(config, workers=WorkersConfig(mode="jobs", space_id="org/space"))
+    with pytest.raises(ConfigError, match="needs the Hub store"):
+        build_app(jobs, env=env)

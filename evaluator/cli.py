@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 DELEGATED = {
     "verify": "check result signatures, predictions hashes and the log's hash chain (see `verify --help`)",
     "keygen": "make the Ed25519 key pair that signs results (see `keygen --help`)",
+    "audit": "re-run a finished entry as recorded and compare every figure (see `audit --help`)",
 }
 
 

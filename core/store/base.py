@@ -16,13 +16,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from core.audits import AUDIT_EVENTS
 from core.eventlog import ChainCheck, next_entry, verify_chain
 from core.signing import audit_hash
 from core.records import AuditRecord, Lease, LogEntry, PredictionRow, Progress, Request, Result, Status, parse_time
-
-
-#: The log events an audit writes (R13), each carrying the audit record's hash.
-AUDIT_EVENTS = ("audit_passed", "audit_failed")
 
 
 class StoreError(RuntimeError):

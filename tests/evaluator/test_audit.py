@@ -230,3 +230,21 @@ def test_real_whisper_base_audit_passes(
     rtf = next(c for c in record.checks if c.name == "RTF")
     assert rtf.published > 0 and rtf.rerun > 0
     assert store.snapshot().log[-1].event == "audit_passed"
+
+
+def test_verify_checks_audit_records_and_their_log_events(board) -> None:
+    from evaluator import verify
+
+    config, store = board
+    assert _audit(config, store, "--request-id", "req-0001")[0] == 0
+    key = public_key_for(config)
+    out = io.StringIO()
+    assert verify.main([str(store.root), "--public-key", key], out=out) == 0, out.getvalue()
+    assert "1 audit record(s)" in out.getvalue()
+    record = _only_audit(store)
+    path = store.results_root / "audits" / "req-0001" / f"{record.audit_id}.json"
+    path.write_text(record.replace(passed=False).to_json(), encoding="utf-8")
+    out = io.StringIO()
+    assert verify.main([str(store.root), "--public-key", key], out=out) == 1
+    printed = out.getvalue()
+    assert "audit signature does not verify" in printed and "whose record is missing or changed" in printed

@@ -51,6 +51,24 @@ class Rules:
 
 
 @dataclass(frozen=True)
+class AuditConfig:
+    """How audits run (R13): the RTF tolerance, the cadence, the daily budget and how entries are chosen.
+
+    `every_n_evaluations`: an audit becomes due after this many finished evaluations since the last audit.
+    `max_minutes_per_day`: device minutes audits may use in any rolling 24 hours.
+    `recent_half_life_days`: an entry this many days old is half as likely to be picked as a new one.
+    """
+
+    rtf_tolerance: float = 0.05
+    every_n_evaluations: int = 5
+    max_minutes_per_day: float = 60.0
+    recent_half_life_days: float = 30.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class EvalSetConfig:
     """One eval set: a local AudioFolder (`path`) or a Hub dataset (`hub_id`, `config`, `split`, `revision`)."""
 
@@ -127,6 +145,7 @@ class LeaderboardConfig:
     path: Path
     extra: Mapping[str, Any] = field(default_factory=dict)
     workers: WorkersConfig = field(default_factory=WorkersConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
 
     def eval_set(self, name: str) -> EvalSetConfig:
         for eval_set in self.eval_sets:
@@ -156,24 +175,37 @@ def _known_keys(table: Mapping[str, Any], known: frozenset[str], name: str, path
     return table
 
 
-def _rules(table: Mapping[str, Any], path: Path) -> Rules:
-    known = {f.name: f.type for f in fields(Rules)}
-    unknown = set(table) - set(known)
+def _typed_values(table: Mapping[str, Any], defaults: Any, section: str, path: Path) -> dict[str, Any]:
+    """The table's values, each checked against the type of the dataclass default it overrides."""
+    known = {f.name for f in fields(defaults)}
+    unknown = set(table) - known
     if unknown:
-        raise ConfigError(f"{path}: unknown key(s) in [rules]: {sorted(unknown)}; known: {sorted(known)}")
-    defaults = Rules()
+        raise ConfigError(f"{path}: unknown key(s) in [{section}]: {sorted(unknown)}; known: {sorted(known)}")
     values: dict[str, Any] = {}
     for key, value in table.items():
         expected = type(getattr(defaults, key))
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if type(value) is not expected:
-            raise ConfigError(f"{path}: [rules] {key} must be a {expected.__name__}, got {value!r}")
+            raise ConfigError(f"{path}: [{section}] {key} must be a {expected.__name__}, got {value!r}")
         values[key] = value
-    rules = Rules(**values)
+    return values
+
+
+def _rules(table: Mapping[str, Any], path: Path) -> Rules:
+    rules = Rules(**_typed_values(table, Rules(), "rules", path))
     if rules.warmup_utterances < 0 or rules.max_attempts < 1 or rules.lease_s <= 0 or rules.max_rtf <= 0:
         raise ConfigError(f"{path}: [rules] need warmup_utterances >= 0, max_attempts >= 1, lease_s > 0, max_rtf > 0")
     return rules
+
+
+def _audit(table: Mapping[str, Any], path: Path) -> AuditConfig:
+    audit = AuditConfig(**_typed_values(table, AuditConfig(), "audit", path))
+    if not (0 < audit.rtf_tolerance < 1) or audit.every_n_evaluations < 1:
+        raise ConfigError(f"{path}: [audit] needs 0 < rtf_tolerance < 1 and every_n_evaluations >= 1")
+    if audit.max_minutes_per_day < 0 or audit.recent_half_life_days <= 0:
+        raise ConfigError(f"{path}: [audit] needs max_minutes_per_day >= 0 and recent_half_life_days > 0")
+    return audit
 
 
 def _eval_sets(items: list[Mapping[str, Any]], base: Path, path: Path) -> tuple[EvalSetConfig, ...]:
@@ -267,7 +299,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         models_dir = local_root / "models"
     else:
         models_dir = _resolve(base, store_table["models_dir"])
-    known_top = {"leaderboard", "rules", "store", "eval_sets", "workers"}
+    known_top = {"leaderboard", "rules", "store", "eval_sets", "workers", "audit"}
     return LeaderboardConfig(
         version=str(board["version"]),
         title=str(board.get("title", "Open ASR Leaderboard")),
@@ -280,4 +312,5 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         path=config_path,
         extra={k: v for k, v in data.items() if k not in known_top},
         workers=_workers(data.get("workers", {}), env, config_path),
+        audit=_audit(data.get("audit", {}), config_path),
     )

@@ -1,7 +1,8 @@
 """File paths inside the two dataset repos; the local store uses the same paths under two folders.
 
 requests repo: `requests/<request_id>.json`, `log.jsonl`
-results repo:  `results/<request_id>.json`, `predictions/<request_id>/<eval_set>.jsonl`
+results repo:  `results/<request_id>.json`, `predictions/<request_id>/<eval_set>.jsonl`,
+               `audits/<request_id>/<audit_id>.json` (one signed record per audit of that entry)
 local store:   `<root>/requests/` holds the requests repo's files, `<root>/results/` the results repo's
 
 A leaf module (it imports nothing of the project), so the stores, the dataset card and `verify` all import it
@@ -18,6 +19,7 @@ LOCAL_RESULTS_DIR = "results"
 REQUESTS_DIR = "requests"
 RESULTS_DIR = "results"
 PREDICTIONS_DIR = "predictions"
+AUDITS_DIR = "audits"
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -39,3 +41,7 @@ def result_path(request_id: str) -> str:
 
 def predictions_path(request_id: str, eval_set: str) -> str:
     return f"{PREDICTIONS_DIR}/{safe_name(request_id, 'request id')}/{safe_name(eval_set, 'eval set name')}.jsonl"
+
+
+def audit_path(request_id: str, audit_id: str) -> str:
+    return f"{AUDITS_DIR}/{safe_name(request_id, 'request id')}/{safe_name(audit_id, 'audit id')}.json"

@@ -170,6 +170,7 @@ DELEGATED = {
     "verify": "check result signatures, predictions hashes and the log's hash chain; exit 0 verified, 1 altered, "
     "2 nothing checked, 3 unsigned (see `verify --help`)",
     "keygen": "make the Ed25519 key pair that signs results (see `keygen --help`)",
+    "audit": "re-run a finished entry as recorded and compare every figure (see `audit --help`)",
 }
 
 

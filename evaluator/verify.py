@@ -22,6 +22,10 @@ PATH may be:
 - an evaluator `--out` folder: `result.json` and `predictions/<set>.jsonl`,
 - `owner/name` of a results dataset on the Hub (downloaded with one snapshot; `--requests-repo` adds the log).
 
+Audit records (`audits/<request_id>/<audit_id>.json`, R13) are checked the same way: each must carry a valid
+signature, and where the log is present every `audit_passed`/`audit_failed` event must name the sha256 of an
+audit record that is there, unchanged.
+
 The public key comes from `--public-key`, else `RESULTS_PUBLIC_KEY`, else the results card's front matter.
 """
 
@@ -33,15 +37,24 @@ import json
 import math
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
 from core import layout
+from core.audits import AUDIT_EVENTS
 from core.dataset_card import CARD_FILE, TABLE_FILE, parse_front_matter, table_row
 from core.eventlog import verify_chain
-from core.records import HUB_REPO_ID, Aggregate, DatasetScore, LogEntry, PredictionRow, Result, read_jsonl
-from core.signing import PUBLIC_KEY_ENV, SigningKeyError, load_public_key, predictions_sha256, verify_result
+from core.records import HUB_REPO_ID, Aggregate, AuditRecord, DatasetScore, LogEntry, PredictionRow, Result, read_jsonl
+from core.signing import (
+    PUBLIC_KEY_ENV,
+    SigningKeyError,
+    audit_hash,
+    load_public_key,
+    predictions_sha256,
+    verify_audit,
+    verify_result,
+)
 from evaluator.metrics import aggregate, get_normalizer, score_eval_set
 
 EXIT_OK = 0
@@ -83,6 +96,7 @@ class Located:
     log: Path | None = None
     card: Path | None = None
     table: Path | None = None
+    audits: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -92,6 +106,7 @@ class Report:
     results: int = 0
     predictions_files: int = 0
     log_entries: int | None = None
+    audits: int = 0
 
     @property
     def ok(self) -> bool:
@@ -99,7 +114,8 @@ class Report:
 
     def summary(self) -> str:
         log = f", log of {self.log_entries} entries" if self.log_entries is not None else ", no log"
-        checked = f"{self.results} result(s), {self.predictions_files} predictions file(s){log}"
+        audits = f", {self.audits} audit record(s)" if self.audits else ""
+        checked = f"{self.results} result(s), {self.predictions_files} predictions file(s){audits}{log}"
         if not self.ok:
             return f"FAILED: {len(self.problems)} problem(s) in {checked}"
         if self.unsigned:
@@ -126,6 +142,10 @@ def _repo_results(repo_root: Path) -> list[ResultFiles]:
     ]
 
 
+def _repo_audits(repo_root: Path) -> list[Path]:
+    return sorted((repo_root / layout.AUDITS_DIR).glob("*/*.json"))
+
+
 def _existing(path: Path) -> Path | None:
     return path if path.is_file() else None
 
@@ -142,6 +162,7 @@ def locate(path: Path, requests_root: Path | None = None) -> Located:
             log=_existing(path / "requests" / layout.LOG_FILE),
             card=_existing(results_root / CARD_FILE),
             table=_existing(results_root / TABLE_FILE),
+            audits=_repo_audits(results_root),
         )
     elif (path / layout.RESULTS_DIR).is_dir() or (path / layout.LOG_FILE).is_file():
         located = Located(
@@ -150,6 +171,7 @@ def locate(path: Path, requests_root: Path | None = None) -> Located:
             log=_existing(path / layout.LOG_FILE),
             card=_existing(path / CARD_FILE),
             table=_existing(path / TABLE_FILE),
+            audits=_repo_audits(path),
         )
     else:
         raise VerifyUsageError(
@@ -160,7 +182,7 @@ def locate(path: Path, requests_root: Path | None = None) -> Located:
         log = requests_root / layout.LOG_FILE
         if not log.is_file():
             raise VerifyUsageError(f"{requests_root} has no {layout.LOG_FILE}; is it the requests repo?")
-        located = Located(located.root, located.results, log=log, card=located.card, table=located.table)
+        located = replace(located, log=log)
     return located
 
 
@@ -320,9 +342,39 @@ def check_table(table: Path, results: dict[str, Result], root: Path, report: Rep
         report.problems.append(Problem(where, f"has no row for result {request_id}"))
 
 
-def check_log(log: Path, root: Path, report: Report) -> None:
-    """The log's hash chain (R8): an edited, dropped or reordered entry breaks it at that entry."""
-    where = _rel(log, root)
+def check_audits(paths: list[Path], public_key: str, root: Path, report: Report) -> dict[str, str]:
+    """Each audit record parses, sits at its own path and carries a valid signature. Returns hash -> file."""
+    hashes: dict[str, str] = {}
+    for path in paths:
+        where = _rel(path, root)
+        report.audits += 1
+        try:
+            record = AuditRecord.from_json(path.read_bytes())
+        except (ValueError, TypeError, KeyError) as exc:
+            report.problems.append(Problem(where, f"not a valid audit record ({exc})"))
+            continue
+        if (path.parent.name, path.stem) != (record.request_id, record.audit_id):
+            report.problems.append(Problem(where, f"holds audit {record.audit_id} of {record.request_id}"))
+        if not verify_audit(record, public_key):
+            report.problems.append(Problem(where, "audit signature does not verify (unsigned, changed or another key)"))
+        hashes[audit_hash(record)] = where
+    return hashes
+
+
+def check_audit_events(entries: list[LogEntry], hashes: dict[str, str], where: str, report: Report) -> None:
+    """Every audit event in the log names the hash of an audit record that is present and unchanged."""
+    for entry in entries:
+        if entry.event in AUDIT_EVENTS and entry.detail.get("audit_sha256") not in hashes:
+            report.problems.append(
+                Problem(
+                    f"{where} seq {entry.seq}",
+                    f"{entry.event} names audit {entry.detail.get('audit_id')} whose record is missing or changed",
+                )
+            )
+
+
+def read_log(log: Path, root: Path, report: Report) -> list[LogEntry] | None:
+    """The log's entries, or None (with a problem) when a line does not parse."""
     entries: list[LogEntry] = []
     for number, line in enumerate(log.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -330,13 +382,23 @@ def check_log(log: Path, root: Path, report: Report) -> None:
         try:
             entries.append(LogEntry.from_dict(json.loads(line)))
         except (ValueError, TypeError) as exc:
-            report.problems.append(Problem(f"{where} line {number}", f"is not a valid log entry ({exc})"))
+            report.problems.append(Problem(f"{_rel(log, root)} line {number}", f"is not a valid log entry ({exc})"))
             report.log_entries = len(entries)
-            return
+            return None
     report.log_entries = len(entries)
+    return entries
+
+
+def check_log(log: Path, root: Path, report: Report) -> list[LogEntry]:
+    """The log's hash chain (R8): an edited, dropped or reordered entry breaks it at that entry."""
+    entries = read_log(log, root, report)
+    if entries is None:
+        return []
     check = verify_chain(entries)
     if not check.ok:
+        where = _rel(log, root)
         report.problems.append(Problem(f"{where} seq {check.first_bad_seq}", f"hash chain breaks: {check.reason}"))
+    return entries
 
 
 def resolve_public_key(given: str | None, located: Located) -> str | None:
@@ -355,6 +417,11 @@ def resolve_public_key(given: str | None, located: Located) -> str | None:
 def verify(located: Located, public_key: str | None) -> Report:
     """Run every check on what `locate` found."""
     report = Report()
+    if located.audits and not public_key:
+        raise VerifyUsageError(
+            f"no public key: pass --public-key, set {PUBLIC_KEY_ENV}, or verify a results repo whose "
+            f"{CARD_FILE} has `public_key:` in its front matter (audit records are always signed)"
+        )
     if public_key:
         try:
             load_public_key(public_key)
@@ -367,8 +434,10 @@ def verify(located: Located, public_key: str | None) -> Report:
             results[result.request_id] = result
     if located.table is not None:
         check_table(located.table, results, located.root, report)
+    audit_hashes = check_audits(located.audits, public_key or "", located.root, report)
     if located.log is not None:
-        check_log(located.log, located.root, report)
+        entries = check_log(located.log, located.root, report)
+        check_audit_events(entries, audit_hashes, _rel(located.log, located.root), report)
     return report
 
 

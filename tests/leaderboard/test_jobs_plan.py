@@ -65,7 +65,13 @@ def test_status_text_names_held_requests_and_the_about_page_states_the_budget() 
     from leaderboard.jobs.status import DispatchStatus, budget_sentence, jobs_markdown
 
     status = DispatchStatus(
-        "a10g-small", 4, 300.0, gpu_hours_7d=12.5, cost_usd_7d=12.5, held={"req-1": "6 Jobs ended <b>x</b>"}
+        "a10g-small",
+        4,
+        300.0,
+        gpu_hours_7d=12.5,
+        cost_usd_7d=12.5,
+        held={"req-1": "6 Jobs ended <b>x</b>"},
+        checked_at=NOW,
     )
     text = jobs_markdown(status)
     assert "**12.50 GPU hours**, $12.50" in text and "price not listed" in text and "Running Jobs: 0." in text

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from core.records import Request, Result
+from core.records import Compute, Request, Result
 from leaderboard.table import BoardEntry, badges, escape_markdown, format_params, model_url
 
 
@@ -172,10 +172,12 @@ def measurement_markdown(result: Result) -> str:
         for s in result.eval_sets
     )
     signature = "signed (Ed25519)" if result.signature else "not signed"
+    compute = [] if result.compute is None else ["### Compute and cost", compute_table(result.compute)]
     return "\n\n".join(
         [
             "### Hardware (R1)",
             hardware,
+            *compute,
             "### Batch size and warm-up (R2, R3)",
             f"{batch} {warmup}",
             "### Software (R12)",
@@ -183,6 +185,24 @@ def measurement_markdown(result: Result) -> str:
             "### Eval sets",
             sources or "_not recorded_",
             f"### Signature (R9)\n\nThis result is {signature}.",
+        ]
+    )
+
+
+def compute_table(compute: Compute) -> str:
+    """What the evaluation cost: where it ran, the GPU time it held and its price (as recorded and signed)."""
+    price = (
+        f"${compute.price_usd_per_minute:g}/min (${compute.price_usd_per_minute * 60:.2f}/h)"
+        + (f", listed on {compute.price_date}" if compute.price_date else "")
+        if compute.price_usd_per_minute is not None
+        else ""
+    )
+    return _kv_table(
+        [
+            ("Ran on", f"Hugging Face Jobs, flavor {compute.flavor}" if compute.flavor else "the Space's own GPU"),
+            ("GPU time", f"{compute.gpu_seconds:,.0f} s ({compute.gpu_seconds / 3600:.2f} GPU hours)"),
+            ("Price", price),
+            ("Cost", f"${compute.cost_usd:.2f}" if compute.cost_usd is not None else "not known (no listed price)"),
         ]
     )
 

@@ -20,10 +20,10 @@ from core.signing import PRIVATE_KEY_ENV, sign_result, signing_key_for
 from core.store import LeaseLost, Store, StoreError
 from core.weights import WeightMismatch, check_weight_hashes
 from evaluator.audio import AudioError
-from evaluator.eval_sets import EvalSetError
+from evaluator.eval_sets import EvalSetError, pinned_revisions
 from evaluator.evaluate import InvalidResult, evaluate
 from evaluator.models import ModelLoadError
-from evaluator.runner import Stopped, UtteranceTimeout
+from evaluator.runner import TIMED_REGION, Stopped, UtteranceTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,9 @@ class LeaseKeeper:
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             progress = self._progress
+            # Beat between two timed utterances (R3: nothing else runs in a timed window); if one utterance
+            # outlasts the interval, beat anyway rather than let the lease lapse.
+            quiet = TIMED_REGION.acquire(timeout=self.interval_s)
             try:
                 self.store.heartbeat(
                     self.request_id, self.worker, self.lease_s, progress if progress != self._sent else None
@@ -85,6 +88,9 @@ class LeaseKeeper:
                 return
             except StoreError as exc:  # transient: the next beat retries, the lease has slack
                 logger.warning("heartbeat for %s failed: %s", self.request_id, redact(str(exc)))
+            finally:
+                if quiet:
+                    TIMED_REGION.release()
 
 
 def run_once(config: LeaderboardConfig, store: Store, *, worker: str | None = None) -> Request | None:
@@ -112,6 +118,9 @@ def run_once(config: LeaderboardConfig, store: Store, *, worker: str | None = No
                 revision=request.revision,
                 precision=request.precision,
                 model_info=request.model,
+                pinned_revisions=pinned_revisions(
+                    store.snapshot().finished_results(), config.version, config.eval_sets
+                ),
                 before_load=lambda folder: check_pinned_weights(request, folder),
                 on_progress=keeper.update,
                 should_stop=keeper.lost,

@@ -17,10 +17,19 @@ from core.store import StoreError, open_store
 from evaluator.audio import AudioError
 from evaluator.eval_sets import EvalSetError, eval_set_from_path
 from evaluator.evaluate import Evaluation, InvalidResult, evaluate
-from evaluator.models import ModelLoadError
+from evaluator.models import DecodingStalled, ModelLoadError
 from evaluator.runner import UtteranceTimeout
 
-EXPECTED_ERRORS = (ConfigError, ModelLoadError, EvalSetError, AudioError, UtteranceTimeout, InvalidResult, StoreError)
+EXPECTED_ERRORS = (
+    ConfigError,
+    ModelLoadError,
+    EvalSetError,
+    AudioError,
+    UtteranceTimeout,
+    InvalidResult,
+    StoreError,
+    DecodingStalled,
+)
 
 
 def _eval_sets(config: LeaderboardConfig, names: Sequence[str] | None) -> list[EvalSetConfig] | None:

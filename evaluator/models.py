@@ -6,6 +6,7 @@ no prompts. Seq2seq models go through `generate`; CTC models through a forward p
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from dataclasses import dataclass, field
@@ -165,6 +166,39 @@ class BatchProbe:
         self.input_dtypes.clear()
 
 
+class DecodingStalled(ValueError):
+    """Generation ran far past any honest length for the utterance; the evaluation fails instead of hanging."""
+
+
+@dataclass
+class CallBudget:
+    """A forward pre-hook that stops one `generate` after `limit` model calls (None: unlimited).
+
+    transformers' Whisper long-form loop seeks to the window's last timestamp; a window that ends on two equal
+    timestamps (`<|0.00|><|0.00|>`) moves it by nothing, and the loop never ends. Every honest window advances,
+    so one full window of tokens per second of audio is far beyond any honest need.
+    """
+
+    limit: int | None = None
+    calls: int = 0
+    what: str = ""
+
+    def arm(self, limit: int, what: str) -> None:
+        self.limit, self.calls, self.what = limit, 0, what
+
+    def disarm(self) -> None:
+        self.limit = None
+
+    def __call__(self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.calls += 1
+        if self.limit is not None and self.calls > self.limit:
+            raise DecodingStalled(
+                f"{self.what}: generation made {self.calls} decoding steps without finishing, far more than any "
+                "honest transcript needs (transformers' Whisper long-form loop can stall on a window that ends "
+                "on repeated timestamps); the model cannot be evaluated on this utterance"
+            )
+
+
 class Transcriber:
     """One loaded model that turns one waveform into text; everything inside `transcribe` is timed (R3)."""
 
@@ -214,6 +248,8 @@ class Transcriber:
             self.model.get_encoder().register_forward_pre_hook(self.probe, with_kwargs=True)
         #: Whisper's own generate() transcribes inputs longer than 30 s whole (sequential long-form).
         self.whisper = isinstance(self.model, WhisperGenerationMixin)
+        self.budget = CallBudget()
+        self.model.register_forward_pre_hook(self.budget, with_kwargs=True)
         self.decoding = self._decoding(max_new_tokens, utterance_timeout_s)
 
     def _decoding(self, max_new_tokens: int, timeout_s: float | None) -> Decoding:
@@ -231,6 +267,9 @@ class Transcriber:
         # generate() fills unset settings from model.generation_config, and Whisper falls back to the model
         # config's forced_decoder_ids (prompt tokens): replace the one, clear the other.
         self.model.generation_config = decoding.generation_config
+        # Past 30 s, Whisper's generate() needs timestamp tokens to place its windows (they are not in the text).
+        self._long_form_config = copy.deepcopy(decoding.generation_config)
+        self._long_form_config.return_timestamps = True
         if getattr(self.model.config, "forced_decoder_ids", None) is not None:
             self.model.config.forced_decoder_ids = None
         return decoding
@@ -254,14 +293,21 @@ class Transcriber:
     @torch.inference_mode()
     def transcribe(self, waveform: np.ndarray) -> str:
         """Features, host-to-device copy, forward or generate, decode to text; the device synchronized at the end."""
-        features = self._features(waveform)
+        features, long_form = self._features(waveform)
         inputs = {
             name: value.to(self.device, dtype=self.dtype if value.is_floating_point() else value.dtype)
             for name, value in features.items()
             if isinstance(value, torch.Tensor)
         }
         if self.kind == "seq2seq":
-            ids = self.model.generate(**inputs, generation_config=self.decoding.generation_config)
+            config = self._long_form_config if long_form else self.decoding.generation_config
+            if long_form:
+                seconds = math.ceil(len(waveform) / self.sampling_rate)
+                self.budget.arm(seconds * (config.max_new_tokens + 2), f"a {seconds} s utterance")
+            try:
+                ids = self.model.generate(**inputs, generation_config=config)
+            finally:
+                self.budget.disarm()
             text = self.processor.batch_decode(ids, skip_special_tokens=True)[0]
         else:
             logits = self.model(**inputs).logits
@@ -269,14 +315,14 @@ class Transcriber:
         synchronize(self.device)
         return text
 
-    def _features(self, waveform: np.ndarray) -> Any:
-        """The model's input features for the whole waveform.
+    def _features(self, waveform: np.ndarray) -> tuple[Any, bool]:
+        """The model's input features for the whole waveform, and whether it needs Whisper's long-form decoding.
 
         Whisper's feature extractor pads or cuts to 30 s by default; a longer utterance is featurized whole,
         which makes `generate` run sequential long-form decoding (timestamp tokens only place the windows).
         """
         if self.whisper and len(waveform) > self.processor.feature_extractor.n_samples:
-            return self.processor(
+            features = self.processor(
                 waveform,
                 sampling_rate=self.sampling_rate,
                 return_tensors="pt",
@@ -284,7 +330,8 @@ class Transcriber:
                 padding="longest",
                 return_attention_mask=True,
             )
-        return self.processor(waveform, sampling_rate=self.sampling_rate, return_tensors="pt")
+            return features, True
+        return self.processor(waveform, sampling_rate=self.sampling_rate, return_tensors="pt"), False
 
 
 def synchronize(device: torch.device) -> None:

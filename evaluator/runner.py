@@ -157,7 +157,7 @@ def run_set(
     on_progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     clock: Clock = time.perf_counter,
-    window_utterances: int = WINDOW_UTTERANCES,
+    window_utterances: int | None = None,
 ) -> SetRun:
     """Transcribe every utterance once, one per call, timing each one (R2, R3).
 
@@ -173,7 +173,7 @@ def run_set(
         screening=screening,
         max_audio_s=getattr(transcriber, "max_audio_s", None),
         set_name=name,
-        window_utterances=window_utterances,
+        window_utterances=window_utterances or WINDOW_UTTERANCES,
     )
     started = clock()
     with tqdm(total=total, desc=name, unit="utt", mininterval=2.0) as bar:

@@ -152,6 +152,13 @@ def _run_sets(
     return _SetsRun(predictions=predictions, scores=scores, loop_wall_s=loop_wall)
 
 
+def _rules_in_force(config: LeaderboardConfig, device: str, max_samples: int | None) -> dict[str, object]:
+    rules: dict[str, object] = {**config.rules.to_dict(), "normalizer": config.normalizer, "device_requested": device}
+    if max_samples:
+        rules["max_samples"] = max_samples
+    return rules
+
+
 def evaluate(
     config: LeaderboardConfig,
     model: str,
@@ -200,9 +207,6 @@ def evaluate(
     if evidence.max_batch_size > 1:
         raise InvalidResult(f"a forward call saw a batch of {evidence.max_batch_size}; only batch size one is allowed")
     hardware = hardware_fingerprint(transcriber.device)
-    rules_in_force = {**rules.to_dict(), "normalizer": config.normalizer, "device_requested": device}
-    if max_samples:
-        rules_in_force["max_samples"] = max_samples
     explicit_sets = (
         [e.name if e in config.eval_sets else str(e.path or e.source) for e in chosen]
         if eval_sets is not None
@@ -225,7 +229,7 @@ def evaluate(
         finished_at=utc_now(),
         reproduce=reproduce_command(config, source.model_id, source.revision, precision, explicit_sets, max_samples),
         eval_sets=[s.source for s in sets],
-        rules=rules_in_force,
+        rules=_rules_in_force(config, device, max_samples),
         predictions_sha256={name: predictions_sha256(rows) for name, rows in run.predictions.items()},
         model=model_info or _model_info(source, transcriber),
         decoding=transcriber.decoding.settings,

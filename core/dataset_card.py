@@ -48,7 +48,7 @@ LEAD_COLUMNS: dict[str, str] = {
     "avg_wer": "Unweighted mean of the per-eval-set corpus WERs, as a fraction (0.063 = 6.3%).",
     "rtf": "Real-time factor pooled over all eval sets: total timed seconds / total audio seconds (lower is faster).",
     "rtfx": "Inverse real-time factor, 1 / rtf (seconds of audio transcribed per second).",
-    "meets_realtime": "True when the 99th percentile of per-utterance RTF is at most the rules' `max_rtf` on every set.",
+    "meets_realtime": "True when the 99th percentile of per-utterance RTF, over every utterance of the entry, is at most the rules' `max_rtf`.",
 }
 
 #: Columns after the per-eval-set WER columns.

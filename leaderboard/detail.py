@@ -180,6 +180,8 @@ def measurement_markdown(result: Result) -> str:
             *compute,
             "### Batch size and warm-up (R2, R3)",
             f"{batch} {warmup}",
+            "### Decoding (R7)",
+            decoding_section(result),
             "### Software (R12)",
             software or "_not recorded_",
             "### Eval sets",
@@ -219,6 +221,30 @@ def predictions_markdown(predictions: Mapping[str, str]) -> str:
         "### Raw predictions\n\nOne JSON line per utterance: `id`, `reference`, `prediction` (unnormalized), "
         "`duration_s`, `time_s`. Re-score them with your own normalizer.\n\n" + "\n".join(links)
     )
+
+
+def decoding_section(result: Result) -> str:
+    """The decoding settings the evaluator applied, what the model's own files asked for and did not get, and
+    what was left out of scoring. Model files are untrusted: every ignored setting is shown escaped."""
+    if not result.decoding:
+        return "_not recorded (evaluated before the decoding settings were recorded)_"
+    applied = _kv_table([(k, str(v)) for k, v in result.decoding.items()])
+    if result.ignored_settings:
+        items = "".join(f"<li><code>{html.escape(s)}</code></li>" for s in result.ignored_settings)
+        ignored = f"Ignored — the model's files asked for these, and it was evaluated without them:<ul>{items}</ul>"
+    else:
+        ignored = "Ignored: nothing; the model's files asked for no other decoding setting."
+    counts = [
+        f"`{name}`: {s.excluded_references} reference(s) marked “ignore time segment in scoring” "
+        "left out (as the public harness does)"
+        for name, s in result.datasets.items()
+        if s.excluded_references
+    ] + [
+        f"`{name}`: {s.long_utterances} utterance(s) over 30 s, transcribed whole"
+        for name, s in result.datasets.items()
+        if s.long_utterances
+    ]
+    return "\n\n".join([applied, ignored, *(f"- {c}" for c in counts)])
 
 
 EMPTY_DETAIL = "### No results yet\n\nWhen a submitted model has been evaluated, choose it here to see every number."

@@ -56,7 +56,28 @@ class Decoding:
 #: Whisper model, from its own tokenizer, so the suppressed ids cannot be tuned in a model's generation config.
 NON_SPEECH_SYMBOLS = (
     *'"#()*+/:;<=>@[\\]^_`{|}~「」『』',
-    *"<< >> <<< >>> -- --- -( -[ (' (\" (( )) ((( ))) [[ ]] {{ }} ♪♪ ♪♪♪".split(),
+    *[
+        "<<",
+        ">>",
+        "<<<",
+        ">>>",
+        "--",
+        "---",
+        "-(",
+        "-[",
+        "('",
+        '("',
+        "((",
+        "))",
+        "(((",
+        ")))",
+        "[[",
+        "]]",
+        "{{",
+        "}}",
+        "♪♪",
+        "♪♪♪",
+    ],
 )
 MUSIC_SYMBOLS = frozenset("♩♪♫♬♭♮♯")
 #: Control tokens Whisper also never generates after its forced start (they exist only as prompt tokens).

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from evaluator.evaluate import evaluate
 from evaluator.decoding import whisper_suppression
+from evaluator.evaluate import evaluate
 from evaluator.models import DecodingStalled, Transcriber, resolve_model
 from tests.fixtures.audio import make_audiofolder, write_config
 

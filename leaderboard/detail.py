@@ -106,7 +106,9 @@ def detail_view(
         f"{title} *(local model)*" if entry is not None and entry.local else f"[{title}]({model_url(result.model_id)})"
     )
     rank = (
-        f"**Rank #{entry.rank}**" if entry is not None and entry.rank else "**Not ranked** (unofficial or unverified)"
+        f"**Rank #{entry.rank}**"
+        if entry is not None and entry.rank
+        else "**Not ranked** (unofficial, unverified or flagged by a failed audit)"
     )
     model = result.model or (request.model if request else None)
     facts = [

@@ -71,3 +71,16 @@ def test_the_detail_page_button_requests_an_audit_and_shows_it(tmp_path: Path, m
     assert "✅ Audit requested" in outputs[detail.audit_result]
     assert "requested by `dev`" in outputs[detail.audit] and "`audit_requested` by `dev`" in outputs[detail.audit]
     assert store.snapshot().log[-1].event == "audit_requested"
+
+
+def test_the_about_page_explains_audits_with_the_configured_values() -> None:
+    from core.config import load_config
+    from leaderboard.about import about_markdown
+
+    config = load_config(Path(__file__).parents[2] / "configs" / "local.toml")
+    text = about_markdown(config, "r", "q", public_key=None)
+    audit = config.audit
+    assert "## Audits (R13)" in text and "| R13 | Audits |" in text
+    assert f"every\n**{audit.every_n_evaluations}** finished evaluations" in text
+    assert f"at most\n**{audit.max_requests_per_week}** requests per user" in text
+    assert "python -m evaluator audit --request-id" in text and "Show flagged" in text

@@ -84,3 +84,26 @@ def test_the_about_page_explains_audits_with_the_configured_values() -> None:
     assert f"every\n**{audit.every_n_evaluations}** finished evaluations" in text
     assert f"at most\n**{audit.max_requests_per_week}** requests per user" in text
     assert "python -m evaluator audit --request-id" in text and "Show flagged" in text
+
+
+def test_the_show_flagged_toggle_follows_the_url_and_the_controls(tmp_path: Path, models_dir: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    results = [
+        make_result(r, m, version="local-v1", wers={"ljspeech-sample": w})
+        for r, m, w in (("r1", "org/a", 0.1), ("r2", "org/b", 0.2))
+    ]
+    finish_in_store(store, results)
+    store.record_audit(make_audit(request_id="r1", leaderboard_version="local-v1"), actor="audit:test")
+    app = build_app(env=make_env(tmp_path, models_dir))
+    ui, board = app.ui, app.ui.board
+    plain = ui.on_restore("")
+    assert plain[board.rows] == ("r2",) and "1 entry flagged by a failed audit hidden" in plain[board.status]
+    shared = ui.on_restore("flagged=1")
+    assert shared[board.flagged] is True and set(shared[board.rows]) == {"r1", "r2"}
+    assert shared[board.filters_query] == "flagged=1"
+    values = [shared[c] for c in board.controls]
+    values = [getattr(v, "value", v) for v in values]
+    assert ui.on_filters(*values)[board.filters_query] == "flagged=1"
+    flagged_page = ui.on_restore("?detail=r1")
+    assert "🚩 **Flagged: the latest audit failed** (predictions)" in flagged_page[ui.detail.audit]
+    assert "<td>hello again</td>" in flagged_page[ui.detail.audit]  # the differing utterance

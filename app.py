@@ -116,6 +116,8 @@ def audit_step(
     config: LeaderboardConfig, store: Store, worker: str, run_audit: Callable[..., str] | None, now: datetime
 ) -> str:
     """One audit when `next_audit` says so, else the line saying why not."""
+    if not store.writes_audits:  # never spend device time on an audit the store would then refuse to record
+        return f"nothing pending; no audit: {type(store).__name__} cannot record audits yet"
     plan = next_audit(config, store, now)
     if not plan.run:
         return f"nothing pending; no audit: {plan.reason}"

@@ -146,3 +146,10 @@ def test_an_audit_that_cannot_run_is_dropped_publicly_and_closes_its_request(boa
     from core.audits import open_audit_requests
 
     assert open_audit_requests(store.snapshot().log) == []
+
+
+def test_no_audit_runs_on_a_store_that_cannot_record_it(board) -> None:
+    config, store = board
+    store.writes_audits = False  # as a backend without audit records
+    fakes = Fakes(store, Clock())
+    assert "LocalStore cannot record audits yet" in fakes.step(config)() and fakes.audited == []

@@ -30,6 +30,7 @@ def detail_choices(entries: list[BoardEntry]) -> list[DetailChoice]:
     for entry in entries:
         rank = f"#{entry.rank} " if entry.rank else ""
         extra = "" if entry.official else f" · unofficial ({entry.gpu_class})"
+        extra += " · 🚩 failed audit" if entry.flagged else ""
         label = f"{rank}{entry.model_id} · {entry.precision} · {entry.revision[:7]}{extra}"
         choices.append(DetailChoice(label=label, request_id=entry.request_id))
     return choices

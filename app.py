@@ -45,7 +45,7 @@ class App:
     scheduler: EvalScheduler | None
     config: LeaderboardConfig
     store: Store
-    dispatcher: Dispatcher | None = None  # jobs mode: its `status()` feeds the Queue page (wiring pending)
+    dispatcher: Dispatcher | None = None  # jobs mode: its `status()` feeds the Queue page
 
     @property
     def demo(self) -> gr.Blocks:
@@ -178,6 +178,7 @@ def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | d
         results_location=results_location,
         requests_location=requests_location,
         public_key=public_key,
+        dispatch_status=dispatcher.status if dispatcher is not None else None,
     )
     return App(ui=Ui(ctx), scheduler=scheduler, config=config, store=store, dispatcher=dispatcher)
 

@@ -76,7 +76,7 @@ LEAD_COLUMNS: dict[str, str] = {
     "avg_wer": "Unweighted mean of the per-eval-set corpus WERs, as a fraction (0.063 = 6.3%).",
     "rtf": "Real-time factor pooled over all eval sets: total timed seconds / total audio seconds (lower is faster).",
     "rtfx": "Inverse real-time factor, 1 / rtf (seconds of audio transcribed per second).",
-    "meets_realtime": "True when the 99th percentile of per-utterance RTF is at most the rules' `max_rtf` on every set.",
+    "meets_realtime": "True when the 99th percentile of per-utterance RTF, over every utterance of the entry, is at most the rules' `max_rtf`.",
 }
 
 #: Columns after the per-eval-set WER columns.
@@ -90,6 +90,11 @@ TAIL_COLUMNS: dict[str, str] = {
     "warmup_utterances": "Utterances run before timing started, not counted.",
     "started_at": "When the evaluation started (ISO 8601 UTC).",
     "finished_at": "When the evaluation finished (ISO 8601 UTC).",
+    "compute_flavor": "The Hugging Face Jobs flavor the evaluation ran on; empty when it ran on the Space's own GPU.",
+    "gpu_seconds": "GPU seconds the evaluation held (empty when not recorded).",
+    "cost_usd": "Cost of those GPU seconds at the flavor's listed per-minute price (empty when no price is known).",
+    "price_usd_per_minute": "The flavor's listed price the cost was computed at.",
+    "price_date": "The date that price was looked up (prices change; the cost is as of this date).",
     "result_file": "Path of the full, signed record in this repository.",
     "signature": "Ed25519 signature (base64) of the record; verify it, do not trust this column blindly.",
 }
@@ -119,6 +124,8 @@ RESULT_FIELDS: dict[str, str] = {
     "rules": "The rules in force when the result was measured.",
     "predictions_sha256": "sha256 of each `predictions/<request_id>/<set>.jsonl` file, covered by the signature.",
     "model": "License, parameter count, architecture and the sha256 of each weight file, recorded at submission.",
+    "compute": "What the evaluation cost: flavor (Jobs; null on the Space's own GPU), gpu_seconds, the listed "
+    "price_usd_per_minute and its price_date, cost_usd. Absent from results recorded before it existed.",
     "signature": "Ed25519 signature (base64) over the canonical JSON of every other field.",
     "schema_version": "Version of this record format.",
 }
@@ -138,7 +145,7 @@ def table_columns(results: Iterable[Result], eval_sets: Sequence[str] = ()) -> l
 
 def table_row(result: Result) -> dict[str, Any]:
     """One result as a flat row (rates are fractions; empty where the record has no value)."""
-    model = result.model
+    model, compute = result.model, result.compute
     row: dict[str, Any] = {
         "model_id": result.model_id,
         "revision": result.revision,
@@ -159,6 +166,11 @@ def table_row(result: Result) -> dict[str, Any]:
         "warmup_utterances": result.warmup_utterances,
         "started_at": result.started_at,
         "finished_at": result.finished_at,
+        "compute_flavor": compute.flavor if compute else None,
+        "gpu_seconds": compute.gpu_seconds if compute else None,
+        "cost_usd": compute.cost_usd if compute else None,
+        "price_usd_per_minute": compute.price_usd_per_minute if compute else None,
+        "price_date": compute.price_date if compute else None,
         "result_file": layout.result_path(result.request_id),
         "signature": result.signature,
     }

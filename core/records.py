@@ -109,9 +109,26 @@ class Record:
         return cls.from_dict(json.loads(text))
 
 
+#: Field metadata for fields added after records were first signed: left out of the dict while they hold their
+#: default, so a record written before the field existed serializes (and verifies its signature) as it did.
+OMIT_DEFAULT = {"omit_default": True}
+
+
+def _is_omitted_default(f: dataclasses.Field[Any], value: Any) -> bool:
+    if not f.metadata.get("omit_default"):
+        return False
+    if f.default is not dataclasses.MISSING:
+        return bool(value == f.default)
+    return f.default_factory is not dataclasses.MISSING and value == f.default_factory()
+
+
 def _encode(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: _encode(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not _is_omitted_default(f, getattr(value, f.name))
+        }
     if isinstance(value, StrEnum):
         return value.value
     if isinstance(value, (list, tuple)):
@@ -199,6 +216,10 @@ class DatasetScore(Record):
     latency_p99_s: float
     utterance_rtf_p99: float
     skipped_empty_references: int = 0
+    #: Left out before transcription under the ESB convention ("ignore time segment in scoring").
+    excluded_references: int = field(default=0, metadata=OMIT_DEFAULT)
+    #: Utterances longer than 30 s, transcribed whole (Whisper long-form, CTC over the whole input).
+    long_utterances: int = field(default=0, metadata=OMIT_DEFAULT)
 
 
 @dataclass(frozen=True)
@@ -279,6 +300,10 @@ class Result(Record):
     rules: dict[str, Any] = field(default_factory=dict)
     predictions_sha256: dict[str, str] = field(default_factory=dict)
     model: ModelInfo | None = None
+    #: The decoding settings the evaluator applied (R7), the same for every model of a kind.
+    decoding: dict[str, Any] = field(default_factory=dict, metadata=OMIT_DEFAULT)
+    #: Settings the model's own files asked for that were not applied (R7), as `file: key=value`.
+    ignored_settings: list[str] = field(default_factory=list, metadata=OMIT_DEFAULT)
     signature: str | None = None
     schema_version: int = SCHEMA_VERSION
     compute: Compute | None = None

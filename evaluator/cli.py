@@ -26,18 +26,19 @@ EXPECTED_ERRORS: tuple[type[Exception], ...] = (ConfigError, EvalSetError, Store
 
 #: The same, defined in modules that import torch/transformers: `--help` and `verify` must not load those, and
 #: such an error can only have been raised once its module was imported, so it is looked up in `sys.modules`.
-_HEAVY_EXPECTED_ERRORS = {
-    "evaluator.audio": "AudioError",
-    "evaluator.models": "ModelLoadError",
-    "evaluator.runner": "UtteranceTimeout",
-    "evaluator.evaluate": "InvalidResult",
-}
+_HEAVY_EXPECTED_ERRORS = (
+    ("evaluator.audio", "AudioError"),
+    ("evaluator.models", "ModelLoadError"),
+    ("evaluator.models", "DecodingStalled"),
+    ("evaluator.runner", "UtteranceTimeout"),
+    ("evaluator.evaluate", "InvalidResult"),
+)
 
 
 def expected_errors() -> tuple[type[Exception], ...]:
     """`EXPECTED_ERRORS` plus those of the heavy modules already imported (never imports one)."""
     loaded = tuple(
-        getattr(sys.modules[module], name) for module, name in _HEAVY_EXPECTED_ERRORS.items() if module in sys.modules
+        getattr(sys.modules[module], name) for module, name in _HEAVY_EXPECTED_ERRORS if module in sys.modules
     )
     return EXPECTED_ERRORS + loaded
 

@@ -24,10 +24,10 @@ from core.store import LeaseLost, Store, StoreError
 from core.weights import WeightMismatch, check_weight_hashes
 from core.workers import default_worker_name
 from evaluator.audio import AudioError
-from evaluator.eval_sets import EvalSetError
+from evaluator.eval_sets import EvalSetError, pinned_revisions
 from evaluator.evaluate import InvalidResult, evaluate
 from evaluator.models import ModelLoadError
-from evaluator.runner import Stopped, UtteranceTimeout
+from evaluator.runner import TIMED_REGION, Stopped, UtteranceTimeout
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -68,6 +68,9 @@ class LeaseKeeper:
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             progress = self._progress
+            # Beat between two timed utterances (R3: nothing else runs in a timed window); if one utterance
+            # outlasts the interval, beat anyway rather than let the lease lapse.
+            quiet = TIMED_REGION.acquire(timeout=self.interval_s)
             try:
                 self.store.heartbeat(
                     self.request_id, self.worker, self.lease_s, progress if progress != self._sent else None
@@ -79,6 +82,9 @@ class LeaseKeeper:
                 return
             except StoreError as exc:  # transient: the next beat retries, the lease has slack
                 logger.warning("heartbeat for %s failed: %s", self.request_id, redact(str(exc)))
+            finally:
+                if quiet:
+                    TIMED_REGION.release()
 
 
 def run_once(
@@ -122,6 +128,9 @@ def run_once(
                 revision=request.revision,
                 precision=request.precision,
                 model_info=request.model,
+                pinned_revisions=pinned_revisions(
+                    store.snapshot().finished_results(), config.version, config.eval_sets
+                ),
                 before_load=lambda folder: check_pinned_weights(request, folder),
                 on_progress=keeper.update,
                 should_stop=keeper.lost,

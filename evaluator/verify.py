@@ -287,11 +287,12 @@ def check_figures(result: Result, predictions_dir: Path, where: str, report: Rep
         report.problems.append(Problem(where, f"figures cannot be recomputed: {exc}"))
         return
     scores: dict[str, DatasetScore] = {}
+    all_rows: dict[str, list[PredictionRow]] = {}
     for eval_set, recorded in sorted(result.datasets.items()):
         predictions = predictions_dir / f"{eval_set}.jsonl"
         if not predictions.is_file():
             continue  # reported as missing by the hash check, or as unhashed
-        rows = read_jsonl(PredictionRow, predictions.read_text(encoding="utf-8"))
+        rows = all_rows[eval_set] = read_jsonl(PredictionRow, predictions.read_text(encoding="utf-8"))
         try:
             scores[eval_set] = score_eval_set(
                 rows,
@@ -308,7 +309,7 @@ def check_figures(result: Result, predictions_dir: Path, where: str, report: Rep
                 Problem(where, f"eval set {eval_set}: {', '.join(differing)} differ from what its predictions give")
             )
     if len(scores) == len(result.datasets) and scores:
-        recomputed = aggregate(scores, float(rules.get("max_rtf", 1.0)))
+        recomputed = aggregate(scores, float(rules.get("max_rtf", 1.0)), all_rows)
         if not _same_aggregate(recomputed, result.aggregate):
             report.problems.append(Problem(where, "aggregate differs from what the eval sets' predictions give"))
 

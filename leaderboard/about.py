@@ -8,6 +8,7 @@ import os
 from core.config import ANY_GPU_CLASS, LeaderboardConfig
 from core.records import HUB_REPO_ID
 from core.signing import fingerprint
+from leaderboard.jobs.status import budget_sentence
 
 RULES_FILE = "docs/rules.md"
 
@@ -153,6 +154,8 @@ The full rules (R1–R14) and the definition of every figure are written out in
 
 A request whose evaluation stops (the worker died, the Space restarted) goes back to the queue when its
 {rules.lease_s:g}-second lease expires, and fails after {rules.max_attempts} attempts.
+
+**Who evaluates:** {budget_sentence(config.workers)}
 
 {audits_section(config)}
 ## Metrics

@@ -114,7 +114,9 @@ class Ui:
             with self._tab("submit"):
                 self.submit = SubmitPage(ctx)
             with self._tab("queue"):
-                self.queue = QueuePage(ctx.source, ctx.scheduler_status, rules.max_attempts)
+                self.queue = QueuePage(
+                    ctx.source, ctx.scheduler_status, rules.max_attempts, dispatch_status=ctx.dispatch_status
+                )
             with self._tab("log"):
                 self.log = LogPage(ctx.source)
             with self._tab("about"):

@@ -7,10 +7,10 @@ untrusted string (model ids, Hub messages) escaped, so the UI only has to place 
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import quote
 
 from core.config import WorkersConfig
 from leaderboard.queue import format_duration
@@ -51,11 +51,27 @@ class DispatchStatus:
         return self.gpu_hours_7d >= self.budget_hours
 
 
+def _code(text: str) -> str:
+    """An inline code span; a backtick would close it early, so none gets in (markdown is not parsed inside)."""
+    return "`" + text.replace("`", "'") + "`"
+
+
+def safe_link(url: str) -> str | None:
+    """The Job's URL (as the Hub reported it) fit for a markdown link: only http(s), and the characters that
+    would end the link or open markup percent-encoded; None when it is not a web address."""
+    if not url.startswith(("https://", "http://")):
+        return None
+    return quote(url, safe=":/?#@&=+,;%~-._!$*'")
+
+
 def _job_line(row: JobRow) -> str:
     timeout = f" of at most {format_duration(row.timeout_s)}" if row.timeout_s else ""
+    job = f"Job {escape_markdown(row.job_id)}"
+    link = safe_link(row.url)
+    logs = f"[{job} and its logs]({link})" if link else f"{job} (no link to its logs)"
     return (
-        f"- **{escape_markdown(row.model_id)}** (request `{html.escape(row.request_id)}`): {row.stage.lower()}, "
-        f"{format_duration(row.running_s)}{timeout} · [Job {html.escape(row.job_id)} and its logs]({row.url})"
+        f"- **{escape_markdown(row.model_id)}** (request {_code(row.request_id)}): "
+        f"{escape_markdown(row.stage.lower())}, {format_duration(row.running_s)}{timeout} · {logs}"
     )
 
 
@@ -64,28 +80,34 @@ def jobs_markdown(status: DispatchStatus | None) -> str:
     if status is None:
         return ""
     price = (
-        f"${status.price_usd_per_minute * 60:.2f}/h listed on {status.price_date}"
+        f"${status.price_usd_per_minute * 60:.2f}/h listed on {escape_markdown(str(status.price_date))}"
         if status.price_usd_per_minute is not None
         else "price not listed"
     )
     cost = f"${status.cost_usd_7d:.2f}" if status.cost_usd_7d is not None else "unknown cost"
-    lines = [
-        f"**Evaluations run on Hugging Face Jobs** ({html.escape(status.flavor)}, {price}; "
+    paragraphs = [
+        f"**Evaluations run on Hugging Face Jobs** ({escape_markdown(status.flavor)}, {price}; "
         f"at most {status.max_parallel_jobs} at once).",
         f"Last 7 days: **{status.gpu_hours_7d:.2f} GPU hours**, {cost}, of a weekly budget of "
         f"{status.budget_hours:g} GPU hours.",
     ]
     if status.budget_spent:
-        lines.append(
+        paragraphs.append(
             "**The weekly GPU budget is spent: new evaluations wait until older Jobs leave the 7-day window.**"
         )
     if status.error:
-        lines.append(f"Last check of the Jobs failed: {escape_markdown(status.error)}")
-    lines.append(f"Running Jobs: {len(status.running)}" + (":" if status.running else "."))
-    lines.extend(_job_line(row) for row in status.running)
+        paragraphs.append(f"Last check of the Jobs failed: {escape_markdown(status.error)}")
+    if status.checked_at is None and not status.running:
+        paragraphs.append("The dispatcher has not checked the Jobs yet.")
+        return "\n\n".join(paragraphs)
+    paragraphs.append(f"Running Jobs: {len(status.running)}" + (":" if status.running else "."))
+    if status.running:
+        paragraphs.append("\n".join(_job_line(row) for row in status.running))
     others = {rid: why for rid, why in status.held.items() if why != "the weekly GPU budget is spent"}
-    lines.extend(f"- held: request `{html.escape(rid)}`: {escape_markdown(why)}" for rid, why in others.items())
-    return "\n".join(lines)
+    if others:
+        held = (f"- held: request {_code(rid)}: {escape_markdown(why)}" for rid, why in others.items())
+        paragraphs.append("Held back (no new Job):\n\n" + "\n".join(held))
+    return "\n\n".join(paragraphs)
 
 
 def budget_sentence(workers: WorkersConfig) -> str:

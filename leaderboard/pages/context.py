@@ -12,6 +12,7 @@ from core.config import ANY_GPU_CLASS, LeaderboardConfig
 from core.store import Store
 from leaderboard.data import BoardSource
 from leaderboard.inspection import ModelInspector
+from leaderboard.jobs.status import DispatchStatus
 from leaderboard.scheduler import SchedulerStatus
 
 
@@ -31,6 +32,7 @@ class AppContext:
     requests_location: str = ""
     public_key: str | None = None
     has_gpu: bool | None = None  # None: look at this machine (`machine_has_gpu`)
+    dispatch_status: Callable[[], DispatchStatus] | None = None  # jobs mode: the dispatcher's; None in space mode
 
 
 def on_space(env: os._Environ[str] | dict[str, str] | None = None) -> bool:

@@ -1,5 +1,6 @@
-"""The Queue page: what the background scheduler is doing, then running, pending, failed and finished
-requests. It refreshes on a timer while it is the open tab."""
+"""The Queue page: what the background scheduler is doing, in jobs mode the Hugging Face Jobs (running ones
+with links to their logs, GPU hours and cost of the last 7 days, the weekly budget), then running, pending,
+failed and finished requests. It refreshes on a timer while it is the open tab."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import gradio as gr
 import pandas as pd
 
 from leaderboard.data import BoardSource
+from leaderboard.jobs.status import DispatchStatus, jobs_markdown
 from leaderboard.pages.board import Update
 from leaderboard.queue import RunningItem, format_duration, queue_view, running_html
 from leaderboard.scheduler import SchedulerStatus
@@ -51,14 +53,18 @@ class QueuePage:
         scheduler_status: Callable[[], SchedulerStatus],
         max_attempts: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        dispatch_status: Callable[[], DispatchStatus] | None = None,
     ) -> None:
+        """`dispatch_status` is the Jobs dispatcher's (jobs mode); None where the Space evaluates itself."""
         self.source, self.scheduler_status, self.max_attempts, self.clock = (
             source,
             scheduler_status,
             max_attempts,
             clock,
         )
+        self.dispatch_status = dispatch_status
         self.scheduler = gr.Markdown(elem_id="queue-scheduler")
+        self.jobs = gr.Markdown(elem_id="queue-jobs", visible=dispatch_status is not None)
         self.counts = gr.Markdown(elem_id="queue-counts")
         gr.Markdown("### Running")
         self.running = gr.HTML(elem_id="queue-running")
@@ -86,6 +92,7 @@ class QueuePage:
     def outputs(self) -> list[gr.components.Component]:
         return [
             self.scheduler,
+            self.jobs,
             self.counts,
             self.running,
             self.pending_empty,
@@ -110,6 +117,7 @@ class QueuePage:
         )
         return {
             self.scheduler: scheduler_markdown(self.scheduler_status(), now, view.running),
+            self.jobs: jobs_markdown(self.dispatch_status() if self.dispatch_status else None),
             self.counts: summary,
             self.running: running_html(view.running, self.max_attempts),
             **self._box(

@@ -23,7 +23,7 @@ from core.dataset_card import (
     parse_front_matter,
     render_card,
 )
-from core.records import DatasetScore, ModelInfo, Result, write_jsonl
+from core.records import Compute, DatasetScore, ModelInfo, Result, write_jsonl
 from core.signing import generate_keypair, sign_result
 from core.store import open_store
 from tests.core.store_contract import ROWS, make_request, make_result
@@ -59,6 +59,29 @@ def test_table_has_one_flat_row_per_result_and_pandas_reads_it() -> None:
     assert table.loc[0, "params"] == 39_000_000 and table.loc[0, "license"] == "mit"
     assert pd.isna(table.loc[0, "wer_other"]) and table.loc[1, "wer_other"] == 0.25
     assert table["official"].dtype == bool and table.loc[0, "result_file"] == "results/req-0001.json"
+
+
+def test_table_has_the_compute_columns_and_verify_agrees_with_them(tmp_path: Path) -> None:
+    from evaluator.verify import Report, check_table
+
+    jobs = Compute(
+        flavor="a10g-small", gpu_seconds=5400.5, price_usd_per_minute=0.016667, price_date="2026-11-27", cost_usd=1.5
+    )
+    second, first = results()
+    records = [first.replace(compute=jobs), second]  # the second was recorded before `compute` existed
+    path = tmp_path / TABLE_FILE
+    path.write_text(consolidated_table(records, ("set", "other")))
+    table = pd.read_csv(path)
+    assert table.loc[0, "compute_flavor"] == "a10g-small" and table.loc[0, "gpu_seconds"] == 5400.5
+    assert table.loc[0, "cost_usd"] == 1.5 and table.loc[0, "price_usd_per_minute"] == 0.016667
+    assert table.loc[0, "price_date"] == "2026-11-27"
+    assert table.loc[1, ["compute_flavor", "gpu_seconds", "cost_usd", "price_date"]].isna().all()
+    report = Report()
+    check_table(path, {r.request_id: r for r in records}, tmp_path, report)
+    assert report.ok, report.problems
+    path.write_text(path.read_text().replace(",1.5,", ",0.5,"))  # a cheaper cost than the signed record's
+    check_table(path, {r.request_id: r for r in records}, tmp_path, report)
+    assert [p.what for p in report.problems] == ["cost_usd differ from the signed record of req-0001"]
 
 
 def test_front_matter_parses_with_configs_and_public_key(info: CardInfo) -> None:

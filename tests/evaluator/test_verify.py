@@ -125,7 +125,7 @@ def write_unsigned_out_folder(out_dir: Path, rows: list[PredictionRow]) -> Path:
     rules = {"normalizer": "whisper-english", "bootstrap_samples": 50, "bootstrap_seed": 3, "max_rtf": 1.0}
     score = score_eval_set(rows, get_normalizer("whisper-english"), bootstrap_samples=50, seed=3)
     result = make_result(make_request(1)).replace(
-        datasets={"set": score}, aggregate=aggregate({"set": score}, 1.0), rules=rules
+        datasets={"set": score}, aggregate=aggregate({"set": score}, 1.0, {"set": rows}), rules=rules
     )
     (out_dir / "predictions").mkdir(parents=True)
     (out_dir / "result.json").write_text(attach_predictions(result, {"set": rows}).to_json())

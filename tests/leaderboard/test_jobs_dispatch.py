@@ -281,3 +281,30 @@ def test_the_full_job_history_is_read_when_a_job_ended_or_every_ten_minutes_not_
     assert full_lists() == 3 and rig.status_of("req-0002") is Status.FINISHED
     rig.step(600)
     assert full_lists() == 4, "and at least every ten minutes"
+
+
+def test_build_app_in_jobs_mode_shows_the_running_jobs_on_the_queue_page(
+    make_rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`build_app`'s jobs-mode wiring on the rig's local store and Jobs emulator. Only the dispatcher factory is
+    replaced: the real `jobs_dispatcher` refuses a local store (it needs the Hub store and its emulator)."""
+    import app as app_module
+
+    rig = make_rig({})
+    rig.store.submit(make_request(1, model_id="org/my_model_v2"))
+    store = StoreConfig(kind="local", local_root=tmp_path / "store")
+    config = dataclasses.replace(rig.config, store=store, models_dir=tmp_path / "models")
+    monkeypatch.setattr(app_module, "jobs_dispatcher", lambda _config, _store, _env: rig.dispatcher)
+    built = app_module.build_app(config, env={"LEADERBOARD_SCHEDULER": "on"})
+    assert built.dispatcher is rig.dispatcher and built.scheduler is not None
+    assert built.scheduler.step == rig.dispatcher.tick  # the Space dispatches instead of evaluating
+    queue = built.ui.queue
+    assert queue.jobs.visible and "has not checked the Jobs yet" in queue.render()[queue.jobs]
+    rig.step()
+    rig.step(120)
+    (row,) = rig.dispatcher.status().running
+    text = queue.render()[queue.jobs]
+    assert "Running Jobs: 1:" in text and f"[Job {row.job_id} and its logs]({row.url})" in text
+    assert "org/my\\_model\\_v2" in text and "weekly budget of 300 GPU hours" in text
+    (about,) = [b for b in built.ui.demo.blocks.values() if getattr(b, "elem_id", None) == "about"]
+    assert "Hugging Face Jobs (a10g-small), at most 2 at once" in about.value

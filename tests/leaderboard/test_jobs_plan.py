@@ -65,7 +65,13 @@ def test_status_text_names_held_requests_and_the_about_page_states_the_budget() 
     from leaderboard.jobs.status import DispatchStatus, budget_sentence, jobs_markdown
 
     status = DispatchStatus(
-        "a10g-small", 4, 300.0, gpu_hours_7d=12.5, cost_usd_7d=12.5, held={"req-1": "6 Jobs ended <b>x</b>"}
+        "a10g-small",
+        4,
+        300.0,
+        gpu_hours_7d=12.5,
+        cost_usd_7d=12.5,
+        held={"req-1": "6 Jobs ended <b>x</b>"},
+        checked_at=NOW,
     )
     text = jobs_markdown(status)
     assert "**12.50 GPU hours**, $12.50" in text and "price not listed" in text and "Running Jobs: 0." in text
@@ -73,3 +79,16 @@ def test_status_text_names_held_requests_and_the_about_page_states_the_budget() 
     assert jobs_markdown(None) == ""
     assert "300 GPU hours per 7 days" in budget_sentence(WorkersConfig(mode="jobs", max_gpu_hours_per_week=300))
     assert "Space's own GPU" in budget_sentence(WorkersConfig())
+
+
+def test_job_lines_escape_what_the_hub_reports() -> None:
+    from leaderboard.jobs.status import DispatchStatus, JobRow, jobs_markdown, safe_link
+
+    hostile = JobRow("j<1>", "req`x", "org/<img src=x>", "RUNNING*", 90.0, 3600.0, "https://hf.co/jobs/o/j1) [x](y")
+    bad_scheme = JobRow("j2", "req-2", "org/m", "RUNNING", 5.0, None, "javascript:alert(1)")
+    status = DispatchStatus("a10g-small", 2, 300.0, running=(hostile, bad_scheme), checked_at=NOW)
+    text = jobs_markdown(status)
+    assert "org/\\<img src=x\\>" in text and "running\\*" in text  # markdown-escaped: shown, not parsed
+    assert "[Job j\\<1\\> and its logs](https://hf.co/jobs/o/j1%29%20%5Bx%5D%28y)" in text
+    assert "(request `req'x`)" in text and "javascript:" not in text and "Job j2 (no link to its logs)" in text
+    assert safe_link("https://huggingface.co/jobs/org/abc?x=1#l") == "https://huggingface.co/jobs/org/abc?x=1#l"

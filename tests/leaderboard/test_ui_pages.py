@@ -118,3 +118,8 @@ def test_board_callbacks_return_only_their_outputs(ui: Any) -> None:
     assert set(ui.on_load()) == set(ui.load_outputs)
     assert set(ui.on_filters("", [], [], [], None, None, False, True, "avg_wer", [])) == set(ui.view_outputs)
     assert len(ui.load_outputs) == len(set(ui.load_outputs)) and len(ui.restore_outputs) == len(set(ui.restore_outputs))
+
+
+def test_in_space_mode_the_queue_has_no_jobs_section(ui: Any) -> None:
+    assert ui.ctx.dispatch_status is None and not ui.queue.jobs.visible
+    assert ui.queue.render()[ui.queue.jobs] == ""

@@ -25,8 +25,8 @@ from core.store import Refused, Store, StoreError, StoreState
 from core.untrusted import echo
 
 MODEL_ID_PATTERN = HUB_REPO_ID
-REVISION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
-SHA_PATTERN = re.compile(r"^[0-9a-f]{40}$")
+REVISION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}\Z")
+SHA_PATTERN = re.compile(r"^[0-9a-f]{40}\Z")
 WEEK = timedelta(days=7)
 ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING, Status.FINISHED)
 

@@ -171,3 +171,22 @@ def test_stored_evil_text_is_escaped_in_plot_hover_and_queue() -> None:
     view = queue_view({"r2": running}, {}, now)
     page = running_html(view.running, 3)
     assert "<img" not in page and 'evil.example/login"' not in page
+
+
+def test_scheduler_outcome_quoting_an_error_is_escaped() -> None:
+    from leaderboard.pages.queue import scheduler_markdown
+    from leaderboard.scheduler import SchedulerStatus
+
+    now = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    status = SchedulerStatus(enabled=True, last_finished_at=now, last_outcome=f"error: ValueError: {EVIL_LICENSE}")
+    line = scheduler_markdown(status, now, ())
+    assert_inert(line)
+    assert EVIL_LICENSE in shown_text(line)
+
+
+def test_status_line_escapes_an_eval_set_name_from_the_results() -> None:
+    from leaderboard.pages.format import status_line
+
+    board = build_board([BoardInput(make_result("r1", wers={EVIL_LICENSE: 0.1}))], eval_sets=())
+    line = status_line(board.view(Filters()), Filters(sort=f"wer.{EVIL_LICENSE}"))
+    assert_inert(line)

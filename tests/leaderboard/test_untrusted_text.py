@@ -190,3 +190,19 @@ def test_status_line_escapes_an_eval_set_name_from_the_results() -> None:
     board = build_board([BoardInput(make_result("r1", wers={EVIL_LICENSE: 0.1}))], eval_sets=())
     line = status_line(board.view(Filters()), Filters(sort=f"wer.{EVIL_LICENSE}"))
     assert_inert(line)
+
+
+def test_tables_of_submitter_and_record_text_are_plain_text_cells() -> None:
+    """The Queue and Log tables show model ids, submitters, failure reasons and log details as they are: their
+    cells are gradio's "str" type, which the browser inserts escaped (only "markdown"/"html" cells render)."""
+    import gradio as gr
+
+    from leaderboard.pages.log import LogPage
+    from leaderboard.pages.queue import QueuePage
+    from leaderboard.scheduler import SchedulerStatus
+
+    with gr.Blocks():
+        log = LogPage(source=None)  # type: ignore[arg-type]
+        queue = QueuePage(source=None, scheduler_status=lambda: SchedulerStatus(enabled=False), max_attempts=3)  # type: ignore[arg-type]
+    for table in (log.table, queue.pending, queue.failed, queue.finished):
+        assert table.datatype == "str"

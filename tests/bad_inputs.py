@@ -4,14 +4,18 @@
 Each `BadInput` is what the Submit form holds and, when `card` is set, the README.md (model card) of a local
 tiny model placed at `model_id` first (the other model rules pass, so the card alone decides). `expected` is a
 substring of the refusal *as a reader sees it* (`tests.markdown_render.shown_text` of the markdown message);
-`refused_safely` also checks what every refusal must be: short, and free of the input's markup and controls.
+`refused_safely` also checks what every refusal must be: short, and free of the input's markup and controls;
+`try_bad_input` submits one against a store and says what went wrong (nothing, when it was refused right).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from core.untrusted import BIDI_CONTROLS
 from tests.markdown_render import rendered_html, shown_text
@@ -93,4 +97,31 @@ def refused_safely(bad: BadInput, message: str) -> list[str]:
         problems.append("the input's markup or link reached the message or its rendered HTML")
     if "\x00" in message or any(c in message for c in BIDI_CONTROLS):
         problems.append("a NUL or bidirectional control character is echoed")
+    return problems
+
+
+def try_bad_input(bad: BadInput, store: Any, models_dir: Path, place_model: Callable[[str], Path]) -> list[str]:
+    """Submit `bad` as `alice` through the Submit form's code against `store` (local models in `models_dir`;
+    `place_model(model_id)` copies a valid tiny model there, whose card is then replaced by `bad.card`).
+    Returns the problems: accepted, a wrong or unsafe refusal, or anything written to the store."""
+    from core.config import Rules
+    from leaderboard import submission
+    from leaderboard.inspection import LocalModels, ModelInspector
+
+    if bad.card is not None:
+        (place_model(bad.model_id) / "README.md").write_text(bad.card, encoding="utf-8")
+    before = store.snapshot()
+    outcome = submission.submit(
+        submission.SubmissionForm.from_inputs(bad.model_id, bad.revision, bad.precision, bad.accepted),
+        "alice",
+        source=ModelInspector(LocalModels(models_dir), None),
+        store=store,
+        rules=Rules(),
+    )
+    if outcome.accepted:
+        return [f"{bad.name}: accepted"]
+    problems = [f"{bad.name}: {p}" for p in refused_safely(bad, outcome.message)]
+    after = store.snapshot()
+    if after.requests != before.requests or len(after.log) != len(before.log):
+        problems.append(f"{bad.name}: the store changed")
     return problems

@@ -21,7 +21,7 @@ from leaderboard.plot import scatter_figure
 from leaderboard.queue import queue_view, running_html
 from leaderboard.submission import SubmissionForm
 from leaderboard.table import BoardInput, Filters, build_board
-from tests.bad_inputs import BAD_INPUTS, EVIL_LICENSE, BadInput, refused_safely
+from tests.bad_inputs import BAD_INPUTS, EVIL_LICENSE, BadInput, try_bad_input
 from tests.factories import make_request, make_result
 from tests.markdown_render import rendered_html, shown_text
 
@@ -96,20 +96,15 @@ def test_stored_licenses_not_on_the_list_show_as_unknown() -> None:
 
 @pytest.mark.parametrize("bad", BAD_INPUTS, ids=[b.name for b in BAD_INPUTS])
 def test_bad_input_is_refused_safely(bad: BadInput, place_model, models_dir: Path, tmp_path: Path) -> None:
-    if bad.card is not None:
-        folder = place_model(bad.model_id)
-        (folder / "README.md").write_text(bad.card)
     store = LocalStore(tmp_path / "store")
-    outcome = submission.submit(
-        SubmissionForm.from_inputs(bad.model_id, bad.revision, bad.precision, bad.accepted),
-        "alice",
-        source=ModelInspector(LocalModels(models_dir), None),
-        store=store,
-        rules=Rules(),
-    )
-    assert not outcome.accepted
-    assert refused_safely(bad, outcome.message) == []
+    assert try_bad_input(bad, store, models_dir, place_model) == []
     assert store.snapshot().requests == {} and store.snapshot().log == []
+
+
+def test_a_wrong_refusal_is_reported(place_model, models_dir: Path, tmp_path: Path) -> None:
+    """The bench counts on `try_bad_input` to notice: an expectation the refusal does not meet is a problem."""
+    wrong = BadInput("wrong expectation", "/etc/passwd", "try again in a few minutes")
+    assert try_bad_input(wrong, LocalStore(tmp_path / "store"), models_dir, place_model)
 
 
 def test_an_accepted_other_license_is_stored_with_its_name(place_model, models_dir: Path, tmp_path: Path) -> None:

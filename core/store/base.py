@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,10 +38,12 @@ class Refused(StoreError):
 
 @dataclass(frozen=True)
 class StoreState:
-    """What a transaction sees: every request, the ids of stored results, and the whole log."""
+    """What a transaction sees: every request, which results are stored, and the whole log.
+
+    `result_ids` answers `id in result_ids`; the Hub store looks an id up only when lease expiry asks."""
 
     requests: Mapping[str, Request]
-    result_ids: frozenset[str]
+    result_ids: Container[str]
     log: Sequence[LogEntry]
 
 
@@ -82,15 +84,31 @@ def _after(now: datetime, seconds: float) -> str:
     return (now + timedelta(seconds=seconds)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _now() -> datetime:
+def wall_clock() -> datetime:
+    """The current time, aware and in UTC (the default clock of every store)."""
     return datetime.now(UTC)
 
 
+Clock = Callable[[], datetime]
+
+
 class Store(ABC):
-    """Requests, results, predictions and the public log. Subclasses provide consistent reads and atomic writes."""
+    """Requests, results, predictions and the public log. Subclasses provide consistent reads and atomic writes.
+
+    `clock` (an aware UTC datetime) stamps leases and log entries, and decides expiry; tests move it instead of
+    sleeping. `sleep` waits between conflict retries.
+    """
 
     #: How often a transaction is retried after a `Conflict` before giving up.
     max_conflict_retries = 8
+    clock: Clock = staticmethod(wall_clock)
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    def _now(self) -> datetime:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise StoreError("the store's clock must return an aware datetime (UTC)")
+        return now.astimezone(UTC)
 
     # --- what a backend provides -------------------------------------------------------------------
 
@@ -115,6 +133,10 @@ class Store(ABC):
         """The raw predictions of one finished request on one eval set."""
 
     @abstractmethod
+    def result(self, request_id: str) -> Result | None:
+        """One stored result, read from its own file (the detail page and `verify`); None if there is none."""
+
+    @abstractmethod
     def predictions_url(self, request_id: str, eval_set: str) -> str:
         """Where a person can open those predictions (a file path locally, a Hub URL in production)."""
 
@@ -133,13 +155,13 @@ class Store(ABC):
                     return changes
                 except Conflict:
                     pass
-            time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+            self.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
         raise StoreError(f"the store kept changing under us ({self.max_conflict_retries} conflicts); try again later")
 
-    @staticmethod
-    def _log(state_log: Sequence[LogEntry], pending: list[LogEntry], **kwargs: object) -> LogEntry:
+    def _log(self, state_log: Sequence[LogEntry], pending: list[LogEntry], **kwargs: object) -> LogEntry:
         previous = pending[-1] if pending else (state_log[-1] if state_log else None)
-        entry = next_entry(previous, **kwargs)  # type: ignore[arg-type]
+        at = self._now().isoformat(timespec="seconds").replace("+00:00", "Z")
+        entry = next_entry(previous, at=at, **kwargs)  # type: ignore[arg-type]
         pending.append(entry)
         return entry
 
@@ -177,16 +199,18 @@ class Store(ABC):
         """Return expired RUNNING requests to PENDING (or FAILED after `max_attempts`), logging each."""
         requests = dict(state.requests)
         for request in state.requests.values():
-            stored = request.request_id in state.result_ids
-            if request.status is Status.PENDING and stored:
+            # Which results are stored is asked only where it matters (a lookup may cost a Hub request).
+            if request.status is Status.PENDING:
+                if request.attempts == 0 or request.request_id not in state.result_ids:
+                    continue
                 # Its lease expired while the worker was publishing: the result landed, so it ran once.
-                worker = request.lease.worker if request.lease else "unknown"
+                stored, worker = True, request.lease.worker if request.lease else "unknown"
             elif request.status is not Status.RUNNING or request.lease is None:
                 continue
             elif parse_time(request.lease.expires_at) > now:
                 continue
             else:
-                worker = request.lease.worker
+                stored, worker = request.request_id in state.result_ids, request.lease.worker
             if stored:
                 # The worker wrote its result but died before marking the request: it was evaluated once.
                 updated = request.replace(status=Status.FINISHED, lease=None)
@@ -216,7 +240,7 @@ class Store(ABC):
 
     def _with_expiry(self, state: StoreState, max_attempts: int) -> Changes:
         changes = Changes()
-        self._expire(state, _now(), max_attempts, changes)
+        self._expire(state, self._now(), max_attempts, changes)
         return changes
 
     def claim(self, worker: str, lease_s: float, max_attempts: int) -> Request | None:
@@ -229,7 +253,7 @@ class Store(ABC):
 
         def compute(state: StoreState) -> Changes:
             claimed.clear()
-            now = _now()
+            now = self._now()
             changes = Changes()
             requests = self._expire(state, now, max_attempts, changes)
             pending = sorted(
@@ -275,7 +299,7 @@ class Store(ABC):
         def compute(state: StoreState) -> Changes:
             request = self._held(state, request_id, worker)
             updated = request.replace(
-                lease=_lease(worker, _now(), lease_s),
+                lease=_lease(worker, self._now(), lease_s),
                 progress=progress if progress is not None else request.progress,
             )
             renewed[:] = [updated]

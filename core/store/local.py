@@ -2,8 +2,10 @@
 
 Every file is written atomically (temp file in the same folder, fsync, rename), and every transaction holds
 an exclusive `fcntl` lock on `<root>/.lock`, so several processes can claim at once and each request is
-claimed once. Within one transaction files are written results-first and log-last, so a crash can leave a
-result whose request is still RUNNING (handled by lease expiry), never a FINISHED request without a result.
+claimed once. Within one transaction files are written results-first and `state.json` last (it names the
+log length and closed shards, so log lines or shards written before a crash are ignored until the next write
+replaces them): a crash can leave a result whose request is still RUNNING (handled by lease expiry), never a
+FINISHED request without a result, nor a status change without its log line.
 """
 
 from __future__ import annotations
@@ -12,14 +14,26 @@ import fcntl
 import hashlib
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, consolidated_table, render_card
-from core.records import LogEntry, PredictionRow, Request, Result, read_jsonl, write_jsonl
+from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, render_card
+from core.records import PredictionRow, Result, Status, read_jsonl
 from core.store import layout
-from core.store.base import Changes, Snapshot, Store, StoreState
+from core.store.base import Changes, Clock, Snapshot, Store, StoreError, StoreState
+from core.store.files import (
+    Fetch,
+    LayoutError,
+    Lookup,
+    RequestsReader,
+    RequestsView,
+    ResultsReader,
+    merge_table,
+    requests_files,
+    results_files,
+)
 
 REQUESTS_REPO_DIR = "requests"
 RESULTS_REPO_DIR = "results"
@@ -42,14 +56,25 @@ def atomic_write(path: Path, data: str | bytes) -> None:
 
 
 class LocalStore(Store):
-    def __init__(self, root: str | os.PathLike[str], card: CardInfo | None = None) -> None:
+    """The two repos as two folders; same files and same reading code as the Hub store (`core.store.files`)."""
+
+    def __init__(
+        self, root: str | os.PathLike[str], card: CardInfo | None = None, clock: Clock | None = None
+    ) -> None:
         self.root = Path(root)
         self.card = card
-        self._results_cache: dict[str, tuple[tuple[int, int], Result]] = {}
+        if clock is not None:
+            self.clock = clock
+        self._requests_reader = RequestsReader()
+        self._results_reader = ResultsReader()
         self.requests_root = self.root / REQUESTS_REPO_DIR
         self.results_root = self.root / RESULTS_REPO_DIR
-        for folder in (self.requests_root / layout.REQUESTS_DIR, self.results_root / layout.RESULTS_DIR):
+        for folder in (self.requests_root, self.results_root):
             folder.mkdir(parents=True, exist_ok=True)
+        if (self.requests_root / layout.LEGACY_LOG_FILE).exists() and not (
+            self.requests_root / layout.STATE_FILE
+        ).exists():
+            raise StoreError(f"the local store {self.root} is in layout 1; {layout.MIGRATE_HINT}")
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"
@@ -63,74 +88,84 @@ class LocalStore(Store):
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _read_requests(self) -> dict[str, Request]:
-        requests = {}
-        for path in sorted((self.requests_root / layout.REQUESTS_DIR).glob("*.json")):
-            request = Request.from_json(path.read_bytes())
-            requests[request.request_id] = request
-        return requests
+    @staticmethod
+    def _fetcher(root: Path) -> Fetch:
+        def fetch(path: str) -> bytes | None:
+            target = root / path
+            return target.read_bytes() if target.is_file() else None
 
-    def _read_log(self) -> list[LogEntry]:
-        path = self.requests_root / layout.LOG_FILE
-        return read_jsonl(LogEntry, path.read_text(encoding="utf-8")) if path.exists() else []
+        return fetch
 
-    def _result_ids(self) -> frozenset[str]:
-        return frozenset(p.stem for p in (self.results_root / layout.RESULTS_DIR).glob("*.json"))
+    def _view(self) -> RequestsView:
+        try:
+            return self._requests_reader.read(self._fetcher(self.requests_root))
+        except LayoutError as exc:
+            raise StoreError(f"the local store {self.root}: {exc}") from exc
+
+    def _version(self) -> str:
+        """Changes with any write and with any hand edit of the state, a closed shard or a records shard, so
+        the Space rebuilds (and re-verifies) its board at once."""
+        stamps = [
+            (str(p.relative_to(self.root)), p.stat().st_mtime_ns, p.stat().st_size)
+            for folder in (self.requests_root / layout.CLOSED_DIR, self.results_root / layout.RECORDS_DIR)
+            for p in sorted(folder.glob("*.jsonl"))
+        ]
+        state = self.requests_root / layout.STATE_FILE
+        if state.exists():
+            stamps.append((state.name, state.stat().st_mtime_ns, state.stat().st_size))
+        return hashlib.sha256(repr(stamps).encode()).hexdigest()[:16]
+
+    def _results(self, finished: list[str]) -> dict[str, Result]:
+        fetch = self._fetcher(self.results_root)
+        found: dict[str, Result] = {}
+        for name in sorted({layout.shard(i) for i in finished}):
+            path = self.results_root / layout.records_path(name)
+            stamp = f"{path.stat().st_mtime_ns}-{path.stat().st_size}" if path.exists() else "absent"
+            found.update(self._results_reader.shard(fetch, stamp, name))
+        return {i: found[i] for i in finished if i in found}
+
+    def _has_result(self, request_id: str) -> bool:
+        return (self.results_root / layout.result_path(request_id)).is_file()
 
     def _read_state(self) -> tuple[StoreState, str]:
-        state = StoreState(requests=self._read_requests(), result_ids=self._result_ids(), log=self._read_log())
-        return state, str(len(state.log))
+        view = self._view()
+        return StoreState(requests=view.requests, result_ids=Lookup(self._has_result), log=view.log), ""
 
     def _write(self, token: str, changes: Changes) -> None:
-        for result, predictions in changes.results:
-            for eval_set, rows in predictions.items():
-                atomic_write(
-                    self.results_root / layout.predictions_path(result.request_id, eval_set), write_jsonl(rows)
-                )
-            atomic_write(self.results_root / layout.result_path(result.request_id), result.to_json())
         if changes.results:
-            self._write_table_and_card()
-        for request in changes.requests:
-            atomic_write(self.requests_root / layout.request_path(request.request_id), request.to_json())
-        if changes.log:
-            log_path = self.requests_root / layout.LOG_FILE
-            existing = log_path.read_text(encoding="utf-8") if log_path.exists() else ""
-            atomic_write(log_path, existing + write_jsonl(changes.log))
+            self._write_results(changes)
+        view = self._view()
+        files, _ = requests_files(view, changes.requests, changes.log, None, uuid.uuid4().hex[:12])
+        state = files.pop(layout.STATE_FILE)
+        for path, data in files.items():
+            atomic_write(self.requests_root / path, data)
+        atomic_write(self.requests_root / layout.STATE_FILE, state)
 
-    def _result(self, path: Path) -> Result:
-        """A parsed result file, re-parsed only when the file changed (results are written once, read often)."""
-        stat = path.stat()
-        key = (stat.st_mtime_ns, stat.st_size)
-        cached = self._results_cache.get(path.name)
-        if cached is None or cached[0] != key:
-            cached = (key, Result.from_json(path.read_bytes()))
-            self._results_cache[path.name] = cached
-        return cached[1]
-
-    def _write_table_and_card(self) -> None:
-        """The consolidated table and the dataset card, as the Hub store commits them with each result."""
-        results = [
-            Result.from_json(p.read_bytes()) for p in sorted((self.results_root / layout.RESULTS_DIR).glob("*.json"))
-        ]
+    def _write_results(self, changes: Changes) -> None:
+        names = {layout.shard(r.request_id) for r, _ in changes.results}
+        fetch = self._fetcher(self.results_root)
+        shards = {name: ResultsReader.parse(fetch(layout.records_path(name))) for name in names}
+        files, _ = results_files(shards, changes.results)
+        table = self.results_root / TABLE_FILE
+        existing = table.read_text(encoding="utf-8") if table.exists() else None
         eval_sets = tuple(self.card.eval_sets) if self.card else ()
-        atomic_write(self.results_root / TABLE_FILE, consolidated_table(results, eval_sets))
+        files[TABLE_FILE] = merge_table(existing, [r for r, _ in changes.results], eval_sets).encode("utf-8")
         if self.card is not None:
-            atomic_write(self.results_root / CARD_FILE, render_card(self.card))
+            files[CARD_FILE] = render_card(self.card).encode("utf-8")
+        for path, data in files.items():
+            atomic_write(self.results_root / path, data)
 
     def snapshot(self) -> Snapshot:
         with self._exclusive():
-            requests = self._read_requests()
-            log = self._read_log()
-            results = {path.stem: self._result(path) for path in sorted((self.results_root / layout.RESULTS_DIR).glob("*.json"))}
-        # Any change to a request, a result or the log changes the version, so the Space rebuilds (and
-        # re-verifies) its board even after a hand edit of a file.
-        stamps = sorted(
-            (p.name, p.stat().st_mtime_ns, p.stat().st_size)
-            for folder in (self.requests_root / layout.REQUESTS_DIR, self.results_root / layout.RESULTS_DIR)
-            for p in folder.glob("*.json")
-        )
-        version = hashlib.sha256(repr((len(log), stamps)).encode()).hexdigest()[:16]
-        return Snapshot(requests=requests, results=results, log=log, version=version)
+            view = self._view()
+            version = self._version()
+            finished = [i for i, r in view.requests.items() if r.status is Status.FINISHED]
+            results = self._results(finished)
+        return Snapshot(requests=view.requests, results=results, log=view.log, version=version)
+
+    def result(self, request_id: str) -> Result | None:
+        path = self.results_root / layout.result_path(request_id)
+        return Result.from_json(path.read_bytes()) if path.is_file() else None
 
     def predictions(self, request_id: str, eval_set: str) -> list[PredictionRow]:
         path = self.results_root / layout.predictions_path(request_id, eval_set)
@@ -140,3 +175,4 @@ class LocalStore(Store):
 
     def predictions_url(self, request_id: str, eval_set: str) -> str:
         return str(self.results_root / layout.predictions_path(request_id, eval_set))
+

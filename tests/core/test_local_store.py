@@ -7,13 +7,14 @@ import pytest
 
 from core.records import Status
 from core.store import LocalStore, Store
-from tests.core.store_contract import StoreContract, make_request
+from core.store.base import Changes
+from tests.core.store_contract import ROWS, FakeClock, StoreContract, make_request, make_result
 
 
 class TestLocalStore(StoreContract):
     @pytest.fixture
-    def store(self, tmp_path: Path) -> Store:
-        return LocalStore(tmp_path / "store")
+    def store(self, tmp_path: Path, clock: FakeClock) -> Store:
+        return LocalStore(tmp_path / "store", clock=clock)
 
 
 def _claim_all(root: str, worker: str, queue: multiprocessing.Queue) -> None:
@@ -52,17 +53,12 @@ def test_no_temp_files_left_behind(tmp_path: Path) -> None:
 
 def test_result_written_before_crash_is_finished_not_rerun(tmp_path: Path) -> None:
     """A worker that wrote its result but died before marking the request: lease expiry finishes it."""
-    from tests.core.store_contract import ROWS, make_result
-
-    store = LocalStore(tmp_path / "store")
+    clock = FakeClock()
+    store = LocalStore(tmp_path / "store", clock=clock)
     store.submit(make_request(1))
-    claimed = store.claim("w", lease_s=0.05, max_attempts=3)
-    # Simulate the crash window: the result files exist, the request file still says RUNNING.
-    from core.store.base import Changes
-
-    store._write("", Changes(results=[(make_result(claimed), {"set": ROWS})]))
-    import time
-
-    time.sleep(0.1)
+    claimed = store.claim("w", lease_s=60, max_attempts=3)
+    # Simulate the crash window: the result files exist, the request still says RUNNING.
+    store._write_results(Changes(results=[(make_result(claimed), {"set": ROWS})]))
+    clock.advance(61)
     assert store.claim("w2", 60, 3) is None
     assert store.snapshot().requests["req-0001"].status is Status.FINISHED

@@ -1,0 +1,267 @@
+"""The repos' files <-> the store's state, for both backends, reading only what changed since the last read.
+
+A backend hands a reader a `fetch(path) -> bytes | None` bound to one consistent version of a repo (a Hub
+commit, or the local folder under its lock). `RequestsReader` reads `state.json`, then only the closed shards
+whose digest changed and only the log chunks it has not seen complete; `ResultsReader` fetches a records shard
+only when a FINISHED request's result is missing from what it holds. After a write, the backend seeds the
+readers with what it wrote (`RequestsView` returned by `requests_files`), so its next read costs nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from core.dataset_card import consolidated_table
+from core.records import LogEntry, PredictionRow, Request, Result, Status, read_jsonl, write_jsonl
+from core.store import layout
+
+Fetch = Callable[[str], bytes | None]
+OPEN = (Status.PENDING, Status.RUNNING)
+
+
+class LayoutError(RuntimeError):
+    """The repo is not in a layout this version reads (an older layout, or a damaged state file)."""
+
+
+@lru_cache(maxsize=65536)
+def _shard(request_id: str) -> str:
+    return layout.shard(request_id)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _line(record: Request | Result | LogEntry) -> str:
+    return json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+@dataclass(frozen=True)
+class RequestsView:
+    """The requests repo at one version, parsed."""
+
+    requests: Mapping[str, Request]
+    log: Sequence[LogEntry]
+    closed: Mapping[str, str] = field(default_factory=dict)  # shard -> digest of closed/<shard>.jsonl
+    results_commit: str | None = None
+
+
+EMPTY = RequestsView(requests={}, log=[])
+
+
+class Lookup:
+    """`id in lookup` asks a function: which results are stored is checked only when lease expiry needs it."""
+
+    def __init__(self, has: Callable[[str], bool]) -> None:
+        self._has = has
+        self.asked = False
+
+    def __contains__(self, item: object) -> bool:
+        self.asked = True
+        return isinstance(item, str) and self._has(item)
+
+
+class RequestsReader:
+    """Reads the requests repo, caching closed shards by digest and complete log chunks forever."""
+
+    def __init__(self) -> None:
+        self._closed: dict[str, tuple[str, dict[str, Request]]] = {}
+        self._chunks: dict[int, list[LogEntry]] = {}
+
+    def read(self, fetch: Fetch) -> RequestsView:
+        raw = fetch(layout.STATE_FILE)
+        if raw is None:
+            if fetch(layout.LEGACY_LOG_FILE) is not None:
+                raise LayoutError(f"the requests repo is in layout 1; {layout.MIGRATE_HINT}")
+            return EMPTY
+        state = json.loads(raw)
+        if state.get("format") != layout.FORMAT:
+            raise LayoutError(f"{layout.STATE_FILE} has format {state.get('format')!r}, expected {layout.FORMAT}")
+        requests = {r["request_id"]: Request.from_dict(r) for r in state["open"]}
+        for name, digest in sorted(state["closed"].items()):
+            requests.update(self._closed_shard(fetch, name, digest))
+        return RequestsView(
+            requests=requests,
+            log=self._log(fetch, int(state["log_length"])),
+            closed=dict(state["closed"]),
+            results_commit=state.get("results_commit"),
+        )
+
+    def _closed_shard(self, fetch: Fetch, name: str, digest: str) -> dict[str, Request]:
+        cached = self._closed.get(name)
+        if cached is None or cached[0] != digest:
+            raw = fetch(layout.closed_path(name))
+            if raw is None:
+                raise LayoutError(f"{layout.closed_path(name)} named in {layout.STATE_FILE} is missing")
+            parsed = {r.request_id: r for r in read_jsonl(Request, raw.decode("utf-8"))}
+            cached = (digest, parsed)
+            self._closed[name] = cached
+        return cached[1]
+
+    def _log(self, fetch: Fetch, length: int) -> list[LogEntry]:
+        entries: list[LogEntry] = []
+        for index in range((length + layout.LOG_CHUNK - 1) // layout.LOG_CHUNK):
+            expected = min(layout.LOG_CHUNK, length - index * layout.LOG_CHUNK)
+            chunk = self._chunks.get(index)
+            if chunk is None or len(chunk) < expected:
+                raw = fetch(layout.log_chunk_path(index))
+                chunk = read_jsonl(LogEntry, raw.decode("utf-8")) if raw is not None else []
+                if len(chunk) < expected:
+                    raise LayoutError(f"{layout.log_chunk_path(index)} holds {len(chunk)} entries, expected {expected}")
+                self._chunks[index] = chunk
+            entries.extend(chunk[:expected])
+        return entries
+
+    def seed(self, view: RequestsView) -> None:
+        """Remember what a write just produced, so reading it back fetches nothing."""
+        by_shard: dict[str, dict[str, Request]] = {}
+        for request in view.requests.values():
+            if request.status not in OPEN:
+                by_shard.setdefault(_shard(request.request_id), {})[request.request_id] = request
+        for name, digest in view.closed.items():
+            self._closed[name] = (digest, by_shard.get(name, {}))
+        for index in range((len(view.log) + layout.LOG_CHUNK - 1) // layout.LOG_CHUNK):
+            self._chunks[index] = list(view.log[index * layout.LOG_CHUNK : (index + 1) * layout.LOG_CHUNK])
+
+
+def requests_files(
+    view: RequestsView,
+    changed: Sequence[Request],
+    new_log: Sequence[LogEntry],
+    results_commit: str | None,
+    txn: str,
+) -> tuple[dict[str, bytes], RequestsView]:
+    """The files one transaction writes to the requests repo, and the view they make."""
+    requests = dict(view.requests)
+    requests.update((r.request_id, r) for r in changed)
+    files: dict[str, bytes] = {}
+    closed = dict(view.closed)
+    for name in sorted({_shard(r.request_id) for r in changed if r.status not in OPEN}):
+        members = sorted(
+            (r for r in requests.values() if r.status not in OPEN and _shard(r.request_id) == name),
+            key=lambda r: r.request_id,
+        )
+        data = "".join(_line(r) for r in members).encode("utf-8")
+        files[layout.closed_path(name)] = data
+        closed[name] = _digest(data)
+    log = [*view.log, *new_log]
+    if new_log:
+        first, last = (len(view.log)) // layout.LOG_CHUNK, (len(log) - 1) // layout.LOG_CHUNK
+        for index in range(first, last + 1):
+            chunk = log[index * layout.LOG_CHUNK : (index + 1) * layout.LOG_CHUNK]
+            files[layout.log_chunk_path(index)] = "".join(_line(e) for e in chunk).encode("utf-8")
+    state = {
+        "format": layout.FORMAT,
+        "open": [r.to_dict() for r in sorted(requests.values(), key=lambda r: r.request_id) if r.status in OPEN],
+        "closed": dict(sorted(closed.items())),
+        "log_length": len(log),
+        "results_commit": results_commit,
+        "txn": txn,  # every write changes state.json, so a commit is never empty
+    }
+    files[layout.STATE_FILE] = json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return files, RequestsView(requests=requests, log=log, closed=closed, results_commit=results_commit)
+
+
+class ResultsReader:
+    """Signed results by request id, fetched a records shard at a time and only when one is missing."""
+
+    def __init__(self) -> None:
+        self._shards: dict[str, dict[str, Result]] = {}
+        self._fetched_at: dict[str, str] = {}
+
+    def read(self, fetch: Fetch, version: str, wanted: Iterable[str]) -> dict[str, Result]:
+        wanted = list(wanted)
+        stale = {
+            _shard(i)
+            for i in wanted
+            if i not in self._shards.get(_shard(i), {}) and self._fetched_at.get(_shard(i)) != version
+        }
+        for name in sorted(stale):
+            self._shards[name] = self.parse(fetch(layout.records_path(name)))
+            self._fetched_at[name] = version
+        return {i: r for i in wanted if (r := self._shards.get(_shard(i), {}).get(i)) is not None}
+
+    def shard(self, fetch: Fetch, version: str, name: str) -> dict[str, Result]:
+        """One records shard at `version` (fetched unless already read there)."""
+        if self._fetched_at.get(name) != version:
+            self._shards[name] = self.parse(fetch(layout.records_path(name)))
+            self._fetched_at[name] = version
+        return self._shards[name]
+
+    def seed(self, name: str, version: str, results: dict[str, Result]) -> None:
+        self._shards[name] = dict(results)
+        self._fetched_at[name] = version
+
+    @staticmethod
+    def parse(raw: bytes | None) -> dict[str, Result]:
+        if raw is None:
+            return {}
+        return {r.request_id: r for r in read_jsonl(Result, raw.decode("utf-8"))}
+
+
+def results_files(
+    shards: Mapping[str, Mapping[str, Result]],
+    results: Sequence[tuple[Result, Mapping[str, Sequence[PredictionRow]]]],
+) -> tuple[dict[str, bytes], dict[str, dict[str, Result]]]:
+    """The files a finish writes to the results repo (not the table or card) and the records shards it makes.
+
+    `shards` holds the current content of the records shards the results fall in."""
+    files: dict[str, bytes] = {}
+    updated = {name: dict(members) for name, members in shards.items()}
+    for result, predictions in results:
+        for eval_set, rows in predictions.items():
+            files[layout.predictions_path(result.request_id, eval_set)] = write_jsonl(rows).encode("utf-8")
+        files[layout.result_path(result.request_id)] = result.to_json().encode("utf-8")
+        updated.setdefault(_shard(result.request_id), {})[result.request_id] = result
+    for name in {_shard(r.request_id) for r, _ in results}:
+        members = sorted(updated[name].values(), key=lambda r: r.request_id)
+        files[layout.records_path(name)] = "".join(_line(r) for r in members).encode("utf-8")
+    return files, updated
+
+
+def merge_table(existing: str | None, results: Sequence[Result], eval_sets: Sequence[str]) -> str:
+    """`leaderboard.csv` with `results` added or replaced, without reading every other result again.
+
+    Rows already in the table are kept as the text they are; the order is the full render's (version, average
+    WER, request id), and new eval-set columns go before the tail columns."""
+    if not existing or not existing.strip():
+        return consolidated_table(results, eval_sets)
+    old = csv.DictReader(io.StringIO(existing))
+    rows = {row["request_id"]: row for row in old}
+    columns = list(old.fieldnames or [])
+    fresh = csv.DictReader(io.StringIO(consolidated_table(results, eval_sets)))
+    rows.update((row["request_id"], row) for row in fresh)
+    tail_start = columns.index("params") if "params" in columns else len(columns)
+    for name in fresh.fieldnames or []:
+        if name not in columns:
+            columns.insert(tail_start, name)
+            tail_start += 1
+
+    def key(row: dict[str, str]) -> tuple[str, float, str]:
+        return row.get("leaderboard_version", ""), float(row.get("avg_wer") or "inf"), row["request_id"]
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", restval="")
+    writer.writeheader()
+    for row in sorted(rows.values(), key=key):
+        writer.writerow({k: row.get(k) or "" for k in columns})
+    return buffer.getvalue()
+
+
+def render_repos(
+    requests: Iterable[Request], results: Iterable[Result], log: Sequence[LogEntry], eval_sets: Sequence[str] = ()
+) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """Both repos' files for a whole state at once (the migration and the benchmark's seeding write these)."""
+    results = list(results)
+    request_files, _ = requests_files(EMPTY, list(requests), list(log), None, "seed")
+    result_files, _ = results_files({}, [(r, {}) for r in results])
+    from core.dataset_card import TABLE_FILE
+
+    result_files[TABLE_FILE] = consolidated_table(results, eval_sets).encode("utf-8")
+    return request_files, result_files

@@ -9,7 +9,7 @@ checked (no such path, no public key).
 
 PATH may be:
 - a local store root (`requests/` and `results/` folders, as `core.store.local` lays them out),
-- a results (or requests) repo folder: `results/<id>.json`, `predictions/<id>/<set>.jsonl`, `log.jsonl`,
+- a results (or requests) repo folder: `results/<xx>/<id>.json`, `predictions/<xx>/<id>/<set>.jsonl`, `log/*.jsonl`
 - an evaluator `--out` folder: `result.json` and `predictions/<set>.jsonl`,
 - `owner/name` of a results dataset on the Hub (downloaded with one snapshot; `--requests-repo` adds the log).
 
@@ -92,34 +92,45 @@ class Report:
 
 
 def _repo_results(repo_root: Path) -> list[ResultFiles]:
-    return [
-        ResultFiles(path, repo_root / layout.PREDICTIONS_DIR / path.stem, path.stem)
-        for path in sorted((repo_root / layout.RESULTS_DIR).glob("*.json"))
-    ]
+    """`results/<shard>/<id>.json` with `predictions/<shard>/<id>/` (and layout 1's unsharded paths)."""
+    results_dir = repo_root / layout.RESULTS_DIR
+    found = []
+    for path in sorted(results_dir.rglob("*.json")):
+        shard = () if path.parent == results_dir else (path.parent.name,)
+        found.append(ResultFiles(path, repo_root.joinpath(layout.PREDICTIONS_DIR, *shard, path.stem), path.stem))
+    return found
 
 
 def _existing(path: Path) -> Path | None:
     return path if path.is_file() else None
 
 
+def _log_at(folder: Path) -> Path | None:
+    """The log of a requests repo: the `log/` folder of chunks, or layout 1's `log.jsonl`."""
+    chunks = folder / layout.LOG_DIR
+    if chunks.is_dir():
+        return chunks
+    return _existing(folder / layout.LEGACY_LOG_FILE)
+
+
 def locate(path: Path, requests_root: Path | None = None) -> Located:
     """Recognize the layouts listed in the module doc; raise `VerifyUsageError` for anything else."""
     if (path / "result.json").is_file():
         located = Located(path, [ResultFiles(path / "result.json", path / layout.PREDICTIONS_DIR, None)])
-    elif (path / "results" / layout.RESULTS_DIR).is_dir() or (path / "requests" / layout.LOG_FILE).is_file():
+    elif (path / "results" / layout.RESULTS_DIR).is_dir() or _log_at(path / "requests") is not None:
         results_root = path / "results"
         located = Located(
             path,
             _repo_results(results_root),
-            log=_existing(path / "requests" / layout.LOG_FILE),
+            log=_log_at(path / "requests"),
             card=_existing(results_root / CARD_FILE),
             table=_existing(results_root / TABLE_FILE),
         )
-    elif (path / layout.RESULTS_DIR).is_dir() or (path / layout.LOG_FILE).is_file():
+    elif (path / layout.RESULTS_DIR).is_dir() or _log_at(path) is not None:
         located = Located(
             path,
             _repo_results(path),
-            log=_existing(path / layout.LOG_FILE),
+            log=_log_at(path),
             card=_existing(path / CARD_FILE),
             table=_existing(path / TABLE_FILE),
         )
@@ -129,9 +140,9 @@ def locate(path: Path, requests_root: Path | None = None) -> Located:
             "a log (log.jsonl) nor an evaluator output (result.json)"
         )
     if requests_root is not None:
-        log = requests_root / layout.LOG_FILE
-        if not log.is_file():
-            raise VerifyUsageError(f"{requests_root} has no {layout.LOG_FILE}; is it the requests repo?")
+        log = _log_at(requests_root)
+        if log is None:
+            raise VerifyUsageError(f"{requests_root} has no {layout.LOG_DIR}/ (nor log.jsonl); is it the requests repo?")
         located = Located(located.root, located.results, log=log, card=located.card, table=located.table)
     return located
 
@@ -229,7 +240,9 @@ def check_log(log: Path, root: Path, report: Report) -> None:
     """The log's hash chain (R8): an edited, dropped or reordered entry breaks it at that entry."""
     where = _rel(log, root)
     entries: list[LogEntry] = []
-    for number, line in enumerate(log.read_text(encoding="utf-8").splitlines(), start=1):
+    chunks = sorted(log.glob("*.jsonl")) if log.is_dir() else [log]
+    text = "".join(chunk.read_text(encoding="utf-8") for chunk in chunks)
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:

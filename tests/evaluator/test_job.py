@@ -121,8 +121,13 @@ def test_published_store_verifies_with_the_cli(setup, capsys) -> None:
     run_once(config, store, worker="w")
     assert main(["verify", str(config.store.local_root)]) == 0
     before = store.snapshot()
-    result_file = config.store.local_root / "results" / "results" / "req-0001.json"
+    from core.store import layout
+
+    results_root = config.store.local_root / "results"
+    result_file = results_root / layout.result_path("req-0001")
     result_file.write_text(result_file.read_text().replace('"precision": "float32"', '"precision": "float16"'))
+    records = results_root / layout.records_path(layout.shard("req-0001"))  # what the board reads
+    records.write_text(records.read_text().replace('"precision":"float32"', '"precision":"float16"'))
     after = store.snapshot()
     assert after.version != before.version  # the Space rebuilds its board and stops ranking the edited result
     assert not verify_result(after.results["req-0001"], public_key_for(config))

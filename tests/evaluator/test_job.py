@@ -98,6 +98,28 @@ def test_lease_keeper_notices_a_lost_lease(setup) -> None:
     assert keeper.lost()
 
 
+def test_lease_keeper_survives_any_exception_and_beats_again() -> None:
+    """The real Hub client raises transient failures as many types; none may kill the renewal thread."""
+    import threading
+
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    failures = [LocalEntryNotFoundError("5xx while offline"), RuntimeError("anything"), ValueError("bad json")]
+    renewed = threading.Event()
+    calls: list[str] = []
+
+    class FlakyStore:
+        def heartbeat(self, request_id: str, worker: str, lease_s: float, progress: object = None) -> None:
+            calls.append(request_id)
+            if failures:
+                raise failures.pop(0)
+            renewed.set()
+
+    with LeaseKeeper(FlakyStore(), "req-0001", "w1", lease_s=60, interval_s=0.001) as keeper:  # type: ignore[arg-type]
+        assert renewed.wait(timeout=30)
+    assert not keeper.lost() and len(calls) >= 4 and not failures
+
+
 def test_secrets_are_redacted(monkeypatch) -> None:
     monkeypatch.setenv("HF_TOKEN", "hf_secretsecret123")
     assert redact("401 for token hf_secretsecret123") == "401 for token ***"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +26,7 @@ from bench.table import synthetic_results  # noqa: E402
 from core.eventlog import next_entry  # noqa: E402
 from core.records import LogEntry, PredictionRow, Progress, Request, Result, Status  # noqa: E402
 from core.store import layout  # noqa: E402
+from core.store.files import render_repos  # noqa: E402
 from core.store.hub import HubStore, RetryPolicy  # noqa: E402
 from tests.hub_emulator import ENDPOINT, HubEmulator  # noqa: E402
 
@@ -65,7 +65,7 @@ def build_data(n_results: int, n_open: int, n_log: int) -> tuple[list[Request], 
 
 def seed(hub: HubEmulator, requests: list[Request], results: list[Result], log: list[LogEntry]) -> None:
     """Write the data straight into the emulator in the store's own layout (one commit per repo)."""
-    request_files, result_files = layout.render_repos(requests, results, log)
+    request_files, result_files = render_repos(requests, results, log)
     result_files[layout.predictions_path(results[0].request_id, EVAL_SET)] = "".join(
         r.to_json() + "\n" for r in ROWS
     ).encode()
@@ -81,17 +81,16 @@ def measure(hub: HubEmulator, fn: Callable[[], Any]) -> tuple[int, int, float, A
     return hub.count(), hub.bytes_out, time.perf_counter() - started, value
 
 
-def make_store(cache: Path, name: str) -> HubStore:
+def make_store() -> HubStore:
     api = HfApi(endpoint=ENDPOINT, token="hf_bench")
     retry = RetryPolicy(attempts=3, base_delay_s=0.0, sleep=lambda _s: None)
-    return HubStore(REQUESTS, RESULTS, api=api, create_repos=True, cache_dir=cache / name, retry=retry)
+    return HubStore(REQUESTS, RESULTS, api=api, create_repos=True, retry=retry)
 
 
 def run(n_results: int, n_open: int, n_log: int) -> str:
     hub = HubEmulator()
-    with hub.installed(), tempfile.TemporaryDirectory(prefix="hub-scale-") as tmp:
-        cache = Path(tmp)
-        reader, worker, other = (make_store(cache, n) for n in ("reader", "worker", "other"))
+    with hub.installed():
+        reader, worker, other = make_store(), make_store(), make_store()
         started = time.perf_counter()
         seed(hub, *build_data(n_results, n_open, n_log))
         print(f"seeded in {time.perf_counter() - started:.1f}s")

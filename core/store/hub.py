@@ -74,7 +74,7 @@ class HubStore(Store):
     cache_size = 4
     #: How often a worker persists progress (each heartbeat is a commit; see the README's commit budget).
     #: `evaluator.job` reads this attribute.
-    progress_interval_s = 120.0
+    progress_interval_s = 300.0
 
     def __init__(
         self,

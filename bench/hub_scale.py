@@ -20,20 +20,22 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from huggingface_hub import HfApi  # noqa: E402
+from huggingface_hub import HfApi
 
-from bench.table import synthetic_results  # noqa: E402
-from core.eventlog import next_entry  # noqa: E402
-from core.records import LogEntry, PredictionRow, Progress, Request, Result, Status  # noqa: E402
-from core.store import layout  # noqa: E402
-from core.store.files import render_repos  # noqa: E402
-from core.store.hub import HubStore, RetryPolicy  # noqa: E402
-from tests.hub_emulator import ENDPOINT, HubEmulator  # noqa: E402
+from bench.table import synthetic_results
+from core.eventlog import next_entry
+from core.records import LogEntry, PredictionRow, Progress, Request, Result, Status
+from core.store import layout
+from core.store.files import render_repos
+from core.store.hub import HubStore, RetryPolicy
+from tests.hub_emulator import ENDPOINT, HubEmulator
 
 REQUESTS, RESULTS = "bench/requests", "bench/results"
 EVAL_SET = "librispeech_test_clean"
-ROWS = [PredictionRow(id=f"u{i}", reference="hello world", prediction="hello world", duration_s=2.0, time_s=0.1)
-        for i in range(500)]
+ROWS = [
+    PredictionRow(id=f"u{i}", reference="hello world", prediction="hello world", duration_s=2.0, time_s=0.1)
+    for i in range(500)
+]
 
 
 def _request(n: int, status: Status, result: Result | None = None) -> Request:
@@ -57,9 +59,16 @@ def build_data(n_results: int, n_open: int, n_log: int) -> tuple[list[Request], 
     log: list[LogEntry] = []
     for i in range(n_log):
         request = requests[i % len(requests)]
-        log.append(next_entry(log[-1] if log else None, request_id=request.request_id, event="submitted",
-                              actor=request.submitter, detail={"model_id": request.model_id},
-                              at="2026-02-01T00:00:00.000Z"))
+        log.append(
+            next_entry(
+                log[-1] if log else None,
+                request_id=request.request_id,
+                event="submitted",
+                actor=request.submitter,
+                detail={"model_id": request.model_id},
+                at="2026-02-01T00:00:00.000Z",
+            )
+        )
     return requests, results, log
 
 
@@ -98,8 +107,10 @@ def run(n_results: int, n_open: int, n_log: int) -> str:
         print(f"cold board read: {calls} HTTP, {size} bytes, {seconds:.2f}s, {len(snap.finished_results())} results")
         worker.snapshot()
         extra = iter(range(10_000_000, 10_000_100))
+
         def foreign_commit() -> None:
             other.submit(_request(next(extra), Status.PENDING))
+
         figures: dict[str, tuple[int, int, float]] = {}
         foreign_commit()
         calls, size, seconds, snap = measure(hub, reader.snapshot)
@@ -109,13 +120,15 @@ def run(n_results: int, n_open: int, n_log: int) -> str:
         figures["claim"] = (calls, size, seconds)
         foreign_commit()
         progress = Progress(eval_set=EVAL_SET, done=10, total=500)
-        figures["heartbeat"] = measure(hub, lambda: worker.heartbeat(claimed.request_id, "bench-worker", 600,
-                                                                      progress))[:3]
+        figures["heartbeat"] = measure(
+            hub, lambda: worker.heartbeat(claimed.request_id, "bench-worker", 600, progress)
+        )[:3]
         foreign_commit()
         result = synthetic_results(1)[0]
         result = Result.from_dict({**result.to_dict(), "request_id": claimed.request_id})
-        figures["finish"] = measure(hub, lambda: worker.finish(claimed.request_id, "bench-worker", result,
-                                                                {EVAL_SET: ROWS}))[:3]
+        figures["finish"] = measure(
+            hub, lambda: worker.finish(claimed.request_id, "bench-worker", result, {EVAL_SET: ROWS})
+        )[:3]
         figures["board_refresh_after_finish"] = measure(hub, reader.snapshot)[:3]
         first = snap.finished_results()[0].request_id
         figures["detail"] = measure(hub, lambda: (reader.result(first), reader.predictions(first, EVAL_SET)))[:3]

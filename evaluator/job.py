@@ -85,7 +85,7 @@ class LeaseKeeper:
                 return
             except StoreError as exc:  # transient: the next beat retries, the lease has slack
                 logger.warning("heartbeat for %s failed: %s", self.request_id, redact(str(exc)))
-            except Exception as exc:  # noqa: BLE001 - whatever the Hub client raises, the thread must live on
+            except Exception as exc:
                 # A thread that dies here would let the lease expire under a healthy evaluation.
                 logger.warning(
                     "heartbeat for %s failed unexpectedly (%s: %s); retrying on the next beat",

@@ -142,7 +142,9 @@ def locate(path: Path, requests_root: Path | None = None) -> Located:
     if requests_root is not None:
         log = _log_at(requests_root)
         if log is None:
-            raise VerifyUsageError(f"{requests_root} has no {layout.LOG_DIR}/ (nor log.jsonl); is it the requests repo?")
+            raise VerifyUsageError(
+                f"{requests_root} has no {layout.LOG_DIR}/ (nor log.jsonl); is it the requests repo?"
+            )
         located = Located(located.root, located.results, log=log, card=located.card, table=located.table)
     return located
 

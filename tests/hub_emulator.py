@@ -129,8 +129,9 @@ class HubEmulator:
 
     # --- test controls -------------------------------------------------------------------------------
 
-    def fail(self, route: str, status: int = 503, times: int = 1, headers: dict[str, str] | None = None,
-             apply: bool = False) -> None:
+    def fail(
+        self, route: str, status: int = 503, times: int = 1, headers: dict[str, str] | None = None, apply: bool = False
+    ) -> None:
         """The next `times` requests on `route` answer `status` (a commit is applied first if `apply`)."""
         self._faults.setdefault(route, []).extend(Fault(status, headers or {}, apply) for _ in range(times))
 
@@ -161,8 +162,14 @@ class HubEmulator:
     def commit_count(self, repo_id: str, repo_type: str = "dataset") -> int:
         return len(self.repo(repo_id, repo_type).commits)
 
-    def add_repo(self, repo_id: str, files: dict[str, bytes], repo_type: str = "dataset",
-                 lfs: set[str] | None = None, **meta: Any) -> Repo:
+    def add_repo(
+        self,
+        repo_id: str,
+        files: dict[str, bytes],
+        repo_type: str = "dataset",
+        lfs: set[str] | None = None,
+        **meta: Any,
+    ) -> Repo:
         """Create a repo with one commit holding `files` (a model's `meta`: cardData, gated, tags, config)."""
         repo = Repo(repo_type, repo_id, [(self.new_sha(), dict(files))], meta=meta, lfs=set(lfs or ()))
         self.repos[(repo_type, repo_id)] = repo
@@ -229,8 +236,14 @@ class HubEmulator:
             revision = rest.removeprefix("revision/") if rest.startswith("revision/") else "main"
             return self._info(repo, revision, params.get("blobs") == "true", params.get_list("expand"))
         if route == "refs":
-            return httpx2.Response(200, json={"branches": [
-                {"name": "main", "ref": "refs/heads/main", "targetCommit": repo.head[0]}], "converts": [], "tags": []})
+            return httpx2.Response(
+                200,
+                json={
+                    "branches": [{"name": "main", "ref": "refs/heads/main", "targetCommit": repo.head[0]}],
+                    "converts": [],
+                    "tags": [],
+                },
+            )
         if route == "tree":
             revision, _, folder = rest.removeprefix("tree/").partition("/")
             return self._tree(request, repo, revision, folder, params.get("recursive") in ("true", "True", "1"))
@@ -285,15 +298,16 @@ class HubEmulator:
         body.setdefault("gated", False)
         return httpx2.Response(200, json=body)
 
-    def _tree(self, request: httpx2.Request, repo: Repo, revision: str, folder: str, recursive: bool
-              ) -> httpx2.Response:
+    def _tree(
+        self, request: httpx2.Request, repo: Repo, revision: str, folder: str, recursive: bool
+    ) -> httpx2.Response:
         _sha, files = self._at(repo, revision)
         prefix = f"{folder.rstrip('/')}/" if folder else ""
         entries: dict[str, dict[str, Any]] = {}
         for name, data in sorted(files.items()):
             if not name.startswith(prefix):
                 continue
-            rest = name[len(prefix):]
+            rest = name[len(prefix) :]
             if not recursive and "/" in rest:
                 sub = prefix + rest.split("/", 1)[0]
                 entries.setdefault(sub, {"type": "directory", "oid": "0" * 40, "size": 0, "path": sub})
@@ -303,7 +317,7 @@ class HubEmulator:
             raise _error(404, "EntryNotFound", f"{folder} does not exist")
         ordered = list(entries.values())
         start = int(request.url.params.get("cursor", "0"))
-        page = ordered[start:start + self.page_size]
+        page = ordered[start : start + self.page_size]
         headers = {}
         if start + self.page_size < len(ordered):
             url = request.url.copy_merge_params({"cursor": str(start + self.page_size)})
@@ -324,7 +338,7 @@ class HubEmulator:
         ranged = re.fullmatch(r"bytes=(\d+)-(\d*)", request.headers.get("range", ""))
         if ranged:
             first, last = int(ranged.group(1)), int(ranged.group(2) or len(data) - 1)
-            part = data[first:last + 1]
+            part = data[first : last + 1]
             headers["Content-Length"] = str(len(part))
             return httpx2.Response(206, headers=headers, content=part)
         return httpx2.Response(200, headers=headers, content=data)
@@ -362,10 +376,14 @@ class HubEmulator:
         sha = self.new_sha()
         repo.commits.append((sha, files))
         prefix = "" if repo.repo_type == "model" else f"{repo.repo_type}s/"
-        return httpx2.Response(200, json={
-            "commitUrl": f"{ENDPOINT}/{prefix}{repo.repo_id}/commit/{sha}", "commitOid": sha,
-            "pullRequestUrl": None,
-        })
+        return httpx2.Response(
+            200,
+            json={
+                "commitUrl": f"{ENDPOINT}/{prefix}{repo.repo_id}/commit/{sha}",
+                "commitOid": sha,
+                "pullRequestUrl": None,
+            },
+        )
 
 
 def _route(method: str, path: str) -> str:

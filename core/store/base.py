@@ -205,9 +205,11 @@ class Store(ABC):
                     continue
                 # Its lease expired while the worker was publishing: the result landed, so it ran once.
                 stored, worker = True, request.lease.worker if request.lease else "unknown"
-            elif request.status is not Status.RUNNING or request.lease is None:
-                continue
-            elif parse_time(request.lease.expires_at) > now:
+            elif (
+                request.status is not Status.RUNNING
+                or request.lease is None
+                or parse_time(request.lease.expires_at) > now
+            ):
                 continue
             else:
                 stored, worker = request.request_id in state.result_ids, request.lease.worker

@@ -134,9 +134,7 @@ class HubStore(Store):
 
     def _head(self, repo_id: str) -> str:
         """The head commit of a repo's main branch: one small request."""
-        refs = self._call(
-            "list_repo_refs", repo_id, lambda: self.api.list_repo_refs(repo_id, repo_type=REPO_TYPE)
-        )
+        refs = self._call("list_repo_refs", repo_id, lambda: self.api.list_repo_refs(repo_id, repo_type=REPO_TYPE))
         for branch in getattr(refs, "branches", None) or []:
             if branch.name == "main":
                 return str(branch.target_commit)

@@ -174,5 +174,3 @@ class HubCaller:
         text = self.redact(str(exc)).strip()
         first_line = text.splitlines()[0] if text else type(exc).__name__
         return StoreError(f"the Hub refused {what} on {repo_id} ({status}): {first_line}")
-
-

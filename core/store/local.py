@@ -58,9 +58,7 @@ def atomic_write(path: Path, data: str | bytes) -> None:
 class LocalStore(Store):
     """The two repos as two folders; same files and same reading code as the Hub store (`core.store.files`)."""
 
-    def __init__(
-        self, root: str | os.PathLike[str], card: CardInfo | None = None, clock: Clock | None = None
-    ) -> None:
+    def __init__(self, root: str | os.PathLike[str], card: CardInfo | None = None, clock: Clock | None = None) -> None:
         self.root = Path(root)
         self.card = card
         if clock is not None:
@@ -175,4 +173,3 @@ class LocalStore(Store):
 
     def predictions_url(self, request_id: str, eval_set: str) -> str:
         return str(self.results_root / layout.predictions_path(request_id, eval_set))
-

@@ -35,7 +35,9 @@ class Migration:
 def plan(requests_repo: Mapping[str, bytes], results_repo: Mapping[str, bytes]) -> Migration:
     """The migration of two repos given as {path: content} in layout 1."""
     if layout.LEGACY_LOG_FILE not in requests_repo or layout.STATE_FILE in requests_repo:
-        raise ValueError(f"the requests repo is not in layout 1 (no {layout.LEGACY_LOG_FILE}, or {layout.STATE_FILE} exists)")
+        raise ValueError(
+            f"the requests repo is not in layout 1 (no {layout.LEGACY_LOG_FILE}, or {layout.STATE_FILE} exists)"
+        )
     requests = [
         Request.from_json(data)
         for path, data in sorted(requests_repo.items())
@@ -63,7 +65,10 @@ def plan(requests_repo: Mapping[str, bytes], results_repo: Mapping[str, bytes]) 
     return Migration(
         requests_files=new_requests,
         results_files=new_results,
-        requests_deleted=[layout.LEGACY_LOG_FILE, *(p for p in requests_repo if p.startswith(f"{layout.LEGACY_REQUESTS_DIR}/"))],
+        requests_deleted=[
+            layout.LEGACY_LOG_FILE,
+            *(p for p in requests_repo if p.startswith(f"{layout.LEGACY_REQUESTS_DIR}/")),
+        ],
         results_deleted=[*legacy_results, *moved],
     )
 

@@ -161,7 +161,9 @@ def test_5xx_on_any_route_is_retried_with_backoff(hub: HubEmulator, status: int)
 def test_429_waits_as_the_ratelimit_header_says(hub: HubEmulator) -> None:
     sleeps: list[float] = []
     store = make_hub_store(hub, sleeps=sleeps)
-    hub.fail("refs", 429, headers={"RateLimit": '"api";r=0;t=55', "RateLimit-Policy": '"fixed window";"api";q=500;w=300'})
+    hub.fail(
+        "refs", 429, headers={"RateLimit": '"api";r=0;t=55', "RateLimit-Policy": '"fixed window";"api";q=500;w=300'}
+    )
     store.snapshot()
     assert sleeps == [55.0]
     store.submit(make_request(1))
@@ -327,7 +329,7 @@ def test_local_entry_not_found_from_the_client_is_transient() -> None:
 def test_layout_1_is_refused_with_the_migration_command(hub: HubEmulator) -> None:
     make_hub_store(hub)
     hub.push(REQUESTS, {layout.LEGACY_LOG_FILE: b"", "requests/req-0001.json": b"{}"})
-    with pytest.raises(StoreError, match="python -m core.store.migrate"):
+    with pytest.raises(StoreError, match=r"python -m core\.store\.migrate"):
         make_hub_store(hub).snapshot()
 
 

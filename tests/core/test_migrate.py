@@ -51,10 +51,13 @@ def test_local_store_in_layout_1_is_refused_then_migrated(tmp_path: Path) -> Non
         for path, data in files.items():
             (tmp_path / folder / path).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / folder / path).write_bytes(data)
-    with pytest.raises(StoreError, match="python -m core.store.migrate"):
+    with pytest.raises(StoreError, match=r"python -m core\.store\.migrate"):
         LocalStore(tmp_path)
     assert main(["--local", str(tmp_path)]) == 0
-    assert not (tmp_path / "requests" / "log.jsonl").exists() and not (tmp_path / "results" / "results" / "req-0001.json").exists()
+    assert (
+        not (tmp_path / "requests" / "log.jsonl").exists()
+        and not (tmp_path / "results" / "results" / "req-0001.json").exists()
+    )
     _check(LocalStore(tmp_path))
     assert layout.result_path("req-0001") in (tmp_path / "results" / TABLE_FILE).read_text()
     assert main(["--local", str(tmp_path)]) == 2  # already migrated: refused, nothing changed

@@ -11,10 +11,9 @@ import pytest
 
 from core.dataset_card import CARD_FILE, CardInfo, render_card
 from core.signing import attach_predictions, generate_keypair, load_private_key, public_key_b64, sign_result
-from core.store import LocalStore
+from core.store import LocalStore, layout
 from evaluator import keygen, verify
 from tests.core.store_contract import ROWS, make_request, make_result
-from core.store import layout
 from tests.hub_emulator import HubEmulator
 
 
@@ -127,7 +126,6 @@ def test_evaluator_out_folder_and_key_from_env(
 
 def test_hub_results_repo_folder_with_table_and_card_key(tmp_path: Path, keys: tuple[str, str]) -> None:
     """What `verify owner/name` downloads: the results repo as HubStore wrote it; the key comes from the card."""
-    from tests.core.test_hub_store import REQUESTS, RESULTS, make_hub_store
 
     private, public = keys
     hub = HubEmulator()

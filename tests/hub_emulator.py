@@ -25,6 +25,7 @@ import hashlib
 import json
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class Repo:
     def at(self, revision: str) -> tuple[str, dict[str, bytes]] | None:
         if revision == "main":
             return self.head
+        revision = self.meta.get("refs", {}).get(revision, revision)  # tags and other branches
         for sha, files in self.commits:
             if sha == revision:
                 return sha, files
@@ -75,6 +77,8 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     apply: bool = False  # a commit: apply it, then lose the answer
     drop: bool = False  # close the connection instead of answering
+    error: type[Exception] = httpx2.RemoteProtocolError
+    message: str = "Server disconnected without sending a response."
 
 
 class _Answer(Exception):
@@ -102,6 +106,7 @@ class HubEmulator:
         self._hooks: dict[str, list[Callable[[], None]]] = {}
         self._lock = threading.RLock()
         self._counter = 0
+        self._salt = uuid.uuid4().hex  # commit shas never repeat across emulators (client caches key on them)
         self.sleeps: list[float] = []
 
     # --- plugging in ---------------------------------------------------------------------------------
@@ -135,9 +140,18 @@ class HubEmulator:
         """The next `times` requests on `route` answer `status` (a commit is applied first if `apply`)."""
         self._faults.setdefault(route, []).extend(Fault(status, headers or {}, apply) for _ in range(times))
 
-    def drop(self, route: str, times: int = 1, apply: bool = False) -> None:
-        """The next `times` requests on `route` lose their connection (after applying a commit if `apply`)."""
-        self._faults.setdefault(route, []).extend(Fault(drop=True, apply=apply) for _ in range(times))
+    def drop(
+        self,
+        route: str,
+        times: int = 1,
+        apply: bool = False,
+        error: type[Exception] = httpx2.RemoteProtocolError,
+        message: str = "Server disconnected without sending a response.",
+    ) -> None:
+        """The next `times` requests on `route` lose their connection (after applying a commit if `apply`), or
+        fail with another transport `error` (`httpx2.ConnectError`: the Hub cannot be reached at all)."""
+        fault = Fault(drop=True, apply=apply, error=error, message=message)
+        self._faults.setdefault(route, []).extend(fault for _ in range(times))
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -186,7 +200,7 @@ class HubEmulator:
 
     def new_sha(self) -> str:
         self._counter += 1
-        return hashlib.sha1(f"commit-{self._counter}".encode()).hexdigest()
+        return hashlib.sha1(f"{self._salt}-commit-{self._counter}".encode()).hexdigest()
 
     # --- serving -------------------------------------------------------------------------------------
 
@@ -213,7 +227,7 @@ class HubEmulator:
 
     def _fault(self, fault: Fault, request: httpx2.Request) -> httpx2.Response:
         if fault.drop:
-            raise httpx2.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+            raise fault.error(fault.message, request=request)  # type: ignore[call-arg]
         return httpx2.Response(fault.status, headers=fault.headers, json={"error": "injected"})
 
     def _dispatch(self, route: str, request: httpx2.Request, path: str) -> httpx2.Response:
@@ -404,3 +418,18 @@ def _route(method: str, path: str) -> str:
         if rest == name or rest.startswith(f"{name}/"):
             return name
     return "unknown"
+
+
+def safetensors_bytes(tensors: dict[str, tuple[int, ...]]) -> bytes:
+    """A real safetensors file of float32 zeros with these tensor shapes (what a model repo's weights hold)."""
+    header: dict[str, Any] = {}
+    offset = 0
+    for name, shape in tensors.items():
+        size = 4
+        for dim in shape:
+            size *= dim
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + size]}
+        offset += size
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    return len(raw).to_bytes(8, "little") + raw + bytes(offset)

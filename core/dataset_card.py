@@ -267,8 +267,9 @@ Only rows whose signature verifies are ranked on the leaderboard; verify before 
 | path | what |
 |---|---|
 | `{TABLE_FILE}` | the consolidated table, updated in the same commit as each new result |
-| `{layout.RESULTS_DIR}/<request_id>.json` | the full, signed record of one evaluation |
-| `{layout.PREDICTIONS_DIR}/<request_id>/<set>.jsonl` | raw predictions: `id`, `reference`, `prediction` (unnormalized), `duration_s`, `time_s` |
+| `{layout.RESULTS_DIR}/<xx>/<request_id>.json` | the full, signed record of one evaluation (`<xx>`: first two hex digits of the sha256 of the request id; the `result_file` column gives the path) |
+| `{layout.PREDICTIONS_DIR}/<xx>/<request_id>/<set>.jsonl` | raw predictions: `id`, `reference`, `prediction` (unnormalized), `duration_s`, `time_s` |
+| `{layout.RECORDS_DIR}/<xx>.jsonl` | the same signed records, one per line, grouped by `<xx>` (what the leaderboard reads) |
 
 ## Columns of `{TABLE_FILE}`
 
@@ -276,7 +277,7 @@ Rates are fractions (a WER of 6.3% is 0.063); times are seconds; timestamps ISO 
 
 {_md_table(("column", "meaning"), columns)}
 
-## Fields of `{layout.RESULTS_DIR}/<request_id>.json`
+## Fields of `{layout.RESULTS_DIR}/<xx>/<request_id>.json`
 
 {_md_table(("field", "meaning"), RESULT_FIELDS)}
 
@@ -305,8 +306,8 @@ import pandas as pd
 
 repo = "hf://datasets/{repo}"
 table = pd.read_csv(f"{{repo}}/{TABLE_FILE}")
-request_id = table.iloc[0]["request_id"]
-rows = pd.read_json(f"{{repo}}/{layout.PREDICTIONS_DIR}/{{request_id}}/{first_set}.jsonl", lines=True)
+predictions = table.iloc[0]["result_file"].replace("{layout.RESULTS_DIR}/", "{layout.PREDICTIONS_DIR}/", 1)[: -len(".json")]
+rows = pd.read_json(f"{{repo}}/{{predictions}}/{first_set}.jsonl", lines=True)
 
 def normalize(text: str) -> str:  # replace with your own
     return " ".join(text.lower().replace(",", "").replace(".", "").split())

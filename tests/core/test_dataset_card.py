@@ -22,6 +22,7 @@ from core.dataset_card import (
 )
 from core.records import DatasetScore, ModelInfo, Result, write_jsonl
 from core.signing import generate_keypair, sign_result
+from core.store import layout
 from tests.core.store_contract import ROWS, make_request, make_result
 
 
@@ -54,7 +55,7 @@ def test_table_has_one_flat_row_per_result_and_pandas_reads_it() -> None:
     assert {"wer_set", "wer_other", *TAIL_COLUMNS} <= set(table.columns)
     assert table.loc[0, "params"] == 39_000_000 and table.loc[0, "license"] == "mit"
     assert pd.isna(table.loc[0, "wer_other"]) and table.loc[1, "wer_other"] == 0.25
-    assert table["official"].dtype == bool and table.loc[0, "result_file"] == "results/req-0001.json"
+    assert table["official"].dtype == bool and table.loc[0, "result_file"] == layout.result_path("req-0001")
 
 
 def test_front_matter_parses_with_configs_and_public_key(info: CardInfo) -> None:
@@ -81,10 +82,10 @@ def _results_repo(folder: Path, info: CardInfo) -> Path:
     (folder / TABLE_FILE).write_text(consolidated_table(signed, info.eval_sets))
     (folder / CARD_FILE).write_text(render_card(info))
     for result in signed:
-        (folder / "results").mkdir(exist_ok=True)
-        (folder / "results" / f"{result.request_id}.json").write_text(result.to_json())
+        (folder / layout.result_path(result.request_id)).parent.mkdir(parents=True, exist_ok=True)
+        (folder / layout.result_path(result.request_id)).write_text(result.to_json())
         for name in result.datasets:
-            path = folder / "predictions" / result.request_id / f"{name}.jsonl"
+            path = folder / layout.predictions_path(result.request_id, name)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(write_jsonl(ROWS))
     return folder

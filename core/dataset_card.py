@@ -10,7 +10,7 @@ the rules in force, how to verify, and how to re-score the raw predictions with 
 
 Why CSV and not Parquet for the table: it is small (one row per evaluated model), every commit's diff of it
 is readable on the Hub (which row changed, and how: part of the audit trail), and pandas reads it from
-`hf://` without pyarrow. The full-precision numbers stay in each `results/<request_id>.json`.
+`hf://` without pyarrow. The full-precision numbers stay in each `results/<xx>/<request_id>.json`.
 
 Why no `predictions` config: prediction rows do not carry the request id or the eval set (the file path does),
 so one combined table would lose which model and set each row belongs to. The card shows how to read one
@@ -40,7 +40,7 @@ LEAD_COLUMNS: dict[str, str] = {
     "model_id": "Hugging Face model id (or local model name) that was evaluated.",
     "revision": "The exact commit SHA of the model that was loaded (R4: branches and tags are resolved at submission).",
     "precision": "The dtype the model ran in: float32, float16 or bfloat16 (R5).",
-    "request_id": "Id of the evaluation request; the full record is `results/<request_id>.json`.",
+    "request_id": "Id of the evaluation request; the full record is the `result_file`.",
     "leaderboard_version": "The leaderboard version (eval sets, normalizer, rules) the result was measured under.",
     "official": "True when measured on the board's GPU class (R1); unofficial results are labelled and not ranked.",
     "avg_wer": "Unweighted mean of the per-eval-set corpus WERs, as a fraction (0.063 = 6.3%).",

@@ -83,9 +83,11 @@ class RequestsReader:
         state = json.loads(raw)
         if state.get("format") != layout.FORMAT:
             raise LayoutError(f"{layout.STATE_FILE} has format {state.get('format')!r}, expected {layout.FORMAT}")
-        requests = {r["request_id"]: Request.from_dict(r) for r in state["open"]}
+        requests: dict[str, Request] = {}
         for name, digest in sorted(state["closed"].items()):
             requests.update(self._closed_shard(fetch, name, digest))
+        # `state.json` is written last: where a shard written just before a crash disagrees, the state wins.
+        requests.update((r["request_id"], Request.from_dict(r)) for r in state["open"])
         return RequestsView(
             requests=requests,
             log=self._log(fetch, int(state["log_length"])),
@@ -100,6 +102,8 @@ class RequestsReader:
             if raw is None:
                 raise LayoutError(f"{layout.closed_path(name)} named in {layout.STATE_FILE} is missing")
             parsed = {r.request_id: r for r in read_jsonl(Request, raw.decode("utf-8"))}
+            if _digest(raw) != digest:  # written after the state that names it (a crash window): do not keep it
+                return parsed
             cached = (digest, parsed)
             self._closed[name] = cached
         return cached[1]

@@ -62,3 +62,24 @@ def test_result_written_before_crash_is_finished_not_rerun(tmp_path: Path) -> No
     clock.advance(61)
     assert store.claim("w2", 60, 3) is None
     assert store.snapshot().requests["req-0001"].status is Status.FINISHED
+
+
+def test_a_crash_before_state_json_leaves_no_status_change_without_its_log_line(tmp_path: Path) -> None:
+    """Shards and log chunks are written before `state.json`; a crash in between changes nothing readers see."""
+    from core.store import layout
+    from core.store.files import requests_files
+
+    store = LocalStore(tmp_path / "store")
+    store.submit(make_request(1))
+    claimed = store.claim("w", 60, 3)
+    view = store._view()
+    files, _ = requests_files(view, [claimed.replace(status=Status.FINISHED, lease=None)], [], None, "crashed")
+    for path, data in files.items():
+        if path != layout.STATE_FILE:  # the process dies before writing the state
+            (store.requests_root / path).parent.mkdir(parents=True, exist_ok=True)
+            (store.requests_root / path).write_bytes(data)
+    snap = LocalStore(tmp_path / "store").snapshot()
+    assert snap.requests["req-0001"].status is Status.RUNNING
+    assert [e.event for e in snap.log] == ["submitted", "claimed"]
+    store.heartbeat("req-0001", "w", 60)  # the next write replaces the stray shard
+    assert LocalStore(tmp_path / "store").snapshot().requests["req-0001"].status is Status.RUNNING

@@ -24,7 +24,7 @@ from huggingface_hub import HfApi
 
 from bench.table import synthetic_results
 from core.eventlog import next_entry
-from core.records import LogEntry, PredictionRow, Progress, Request, Result, Status
+from core.records import LogEntry, PredictionRow, Progress, Request, Result, Status, write_jsonl
 from core.store import layout
 from core.store.files import render_repos
 from core.store.hub import HubStore, RetryPolicy
@@ -75,9 +75,7 @@ def build_data(n_results: int, n_open: int, n_log: int) -> tuple[list[Request], 
 def seed(hub: HubEmulator, requests: list[Request], results: list[Result], log: list[LogEntry]) -> None:
     """Write the data straight into the emulator in the store's own layout (one commit per repo)."""
     request_files, result_files = render_repos(requests, results, log)
-    result_files[layout.predictions_path(results[0].request_id, EVAL_SET)] = "".join(
-        r.to_json() + "\n" for r in ROWS
-    ).encode()
+    result_files[layout.predictions_path(results[0].request_id, EVAL_SET)] = write_jsonl(ROWS).encode()
     hub.push(REQUESTS, request_files)
     hub.push(RESULTS, result_files)
 

@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from huggingface_hub import HfApi
 
 from bench.table import synthetic_results
+from core import layout
 from core.eventlog import next_entry
 from core.records import LogEntry, PredictionRow, Progress, Request, Result, Status, write_jsonl
-from core.store import layout
-from core.store.files import render_repos
 from core.store.hub import HubStore, RetryPolicy
+from core.store.repo_files import render_repos
 from tests.hub_emulator import ENDPOINT, HubEmulator
 
 REQUESTS, RESULTS = "bench/requests", "bench/results"

@@ -6,7 +6,6 @@ measures exactly what the leaderboard measured.
 
 from __future__ import annotations
 
-import hashlib
 import shlex
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +15,7 @@ from pathlib import Path
 from core.config import REPO_ROOT, EvalSetConfig, LeaderboardConfig
 from core.model_files import card_license, weight_file_hashes
 from core.records import BatchEvidence, ModelInfo, PredictionRow, Progress, Result, utc_now, write_jsonl
+from core.signing import predictions_sha256
 from evaluator.eval_sets import EvalSet
 from evaluator.fingerprint import hardware_fingerprint, is_official, software_fingerprint
 from evaluator.metrics import aggregate, get_normalizer, score_eval_set
@@ -38,11 +38,6 @@ class Evaluation:
     def overhead_ratio(self) -> float:
         """Wall time of the evaluation loops over the summed timed utterance time (1.0 = no overhead)."""
         return self.loop_wall_s / self.timed_s if self.timed_s else float("inf")
-
-
-def predictions_sha256(rows: Sequence[PredictionRow]) -> str:
-    """sha256 of the predictions file exactly as the store writes it; the signature covers it (R9)."""
-    return hashlib.sha256(write_jsonl(rows).encode("utf-8")).hexdigest()
 
 
 def _model_info(source: ModelSource, transcriber: Transcriber) -> ModelInfo:
@@ -199,7 +194,7 @@ def evaluate(
         reproduce=reproduce_command(config, source.model_id, source.revision, precision, explicit_sets, max_samples),
         eval_sets=[s.source for s in sets],
         rules=rules_in_force,
-        predictions_sha256={name: predictions_sha256(rows) for name, rows in predictions.items()},
+        predictions_sha256={name: predictions_sha256(write_jsonl(rows)) for name, rows in predictions.items()},
         model=model_info or _model_info(source, transcriber),
     )
     timed = sum(row.time_s for rows in predictions.values() for row in rows)

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import importlib.util
 import json
 import math
+import types
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import jiwer
 import numpy as np
@@ -38,11 +41,27 @@ def english_normalizer() -> Callable[[str], str]:
     British-to-American spelling map (`english.json`), so the map is taken from the `whisper-normalizer`
     package. Built once and cached: the map has ~1.7k entries and the normalizer compiles many regexes.
     """
-    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
-
     resource = importlib.resources.files("whisper_normalizer") / "normalizers" / "english.json"
     spelling = json.loads(resource.read_text(encoding="utf-8"))
-    return EnglishTextNormalizer(spelling)
+    return _transformers_whisper_normalizer_module().EnglishTextNormalizer(spelling)
+
+
+def _transformers_whisper_normalizer_module() -> types.ModuleType:
+    """transformers' `english_normalizer.py`, loaded from its file without importing the transformers package.
+
+    The file needs only the standard library and `regex`; importing it the usual way would load transformers
+    (about a second), which `verify` must not need (it re-scores predictions on machines without the ML stack).
+    """
+    spec = importlib.util.find_spec("transformers")  # finds the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("transformers is not installed; it ships Whisper's English normalizer")
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / "whisper" / "english_normalizer.py"
+    module_spec = importlib.util.spec_from_file_location("_whisper_english_normalizer", path)
+    if module_spec is None or module_spec.loader is None:
+        raise ModuleNotFoundError(f"cannot load Whisper's English normalizer from {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
 
 
 def get_normalizer(name: str) -> Callable[[str], str]:

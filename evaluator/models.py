@@ -16,20 +16,14 @@ import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForCTC, AutoModelForSpeechSeq2Seq, AutoProcessor, PreTrainedModel
 from transformers import logging as transformers_logging
-from transformers.models.auto.modeling_auto import (
-    MODEL_FOR_CTC_MAPPING_NAMES,
-    MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES,
-)
 
-from core.model_files import UNSAFE_WEIGHT_SUFFIXES, WEIGHT_SUFFIXES, local_revision, model_files
+from core.architectures import speech_architectures
+from core.model_files import UNSAFE_WEIGHT_SUFFIXES, WEIGHT_SUFFIXES, hub_card_license, local_revision, model_files
 from core.records import HUB_REPO_ID, PRECISIONS
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-SEQ2SEQ_ARCHITECTURES = frozenset(MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES.values())
-CTC_ARCHITECTURES = frozenset(MODEL_FOR_CTC_MAPPING_NAMES.values())
-# generate() warns about its own defaults on every call; at one call per utterance that floods the logs
-# and costs time inside the timed region.
-transformers_logging.set_verbosity_error()
+SEQ2SEQ_ARCHITECTURES = speech_architectures().seq2seq
+CTC_ARCHITECTURES = speech_architectures().ctc
 
 
 class ModelLoadError(ValueError):
@@ -116,10 +110,10 @@ def hub_license(model_id: str, revision: str) -> str | None:
     from huggingface_hub import HfApi
 
     try:
-        card = HfApi().model_info(model_id, revision=revision).card_data
+        info = HfApi().model_info(model_id, revision=revision)
     except Exception:
         return None
-    return str(card.get("license")) if card and card.get("license") else None
+    return hub_card_license(info)
 
 
 def check_model_folder(folder: Path) -> None:
@@ -174,6 +168,9 @@ class Transcriber:
         self.dtype = DTYPES[precision]
         self.device = torch.device(_pick_device(device))
         check_model_folder(source.folder)
+        # generate() warns about its own defaults on every call; at one call per utterance that floods the logs
+        # and costs time inside the timed region. Set here, when a model is loaded, never on import.
+        transformers_logging.set_verbosity_error()
         config = _load(AutoConfig.from_pretrained, source)
         architecture = (getattr(config, "architectures", None) or [""])[0]
         self.architecture = architecture

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from core.records import Request, Result
+from core.records import Compute, Request, Result
 from leaderboard.table import BoardEntry, badges, escape_markdown, format_params, model_url
 
 
@@ -131,7 +131,17 @@ def detail_view(
             f"evaluated {result.started_at} → {result.finished_at} · {submitted}".rstrip(" ·"),
         ]
     )
+    return DetailView(
+        header=header,
+        datasets=dataset_frame(result),
+        measurement=measurement_markdown(result),
+        reproduce=result.reproduce,
+        predictions=predictions_markdown(predictions),
+    )
 
+
+def measurement_markdown(result: Result) -> str:
+    """How the result was measured: hardware, batch size and warm-up, software, eval sets, signature."""
     hw = result.hardware
     memory = f"{hw.gpu_memory_bytes / 2**30:.1f} GiB" if hw.gpu_memory_bytes else ""
     hardware = _kv_table(
@@ -162,10 +172,12 @@ def detail_view(
         for s in result.eval_sets
     )
     signature = "signed (Ed25519)" if result.signature else "not signed"
-    measurement = "\n\n".join(
+    compute = [] if result.compute is None else ["### Compute and cost", compute_table(result.compute)]
+    return "\n\n".join(
         [
             "### Hardware (R1)",
             hardware,
+            *compute,
             "### Batch size and warm-up (R2, R3)",
             f"{batch} {warmup}",
             "### Software (R12)",
@@ -175,22 +187,37 @@ def detail_view(
             f"### Signature (R9)\n\nThis result is {signature}.",
         ]
     )
+
+
+def compute_table(compute: Compute) -> str:
+    """What the evaluation cost: where it ran, the GPU time it held and its price (as recorded and signed)."""
+    price = (
+        f"${compute.price_usd_per_minute:g}/min (${compute.price_usd_per_minute * 60:.2f}/h)"
+        + (f", listed on {compute.price_date}" if compute.price_date else "")
+        if compute.price_usd_per_minute is not None
+        else ""
+    )
+    return _kv_table(
+        [
+            ("Ran on", f"Hugging Face Jobs, flavor {compute.flavor}" if compute.flavor else "the Space's own GPU"),
+            ("GPU time", f"{compute.gpu_seconds:,.0f} s ({compute.gpu_seconds / 3600:.2f} GPU hours)"),
+            ("Price", price),
+            ("Cost", f"${compute.cost_usd:.2f}" if compute.cost_usd is not None else "not known (no listed price)"),
+        ]
+    )
+
+
+def predictions_markdown(predictions: Mapping[str, str]) -> str:
+    """Where the raw predictions of each eval set are (a link on the Hub, a path locally)."""
     links = []
     for name, where in predictions.items():
         if where.startswith(("http://", "https://")):
             links.append(f"- `{name}`: [{html.escape(where.rsplit('/', 1)[-1])}]({where})")
         else:
             links.append(f"- `{name}`: `{where}`")
-    predictions_md = (
+    return (
         "### Raw predictions\n\nOne JSON line per utterance: `id`, `reference`, `prediction` (unnormalized), "
         "`duration_s`, `time_s`. Re-score them with your own normalizer.\n\n" + "\n".join(links)
-    )
-    return DetailView(
-        header=header,
-        datasets=dataset_frame(result),
-        measurement=measurement,
-        reproduce=result.reproduce,
-        predictions=predictions_md,
     )
 
 

@@ -108,6 +108,7 @@ class HubEmulator:
         self._counter = 0
         self._salt = uuid.uuid4().hex  # commit shas never repeat across emulators (client caches key on them)
         self.sleeps: list[float] = []
+        self._mounted: list[Callable[[httpx2.Request], httpx2.Response | None]] = []
 
     # --- plugging in ---------------------------------------------------------------------------------
 
@@ -125,12 +126,18 @@ class HubEmulator:
         real_time = hf_http.time
         hf_http.time = SimpleNamespace(**{n: getattr(real_time, n) for n in dir(real_time) if not n.startswith("__")})
         hf_http.time.sleep = self.sleeps.append  # type: ignore[attr-defined]
+        previous = hf_http._GLOBAL_CLIENT_FACTORY
         hf_http.set_client_factory(self.client)
         try:
             yield self
         finally:
-            hf_http.set_client_factory(hf_http.default_client_factory)
+            hf_http.set_client_factory(previous)
             hf_http.time = real_time
+
+    def mount(self, handler: Callable[[httpx2.Request], httpx2.Response | None]) -> None:
+        """Let `handler` answer the requests it knows (it returns None for the others), before the repo routes:
+        `tests/jobs_emulator.JobsEmulator.handle` mounted here makes one emulator serve the repos and the Jobs."""
+        self._mounted.append(handler)
 
     # --- test controls -------------------------------------------------------------------------------
 
@@ -205,6 +212,10 @@ class HubEmulator:
     # --- serving -------------------------------------------------------------------------------------
 
     def handle(self, request: httpx2.Request) -> httpx2.Response:
+        for handler in self._mounted:
+            answer = handler(request)
+            if answer is not None:
+                return answer
         path = unquote(request.url.path)
         route = _route(request.method, path)
         hooks = self._hooks.get(route)

@@ -1,8 +1,8 @@
-"""The production store: two Hub dataset repos holding the same files as the local store (`core.store.layout`).
+"""The production store: two Hub dataset repos holding the same files as the local store (`core.layout`).
 
 Reads cost a bounded number of HTTP requests whatever the number of entries. A read asks the requests repo's
 head (`list_repo_refs`: one small request); when it moved, it GETs `state.json` at that commit, the last log
-chunk, and only the closed shards whose digest changed (`core.store.files`). The board's results come from
+chunk, and only the closed shards whose digest changed (`core.store.repo_files`). The board's results come from
 the records shards of the results commit that `state.json` names, fetched only for FINISHED requests whose
 result it does not hold yet: after a finish, one shard. One result's file and predictions are fetched only
 when the detail page or `verify` asks. Files are fetched straight from `resolve/<commit>/<path>` through
@@ -16,7 +16,8 @@ both win a claim and no update is lost. Every write changes `state.json` (it car
 commit is never empty (the client drops unchanged files and, when nothing is left, would return the head
 without checking `parent_commit`). A finish commits the results repo first (result, predictions, records
 shard, table) and then the requests repo, whose `state.json` names that results commit; a retried finish finds
-the identical result stored and does not commit it again.
+the identical result stored and does not commit it again. An audit does the same with its record
+(`audits/<xx>/<id>/<audit_id>.json`, table untouched); readers fetch the records the log's audit events name.
 
 Errors: whatever their type (HTTP 408/429/5xx, a dropped connection, the client's `LocalEntryNotFoundError`),
 transient failures are retried with bounded backoff that honours the `RateLimit` header (`"api";r=0;t=55`) and
@@ -41,10 +42,11 @@ from huggingface_hub.errors import EntryNotFoundError
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, consolidated_table, parse_front_matter, render_card
-from core.records import LogEntry, PredictionRow, Result, Status, read_jsonl
-from core.store import layout
+from core import layout
+from core.records import AuditRecord, LogEntry, PredictionRow, Result, Status, read_jsonl
 from core.store.base import Changes, Clock, Conflict, Snapshot, Store, StoreError, StoreState
-from core.store.files import (
+from core.store.repo_files import (
+    AuditsReader,
     Fetch,
     LayoutError,
     Lookup,
@@ -52,6 +54,7 @@ from core.store.files import (
     RequestsView,
     ResultsReader,
     merge_table,
+    audit_files,
     requests_files,
     results_files,
 )
@@ -70,6 +73,7 @@ REPO_TYPE = "dataset"
 class HubStore(Store):
     """Requests and results in two Hub dataset repos; see the module doc for the read and write protocol."""
 
+    writes_audits = True
     #: How many parsed commits of the requests repo to keep (the head and the one a transaction writes against).
     cache_size = 4
     #: How often a worker persists progress (each heartbeat is a commit; see the README's commit budget).
@@ -105,6 +109,7 @@ class HubStore(Store):
         self._views: OrderedDict[str, RequestsView] = OrderedDict()
         self._requests_reader = RequestsReader()
         self._results_reader = ResultsReader()
+        self._audits_reader = AuditsReader()
         self._tables: dict[str, str | None] = {}
         logger.info("Hub store: requests in dataset %s, results in dataset %s", requests_repo, results_repo)
         if create_repos:
@@ -209,11 +214,15 @@ class HubStore(Store):
         view = self._view(sha)
         results_commit = self._results_commit(view)
         results: dict[str, Result] = {}
+        audits: list[AuditRecord] = []
         if results_commit:
             finished = [i for i, r in view.requests.items() if r.status is Status.FINISHED]
             fetch = self._fetcher(self.results_repo, results_commit)
             results = self._results_reader.read(fetch, results_commit, finished)
-        return Snapshot(requests=view.requests, results=results, log=view.log, version=f"{sha}:{results_commit}")
+            audits = self._audits_reader.read(fetch, view.log)
+        return Snapshot(
+            requests=view.requests, results=results, log=view.log, version=f"{sha}:{results_commit}", audits=audits
+        )
 
     def result(self, request_id: str) -> Result | None:
         found = self._get(self.results_repo, layout.result_path(request_id), "main")
@@ -258,8 +267,8 @@ class HubStore(Store):
         view = self._view(token)
         lookup: Lookup | None = getattr(self, "_lookup", None)
         results_commit = view.results_commit
-        if changes.results:
-            results_commit = self._write_results(changes.results)
+        if changes.results or changes.audits:
+            results_commit = self._write_results(changes.results, changes.audits)
         elif lookup is not None and lookup.asked:
             # Lease expiry looked at which results exist: name the results commit it saw.
             results_commit = self._head(self.results_repo)
@@ -282,35 +291,50 @@ class HubStore(Store):
         last = entries[-1]
         return len(log) >= last.seq and log[last.seq - 1].hash == last.hash
 
-    def _write_results(self, results: Sequence[tuple[Result, Mapping[str, Sequence[PredictionRow]]]]) -> str:
-        """One commit to the results repo: results, predictions, their records shards and the table. Returns the
-        results commit that holds them (the head, if they were already stored by an earlier try)."""
+    def _write_results(
+        self,
+        results: Sequence[tuple[Result, Mapping[str, Sequence[PredictionRow]]]],
+        audits: Sequence[AuditRecord] = (),
+    ) -> str:
+        """One commit to the results repo: results, predictions, their records shards and the table, and audit
+        records. Returns the results commit that holds them (the head, if an earlier try already stored them)."""
         head = self._head(self.results_repo)
         fetch = self._fetcher(self.results_repo, head)
+        if self._stored(results, audits, head):
+            return head  # a retried write: these exact results and audits are already stored
         names = {layout.shard(r.request_id) for r, _ in results}
         shards = {name: self._results_reader.shard(fetch, head, name) for name in names}
-        if all(shards[layout.shard(r.request_id)].get(r.request_id) == r for r, _ in results):
-            return head  # a retried finish: these exact results are already stored
         files, updated = results_files(shards, results)
-        eval_sets = tuple(self.card.eval_sets) if self.card else ()
-        table = merge_table(self._table(head, fetch), [r for r, _ in results], eval_sets)
-        files[TABLE_FILE] = table.encode("utf-8")
-        ids = ", ".join(r.request_id for r, _ in results)
-        oid = self._commit(self.results_repo, files, head, f"Result for {ids}", landed=lambda: self._stored(results))
+        files.update(audit_files(audits))
+        table = None
+        if results:
+            eval_sets = tuple(self.card.eval_sets) if self.card else ()
+            table = merge_table(self._table(head, fetch), [r for r, _ in results], eval_sets)
+            files[TABLE_FILE] = table.encode("utf-8")
+        what = [f"Result for {r.request_id}" for r, _ in results] + [f"Audit {a.audit_id}" for a in audits]
+        oid = self._commit(
+            self.results_repo, files, head, "; ".join(what), landed=lambda: self._stored(results, audits)
+        )
         if oid is None:
             return self._head(self.results_repo)
         for name, members in updated.items():
             self._results_reader.seed(name, oid, members)
-        self._tables = {oid: table}
+        self._audits_reader.seed(audits)
+        if table is not None:
+            self._tables = {oid: table}
         return oid
 
-    def _stored(self, results: Sequence[tuple[Result, Any]]) -> bool:
-        head = self._head(self.results_repo)
+    def _stored(
+        self, results: Sequence[tuple[Result, Any]], audits: Sequence[AuditRecord], head: str | None = None
+    ) -> bool:
+        """Whether the results repo's head already holds these exact results and audit records."""
+        head = head or self._head(self.results_repo)
         fetch = self._fetcher(self.results_repo, head)
-        return all(
+        stored = all(
             self._results_reader.shard(fetch, head, layout.shard(r.request_id)).get(r.request_id) == r
             for r, _ in results
         )
+        return stored and all(fetch(path) == data for path, data in audit_files(audits).items())
 
     def _table(self, sha: str, fetch: Fetch) -> str | None:
         if sha not in self._tables:

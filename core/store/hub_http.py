@@ -29,6 +29,7 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import parse_ratelimit_headers
 
+from core.redaction import redact
 from core.store.base import Conflict, StoreError
 
 logger = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class HubCaller:
         self._token = token
 
     def redact(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        return redact(text, [self._token])
 
     def __call__(
         self, what: str, repo_id: str, fn: Callable[[], _T], landed: Callable[[], bool] | None = None

@@ -20,10 +20,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, render_card
+from core import layout
+from core.files import atomic_write
 from core.records import PredictionRow, Result, Status, read_jsonl
-from core.store import layout
 from core.store.base import Changes, Clock, Snapshot, Store, StoreError, StoreState
-from core.store.files import (
+from core.store.repo_files import (
+    AuditsReader,
     Fetch,
     LayoutError,
     Lookup,
@@ -31,32 +33,19 @@ from core.store.files import (
     RequestsView,
     ResultsReader,
     merge_table,
+    audit_files,
     requests_files,
     results_files,
 )
 
-REQUESTS_REPO_DIR = "requests"
-RESULTS_REPO_DIR = "results"
-
-
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Replace `path` with `data` so readers see the old file or the new one, never a half-written one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+REQUESTS_REPO_DIR = layout.LOCAL_REQUESTS_DIR
+RESULTS_REPO_DIR = layout.LOCAL_RESULTS_DIR
 
 
 class LocalStore(Store):
-    """The two repos as two folders; same files and same reading code as the Hub store (`core.store.files`)."""
+    """The two repos as two folders; same files and same reading code as the Hub store (`core.store.repo_files`)."""
+
+    writes_audits = True
 
     def __init__(self, root: str | os.PathLike[str], card: CardInfo | None = None, clock: Clock | None = None) -> None:
         self.root = Path(root)
@@ -65,6 +54,7 @@ class LocalStore(Store):
             self.clock = clock
         self._requests_reader = RequestsReader()
         self._results_reader = ResultsReader()
+        self._audits_reader = AuditsReader()
         self.requests_root = self.root / REQUESTS_REPO_DIR
         self.results_root = self.root / RESULTS_REPO_DIR
         for folder in (self.requests_root, self.results_root):
@@ -130,6 +120,8 @@ class LocalStore(Store):
         return StoreState(requests=view.requests, result_ids=Lookup(self._has_result), log=view.log), ""
 
     def _write(self, token: str, changes: Changes) -> None:
+        for path, data in audit_files(changes.audits).items():  # before the log line that makes it public
+            atomic_write(self.results_root / path, data)
         if changes.results:
             self._write_results(changes)
         view = self._view()
@@ -159,7 +151,8 @@ class LocalStore(Store):
             version = self._version()
             finished = [i for i, r in view.requests.items() if r.status is Status.FINISHED]
             results = self._results(finished)
-        return Snapshot(requests=view.requests, results=results, log=view.log, version=version)
+            audits = self._audits_reader.read(self._fetcher(self.results_root), view.log)
+        return Snapshot(requests=view.requests, results=results, log=view.log, version=version, audits=audits)
 
     def result(self, request_id: str) -> Result | None:
         path = self.results_root / layout.result_path(request_id)

@@ -1,4 +1,4 @@
-"""`python -m core.store.migrate`: move a store written in layout 1 to layout 2 (see `core.store.layout`).
+"""`python -m core.store.migrate`: move a store written in layout 1 to layout 2 (see `core.layout`).
 
 Layout 1 kept one file per request (`requests/<id>.json`), one log file (`log.jsonl`) and unsharded
 `results/<id>.json`, `predictions/<id>/<set>.jsonl`: every read cost one request per file on the Hub, and the
@@ -18,8 +18,8 @@ from pathlib import Path, PurePosixPath
 
 from core.dataset_card import TABLE_FILE
 from core.records import LogEntry, Request, Result, read_jsonl
-from core.store import layout
-from core.store.files import render_repos
+from core import layout
+from core.store.repo_files import render_repos
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,8 @@ def _read_folder(root: Path) -> dict[str, bytes]:
 
 def migrate_local(root: Path) -> Migration:
     """Migrate a local store folder (`<root>/requests`, `<root>/results`) in place."""
-    from core.store.local import REQUESTS_REPO_DIR, RESULTS_REPO_DIR, atomic_write
+    from core.files import atomic_write
+    from core.store.local import REQUESTS_REPO_DIR, RESULTS_REPO_DIR
 
     requests_root, results_root = root / REQUESTS_REPO_DIR, root / RESULTS_REPO_DIR
     migration = plan(_read_folder(requests_root), _read_folder(results_root))

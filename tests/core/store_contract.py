@@ -9,68 +9,36 @@ from typing import Any
 
 import pytest
 
-from core.records import (
-    Aggregate,
-    BatchEvidence,
-    DatasetScore,
-    Hardware,
-    PredictionRow,
-    Progress,
-    Request,
-    Result,
-    Status,
-)
-from core.store import LeaseLost, Refused, Store, StoreState
+from core.records import PredictionRow, Progress, Request, Result, Status
+from core.store import LeaseLost, Refused, Store, StoreError, StoreState
+from tests import factories
 
 
 def make_request(n: int, submitted_at: str | None = None, **overrides: Any) -> Request:
+    """Request number `n` (`req-000n` for `org/model-n`), as the store tests number them (`tests.factories`)."""
     values: dict[str, Any] = {
-        "request_id": f"req-{n:04d}",
         "model_id": f"org/model-{n}",
         "revision": "a" * 40,
-        "requested_revision": "main",
         "precision": "float32",
-        "submitter": "alice",
+        "model": None,
         "submitted_at": submitted_at or f"2026-11-27T09:{n // 60:02d}:{n % 60:02d}Z",
     }
-    values.update(overrides)
-    return Request(**values)
+    return factories.make_request(f"req-{n:04d}", **{**values, **overrides})
 
 
 def make_result(request: Request) -> Result:
-    score = DatasetScore(
-        wer=0.1,
-        wer_ci95=(0.05, 0.15),
-        substitutions=1,
-        deletions=0,
-        insertions=0,
-        ref_words=10,
-        utterances=2,
-        audio_s=4.0,
-        time_s=1.0,
+    """An unsigned result for `request` on one eval set `set` (WER 0.1, RTF 0.25), from `tests.factories`."""
+    return factories.make_result(
+        request.request_id,
+        request.model_id,
+        wers={"set": 0.1},
         rtf=0.25,
-        rtfx=4.0,
-        latency_p50_s=0.5,
-        latency_p90_s=0.5,
-        latency_p99_s=0.5,
-        utterance_rtf_p99=0.3,
-    )
-    return Result(
-        request_id=request.request_id,
-        model_id=request.model_id,
-        revision=request.revision,
         precision=request.precision,
-        leaderboard_version="test-v1",
-        official=True,
-        datasets={"set": score},
-        aggregate=Aggregate(avg_wer=0.1, rtf=0.25, rtfx=4.0, meets_realtime=True),
-        batch_evidence=BatchEvidence(max_batch_size=1, forward_calls=2),
-        warmup_utterances=0,
-        hardware=Hardware(device="cpu", gpu_class="CPU"),
-        software={"torch": "x"},
-        started_at="2026-11-27T09:00:00Z",
-        finished_at="2026-11-27T09:01:00Z",
-        reproduce="python -m evaluator evaluate --model org/model",
+        revision=request.revision,
+        version="test-v1",
+        gpu_class="CPU",
+        with_model=False,
+        signature=None,
     )
 
 
@@ -184,3 +152,31 @@ class StoreContract:
     def test_snapshot_hides_results_of_unfinished_requests(self, store: Store) -> None:
         store.submit(make_request(1))
         assert store.snapshot().finished_results() == []
+
+    def test_claim_of_a_named_request_takes_only_that_one(self, store: Store) -> None:
+        store.submit(make_request(1))
+        store.submit(make_request(2))
+        claimed = store.claim("job-1", lease_s=60, max_attempts=3, request_id="req-0002")
+        assert claimed is not None and claimed.request_id == "req-0002"  # not the oldest: the one named
+        assert store.claim("job-2", lease_s=60, max_attempts=3, request_id="req-0002") is None  # held: exit
+        assert store.claim("job-3", lease_s=60, max_attempts=3, request_id="req-0404") is None
+        assert store.snapshot().requests["req-0001"].status is Status.PENDING
+
+    def test_audit_record_and_its_log_event_are_written_together(self, store: Store) -> None:
+        from core.signing import audit_hash
+        from tests.core.test_audit_records import make_audit
+
+        store.submit(make_request(1))
+        claimed = store.claim("w1", lease_s=60, max_attempts=3)
+        store.finish("req-0001", "w1", make_result(claimed), {"set": ROWS})  # type: ignore[arg-type]
+        record = make_audit(request_id="req-0001")
+        entry = store.record_audit(record, actor="auditor")
+        assert entry.event == "audit_failed" and entry.detail["audit_sha256"] == audit_hash(record)
+        snap = store.snapshot()
+        assert snap.published_audits() == [record] and snap.verify_log().ok
+        with pytest.raises(StoreError, match="already recorded"):
+            store.record_audit(record, actor="auditor")
+        store.submit(make_request(2))
+        with pytest.raises(StoreError, match="not a finished entry"):
+            store.record_audit(make_audit(request_id="req-0002", audit_id="a-2"), actor="auditor")
+        assert [e.event for e in store.snapshot().log][-2:] == ["audit_failed", "submitted"]

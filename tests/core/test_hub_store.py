@@ -17,10 +17,11 @@ import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
+from core import layout
 from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, parse_front_matter
 from core.records import Status
 from core.signing import generate_keypair, sign_result
-from core.store import Conflict, Store, StoreError, layout
+from core.store import Conflict, Store, StoreError
 from core.store.hub import HubStore, RetryPolicy
 from core.store.hub_http import HubCaller
 from tests.core.store_contract import ROWS, FakeClock, StoreContract, make_request, make_result
@@ -256,6 +257,63 @@ def test_finish_writes_result_predictions_records_and_table_in_one_commit(hub: H
     assert parse_front_matter(files[CARD_FILE].decode())["public_key"] == public
     assert _state(hub)["results_commit"] == hub.repo(RESULTS).head[0]
     assert store.result("req-0001") == store.snapshot().results["req-0001"]
+
+
+def _finished(store: HubStore, n: int = 1) -> None:
+    store.submit(make_request(n))
+    claimed = store.claim("w", 600, 3)
+    store.finish(claimed.request_id, "w", make_result(claimed), {"set": ROWS})
+
+
+def test_audit_record_is_committed_to_the_results_repo_before_its_log_event(hub: HubEmulator) -> None:
+    from tests.core.test_audit_records import make_audit
+
+    store = make_hub_store(hub)
+    _finished(store)
+    results, requests, table = hub.commit_count(RESULTS), hub.commit_count(REQUESTS), hub.files(RESULTS)[TABLE_FILE]
+    record = make_audit(request_id="req-0001")
+    store.record_audit(record, actor="auditor")
+    assert (hub.commit_count(RESULTS), hub.commit_count(REQUESTS)) == (results + 1, requests + 1)
+    files = hub.files(RESULTS)
+    path = f"audits/{layout.shard('req-0001')}/req-0001/{record.audit_id}.json"
+    assert files[path] == record.to_json().encode() and files[TABLE_FILE] == table  # the table is untouched
+    assert _state(hub)["results_commit"] == hub.repo(RESULTS).head[0]
+    fresh = make_hub_store(hub)
+    hub.reset_counts()
+    assert fresh.snapshot().published_audits() == [record]
+    assert hub.count("resolve") == 5  # state.json, one closed shard, the log chunk, one records shard, the audit
+    assert make_hub_store(hub).snapshot().log[-1].event == "audit_failed"
+
+
+def test_audit_retried_after_a_requests_conflict_is_committed_once(hub: HubEmulator) -> None:
+    from tests.core.test_audit_records import make_audit
+
+    a, b = make_hub_store(hub), make_hub_store(hub)
+    _finished(a)
+    results = hub.commit_count(RESULTS)
+
+    def other_commit_lands() -> None:  # fires on the audit's results commit: B moves the requests repo first
+        hub.before("commit", lambda: b.submit(make_request(2)))
+
+    hub.before("commit", other_commit_lands)
+    record = make_audit(request_id="req-0001")
+    a.record_audit(record, actor="auditor")
+    assert hub.commit_count(RESULTS) == results + 1  # the retry found the identical record, no second commit
+    snap = make_hub_store(hub).snapshot()
+    assert [e.event for e in snap.log][-2:] == ["submitted", "audit_failed"] and snap.published_audits() == [record]
+
+
+def test_audit_record_changed_after_its_event_is_not_published(hub: HubEmulator) -> None:
+    from tests.core.test_audit_records import make_audit
+
+    store = make_hub_store(hub)
+    _finished(store)
+    record = make_audit(request_id="req-0001")
+    store.record_audit(record, actor="auditor")
+    hub.push(RESULTS, {layout.audit_path("req-0001", record.audit_id): record.replace(passed=True).to_json().encode()})
+    _finished(store, 2)  # the next results commit (which state.json then names) holds the changed record
+    snap = make_hub_store(hub).snapshot()
+    assert len(snap.audits) == 1 and snap.published_audits() == []
 
 
 def test_card_with_another_key_is_not_replaced_silently(hub: HubEmulator) -> None:

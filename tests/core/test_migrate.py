@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from huggingface_hub import HfApi
 
+from core import layout
 from core.dataset_card import TABLE_FILE, consolidated_table
 from core.eventlog import next_entry
 from core.records import LogEntry, Status, write_jsonl
-from core.store import LocalStore, StoreError, layout
+from core.store import LocalStore, StoreError
 from core.store.hub import HubStore
 from core.store.migrate import main, migrate_hub
 from tests.core.store_contract import ROWS, make_request, make_result

@@ -143,7 +143,7 @@ def test_published_store_verifies_with_the_cli(setup, capsys) -> None:
     run_once(config, store, worker="w")
     assert main(["verify", str(config.store.local_root)]) == 0
     before = store.snapshot()
-    from core.store import layout
+    from core import layout
 
     results_root = config.store.local_root / "results"
     result_file = results_root / layout.result_path("req-0001")

@@ -12,12 +12,17 @@ results repo:
   `records/<xx>.jsonl`     every signed result, one per line, in 256 shards (what the board reads).
   `results/<xx>/<request_id>.json`, `predictions/<xx>/<request_id>/<set>.jsonl`: one result and its raw
                            predictions, for the detail page, `verify` and people browsing the repo.
+  `audits/<xx>/<request_id>/<audit_id>.json` one signed record per audit of that entry (R13).
   `leaderboard.csv`, `README.md` (see `core.dataset_card`).
 
 `<xx>` is the first two hex digits of the request id's sha256, so no folder holds more than 256 entries and
 `results/<xx>/`, `predictions/<xx>/` reach the Hub's 10,000-files-per-folder limit only past 2.5 million
 results. Layout 1 (`requests/<id>.json`, `log.jsonl`, `results/<id>.json`, `predictions/<id>/`) is refused
 with a message naming the migration command (`python -m core.store.migrate`).
+local store: `<root>/requests/` holds the requests repo's files, `<root>/results/` the results repo's.
+
+A leaf module (it imports nothing of the project), so the stores, the dataset card and `verify` all import it
+plainly, without a cycle through `core.store`.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ LOG_DIR = "log"
 RECORDS_DIR = "records"
 RESULTS_DIR = "results"
 PREDICTIONS_DIR = "predictions"
+AUDITS_DIR = "audits"
+LOCAL_REQUESTS_DIR = "requests"
+LOCAL_RESULTS_DIR = "results"
 LOG_CHUNK = 1000
 FORMAT = 2
 
@@ -80,3 +88,7 @@ def legacy_result_path(request_id: str) -> str:
 
 def legacy_predictions_path(request_id: str, eval_set: str) -> str:
     return f"{PREDICTIONS_DIR}/{safe_name(request_id, 'request id')}/{safe_name(eval_set, 'eval set name')}.jsonl"
+
+
+def audit_path(request_id: str, audit_id: str) -> str:
+    return f"{AUDITS_DIR}/{shard(request_id)}/{request_id}/{safe_name(audit_id, 'audit id')}.json"

@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from core.audits import AUDIT_EVENTS
 from core.dataset_card import consolidated_table
-from core.records import LogEntry, PredictionRow, Request, Result, Status, read_jsonl, write_jsonl
-from core.store import layout
+from core.records import AuditRecord, LogEntry, PredictionRow, Request, Result, Status, read_jsonl, write_jsonl
+from core import layout
 
 Fetch = Callable[[str], bytes | None]
 OPEN = (Status.PENDING, Status.RUNNING)
@@ -227,6 +228,38 @@ def results_files(
         members = sorted(updated[name].values(), key=lambda r: r.request_id)
         files[layout.records_path(name)] = "".join(_line(r) for r in members).encode("utf-8")
     return files, updated
+
+
+def audit_files(audits: Sequence[AuditRecord]) -> dict[str, bytes]:
+    """The files an audit writes to the results repo: one signed record each, sharded like the results."""
+    return {layout.audit_path(a.request_id, a.audit_id): a.to_json().encode("utf-8") for a in audits}
+
+
+class AuditsReader:
+    """The audit records the log names (an `audit_passed`/`audit_failed` event carries the request and audit id),
+    each fetched once: records never change, so a read after a new audit costs one GET, and no listing of the
+    `audits/` folders is needed. A record the log names but the repo lacks is skipped (and `verify` reports it)."""
+
+    def __init__(self) -> None:
+        self._records: dict[tuple[str, str], AuditRecord] = {}
+
+    def read(self, fetch: Fetch, log: Sequence[LogEntry]) -> list[AuditRecord]:
+        found: list[AuditRecord] = []
+        for entry in log:
+            audit_id = entry.detail.get("audit_id") if entry.event in AUDIT_EVENTS else None
+            if not isinstance(audit_id, str):
+                continue
+            key = (entry.request_id, audit_id)
+            if key not in self._records:
+                raw = fetch(layout.audit_path(*key))
+                if raw is None:
+                    continue
+                self._records[key] = AuditRecord.from_json(raw)
+            found.append(self._records[key])
+        return found
+
+    def seed(self, audits: Sequence[AuditRecord]) -> None:
+        self._records.update(((a.request_id, a.audit_id), a) for a in audits)
 
 
 def merge_table(existing: str | None, results: Sequence[Result], eval_sets: Sequence[str]) -> str:

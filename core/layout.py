@@ -92,3 +92,11 @@ def legacy_predictions_path(request_id: str, eval_set: str) -> str:
 
 def audit_path(request_id: str, audit_id: str) -> str:
     return f"{AUDITS_DIR}/{shard(request_id)}/{request_id}/{safe_name(audit_id, 'audit id')}.json"
+
+
+QUARANTINE_DIR = "quarantine"
+
+
+def quarantine_path(path: str, digest: str) -> str:
+    """Where a damaged file's bytes are set aside when the store rewrites it (same repo, never read back)."""
+    return f"{QUARANTINE_DIR}/{path}.{digest}"

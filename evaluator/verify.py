@@ -2,8 +2,9 @@
 
 For every result: its Ed25519 signature (over the canonical JSON of the record, which includes the sha256 of
 each predictions file), that each predictions file on disk has exactly that sha256, and that no predictions
-file lies outside what the signature covers. The consolidated table must agree with the signed records. The
-log's hash chain is checked where a log is present. Every problem is printed with the file (and log seq) it
+file lies outside what the signature covers. The consolidated table must be there and agree with the signed
+records. The log's hash chain is checked where a log is present, and the requests' state files (`state.json`,
+`closed/`) must parse and agree with each request's log history (every status change is logged). Every problem is printed with the file (and log seq) it
 is in.
 
 An unsigned result (what `python -m evaluator evaluate --out DIR` writes: nobody's key vouches for it) is
@@ -56,6 +57,7 @@ from core.signing import (
     verify_result,
 )
 from evaluator.metrics import aggregate, get_normalizer, score_eval_set
+from evaluator.verify_requests import check_requests, has_state
 
 EXIT_OK = 0
 EXIT_ALTERED = 1
@@ -451,10 +453,27 @@ def verify(located: Located, public_key: str | None) -> Report:
     if located.table is not None:
         check_table(located.table, results, located.root, report)
     audit_hashes = check_audits(located.audits, public_key or "", located.root, report)
+    if located.table is None and any(f.expected_id is not None for f in located.results):
+        report.problems.append(Problem(TABLE_FILE, "is missing: the results repo must carry the consolidated table"))
     if located.log is not None:
-        entries = check_log(located.log, located.root, report)
+        if located.log.is_dir() and has_state(located.log.parent):
+            entries = check_requests_repo(located.log.parent, located.root, report)
+        else:
+            entries = check_log(located.log, located.root, report)
         check_audit_events(entries, audit_hashes, _rel(located.log, located.root), report)
     return report
+
+
+def check_requests_repo(folder: Path, root: Path, report: Report) -> list[LogEntry]:
+    """The requests repo as the store reads it: damaged files, the log's chain, and state vs log history."""
+    checked = check_requests(folder)
+    report.problems.extend(Problem(where, what) for where, what in checked.problems)
+    report.log_entries = len(checked.log)
+    chain = verify_chain(checked.log)
+    if not chain.ok:
+        where = f"{_rel(folder / layout.LOG_DIR, root)} seq {chain.first_bad_seq}"
+        report.problems.append(Problem(where, f"hash chain breaks: {chain.reason}"))
+    return checked.log
 
 
 def _parser() -> argparse.ArgumentParser:

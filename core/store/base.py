@@ -71,6 +71,7 @@ class Snapshot:
     log: Sequence[LogEntry]
     version: str
     audits: Sequence[AuditRecord] = ()  # the records the log's audit events name (read by path, never listed)
+    damaged: Sequence[str] = ()  # damaged files read around: "path: what is wrong" (Queue/Log pages show them)
 
     def published_audits(self) -> list[AuditRecord]:
         """Audit records whose `audit_passed`/`audit_failed` event is in the log with their exact hash, oldest first.

@@ -53,6 +53,7 @@ from core.store.repo_files import (
     RequestsReader,
     RequestsView,
     ResultsReader,
+    TableDamaged,
     merge_table,
     audit_files,
     requests_files,
@@ -215,13 +216,20 @@ class HubStore(Store):
         results_commit = self._results_commit(view)
         results: dict[str, Result] = {}
         audits: list[AuditRecord] = []
+        bad = list(view.bad)
         if results_commit:
             finished = [i for i, r in view.requests.items() if r.status is Status.FINISHED]
             fetch = self._fetcher(self.results_repo, results_commit)
             results = self._results_reader.read(fetch, results_commit, finished)
-            audits = self._audits_reader.read(fetch, view.log)
+            audits = self._audits_reader.read(fetch, view.log, bad)
+            bad.extend(self._results_reader.bad_files())
         return Snapshot(
-            requests=view.requests, results=results, log=view.log, version=f"{sha}:{results_commit}", audits=audits
+            requests=view.requests,
+            results=results,
+            log=view.log,
+            version=f"{sha}:{results_commit}",
+            audits=audits,
+            damaged=tuple(str(b) for b in bad),
         )
 
     def result(self, request_id: str) -> Result | None:
@@ -268,7 +276,8 @@ class HubStore(Store):
         lookup: Lookup | None = getattr(self, "_lookup", None)
         results_commit = view.results_commit
         if changes.results or changes.audits:
-            results_commit = self._write_results(changes.results, changes.audits)
+            finished = [i for i, r in view.requests.items() if r.status is Status.FINISHED]
+            results_commit = self._write_results(changes.results, changes.audits, finished)
         elif lookup is not None and lookup.asked:
             # Lease expiry looked at which results exist: name the results commit it saw.
             results_commit = self._head(self.results_repo)
@@ -295,6 +304,7 @@ class HubStore(Store):
         self,
         results: Sequence[tuple[Result, Mapping[str, Sequence[PredictionRow]]]],
         audits: Sequence[AuditRecord] = (),
+        finished: Sequence[str] = (),
     ) -> str:
         """One commit to the results repo: results, predictions, their records shards and the table, and audit
         records. Returns the results commit that holds them (the head, if an earlier try already stored them)."""
@@ -306,10 +316,18 @@ class HubStore(Store):
         shards = {name: self._results_reader.shard(fetch, head, name) for name in names}
         files, updated = results_files(shards, results)
         files.update(audit_files(audits))
+        files.update({b.quarantine_path: b.data for b in self._results_reader.bad_files(names)})  # set aside
         table = None
         if results:
             eval_sets = tuple(self.card.eval_sets) if self.card else ()
-            table = merge_table(self._table(head, fetch), [r for r, _ in results], eval_sets)
+            new = [r for r, _ in results]
+            try:
+                table = merge_table(self._table(head, fetch), new, eval_sets)
+            except TableDamaged:  # rebuilt from the records of every finished request, the damaged one set aside
+                files[layout.quarantine_path(TABLE_FILE, head[:12])] = (self._table(head, fetch) or "").encode()
+                every = self._results_reader.read(fetch, head, finished)
+                every.update((r.request_id, r) for r in new)
+                table = consolidated_table(list(every.values()), eval_sets)
             files[TABLE_FILE] = table.encode("utf-8")
         what = [f"Result for {r.request_id}" for r, _ in results] + [f"Audit {a.audit_id}" for a in audits]
         oid = self._commit(
@@ -339,7 +357,7 @@ class HubStore(Store):
     def _table(self, sha: str, fetch: Fetch) -> str | None:
         if sha not in self._tables:
             raw = fetch(TABLE_FILE)
-            self._tables = {sha: raw.decode("utf-8") if raw is not None else None}
+            self._tables = {sha: raw.decode("utf-8", errors="replace") if raw is not None else None}
         return self._tables[sha]
 
     def _card_update(self, existing: str | None) -> str | None:

@@ -19,11 +19,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, render_card
+from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, consolidated_table, render_card
 from core import layout
 from core.files import atomic_write
 from core.records import PredictionRow, Result, Status, read_jsonl
 from core.store.base import Changes, Clock, Snapshot, Store, StoreError, StoreState
+from core.store.bad_files import BadFile
 from core.store.repo_files import (
     AuditsReader,
     Fetch,
@@ -32,6 +33,7 @@ from core.store.repo_files import (
     RequestsReader,
     RequestsView,
     ResultsReader,
+    TableDamaged,
     merge_table,
     audit_files,
     requests_files,
@@ -122,8 +124,9 @@ class LocalStore(Store):
     def _write(self, token: str, changes: Changes) -> None:
         for path, data in audit_files(changes.audits).items():  # before the log line that makes it public
             atomic_write(self.results_root / path, data)
-        if changes.results:
-            self._write_results(changes)
+        recovered = self._recovered_results(changes)
+        if changes.results or recovered:
+            self._write_results(Changes(results=[*changes.results, *((r, {}) for r in recovered)]))
         view = self._view()
         files, _ = requests_files(view, changes.requests, changes.log, None, uuid.uuid4().hex[:12])
         state = files.pop(layout.STATE_FILE)
@@ -131,15 +134,40 @@ class LocalStore(Store):
             atomic_write(self.requests_root / path, data)
         atomic_write(self.requests_root / layout.STATE_FILE, state)
 
+    def _recovered_results(self, changes: Changes) -> list[Result]:
+        """Results of requests that lease expiry marks FINISHED because their result file was found (the worker
+        died while publishing): their records shard, table row and card are written again, so a crash between
+        the result and the table never leaves a finished entry off the board."""
+        fresh = {r.request_id for r, _ in changes.results}
+        found = []
+        for request in changes.requests:
+            if request.status is Status.FINISHED and request.request_id not in fresh:
+                path = self.results_root / layout.result_path(request.request_id)
+                try:
+                    found.append(Result.from_json(path.read_bytes()))
+                except (OSError, ValueError, TypeError, KeyError):
+                    continue  # unreadable: the request is finished, verify reports the damaged file
+        return found
+
     def _write_results(self, changes: Changes) -> None:
         names = {layout.shard(r.request_id) for r, _ in changes.results}
         fetch = self._fetcher(self.results_root)
-        shards = {name: ResultsReader.parse(fetch(layout.records_path(name))) for name in names}
+        bad: list[BadFile] = []
+        shards = {name: ResultsReader.parse(fetch(layout.records_path(name)), layout.records_path(name), bad) for name in names}
         files, _ = results_files(shards, changes.results)
+        files.update({b.quarantine_path: b.data for b in bad})  # the damaged shard's bytes, set aside
         table = self.results_root / TABLE_FILE
-        existing = table.read_text(encoding="utf-8") if table.exists() else None
+        existing = table.read_text(encoding="utf-8", errors="replace") if table.exists() else None
         eval_sets = tuple(self.card.eval_sets) if self.card else ()
-        files[TABLE_FILE] = merge_table(existing, [r for r, _ in changes.results], eval_sets).encode("utf-8")
+        try:
+            text = merge_table(existing, [r for r, _ in changes.results], eval_sets)
+        except TableDamaged:
+            files[layout.quarantine_path(TABLE_FILE, "damaged")] = table.read_bytes()
+            every = {r.request_id: r for path in sorted((self.results_root / layout.RECORDS_DIR).glob("*.jsonl"))
+                     for r in ResultsReader.parse(path.read_bytes()).values()}
+            every.update((r.request_id, r) for r, _ in changes.results)
+            text = consolidated_table(list(every.values()), eval_sets)
+        files[TABLE_FILE] = text.encode("utf-8")
         if self.card is not None:
             files[CARD_FILE] = render_card(self.card).encode("utf-8")
         for path, data in files.items():
@@ -151,8 +179,16 @@ class LocalStore(Store):
             version = self._version()
             finished = [i for i, r in view.requests.items() if r.status is Status.FINISHED]
             results = self._results(finished)
-            audits = self._audits_reader.read(self._fetcher(self.results_root), view.log)
-        return Snapshot(requests=view.requests, results=results, log=view.log, version=version, audits=audits)
+            bad = [*view.bad, *self._results_reader.bad_files()]
+            audits = self._audits_reader.read(self._fetcher(self.results_root), view.log, bad)
+        return Snapshot(
+            requests=view.requests,
+            results=results,
+            log=view.log,
+            version=version,
+            audits=audits,
+            damaged=tuple(str(b) for b in bad),
+        )
 
     def result(self, request_id: str) -> Result | None:
         path = self.results_root / layout.result_path(request_id)

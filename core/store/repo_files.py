@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from core.audits import AUDIT_EVENTS
-from core.dataset_card import consolidated_table
-from core.records import AuditRecord, LogEntry, PredictionRow, Request, Result, Status, read_jsonl, write_jsonl
+from core.dataset_card import TABLE_FILE, consolidated_table
+from core.history import recovered_request, replay
+from core.records import AuditRecord, LogEntry, PredictionRow, Request, Result, Status, write_jsonl
+from core.store.bad_files import PARSE_ERRORS, BadFile, parse_lines, parse_record, text_lines
 from core import layout
 
 Fetch = Callable[[str], bytes | None]
@@ -51,6 +53,7 @@ class RequestsView:
     log: Sequence[LogEntry]
     closed: Mapping[str, str] = field(default_factory=dict)  # shard -> digest of closed/<shard>.jsonl
     results_commit: str | None = None
+    bad: Sequence[BadFile] = ()  # damaged files read around (rewritten, their bytes set aside, on the next write)
 
 
 EMPTY = RequestsView(requests={}, log=[])
@@ -69,10 +72,13 @@ class Lookup:
 
 
 class RequestsReader:
-    """Reads the requests repo, caching closed shards by digest and complete log chunks forever."""
+    """Reads the requests repo, caching closed shards by digest and complete log chunks forever.
+
+    A damaged file is read around and reported in `RequestsView.bad` (see `core.store.bad_files`); a damaged
+    `state.json` is rebuilt from the log and the closed shards the log points to (`recover`)."""
 
     def __init__(self) -> None:
-        self._closed: dict[str, tuple[str, dict[str, Request]]] = {}
+        self._closed: dict[str, tuple[str, dict[str, Request], BadFile | None]] = {}
         self._chunks: dict[int, list[LogEntry]] = {}
 
     def read(self, fetch: Fetch) -> RequestsView:
@@ -81,47 +87,95 @@ class RequestsReader:
             if fetch(layout.LEGACY_LOG_FILE) is not None:
                 raise LayoutError(f"the requests repo is in layout 1; {layout.MIGRATE_HINT}")
             return EMPTY
-        state = json.loads(raw)
-        if state.get("format") != layout.FORMAT:
-            raise LayoutError(f"{layout.STATE_FILE} has format {state.get('format')!r}, expected {layout.FORMAT}")
+        try:
+            state = parse_record(dict, raw)
+            if state.get("format") != layout.FORMAT:
+                raise LayoutError(f"{layout.STATE_FILE} has format {state.get('format')!r}, expected {layout.FORMAT}")
+            closed_names, length = dict(state["closed"]), int(state["log_length"])
+            open_requests = [Request.from_dict(r) for r in state["open"]]
+        except PARSE_ERRORS as exc:
+            return self.recover(fetch, BadFile(layout.STATE_FILE, f"unreadable ({exc}); rebuilt from the log", raw))
+        bad: list[BadFile] = []
         requests: dict[str, Request] = {}
-        for name, digest in sorted(state["closed"].items()):
-            requests.update(self._closed_shard(fetch, name, digest))
+        for name, digest in sorted(closed_names.items()):
+            requests.update(self._closed_shard(fetch, name, digest, bad))
         # `state.json` is written last: where a shard written just before a crash disagrees, the state wins.
-        requests.update((r["request_id"], Request.from_dict(r)) for r in state["open"])
+        requests.update((r.request_id, r) for r in open_requests)
         return RequestsView(
             requests=requests,
-            log=self._log(fetch, int(state["log_length"])),
-            closed=dict(state["closed"]),
+            log=self._log(fetch, length, bad),
+            closed=closed_names,
             results_commit=state.get("results_commit"),
+            bad=tuple(bad),
         )
 
-    def _closed_shard(self, fetch: Fetch, name: str, digest: str) -> dict[str, Request]:
+    def _closed_shard(self, fetch: Fetch, name: str, digest: str, bad: list[BadFile]) -> dict[str, Request]:
         cached = self._closed.get(name)
         if cached is None or cached[0] != digest:
-            raw = fetch(layout.closed_path(name))
+            path = layout.closed_path(name)
+            raw = fetch(path)
+            found: list[BadFile] = []
             if raw is None:
-                raise LayoutError(f"{layout.closed_path(name)} named in {layout.STATE_FILE} is missing")
-            parsed = {r.request_id: r for r in read_jsonl(Request, raw.decode("utf-8"))}
-            if _digest(raw) != digest:  # written after the state that names it (a crash window): do not keep it
+                found.append(BadFile(path, f"named in {layout.STATE_FILE} but missing", b""))
+                raw = b""
+            records = parse_lines(Request.from_dict, text_lines(raw), path, found, raw)
+            parsed = {r.request_id: r for r in records}
+            if _digest(raw) != digest and not found:  # written after the state that names it (a crash window)
                 return parsed
-            cached = (digest, parsed)
+            cached = (digest, parsed, found[0] if found else None)
             self._closed[name] = cached
+        if cached[2] is not None:
+            bad.append(cached[2])
         return cached[1]
 
-    def _log(self, fetch: Fetch, length: int) -> list[LogEntry]:
+    def _log(self, fetch: Fetch, length: int, bad: list[BadFile]) -> list[LogEntry]:
         entries: list[LogEntry] = []
         for index in range((length + layout.LOG_CHUNK - 1) // layout.LOG_CHUNK):
             expected = min(layout.LOG_CHUNK, length - index * layout.LOG_CHUNK)
             chunk = self._chunks.get(index)
             if chunk is None or len(chunk) < expected:
-                raw = fetch(layout.log_chunk_path(index))
-                chunk = read_jsonl(LogEntry, raw.decode("utf-8")) if raw is not None else []
-                if len(chunk) < expected:
-                    raise LayoutError(f"{layout.log_chunk_path(index)} holds {len(chunk)} entries, expected {expected}")
-                self._chunks[index] = chunk
+                chunk = self._chunk(fetch, index, expected, bad)
             entries.extend(chunk[:expected])
         return entries
+
+    def _chunk(self, fetch: Fetch, index: int, expected: int, bad: list[BadFile]) -> list[LogEntry]:
+        """One log chunk; lines past `expected` are a crashed write's leftovers unless they do not parse."""
+        path = layout.log_chunk_path(index)
+        raw = fetch(path) or b""
+        lines = text_lines(raw)
+        found: list[BadFile] = []
+        chunk = parse_lines(LogEntry.from_dict, lines[:expected], path, found, raw)
+        parse_lines(LogEntry.from_dict, lines[expected:], path, found, raw)
+        if len(lines) < expected:
+            found.append(BadFile(path, f"holds {len(lines)} lines, {expected} expected (truncated)", raw))
+        if found:
+            bad.append(BadFile(path, "; ".join(b.problem for b in found), raw))
+        else:
+            self._chunks[index] = chunk
+        return chunk
+
+    def recover(self, fetch: Fetch, damaged: BadFile) -> RequestsView:
+        """The view rebuilt without `state.json`: the log chunks in order, each request's state replayed from
+        the log, closed requests taken from their shards where those hold them (they keep the model facts)."""
+        bad = [damaged]
+        log: list[LogEntry] = []
+        index = 0
+        while (raw := fetch(layout.log_chunk_path(index))) is not None:
+            log.extend(parse_lines(LogEntry.from_dict, text_lines(raw), layout.log_chunk_path(index), bad, raw))
+            index += 1
+        replayed = replay(log)
+        requests = {i: r for i, state in replayed.items() if (r := recovered_request(state)) is not None}
+        closed: dict[str, str] = {}
+        for name in sorted({_shard(i) for i, r in requests.items() if r.status not in OPEN}):
+            raw = fetch(layout.closed_path(name))
+            if raw is None:
+                continue
+            closed[name] = _digest(raw)
+            for record in parse_lines(Request.from_dict, text_lines(raw), layout.closed_path(name), bad, raw):
+                if record.request_id in requests and requests[record.request_id].status is record.status:
+                    requests[record.request_id] = record
+        self._chunks.clear()
+        return RequestsView(requests=requests, log=log, closed=closed, bad=tuple(bad))
 
     def seed(self, view: RequestsView) -> None:
         """Remember what a write just produced, so reading it back fetches nothing."""
@@ -130,7 +184,7 @@ class RequestsReader:
             if request.status not in OPEN:
                 by_shard.setdefault(_shard(request.request_id), {})[request.request_id] = request
         for name, digest in view.closed.items():
-            self._closed[name] = (digest, by_shard.get(name, {}))
+            self._closed[name] = (digest, by_shard.get(name, {}), None)
         for index in range((len(view.log) + layout.LOG_CHUNK - 1) // layout.LOG_CHUNK):
             self._chunks[index] = list(view.log[index * layout.LOG_CHUNK : (index + 1) * layout.LOG_CHUNK])
 
@@ -145,9 +199,11 @@ def requests_files(
     """The files one transaction writes to the requests repo, and the view they make."""
     requests = dict(view.requests)
     requests.update((r.request_id, r) for r in changed)
-    files: dict[str, bytes] = {}
+    files: dict[str, bytes] = {b.quarantine_path: b.data for b in view.bad if b.data}
     closed = dict(view.closed)
-    for name in sorted({_shard(r.request_id) for r in changed if r.status not in OPEN}):
+    damaged = {b.path for b in view.bad}
+    rewrite = {name for name in closed if layout.closed_path(name) in damaged}
+    for name in sorted(rewrite | {_shard(r.request_id) for r in changed if r.status not in OPEN}):
         members = sorted(
             (r for r in requests.values() if r.status not in OPEN and _shard(r.request_id) == name),
             key=lambda r: r.request_id,
@@ -156,8 +212,10 @@ def requests_files(
         files[layout.closed_path(name)] = data
         closed[name] = _digest(data)
     log = [*view.log, *new_log]
-    if new_log:
-        first, last = (len(view.log)) // layout.LOG_CHUNK, (len(log) - 1) // layout.LOG_CHUNK
+    damaged_chunks = [i for i in range(len(log) // layout.LOG_CHUNK + 1) if layout.log_chunk_path(i) in damaged]
+    if new_log or damaged_chunks:
+        first = min([len(view.log) // layout.LOG_CHUNK, *damaged_chunks])
+        last = max(0, len(log) - 1) // layout.LOG_CHUNK
         for index in range(first, last + 1):
             chunk = log[index * layout.LOG_CHUNK : (index + 1) * layout.LOG_CHUNK]
             files[layout.log_chunk_path(index)] = "".join(_line(e) for e in chunk).encode("utf-8")
@@ -179,6 +237,7 @@ class ResultsReader:
     def __init__(self) -> None:
         self._shards: dict[str, dict[str, Result]] = {}
         self._fetched_at: dict[str, str] = {}
+        self._bad: dict[str, BadFile] = {}
 
     def read(self, fetch: Fetch, version: str, wanted: Iterable[str]) -> dict[str, Result]:
         wanted = list(wanted)
@@ -188,26 +247,40 @@ class ResultsReader:
             if i not in self._shards.get(_shard(i), {}) and self._fetched_at.get(_shard(i)) != version
         }
         for name in sorted(stale):
-            self._shards[name] = self.parse(fetch(layout.records_path(name)))
-            self._fetched_at[name] = version
+            self.shard(fetch, version, name)
         return {i: r for i in wanted if (r := self._shards.get(_shard(i), {}).get(i)) is not None}
 
     def shard(self, fetch: Fetch, version: str, name: str) -> dict[str, Result]:
         """One records shard at `version` (fetched unless already read there)."""
         if self._fetched_at.get(name) != version:
-            self._shards[name] = self.parse(fetch(layout.records_path(name)))
+            path = layout.records_path(name)
+            found: list[BadFile] = []
+            self._shards[name] = self.parse(fetch(path), path, found)
             self._fetched_at[name] = version
+            self._bad.pop(name, None)
+            if found:
+                self._bad[name] = found[0]
         return self._shards[name]
+
+    def bad_files(self, names: Iterable[str] | None = None) -> list[BadFile]:
+        """The damaged records shards among those read (all of them, or only `names`)."""
+        return [b for n, b in sorted(self._bad.items()) if names is None or n in set(names)]
 
     def seed(self, name: str, version: str, results: dict[str, Result]) -> None:
         self._shards[name] = dict(results)
         self._fetched_at[name] = version
+        self._bad.pop(name, None)
 
     @staticmethod
-    def parse(raw: bytes | None) -> dict[str, Result]:
+    def parse(raw: bytes | None, path: str = "", bad: list[BadFile] | None = None) -> dict[str, Result]:
+        """A records shard; unreadable lines are skipped (and reported in `bad` when given)."""
         if raw is None:
             return {}
-        return {r.request_id: r for r in read_jsonl(Result, raw.decode("utf-8"))}
+        found: list[BadFile] = []
+        records = parse_lines(Result.from_dict, text_lines(raw), path, found, raw)
+        if bad is not None:
+            bad.extend(found)
+        return {r.request_id: r for r in records}
 
 
 def results_files(
@@ -243,7 +316,7 @@ class AuditsReader:
     def __init__(self) -> None:
         self._records: dict[tuple[str, str], AuditRecord] = {}
 
-    def read(self, fetch: Fetch, log: Sequence[LogEntry]) -> list[AuditRecord]:
+    def read(self, fetch: Fetch, log: Sequence[LogEntry], bad: list[BadFile] | None = None) -> list[AuditRecord]:
         found: list[AuditRecord] = []
         for entry in log:
             audit_id = entry.detail.get("audit_id") if entry.event in AUDIT_EVENTS else None
@@ -254,12 +327,21 @@ class AuditsReader:
                 raw = fetch(layout.audit_path(*key))
                 if raw is None:
                     continue
-                self._records[key] = AuditRecord.from_json(raw)
+                try:
+                    self._records[key] = parse_record(AuditRecord.from_dict, raw)
+                except ValueError as exc:
+                    if bad is not None:
+                        bad.append(BadFile(layout.audit_path(*key), f"unreadable audit record ({exc})", raw))
+                    continue
             found.append(self._records[key])
         return found
 
     def seed(self, audits: Sequence[AuditRecord]) -> None:
         self._records.update(((a.request_id, a.audit_id), a) for a in audits)
+
+
+class TableDamaged(ValueError):
+    """`leaderboard.csv` does not parse as the table we write: the caller rebuilds it from every record."""
 
 
 def merge_table(existing: str | None, results: Sequence[Result], eval_sets: Sequence[str]) -> str:
@@ -270,8 +352,15 @@ def merge_table(existing: str | None, results: Sequence[Result], eval_sets: Sequ
     if not existing or not existing.strip():
         return consolidated_table(results, eval_sets)
     old = csv.DictReader(io.StringIO(existing))
-    rows = {row["request_id"]: row for row in old}
     columns = list(old.fieldnames or [])
+    try:
+        rows = {row["request_id"]: row for row in old}
+        for row in rows.values():
+            float(row.get("avg_wer") or "inf")
+    except (KeyError, ValueError, csv.Error) as exc:
+        raise TableDamaged(f"{TABLE_FILE} is damaged ({exc}); it is rebuilt from the signed records") from None
+    if "request_id" not in columns or any(None in row for row in rows.values()):
+        raise TableDamaged(f"{TABLE_FILE} is damaged (rows do not match its header); it is rebuilt from the records")
     fresh = csv.DictReader(io.StringIO(consolidated_table(results, eval_sets)))
     rows.update((row["request_id"], row) for row in fresh)
     tail_start = columns.index("params") if "params" in columns else len(columns)

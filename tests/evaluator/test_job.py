@@ -155,3 +155,24 @@ def test_published_store_verifies_with_the_cli(setup, capsys) -> None:
     assert not verify_result(after.results["req-0001"], public_key_for(config))
     assert main(["verify", str(config.store.local_root)]) == 1
     assert "req-0001" in capsys.readouterr().out
+
+
+def test_worker_that_lost_its_lease_publishes_nothing_and_says_so(setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.store import LeaseLost
+
+    config, store = setup
+    _submit(store, 1, "org/tiny", models=config.models_dir)
+    real_finish = store.finish
+
+    def paused_past_the_lease(request_id, worker, result, predictions):  # the process was stopped, then resumed
+        store.clock = lambda: datetime.now(UTC) + timedelta(seconds=config.rules.lease_s + 60)
+        assert store.claim("other", config.rules.lease_s, config.rules.max_attempts + 1) is not None
+        return real_finish(request_id, worker, result, predictions)
+
+    monkeypatch.setattr(store, "finish", paused_past_the_lease)
+    with pytest.raises(LeaseLost, match="w lost its lease on req-0001"):
+        run_once(config, store, worker="w")
+    snap = store.snapshot()
+    assert snap.finished_results() == [] and snap.requests["req-0001"].lease.worker == "other"

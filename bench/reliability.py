@@ -73,7 +73,7 @@ def app_under_load(workdir: Path, clients: int = 50) -> tuple[Tally, float]:
         tally.notes.append(str(exc)[-500:])
         tally.lost = 1
         return tally, p95
-    p95 = max(f.p95 for f in results.values())
+    p95 = max(f.p95_s for f in results.values())
     errors = sum(f.errors for f in results.values())
     finished = run.returncode == 0 and f"{request_id}: FINISHED" in output
     table = (store_root / "results" / TABLE_FILE).read_text(encoding="utf-8", errors="replace")
@@ -84,7 +84,7 @@ def app_under_load(workdir: Path, clients: int = 50) -> tuple[Tally, float]:
         tally.lost = int(request_id not in table)
         tally.notes.append(f"run-once rc={run.returncode}: {output[-400:]!r}; {errors} client errors")
     tally.notes.append(f"app started over: {', '.join(damaged)}; still reported after: {len(snapshot.damaged)}")
-    tally.notes += [f"{name}: p50 {f.p50:.2f} s, p95 {f.p95:.2f} s, {f.calls} calls" for name, f in results.items()]
+    tally.notes += [f"{name}: p50 {f.p50_s:.2f} s, p95 {f.p95_s:.2f} s, {f.calls} calls" for name, f in results.items()]
     return tally, p95
 
 

@@ -125,8 +125,9 @@ class LocalStore(Store):
         for path, data in audit_files(changes.audits).items():  # before the log line that makes it public
             atomic_write(self.results_root / path, data)
         recovered = self._recovered_results(changes)
-        if changes.results or recovered:
-            self._write_results(Changes(results=[*changes.results, *((r, {}) for r in recovered)]))
+        repair = {Path(b.path).stem for b in self._results_reader.bad_files()}
+        if changes.results or recovered or repair:
+            self._write_results(Changes(results=[*changes.results, *((r, {}) for r in recovered)]), repair)
         view = self._view()
         files, _ = requests_files(view, changes.requests, changes.log, None, uuid.uuid4().hex[:12])
         state = files.pop(layout.STATE_FILE)
@@ -142,19 +143,30 @@ class LocalStore(Store):
         found = []
         for request in changes.requests:
             if request.status is Status.FINISHED and request.request_id not in fresh:
-                path = self.results_root / layout.result_path(request.request_id)
-                try:
-                    found.append(Result.from_json(path.read_bytes()))
-                except (OSError, ValueError, TypeError, KeyError):
-                    continue  # unreadable: the request is finished, verify reports the damaged file
+                result = _result_file(self.results_root / layout.result_path(request.request_id))
+                if result is not None:  # unreadable: the request is finished, verify reports the damaged file
+                    found.append(result)
         return found
 
-    def _write_results(self, changes: Changes) -> None:
-        names = {layout.shard(r.request_id) for r, _ in changes.results}
+    def _repaired_shard(self, name: str, parsed: dict[str, Result]) -> dict[str, Result]:
+        """A damaged records shard's readable lines plus every readable result file of that shard: the per-entry
+        files are the source the shard repeats, so the lines lost to the damage come back."""
+        repaired = dict(parsed)
+        for path in sorted((self.results_root / layout.RESULTS_DIR / name).glob("*.json")):
+            result = _result_file(path)
+            if result is not None:
+                repaired.setdefault(result.request_id, result)
+        return repaired
+
+    def _write_results(self, changes: Changes, repair: set[str] | None = None) -> None:
+        """Results, predictions, records shards, table and card; `repair`: damaged records shards to rebuild."""
+        repair = repair or set()
+        names = {layout.shard(r.request_id) for r, _ in changes.results} | repair
         fetch = self._fetcher(self.results_root)
         bad: list[BadFile] = []
         shards = {name: ResultsReader.parse(fetch(layout.records_path(name)), layout.records_path(name), bad) for name in names}
-        files, _ = results_files(shards, changes.results)
+        shards.update({name: self._repaired_shard(name, shards[name]) for name in repair})
+        files, _ = results_files(shards, changes.results, rewrite=repair)
         files.update({b.quarantine_path: b.data for b in bad})  # the damaged shard's bytes, set aside
         table = self.results_root / TABLE_FILE
         existing = table.read_text(encoding="utf-8", errors="replace") if table.exists() else None
@@ -202,3 +214,12 @@ class LocalStore(Store):
 
     def predictions_url(self, request_id: str, eval_set: str) -> str:
         return str(self.results_root / layout.predictions_path(request_id, eval_set))
+
+
+def _result_file(path: Path) -> Result | None:
+    """One result file, or None when it is missing or unreadable (`verify` names a damaged one)."""
+    try:
+        return Result.from_json(path.read_bytes())
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+

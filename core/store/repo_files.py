@@ -286,10 +286,12 @@ class ResultsReader:
 def results_files(
     shards: Mapping[str, Mapping[str, Result]],
     results: Sequence[tuple[Result, Mapping[str, Sequence[PredictionRow]]]],
+    rewrite: Iterable[str] = (),
 ) -> tuple[dict[str, bytes], dict[str, dict[str, Result]]]:
     """The files a finish writes to the results repo (not the table or card) and the records shards it makes.
 
-    `shards` holds the current content of the records shards the results fall in."""
+    `shards` holds the current content of the records shards the results fall in; the shards named in
+    `rewrite` (repaired after damage) are written even when no result falls in them."""
     files: dict[str, bytes] = {}
     updated = {name: dict(members) for name, members in shards.items()}
     for result, predictions in results:
@@ -297,7 +299,7 @@ def results_files(
             files[layout.predictions_path(result.request_id, eval_set)] = write_jsonl(rows).encode("utf-8")
         files[layout.result_path(result.request_id)] = result.to_json().encode("utf-8")
         updated.setdefault(_shard(result.request_id), {})[result.request_id] = result
-    for name in {_shard(r.request_id) for r, _ in results}:
+    for name in {_shard(r.request_id) for r, _ in results} | set(rewrite):
         members = sorted(updated[name].values(), key=lambda r: r.request_id)
         files[layout.records_path(name)] = "".join(_line(r) for r in members).encode("utf-8")
     return files, updated

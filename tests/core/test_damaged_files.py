@@ -121,6 +121,9 @@ def test_corrupt_records_shard_and_result_file_do_not_stop_finishes(tmp_path: Pa
     code, out = _verify(fresh)
     assert code == 1 and f"results/{layout.result_path('req-0001')}: not a valid result record" in out
     _still_works(fresh)
+    repaired = _store(store.root).snapshot()  # the shard was rebuilt from the result files it repeats
+    assert "req-0002" in repaired.results and not any("records/" in d for d in repaired.damaged)
+    assert list((store.results_root / layout.QUARANTINE_DIR / layout.RECORDS_DIR).glob("*.jsonl.*"))
 
 
 def test_corrupt_table_is_rebuilt_from_the_records_on_the_next_finish(tmp_path: Path) -> None:

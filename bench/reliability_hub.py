@@ -17,11 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.reliability_checks import Tally, count
-from bench.reliability_worker import EVAL_SET, MAX_ATTEMPTS, ROWS, VERSION
+from bench.reliability_worker import EVAL_SET, ROWS, VERSION, work
 from core import layout
 from core.dataset_card import TABLE_FILE, CardInfo
 from core.records import Status
-from core.store import LeaseLost
 from core.store.hub import HubStore, RetryPolicy
 from tests.factories import make_request, make_result
 from tests.hub_emulator import ENDPOINT, HubEmulator
@@ -74,35 +73,12 @@ def _with_kill(store: HubStore, point: str | None, op: dict[str, str]) -> None:
     store._commit = commit  # type: ignore[method-assign]
 
 
-def _work(store: HubStore, name: str, op: dict[str, str]) -> None:
-    while True:
-        op["name"] = "claim"
-        request = store.claim(name, LEASE_S, MAX_ATTEMPTS)
-        if request is None:
-            if not any(r.status in (Status.PENDING, Status.RUNNING) for r in store.snapshot().requests.values()):
-                return
-            time.sleep(LEASE_S / 5)
-            continue
-        try:
-            for _ in range(3):  # the fake evaluation: 0.6 s, renewing the lease
-                time.sleep(0.2)
-                op["name"] = "heartbeat"
-                store.heartbeat(request.request_id, name, LEASE_S)
-            op["name"] = "finish"
-            result = make_result(
-                request.request_id, request.model_id, wers={EVAL_SET: 0.1}, version=VERSION, signature=None
-            )
-            store.finish(request.request_id, name, result, {EVAL_SET: ROWS})
-        except LeaseLost:
-            continue
-
-
 def _thread(hub: HubEmulator, name: str, point: str | None, deaths: list[str], errors: list[str]) -> threading.Thread:
     def run() -> None:
         store, op = make_store(hub), {"name": ""}
         _with_kill(store, point, op)
         try:
-            _work(store, name, op)
+            work(store, name, LEASE_S, 0.6, op)  # the fake evaluation: 0.6 s, renewing the lease
         except Killed as killed:
             deaths.append(str(killed))
         except Exception as exc:  # an operation that gave up after its retries: the worker exits, the lease expires

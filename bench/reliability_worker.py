@@ -8,7 +8,7 @@ the store's exactly-once and logging rules are). It repeats until nothing is pen
 
 `--kill-at OP:PATH` SIGKILLs the process (no cleanup, like `kill -9`) just before it writes the first file whose
 path under the store contains PATH during operation OP (`claim`, `heartbeat` or `finish`); `OP:+PATH` kills it
-just after that write. Prints `claimed <id>`, `finished <id>`, `lost <id>` lines for the bench.
+just after that write. The bench reads the outcome from the store, not from this process.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from core.dataset_card import CardInfo  # noqa: E402
 from core.records import PredictionRow, Request, Status  # noqa: E402
-from core.store import LeaseLost, LocalStore  # noqa: E402
+from core.store import LeaseLost, LocalStore, Store  # noqa: E402
 from core.store import local as local_store  # noqa: E402
 from tests.factories import make_result  # noqa: E402
 
@@ -58,12 +58,12 @@ def install_kill(root: Path, point: str) -> None:
     local_store.atomic_write = write  # type: ignore[assignment]
 
 
-def evaluate(store: LocalStore, request: Request, name: str, lease_s: float, eval_s: float) -> bool:
+def evaluate(store: Store, request: Request, name: str, lease_s: float, eval_s: float, op: dict[str, str]) -> bool:
     """Sleep `eval_s` while renewing the lease every tenth of the lease; False when the lease was lost."""
     ends = time.monotonic() + eval_s
     while time.monotonic() < ends:
         time.sleep(min(lease_s / 10, max(0.0, ends - time.monotonic())))
-        _op["name"] = "heartbeat"
+        op["name"] = "heartbeat"
         try:
             store.heartbeat(request.request_id, name, lease_s)
         except LeaseLost:
@@ -71,29 +71,27 @@ def evaluate(store: LocalStore, request: Request, name: str, lease_s: float, eva
     return True
 
 
-def work(store: LocalStore, name: str, lease_s: float, eval_s: float) -> None:
+def work(store: Store, name: str, lease_s: float, eval_s: float, op: dict[str, str] = _op) -> None:
+    """Claim, evaluate (fake), finish, until nothing is pending or running; `op` names the operation under way
+    (what a kill point matches). Any store: the Hub part of the bench runs this in threads."""
     while True:
-        _op["name"] = "claim"
+        op["name"] = "claim"
         request = store.claim(name, lease_s, MAX_ATTEMPTS)
         if request is None:
             if not any(r.status in (Status.PENDING, Status.RUNNING) for r in store.snapshot().requests.values()):
                 return
             time.sleep(lease_s / 5)  # someone else's lease may still run out
             continue
-        print(f"claimed {request.request_id}", flush=True)
-        if not evaluate(store, request, name, lease_s, eval_s):
-            print(f"lost {request.request_id}", flush=True)
-            continue
+        if not evaluate(store, request, name, lease_s, eval_s, op):
+            continue  # lost its lease: someone else has the request now
         result = make_result(
             request.request_id, request.model_id, wers={EVAL_SET: 0.1}, version=VERSION, signature=None
         )
-        _op["name"] = "finish"
+        op["name"] = "finish"
         try:
             store.finish(request.request_id, name, result, {EVAL_SET: ROWS})
         except LeaseLost:
-            print(f"lost {request.request_id}", flush=True)
-            continue
-        print(f"finished {request.request_id}", flush=True)
+            continue  # lost its lease: someone else has the request now
 
 
 def main() -> int:

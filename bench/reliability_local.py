@@ -68,13 +68,15 @@ def kill_campaign(root: Path, requests: int = 24, workers: int = 4, random_kills
     rng, points = random.Random(seed), list(KILL_POINTS)
     live: dict[str, tuple[subprocess.Popen[bytes], str | None]] = {}
     started, deadline, next_random, spawned = time.monotonic(), time.monotonic() + 240, time.monotonic() + 1.5, 0
+    fired: list[str] = []
     while time.monotonic() < deadline:
-        for name, (process, _point) in list(live.items()):
+        for name, (process, point) in list(live.items()):
             if process.poll() is None:
                 continue
             del live[name]
             if process.returncode == -signal.SIGKILL:
                 tally.faults += 1
+                fired += [point] if point else []
             elif process.returncode != 0:
                 tally.notes.append(f"{name} exited {process.returncode}: {process.stderr.read()[-300:]!r}")  # type: ignore[union-attr]
         if not live and not _open(store):
@@ -83,15 +85,19 @@ def kill_campaign(root: Path, requests: int = 24, workers: int = 4, random_kills
             point = points.pop(0) if points else None
             spawned += 1
             live[f"w{spawned}"] = (_spawn(root, f"w{spawned}", point, 3.0), point)
-        if random_kills and time.monotonic() >= next_random:
-            process, _ = live[rng.choice(sorted(live))]
-            process.send_signal(signal.SIGKILL)
+        plain = sorted(name for name, (_, point) in live.items() if point is None)  # named ones reach their point
+        if random_kills and plain and time.monotonic() >= next_random:
+            live[rng.choice(plain)][0].send_signal(signal.SIGKILL)
             random_kills -= 1
-            next_random = time.monotonic() + rng.uniform(0.8, 2.0)
+            next_random = time.monotonic() + rng.uniform(0.5, 1.5)
         time.sleep(0.05)
     for process, _ in live.values():
         process.kill()
-    tally.notes.append(f"{spawned} worker processes, {time.monotonic() - started:.0f} s")
+    missed = sorted(set(KILL_POINTS) - set(fired))
+    tally.notes.append(
+        f"{spawned} worker processes, {time.monotonic() - started:.0f} s; named points fired {len(fired)}/"
+        f"{len(KILL_POINTS)}" + (f" (not reached: {', '.join(missed)})" if missed else "")
+    )
     fresh = open_store(root)
     count(tally, fresh.snapshot(), _table(fresh), ids)
     tally.survived = tally.faults if tally.clean else 0

@@ -14,8 +14,9 @@ Scenarios (bench/reliability_local.py, bench/reliability_hub.py):
 - the bad-input list (tests/bad_inputs.py when present, else the list below) through the Submit form's code
   path on a damaged store: every one refused, the store unchanged;
 - `python app.py` started on a local store with damaged files and 40 SYNTHETIC signed entries, while
-  `python -m evaluator run-once` evaluates a tiny RANDOM model on the bundled sample set in another process,
-  and 50 concurrent clients load the page and filter (bench/load.py `measure`).
+  `python -m evaluator run-once` evaluates a tiny RANDOM model on the bundled sample set in another process
+  (one CPU thread: on the Space it runs on the GPU), and 50 concurrent clients load the page and filter
+  (bench/load.py `measure`).
 
 The last line is `reliability: faults=<n> survived=<n> bad_inputs=<n> refused=<n> lost=<n> duplicated=<n>
 log_gaps=<n> load_p95_s=<x>`; the exit status is 1 if anything was lost, duplicated or left out of the log, or
@@ -56,6 +57,8 @@ def app_under_load(workdir: Path, clients: int = 50) -> tuple[Tally, float]:
     tally.faults = len(damaged)
     env = {**os.environ, "LEADERBOARD_STORE": str(store_root), "LEADERBOARD_MODELS_DIR": str(models)}
     env.pop("LEADERBOARD_CONFIG", None)
+    # On the Space the evaluation runs on the GPU; here on the CPU, one thread, so it does not take every core.
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     p95 = float("nan")
     try:
         with serve_app(store_root, models) as url:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,10 +40,12 @@ class Refused(StoreError):
 
 @dataclass(frozen=True)
 class StoreState:
-    """What a transaction sees: every request, the ids of stored results, and the whole log."""
+    """What a transaction sees: every request, which results are stored, and the whole log.
+
+    `result_ids` answers `id in result_ids`; the Hub store looks an id up only when lease expiry asks."""
 
     requests: Mapping[str, Request]
-    result_ids: frozenset[str]
+    result_ids: Container[str]
     log: Sequence[LogEntry]
 
 
@@ -68,12 +70,14 @@ class Snapshot:
     results: Mapping[str, Result]
     log: Sequence[LogEntry]
     version: str
-    audits: Sequence[AuditRecord] = ()
+    audits: Sequence[AuditRecord] = ()  # the records the log's audit events name (read by path, never listed)
+    damaged: Sequence[str] = ()  # damaged files read around: "path: what is wrong" (Queue/Log pages show them)
 
     def published_audits(self) -> list[AuditRecord]:
-        """Audit records whose `audit_passed`/`audit_failed` event is in the log, oldest first.
+        """Audit records whose `audit_passed`/`audit_failed` event is in the log with their exact hash, oldest first.
 
-        The record is written before its log line; one left by a process killed in between is not shown.
+        The record is written before its log line; one left by a process killed in between is not shown, and
+        one changed after its event was written is not shown either (`verify` reports it).
         """
         logged = {e.detail.get("audit_sha256") for e in self.log if e.event in AUDIT_EVENTS}
         return sorted((a for a in self.audits if audit_hash(a) in logged), key=lambda a: (a.finished_at, a.audit_id))
@@ -94,17 +98,33 @@ def _after(now: datetime, seconds: float) -> str:
     return (now + timedelta(seconds=seconds)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _now() -> datetime:
+def wall_clock() -> datetime:
+    """The current time, aware and in UTC (the default clock of every store)."""
     return datetime.now(UTC)
 
 
+Clock = Callable[[], datetime]
+
+
 class Store(ABC):
-    """Requests, results, predictions and the public log. Subclasses provide consistent reads and atomic writes."""
+    """Requests, results, predictions and the public log. Subclasses provide consistent reads and atomic writes.
+
+    `clock` (an aware UTC datetime) stamps leases and log entries, and decides expiry; tests move it instead of
+    sleeping. `sleep` waits between conflict retries.
+    """
 
     #: How often a transaction is retried after a `Conflict` before giving up.
     max_conflict_retries = 8
     #: Whether `_write` stores `Changes.audits`; a backend that does not must refuse audits, not drop them.
     writes_audits = False
+    clock: Clock = staticmethod(wall_clock)
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    def _now(self) -> datetime:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise StoreError("the store's clock must return an aware datetime (UTC)")
+        return now.astimezone(UTC)
 
     # --- what a backend provides -------------------------------------------------------------------
 
@@ -129,6 +149,10 @@ class Store(ABC):
         """The raw predictions of one finished request on one eval set."""
 
     @abstractmethod
+    def result(self, request_id: str) -> Result | None:
+        """One stored result, read from its own file (the detail page and `verify`); None if there is none."""
+
+    @abstractmethod
     def predictions_url(self, request_id: str, eval_set: str) -> str:
         """Where a person can open those predictions (a file path locally, a Hub URL in production)."""
 
@@ -147,13 +171,13 @@ class Store(ABC):
                     return changes
                 except Conflict:
                     pass
-            time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+            self.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
         raise StoreError(f"the store kept changing under us ({self.max_conflict_retries} conflicts); try again later")
 
-    @staticmethod
-    def _log(state_log: Sequence[LogEntry], pending: list[LogEntry], **kwargs: object) -> LogEntry:
+    def _log(self, state_log: Sequence[LogEntry], pending: list[LogEntry], **kwargs: object) -> LogEntry:
         previous = pending[-1] if pending else (state_log[-1] if state_log else None)
-        entry = next_entry(previous, **kwargs)  # type: ignore[arg-type]
+        at = self._now().isoformat(timespec="seconds").replace("+00:00", "Z")
+        entry = next_entry(previous, at=at, **kwargs)  # type: ignore[arg-type]
         pending.append(entry)
         return entry
 
@@ -191,16 +215,20 @@ class Store(ABC):
         """Return expired RUNNING requests to PENDING (or FAILED after `max_attempts`), logging each."""
         requests = dict(state.requests)
         for request in state.requests.values():
-            stored = request.request_id in state.result_ids
-            if request.status is Status.PENDING and stored:
+            # Which results are stored is asked only where it matters (a lookup may cost a Hub request).
+            if request.status is Status.PENDING:
+                if request.attempts == 0 or request.request_id not in state.result_ids:
+                    continue
                 # Its lease expired while the worker was publishing: the result landed, so it ran once.
-                worker = request.lease.worker if request.lease else "unknown"
-            elif request.status is not Status.RUNNING or request.lease is None:
-                continue
-            elif parse_time(request.lease.expires_at) > now:
+                stored, worker = True, request.lease.worker if request.lease else "unknown"
+            elif (
+                request.status is not Status.RUNNING
+                or request.lease is None
+                or parse_time(request.lease.expires_at) > now
+            ):
                 continue
             else:
-                worker = request.lease.worker
+                stored, worker = request.request_id in state.result_ids, request.lease.worker
             if stored:
                 # The worker wrote its result but died before marking the request: it was evaluated once.
                 updated = request.replace(status=Status.FINISHED, lease=None)
@@ -230,7 +258,7 @@ class Store(ABC):
 
     def _with_expiry(self, state: StoreState, max_attempts: int) -> Changes:
         changes = Changes()
-        self._expire(state, _now(), max_attempts, changes)
+        self._expire(state, self._now(), max_attempts, changes)
         return changes
 
     def claim(self, worker: str, lease_s: float, max_attempts: int, request_id: str | None = None) -> Request | None:
@@ -244,7 +272,7 @@ class Store(ABC):
 
         def compute(state: StoreState) -> Changes:
             claimed.clear()
-            now = _now()
+            now = self._now()
             changes = Changes()
             requests = self._expire(state, now, max_attempts, changes)
             pending = sorted(
@@ -294,7 +322,7 @@ class Store(ABC):
         def compute(state: StoreState) -> Changes:
             request = self._held(state, request_id, worker)
             updated = request.replace(
-                lease=_lease(worker, _now(), lease_s),
+                lease=_lease(worker, self._now(), lease_s),
                 progress=progress if progress is not None else request.progress,
             )
             renewed[:] = [updated]

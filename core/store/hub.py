@@ -41,10 +41,20 @@ from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_url
 from huggingface_hub.errors import EntryNotFoundError
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
-from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, consolidated_table, parse_front_matter, render_card
 from core import layout
+from core.dataset_card import (
+    AUDITS_TABLE_FILE,
+    CARD_FILE,
+    TABLE_FILE,
+    CardInfo,
+    audits_table,
+    consolidated_table,
+    parse_front_matter,
+    render_card,
+)
 from core.records import AuditRecord, LogEntry, PredictionRow, Result, Status, read_jsonl
 from core.store.base import Changes, Clock, Conflict, Snapshot, Store, StoreError, StoreState
+from core.store.hub_http import CREATE_REPOS_ENV, HubCaller, RetryPolicy
 from core.store.repo_files import (
     AuditsReader,
     Fetch,
@@ -54,12 +64,11 @@ from core.store.repo_files import (
     RequestsView,
     ResultsReader,
     TableDamaged,
-    merge_table,
     audit_files,
+    merge_table,
     requests_files,
     results_files,
 )
-from core.store.hub_http import CREATE_REPOS_ENV, HubCaller, RetryPolicy
 
 if TYPE_CHECKING:
     from core.config import LeaderboardConfig
@@ -277,7 +286,7 @@ class HubStore(Store):
         results_commit = view.results_commit
         if changes.results or changes.audits:
             finished = [i for i, r in view.requests.items() if r.status is Status.FINISHED]
-            results_commit = self._write_results(changes.results, changes.audits, finished)
+            results_commit = self._write_results(changes.results, changes.audits, finished, view.log)
         elif lookup is not None and lookup.asked:
             # Lease expiry looked at which results exist: name the results commit it saw.
             results_commit = self._head(self.results_repo)
@@ -305,9 +314,11 @@ class HubStore(Store):
         results: Sequence[tuple[Result, Mapping[str, Sequence[PredictionRow]]]],
         audits: Sequence[AuditRecord] = (),
         finished: Sequence[str] = (),
+        log: Sequence[LogEntry] = (),
     ) -> str:
         """One commit to the results repo: results, predictions, their records shards and the table, and audit
-        records. Returns the results commit that holds them (the head, if an earlier try already stored them)."""
+        records with `audits.csv` (the published ones, named by `log`, plus these). Returns the results commit
+        that holds them (the head, if an earlier try already stored them)."""
         head = self._head(self.results_repo)
         fetch = self._fetcher(self.results_repo, head)
         if self._stored(results, audits, head):
@@ -316,6 +327,9 @@ class HubStore(Store):
         shards = {name: self._results_reader.shard(fetch, head, name) for name in names}
         files, updated = results_files(shards, results)
         files.update(audit_files(audits))
+        if audits:  # the log event that publishes them follows in the requests commit (retried once if it fails)
+            published = self._audits_reader.read(fetch, log, [])
+            files[AUDITS_TABLE_FILE] = audits_table([*published, *audits]).encode("utf-8")
         files.update({b.quarantine_path: b.data for b in self._results_reader.bad_files(names)})  # set aside
         table = None
         if results:

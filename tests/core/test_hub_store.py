@@ -18,7 +18,7 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
 from core import layout
-from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, parse_front_matter
+from core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE, TABLE_FILE, CardInfo, audits_table, parse_front_matter
 from core.records import Status
 from core.signing import generate_keypair, sign_result
 from core.store import Conflict, Store, StoreError
@@ -277,6 +277,7 @@ def test_audit_record_is_committed_to_the_results_repo_before_its_log_event(hub:
     files = hub.files(RESULTS)
     path = f"audits/{layout.shard('req-0001')}/req-0001/{record.audit_id}.json"
     assert files[path] == record.to_json().encode() and files[TABLE_FILE] == table  # the table is untouched
+    assert files[AUDITS_TABLE_FILE].decode() == audits_table([record])  # the audits config of the card
     assert _state(hub)["results_commit"] == hub.repo(RESULTS).head[0]
     fresh = make_hub_store(hub)
     hub.reset_counts()

@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from core.records import Result
+from core.cost import cost_of_batch_one
+from core.records import THROUGHPUT_TRACK, Result
+from core.throughput_table import THROUGHPUT_COLUMNS, THROUGHPUT_TABLE_FILE
 
 if TYPE_CHECKING:
     from core.config import LeaderboardConfig
@@ -62,6 +64,8 @@ TAIL_COLUMNS: dict[str, str] = {
     "finished_at": "When the evaluation finished (ISO 8601 UTC).",
     "result_file": "Path of the full, signed record in this repository.",
     "signature": "Ed25519 signature (base64) of the record; verify it, do not trust this column blindly.",
+    "usd_per_1000_audio_hours": "Hardware price per hour (recorded in the result's rules) x rtf x 1000, in US "
+    "dollars; empty for a result that recorded no price.",
 }
 
 #: Fields of `result.json`, documented in the card.
@@ -133,6 +137,7 @@ def table_row(result: Result) -> dict[str, Any]:
         "finished_at": result.finished_at,
         "result_file": result_path(result.request_id),
         "signature": result.signature,
+        "usd_per_1000_audio_hours": cost_of_batch_one(result),
     }
     for name, score in result.datasets.items():
         row[wer_column(name)] = score.wer
@@ -191,6 +196,7 @@ def front_matter(info: CardInfo) -> dict[str, Any]:
         "tags": ["leaderboard", "automatic-speech-recognition", "evaluation", "signed"],
         "configs": [
             {"config_name": "default", "data_files": [{"split": "train", "path": TABLE_FILE}], "default": True},
+            {"config_name": THROUGHPUT_TRACK, "data_files": [{"split": "train", "path": THROUGHPUT_TABLE_FILE}]},
         ],
         "leaderboard_version": info.leaderboard_version,
         "public_key": info.public_key,
@@ -269,12 +275,23 @@ Only rows whose signature verifies are ranked on the leaderboard; verify before 
 | `{TABLE_FILE}` | the consolidated table, updated in the same commit as each new result |
 | `{layout.RESULTS_DIR}/<request_id>.json` | the full, signed record of one evaluation |
 | `{layout.PREDICTIONS_DIR}/<request_id>/<set>.jsonl` | raw predictions: `id`, `reference`, `prediction` (unnormalized), `duration_s`, `time_s` |
+| `{THROUGHPUT_TABLE_FILE}` | the throughput track (config `{THROUGHPUT_TRACK}`): batched, never part of the batch-one ranking |
+| `{layout.THROUGHPUT_DIR}/<request_id>.json` | the full record of one throughput evaluation (`track: "{THROUGHPUT_TRACK}"`) |
+| `{layout.THROUGHPUT_DIR}/<request_id>/<set>.jsonl` | its raw predictions at the chosen batch size |
 
 ## Columns of `{TABLE_FILE}`
 
 Rates are fractions (a WER of 6.3% is 0.063); times are seconds; timestamps ISO 8601 UTC.
 
 {_md_table(("column", "meaning"), columns)}
+
+## The throughput track
+
+`load_dataset("{repo}", "{THROUGHPUT_TRACK}", split="train")` loads `{THROUGHPUT_TABLE_FILE}`: the same models,
+eval sets and hardware, measured batched (longest utterances first, batch sizes 1, 4, 16, 64, ... until out of
+memory or no faster). It is a separate table so the two tracks are never mixed by accident. Columns:
+
+{_md_table(("column", "meaning"), THROUGHPUT_COLUMNS)}
 
 ## Fields of `{layout.RESULTS_DIR}/<request_id>.json`
 

@@ -25,17 +25,19 @@ import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from core.eventlog import canonical_json
-from core.records import PredictionRow, Result, write_jsonl
+from core.records import PredictionRow, Result, ThroughputResult, write_jsonl
 
 if TYPE_CHECKING:
     from core.config import LeaderboardConfig
+
+_Signed = TypeVar("_Signed", Result, ThroughputResult)
 
 PRIVATE_KEY_ENV = "RESULTS_SIGNING_KEY"
 PUBLIC_KEY_ENV = "RESULTS_PUBLIC_KEY"
@@ -148,21 +150,24 @@ def attach_predictions(result: Result, predictions: Mapping[str, Sequence[Predic
     )
 
 
-def signed_payload(result: Result) -> bytes:
-    """The bytes a signature covers: canonical JSON of the normalized result, `signature` left out."""
-    body = Result.from_dict(result.to_dict()).to_dict()
+def signed_payload(result: Result | ThroughputResult) -> bytes:
+    """The bytes a signature covers: canonical JSON of the normalized result, `signature` left out.
+
+    Throughput-track records (R14) are signed the same way; their own type keeps them apart from results.
+    """
+    body = type(result).from_dict(result.to_dict()).to_dict()
     body.pop("signature", None)
     return canonical_json(body)
 
 
-def sign_result(result: Result, private_key: Ed25519PrivateKey | str) -> Result:
+def sign_result(result: _Signed, private_key: Ed25519PrivateKey | str) -> _Signed:
     """The result with `signature` (base64 Ed25519) over `signed_payload(result)`."""
     key = load_private_key(private_key) if isinstance(private_key, str) else private_key
     signature = key.sign(signed_payload(result))
     return result.replace(signature=base64.b64encode(signature).decode("ascii"))
 
 
-def verify_result(result: Result, public_key: Ed25519PublicKey | str) -> bool:
+def verify_result(result: Result | ThroughputResult, public_key: Ed25519PublicKey | str) -> bool:
     """True when `result.signature` is a valid signature of its payload under `public_key`."""
     if not result.signature:
         return False

@@ -174,6 +174,8 @@ def evaluate(
         raise InvalidResult(f"a forward call saw a batch of {evidence.max_batch_size}; only batch size one is allowed")
     hardware = hardware_fingerprint(transcriber.device)
     rules_in_force = {**rules.to_dict(), "normalizer": config.normalizer, "device_requested": device}
+    if config.price is not None:  # R14: the cost is computed from the price recorded here, never today's config
+        rules_in_force["hardware_price"] = config.price.to_dict()
     if max_samples:
         rules_in_force["max_samples"] = max_samples
     explicit_sets = (

@@ -13,9 +13,10 @@ import socket
 import threading
 import uuid
 from pathlib import Path
+from typing import TypeVar
 
 from core.config import LeaderboardConfig
-from core.records import Progress, Request, Result
+from core.records import Progress, Request, Result, ThroughputResult
 from core.signing import PRIVATE_KEY_ENV, sign_result, signing_key_for
 from core.store import LeaseLost, Store, StoreError
 from core.weights import WeightMismatch, check_weight_hashes
@@ -26,6 +27,7 @@ from evaluator.models import ModelLoadError
 from evaluator.runner import Stopped, UtteranceTimeout
 
 logger = logging.getLogger(__name__)
+_Signable = TypeVar("_Signable", Result, ThroughputResult)
 
 #: Errors whose message already tells the submitter what is wrong and what to do.
 USER_FACING_ERRORS = (ModelLoadError, EvalSetError, AudioError, UtteranceTimeout, InvalidResult, ValueError)
@@ -141,7 +143,40 @@ def run_once(config: LeaderboardConfig, store: Store, *, worker: str | None = No
         return store.snapshot().requests.get(request.request_id)
     aggregate = evaluation.result.aggregate
     logger.info("%s finished: avg WER %.4f, RTF %.4f", request.request_id, aggregate.avg_wer, aggregate.rtf)
+    if request.throughput and finished is not None and finished.status == "FINISHED":
+        run_throughput(config, store, request)
     return finished
+
+
+def run_throughput(config: LeaderboardConfig, store: Store, request: Request) -> bool:
+    """R14: the throughput track of a request whose batch-one result is published; True if it was stored.
+
+    It runs after the batch-one evaluation, so a failure here never touches the batch-one result or the
+    request's status: it is logged for the maintainers and the entry simply has no throughput record.
+    """
+    from evaluator.throughput_eval import evaluate_throughput
+
+    try:
+        evaluation = evaluate_throughput(
+            config,
+            request.model_id,
+            request_id=request.request_id,
+            revision=request.revision,
+            precision=request.precision,
+            model_info=request.model,
+            before_load=lambda folder: check_pinned_weights(request, folder),
+        )
+        store.publish_throughput(sign(evaluation.result, config), evaluation.predictions)
+    except Exception as exc:
+        logger.warning("%s: throughput track failed: %s", request.request_id, redact(f"{type(exc).__name__}: {exc}"))
+        return False
+    logger.info(
+        "%s throughput: batch size %d, RTFx %.2f",
+        request.request_id,
+        evaluation.result.chosen_batch_size,
+        evaluation.result.aggregate.rtfx,
+    )
+    return True
 
 
 def _fail(store: Store, request: Request, worker: str, error: str) -> Request | None:
@@ -158,7 +193,7 @@ def check_pinned_weights(request: Request, folder: Path) -> None:
     check_weight_hashes(folder, request.model.weight_files)
 
 
-def sign(result: Result, config: LeaderboardConfig) -> Result:
+def sign(result: _Signable, config: LeaderboardConfig) -> _Signable:
     """R9: sign with the Space secret (or the local store's own key); unsigned results are not ranked."""
     key = signing_key_for(config)
     if key is None:

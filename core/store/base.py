@@ -17,7 +17,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from core.eventlog import ChainCheck, next_entry, verify_chain
-from core.records import Lease, LogEntry, PredictionRow, Progress, Request, Result, Status, parse_time
+from core.records import (
+    Lease,
+    LogEntry,
+    PredictionRow,
+    Progress,
+    Request,
+    Result,
+    Status,
+    ThroughputResult,
+    parse_time,
+    write_jsonl,
+)
+from core.store import layout
+from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 
 
 class StoreError(RuntimeError):
@@ -117,6 +130,37 @@ class Store(ABC):
     @abstractmethod
     def predictions_url(self, request_id: str, eval_set: str) -> str:
         """Where a person can open those predictions (a file path locally, a Hub URL in production)."""
+
+    # --- the throughput track (R14): its own folder, never part of the snapshot's results ------------
+
+    @abstractmethod
+    def _put_throughput_files(self, files: Mapping[str, str], message: str) -> None:
+        """Write these results-repo files (path -> text) in one atomic step."""
+
+    @abstractmethod
+    def throughput_results(self) -> dict[str, ThroughputResult]:
+        """Every stored throughput record, by request id (read apart from `snapshot()` on purpose)."""
+
+    def publish_throughput(
+        self, result: ThroughputResult, predictions: Mapping[str, Sequence[PredictionRow]]
+    ) -> None:
+        """Store a throughput record with its predictions and rewrite `throughput.csv`, in one step.
+
+        Only for a request whose batch-one evaluation finished: the queue runs the throughput track after it.
+        """
+        request = self.snapshot().requests.get(result.request_id)
+        if request is None or request.status is not Status.FINISHED:
+            raise StoreError(
+                f"request {result.request_id} has no finished batch-one evaluation; the throughput track runs after it"
+            )
+        records = {**self.throughput_results(), result.request_id: result}
+        files = {
+            layout.throughput_predictions_path(result.request_id, name): write_jsonl(rows)
+            for name, rows in predictions.items()
+        }
+        files[layout.throughput_path(result.request_id)] = result.to_json()
+        files[THROUGHPUT_TABLE_FILE] = throughput_table(records.values())
+        self._put_throughput_files(files, f"Throughput result for {result.request_id}")
 
     # --- the lifecycle -----------------------------------------------------------------------------
 

@@ -48,7 +48,7 @@ from huggingface_hub.errors import (
 )
 
 from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, consolidated_table, parse_front_matter, render_card
-from core.records import LogEntry, PredictionRow, Request, Result, read_jsonl, write_jsonl
+from core.records import LogEntry, PredictionRow, Request, Result, ThroughputResult, read_jsonl, write_jsonl
 from core.store import layout
 from core.store.base import Changes, Conflict, Snapshot, Store, StoreError, StoreState
 
@@ -405,7 +405,22 @@ class HubStore(Store):
         endpoint = str(getattr(self.api, "endpoint", None) or "https://huggingface.co").rstrip("/")
         return f"{endpoint}/datasets/{self.results_repo}/blob/main/{layout.predictions_path(request_id, eval_set)}"
 
+    def throughput_results(self) -> dict[str, ThroughputResult]:
+        """The throughput records at the results repo's head (downloaded apart from the batch-one results)."""
+        sha, files = self._head(self.results_repo)
+        if not any(PurePosixPath(f).parts[0] == layout.THROUGHPUT_DIR for f in files):
+            return {}
+        folder = self._download(self.results_repo, sha, [f"{layout.THROUGHPUT_DIR}/*.json"])
+        paths = sorted((folder / layout.THROUGHPUT_DIR).glob("*.json"))
+        return {p.stem: ThroughputResult.from_json(p.read_bytes()) for p in paths}
+
     # --- writing -----------------------------------------------------------------------------------
+
+    def _put_throughput_files(self, files: Mapping[str, str], message: str) -> None:
+        """One commit to the results repo on top of its head; a concurrent commit makes it fail, not clobber."""
+        head, _ = self._head(self.results_repo)
+        self._commit(self.results_repo, files, head, message)
+
 
     def _commit(
         self,

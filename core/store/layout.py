@@ -2,6 +2,8 @@
 
 requests repo: `requests/<request_id>.json`, `log.jsonl`
 results repo:  `results/<request_id>.json`, `predictions/<request_id>/<eval_set>.jsonl`
+               `throughput/<request_id>.json`, `throughput/<request_id>/<eval_set>.jsonl` (R14: the throughput
+               track lives in its own folder, so nothing that reads `results/` can ever see it)
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ LOG_FILE = "log.jsonl"
 REQUESTS_DIR = "requests"
 RESULTS_DIR = "results"
 PREDICTIONS_DIR = "predictions"
+THROUGHPUT_DIR = "throughput"
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -33,3 +36,11 @@ def result_path(request_id: str) -> str:
 
 def predictions_path(request_id: str, eval_set: str) -> str:
     return f"{PREDICTIONS_DIR}/{safe_name(request_id, 'request id')}/{safe_name(eval_set, 'eval set name')}.jsonl"
+
+
+def throughput_path(request_id: str) -> str:
+    return f"{THROUGHPUT_DIR}/{safe_name(request_id, 'request id')}.json"
+
+
+def throughput_predictions_path(request_id: str, eval_set: str) -> str:
+    return f"{THROUGHPUT_DIR}/{safe_name(request_id, 'request id')}/{safe_name(eval_set, 'eval set name')}.jsonl"

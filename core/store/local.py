@@ -12,12 +12,12 @@ import fcntl
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, consolidated_table, render_card
-from core.records import LogEntry, PredictionRow, Request, Result, read_jsonl, write_jsonl
+from core.records import LogEntry, PredictionRow, Request, Result, ThroughputResult, read_jsonl, write_jsonl
 from core.store import layout
 from core.store.base import Changes, Snapshot, Store, StoreState
 
@@ -140,3 +140,13 @@ class LocalStore(Store):
 
     def predictions_url(self, request_id: str, eval_set: str) -> str:
         return str(self.results_root / layout.predictions_path(request_id, eval_set))
+
+    def _put_throughput_files(self, files: Mapping[str, str], message: str) -> None:
+        """Predictions first, the record next, the table last, each atomically, under the store's lock."""
+        with self._exclusive():
+            for path, text in files.items():
+                atomic_write(self.results_root / path, text)
+
+    def throughput_results(self) -> dict[str, ThroughputResult]:
+        folder = self.results_root / layout.THROUGHPUT_DIR
+        return {p.stem: ThroughputResult.from_json(p.read_bytes()) for p in sorted(folder.glob("*.json"))}

@@ -60,7 +60,8 @@ def test_table_has_one_flat_row_per_result_and_pandas_reads_it() -> None:
 def test_front_matter_parses_with_configs_and_public_key(info: CardInfo) -> None:
     meta = parse_front_matter(render_card(info))
     assert meta["configs"] == [
-        {"config_name": "default", "data_files": [{"split": "train", "path": TABLE_FILE}], "default": True}
+        {"config_name": "default", "data_files": [{"split": "train", "path": TABLE_FILE}], "default": True},
+        {"config_name": "throughput", "data_files": [{"split": "train", "path": "throughput.csv"}]},
     ]
     assert meta["public_key"] == info.public_key and meta["public_key_fingerprint"].startswith("ed25519:")
     assert meta["leaderboard_version"] == "esb-v1"

@@ -1,0 +1,272 @@
+"""The throughput track (R14): the same model and eval sets, batched, on a batch-size ladder.
+
+Each eval set is decoded once (outside any timer) and sorted longest first, as the reference harness does.
+The ladder runs 1, 4, 16, 64, ... : each rung transcribes every eval set in batches of that size, timing each
+batch from the waveforms in memory to the texts with the device synchronized (R3, per batch). The climb
+stops at the first out-of-memory (that rung is recorded and the last good size kept), when a rung's pooled
+RTFx is not higher than the best so far, or when a rung already held every utterance of the largest set in
+one batch. The best rung's transcripts become the result, compared with the first rung's (batch one) WER.
+
+This module never writes a batch-one `Result`: it produces a `ThroughputResult`, which the batch-one board
+cannot read.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from core.records import DatasetScore, LadderStep, PredictionRow
+from evaluator.eval_sets import EvalSet
+from evaluator.metrics import aggregate, score_eval_set
+from evaluator.models import Transcriber, synchronize
+from evaluator.runner import Decoded, Stopped, prefetch
+
+#: Whisper's encoder sees 30 s windows; a batch holding anything longer is decoded long-form.
+WHISPER_WINDOW_S = 30.0
+LADDER_FACTOR = 4
+
+BatchFn = Callable[[list[np.ndarray]], list[str]]
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """A CUDA out-of-memory, or the CPU allocator failing: the batch is too large for this machine."""
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def ladder_sizes(largest_set: int, limit: int | None = None) -> list[int]:
+    """1, 4, 16, ... up to the first size that holds the largest set in one batch (or up to `limit`)."""
+    if largest_set < 1:
+        raise ValueError("the ladder needs at least one utterance")
+    sizes = [1]
+    while sizes[-1] < largest_set and (limit is None or sizes[-1] * LADDER_FACTOR <= limit):
+        sizes.append(sizes[-1] * LADDER_FACTOR)
+    return sizes
+
+
+@dataclass
+class SizeProbe:
+    """A forward pre-hook that records the batch dimension of every call (the evidence of sizes used)."""
+
+    sizes: list[int] = field(default_factory=list)
+
+    def __call__(self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        batch = max(
+            (int(v.shape[0]) for v in (*args, *kwargs.values()) if isinstance(v, torch.Tensor) and v.dim() >= 2),
+            default=0,
+        )
+        if batch:
+            self.sizes.append(batch)
+
+
+class BatchTranscriber:
+    """Batched transcription with a loaded `Transcriber`: its processor, model, device and decoding settings."""
+
+    def __init__(self, transcriber: Transcriber, timeout_s: float | None = None) -> None:
+        self.transcriber = transcriber
+        self.timeout_s = timeout_s
+        self.probe = SizeProbe()
+        transcriber.model.register_forward_pre_hook(self.probe, with_kwargs=True)
+        if transcriber.kind == "seq2seq":
+            transcriber.model.get_encoder().register_forward_pre_hook(self.probe, with_kwargs=True)
+        self._kwargs: dict[int, dict[str, Any]] = {}
+
+    def generate_kwargs(self, size: int) -> dict[str, Any]:
+        """The batch-one decoding settings (R7), with the generation time limit scaled to the batch size."""
+        if size not in self._kwargs:
+            kwargs = dict(self.transcriber._generate_kwargs)
+            generation = kwargs.get("generation_config")
+            if generation is not None and self.timeout_s:
+                generation = copy.deepcopy(generation)
+                generation.max_time = self.timeout_s * size
+                kwargs["generation_config"] = generation
+            self._kwargs[size] = kwargs
+        return self._kwargs[size]
+
+    @torch.inference_mode()
+    def __call__(self, waveforms: list[np.ndarray]) -> list[str]:
+        """Features, host-to-device copy, generate or forward, decode; the device synchronized at the end."""
+        t = self.transcriber
+        rate = t.sampling_rate
+        if t.kind == "seq2seq" and max(len(w) for w in waveforms) > WHISPER_WINDOW_S * rate:
+            options: dict[str, Any] = {"truncation": False, "padding": "longest", "return_attention_mask": True}
+        else:
+            options = {"padding": True} if t.kind == "ctc" else {}
+        features = t.processor(waveforms, sampling_rate=rate, return_tensors="pt", **options)
+        inputs = {
+            name: value.to(t.device, dtype=t.dtype if value.is_floating_point() else value.dtype)
+            for name, value in features.items()
+            if isinstance(value, torch.Tensor)
+        }
+        if t.kind == "seq2seq":
+            ids = t.model.generate(**inputs, **self.generate_kwargs(len(waveforms)))
+            texts = list(t.processor.batch_decode(ids, skip_special_tokens=True))
+        else:
+            best = t.model(**inputs).logits.argmax(dim=-1)
+            lengths = t.model._get_feat_extract_output_lengths(torch.tensor([len(w) for w in waveforms]))
+            texts = [t.processor.decode(best[i, : int(n)]) for i, n in enumerate(lengths)]
+        synchronize(t.device)
+        return texts
+
+
+@dataclass(frozen=True)
+class SortedSet:
+    """One eval set decoded into memory, longest utterance first (ties by id, so the order is reproducible)."""
+
+    name: str
+    items: list[Decoded]
+    skipped_empty_references: int
+
+
+def load_sorted(eval_set: EvalSet, sampling_rate: int) -> SortedSet:
+    """Decode every utterance of `eval_set` (untimed) and sort longest first."""
+    items: list[Decoded] = []
+    skipped = 0
+    for item in prefetch(eval_set, sampling_rate):
+        if isinstance(item, Decoded):
+            items.append(item)
+        else:
+            skipped = item
+    if not items:
+        raise ValueError(f"eval set {eval_set.name} has no utterance with a reference; nothing to batch")
+    items.sort(key=lambda d: (-d.duration_s, d.id))
+    return SortedSet(eval_set.name, items, skipped)
+
+
+def run_batched(
+    transcribe: BatchFn,
+    items: Sequence[Decoded],
+    batch_size: int,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[PredictionRow]:
+    """Transcribe `items` in order, `batch_size` at a time, timing each batch (R3 per batch).
+
+    A batch's time is shared among its utterances in proportion to their duration, so every utterance of a
+    batch has the batch's RTF and the set's total time is exactly the sum of the batch times.
+    """
+    rows: list[PredictionRow] = []
+    for start in range(0, len(items), batch_size):
+        if should_stop and should_stop():
+            raise Stopped(f"stopped at batch size {batch_size} after {len(rows)} utterances")
+        batch = items[start : start + batch_size]
+        waveforms = [d.waveform for d in batch]
+        tic = time.perf_counter()
+        texts = transcribe(waveforms)
+        elapsed = time.perf_counter() - tic
+        if len(texts) != len(batch):
+            raise RuntimeError(f"a batch of {len(batch)} utterances came back with {len(texts)} transcripts")
+        audio = math.fsum(d.duration_s for d in batch)
+        for item, text in zip(batch, texts, strict=True):
+            share = elapsed * item.duration_s / audio if audio > 0 else elapsed / len(batch)
+            rows.append(PredictionRow(item.id, item.reference, text, item.duration_s, share))
+    return rows
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How a rung's rows are scored: the leaderboard's normalizer and rules."""
+
+    normalize: Callable[[str], str]
+    max_rtf: float
+    bootstrap_samples: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One completed ladder step: its rows and scores per set, pooled RTFx, and the sizes the hook saw."""
+
+    batch_size: int
+    rows: dict[str, list[PredictionRow]]
+    scores: dict[str, DatasetScore]
+    rtfx: float
+    avg_wer: float
+    sizes_used: list[int]
+    forward_calls: int
+
+
+def run_rung(
+    transcribe: BatchFn,
+    probe: SizeProbe,
+    sets: Sequence[SortedSet],
+    batch_size: int,
+    scoring: Scoring,
+    should_stop: Callable[[], bool] | None = None,
+) -> Rung:
+    """One untimed warm-up batch at this size, then every set in batches of `batch_size`, scored."""
+    transcribe([d.waveform for d in sets[0].items[:batch_size]])
+    probe.sizes.clear()
+    rows = {s.name: run_batched(transcribe, s.items, batch_size, should_stop) for s in sets}
+    scores = {
+        s.name: score_eval_set(
+            rows[s.name],
+            scoring.normalize,
+            max_rtf=scoring.max_rtf,
+            bootstrap_samples=scoring.bootstrap_samples,
+            seed=scoring.seed,
+            skipped_empty_references=s.skipped_empty_references,
+        )
+        for s in sets
+    }
+    pooled = aggregate(scores, scoring.max_rtf)
+    return Rung(batch_size, rows, scores, pooled.rtfx, pooled.avg_wer, sorted(set(probe.sizes)), len(probe.sizes))
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """The climb: every step as recorded, the first rung (batch one) and the chosen (fastest) rung."""
+
+    steps: list[LadderStep]
+    batch_one: Rung
+    chosen: Rung
+
+
+def climb(
+    transcribe: BatchFn,
+    probe: SizeProbe,
+    sets: Sequence[SortedSet],
+    scoring: Scoring,
+    *,
+    limit: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Ladder:
+    """Climb 1, 4, 16, ... until out of memory or RTFx stops improving; keep the fastest size that ran."""
+    steps: list[LadderStep] = []
+    first: Rung | None = None
+    best: Rung | None = None
+    for size in ladder_sizes(max(len(s.items) for s in sets), limit):
+        try:
+            rung = run_rung(transcribe, probe, sets, size, scoring, should_stop)
+        except Exception as exc:
+            if first is None or not is_out_of_memory(exc):
+                raise
+            _free_device_memory()
+            assert best is not None
+            steps.append(LadderStep(size, None, None, 0.0, 0.0, True, best.batch_size, sorted(set(probe.sizes))))
+            break
+        first = first or rung
+        improved = best is None or rung.rtfx > best.rtfx
+        best = rung if improved else best
+        assert best is not None
+        audio = math.fsum(s.audio_s for s in rung.scores.values())
+        time_s = math.fsum(s.time_s for s in rung.scores.values())
+        steps.append(LadderStep(size, rung.rtfx, rung.avg_wer, audio, time_s, False, best.batch_size, rung.sizes_used))
+        if not improved:
+            break
+    assert first is not None and best is not None
+    return Ladder(steps=steps, batch_one=first, chosen=best)
+
+
+def _free_device_memory() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -149,4 +149,5 @@ class LocalStore(Store):
 
     def throughput_results(self) -> dict[str, ThroughputResult]:
         folder = self.results_root / layout.THROUGHPUT_DIR
-        return {p.stem: ThroughputResult.from_json(p.read_bytes()) for p in sorted(folder.glob("*.json"))}
+        paths = sorted(p for p in folder.glob("*.json") if p.is_file())
+        return {p.stem: ThroughputResult.from_json(p.read_bytes()) for p in paths}

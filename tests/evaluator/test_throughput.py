@@ -211,3 +211,18 @@ def test_cli_track_throughput_writes_its_own_file(config, tiny_ctc: Path, tmp_pa
     assert (out / "predictions" / "varied.jsonl").is_file()
     printed = capsys.readouterr().out
     assert f"chosen batch size {record.chosen_batch_size}" in printed and "USD per 1,000 audio hours" in printed
+
+
+@pytest.mark.slow
+def test_real_whisper_base_batched(tmp_path: Path, whisper_base: Path, ljspeech_32: Path) -> None:
+    """Eight real clips, ladder 1 and 4: real batches of four, and WER at batch four close to batch one."""
+    config = write_config(tmp_path, {"lj": ljspeech_32}, warmup=1, bootstrap_samples=20)
+    evaluation = evaluate_throughput(
+        config, str(whisper_base), request_id="wb", device="cpu", max_samples=8, ladder_limit=4
+    )
+    result = evaluation.result
+    assert [s.batch_size for s in result.ladder] == [1, 4]
+    assert result.ladder[0].batch_sizes_used == [1] and result.ladder[1].batch_sizes_used == [4]
+    assert result.batch_one_wer["lj"] < 0.15 and result.datasets["lj"].wer < 0.15
+    assert abs(result.aggregate.wer_change) < 0.05
+    assert not result.official  # max_samples: never official

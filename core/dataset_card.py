@@ -178,7 +178,7 @@ class CardInfo:
             leaderboard_version=config.version,
             title=config.title,
             normalizer=config.normalizer,
-            rules=config.rules.to_dict(),
+            rules={**config.rules.to_dict(), **({"hardware_price": config.price.to_dict()} if config.price else {})},
             eval_sets=tuple(e.name for e in config.eval_sets),
             public_key=public_key,
             results_repo=config.store.results_repo,

@@ -14,6 +14,7 @@ cannot read.
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +35,7 @@ WHISPER_WINDOW_S = 30.0
 LADDER_FACTOR = 4
 
 BatchFn = Callable[[list[np.ndarray]], list[str]]
+logger = logging.getLogger(__name__)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -251,10 +253,12 @@ def climb(
             if first is None or not is_out_of_memory(exc):
                 raise
             _free_device_memory()
+            logger.info("batch size %d: out of memory; keeping batch size %s", size, best and best.batch_size)
             assert best is not None
             steps.append(LadderStep(size, None, None, 0.0, 0.0, True, best.batch_size, sorted(set(probe.sizes))))
             break
         first = first or rung
+        logger.info("batch size %d: RTFx %.2f, average WER %.4f", size, rung.rtfx, rung.avg_wer)
         improved = best is None or rung.rtfx > best.rtfx
         best = rung if improved else best
         assert best is not None

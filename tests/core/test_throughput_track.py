@@ -183,3 +183,17 @@ def test_detail_page_pair_keeps_the_batch_one_verdict() -> None:
     assert both_tracks(result, None).throughput is None
     with pytest.raises(ValueError, match="not of entry"):
         both_tracks(result, make_throughput("r2"))
+
+
+def test_hub_store_keeps_throughput_in_its_own_folder(tmp_path: Path) -> None:
+    from tests.core.test_hub_store import make_hub_store
+    from tests.fake_hub import FakeHub
+
+    store = make_hub_store(FakeHub(tmp_path / "hub"))
+    finish_in_store(store, [make_result("req-1", wers={"ami": 0.3})])
+    assert store.throughput_results() == {}
+    record = make_throughput("req-1")
+    store.publish_throughput(record, {"ami": [PredictionRow("a", "hello", "hello", 2.0, 0.001)]})
+    assert store.throughput_results() == {"req-1": record}
+    assert set(store.snapshot().results) == {"req-1"}
+    assert all(not isinstance(r, ThroughputResult) for r in store.snapshot().results.values())

@@ -22,14 +22,16 @@ from types import FrameType
 import gradio as gr
 
 from core.config import LeaderboardConfig, load_config
-from core.records import Result
+from core.records import Request, Result
 from core.signing import load_public_key, public_key_for, verify_result
 from core.store import Store, open_store
 from core.store.local import REQUESTS_REPO_DIR, RESULTS_REPO_DIR
+from core.workers import default_worker_name
 from leaderboard.data import BoardSource
 from leaderboard.inspection import HubModels, LocalModels, ModelInspector
-from leaderboard.scheduler import EvalScheduler, SchedulerState, evaluator_step, tick_seconds
-from leaderboard.ui import CSS, AppContext, build_demo, on_space, show_login_button, theme
+from leaderboard.jobs.dispatcher import Dispatcher, jobs_dispatcher
+from leaderboard.scheduler import EvalScheduler, SchedulerState, tick_seconds
+from leaderboard.ui import CSS, AppContext, Ui, on_space, show_login_button, theme
 
 logger = logging.getLogger("leaderboard")
 SNAPSHOT_TTL_S = {"local": 2.0, "hub": 15.0}
@@ -37,10 +39,15 @@ SNAPSHOT_TTL_S = {"local": 2.0, "hub": 15.0}
 
 @dataclass
 class App:
-    demo: gr.Blocks
+    ui: Ui
     scheduler: EvalScheduler | None
     config: LeaderboardConfig
     store: Store
+    dispatcher: Dispatcher | None = None  # jobs mode: its `status()` feeds the Queue page
+
+    @property
+    def demo(self) -> gr.Blocks:
+        return self.ui.demo
 
 
 def scheduler_enabled(env: os._Environ[str] | dict[str, str]) -> bool:
@@ -53,6 +60,33 @@ def signature_checker(public_key: str | None) -> Callable[[Result], bool]:
         return lambda _result: False
     key = load_public_key(public_key)
     return lambda result: verify_result(result, key)
+
+
+def evaluator_step(
+    config: LeaderboardConfig,
+    store: Store,
+    worker: str | None = None,
+    run_once: Callable[..., Request | None] | None = None,
+) -> Callable[[], str]:
+    """The step the scheduler runs: `evaluator.job.run_once` (imported on first use, so the UI starts without
+    torch; tests pass their own), described in one line for the Queue page. Built here, not in the scheduler,
+    so that the scheduler never imports the evaluator."""
+    worker = worker or default_worker_name("space")
+
+    def step() -> str:
+        run = run_once
+        if run is None:
+            from evaluator.job import run_once as run
+
+        request = run(config, store, worker=worker)
+        if request is None:
+            return "nothing pending"
+        status = getattr(request.status, "value", request.status)
+        if request.error:
+            return f"{request.model_id} ({request.precision}) {status}: {request.error[:160]}"
+        return f"{request.model_id} ({request.precision}) {status}"
+
+    return step
 
 
 def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | dict[str, str] | None = None) -> App:
@@ -80,8 +114,14 @@ def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | d
         verified=signature_checker(public_key),
     )
     scheduler = None
+    dispatcher = None
     if scheduler_enabled(env):
-        scheduler = EvalScheduler(evaluator_step(config, store), tick_seconds(env), on_change=source.invalidate)
+        if config.workers.mode == "jobs":  # the Space dispatches Jobs instead of evaluating (README, "Jobs")
+            dispatcher = jobs_dispatcher(config, store, env)
+            step = dispatcher.tick
+        else:
+            step = evaluator_step(config, store)
+        scheduler = EvalScheduler(step, tick_seconds(env), on_change=source.invalidate)
         status, wake = scheduler.status, scheduler.wake
     else:
         off = SchedulerState(
@@ -100,8 +140,9 @@ def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | d
         results_location=results_location,
         requests_location=requests_location,
         public_key=public_key,
+        dispatch_status=dispatcher.status if dispatcher is not None else None,
     )
-    return App(demo=build_demo(ctx), scheduler=scheduler, config=config, store=store)
+    return App(ui=Ui(ctx), scheduler=scheduler, config=config, store=store, dispatcher=dispatcher)
 
 
 def main() -> None:

@@ -32,18 +32,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from core.config import load_config  # noqa: E402
-from core.records import (  # noqa: E402
-    PRECISIONS,
-    Aggregate,
-    BatchEvidence,
-    DatasetScore,
-    Hardware,
-    ModelInfo,
-    Request,
-    Result,
-    Status,
-)
+from core.records import PRECISIONS, Request, Result, Status  # noqa: E402
 from leaderboard.table import BoardInput, Filters, build_board, sort_options  # noqa: E402
+from tests.factories import make_result  # noqa: E402
 
 EVAL_SETS = tuple(e.name for e in load_config(REPO_ROOT / "configs" / "esb-v1.toml", env={}).eval_sets)
 FAMILIES = {
@@ -60,56 +51,33 @@ TARGET_FILTER_P50_S = 0.150
 
 
 def synthetic_results(n: int, seed: int = 0) -> list[Result]:
-    """n made-up results of version `bench`: random but plausible numbers, ids that say they are synthetic."""
+    """n made-up results of version `bench`: random but plausible numbers, ids that say they are synthetic.
+    The records are built by `tests.factories`, the one record factory of tests and benchmarks."""
     rng = random.Random(seed)
     results = []
     for i in range(n):
         family = rng.choice(list(FAMILIES))
         avg = rng.uniform(0.02, 0.4)
         rtf = 10 ** rng.uniform(-3, 0.3)
-        datasets = {}
-        for name in EVAL_SETS:
-            wer = max(0.0, avg * rng.uniform(0.5, 1.5))
-            datasets[name] = DatasetScore(
-                wer=wer,
-                wer_ci95=(wer * 0.9, wer * 1.1),
-                substitutions=rng.randint(0, 500),
-                deletions=rng.randint(0, 200),
-                insertions=rng.randint(0, 100),
-                ref_words=5000,
-                utterances=500,
-                audio_s=3000.0,
-                time_s=3000.0 * rtf,
-                rtf=rtf,
-                rtfx=1 / rtf,
-                latency_p50_s=rtf * 4,
-                latency_p90_s=rtf * 8,
-                latency_p99_s=rtf * 12,
-                utterance_rtf_p99=rtf * 2,
-            )
-        request_id = f"20260101T000000Z-{i:08x}"
+        official = rng.random() < 0.8
         results.append(
-            Result(
-                request_id=request_id,
-                model_id=f"synthetic-org-{i % 300}/synthetic-{family}-{i}",
-                revision=f"{i:040x}",
+            make_result(
+                f"20260101T000000Z-{i:08x}",
+                f"synthetic-org-{i % 300}/synthetic-{family}-{i}",
+                wers={name: max(0.0, avg * rng.uniform(0.5, 1.5)) for name in EVAL_SETS},
+                rtf=rtf,
+                official=official,
                 precision=rng.choice(PRECISIONS),
-                leaderboard_version="bench",
-                official=rng.random() < 0.8,
-                datasets=datasets,
-                aggregate=Aggregate(avg_wer=avg, rtf=rtf, rtfx=1 / rtf, meets_realtime=rtf * 2 <= 1.0),
-                batch_evidence=BatchEvidence(max_batch_size=1, forward_calls=4000),
-                warmup_utterances=10,
-                hardware=Hardware(device="cuda:0", gpu_class="A10G"),
-                software={"torch": "2.13.0"},
+                meets_realtime=rtf * 2 <= 1.0,
+                version="bench",
+                revision=f"{i:040x}",
+                parameters=int(10 ** rng.uniform(7, 9.3)),
+                license=rng.choice(LICENSES),
+                architecture=FAMILIES[family],
                 started_at="2026-01-01T00:00:00Z",
                 finished_at=f"2026-01-01T{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}Z",
-                reproduce="(synthetic)",
-                model=ModelInfo(
-                    license=rng.choice(LICENSES),
-                    parameters=int(10 ** rng.uniform(7, 9.3)),
-                    architecture=FAMILIES[family],
-                ),
+                p90=rtf * 8,
+                signature=None,
             )
         )
     return results
@@ -181,8 +149,9 @@ def bench_table(n: int, filters_n: int) -> tuple[float, float, float]:
 def bench_store_read(n: int) -> None:
     """Write n synthetic results with FINISHED requests straight into a temporary local store's layout, then time
     one snapshot (the read every page refresh shares)."""
-    from core.store import LocalStore, layout
-    from core.store.local import atomic_write
+    from core import layout
+    from core.files import atomic_write
+    from core.store import LocalStore
 
     root = Path(tempfile.mkdtemp(prefix="bench-store-"))
     try:

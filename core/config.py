@@ -10,6 +10,7 @@ file. Environment variables override only *where* things live and who the local 
 | `LEADERBOARD_MODELS_DIR` | folder whose `<org>/<name>` subfolders the Submit form accepts as local model ids |
 | `REQUESTS_REPO`, `RESULTS_REPO` | Hub dataset repos; setting both switches the store to the Hub |
 | `LEADERBOARD_LOCAL_USER` | who submits when no Hugging Face login is available (local runs only) |
+| `SPACE_ID` | the Space whose image Jobs run (set by Hugging Face on a Space; `[workers] space_id` wins) |
 """
 
 from __future__ import annotations
@@ -45,6 +46,24 @@ class Rules:
     bootstrap_samples: int = 1000
     bootstrap_seed: int = 0
     max_new_tokens: int = 440
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """How audits run (R13): the RTF tolerance, the cadence, the daily budget and how entries are chosen.
+
+    `every_n_evaluations`: an audit becomes due after this many finished evaluations since the last audit.
+    `max_minutes_per_day`: device minutes audits may use in any rolling 24 hours.
+    `recent_half_life_days`: an entry this many days old is half as likely to be picked as a new one.
+    """
+
+    rtf_tolerance: float = 0.05
+    every_n_evaluations: int = 5
+    max_minutes_per_day: float = 60.0
+    recent_half_life_days: float = 30.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +112,43 @@ class StoreConfig:
     results_repo: str | None = None
 
 
+WORKER_MODES = ("space", "jobs")
+
+
+@dataclass(frozen=True)
+class WorkersConfig:
+    """Who evaluates: the Space's own GPU (`space`) or Hugging Face Jobs started by the Space (`jobs`).
+
+    In jobs mode the Space only dispatches; each request runs in its own Job on `flavor`, at most
+    `max_parallel_jobs` at once, and dispatch holds while the last 7 days used `max_gpu_hours_per_week`.
+    A Job's timeout is `timeout_factor` times the expected duration (model load plus `audio_hours` of audio
+    at an RTF of `rtf_floor + rtf_per_billion_params * parameters / 1e9`), never below `min_timeout_s`.
+    """
+
+    mode: Literal["space", "jobs"] = "space"
+    flavor: str = "a10g-small"
+    max_parallel_jobs: int = 4
+    max_gpu_hours_per_week: float = 300.0
+    space_id: str | None = None
+    image: str | None = None
+    namespace: str | None = None
+    audio_hours: float = 40.0
+    rtf_floor: float = 0.02
+    rtf_per_billion_params: float = 0.12
+    startup_s: float = 600.0
+    timeout_factor: float = 3.0
+    min_timeout_s: float = 3600.0
+
+    @property
+    def job_image(self) -> str:
+        """What `run_job` runs: an explicit image, else the Space's own image (`hf.co/spaces/<id>`)."""
+        if self.image:
+            return self.image
+        if not self.space_id:
+            raise ConfigError('[workers] mode = "jobs" needs space_id (or SPACE_ID, set on a Space) or image')
+        return f"hf.co/spaces/{self.space_id}"
+
+
 @dataclass(frozen=True)
 class LeaderboardConfig:
     version: str
@@ -105,6 +161,8 @@ class LeaderboardConfig:
     local_user: str
     path: Path
     extra: Mapping[str, Any] = field(default_factory=dict)
+    workers: WorkersConfig = field(default_factory=WorkersConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
     price: HardwarePrice | None = None
 
     def eval_set(self, name: str) -> EvalSetConfig:
@@ -120,21 +178,40 @@ def _resolve(base: Path, value: str | os.PathLike[str]) -> Path:
     return path if path.is_absolute() else (base / path).resolve()
 
 
-def _rules(table: Mapping[str, Any], path: Path) -> Rules:
-    known = {f.name: f.type for f in fields(Rules)}
-    unknown = set(table) - set(known)
+#: The keys of the [leaderboard] and [store] tables; any other key is a typo, refused with its name.
+LEADERBOARD_KEYS = frozenset({"version", "title", "normalizer"})
+STORE_KEYS = frozenset({"local_root", "requests_repo", "results_repo", "models_dir"})
+
+
+def _known_keys(table: Mapping[str, Any], known: frozenset[str], name: str, path: Path) -> Mapping[str, Any]:
+    """`table` itself, once every key in it is one of `known` (a misspelt key would otherwise be ignored)."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{path}: [{name}] must be a table")
+    unknown = sorted(set(table) - known)
     if unknown:
-        raise ConfigError(f"{path}: unknown key(s) in [rules]: {sorted(unknown)}; known: {sorted(known)}")
-    defaults = Rules()
+        raise ConfigError(f"{path}: unknown key(s) in [{name}]: {unknown}; known: {sorted(known)}")
+    return table
+
+
+def _typed_values(table: Mapping[str, Any], defaults: Any, section: str, path: Path) -> dict[str, Any]:
+    """The table's values, each checked against the type of the dataclass default it overrides."""
+    known = {f.name for f in fields(defaults)}
+    unknown = set(table) - known
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) in [{section}]: {sorted(unknown)}; known: {sorted(known)}")
     values: dict[str, Any] = {}
     for key, value in table.items():
         expected = type(getattr(defaults, key))
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if type(value) is not expected:
-            raise ConfigError(f"{path}: [rules] {key} must be a {expected.__name__}, got {value!r}")
+            raise ConfigError(f"{path}: [{section}] {key} must be a {expected.__name__}, got {value!r}")
         values[key] = value
-    rules = Rules(**values)
+    return values
+
+
+def _rules(table: Mapping[str, Any], path: Path) -> Rules:
+    rules = Rules(**_typed_values(table, Rules(), "rules", path))
     if rules.warmup_utterances < 0 or rules.max_attempts < 1 or rules.lease_s <= 0 or rules.max_rtf <= 0:
         raise ConfigError(f"{path}: [rules] need warmup_utterances >= 0, max_attempts >= 1, lease_s > 0, max_rtf > 0")
     return rules
@@ -155,6 +232,15 @@ def _price(table: Mapping[str, Any] | None, path: Path) -> HardwarePrice | None:
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{path}: [hardware_price] {key} must be text saying where and when the price was read")
     return HardwarePrice(usd_per_hour=float(usd), source=table["source"], date=date)
+
+
+def _audit(table: Mapping[str, Any], path: Path) -> AuditConfig:
+    audit = AuditConfig(**_typed_values(table, AuditConfig(), "audit", path))
+    if not (0 < audit.rtf_tolerance < 1) or audit.every_n_evaluations < 1:
+        raise ConfigError(f"{path}: [audit] needs 0 < rtf_tolerance < 1 and every_n_evaluations >= 1")
+    if audit.max_minutes_per_day < 0 or audit.recent_half_life_days <= 0:
+        raise ConfigError(f"{path}: [audit] needs max_minutes_per_day >= 0 and recent_half_life_days > 0")
+    return audit
 
 
 def _eval_sets(items: list[Mapping[str, Any]], base: Path, path: Path) -> tuple[EvalSetConfig, ...]:
@@ -181,6 +267,36 @@ def _eval_sets(items: list[Mapping[str, Any]], base: Path, path: Path) -> tuple[
     return tuple(result)
 
 
+def _workers(table: Mapping[str, Any], env: Mapping[str, str], path: Path) -> WorkersConfig:
+    """The `[workers]` table, typed and checked; `SPACE_ID` fills `space_id` when the file leaves it out."""
+    defaults = WorkersConfig()
+    known = {f.name for f in fields(WorkersConfig)}
+    unknown = set(table) - known
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) in [workers]: {sorted(unknown)}; known: {sorted(known)}")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        default = getattr(defaults, key)
+        expected = str if default is None else type(default)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not expected:
+            raise ConfigError(f"{path}: [workers] {key} must be a {expected.__name__}, got {value!r}")
+        values[key] = value
+    if not values.get("space_id") and env.get("SPACE_ID"):
+        values["space_id"] = env["SPACE_ID"]
+    workers = WorkersConfig(**values)
+    if workers.mode not in WORKER_MODES:
+        raise ConfigError(f"{path}: [workers] mode must be one of {WORKER_MODES}, got {workers.mode!r}")
+    if workers.max_parallel_jobs < 1 or workers.max_gpu_hours_per_week < 0 or workers.timeout_factor < 1:
+        raise ConfigError(
+            f"{path}: [workers] needs max_parallel_jobs >= 1, max_gpu_hours_per_week >= 0, timeout_factor >= 1"
+        )
+    if workers.mode == "jobs" and not (workers.space_id or workers.image):
+        raise ConfigError(f'{path}: [workers] mode = "jobs" needs space_id (or the SPACE_ID variable) or image')
+    return workers
+
+
 def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> LeaderboardConfig:
     """Read the leaderboard-version config, applying the environment overrides listed in the module doc."""
     env = os.environ if env is None else env
@@ -192,10 +308,10 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config_path} is not valid TOML: {exc}") from exc
     base = config_path.parent
-    board = data.get("leaderboard", {})
+    board = _known_keys(data.get("leaderboard", {}), LEADERBOARD_KEYS, "leaderboard", config_path)
     if not board.get("version"):
         raise ConfigError(f"{config_path}: [leaderboard] version is required")
-    store_table = data.get("store", {})
+    store_table = _known_keys(data.get("store", {}), STORE_KEYS, "store", config_path)
     cwd = Path.cwd()
     local_root = (
         _resolve(cwd, env["LEADERBOARD_STORE"])
@@ -218,7 +334,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         models_dir = local_root / "models"
     else:
         models_dir = _resolve(base, store_table["models_dir"])
-    known_top = {"leaderboard", "rules", "store", "eval_sets", "hardware_price"}
+    known_top = {"leaderboard", "rules", "store", "eval_sets", "workers", "audit", "hardware_price"}
     return LeaderboardConfig(
         version=str(board["version"]),
         title=str(board.get("title", "Open ASR Leaderboard")),
@@ -230,5 +346,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         local_user=env.get("LEADERBOARD_LOCAL_USER") or "local-user",
         path=config_path,
         extra={k: v for k, v in data.items() if k not in known_top},
+        workers=_workers(data.get("workers", {}), env, config_path),
+        audit=_audit(data.get("audit", {}), config_path),
         price=_price(data.get("hardware_price"), config_path),
     )

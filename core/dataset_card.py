@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from huggingface_hub.repocard import RepoCard
 
+from core import layout
 from core.cost import cost_of_batch_one
 from core.records import THROUGHPUT_TRACK, Result
 from core.throughput_table import THROUGHPUT_COLUMNS, THROUGHPUT_TABLE_FILE
@@ -48,7 +50,7 @@ LEAD_COLUMNS: dict[str, str] = {
     "avg_wer": "Unweighted mean of the per-eval-set corpus WERs, as a fraction (0.063 = 6.3%).",
     "rtf": "Real-time factor pooled over all eval sets: total timed seconds / total audio seconds (lower is faster).",
     "rtfx": "Inverse real-time factor, 1 / rtf (seconds of audio transcribed per second).",
-    "meets_realtime": "True when the 99th percentile of per-utterance RTF is at most the rules' `max_rtf` on every set.",
+    "meets_realtime": "True when the 99th percentile of per-utterance RTF, over every utterance of the entry, is at most the rules' `max_rtf`.",
 }
 
 #: Columns after the per-eval-set WER columns.
@@ -62,6 +64,11 @@ TAIL_COLUMNS: dict[str, str] = {
     "warmup_utterances": "Utterances run before timing started, not counted.",
     "started_at": "When the evaluation started (ISO 8601 UTC).",
     "finished_at": "When the evaluation finished (ISO 8601 UTC).",
+    "compute_flavor": "The Hugging Face Jobs flavor the evaluation ran on; empty when it ran on the Space's own GPU.",
+    "gpu_seconds": "GPU seconds the evaluation held (empty when not recorded).",
+    "cost_usd": "Cost of those GPU seconds at the flavor's listed per-minute price (empty when no price is known).",
+    "price_usd_per_minute": "The flavor's listed price the cost was computed at.",
+    "price_date": "The date that price was looked up (prices change; the cost is as of this date).",
     "result_file": "Path of the full, signed record in this repository.",
     "signature": "Ed25519 signature (base64) of the record; verify it, do not trust this column blindly.",
     "usd_per_1000_audio_hours": "Hardware price per hour (recorded in the result's rules) x rtf x 1000, in US "
@@ -93,6 +100,8 @@ RESULT_FIELDS: dict[str, str] = {
     "rules": "The rules in force when the result was measured.",
     "predictions_sha256": "sha256 of each `predictions/<request_id>/<set>.jsonl` file, covered by the signature.",
     "model": "License, parameter count, architecture and the sha256 of each weight file, recorded at submission.",
+    "compute": "What the evaluation cost: flavor (Jobs; null on the Space's own GPU), gpu_seconds, the listed "
+    "price_usd_per_minute and its price_date, cost_usd. Absent from results recorded before it existed.",
     "signature": "Ed25519 signature (base64) over the canonical JSON of every other field.",
     "schema_version": "Version of this record format.",
 }
@@ -112,9 +121,7 @@ def table_columns(results: Iterable[Result], eval_sets: Sequence[str] = ()) -> l
 
 def table_row(result: Result) -> dict[str, Any]:
     """One result as a flat row (rates are fractions; empty where the record has no value)."""
-    from core.store.layout import result_path  # imported here so core.store.local may import this module
-
-    model = result.model
+    model, compute = result.model, result.compute
     row: dict[str, Any] = {
         "model_id": result.model_id,
         "revision": result.revision,
@@ -135,7 +142,12 @@ def table_row(result: Result) -> dict[str, Any]:
         "warmup_utterances": result.warmup_utterances,
         "started_at": result.started_at,
         "finished_at": result.finished_at,
-        "result_file": result_path(result.request_id),
+        "compute_flavor": compute.flavor if compute else None,
+        "gpu_seconds": compute.gpu_seconds if compute else None,
+        "cost_usd": compute.cost_usd if compute else None,
+        "price_usd_per_minute": compute.price_usd_per_minute if compute else None,
+        "price_date": compute.price_date if compute else None,
+        "result_file": layout.result_path(result.request_id),
         "signature": result.signature,
         "usd_per_1000_audio_hours": cost_of_batch_one(result),
     }
@@ -171,6 +183,26 @@ class CardInfo:
     public_key: str | None = None
     results_repo: str | None = None
     requests_repo: str | None = None
+    local_store: str | None = None  # the local store's root folder, when there are no Hub repos
+
+    def locations(self) -> CardLocations:
+        """What the card's commands name: the Hub repos, else the local store's folders, else placeholders."""
+        if self.results_repo or not self.local_store:
+            repo = self.results_repo or "<owner>/<results-repo>"
+            requests = self.requests_repo or "<owner>/<requests-repo>"
+            return CardLocations(
+                load=repo,
+                files=f"hf://datasets/{repo}",
+                verify=f"{repo} --requests-repo {requests}",
+                requests=f"[`{requests}`](https://huggingface.co/datasets/{requests})",
+            )
+        results = f"{self.local_store}/{layout.LOCAL_RESULTS_DIR}"
+        return CardLocations(
+            load=results,
+            files=results,
+            verify=self.local_store,
+            requests=f"the local folder `{self.local_store}/{layout.LOCAL_REQUESTS_DIR}`",
+        )
 
     @classmethod
     def from_config(cls, config: LeaderboardConfig, public_key: str | None) -> CardInfo:
@@ -183,7 +215,19 @@ class CardInfo:
             public_key=public_key,
             results_repo=config.store.results_repo,
             requests_repo=config.store.requests_repo,
+            local_store=config.store.local_root.resolve().as_posix() if config.store.kind == "local" else None,
         )
+
+
+@dataclass(frozen=True)
+class CardLocations:
+    """Where the card tells a reader to look: `load` for `load_dataset`, `files` as the prefix of pandas paths,
+    `verify` as the arguments of `python -m evaluator verify`, `requests` as markdown naming the requests repo."""
+
+    load: str
+    files: str
+    verify: str
+    requests: str
 
 
 def front_matter(info: CardInfo) -> dict[str, Any]:
@@ -205,16 +249,12 @@ def front_matter(info: CardInfo) -> dict[str, Any]:
 
 
 def parse_front_matter(card_text: str) -> dict[str, Any]:
-    """The YAML front matter of a card (between the leading `---` lines), or {} when there is none."""
-    lines = card_text.splitlines()
-    if not lines or lines[0].strip() != "---":
-        return {}
+    """The YAML front matter of a card, parsed as the Hub parses it (keys set to null are left out), or {} when
+    there is none or it is not a mapping."""
     try:
-        end = next(i for i, line in enumerate(lines[1:], start=1) if line.strip() == "---")
-    except StopIteration:
+        return RepoCard(card_text).data.to_dict()
+    except ValueError:  # the block is YAML but not a mapping
         return {}
-    data = yaml.safe_load("\n".join(lines[1:end]))
-    return data if isinstance(data, dict) else {}
 
 
 def _md_table(header: tuple[str, str], rows: Mapping[str, str]) -> str:
@@ -223,12 +263,35 @@ def _md_table(header: tuple[str, str], rows: Mapping[str, str]) -> str:
     return "\n".join(lines)
 
 
+def _rescore_section(where: CardLocations, first_set: str) -> str:
+    """The card's "Re-score" section: a snippet that reads one model's predictions and computes a corpus WER."""
+    return f"""## Re-score with your own normalizer
+
+WER is corpus-level: total errors over total reference words, never a mean of per-utterance WERs.
+
+```python
+import jiwer
+import pandas as pd
+
+repo = "{where.files}"
+table = pd.read_csv(f"{{repo}}/{TABLE_FILE}")
+request_id = table.iloc[0]["request_id"]
+rows = pd.read_json(f"{{repo}}/{layout.PREDICTIONS_DIR}/{{request_id}}/{first_set}.jsonl", lines=True)
+
+def normalize(text: str) -> str:  # replace with your own
+    return " ".join(text.lower().replace(",", "").replace(".", "").split())
+
+refs = rows["reference"].map(normalize)
+hyps = rows["prediction"].map(normalize)
+keep = refs.str.len() > 0  # empty references are skipped, never scored
+print("WER", jiwer.wer(list(refs[keep]), list(hyps[keep])))
+```
+"""
+
+
 def render_card(info: CardInfo) -> str:
     """README.md of the results dataset: front matter, then what a reader needs to use and check the data."""
-    from core.store import layout
-
-    repo = info.results_repo or "<owner>/<results-repo>"
-    requests_repo = info.requests_repo or "<owner>/<requests-repo>"
+    where = info.locations()
     meta = yaml.safe_dump(front_matter(info), sort_keys=False, allow_unicode=True).strip()
     sets = info.eval_sets or ("<set>",)
     wer_rows = {wer_column(s): f"Corpus-level WER on eval set `{s}`, as a fraction." for s in sets}
@@ -239,7 +302,6 @@ def render_card(info: CardInfo) -> str:
         if info.public_key
         else "not configured yet: results cannot be verified until the maintainers publish it"
     )
-    first_set = sets[0]
     return f"""---
 {meta}
 ---
@@ -249,7 +311,7 @@ def render_card(info: CardInfo) -> str:
 Every row was measured by the leaderboard's own evaluator: one fixed GPU class, one utterance at a time,
 on a pinned model revision. Each result is signed (Ed25519), and the raw model outputs are stored next to it
 so anyone can check and re-score them. Requests and the public, hash-chained log are in
-[`{requests_repo}`](https://huggingface.co/datasets/{requests_repo}).
+{where.requests}.
 
 Leaderboard version: `{info.leaderboard_version}`. Text normalizer: `{info.normalizer}`.
 Public key: {key_text}.
@@ -259,11 +321,11 @@ Public key: {key_text}.
 ```python
 from datasets import load_dataset
 
-table = load_dataset("{repo}", split="train")          # the consolidated table, one row per result
+table = load_dataset("{where.load}", split="train")          # the consolidated table, one row per result
 
 import pandas as pd
 
-table = pd.read_csv("hf://datasets/{repo}/{TABLE_FILE}")
+table = pd.read_csv("{where.files}/{TABLE_FILE}")
 ```
 
 Only rows whose signature verifies are ranked on the leaderboard; verify before you rely on a number.
@@ -287,7 +349,7 @@ Rates are fractions (a WER of 6.3% is 0.063); times are seconds; timestamps ISO 
 
 ## The throughput track
 
-`load_dataset("{repo}", "{THROUGHPUT_TRACK}", split="train")` loads `{THROUGHPUT_TABLE_FILE}`: the same models,
+`load_dataset("{where.load}", "{THROUGHPUT_TRACK}", split="train")` loads `{THROUGHPUT_TABLE_FILE}`: the same models,
 eval sets and hardware, measured batched (longest utterances first, batch sizes 1, 4, 16, 64, ... until out of
 memory or no faster). It is a separate table so the two tracks are never mixed by accident. Columns:
 
@@ -304,7 +366,7 @@ memory or no faster). It is a separate table so the two tracks are never mixed b
 ## Verify
 
 ```bash
-python -m evaluator verify {repo} --requests-repo {requests_repo}
+python -m evaluator verify {where.verify}
 ```
 
 This checks every result's signature against the public key above (the signature covers every field of the
@@ -312,28 +374,7 @@ record, including the sha256 of each predictions file), that each predictions fi
 sha256, and the hash chain of the public log. It prints each problem and exits 1 if there is any.
 The signed bytes are the canonical JSON (sorted keys, no spaces, UTF-8) of the record without `signature`.
 
-## Re-score with your own normalizer
-
-WER is corpus-level: total errors over total reference words, never a mean of per-utterance WERs.
-
-```python
-import jiwer
-import pandas as pd
-
-repo = "hf://datasets/{repo}"
-table = pd.read_csv(f"{{repo}}/{TABLE_FILE}")
-request_id = table.iloc[0]["request_id"]
-rows = pd.read_json(f"{{repo}}/{layout.PREDICTIONS_DIR}/{{request_id}}/{first_set}.jsonl", lines=True)
-
-def normalize(text: str) -> str:  # replace with your own
-    return " ".join(text.lower().replace(",", "").replace(".", "").split())
-
-refs = rows["reference"].map(normalize)
-hyps = rows["prediction"].map(normalize)
-keep = refs.str.len() > 0  # empty references are skipped, never scored
-print("WER", jiwer.wer(list(refs[keep]), list(hyps[keep])))
-```
-
+{_rescore_section(where, sets[0])}
 ## License
 
 Predictions and references derive from the eval sets, each under its own license (see each result's

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 WEIGHT_SUFFIXES = (".safetensors",)
 UNSAFE_WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".h5", ".msgpack")
-_CHUNK = 1 << 20
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
+    """sha256 (hex) of a file, read in chunks by `hashlib.file_digest` (weight files can be gigabytes)."""
     with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def model_files(folder: Path) -> list[Path]:
@@ -59,7 +57,24 @@ def card_license(folder: Path) -> str | None:
         metadata = metadata_load(readme) or {}
     except Exception:  # a malformed card is "no license", and the submission refusal says how to add one
         return None
-    value = metadata.get("license")
+    return license_value(metadata.get("license"))
+
+
+def license_value(value: object) -> str | None:
+    """A card's `license:` value as one string: the first of a list, None when empty or absent."""
     if isinstance(value, list):
         value = value[0] if value else None
-    return str(value).strip() if value else None
+    text = str(value).strip() if value else ""
+    return text or None
+
+
+def hub_card_license(info: Any) -> str | None:
+    """The license of a Hub model, from `HfApi.model_info(...)`: its card's `license:`, else a `license:` tag."""
+    card = getattr(info, "card_data", None)
+    found = license_value(card.get("license") if card is not None else None)
+    if found:
+        return found
+    for tag in getattr(info, "tags", None) or []:
+        if isinstance(tag, str) and tag.startswith("license:"):
+            return license_value(tag.removeprefix("license:"))
+    return None

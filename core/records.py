@@ -50,7 +50,10 @@ _T = TypeVar("_T")
 
 
 def _decode(hint: Any, value: Any) -> Any:
-    """Turn JSON data back into the typed value that `hint` describes."""
+    """Turn JSON data back into the typed value that `hint` describes.
+
+    Kept hand-written on purpose: ~30 lines over the stdlib's dataclasses cover every record, where pydantic or
+    dacite would be a new dependency of the public schema for no behaviour we lack."""
     if value is None:
         return None
     origin = typing.get_origin(hint)
@@ -106,9 +109,26 @@ class Record:
         return cls.from_dict(json.loads(text))
 
 
+#: Field metadata for fields added after records were first signed: left out of the dict while they hold their
+#: default, so a record written before the field existed serializes (and verifies its signature) as it did.
+OMIT_DEFAULT = {"omit_default": True}
+
+
+def _is_omitted_default(f: dataclasses.Field[Any], value: Any) -> bool:
+    if not f.metadata.get("omit_default"):
+        return False
+    if f.default is not dataclasses.MISSING:
+        return bool(value == f.default)
+    return f.default_factory is not dataclasses.MISSING and value == f.default_factory()
+
+
 def _encode(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: _encode(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not _is_omitted_default(f, getattr(value, f.name))
+        }
     if isinstance(value, StrEnum):
         return value.value
     if isinstance(value, (list, tuple)):
@@ -198,6 +218,10 @@ class DatasetScore(Record):
     latency_p99_s: float
     utterance_rtf_p99: float
     skipped_empty_references: int = 0
+    #: Left out before transcription under the ESB convention ("ignore time segment in scoring").
+    excluded_references: int = field(default=0, metadata=OMIT_DEFAULT)
+    #: Utterances longer than 30 s, transcribed whole (Whisper long-form, CTC over the whole input).
+    long_utterances: int = field(default=0, metadata=OMIT_DEFAULT)
 
 
 @dataclass(frozen=True)
@@ -246,6 +270,18 @@ class EvalSetSource(Record):
 
 
 @dataclass(frozen=True)
+class Compute(Record):
+    """What an evaluation cost: GPU seconds held, on which Jobs flavor (None: the Space's own GPU), and the
+    cost at that flavor's listed per-minute price as looked up on `price_date` (None when no price is known)."""
+
+    flavor: str | None
+    gpu_seconds: float
+    price_usd_per_minute: float | None = None
+    price_date: str | None = None
+    cost_usd: float | None = None
+
+
+@dataclass(frozen=True)
 class Result(Record):
     request_id: str
     model_id: str
@@ -266,8 +302,13 @@ class Result(Record):
     rules: dict[str, Any] = field(default_factory=dict)
     predictions_sha256: dict[str, str] = field(default_factory=dict)
     model: ModelInfo | None = None
+    #: The decoding settings the evaluator applied (R7), the same for every model of a kind.
+    decoding: dict[str, Any] = field(default_factory=dict, metadata=OMIT_DEFAULT)
+    #: Settings the model's own files asked for that were not applied (R7), as `file: key=value`.
+    ignored_settings: list[str] = field(default_factory=list, metadata=OMIT_DEFAULT)
     signature: str | None = None
     schema_version: int = SCHEMA_VERSION
+    compute: Compute | None = None
 
     def replace(self, **changes: Any) -> Result:
         return dataclasses.replace(self, **changes)
@@ -352,6 +393,9 @@ class ThroughputResult(Record):
     rules: dict[str, Any] = field(default_factory=dict)
     predictions_sha256: dict[str, str] = field(default_factory=dict)
     model: ModelInfo | None = None
+    #: The decoding settings applied (R7): the batch-one settings, the time limit scaled to each batch's size.
+    decoding: dict[str, Any] = field(default_factory=dict, metadata=OMIT_DEFAULT)
+    ignored_settings: list[str] = field(default_factory=list, metadata=OMIT_DEFAULT)
     signature: str | None = None
     track: str = THROUGHPUT_TRACK
     schema_version: int = SCHEMA_VERSION
@@ -373,6 +417,79 @@ class PredictionRow(Record):
     prediction: str
     duration_s: float
     time_s: float
+
+
+# --- Audits (R13) ----------------------------------------------------------------------------------------
+
+
+class Verdict(StrEnum):
+    """One check's outcome; SKIPPED when an earlier failure made it meaningless (no re-run to compare)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class AuditCheck(Record):
+    """One compared figure: what was published, what the re-run measured, their difference, the verdict.
+
+    `published` and `rerun` are numbers or short texts (a hardware class, "12 files"); `difference` says how
+    they differ in words a reader can check (for RTF: the relative change); `detail` explains a failure.
+    """
+
+    name: str
+    published: float | int | str | None
+    rerun: float | int | str | None
+    difference: str
+    verdict: Verdict
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class UtteranceDiff(Record):
+    """Evidence: one utterance whose raw prediction differs between the published run and the re-run."""
+
+    eval_set: str
+    id: str
+    published: str
+    rerun: str
+
+
+@dataclass(frozen=True)
+class AuditRecord(Record):
+    """One audit of one finished entry: every figure compared, the verdict and the evidence; signed (R9, R13).
+
+    `seed` and `selection` say how the entry was chosen (None and "requested" when it was named), so anyone can
+    redo the choice. `duration_s` is the audit's wall time, which the daily audit budget is counted in.
+    """
+
+    audit_id: str
+    request_id: str
+    model_id: str
+    revision: str
+    precision: str
+    leaderboard_version: str
+    started_at: str
+    finished_at: str
+    duration_s: float
+    auditor: str
+    selection: str
+    seed: int | None
+    hardware: Hardware
+    checks: list[AuditCheck]
+    passed: bool
+    evidence: list[UtteranceDiff] = field(default_factory=list)
+    rtf_tolerance: float = 0.05
+    signature: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def replace(self, **changes: Any) -> AuditRecord:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def failed_checks(self) -> list[str]:
+        return [c.name for c in self.checks if c.verdict is Verdict.FAIL]
 
 
 # --- The public log ---------------------------------------------------------------------------------------

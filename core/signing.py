@@ -32,12 +32,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from core.eventlog import canonical_json
-from core.records import PredictionRow, Result, ThroughputResult, write_jsonl
+from core.records import AuditRecord, PredictionRow, Result, ThroughputResult, write_jsonl
 
 if TYPE_CHECKING:
     from core.config import LeaderboardConfig
-
-_Signed = TypeVar("_Signed", Result, ThroughputResult)
 
 PRIVATE_KEY_ENV = "RESULTS_SIGNING_KEY"
 PUBLIC_KEY_ENV = "RESULTS_PUBLIC_KEY"
@@ -150,39 +148,68 @@ def attach_predictions(result: Result, predictions: Mapping[str, Sequence[Predic
     )
 
 
-def signed_payload(result: Result | ThroughputResult) -> bytes:
-    """The bytes a signature covers: canonical JSON of the normalized result, `signature` left out.
+def signed_payload(record: Result | ThroughputResult | AuditRecord) -> bytes:
+    """The bytes a signature covers: canonical JSON of the normalized record, `signature` left out.
 
     Throughput-track records (R14) are signed the same way; their own type keeps them apart from results.
     """
-    body = type(result).from_dict(result.to_dict()).to_dict()
+    body = type(record).from_dict(record.to_dict()).to_dict()
     body.pop("signature", None)
+    if body.get("compute") is None:  # added after schema 1: absent, results signed before it still verify
+        body.pop("compute", None)
     return canonical_json(body)
 
 
-def sign_result(result: _Signed, private_key: Ed25519PrivateKey | str) -> _Signed:
-    """The result with `signature` (base64 Ed25519) over `signed_payload(result)`."""
+_Signed = TypeVar("_Signed", Result, ThroughputResult, AuditRecord)
+_SignedResult = TypeVar("_SignedResult", Result, ThroughputResult)
+
+
+def _sign(record: _Signed, private_key: Ed25519PrivateKey | str) -> _Signed:
     key = load_private_key(private_key) if isinstance(private_key, str) else private_key
-    signature = key.sign(signed_payload(result))
-    return result.replace(signature=base64.b64encode(signature).decode("ascii"))
+    signature = key.sign(signed_payload(record))
+    return record.replace(signature=base64.b64encode(signature).decode("ascii"))
+
+
+def _verify(record: Result | ThroughputResult | AuditRecord, public_key: Ed25519PublicKey | str) -> bool:
+    if not record.signature:
+        return False
+    key = load_public_key(public_key) if isinstance(public_key, str) else public_key
+    try:
+        signature = base64.b64decode(record.signature, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    if base64.b64encode(signature).decode("ascii") != record.signature:
+        return False  # only the canonical encoding counts: no character of a signature may change
+    try:
+        key.verify(signature, signed_payload(record))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def sign_result(result: _SignedResult, private_key: Ed25519PrivateKey | str) -> _SignedResult:
+    """The result with `signature` (base64 Ed25519) over `signed_payload(result)`."""
+    return _sign(result, private_key)
 
 
 def verify_result(result: Result | ThroughputResult, public_key: Ed25519PublicKey | str) -> bool:
     """True when `result.signature` is a valid signature of its payload under `public_key`."""
-    if not result.signature:
-        return False
-    key = load_public_key(public_key) if isinstance(public_key, str) else public_key
-    try:
-        signature = base64.b64decode(result.signature, validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    if base64.b64encode(signature).decode("ascii") != result.signature:
-        return False  # only the canonical encoding counts: no character of a signature may change
-    try:
-        key.verify(signature, signed_payload(result))
-    except InvalidSignature:
-        return False
-    return True
+    return _verify(result, public_key)
+
+
+def sign_audit(record: AuditRecord, private_key: Ed25519PrivateKey | str) -> AuditRecord:
+    """The audit record signed with the same key and the same canonical payload rule as results (R13)."""
+    return _sign(record, private_key)
+
+
+def verify_audit(record: AuditRecord, public_key: Ed25519PublicKey | str) -> bool:
+    """True when the audit record's signature is valid under `public_key`."""
+    return _verify(record, public_key)
+
+
+def audit_hash(record: AuditRecord) -> str:
+    """sha256 (hex) of the audit record's canonical JSON, signature included: the log event carries it."""
+    return hashlib.sha256(canonical_json(AuditRecord.from_dict(record.to_dict()).to_dict())).hexdigest()
 
 
 # --- where the keys come from -----------------------------------------------------------------------------

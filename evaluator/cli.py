@@ -10,18 +10,38 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.config import ConfigError, EvalSetConfig, LeaderboardConfig, load_config
 from core.records import BATCH_ONE_TRACK, PRECISIONS, THROUGHPUT_TRACK, Result, ThroughputResult, write_jsonl
+from core.signing import SigningKeyError
 from core.store import StoreError, open_store
-from evaluator.audio import AudioError
 from evaluator.eval_sets import EvalSetError, eval_set_from_path
-from evaluator.evaluate import Evaluation, InvalidResult, evaluate
-from evaluator.models import ModelLoadError
-from evaluator.runner import UtteranceTimeout
-from evaluator.throughput_eval import ThroughputEvaluation, evaluate_throughput
 
-EXPECTED_ERRORS = (ConfigError, ModelLoadError, EvalSetError, AudioError, UtteranceTimeout, InvalidResult, StoreError)
+if TYPE_CHECKING:
+    from evaluator.evaluate import Evaluation
+    from evaluator.throughput_eval import ThroughputEvaluation
+
+#: Errors that are the user's to fix, printed as one line. These need no heavy import.
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (ConfigError, EvalSetError, StoreError, SigningKeyError)
+
+#: The same, defined in modules that import torch/transformers: `--help` and `verify` must not load those, and
+#: such an error can only have been raised once its module was imported, so it is looked up in `sys.modules`.
+_HEAVY_EXPECTED_ERRORS = (
+    ("evaluator.audio", "AudioError"),
+    ("evaluator.models", "ModelLoadError"),
+    ("evaluator.models", "DecodingStalled"),
+    ("evaluator.runner", "UtteranceTimeout"),
+    ("evaluator.evaluate", "InvalidResult"),
+)
+
+
+def expected_errors() -> tuple[type[Exception], ...]:
+    """`EXPECTED_ERRORS` plus those of the heavy modules already imported (never imports one)."""
+    loaded = tuple(
+        getattr(sys.modules[module], name) for module, name in _HEAVY_EXPECTED_ERRORS if module in sys.modules
+    )
+    return EXPECTED_ERRORS + loaded
 
 
 def _eval_sets(config: LeaderboardConfig, names: Sequence[str] | None) -> list[EvalSetConfig] | None:
@@ -109,6 +129,9 @@ def throughput_summary(result: ThroughputResult) -> str:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from evaluator.evaluate import evaluate  # torch and transformers: only when evaluating
+    from evaluator.throughput_eval import evaluate_throughput
+
     config = load_config(args.config)
     run = evaluate_throughput if args.track == THROUGHPUT_TRACK else evaluate
     evaluation: Evaluation | ThroughputEvaluation = run(
@@ -135,7 +158,14 @@ def _cmd_run_once(args: argparse.Namespace) -> int:
     from evaluator.job import run_once
 
     config = load_config(args.config)
-    request = run_once(config, open_store(config), worker=args.worker)
+    store = open_store(config)
+    request = run_once(config, store, worker=args.worker, request_id=args.request_id)
+    if request is None and args.request_id:
+        current = store.snapshot().requests.get(args.request_id)
+        if current is None:
+            raise StoreError(f"no request {args.request_id} in the store; check the id on the Queue page")
+        print(f"{args.request_id} is {current.status}, not PENDING: another worker has it or it ended; nothing to do")
+        return 0
     if request is None:
         print("no pending request")
         return 0
@@ -165,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     once = sub.add_parser("run-once", help="claim one pending request from the store, evaluate it, publish it")
     once.add_argument("--config", default=None)
     once.add_argument("--worker", default=None, help="worker name recorded in the lease and the log")
+    once.add_argument(
+        "--request-id", default=None, help="claim exactly this request (a Job started for it); exit 0 if taken"
+    )
     once.set_defaults(func=_cmd_run_once)
     for name, summary in DELEGATED.items():
         sub.add_parser(name, help=summary, add_help=False)
@@ -173,8 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Subcommands with parsers of their own; they get the rest of the command line (`verify --help` works).
 DELEGATED = {
-    "verify": "check result signatures, predictions hashes and the log's hash chain (see `verify --help`)",
+    "verify": "check result signatures, predictions hashes and the log's hash chain; exit 0 verified, 1 altered, "
+    "2 nothing checked, 3 unsigned (see `verify --help`)",
     "keygen": "make the Ed25519 key pair that signs results (see `keygen --help`)",
+    "audit": "re-run a finished entry as recorded and compare every figure (see `audit --help`)",
 }
 
 
@@ -186,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except EXPECTED_ERRORS as exc:
+    except Exception as exc:
+        if not isinstance(exc, expected_errors()):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,7 +1,12 @@
 """Eval sets: local folders in the `datasets` AudioFolder layout, or Hub datasets, as a stream of utterances.
 
 An utterance carries its audio *source* (a path or the file's bytes), not decoded audio: decoding and
-resampling happen in the runner's prefetch thread, outside the timed region.
+resampling happen in the runner's untimed window loading, outside the timed region.
+
+A Hub set is streamed at one commit SHA, the one its `EvalSetSource` records. Within one board version the
+data must not move: the first finished result of the version pins each Hub set's SHA (see `pinned_revisions`),
+later evaluations stream exactly that commit, and a config that names another commit for the same version is
+refused until a new board version is made.
 """
 
 from __future__ import annotations
@@ -9,15 +14,26 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
 from core.config import REPO_ROOT, EvalSetConfig
-from core.records import EvalSetSource
+from core.records import EvalSetSource, Result
 
 METADATA_FILES = ("metadata.csv", "metadata.jsonl")
+COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
+#: References the public Open ASR Leaderboard harness drops before scoring (normalizer/data_utils.py,
+#: `is_target_text_in_range`): TED-LIUM marks untranscribed stretches `ignore_time_segment_in_scoring`.
+EXCLUDED_REFERENCES = frozenset({"ignore time segment in scoring"})
+
+
+def is_excluded_reference(reference: str) -> bool:
+    """True for a reference the ESB convention marks as not to be scored (in any case, `_` or spaces)."""
+    words = re.sub(r"[^a-z0-9]+", " ", reference.lower()).split()
+    return " ".join(words) in EXCLUDED_REFERENCES
 
 
 class EvalSetError(ValueError):
@@ -34,7 +50,7 @@ class RawUtterance:
 class EvalSet:
     """A named, re-iterable source of utterances with a record of where it came from (R12)."""
 
-    def __init__(self, config: EvalSetConfig, max_samples: int | None = None) -> None:
+    def __init__(self, config: EvalSetConfig, max_samples: int | None = None, pinned: str | None = None) -> None:
         self.config = config
         self.name = config.name
         self.max_samples = max_samples
@@ -46,17 +62,17 @@ class EvalSet:
             )
         else:
             self._rows = None
-            self.total = _hub_num_examples(config, max_samples)
             self.source = EvalSetSource(
                 name=config.name,
                 source=str(config.hub_id),
-                revision=_resolve_dataset_revision(config),
+                revision=_pinned_revision(config, pinned),
                 config=config.config,
                 split=config.split,
             )
+            self.total = _hub_num_examples(config, self.source.revision, max_samples)
 
     def __iter__(self) -> Iterator[RawUtterance]:
-        rows = iter(self._rows) if self._rows is not None else _iter_hub(self.config)
+        rows = iter(self._rows) if self._rows is not None else _iter_hub(self.config, self.source.revision)
         return islice(rows, self.max_samples) if self.max_samples else rows
 
 
@@ -107,24 +123,27 @@ def _read_audiofolder(folder: Path, config: EvalSetConfig) -> list[RawUtterance]
 
 
 def _folder_digest(folder: Path) -> str:
-    """sha256 over the metadata and every audio file, so a re-run can prove it used the same data."""
+    """sha256 over every file of the folder and its subfolders (relative path and content), so a re-run can
+    prove it used the same data; audio in `clips/` counts as much as audio beside the metadata."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = path.relative_to(folder).as_posix()
+        digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
-def _load_hub(config: EvalSetConfig):  # noqa: ANN202 - a datasets.IterableDataset; imported lazily (slow import)
+def _load_hub(config: EvalSetConfig, revision: str | None):  # noqa: ANN202 - a datasets.IterableDataset (lazy import)
     import datasets
 
     try:
         dataset = datasets.load_dataset(
-            config.hub_id, config.config, split=config.split, revision=config.revision, streaming=True
+            config.hub_id, config.config, split=config.split, revision=revision or config.revision, streaming=True
         )
     except Exception as exc:  # datasets raises many types (FileNotFoundError, ConnectionError, DatasetNotFound...)
         raise EvalSetError(
             f"eval set {config.name!r}: cannot load {config.hub_id} (config {config.config}, split {config.split}, "
-            f"revision {config.revision}): {exc}. Check the id, config, split and that the Hub is reachable."
+            f"revision {revision or config.revision}): {exc}. Check the id, config, split, that the Hub is reachable "
+            "and, for a gated dataset such as the ESB sets, that HF_TOKEN belongs to an account that accepted its terms."
         ) from exc
     columns = dataset.column_names or []
     for column in (config.audio_column, config.text_column):
@@ -133,8 +152,8 @@ def _load_hub(config: EvalSetConfig):  # noqa: ANN202 - a datasets.IterableDatas
     return dataset.cast_column(config.audio_column, datasets.Audio(decode=False))
 
 
-def _iter_hub(config: EvalSetConfig) -> Iterator[RawUtterance]:
-    for index, item in enumerate(_load_hub(config)):
+def _iter_hub(config: EvalSetConfig, revision: str | None) -> Iterator[RawUtterance]:
+    for index, item in enumerate(_load_hub(config, revision)):
         audio = item[config.audio_column]
         data = audio.get("bytes") or (Path(audio["path"]) if audio.get("path") else None)
         if data is None:
@@ -143,11 +162,11 @@ def _iter_hub(config: EvalSetConfig) -> Iterator[RawUtterance]:
         yield RawUtterance(id=utterance_id, reference=str(item[config.text_column] or ""), audio=data)
 
 
-def _hub_num_examples(config: EvalSetConfig, max_samples: int | None) -> int | None:
+def _hub_num_examples(config: EvalSetConfig, revision: str | None, max_samples: int | None) -> int | None:
     try:
         import datasets
 
-        builder = datasets.load_dataset_builder(config.hub_id, config.config, revision=config.revision)
+        builder = datasets.load_dataset_builder(config.hub_id, config.config, revision=revision)
         total = builder.info.splits[config.split].num_examples if builder.info.splits else None
     except Exception:  # the count only feeds the progress bar; the evaluation itself reports load errors
         total = None
@@ -157,12 +176,54 @@ def _hub_num_examples(config: EvalSetConfig, max_samples: int | None) -> int | N
 
 
 def _resolve_dataset_revision(config: EvalSetConfig) -> str:
-    """The commit SHA that `revision` points to on the Hub, or the configured revision when unresolvable."""
-    if Path(str(config.hub_id)).exists():
+    """The commit SHA that `revision` points to on the Hub (a local dataset folder keeps its configured name)."""
+    if Path(str(config.hub_id)).exists() or COMMIT_SHA.match(config.revision):
         return config.revision
-    try:
-        from huggingface_hub import HfApi
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import GatedRepoError
 
-        return HfApi().dataset_info(str(config.hub_id), revision=config.revision).sha or config.revision
-    except Exception:
-        return config.revision
+    try:
+        sha = HfApi().dataset_info(str(config.hub_id), revision=config.revision).sha
+    except GatedRepoError as exc:
+        raise EvalSetError(
+            f"eval set {config.name!r}: {config.hub_id} is gated; accept its terms on the Hub with the account whose "
+            "HF_TOKEN the evaluator uses, or use a token that has access"
+        ) from exc
+    except Exception as exc:
+        raise EvalSetError(
+            f"eval set {config.name!r}: cannot resolve {config.hub_id}@{config.revision} to a commit "
+            f"({type(exc).__name__}); check the id, the revision and that the Hub is reachable"
+        ) from exc
+    if not sha:
+        raise EvalSetError(f"eval set {config.name!r}: the Hub returned no commit SHA for {config.hub_id}")
+    return sha
+
+
+def _pinned_revision(config: EvalSetConfig, pinned: str | None) -> str:
+    """The commit to stream: the version's pin when there is one, else what the config's revision resolves to."""
+    if pinned is None:
+        return _resolve_dataset_revision(config)
+    if COMMIT_SHA.match(config.revision) and config.revision != pinned:
+        raise EvalSetError(
+            f"eval set {config.name!r}: this board version's results were measured on {config.hub_id}@{pinned}, "
+            f"but the config now names {config.revision}; the data must not move under a board version. Make a "
+            "new board version (a new [leaderboard] version in the config) to evaluate on other data"
+        )
+    return pinned
+
+
+def pinned_revisions(results: Iterable[Result], version: str, sets: Iterable[EvalSetConfig]) -> dict[str, str]:
+    """Per Hub eval set of board `version`, the commit its first finished result streamed (the version's pin).
+
+    A result pins a set only when it recorded the same dataset, config and split as the set now configured.
+    """
+    wanted: Mapping[str, EvalSetConfig] = {s.name: s for s in sets if s.hub_id}
+    pins: dict[str, str] = {}
+    for result in sorted((r for r in results if r.leaderboard_version == version), key=lambda r: r.finished_at):
+        for source in result.eval_sets:
+            config = wanted.get(source.name)
+            if config is None or source.name in pins or not source.revision or source.sha256:
+                continue
+            if (source.source, source.config, source.split) == (config.hub_id, config.config, config.split):
+                pins[source.name] = source.revision
+    return pins

@@ -6,16 +6,16 @@ measures exactly what the leaderboard measured.
 
 from __future__ import annotations
 
-import hashlib
 import shlex
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import REPO_ROOT, EvalSetConfig, LeaderboardConfig
 from core.model_files import card_license, weight_file_hashes
-from core.records import BatchEvidence, ModelInfo, PredictionRow, Progress, Result, utc_now, write_jsonl
+from core.records import BatchEvidence, DatasetScore, ModelInfo, PredictionRow, Progress, Result, utc_now, write_jsonl
+from core.signing import predictions_sha256
 from evaluator.eval_sets import EvalSet
 from evaluator.fingerprint import hardware_fingerprint, is_official, software_fingerprint
 from evaluator.metrics import aggregate, get_normalizer, score_eval_set
@@ -38,11 +38,6 @@ class Evaluation:
     def overhead_ratio(self) -> float:
         """Wall time of the evaluation loops over the summed timed utterance time (1.0 = no overhead)."""
         return self.loop_wall_s / self.timed_s if self.timed_s else float("inf")
-
-
-def predictions_sha256(rows: Sequence[PredictionRow]) -> str:
-    """sha256 of the predictions file exactly as the store writes it; the signature covers it (R9)."""
-    return hashlib.sha256(write_jsonl(rows).encode("utf-8")).hexdigest()
 
 
 def _model_info(source: ModelSource, transcriber: Transcriber) -> ModelInfo:
@@ -78,6 +73,89 @@ def reproduce_command(
     return shlex.join(parts)
 
 
+def _progress_reporter(
+    sets: Sequence[EvalSet], on_progress: Callable[[Progress], None] | None
+) -> Callable[[int, int, int | None], None]:
+    """A callback (set index, done in set, set total) that reports overall progress with an ETA."""
+    totals = [s.total for s in sets]
+    grand_total = sum(totals) if all(t is not None for t in totals) else None  # type: ignore[misc]
+    started = time.perf_counter()
+
+    def report(index: int, done: int, total: int | None) -> None:
+        if not on_progress:
+            return
+        overall = sum(totals[:index]) + done if grand_total else done  # type: ignore[arg-type]
+        elapsed = time.perf_counter() - started
+        eta = (grand_total - overall) * elapsed / overall if grand_total and overall else None
+        on_progress(
+            Progress(
+                eval_set=sets[index].name,
+                done=done,
+                total=total or 0,
+                sets_done=index,
+                sets_total=len(sets),
+                eta_s=round(eta, 1) if eta is not None else None,
+                updated_at=utc_now(),
+            )
+        )
+
+    return report
+
+
+@dataclass(frozen=True)
+class _SetsRun:
+    predictions: dict[str, list[PredictionRow]]
+    scores: dict[str, DatasetScore]
+    loop_wall_s: float
+
+
+def _run_sets(
+    config: LeaderboardConfig,
+    transcriber: Transcriber,
+    sets: Sequence[EvalSet],
+    on_progress: Callable[[Progress], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> _SetsRun:
+    """Every eval set at batch size one, then scored (R3, R11)."""
+    rules = config.rules
+    normalize = get_normalizer(config.normalizer)
+    report = _progress_reporter(sets, on_progress)
+    predictions: dict[str, list[PredictionRow]] = {}
+    scores: dict[str, DatasetScore] = {}
+    loop_wall = 0.0
+    for index, eval_set in enumerate(sets):
+        run = run_set(
+            transcriber,
+            eval_set,
+            name=eval_set.name,
+            total=eval_set.total,
+            timeout_s=rules.utterance_timeout_s,
+            on_progress=lambda done, total, index=index: report(index, done, total),
+            should_stop=should_stop,
+        )
+        loop_wall += run.wall_s
+        predictions[eval_set.name] = run.rows
+        scores[eval_set.name] = score_eval_set(
+            run.rows,
+            normalize,
+            max_rtf=rules.max_rtf,
+            bootstrap_samples=rules.bootstrap_samples,
+            seed=rules.bootstrap_seed,
+            skipped_empty_references=run.skipped_empty_references,
+            excluded_references=run.excluded_references,
+        )
+    return _SetsRun(predictions=predictions, scores=scores, loop_wall_s=loop_wall)
+
+
+def _rules_in_force(config: LeaderboardConfig, device: str, max_samples: int | None) -> dict[str, object]:
+    rules: dict[str, object] = {**config.rules.to_dict(), "normalizer": config.normalizer, "device_requested": device}
+    if config.price is not None:  # R14: the cost is computed from the price recorded here, never today's config
+        rules["hardware_price"] = config.price.to_dict()
+    if max_samples:
+        rules["max_samples"] = max_samples
+    return rules
+
+
 def evaluate(
     config: LeaderboardConfig,
     model: str,
@@ -89,20 +167,23 @@ def evaluate(
     eval_sets: Sequence[EvalSetConfig] | None = None,
     max_samples: int | None = None,
     model_info: ModelInfo | None = None,
+    pinned_revisions: Mapping[str, str] | None = None,
     before_load: Callable[[Path], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Evaluation:
     """Evaluate `model` on `eval_sets` (default: all of the config's) under the config's rules.
 
-    `before_load` gets the model's folder (a Hub model is downloaded at its pinned SHA first) before any weight
-    is loaded; the job uses it to check the weight hashes recorded at submission (R4).
+    `pinned_revisions` (eval set name -> commit SHA) are the board version's data pins: a Hub set streams that
+    commit (see `evaluator.eval_sets.pinned_revisions`). `before_load` gets the model's folder (a Hub model
+    is downloaded at its pinned SHA first) before any weight is loaded; the job uses it to check the weight
+    hashes recorded at submission (R4).
     """
     rules = config.rules
     started_at = utc_now()
     chosen = list(eval_sets) if eval_sets is not None else list(config.eval_sets)
-    sets = [EvalSet(e, max_samples=max_samples) for e in chosen]
-    normalize = get_normalizer(config.normalizer)
+    pins = pinned_revisions or {}
+    sets = [EvalSet(e, max_samples=max_samples, pinned=pins.get(e.name)) for e in chosen]
     source = resolve_model(model, revision, config.models_dir)
     if before_load:
         before_load(source.folder)
@@ -115,57 +196,7 @@ def evaluate(
         utterance_timeout_s=rules.utterance_timeout_s,
     )
     warmup_done = warm_up(transcriber, sets[0], rules.warmup_utterances)
-
-    totals = [s.total for s in sets]
-    grand_total = sum(totals) if all(t is not None for t in totals) else None  # type: ignore[misc]
-    done_before = 0
-    loop_started = time.perf_counter()
-
-    def progress_for(index: int) -> Callable[[int, int | None], None]:
-        def report(done: int, total: int | None) -> None:
-            if not on_progress:
-                return
-            overall = done_before + done
-            elapsed = time.perf_counter() - loop_started
-            eta = (grand_total - overall) * elapsed / overall if grand_total and overall else None
-            on_progress(
-                Progress(
-                    eval_set=sets[index].name,
-                    done=done,
-                    total=total or 0,
-                    sets_done=index,
-                    sets_total=len(sets),
-                    eta_s=round(eta, 1) if eta is not None else None,
-                    updated_at=utc_now(),
-                )
-            )
-
-        return report
-
-    predictions: dict[str, list[PredictionRow]] = {}
-    scores = {}
-    loop_wall = 0.0
-    for index, eval_set in enumerate(sets):
-        run = run_set(
-            transcriber,
-            eval_set,
-            name=eval_set.name,
-            total=eval_set.total,
-            timeout_s=rules.utterance_timeout_s,
-            on_progress=progress_for(index),
-            should_stop=should_stop,
-        )
-        loop_wall += run.wall_s
-        done_before += len(run.rows)
-        predictions[eval_set.name] = run.rows
-        scores[eval_set.name] = score_eval_set(
-            run.rows,
-            normalize,
-            max_rtf=rules.max_rtf,
-            bootstrap_samples=rules.bootstrap_samples,
-            seed=rules.bootstrap_seed,
-            skipped_empty_references=run.skipped_empty_references,
-        )
+    run = _run_sets(config, transcriber, sets, on_progress, should_stop)
 
     evidence = BatchEvidence(
         max_batch_size=transcriber.probe.max_batch_size, forward_calls=transcriber.probe.forward_calls
@@ -173,11 +204,6 @@ def evaluate(
     if evidence.max_batch_size > 1:
         raise InvalidResult(f"a forward call saw a batch of {evidence.max_batch_size}; only batch size one is allowed")
     hardware = hardware_fingerprint(transcriber.device)
-    rules_in_force = {**rules.to_dict(), "normalizer": config.normalizer, "device_requested": device}
-    if config.price is not None:  # R14: the cost is computed from the price recorded here, never today's config
-        rules_in_force["hardware_price"] = config.price.to_dict()
-    if max_samples:
-        rules_in_force["max_samples"] = max_samples
     explicit_sets = (
         [e.name if e in config.eval_sets else str(e.path or e.source) for e in chosen]
         if eval_sets is not None
@@ -190,8 +216,8 @@ def evaluate(
         precision=precision,
         leaderboard_version=config.version,
         official=is_official(hardware, rules.gpu_class) and not max_samples,
-        datasets=scores,
-        aggregate=aggregate(scores, rules.max_rtf),
+        datasets=run.scores,
+        aggregate=aggregate(run.scores, rules.max_rtf, run.predictions),
         batch_evidence=evidence,
         warmup_utterances=warmup_done,
         hardware=hardware,
@@ -200,9 +226,11 @@ def evaluate(
         finished_at=utc_now(),
         reproduce=reproduce_command(config, source.model_id, source.revision, precision, explicit_sets, max_samples),
         eval_sets=[s.source for s in sets],
-        rules=rules_in_force,
-        predictions_sha256={name: predictions_sha256(rows) for name, rows in predictions.items()},
+        rules=_rules_in_force(config, device, max_samples),
+        predictions_sha256={name: predictions_sha256(write_jsonl(rows)) for name, rows in run.predictions.items()},
         model=model_info or _model_info(source, transcriber),
+        decoding=transcriber.decoding.settings,
+        ignored_settings=list(transcriber.decoding.ignored),
     )
-    timed = sum(row.time_s for rows in predictions.values() for row in rows)
-    return Evaluation(result=result, predictions=predictions, loop_wall_s=loop_wall, timed_s=timed)
+    timed = sum(row.time_s for rows in run.predictions.values() for row in rows)
+    return Evaluation(result=result, predictions=run.predictions, loop_wall_s=run.loop_wall_s, timed_s=timed)

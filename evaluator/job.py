@@ -9,42 +9,35 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
-import uuid
+import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
+from core.compute import compute_record, job_context, with_compute
 from core.config import LeaderboardConfig
 from core.records import Progress, Request, Result, ThroughputResult
+from core.redaction import redact
 from core.signing import PRIVATE_KEY_ENV, sign_result, signing_key_for
 from core.store import LeaseLost, Store, StoreError
 from core.weights import WeightMismatch, check_weight_hashes
+from core.workers import default_worker_name
 from evaluator.audio import AudioError
-from evaluator.eval_sets import EvalSetError
+from evaluator.eval_sets import EvalSetError, pinned_revisions
 from evaluator.evaluate import InvalidResult, evaluate
 from evaluator.models import ModelLoadError
-from evaluator.runner import Stopped, UtteranceTimeout
+from evaluator.runner import TIMED_REGION, Stopped, UtteranceTimeout
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 logger = logging.getLogger(__name__)
 _Signable = TypeVar("_Signable", Result, ThroughputResult)
 
-#: Errors whose message already tells the submitter what is wrong and what to do.
-USER_FACING_ERRORS = (ModelLoadError, EvalSetError, AudioError, UtteranceTimeout, InvalidResult, ValueError)
-SECRET_ENV_VARS = ("HF_TOKEN", "RESULTS_SIGNING_KEY")
-
-
-def redact(text: str) -> str:
-    """Remove secret values (the HF token, the signing key) from text bound for logs or public records."""
-    for name in SECRET_ENV_VARS:
-        secret = os.environ.get(name)
-        if secret and len(secret) >= 8:
-            text = text.replace(secret, "***")
-    return text
-
-
-def default_worker_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+#: Errors whose message already tells the submitter what is wrong and what to do. Only these specific types:
+#: any other exception (a bare ValueError included) is a bug of ours, reported as an internal error.
+USER_FACING_ERRORS = (ModelLoadError, EvalSetError, AudioError, UtteranceTimeout, InvalidResult, WeightMismatch)
 
 
 class LeaseKeeper:
@@ -76,6 +69,9 @@ class LeaseKeeper:
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             progress = self._progress
+            # Beat between two timed utterances (R3: nothing else runs in a timed window); if one utterance
+            # outlasts the interval, beat anyway rather than let the lease lapse.
+            quiet = TIMED_REGION.acquire(timeout=self.interval_s)
             try:
                 self.store.heartbeat(
                     self.request_id, self.worker, self.lease_s, progress if progress != self._sent else None
@@ -87,15 +83,34 @@ class LeaseKeeper:
                 return
             except StoreError as exc:  # transient: the next beat retries, the lease has slack
                 logger.warning("heartbeat for %s failed: %s", self.request_id, redact(str(exc)))
+            finally:
+                if quiet:
+                    TIMED_REGION.release()
 
 
-def run_once(config: LeaderboardConfig, store: Store, *, worker: str | None = None) -> Request | None:
-    """Claim and evaluate one pending request. Returns the request as it ended, or None if none was pending."""
-    worker = worker or default_worker_name()
+def run_once(
+    config: LeaderboardConfig,
+    store: Store,
+    *,
+    worker: str | None = None,
+    request_id: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Request | None:
+    """Claim and evaluate one pending request (only `request_id` when given, as a Job does). Returns the
+    request as it ended, or None if none (or not that one) was pending.
+
+    `env` carries what a Jobs dispatcher told this process (`core.compute`: flavor, listed price); the
+    result records the GPU seconds from claim to result and their cost at that price."""
+    worker = worker or default_worker_name("evaluator")
+    # Fail fast: a malformed signing key raises SigningKeyError here, before any request is claimed, instead
+    # of after a whole evaluation whose result could then not be signed.
+    signing_key = signing_key_for(config)
     rules = config.rules
-    request = store.claim(worker, rules.lease_s, rules.max_attempts)
+    context = job_context(os.environ if env is None else env)
+    request = store.claim(worker, rules.lease_s, rules.max_attempts, request_id=request_id)
     if request is None:
         return None
+    held_since = time.monotonic()
     logger.info(
         "%s claimed %s (%s@%s, %s)",
         worker,
@@ -114,6 +129,9 @@ def run_once(config: LeaderboardConfig, store: Store, *, worker: str | None = No
                 revision=request.revision,
                 precision=request.precision,
                 model_info=request.model,
+                pinned_revisions=pinned_revisions(
+                    store.snapshot().finished_results(), config.version, config.eval_sets
+                ),
                 before_load=lambda folder: check_pinned_weights(request, folder),
                 on_progress=keeper.update,
                 should_stop=keeper.lost,
@@ -136,19 +154,23 @@ def run_once(config: LeaderboardConfig, store: Store, *, worker: str | None = No
                 f"internal evaluator error ({type(exc).__name__}: {exc}); the maintainers were notified in the logs"
             ),
         )
+    compute = compute_record(context, time.monotonic() - held_since)
+    result = with_compute(evaluation.result, compute, config.workers.flavor)
     try:
-        finished = store.finish(request.request_id, worker, sign(evaluation.result, config), evaluation.predictions)
+        finished = store.finish(request.request_id, worker, sign(result, signing_key), evaluation.predictions)
     except LeaseLost as exc:
         logger.warning("%s: %s; result discarded", request.request_id, exc)
         return store.snapshot().requests.get(request.request_id)
     aggregate = evaluation.result.aggregate
     logger.info("%s finished: avg WER %.4f, RTF %.4f", request.request_id, aggregate.avg_wer, aggregate.rtf)
     if request.throughput and finished is not None and finished.status == "FINISHED":
-        run_throughput(config, store, request)
+        run_throughput(config, store, request, signing_key)
     return finished
 
 
-def run_throughput(config: LeaderboardConfig, store: Store, request: Request) -> bool:
+def run_throughput(
+    config: LeaderboardConfig, store: Store, request: Request, signing_key: Ed25519PrivateKey | None
+) -> bool:
     """R14: the throughput track of a request whose batch-one result is published; True if it was stored.
 
     It runs after the batch-one evaluation, so a failure here never touches the batch-one result or the
@@ -164,9 +186,10 @@ def run_throughput(config: LeaderboardConfig, store: Store, request: Request) ->
             revision=request.revision,
             precision=request.precision,
             model_info=request.model,
+            pinned_revisions=pinned_revisions(store.snapshot().finished_results(), config.version, config.eval_sets),
             before_load=lambda folder: check_pinned_weights(request, folder),
         )
-        store.publish_throughput(sign(evaluation.result, config), evaluation.predictions)
+        store.publish_throughput(sign(evaluation.result, signing_key), evaluation.predictions)
     except Exception as exc:
         logger.warning("%s: throughput track failed: %s", request.request_id, redact(f"{type(exc).__name__}: {exc}"))
         return False
@@ -193,9 +216,8 @@ def check_pinned_weights(request: Request, folder: Path) -> None:
     check_weight_hashes(folder, request.model.weight_files)
 
 
-def sign(result: _Signable, config: LeaderboardConfig) -> _Signable:
+def sign(result: _Signable, key: Ed25519PrivateKey | None) -> _Signable:
     """R9: sign with the Space secret (or the local store's own key); unsigned results are not ranked."""
-    key = signing_key_for(config)
     if key is None:
         logger.warning(
             "%s is not set: %s is published unsigned and will not be ranked", PRIVATE_KEY_ENV, result.request_id

@@ -8,28 +8,32 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
-from transformers import AutoConfig, AutoModelForCTC, AutoModelForSpeechSeq2Seq, AutoProcessor, PreTrainedModel
-from transformers import logging as transformers_logging
-from transformers.models.auto.modeling_auto import (
-    MODEL_FOR_CTC_MAPPING_NAMES,
-    MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES,
+from transformers import (
+    AutoConfig,
+    AutoModelForCTC,
+    AutoModelForSpeechSeq2Seq,
+    AutoProcessor,
+    GenerationConfig,
+    PreTrainedModel,
 )
+from transformers import logging as transformers_logging
+from transformers.models.whisper.generation_whisper import WhisperGenerationMixin
 
-from core.model_files import UNSAFE_WEIGHT_SUFFIXES, WEIGHT_SUFFIXES, local_revision, model_files
+from core.architectures import speech_architectures
+from core.model_files import UNSAFE_WEIGHT_SUFFIXES, WEIGHT_SUFFIXES, hub_card_license, local_revision, model_files
 from core.records import HUB_REPO_ID, PRECISIONS
+from evaluator.decoding import Decoding, ctc_decoding, seq2seq_decoding
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-SEQ2SEQ_ARCHITECTURES = frozenset(MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES.values())
-CTC_ARCHITECTURES = frozenset(MODEL_FOR_CTC_MAPPING_NAMES.values())
-# generate() warns about its own defaults on every call; at one call per utterance that floods the logs
-# and costs time inside the timed region.
-transformers_logging.set_verbosity_error()
+SEQ2SEQ_ARCHITECTURES = speech_architectures().seq2seq
+CTC_ARCHITECTURES = speech_architectures().ctc
 
 
 class ModelLoadError(ValueError):
@@ -116,10 +120,10 @@ def hub_license(model_id: str, revision: str) -> str | None:
     from huggingface_hub import HfApi
 
     try:
-        card = HfApi().model_info(model_id, revision=revision).card_data
+        info = HfApi().model_info(model_id, revision=revision)
     except Exception:
         return None
-    return str(card.get("license")) if card and card.get("license") else None
+    return hub_card_license(info)
 
 
 def check_model_folder(folder: Path) -> None:
@@ -156,6 +160,39 @@ class BatchProbe:
         self.input_dtypes.clear()
 
 
+class DecodingStalled(ValueError):
+    """Generation ran far past any honest length for the utterance; the evaluation fails instead of hanging."""
+
+
+@dataclass
+class CallBudget:
+    """A forward pre-hook that stops one `generate` after `limit` model calls (None: unlimited).
+
+    transformers' Whisper long-form loop seeks to the window's last timestamp; a window that ends on two equal
+    timestamps (`<|0.00|><|0.00|>`) moves it by nothing, and the loop never ends. Every honest window advances,
+    so one full window of tokens per second of audio is far beyond any honest need.
+    """
+
+    limit: int | None = None
+    calls: int = 0
+    what: str = ""
+
+    def arm(self, limit: int, what: str) -> None:
+        self.limit, self.calls, self.what = limit, 0, what
+
+    def disarm(self) -> None:
+        self.limit = None
+
+    def __call__(self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.calls += 1
+        if self.limit is not None and self.calls > self.limit:
+            raise DecodingStalled(
+                f"{self.what}: generation made {self.calls} decoding steps without finishing, far more than any "
+                "honest transcript needs (transformers' Whisper long-form loop can stall on a window that ends "
+                "on repeated timestamps); the model cannot be evaluated on this utterance"
+            )
+
+
 class Transcriber:
     """One loaded model that turns one waveform into text; everything inside `transcribe` is timed (R3)."""
 
@@ -174,6 +211,9 @@ class Transcriber:
         self.dtype = DTYPES[precision]
         self.device = torch.device(_pick_device(device))
         check_model_folder(source.folder)
+        # generate() warns about its own defaults on every call; at one call per utterance that floods the logs
+        # and costs time inside the timed region. Set here, when a model is loaded, never on import.
+        transformers_logging.set_verbosity_error()
         config = _load(AutoConfig.from_pretrained, source)
         architecture = (getattr(config, "architectures", None) or [""])[0]
         self.architecture = architecture
@@ -188,7 +228,11 @@ class Transcriber:
                 "class (seq2seq like WhisperForConditionalGeneration, or CTC like Wav2Vec2ForCTC)"
             )
         self.processor = _load(AutoProcessor.from_pretrained, source)
-        self.model: PreTrainedModel = _load(auto.from_pretrained, source, dtype=self.dtype, use_safetensors=True)
+        # The model's own generation_config.json is not loaded: R7 decoding is built in `_decoding`, and that
+        # file's validation would otherwise reject the model for settings the evaluator ignores anyway.
+        self.model: PreTrainedModel = _load(
+            auto.from_pretrained, source, dtype=self.dtype, use_safetensors=True, generation_config=GenerationConfig()
+        )
         self.model.to(self.device).eval()
         wrong = {str(p.dtype) for p in self.model.parameters() if p.is_floating_point() and p.dtype != self.dtype}
         if wrong:
@@ -199,29 +243,55 @@ class Transcriber:
         if self.kind == "seq2seq":
             # generate() runs the encoder on its own, then the model once per decoding step: watch both.
             self.model.get_encoder().register_forward_pre_hook(self.probe, with_kwargs=True)
-        self._generate_kwargs = self._decoding_settings(max_new_tokens, utterance_timeout_s)
+        #: Whisper's own generate() transcribes inputs longer than 30 s whole (sequential long-form).
+        self.whisper = isinstance(self.model, WhisperGenerationMixin)
+        self.budget = CallBudget()
+        self.model.register_forward_pre_hook(self.budget, with_kwargs=True)
+        self.decoding = self._decoding(max_new_tokens, utterance_timeout_s)
 
-    def _decoding_settings(self, max_new_tokens: int, timeout_s: float | None) -> dict[str, Any]:
-        """R7: greedy, English, transcribe, no timestamps, no prompt; the same for every eval set."""
+    def _decoding(self, max_new_tokens: int, timeout_s: float | None) -> Decoding:
+        """R7: the evaluator's own decoding config, installed as the model's, so nothing of the model's leaks in."""
         if self.kind != "seq2seq":
-            return {}
-        generation = copy.deepcopy(self.model.generation_config)
-        generation.do_sample = False
-        generation.num_beams = 1
-        generation.temperature = None
-        generation.top_p = None
-        generation.top_k = None
-        limit = getattr(self.model.config, "max_target_positions", None) or max_new_tokens + 4
-        generation.max_new_tokens = max(1, min(max_new_tokens, limit - 4))
-        generation.max_length = None
-        if timeout_s:
-            generation.max_time = timeout_s
-        kwargs: dict[str, Any] = {"generation_config": generation}
-        if getattr(generation, "lang_to_id", None) and getattr(generation, "is_multilingual", False):
-            kwargs.update(language="en", task="transcribe")
-        if hasattr(generation, "no_timestamps_token_id"):
-            kwargs["return_timestamps"] = False
-        return kwargs
+            return ctc_decoding(self.source.folder)
+        decoding = seq2seq_decoding(
+            self.source.folder,
+            self.model.config,
+            max_new_tokens=max_new_tokens,
+            max_target_positions=getattr(self.model.config, "max_target_positions", None),
+            max_time_s=timeout_s if timeout_s and math.isfinite(timeout_s) else None,
+            whisper=self.whisper,
+        )
+        # generate() fills unset settings from model.generation_config, and Whisper falls back to the model
+        # config's forced_decoder_ids (prompt tokens): replace the one, clear the other.
+        self.model.generation_config = decoding.generation_config
+        # Past 30 s, Whisper's generate() needs timestamp tokens to place its windows (they are not in the text).
+        self._long_form_config = copy.deepcopy(decoding.generation_config)
+        self._long_form_config.return_timestamps = True
+        if getattr(self.model.config, "forced_decoder_ids", None) is not None:
+            self.model.config.forced_decoder_ids = None
+        return decoding
+
+    @property
+    def max_audio_s(self) -> float | None:
+        """The longest utterance this model can take whole, or None when any length is transcribed whole.
+
+        Whisper runs long-form generation and CTC takes the whole input; another seq2seq model whose feature
+        extractor cuts its input to a fixed window cannot hear what lies beyond it.
+        """
+        if self.kind == "ctc" or self.whisper:
+            return None
+        chunk = getattr(self.processor.feature_extractor, "chunk_length", None)
+        return float(chunk) if chunk else None
+
+    def generation_config(self, long_form: bool = False) -> GenerationConfig:
+        """The R7 config `generate` runs with: the long-form twin (timestamps place windows) past 30 s on Whisper.
+
+        The throughput track (R14) decodes its batches with these same objects, so both tracks decode alike.
+        """
+        config = getattr(self, "_long_form_config", None) if long_form else self.decoding.generation_config
+        if config is None:
+            raise ValueError(f"a {self.kind} model has no generation config")
+        return config
 
     @property
     def parameters(self) -> int:
@@ -230,20 +300,45 @@ class Transcriber:
     @torch.inference_mode()
     def transcribe(self, waveform: np.ndarray) -> str:
         """Features, host-to-device copy, forward or generate, decode to text; the device synchronized at the end."""
-        features = self.processor(waveform, sampling_rate=self.sampling_rate, return_tensors="pt")
+        features, long_form = self._features(waveform)
         inputs = {
             name: value.to(self.device, dtype=self.dtype if value.is_floating_point() else value.dtype)
             for name, value in features.items()
             if isinstance(value, torch.Tensor)
         }
         if self.kind == "seq2seq":
-            ids = self.model.generate(**inputs, **self._generate_kwargs)
+            config = self.generation_config(long_form)
+            if long_form:
+                seconds = math.ceil(len(waveform) / self.sampling_rate)
+                self.budget.arm(seconds * (config.max_new_tokens + 2), f"a {seconds} s utterance")
+            try:
+                ids = self.model.generate(**inputs, generation_config=config)
+            finally:
+                self.budget.disarm()
             text = self.processor.batch_decode(ids, skip_special_tokens=True)[0]
         else:
             logits = self.model(**inputs).logits
             text = self.processor.batch_decode(logits.argmax(dim=-1))[0]
         synchronize(self.device)
         return text
+
+    def _features(self, waveform: np.ndarray) -> tuple[Any, bool]:
+        """The model's input features for the whole waveform, and whether it needs Whisper's long-form decoding.
+
+        Whisper's feature extractor pads or cuts to 30 s by default; a longer utterance is featurized whole,
+        which makes `generate` run sequential long-form decoding (timestamp tokens only place the windows).
+        """
+        if self.whisper and len(waveform) > self.processor.feature_extractor.n_samples:
+            features = self.processor(
+                waveform,
+                sampling_rate=self.sampling_rate,
+                return_tensors="pt",
+                truncation=False,
+                padding="longest",
+                return_attention_mask=True,
+            )
+            return features, True
+        return self.processor(waveform, sampling_rate=self.sampling_rate, return_tensors="pt"), False
 
 
 def synchronize(device: torch.device) -> None:

@@ -23,15 +23,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from transformers import GenerationConfig
 
 from core.records import DatasetScore, LadderStep, PredictionRow
 from evaluator.eval_sets import EvalSet
 from evaluator.metrics import aggregate, score_eval_set
 from evaluator.models import Transcriber, synchronize
-from evaluator.runner import Decoded, Stopped, prefetch
+from evaluator.runner import TIMED_REGION, Decoded, Screening, Stopped, load_windows
 
-#: Whisper's encoder sees 30 s windows; a batch holding anything longer is decoded long-form.
-WHISPER_WINDOW_S = 30.0
 LADDER_FACTOR = 4
 
 BatchFn = Callable[[list[np.ndarray]], list[str]]
@@ -72,53 +71,76 @@ class SizeProbe:
 
 
 class BatchTranscriber:
-    """Batched transcription with a loaded `Transcriber`: its processor, model, device and decoding settings."""
+    """Batched transcription with a loaded `Transcriber`: its processor, model, device and decoding (R7).
+
+    Every batch decodes with the very `GenerationConfig` objects batch one uses (`Transcriber.decoding`, and
+    its long-form twin for Whisper past 30 s); only the generation time limit is scaled to the batch size. A
+    batch is either all short or all long-form (see `run_batched`), so each utterance is decoded as batch one
+    decodes it, and Whisper never cuts an utterance at 30 s.
+    """
 
     def __init__(self, transcriber: Transcriber, timeout_s: float | None = None) -> None:
         self.transcriber = transcriber
-        self.timeout_s = timeout_s
+        self.timeout_s = timeout_s if timeout_s is not None and math.isfinite(timeout_s) else None
         self.probe = SizeProbe()
         transcriber.model.register_forward_pre_hook(self.probe, with_kwargs=True)
         if transcriber.kind == "seq2seq":
             transcriber.model.get_encoder().register_forward_pre_hook(self.probe, with_kwargs=True)
-        self._kwargs: dict[int, dict[str, Any]] = {}
+        self._configs: dict[tuple[int, bool], GenerationConfig] = {}
 
-    def generate_kwargs(self, size: int) -> dict[str, Any]:
-        """The batch-one decoding settings (R7), with the generation time limit scaled to the batch size."""
-        if size not in self._kwargs:
-            kwargs = dict(self.transcriber._generate_kwargs)
-            generation = kwargs.get("generation_config")
-            if generation is not None and self.timeout_s:
-                generation = copy.deepcopy(generation)
-                generation.max_time = self.timeout_s * size
-                kwargs["generation_config"] = generation
-            self._kwargs[size] = kwargs
-        return self._kwargs[size]
+    def long_form(self, waveform: np.ndarray) -> bool:
+        """Whether batch one would decode this waveform with Whisper's long-form generation (over 30 s)."""
+        t = self.transcriber
+        return t.whisper and len(waveform) > t.processor.feature_extractor.n_samples
+
+    def generation_config(self, size: int, long_form: bool) -> GenerationConfig:
+        """Batch one's generation config (R7), with the time limit per utterance scaled to the batch size."""
+        key = (size, long_form)
+        if key not in self._configs:
+            base = self.transcriber.generation_config(long_form=long_form)
+            config = copy.deepcopy(base)
+            if self.timeout_s is not None:
+                config.max_time = self.timeout_s * size
+            self._configs[key] = config
+        return self._configs[key]
 
     @torch.inference_mode()
     def __call__(self, waveforms: list[np.ndarray]) -> list[str]:
         """Features, host-to-device copy, generate or forward, decode; the device synchronized at the end."""
         t = self.transcriber
-        rate = t.sampling_rate
-        if t.kind == "seq2seq" and max(len(w) for w in waveforms) > WHISPER_WINDOW_S * rate:
+        long_form = [self.long_form(w) for w in waveforms]
+        if any(long_form) and not all(long_form):
+            raise ValueError("a batch mixes utterances over and under 30 s; run_batched keeps them apart")
+        if long_form[0]:  # as Transcriber._features: featurized whole, padded to the longest, with a mask
             options: dict[str, Any] = {"truncation": False, "padding": "longest", "return_attention_mask": True}
         else:
             options = {"padding": True} if t.kind == "ctc" else {}
-        features = t.processor(waveforms, sampling_rate=rate, return_tensors="pt", **options)
+        features = t.processor(waveforms, sampling_rate=t.sampling_rate, return_tensors="pt", **options)
         inputs = {
             name: value.to(t.device, dtype=t.dtype if value.is_floating_point() else value.dtype)
             for name, value in features.items()
             if isinstance(value, torch.Tensor)
         }
         if t.kind == "seq2seq":
-            ids = t.model.generate(**inputs, **self.generate_kwargs(len(waveforms)))
-            texts = list(t.processor.batch_decode(ids, skip_special_tokens=True))
+            texts = self._generate(inputs, waveforms, long_form[0])
         else:
             best = t.model(**inputs).logits.argmax(dim=-1)
             lengths = t.model._get_feat_extract_output_lengths(torch.tensor([len(w) for w in waveforms]))
             texts = [t.processor.decode(best[i, : int(n)]) for i, n in enumerate(lengths)]
         synchronize(t.device)
         return texts
+
+    def _generate(self, inputs: dict[str, torch.Tensor], waveforms: list[np.ndarray], long_form: bool) -> list[str]:
+        t = self.transcriber
+        config = self.generation_config(len(waveforms), long_form)
+        if long_form:  # the same stall guard as batch one, sized for the longest utterance of the batch
+            seconds = math.ceil(max(len(w) for w in waveforms) / t.sampling_rate)
+            t.budget.arm(seconds * (config.max_new_tokens + 2), f"a batch with a {seconds} s utterance")
+        try:
+            ids = t.model.generate(**inputs, generation_config=config)
+        finally:
+            t.budget.disarm()
+        return list(t.processor.batch_decode(ids, skip_special_tokens=True))
 
 
 @dataclass(frozen=True)
@@ -128,21 +150,42 @@ class SortedSet:
     name: str
     items: list[Decoded]
     skipped_empty_references: int
+    excluded_references: int = 0
 
 
-def load_sorted(eval_set: EvalSet, sampling_rate: int) -> SortedSet:
-    """Decode every utterance of `eval_set` (untimed) and sort longest first."""
-    items: list[Decoded] = []
-    skipped = 0
-    for item in prefetch(eval_set, sampling_rate):
-        if isinstance(item, Decoded):
-            items.append(item)
-        else:
-            skipped = item
+def load_sorted(eval_set: EvalSet, sampling_rate: int, max_audio_s: float | None = None) -> SortedSet:
+    """Decode every utterance of `eval_set` (untimed) and sort longest first.
+
+    Screened as batch one screens (empty and excluded references); an utterance longer than `max_audio_s`
+    (what the model can take whole) refuses the set, as batch one does, rather than being cut.
+    """
+    screening = Screening()
+    windows = load_windows(
+        eval_set, sampling_rate, screening=screening, max_audio_s=max_audio_s, set_name=eval_set.name
+    )
+    items = [item for window in windows for item in window]
     if not items:
         raise ValueError(f"eval set {eval_set.name} has no utterance with a reference; nothing to batch")
     items.sort(key=lambda d: (-d.duration_s, d.id))
-    return SortedSet(eval_set.name, items, skipped)
+    return SortedSet(eval_set.name, items, screening.empty, screening.excluded)
+
+
+def batches(
+    items: Sequence[Decoded], batch_size: int, split: Callable[[np.ndarray], bool] | None
+) -> list[list[Decoded]]:
+    """Consecutive batches of at most `batch_size`; a new batch starts wherever `split(waveform)` changes.
+
+    With `split` = "decoded long-form", utterances over Whisper's 30 s window are never batched with shorter
+    ones, so each is decoded with the same config as at batch one.
+    """
+    out: list[list[Decoded]] = []
+    for item in items:
+        last = out[-1] if out else None
+        if last is None or len(last) >= batch_size or (split and split(last[0].waveform) != split(item.waveform)):
+            out.append([item])
+        else:
+            last.append(item)
+    return out
 
 
 def run_batched(
@@ -154,17 +197,18 @@ def run_batched(
     """Transcribe `items` in order, `batch_size` at a time, timing each batch (R3 per batch).
 
     A batch's time is shared among its utterances in proportion to their duration, so every utterance of a
-    batch has the batch's RTF and the set's total time is exactly the sum of the batch times.
+    batch has the batch's RTF and the set's total time is exactly the sum of the batch times. A transcriber
+    with a `long_form(waveform)` test (`BatchTranscriber`) never gets long and short utterances together.
     """
     rows: list[PredictionRow] = []
-    for start in range(0, len(items), batch_size):
+    for batch in batches(items, batch_size, getattr(transcribe, "long_form", None)):
         if should_stop and should_stop():
             raise Stopped(f"stopped at batch size {batch_size} after {len(rows)} utterances")
-        batch = items[start : start + batch_size]
         waveforms = [d.waveform for d in batch]
-        tic = time.perf_counter()
-        texts = transcribe(waveforms)
-        elapsed = time.perf_counter() - tic
+        with TIMED_REGION:
+            tic = time.perf_counter()
+            texts = transcribe(waveforms)
+            elapsed = time.perf_counter() - tic
         if len(texts) != len(batch):
             raise RuntimeError(f"a batch of {len(batch)} utterances came back with {len(texts)} transcripts")
         audio = math.fsum(d.duration_s for d in batch)
@@ -206,7 +250,7 @@ def run_rung(
     should_stop: Callable[[], bool] | None = None,
 ) -> Rung:
     """One untimed warm-up batch at this size, then every set in batches of `batch_size`, scored."""
-    transcribe([d.waveform for d in sets[0].items[:batch_size]])
+    transcribe([d.waveform for d in batches(sets[0].items, batch_size, getattr(transcribe, "long_form", None))[0]])
     probe.sizes.clear()
     rows = {s.name: run_batched(transcribe, s.items, batch_size, should_stop) for s in sets}
     scores = {
@@ -217,10 +261,11 @@ def run_rung(
             bootstrap_samples=scoring.bootstrap_samples,
             seed=scoring.seed,
             skipped_empty_references=s.skipped_empty_references,
+            excluded_references=s.excluded_references,
         )
         for s in sets
     }
-    pooled = aggregate(scores, scoring.max_rtf)
+    pooled = aggregate(scores, scoring.max_rtf, rows)
     return Rung(batch_size, rows, scores, pooled.rtfx, pooled.avg_wer, sorted(set(probe.sizes)), len(probe.sizes))
 
 

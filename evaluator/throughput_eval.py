@@ -7,7 +7,7 @@ evaluation) run. The record is a `ThroughputResult`, kept apart from the batch-o
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +20,11 @@ from core.records import (
     ThroughputEvidence,
     ThroughputResult,
     utc_now,
+    write_jsonl,
 )
+from core.signing import predictions_sha256
 from evaluator.eval_sets import EvalSet
-from evaluator.evaluate import _model_info, predictions_sha256, reproduce_command
+from evaluator.evaluate import _model_info, _rules_in_force, reproduce_command
 from evaluator.fingerprint import hardware_fingerprint, is_official, software_fingerprint
 from evaluator.metrics import get_normalizer
 from evaluator.models import Transcriber, check_revision, resolve_model
@@ -53,30 +55,35 @@ def evaluate_throughput(
     before_load: Callable[[Path], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     ladder_limit: int | None = None,
+    pinned_revisions: Mapping[str, str] | None = None,
 ) -> ThroughputEvaluation:
-    """Measure `model` batched on `eval_sets` (default: all of the config's) under the config's rules."""
+    """Measure `model` batched on `eval_sets` (default: all of the config's) under the config's rules.
+
+    The model is loaded exactly as batch one loads it (same `Transcriber`, same decoding config, R7) and the
+    eval sets stream the same pinned data revisions (`pinned_revisions`, as `evaluate` takes them).
+    """
     rules = config.rules
     started_at, started = utc_now(), time.perf_counter()
     chosen_sets = list(eval_sets) if eval_sets is not None else list(config.eval_sets)
-    sets = [EvalSet(e, max_samples=max_samples) for e in chosen_sets]
+    pins = pinned_revisions or {}
+    sets = [EvalSet(e, max_samples=max_samples, pinned=pins.get(e.name)) for e in chosen_sets]
     source = resolve_model(model, revision, config.models_dir)
     if before_load:
         before_load(source.folder)
     check_revision(source, revision)
     transcriber = Transcriber(
-        source, precision=precision, device=device, max_new_tokens=rules.max_new_tokens, utterance_timeout_s=None
+        source,
+        precision=precision,
+        device=device,
+        max_new_tokens=rules.max_new_tokens,
+        utterance_timeout_s=rules.utterance_timeout_s,
     )
     batched = BatchTranscriber(transcriber, timeout_s=rules.utterance_timeout_s)
     warm_up(transcriber, sets[0], rules.warmup_utterances)
-    loaded = [load_sorted(s, transcriber.sampling_rate) for s in sets]
+    loaded = [load_sorted(s, transcriber.sampling_rate, transcriber.max_audio_s) for s in sets]
     scoring = Scoring(get_normalizer(config.normalizer), rules.max_rtf, rules.bootstrap_samples, rules.bootstrap_seed)
     ladder = climb(batched, batched.probe, loaded, scoring, limit=ladder_limit, should_stop=should_stop)
     hardware = hardware_fingerprint(transcriber.device)
-    rules_in_force = {**rules.to_dict(), "normalizer": config.normalizer, "device_requested": device}
-    if config.price is not None:
-        rules_in_force["hardware_price"] = config.price.to_dict()
-    if max_samples:
-        rules_in_force["max_samples"] = max_samples
     explicit = [e.name if e in config.eval_sets else str(e.path or e.source) for e in chosen_sets]
     reproduce = reproduce_command(
         config, source.model_id, source.revision, precision, explicit if eval_sets is not None else None, max_samples
@@ -108,9 +115,11 @@ def evaluate_throughput(
         if config.price is not None
         else None,
         eval_sets=[s.source for s in sets],
-        rules=rules_in_force,
-        predictions_sha256={name: predictions_sha256(rows) for name, rows in ladder.chosen.rows.items()},
+        rules=_rules_in_force(config, device, max_samples),
+        predictions_sha256={name: predictions_sha256(write_jsonl(rows)) for name, rows in ladder.chosen.rows.items()},
         model=model_info or _model_info(source, transcriber),
+        decoding=transcriber.decoding.settings,
+        ignored_settings=list(transcriber.decoding.ignored),
     )
     return ThroughputEvaluation(result, ladder.chosen.rows, time.perf_counter() - started)
 

@@ -4,14 +4,27 @@ For every result: its Ed25519 signature (over the canonical JSON of the record, 
 each predictions file), that each predictions file on disk has exactly that sha256, and that no predictions
 file lies outside what the signature covers. The consolidated table must agree with the signed records. The
 log's hash chain is checked where a log is present. Every problem is printed with the file (and log seq) it
-is in; the exit status is 0 when everything verifies, 1 when anything does not, 2 when nothing could be
-checked (no such path, no public key).
+is in.
+
+An unsigned result (what `python -m evaluator evaluate --out DIR` writes: nobody's key vouches for it) is
+checked as far as it can be: its predictions hashes, and every figure recomputed from its predictions with the
+normalizer and bootstrap settings it records. It is then reported as UNSIGNED, never as OK.
+
+Exit status, so a script can tell the cases apart:
+  0  everything verifies, and every result is signed
+  1  something does not verify: a record, prediction, table row or log entry was altered (or is missing)
+  2  nothing could be checked (no such path, no public key for a signed result)
+  3  nothing was altered, but at least one result is unsigned (its figures match its predictions)
 
 PATH may be:
 - a local store root (`requests/` and `results/` folders, as `core.store.local` lays them out),
 - a results (or requests) repo folder: `results/<id>.json`, `predictions/<id>/<set>.jsonl`, `log.jsonl`,
 - an evaluator `--out` folder: `result.json` and `predictions/<set>.jsonl`,
 - `owner/name` of a results dataset on the Hub (downloaded with one snapshot; `--requests-repo` adds the log).
+
+Audit records (`audits/<request_id>/<audit_id>.json`, R13) are checked the same way: each must carry a valid
+signature, and where the log is present every `audit_passed`/`audit_failed` event must name the sha256 of an
+audit record that is there, unchanged.
 
 The public key comes from `--public-key`, else `RESULTS_PUBLIC_KEY`, else the results card's front matter.
 """
@@ -21,17 +34,33 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
+from core import layout
+from core.audits import AUDIT_EVENTS
 from core.dataset_card import CARD_FILE, TABLE_FILE, parse_front_matter, table_row
 from core.eventlog import verify_chain
-from core.records import HUB_REPO_ID, LogEntry, Result
-from core.signing import PUBLIC_KEY_ENV, SigningKeyError, load_public_key, predictions_sha256, verify_result
-from core.store import layout
+from core.records import HUB_REPO_ID, Aggregate, AuditRecord, DatasetScore, LogEntry, PredictionRow, Result, read_jsonl
+from core.signing import (
+    PUBLIC_KEY_ENV,
+    SigningKeyError,
+    audit_hash,
+    load_public_key,
+    predictions_sha256,
+    verify_audit,
+    verify_result,
+)
+from evaluator.metrics import aggregate, get_normalizer, score_eval_set
+
+EXIT_OK = 0
+EXIT_ALTERED = 1
+EXIT_USAGE = 2
+EXIT_UNSIGNED = 3
 
 
 class VerifyUsageError(ValueError):
@@ -67,14 +96,17 @@ class Located:
     log: Path | None = None
     card: Path | None = None
     table: Path | None = None
+    audits: list[Path] = field(default_factory=list)
 
 
 @dataclass
 class Report:
     problems: list[Problem] = field(default_factory=list)
+    unsigned: list[str] = field(default_factory=list)
     results: int = 0
     predictions_files: int = 0
     log_entries: int | None = None
+    audits: int = 0
 
     @property
     def ok(self) -> bool:
@@ -82,10 +114,22 @@ class Report:
 
     def summary(self) -> str:
         log = f", log of {self.log_entries} entries" if self.log_entries is not None else ", no log"
-        checked = f"{self.results} result(s), {self.predictions_files} predictions file(s){log}"
-        if self.ok:
-            return f"OK: {checked}; everything verifies"
-        return f"FAILED: {len(self.problems)} problem(s) in {checked}"
+        audits = f", {self.audits} audit record(s)" if self.audits else ""
+        checked = f"{self.results} result(s), {self.predictions_files} predictions file(s){audits}{log}"
+        if not self.ok:
+            return f"FAILED: {len(self.problems)} problem(s) in {checked}"
+        if self.unsigned:
+            return (
+                f"UNSIGNED: {checked}; hashes and figures match the predictions, but {len(self.unsigned)} "
+                "result(s) carry no signature, so nothing shows who measured them"
+            )
+        return f"OK: {checked}; everything verifies"
+
+    @property
+    def exit_code(self) -> int:
+        if not self.ok:
+            return EXIT_ALTERED
+        return EXIT_UNSIGNED if self.unsigned else EXIT_OK
 
 
 # --- finding the files ------------------------------------------------------------------------------------
@@ -96,6 +140,10 @@ def _repo_results(repo_root: Path) -> list[ResultFiles]:
         ResultFiles(path, repo_root / layout.PREDICTIONS_DIR / path.stem, path.stem)
         for path in sorted((repo_root / layout.RESULTS_DIR).glob("*.json"))
     ]
+
+
+def _repo_audits(repo_root: Path) -> list[Path]:
+    return sorted((repo_root / layout.AUDITS_DIR).glob("*/*.json"))
 
 
 def _existing(path: Path) -> Path | None:
@@ -114,6 +162,7 @@ def locate(path: Path, requests_root: Path | None = None) -> Located:
             log=_existing(path / "requests" / layout.LOG_FILE),
             card=_existing(results_root / CARD_FILE),
             table=_existing(results_root / TABLE_FILE),
+            audits=_repo_audits(results_root),
         )
     elif (path / layout.RESULTS_DIR).is_dir() or (path / layout.LOG_FILE).is_file():
         located = Located(
@@ -122,6 +171,7 @@ def locate(path: Path, requests_root: Path | None = None) -> Located:
             log=_existing(path / layout.LOG_FILE),
             card=_existing(path / CARD_FILE),
             table=_existing(path / TABLE_FILE),
+            audits=_repo_audits(path),
         )
     else:
         raise VerifyUsageError(
@@ -132,7 +182,7 @@ def locate(path: Path, requests_root: Path | None = None) -> Located:
         log = requests_root / layout.LOG_FILE
         if not log.is_file():
             raise VerifyUsageError(f"{requests_root} has no {layout.LOG_FILE}; is it the requests repo?")
-        located = Located(located.root, located.results, log=log, card=located.card, table=located.table)
+        located = replace(located, log=log)
     return located
 
 
@@ -162,8 +212,8 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
-def check_result(files: ResultFiles, public_key: str, root: Path, report: Report) -> Result | None:
-    """Check one record: parse, id, signature, predictions hashes. Problems go into `report`."""
+def check_result(files: ResultFiles, public_key: str | None, root: Path, report: Report) -> Result | None:
+    """Check one record: parse, id, signature (or, unsigned, its figures), predictions hashes, into `report`."""
     where = _rel(files.record, root)
     report.results += 1
     try:
@@ -174,7 +224,12 @@ def check_result(files: ResultFiles, public_key: str, root: Path, report: Report
     if files.expected_id is not None and result.request_id != files.expected_id:
         report.problems.append(Problem(where, f"holds request {result.request_id}, not {files.expected_id}"))
     if not result.signature:
-        report.problems.append(Problem(where, "is not signed"))
+        report.unsigned.append(where)
+    elif not public_key:
+        raise VerifyUsageError(
+            f"{where} is signed but there is no public key: pass --public-key, set {PUBLIC_KEY_ENV}, or verify "
+            f"a results repo whose {CARD_FILE} has `public_key:` in its front matter"
+        )
     elif not verify_result(result, public_key):
         report.problems.append(
             Problem(
@@ -198,7 +253,70 @@ def check_result(files: ResultFiles, public_key: str, root: Path, report: Report
         for extra in sorted(files.predictions_dir.glob("*.jsonl")):
             if extra.stem not in result.predictions_sha256:
                 report.problems.append(Problem(_rel(extra, root), f"is not covered by the signature of {where}"))
+    if not result.signature:
+        check_figures(result, files.predictions_dir, where, report)
     return result
+
+
+#: Counted by the evaluator's loader before scoring (raw-empty references), so not recomputable from predictions.
+_NOT_FROM_PREDICTIONS = frozenset({"skipped_empty_references"})
+
+
+def _differing(recorded: DatasetScore, recomputed: DatasetScore) -> list[str]:
+    """Names of the fields whose recorded value is not what the predictions give."""
+    mine, theirs = recorded.to_dict(), recomputed.to_dict()
+    names = []
+    for name, value in theirs.items():
+        if name in _NOT_FROM_PREDICTIONS:
+            continue
+        pairs = zip(value, mine[name], strict=True) if isinstance(value, list | tuple) else [(value, mine[name])]
+        if not all(math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12) for a, b in pairs):
+            names.append(name)
+    return names
+
+
+def check_figures(result: Result, predictions_dir: Path, where: str, report: Report) -> None:
+    """Recompute each eval set's score and the aggregate from the predictions, as the evaluator computed them.
+
+    Used where no signature vouches for the figures: a changed WER in an unsigned `result.json` shows here.
+    """
+    rules = result.rules
+    try:
+        normalize = get_normalizer(str(rules.get("normalizer", "")))
+    except ValueError as exc:
+        report.problems.append(Problem(where, f"figures cannot be recomputed: {exc}"))
+        return
+    scores: dict[str, DatasetScore] = {}
+    all_rows: dict[str, list[PredictionRow]] = {}
+    for eval_set, recorded in sorted(result.datasets.items()):
+        predictions = predictions_dir / f"{eval_set}.jsonl"
+        if not predictions.is_file():
+            continue  # reported as missing by the hash check, or as unhashed
+        rows = all_rows[eval_set] = read_jsonl(PredictionRow, predictions.read_text(encoding="utf-8"))
+        try:
+            scores[eval_set] = score_eval_set(
+                rows,
+                normalize,
+                bootstrap_samples=int(rules.get("bootstrap_samples", 1000)),
+                seed=int(rules.get("bootstrap_seed", 0)),
+            )
+        except ValueError as exc:
+            report.problems.append(Problem(where, f"eval set {eval_set}: figures cannot be recomputed ({exc})"))
+            continue
+        differing = _differing(recorded, scores[eval_set])
+        if differing:
+            report.problems.append(
+                Problem(where, f"eval set {eval_set}: {', '.join(differing)} differ from what its predictions give")
+            )
+    if len(scores) == len(result.datasets) and scores:
+        recomputed = aggregate(scores, float(rules.get("max_rtf", 1.0)), all_rows)
+        if not _same_aggregate(recomputed, result.aggregate):
+            report.problems.append(Problem(where, "aggregate differs from what the eval sets' predictions give"))
+
+
+def _same_aggregate(a: Aggregate, b: Aggregate) -> bool:
+    close = all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12) for x, y in ((a.avg_wer, b.avg_wer), (a.rtf, b.rtf)))
+    return close and a.meets_realtime == b.meets_realtime
 
 
 def check_table(table: Path, results: dict[str, Result], root: Path, report: Report) -> None:
@@ -225,9 +343,39 @@ def check_table(table: Path, results: dict[str, Result], root: Path, report: Rep
         report.problems.append(Problem(where, f"has no row for result {request_id}"))
 
 
-def check_log(log: Path, root: Path, report: Report) -> None:
-    """The log's hash chain (R8): an edited, dropped or reordered entry breaks it at that entry."""
-    where = _rel(log, root)
+def check_audits(paths: list[Path], public_key: str, root: Path, report: Report) -> dict[str, str]:
+    """Each audit record parses, sits at its own path and carries a valid signature. Returns hash -> file."""
+    hashes: dict[str, str] = {}
+    for path in paths:
+        where = _rel(path, root)
+        report.audits += 1
+        try:
+            record = AuditRecord.from_json(path.read_bytes())
+        except (ValueError, TypeError, KeyError) as exc:
+            report.problems.append(Problem(where, f"not a valid audit record ({exc})"))
+            continue
+        if (path.parent.name, path.stem) != (record.request_id, record.audit_id):
+            report.problems.append(Problem(where, f"holds audit {record.audit_id} of {record.request_id}"))
+        if not verify_audit(record, public_key):
+            report.problems.append(Problem(where, "audit signature does not verify (unsigned, changed or another key)"))
+        hashes[audit_hash(record)] = where
+    return hashes
+
+
+def check_audit_events(entries: list[LogEntry], hashes: dict[str, str], where: str, report: Report) -> None:
+    """Every audit event in the log names the hash of an audit record that is present and unchanged."""
+    for entry in entries:
+        if entry.event in AUDIT_EVENTS and entry.detail.get("audit_sha256") not in hashes:
+            report.problems.append(
+                Problem(
+                    f"{where} seq {entry.seq}",
+                    f"{entry.event} names audit {entry.detail.get('audit_id')} whose record is missing or changed",
+                )
+            )
+
+
+def read_log(log: Path, root: Path, report: Report) -> list[LogEntry] | None:
+    """The log's entries, or None (with a problem) when a line does not parse."""
     entries: list[LogEntry] = []
     for number, line in enumerate(log.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -235,13 +383,23 @@ def check_log(log: Path, root: Path, report: Report) -> None:
         try:
             entries.append(LogEntry.from_dict(json.loads(line)))
         except (ValueError, TypeError) as exc:
-            report.problems.append(Problem(f"{where} line {number}", f"is not a valid log entry ({exc})"))
+            report.problems.append(Problem(f"{_rel(log, root)} line {number}", f"is not a valid log entry ({exc})"))
             report.log_entries = len(entries)
-            return
+            return None
     report.log_entries = len(entries)
+    return entries
+
+
+def check_log(log: Path, root: Path, report: Report) -> list[LogEntry]:
+    """The log's hash chain (R8): an edited, dropped or reordered entry breaks it at that entry."""
+    entries = read_log(log, root, report)
+    if entries is None:
+        return []
     check = verify_chain(entries)
     if not check.ok:
+        where = _rel(log, root)
         report.problems.append(Problem(f"{where} seq {check.first_bad_seq}", f"hash chain breaks: {check.reason}"))
+    return entries
 
 
 def resolve_public_key(given: str | None, located: Located) -> str | None:
@@ -260,32 +418,38 @@ def resolve_public_key(given: str | None, located: Located) -> str | None:
 def verify(located: Located, public_key: str | None) -> Report:
     """Run every check on what `locate` found."""
     report = Report()
-    if located.results:
-        if not public_key:
-            raise VerifyUsageError(
-                f"no public key: pass --public-key, set {PUBLIC_KEY_ENV}, or verify a results repo whose "
-                f"{CARD_FILE} has `public_key:` in its front matter"
-            )
+    if located.audits and not public_key:
+        raise VerifyUsageError(
+            f"no public key: pass --public-key, set {PUBLIC_KEY_ENV}, or verify a results repo whose "
+            f"{CARD_FILE} has `public_key:` in its front matter (audit records are always signed)"
+        )
+    if public_key:
         try:
             load_public_key(public_key)
         except SigningKeyError as exc:
             raise VerifyUsageError(str(exc)) from exc
     results: dict[str, Result] = {}
     for files in located.results:
-        result = check_result(files, public_key or "", located.root, report)
+        result = check_result(files, public_key, located.root, report)
         if result is not None:
             results[result.request_id] = result
     if located.table is not None:
         check_table(located.table, results, located.root, report)
+    audit_hashes = check_audits(located.audits, public_key or "", located.root, report)
     if located.log is not None:
-        check_log(located.log, located.root, report)
+        entries = check_log(located.log, located.root, report)
+        check_audit_events(entries, audit_hashes, _rel(located.log, located.root), report)
     return report
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m evaluator verify",
-        description="Check result signatures, predictions hashes and the log's hash chain. Exit 0 when all verify.",
+        description="Check result signatures, predictions hashes and the log's hash chain; an unsigned result's "
+        "figures are recomputed from its predictions.",
+        epilog="exit status: 0 everything verifies and is signed; 1 something was altered or is missing; "
+        "2 nothing could be checked (bad path, no public key); 3 nothing altered, but a result is unsigned "
+        "(e.g. an `evaluate --out` folder)",
     )
     parser.add_argument("path", help="store root, results/requests repo folder, evaluator --out folder, or owner/name")
     parser.add_argument("--public-key", help=f"base64 Ed25519 public key (default: ${PUBLIC_KEY_ENV}, then the card)")
@@ -303,11 +467,13 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         report = verify(located, resolve_public_key(args.public_key, located))
     except VerifyUsageError as exc:
         print(f"error: {exc}", file=out)
-        return 2
+        return EXIT_USAGE
     for problem in report.problems:
         print(f"FAIL {problem}", file=out)
+    for where in report.unsigned:
+        print(f"UNSIGNED {where}: no signature; its predictions hashes and figures were checked", file=out)
     print(report.summary(), file=out)
-    return 0 if report.ok else 1
+    return report.exit_code
 
 
 if __name__ == "__main__":  # pragma: no cover

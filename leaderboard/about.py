@@ -3,8 +3,23 @@ the public datasets and how to reproduce an entry. Pure: markdown from the confi
 
 from __future__ import annotations
 
+import os
+
 from core.config import ANY_GPU_CLASS, LeaderboardConfig
+from core.records import HUB_REPO_ID
 from core.signing import fingerprint
+from leaderboard.jobs.status import budget_sentence
+
+RULES_FILE = "docs/rules.md"
+
+
+def rules_link(space_id: str | None) -> str:
+    """Where the full rules are: the file in this Space's repo on the Hub, or the checkout's file when local.
+
+    `space_id` is what Hugging Face sets as `SPACE_ID` in a running Space (`owner/name`)."""
+    if space_id and HUB_REPO_ID.match(space_id):
+        return f"[`{RULES_FILE}`](https://huggingface.co/spaces/{space_id}/blob/main/{RULES_FILE})"
+    return f"`{RULES_FILE}` in this Space's repository"
 
 
 def _hardware_rule(gpu_class: str) -> str:
@@ -31,13 +46,8 @@ def _signature_rule(public_key: str | None) -> str:
     )
 
 
-def about_markdown(
-    config: LeaderboardConfig, results_location: str, requests_location: str, *, public_key: str | None
-) -> str:
-    """The whole About page; `*_location` are the datasets' repo ids or local folders. `public_key` is the
-    key results are verified against (R9), or None when none is configured (then nothing is ranked)."""
-    rules = config.rules
-    sets = ", ".join(f"`{e.name}`" for e in config.eval_sets)
+def _reading_snippets(config: LeaderboardConfig, results_location: str, requests_location: str) -> tuple[str, str]:
+    """How to load the public data (a markdown code block) and what to pass to `verify`, for the Hub or local store."""
     example_set = config.eval_sets[0].name
     on_hub = config.store.kind == "hub"
     if on_hub:
@@ -61,6 +71,17 @@ predictions = pd.read_json("{results_location}/predictions/<request_id>/{example
 log = pd.read_json("{requests_location}/log.jsonl", lines=True)
 ```"""
         verify_target = str(config.store.local_root)
+    return load_results, verify_target
+
+
+def about_markdown(
+    config: LeaderboardConfig, results_location: str, requests_location: str, *, public_key: str | None
+) -> str:
+    """The whole About page; `*_location` are the datasets' repo ids or local folders. `public_key` is the
+    key results are verified against (R9), or None when none is configured (then nothing is ranked)."""
+    rules = config.rules
+    sets = ", ".join(f"`{e.name}`" for e in config.eval_sets)
+    load_results, verify_target = _reading_snippets(config, results_location, requests_location)
     return f"""
 ## What this leaderboard measures
 
@@ -69,6 +90,9 @@ at a time**, on a pinned model revision. Leaderboard version `{config.version}` 
 `{config.normalizer}` text normalizer.
 
 ## The rules
+
+The full rules (R1–R14) and the definition of every figure are written out in
+{rules_link(os.environ.get("SPACE_ID"))}; this page sums them up with the values this board uses.
 
 | | Rule | In plain words |
 |---|---|---|
@@ -87,6 +111,8 @@ at a time**, on a pinned model revision. Leaderboard version `{config.version}` 
 
 A request whose evaluation stops (the worker died, the Space restarted) goes back to the queue when its
 {rules.lease_s:g}-second lease expires, and fails after {rules.max_attempts} attempts.
+
+**Who evaluates:** {budget_sentence(config.workers)}
 
 ## Metrics
 

@@ -8,23 +8,58 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from core.records import Result
 from core.store import Snapshot, Store
 from leaderboard.table import Board, BoardInput, build_board
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+MEMO_SIZE = 256
+
+
+class VersionMemo:
+    """A bounded, thread-safe memo of values derived from one store version (least recently used dropped).
+
+    Two threads asking for the same missing key may both compute it; the values are pure, so that costs time
+    only, and computing outside the lock keeps one slow view from blocking every other visitor."""
+
+    def __init__(self, size: int = MEMO_SIZE) -> None:
+        self.size = size
+        self._values: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.computed = 0
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+        value = compute()
+        with self._lock:
+            self.computed += 1
+            self._values[key] = value
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """A snapshot and the board built from it."""
+    """A snapshot, the board built from it, and the memo of what pages derived from that store version."""
 
     snapshot: Snapshot
     board: Board
     read_at: float
+    memo: VersionMemo = field(default_factory=VersionMemo, compare=False, repr=False)
+
+    def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()` once per store version and `key`."""
+        return self.memo.get(key, compute)
 
 
 class BoardSource:
@@ -59,6 +94,7 @@ class BoardSource:
         self.last_read_s = 0.0
         self._lock = threading.Lock()
         self._loaded: Loaded | None = None
+        self._stale = False
         self.reads = 0
 
     @property
@@ -66,16 +102,18 @@ class BoardSource:
         return max(self.ttl_s, self.load_factor * self.last_read_s)
 
     def invalidate(self) -> None:
+        """Re-read the store on the next `get`; the board and memo are kept if its version did not move."""
         with self._lock:
-            self._loaded = None
+            self._stale = True
 
     def get(self) -> Loaded:
         """The cached snapshot and board, re-read from the store when older than the TTL."""
         with self._lock:
             now = self.clock()
             current = self._loaded
-            if current is not None and now - current.read_at < self.effective_ttl_s:
+            if current is not None and not self._stale and now - current.read_at < self.effective_ttl_s:
                 return current
+            self._stale = False
             try:
                 snapshot = self.store.snapshot()
                 self.last_read_s = max(0.0, self.clock() - now)
@@ -84,14 +122,13 @@ class BoardSource:
                     raise
                 # The Hub can be briefly unreachable: keep showing the last good read, try again after the TTL.
                 logger.warning("store read failed, showing the previous snapshot: %s: %s", type(exc).__name__, exc)
-                self._loaded = Loaded(snapshot=current.snapshot, board=current.board, read_at=now)
+                self._loaded = Loaded(current.snapshot, current.board, read_at=now, memo=current.memo)
                 return self._loaded
             self.reads += 1
             if current is not None and current.snapshot.version == snapshot.version:
-                board = current.board
+                self._loaded = Loaded(snapshot, current.board, read_at=now, memo=current.memo)
             else:
-                board = self.build(snapshot)
-            self._loaded = Loaded(snapshot=snapshot, board=board, read_at=now)
+                self._loaded = Loaded(snapshot, self.build(snapshot), read_at=now)
             return self._loaded
 
     def build(self, snapshot: Snapshot) -> Board:

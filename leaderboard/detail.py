@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from core.records import Request, Result
+from core.records import Compute, Request, Result
 from leaderboard.table import BoardEntry, badges, escape_markdown, format_params, model_url
 
 
@@ -131,7 +131,17 @@ def detail_view(
             f"evaluated {result.started_at} → {result.finished_at} · {submitted}".rstrip(" ·"),
         ]
     )
+    return DetailView(
+        header=header,
+        datasets=dataset_frame(result),
+        measurement=measurement_markdown(result),
+        reproduce=result.reproduce,
+        predictions=predictions_markdown(predictions),
+    )
 
+
+def measurement_markdown(result: Result) -> str:
+    """How the result was measured: hardware, batch size and warm-up, software, eval sets, signature."""
     hw = result.hardware
     memory = f"{hw.gpu_memory_bytes / 2**30:.1f} GiB" if hw.gpu_memory_bytes else ""
     hardware = _kv_table(
@@ -162,12 +172,16 @@ def detail_view(
         for s in result.eval_sets
     )
     signature = "signed (Ed25519)" if result.signature else "not signed"
-    measurement = "\n\n".join(
+    compute = [] if result.compute is None else ["### Compute and cost", compute_table(result.compute)]
+    return "\n\n".join(
         [
             "### Hardware (R1)",
             hardware,
+            *compute,
             "### Batch size and warm-up (R2, R3)",
             f"{batch} {warmup}",
+            "### Decoding (R7)",
+            decoding_section(result),
             "### Software (R12)",
             software or "_not recorded_",
             "### Eval sets",
@@ -175,23 +189,62 @@ def detail_view(
             f"### Signature (R9)\n\nThis result is {signature}.",
         ]
     )
+
+
+def compute_table(compute: Compute) -> str:
+    """What the evaluation cost: where it ran, the GPU time it held and its price (as recorded and signed)."""
+    price = (
+        f"${compute.price_usd_per_minute:g}/min (${compute.price_usd_per_minute * 60:.2f}/h)"
+        + (f", listed on {compute.price_date}" if compute.price_date else "")
+        if compute.price_usd_per_minute is not None
+        else ""
+    )
+    return _kv_table(
+        [
+            ("Ran on", f"Hugging Face Jobs, flavor {compute.flavor}" if compute.flavor else "the Space's own GPU"),
+            ("GPU time", f"{compute.gpu_seconds:,.0f} s ({compute.gpu_seconds / 3600:.2f} GPU hours)"),
+            ("Price", price),
+            ("Cost", f"${compute.cost_usd:.2f}" if compute.cost_usd is not None else "not known (no listed price)"),
+        ]
+    )
+
+
+def predictions_markdown(predictions: Mapping[str, str]) -> str:
+    """Where the raw predictions of each eval set are (a link on the Hub, a path locally)."""
     links = []
     for name, where in predictions.items():
         if where.startswith(("http://", "https://")):
             links.append(f"- `{name}`: [{html.escape(where.rsplit('/', 1)[-1])}]({where})")
         else:
             links.append(f"- `{name}`: `{where}`")
-    predictions_md = (
+    return (
         "### Raw predictions\n\nOne JSON line per utterance: `id`, `reference`, `prediction` (unnormalized), "
         "`duration_s`, `time_s`. Re-score them with your own normalizer.\n\n" + "\n".join(links)
     )
-    return DetailView(
-        header=header,
-        datasets=dataset_frame(result),
-        measurement=measurement,
-        reproduce=result.reproduce,
-        predictions=predictions_md,
-    )
+
+
+def decoding_section(result: Result) -> str:
+    """The decoding settings the evaluator applied, what the model's own files asked for and did not get, and
+    what was left out of scoring. Model files are untrusted: every ignored setting is shown escaped."""
+    if not result.decoding:
+        return "_not recorded (evaluated before the decoding settings were recorded)_"
+    applied = _kv_table([(k, str(v)) for k, v in result.decoding.items()])
+    if result.ignored_settings:
+        items = "".join(f"<li><code>{html.escape(s)}</code></li>" for s in result.ignored_settings)
+        ignored = f"Ignored — the model's files asked for these, and it was evaluated without them:<ul>{items}</ul>"
+    else:
+        ignored = "Ignored: nothing; the model's files asked for no other decoding setting."
+    counts = [
+        f"`{name}`: {s.excluded_references} reference(s) marked “ignore time segment in scoring” "
+        "left out (as the public harness does)"
+        for name, s in result.datasets.items()
+        if s.excluded_references
+    ] + [
+        f"`{name}`: {s.long_utterances} utterance(s) over 30 s, transcribed whole"
+        for name, s in result.datasets.items()
+        if s.long_utterances
+    ]
+    return "\n\n".join([applied, ignored, *(f"- {c}" for c in counts)])
 
 
 EMPTY_DETAIL = "### No results yet\n\nWhen a submitted model has been evaluated, choose it here to see every number."

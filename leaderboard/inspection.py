@@ -12,44 +12,32 @@ from __future__ import annotations
 
 import json
 import math
-import struct
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.model_files import WEIGHT_SUFFIXES, card_license, local_revision, model_files, weight_file_hashes
+from safetensors import SafetensorError, safe_open
+
+from core.model_files import (
+    WEIGHT_SUFFIXES,
+    card_license,
+    hub_card_license,
+    local_revision,
+    model_files,
+    weight_file_hashes,
+)
 from leaderboard.submission import MODEL_ID_PATTERN, InspectionError, ModelFacts
-
-#: Largest safetensors header read (the format caps it at 100 MB; real headers are a few hundred KB).
-MAX_HEADER_BYTES = 100_000_000
-
 
 # --- safetensors headers ----------------------------------------------------------------------------------
 
 
-def count_parameters(header: Mapping[str, Any]) -> int:
-    """Elements over every tensor of one safetensors header (`__metadata__` is not a tensor)."""
-    total = 0
-    for name, info in header.items():
-        if name == "__metadata__" or not isinstance(info, Mapping):
-            continue
-        total += math.prod(int(d) for d in info.get("shape", []))
-    return total
+def count_parameters(path: Path) -> int:
+    """Elements over every tensor of one safetensors file, from its header only (no tensor data is read).
 
-
-def read_safetensors_header(path: Path) -> dict[str, Any]:
-    """The JSON header of a safetensors file: 8 bytes little-endian length, then that much JSON."""
-    with open(path, "rb") as handle:
-        prefix = handle.read(8)
-        if len(prefix) != 8:
-            raise ValueError(f"{path} is too short to be a safetensors file")
-        (length,) = struct.unpack("<Q", prefix)
-        if length > MAX_HEADER_BYTES:
-            raise ValueError(f"{path} declares a {length}-byte header; not a safetensors file")
-        header = json.loads(handle.read(length))
-    if not isinstance(header, dict):
-        raise ValueError(f"{path} has a header that is not a JSON object")
-    return header
+    `safetensors.safe_open` parses and validates the header; `__metadata__` is not a tensor and is not listed.
+    Raises `SafetensorError` (or `OSError`) for a file that is not safetensors.
+    """
+    with safe_open(path, framework="numpy") as handle:
+        return sum(math.prod(handle.get_slice(name).get_shape()) for name in handle.keys())  # noqa: SIM118 (not iterable)
 
 
 # --- the local models folder ------------------------------------------------------------------------------
@@ -101,8 +89,8 @@ class LocalModels:
         parameters = 0
         try:
             for name in weights:
-                parameters += count_parameters(read_safetensors_header(folder / name))
-        except (OSError, ValueError):
+                parameters += count_parameters(folder / name)
+        except (OSError, SafetensorError):
             parameters = 0
         return ModelFacts(
             model_id=model_id,
@@ -203,23 +191,10 @@ class HubModels:
             files=files,
             weight_files=weights,
             config=config,
-            license=_card_license(info),
+            license=hub_card_license(info),
             parameters=parameters,
             location=url,
         )
-
-
-def _card_license(info: Any) -> str | None:
-    card = getattr(info, "card_data", None)
-    value = getattr(card, "license", None) if card is not None else None
-    if isinstance(value, list):
-        value = value[0] if value else None
-    if value:
-        return str(value)
-    for tag in getattr(info, "tags", None) or []:
-        if isinstance(tag, str) and tag.startswith("license:"):
-            return tag.removeprefix("license:")
-    return None
 
 
 def _unreachable(model_id: str, exc: Exception) -> str:

@@ -50,22 +50,52 @@ def _hover(row: pd.Series) -> str:
 def empty_figure(message: str) -> go.Figure:
     """A blank plot that says why it is blank, instead of empty axes."""
     figure = go.Figure()
-    figure.add_annotation(text=message, showarrow=False, font={"size": 16, "color": "#6b7280"}, x=0.5, y=0.5)
+    figure.add_annotation(
+        text=message, showarrow=False, font={"size": 16, "color": "#6b7280"}, x=0.5, y=0.5, xref="paper", yref="paper"
+    )
     figure.update_layout(
         xaxis={"visible": False}, yaxis={"visible": False}, template="plotly_white", height=520, margin={"t": 30}
     )
     return figure
 
 
-def scatter_figure(rows: pd.DataFrame, *, max_rtf: float = 1.0) -> go.Figure:
+NO_RESULTS = "No results to plot yet — submit a model on the Submit tab."
+ALL_FILTERED = "No entry matches the Leaderboard tab's filters — clear some of them to see points here."
+NONE_VERIFIED = "No entry of this view has a verified signature, so there is nothing to plot."
+
+
+def plottable(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows a plot may show: a finite WER, a positive finite RTF (a log axis), and never an entry whose
+    signature failed to verify (`verified` False): an altered result must not lead the plot or its front."""
+    keep = (rows["rtf"] > 0) & rows["rtf"].map(math.isfinite) & rows["avg_wer"].map(math.isfinite)
+    if "verified" in rows:
+        keep &= rows["verified"].map(lambda v: v is not False)
+    return rows[keep]
+
+
+def empty_reason(rows: pd.DataFrame, board_entries: int | None) -> str:
+    """Why nothing is plotted: no results at all, the filters hid every entry, or none verifies."""
+    if board_entries == 0 or (board_entries is None and rows.empty):
+        return NO_RESULTS
+    if not rows.empty and "verified" in rows and not rows["verified"].map(lambda v: v is not False).any():
+        return NONE_VERIFIED
+    return ALL_FILTERED
+
+
+def scatter_figure(rows: pd.DataFrame, *, max_rtf: float = 1.0, board_entries: int | None = None) -> go.Figure:
     """Average WER (%) against RTF (log scale) for the leaderboard's raw rows, coloured by model family.
 
-    `rows` is `BoardView.raw`: fractions, one row per entry. Entries with a non-positive or non-finite RTF
-    cannot sit on a log axis and are left out.
+    `rows` is `BoardView.raw`: fractions, one row per entry; `board_entries` is how many entries the whole
+    board has (to tell "no results yet" from "the filters hide them"). Entries with a non-positive or
+    non-finite RTF cannot sit on a log axis and are left out, as are unverified ones (`plottable`).
     """
-    rows = rows[(rows["rtf"] > 0) & rows["rtf"].map(math.isfinite) & rows["avg_wer"].map(math.isfinite)]
-    if rows.empty:
-        return empty_figure("No results to plot yet — submit a model on the Submit tab.")
+    shown = plottable(rows)
+    if shown.empty:
+        return empty_figure(empty_reason(rows, board_entries))
+    return _scatter(shown, max_rtf)
+
+
+def _scatter(rows: pd.DataFrame, max_rtf: float) -> go.Figure:
     figure = go.Figure()
     for n, (family, group) in enumerate(rows.groupby("family", sort=True)):
         figure.add_trace(
@@ -113,7 +143,8 @@ def scatter_figure(rows: pd.DataFrame, *, max_rtf: float = 1.0) -> go.Figure:
             showlegend=False,
         )
     )
-    low = float(rows["rtf"].min()) / 2
+    # The real-time line is always in view, however fast or slow every entry is.
+    low = min(float(rows["rtf"].min()), max_rtf) / 2
     high = max(float(rows["rtf"].max()), max_rtf) * 2
     figure.update_layout(
         template="plotly_white",

@@ -12,6 +12,11 @@ forgiving: a hand-edited or stale link never breaks the page, unknown or malform
 | `official` | `0`: include unofficial entries | |
 | `sort` | sort option id | `sort=rtf` |
 | `cols` | shown optional columns | `cols=avg_wer,rtf` |
+| `tab` | the open page, when not the Leaderboard | `tab=plot` |
+| `detail` | one entry's detail page (request id) | `detail=3f2a…` |
+
+`page_query` adds the page to the filters: the Leaderboard and the Plot carry the filters (the plot shows
+the filtered view), an entry's detail is `detail=<id>` alone, every other page `tab=<id>`.
 """
 
 from __future__ import annotations
@@ -90,3 +95,19 @@ def filters_from_query(params: Mapping[str, str] | str) -> Filters:
     if "cols" in params:
         values["columns"] = _split(params["cols"])
     return Filters(**values)  # type: ignore[arg-type]
+
+
+BOARD_TAB = "leaderboard"
+DETAIL_TAB = "detail"
+FILTERED_TABS = (BOARD_TAB, "plot")
+
+
+def page_query(filters_query: str, tab: str | None, detail_id: str | None) -> str:
+    """The query string of the page a visitor is on, so that its URL can be shared."""
+    tab = tab or BOARD_TAB
+    if tab == DETAIL_TAB:
+        return urlencode([("detail", detail_id)]) if detail_id else urlencode([("tab", tab)])
+    if tab == BOARD_TAB:
+        return filters_query
+    head = urlencode([("tab", tab)])
+    return f"{head}&{filters_query}" if filters_query and tab in FILTERED_TABS else head

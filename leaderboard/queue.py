@@ -236,9 +236,22 @@ def running_html(items: Sequence[RunningItem], max_attempts: int) -> str:
             f"""<div class="lb-running">
   <div class="lb-running-head"><b>{html.escape(item.model_id)}</b> · {html.escape(item.precision)}
     <span class="lb-muted">request {html.escape(item.request_id)} · attempt {item.attempt} of {max_attempts}
-    · {html.escape(item.worker)}</span></div>
+    · {worker_text(item.worker)}</span></div>
   <div class="lb-bar"><div class="lb-bar-fill" style="width:{percent}%"></div></div>
   <div class="lb-running-foot">{percent}% · {where} · ETA {format_duration(item.eta_s)}</div>
 </div>"""
         )
     return "\n".join(cards)
+
+
+SPACE_WORKER_PREFIX = "space:"  # `core.workers.default_worker_name("space")`: the app's own background evaluator
+
+
+def worker_text(worker: str) -> str:
+    """Who evaluates, in words a visitor understands; the raw worker id stays in a tooltip (and the Log)."""
+    if not worker:
+        return "evaluator unknown"
+    title = html.escape(f"worker id {worker}: the name it recorded in the lease and the public log", quote=True)
+    if worker.startswith(SPACE_WORKER_PREFIX):
+        return f'<span title="{title}">by this Space\'s background evaluator</span>'
+    return f'<span title="{title}">by an evaluator outside this Space (<code>{html.escape(worker)}</code>)</span>'

@@ -8,33 +8,35 @@
 - Its state (running or idle, last run and outcome, next run) is kept in a small thread-safe object that the
   Queue page reads.
 
-The step is injected (`evaluator_step` builds the real one), so tests drive the scheduler with a fake.
+The step and the clock are injected: `app.py` hands in the evaluator's step (this module never imports the
+evaluator), and tests call `tick()` directly with a fake step and a clock they move, without apscheduler.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from leaderboard.queue import format_duration
 
-if TYPE_CHECKING:
-    from core.config import LeaderboardConfig
-    from core.store import Store
-
 logger = logging.getLogger(__name__)
 
 DEFAULT_TICK_S = 30.0
 JOB_ID = "evaluate-next"
+#: What `tick()` returns when the step was already running (apscheduler's `max_instances=1` makes it rare).
+ALREADY_RUNNING = "already running"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def tick_seconds(env: dict[str, str] | os._Environ[str] | None = None) -> float:
@@ -131,8 +133,11 @@ class EvalScheduler:
         *,
         on_change: Callable[[], None] | None = None,
         first_run_after_s: float = 1.0,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.step = step
+        self.clock = clock
+        self._tick_lock = threading.Lock()
         self.interval_s = interval_s
         self.on_change = on_change
         self.first_run_after_s = first_run_after_s
@@ -147,9 +152,9 @@ class EvalScheduler:
 
     def start(self) -> None:
         """Schedule the job (first run shortly after start, so requests left from before a restart go on)."""
-        now = datetime.now(UTC)
+        now = self.clock()
         self._scheduler.add_job(
-            self._run,
+            self.tick,
             "interval",
             seconds=self.interval_s,
             id=JOB_ID,
@@ -166,7 +171,7 @@ class EvalScheduler:
             return
         job = self._scheduler.get_job(JOB_ID)
         if job is not None:
-            job.modify(next_run_time=datetime.now(UTC))
+            job.modify(next_run_time=self.clock())
             self._refresh_next_run()
 
     def status(self) -> SchedulerStatus:
@@ -192,40 +197,25 @@ class EvalScheduler:
         job = self._scheduler.get_job(JOB_ID)
         self.state.update(next_run_at=job.next_run_time if job else None)
 
-    def _run(self) -> None:
-        started = datetime.now(UTC)
-        self.state.update(running=True, last_started_at=started)
+    def tick(self) -> str:
+        """One run of the step (what apscheduler calls on each interval): its outcome, recorded in the state
+        with the clock's times. A tick while the step runs does nothing and returns `ALREADY_RUNNING`."""
+        if not self._tick_lock.acquire(blocking=False):
+            return ALREADY_RUNNING
         try:
-            outcome = self.step()
-        except Exception as exc:  # keep ticking: one bad run must not stop the queue
-            logger.exception("scheduled evaluation step failed")
-            outcome = f"error: {type(exc).__name__}: {str(exc)[:200]}"
-        self.state.update(running=False, last_finished_at=datetime.now(UTC), last_outcome=outcome)
+            self.state.update(running=True, last_started_at=self.clock())
+            try:
+                outcome = self.step()
+            except Exception as exc:  # keep ticking: one bad run must not stop the queue
+                logger.exception("scheduled evaluation step failed")
+                outcome = f"error: {type(exc).__name__}: {str(exc)[:200]}"
+            self.state.update(running=False, last_finished_at=self.clock(), last_outcome=outcome)
+        finally:
+            self._tick_lock.release()
         self._refresh_next_run()
         if self.on_change is not None:
             try:
                 self.on_change()
             except Exception:
                 logger.exception("scheduler on_change callback failed")
-
-
-def default_worker_name() -> str:
-    return f"space:{socket.gethostname()}:{os.getpid()}"
-
-
-def evaluator_step(config: LeaderboardConfig, store: Store, worker: str | None = None) -> Callable[[], str]:
-    """The real step: `evaluator.job.run_once`, imported on first use (so the UI starts without torch)."""
-    worker = worker or default_worker_name()
-
-    def step() -> str:
-        from evaluator.job import run_once
-
-        request = run_once(config, store, worker=worker)
-        if request is None:
-            return "nothing pending"
-        status = getattr(request.status, "value", request.status)
-        if request.error:
-            return f"{request.model_id} ({request.precision}) {status}: {request.error[:160]}"
-        return f"{request.model_id} ({request.precision}) {status}"
-
-    return step
+        return outcome

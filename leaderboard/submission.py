@@ -8,7 +8,6 @@ limit), which run inside `Store.submit(check=...)` so two concurrent submissions
 
 from __future__ import annotations
 
-import functools
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from core.architectures import speech_architectures
 from core.config import Rules
 from core.model_files import UNSAFE_WEIGHT_SUFFIXES
 from core.records import HUB_REPO_ID, PRECISIONS, LogEntry, ModelInfo, Request, Status, parse_time
@@ -25,8 +25,6 @@ MODEL_ID_PATTERN = HUB_REPO_ID
 REVISION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 SHA_PATTERN = re.compile(r"^[0-9a-f]{40}$")
 WEEK = timedelta(days=7)
-#: Classes in transformers' speech seq2seq mapping that do not transcribe speech to text.
-NOT_SPEECH_RECOGNITION = frozenset({"Pop2PianoForConditionalGeneration", "DiaForConditionalGeneration"})
 ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING, Status.FINISHED)
 
 
@@ -180,19 +178,9 @@ def check_no_custom_code(facts: ModelFacts) -> str | None:
     )
 
 
-@functools.lru_cache(maxsize=1)
 def supported_architectures() -> frozenset[str]:
-    """transformers' speech-recognition classes: seq2seq (e.g. Whisper) and CTC (e.g. wav2vec2)."""
-    from transformers.models.auto.modeling_auto import (
-        MODEL_FOR_CTC_MAPPING_NAMES,
-        MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES,
-    )
-
-    names: set[str] = set()
-    for mapping in (MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES, MODEL_FOR_CTC_MAPPING_NAMES):
-        for value in mapping.values():
-            names.update([value] if isinstance(value, str) else value)
-    return frozenset(names - NOT_SPEECH_RECOGNITION)
+    """transformers' speech-recognition classes, as the evaluator accepts them (`core.architectures`)."""
+    return speech_architectures().all
 
 
 def check_architecture(facts: ModelFacts, supported: Iterable[str]) -> str | None:

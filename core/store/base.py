@@ -1,6 +1,6 @@
 """The store contract shared by the local folder and the Hub datasets, and the request lifecycle on top of it.
 
-Both backends hold the same files (see `core.store.layout`). A backend only knows how to read the state
+Both backends hold the same files (see `core.layout`). A backend only knows how to read the state
 consistently and how to write a set of changes atomically against the state it read; every lifecycle rule
 (who may claim, lease expiry, attempts, the log chain, exactly-once finishing) lives here once, so the two
 backends cannot drift apart.
@@ -16,8 +16,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from core.audits import AUDIT_EVENTS
 from core.eventlog import ChainCheck, next_entry, verify_chain
+from core import layout
+from core.signing import audit_hash
 from core.records import (
+    AuditRecord,
     Lease,
     LogEntry,
     PredictionRow,
@@ -29,7 +33,6 @@ from core.records import (
     parse_time,
     write_jsonl,
 )
-from core.store import layout
 from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 
 
@@ -65,9 +68,10 @@ class Changes:
     requests: list[Request] = field(default_factory=list)
     results: list[tuple[Result, Mapping[str, Sequence[PredictionRow]]]] = field(default_factory=list)
     log: list[LogEntry] = field(default_factory=list)
+    audits: list[AuditRecord] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.requests or self.results or self.log)
+        return bool(self.requests or self.results or self.log or self.audits)
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,15 @@ class Snapshot:
     results: Mapping[str, Result]
     log: Sequence[LogEntry]
     version: str
+    audits: Sequence[AuditRecord] = ()
+
+    def published_audits(self) -> list[AuditRecord]:
+        """Audit records whose `audit_passed`/`audit_failed` event is in the log, oldest first.
+
+        The record is written before its log line; one left by a process killed in between is not shown.
+        """
+        logged = {e.detail.get("audit_sha256") for e in self.log if e.event in AUDIT_EVENTS}
+        return sorted((a for a in self.audits if audit_hash(a) in logged), key=lambda a: (a.finished_at, a.audit_id))
 
     def finished_results(self) -> list[Result]:
         """Results whose request is FINISHED: a result left by a worker that died mid-write is not shown."""
@@ -104,6 +117,8 @@ class Store(ABC):
 
     #: How often a transaction is retried after a `Conflict` before giving up.
     max_conflict_retries = 8
+    #: Whether `_write` stores `Changes.audits`; a backend that does not must refuse audits, not drop them.
+    writes_audits = False
 
     # --- what a backend provides -------------------------------------------------------------------
 
@@ -263,11 +278,12 @@ class Store(ABC):
         self._expire(state, _now(), max_attempts, changes)
         return changes
 
-    def claim(self, worker: str, lease_s: float, max_attempts: int) -> Request | None:
+    def claim(self, worker: str, lease_s: float, max_attempts: int, request_id: str | None = None) -> Request | None:
         """Take the oldest PENDING request for `worker` with a lease of `lease_s` seconds, atomically.
 
         Expired leases are handled first, so a request whose worker died is claimable again (or FAILED after
-        `max_attempts`). Returns None when nothing is pending.
+        `max_attempts`). Returns None when nothing is pending. With `request_id`, only that request is taken,
+        and None means it is not PENDING (someone else holds it, or it ended): a Job started for it exits.
         """
         claimed: list[Request] = []
 
@@ -277,7 +293,11 @@ class Store(ABC):
             changes = Changes()
             requests = self._expire(state, now, max_attempts, changes)
             pending = sorted(
-                (r for r in requests.values() if r.status is Status.PENDING),
+                (
+                    r
+                    for r in requests.values()
+                    if r.status is Status.PENDING and (request_id is None or r.request_id == request_id)
+                ),
                 key=lambda r: (r.submitted_at, r.request_id),
             )
             if not pending:
@@ -377,5 +397,48 @@ class Store(ABC):
         return done[0]
 
 
+    # --- audits (R13) ------------------------------------------------------------------------------
+
+    def record_audit(self, record: AuditRecord, actor: str) -> LogEntry:
+        """Write a signed audit record and its `audit_passed`/`audit_failed` log event in one transaction.
+
+        The event carries the record's hash, so the log vouches for the exact record. Auditing a request that is
+        not FINISHED, or writing the same audit id twice, is refused.
+        """
+        if not self.writes_audits:
+            raise StoreError(f"{type(self).__name__} cannot store audit records yet; run audits on the local store")
+        digest = audit_hash(record)
+        written: list[LogEntry] = []
+
+        def compute(state: StoreState) -> Changes:
+            request = state.requests.get(record.request_id)
+            if request is None or request.status is not Status.FINISHED:
+                raise StoreError(f"request {record.request_id} is not a finished entry; only finished entries are audited")
+            if any(e.event in AUDIT_EVENTS and e.detail.get("audit_id") == record.audit_id for e in state.log):
+                raise StoreError(f"audit {record.audit_id} is already recorded")
+            changes = Changes(audits=[record])
+            entry = self._log(
+                state.log,
+                changes.log,
+                request_id=record.request_id,
+                event="audit_passed" if record.passed else "audit_failed",
+                actor=actor,
+                detail={
+                    "audit_id": record.audit_id,
+                    "audit_sha256": digest,
+                    "failed_checks": record.failed_checks,
+                    "duration_s": record.duration_s,
+                    "selection": record.selection,
+                    "seed": record.seed,
+                },
+            )
+            written[:] = [entry]
+            return changes
+
+        self._transact(compute)
+        return written[0]
+
+
 def _lease(worker: str, now: datetime, lease_s: float) -> Lease:
     return Lease(worker=worker, expires_at=_after(now, lease_s))
+

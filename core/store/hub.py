@@ -48,8 +48,9 @@ from huggingface_hub.errors import (
 )
 
 from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, consolidated_table, parse_front_matter, render_card
+from core.redaction import redact
 from core.records import LogEntry, PredictionRow, Request, Result, ThroughputResult, read_jsonl, write_jsonl
-from core.store import layout
+from core import layout
 from core.store.base import Changes, Conflict, Snapshot, Store, StoreError, StoreState
 
 if TYPE_CHECKING:
@@ -206,7 +207,7 @@ class HubStore(Store):
     # --- calling the Hub ---------------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        return redact(text, [self._token])
 
     def _call(
         self,

@@ -17,31 +17,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, consolidated_table, render_card
-from core.records import LogEntry, PredictionRow, Request, Result, ThroughputResult, read_jsonl, write_jsonl
-from core.store import layout
+from core import layout
+from core.files import atomic_write
+from core.records import AuditRecord, LogEntry, PredictionRow, Request, Result, ThroughputResult, read_jsonl, write_jsonl
 from core.store.base import Changes, Snapshot, Store, StoreState
 
-REQUESTS_REPO_DIR = "requests"
-RESULTS_REPO_DIR = "results"
-
-
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Replace `path` with `data` so readers see the old file or the new one, never a half-written one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+REQUESTS_REPO_DIR = layout.LOCAL_REQUESTS_DIR
+RESULTS_REPO_DIR = layout.LOCAL_RESULTS_DIR
 
 
 class LocalStore(Store):
+    writes_audits = True
+
     def __init__(self, root: str | os.PathLike[str], card: CardInfo | None = None) -> None:
         self.root = Path(root)
         self.card = card
@@ -82,6 +69,8 @@ class LocalStore(Store):
         return state, str(len(state.log))
 
     def _write(self, token: str, changes: Changes) -> None:
+        for audit in changes.audits:  # before the log line that makes it public (see Snapshot.published_audits)
+            atomic_write(self.results_root / layout.audit_path(audit.request_id, audit.audit_id), audit.to_json())
         for result, predictions in changes.results:
             for eval_set, rows in predictions.items():
                 atomic_write(
@@ -130,7 +119,12 @@ class LocalStore(Store):
             for p in folder.glob("*.json")
         )
         version = hashlib.sha256(repr((len(log), stamps)).encode()).hexdigest()[:16]
-        return Snapshot(requests=requests, results=results, log=log, version=version)
+        return Snapshot(requests=requests, results=results, log=log, version=version, audits=self._read_audits())
+
+    def _read_audits(self) -> list[AuditRecord]:
+        """Every audit record file; `Snapshot.published_audits` keeps those the log vouches for."""
+        folder = self.results_root / layout.AUDITS_DIR
+        return [AuditRecord.from_json(p.read_bytes()) for p in sorted(folder.glob("*/*.json"))]
 
     def predictions(self, request_id: str, eval_set: str) -> list[PredictionRow]:
         path = self.results_root / layout.predictions_path(request_id, eval_set)

@@ -8,68 +8,36 @@ from typing import Any
 
 import pytest
 
-from core.records import (
-    Aggregate,
-    BatchEvidence,
-    DatasetScore,
-    Hardware,
-    PredictionRow,
-    Progress,
-    Request,
-    Result,
-    Status,
-)
+from core.records import PredictionRow, Progress, Request, Result, Status
 from core.store import LeaseLost, Refused, Store, StoreState
+from tests import factories
 
 
 def make_request(n: int, submitted_at: str | None = None, **overrides: Any) -> Request:
+    """Request number `n` (`req-000n` for `org/model-n`), as the store tests number them (`tests.factories`)."""
     values: dict[str, Any] = {
-        "request_id": f"req-{n:04d}",
         "model_id": f"org/model-{n}",
         "revision": "a" * 40,
-        "requested_revision": "main",
         "precision": "float32",
-        "submitter": "alice",
+        "model": None,
         "submitted_at": submitted_at or f"2026-11-27T09:{n // 60:02d}:{n % 60:02d}Z",
     }
-    values.update(overrides)
-    return Request(**values)
+    return factories.make_request(f"req-{n:04d}", **{**values, **overrides})
 
 
 def make_result(request: Request) -> Result:
-    score = DatasetScore(
-        wer=0.1,
-        wer_ci95=(0.05, 0.15),
-        substitutions=1,
-        deletions=0,
-        insertions=0,
-        ref_words=10,
-        utterances=2,
-        audio_s=4.0,
-        time_s=1.0,
+    """An unsigned result for `request` on one eval set `set` (WER 0.1, RTF 0.25), from `tests.factories`."""
+    return factories.make_result(
+        request.request_id,
+        request.model_id,
+        wers={"set": 0.1},
         rtf=0.25,
-        rtfx=4.0,
-        latency_p50_s=0.5,
-        latency_p90_s=0.5,
-        latency_p99_s=0.5,
-        utterance_rtf_p99=0.3,
-    )
-    return Result(
-        request_id=request.request_id,
-        model_id=request.model_id,
-        revision=request.revision,
         precision=request.precision,
-        leaderboard_version="test-v1",
-        official=True,
-        datasets={"set": score},
-        aggregate=Aggregate(avg_wer=0.1, rtf=0.25, rtfx=4.0, meets_realtime=True),
-        batch_evidence=BatchEvidence(max_batch_size=1, forward_calls=2),
-        warmup_utterances=0,
-        hardware=Hardware(device="cpu", gpu_class="CPU"),
-        software={"torch": "x"},
-        started_at="2026-11-27T09:00:00Z",
-        finished_at="2026-11-27T09:01:00Z",
-        reproduce="python -m evaluator evaluate --model org/model",
+        revision=request.revision,
+        version="test-v1",
+        gpu_class="CPU",
+        with_model=False,
+        signature=None,
     )
 
 

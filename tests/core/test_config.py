@@ -51,6 +51,23 @@ def test_environment_overrides_where_things_live(tmp_path: Path, monkeypatch) ->
         ),
         ('[leaderboard]\nversion="v"\n[[eval_sets]]\nname="a"\n', "exactly one of `path`"),
         ("not toml [", "not valid TOML"),
+        (
+            '[leaderboard]\nversion="v"\nnormaliser="x"\n[[eval_sets]]\nname="a"\npath="."\n',
+            r"unknown key\(s\) in \[leaderboard\]: \['normaliser'\]",
+        ),
+        (
+            '[leaderboard]\nversion="v"\n[store]\nlocal_rot="s"\n[[eval_sets]]\nname="a"\npath="."\n',
+            r"unknown key\(s\) in \[store\]: \['local_rot'\]",
+        ),
+        ('[leaderboard]\nversion="v"\n[audit]\ncadence = 3\n[[eval_sets]]\nname="a"\npath="."\n', "in \\[audit\\]"),
+        (
+            '[leaderboard]\nversion="v"\n[audit]\nrtf_tolerance = 5\n[[eval_sets]]\nname="a"\npath="."\n',
+            "0 < rtf_tolerance < 1",
+        ),
+        (
+            '[leaderboard]\nversion="v"\n[audit]\nevery_n_evaluations = 1.5\n[[eval_sets]]\nname="a"\npath="."\n',
+            "must be a int",
+        ),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, body: str, message: str) -> None:
@@ -63,3 +80,32 @@ def test_bad_config_names_the_key(tmp_path: Path, body: str, message: str) -> No
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="LEADERBOARD_CONFIG"):
         load_config(tmp_path / "nope.toml", env={})
+
+
+def test_workers_table_is_typed_checked_and_filled_from_space_id(tmp_path: Path) -> None:
+    base = (REPO_ROOT / "configs" / "local.toml").read_text().replace('mode = "space"', "")
+    path = tmp_path / "board.toml"
+    path.write_text(base.replace("[workers]", '[workers]\nmode = "jobs"\nmax_parallel_jobs = 8'))
+    config = load_config(path, env={"SPACE_ID": "org/space"})
+    assert config.workers.mode == "jobs" and config.workers.max_parallel_jobs == 8
+    assert config.workers.job_image == "hf.co/spaces/org/space" and config.workers.flavor == "a10g-small"
+    with pytest.raises(ConfigError, match="needs space_id"):
+        load_config(path, env={})
+    path.write_text(base.replace("[workers]", '[workers]\nmode = "gpu"'))
+    with pytest.raises(ConfigError, match="mode must be one of"):
+        load_config(path, env={})
+    path.write_text(base.replace("[workers]", "[workers]\nmax_parallel_jobs = 2.5"))
+    with pytest.raises(ConfigError, match="max_parallel_jobs must be a int"):
+        load_config(path, env={})
+    assert load_config(REPO_ROOT / "configs" / "esb-v1.toml", env={}).workers.mode == "space"
+
+
+def test_audit_table_is_read_and_defaults_to_the_spec(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    body = '[leaderboard]\nversion="v"\n[[eval_sets]]\nname="a"\npath="."\n'
+    path.write_text(body)
+    assert load_config(path, env={}).audit.rtf_tolerance == 0.05  # SPEC R13: within 5%
+    path.write_text(body + "[audit]\nrtf_tolerance = 0.1\nevery_n_evaluations = 3\nmax_minutes_per_day = 30\n")
+    audit = load_config(path, env={}).audit
+    assert (audit.rtf_tolerance, audit.every_n_evaluations, audit.max_minutes_per_day) == (0.1, 3, 30.0)
+    assert load_config(DEFAULT_CONFIG, env={}).audit.rtf_tolerance == 0.05

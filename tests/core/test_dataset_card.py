@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core.config import load_config
 from core.dataset_card import (
     CARD_FILE,
     LEAD_COLUMNS,
@@ -20,8 +21,9 @@ from core.dataset_card import (
     parse_front_matter,
     render_card,
 )
-from core.records import DatasetScore, ModelInfo, Result, write_jsonl
+from core.records import Compute, DatasetScore, ModelInfo, Result, write_jsonl
 from core.signing import generate_keypair, sign_result
+from core.store import open_store
 from tests.core.store_contract import ROWS, make_request, make_result
 
 
@@ -55,6 +57,29 @@ def test_table_has_one_flat_row_per_result_and_pandas_reads_it() -> None:
     assert table.loc[0, "params"] == 39_000_000 and table.loc[0, "license"] == "mit"
     assert pd.isna(table.loc[0, "wer_other"]) and table.loc[1, "wer_other"] == 0.25
     assert table["official"].dtype == bool and table.loc[0, "result_file"] == "results/req-0001.json"
+
+
+def test_table_has_the_compute_columns_and_verify_agrees_with_them(tmp_path: Path) -> None:
+    from evaluator.verify import Report, check_table
+
+    jobs = Compute(
+        flavor="a10g-small", gpu_seconds=5400.5, price_usd_per_minute=0.016667, price_date="2026-11-27", cost_usd=1.5
+    )
+    second, first = results()
+    records = [first.replace(compute=jobs), second]  # the second was recorded before `compute` existed
+    path = tmp_path / TABLE_FILE
+    path.write_text(consolidated_table(records, ("set", "other")))
+    table = pd.read_csv(path)
+    assert table.loc[0, "compute_flavor"] == "a10g-small" and table.loc[0, "gpu_seconds"] == 5400.5
+    assert table.loc[0, "cost_usd"] == 1.5 and table.loc[0, "price_usd_per_minute"] == 0.016667
+    assert table.loc[0, "price_date"] == "2026-11-27"
+    assert table.loc[1, ["compute_flavor", "gpu_seconds", "cost_usd", "price_date"]].isna().all()
+    report = Report()
+    check_table(path, {r.request_id: r for r in records}, tmp_path, report)
+    assert report.ok, report.problems
+    path.write_text(path.read_text().replace(",1.5,", ",0.5,"))  # a cheaper cost than the signed record's
+    check_table(path, {r.request_id: r for r in records}, tmp_path, report)
+    assert [p.what for p in report.problems] == ["cost_usd differ from the signed record of req-0001"]
 
 
 def test_front_matter_parses_with_configs_and_public_key(info: CardInfo) -> None:
@@ -113,3 +138,24 @@ def test_rescoring_snippet_in_the_card_runs(tmp_path: Path, info: CardInfo) -> N
     printed: list[str] = []
     exec(snippet, {"print": lambda *args: printed.append(" ".join(map(str, args)))})
     assert printed and printed[0].startswith("WER ")
+
+
+def test_local_store_card_shows_commands_that_work_locally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded store's card names its own folders (no `<owner>/<results-repo>`), and its snippet loads."""
+    datasets = pytest.importorskip("datasets")
+    for name, value in (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("HF_HOME", str(tmp_path / "hf"))):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LEADERBOARD_STORE", str(tmp_path / "store"))
+    for name in ("REQUESTS_REPO", "RESULTS_REPO", "LEADERBOARD_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    store = open_store(load_config(None))
+    claimed = store.submit(make_request(1)) and store.claim("w", 60, 3)
+    store.finish(claimed.request_id, "w", make_result(claimed), {"set": ROWS})
+    card = (tmp_path / "store" / "results" / CARD_FILE).read_text()
+    assert "<owner>" not in card and "hf://" not in card
+    root = (tmp_path / "store").resolve().as_posix()
+    assert f"python -m evaluator verify {root}\n" in card
+    load_line = re.search(r'^table = load_dataset\("([^"]+)", split="train"\)', card, re.M)
+    assert load_line and load_line.group(1) == f"{root}/results"
+    loaded = datasets.load_dataset(load_line.group(1), split="train", cache_dir=str(tmp_path / "cache"))
+    assert loaded.num_rows == 1 and loaded[0]["request_id"] == "req-0001"

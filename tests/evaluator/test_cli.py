@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 from core.records import Result
+from evaluator import verify
 from evaluator.cli import main
 from tests.fixtures.audio import make_audiofolder, write_config
 
@@ -22,6 +23,9 @@ def test_evaluate_writes_result_and_predictions(tmp_path: Path, tiny_whisper: Pa
     printed = capsys.readouterr().out
     assert "WER %" in printed and "reproduce: python -m evaluator evaluate" in printed
     assert result.datasets["s"].utterances == 2
+    capsys.readouterr()
+    assert main(["verify", str(out)]) == verify.EXIT_UNSIGNED  # hashes and figures check out; no signature
+    assert "UNSIGNED result.json" in capsys.readouterr().out
 
 
 def test_evaluate_eval_set_by_path_and_max_samples(tmp_path: Path, tiny_ctc: Path) -> None:

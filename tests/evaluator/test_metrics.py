@@ -251,12 +251,17 @@ def test_numbers_are_python_types_and_serialize():
 # --- aggregate ------------------------------------------------------------------------------------------
 
 
+def rtf_rows(*rtfs: float) -> list[PredictionRow]:
+    """Prediction rows of 1 s each whose per-utterance RTFs are `rtfs`."""
+    return [row("a", "a", duration_s=1.0, time_s=r, id=f"u{i}") for i, r in enumerate(rtfs)]
+
+
 def test_aggregate_unweighted_wer_and_pooled_rtf():
     scores = {
         "big": set_score(wer=0.1, audio_s=100.0, time_s=10.0),  # RTF 0.1
         "small": set_score(wer=0.3, audio_s=10.0, time_s=9.0),  # RTF 0.9
     }
-    agg = aggregate(scores, max_rtf=1.0)
+    agg = aggregate(scores, 1.0, {"big": rtf_rows(0.1), "small": rtf_rows(0.9)})
     assert agg.avg_wer == pytest.approx(0.2)  # not weighted by size
     assert agg.rtf == pytest.approx(19 / 110)  # pooled by duration
     assert agg.rtf != pytest.approx(0.5)  # the mean of per-set RTFs
@@ -265,20 +270,39 @@ def test_aggregate_unweighted_wer_and_pooled_rtf():
 
 
 @pytest.mark.parametrize(
-    ("p99s", "max_rtf", "expected"),
+    ("sets", "max_rtf", "expected"),
     [
-        ((0.5, 0.9), 1.0, True),
-        ((0.5, 1.0), 1.0, True),  # at the limit still meets it
-        ((0.5, 1.01), 1.0, False),  # one slow set is enough to fail
-        ((0.5, 0.9), 0.8, False),
-        ((0.5, 0.9), 0.9, True),
+        (((0.5,), (0.9,)), 1.0, True),
+        (((0.5,), (1.0,)), 1.0, True),  # at the limit still meets it
+        (((0.5,), (1.01,)), 1.0, False),  # p99 over two utterances sits close to the slower one
+        (((0.5,), (0.9,)), 0.8, False),
+        (((0.1,) * 49, (2.0,)), 1.0, False),  # 1 slow utterance in 50: interpolated p99 above 1
+        (((0.1,) * 199, (5.0,)), 1.0, True),  # 1 slow utterance in 200 is under 1%
     ],
 )
-def test_meets_realtime_around_max_rtf(p99s, max_rtf, expected):
-    scores = {f"s{i}": set_score(rtf_p99=p) for i, p in enumerate(p99s)}
-    assert aggregate(scores, max_rtf=max_rtf).meets_realtime is expected
+def test_meets_realtime_around_max_rtf(sets, max_rtf, expected):
+    rows = {f"s{i}": rtf_rows(*rtfs) for i, rtfs in enumerate(sets)}
+    scores = {name: set_score() for name in rows}
+    assert aggregate(scores, max_rtf, rows).meets_realtime is expected
+
+
+def test_meets_realtime_is_per_entry_not_per_set():
+    """R3 is per entry: sets [0.5, 1.0] and [0.5, 1.0] have per-set p99 0.995 each, but the pooled p99 is 1.0."""
+    rows = {"a": rtf_rows(0.5, 1.0), "b": rtf_rows(0.5, 1.0)}
+    scores = {name: score(r) for name, r in rows.items()}
+    assert all(s.utterance_rtf_p99 == pytest.approx(0.995) for s in scores.values())
+    assert aggregate(scores, 0.996, rows).meets_realtime is False  # pooled p99 1.0 > 0.996
+    assert aggregate(scores, 1.0, rows).meets_realtime is True
 
 
 def test_aggregate_of_nothing_raises():
     with pytest.raises(ValueError):
-        aggregate({}, max_rtf=1.0)
+        aggregate({}, 1.0, {})
+    with pytest.raises(ValueError, match="prediction rows"):
+        aggregate({"a": set_score()}, 1.0, {})
+
+
+def test_long_utterances_and_exclusions_are_counted():
+    rows = [row("a b", "a b", duration_s=12.0), row("c", "c", duration_s=40.0), row("d", "d", duration_s=30.0)]
+    s = score(rows, excluded_references=2)
+    assert (s.long_utterances, s.excluded_references) == (1, 2)  # 30.0 s exactly is one Whisper window

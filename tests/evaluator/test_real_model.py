@@ -1,20 +1,31 @@
-"""The real trained whisper-base on 32 real LJ Speech clips: transcripts and WER must be right."""
+"""The real trained whisper-base on real LJ Speech clips: transcripts and WER must be right, and a 40 s
+utterance must come back whole. No wall-clock limit here: a loaded machine must not fail a correct model
+(the limit itself is tested with an injected clock in test_runner.py)."""
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
+from core.config import LeaderboardConfig
 from evaluator.evaluate import evaluate
 from evaluator.metrics import english_normalizer
 from tests.fixtures.audio import write_config
 
 
+def _without_time_limit(config: LeaderboardConfig) -> LeaderboardConfig:
+    return dataclasses.replace(config, rules=dataclasses.replace(config.rules, utterance_timeout_s=float("inf")))
+
+
 @pytest.mark.slow
 def test_whisper_base_on_ljspeech_32(tmp_path: Path, whisper_base: Path, ljspeech_32: Path) -> None:
-    config = write_config(tmp_path, {"ljspeech-32": ljspeech_32}, warmup=1, bootstrap_samples=1000)
-    evaluation = evaluate(config, str(whisper_base), request_id="real", device="cpu")
+    config = write_config(tmp_path, {"ljspeech-32": ljspeech_32}, warmup=1, bootstrap_samples=1000, max_new_tokens=440)
+    evaluation = evaluate(_without_time_limit(config), str(whisper_base), request_id="real", device="cpu")
     score = evaluation.result.datasets["ljspeech-32"]
     assert score.utterances == 32
     assert score.wer < 0.12, f"WER {score.wer:.3f} is too high for whisper-base (about 0.063 expected)"
@@ -24,3 +35,31 @@ def test_whisper_base_on_ljspeech_32(tmp_path: Path, whisper_base: Path, ljspeec
     normalize = english_normalizer()
     assert normalize(rows["LJ001-0002"].prediction) == normalize("in being comparatively modern.")
     assert evaluation.result.batch_evidence.max_batch_size == 1
+    assert evaluation.result.decoding["strategy"] == "greedy"
+    assert any("suppress_tokens" in s for s in evaluation.result.ignored_settings)
+
+
+@pytest.mark.slow
+def test_a_40_s_utterance_comes_back_with_its_last_words(tmp_path: Path, whisper_base: Path, ljspeech_32: Path) -> None:
+    """Six LJ Speech clips joined into one utterance of about 40 s: the last clip's words must be transcribed."""
+    with open(ljspeech_32 / "metadata.csv", newline="", encoding="utf-8") as handle:
+        records = list(csv.DictReader(handle))
+    pieces, texts, rate = [], [], 22050
+    for record in records:
+        audio, rate = sf.read(ljspeech_32 / record["file_name"], dtype="float32")
+        pieces += [audio, np.zeros(rate // 2, dtype=np.float32)]
+        texts.append(record["text"])
+        if sum(len(p) for p in pieces) / rate >= 38.0:
+            break
+    folder = tmp_path / "long"
+    folder.mkdir()
+    sf.write(folder / "long.flac", np.concatenate(pieces), rate)
+    (folder / "metadata.csv").write_text(f'file_name,text\nlong.flac,"{" ".join(texts)}"\n', encoding="utf-8")
+    config = write_config(tmp_path, {"long": folder}, warmup=0, max_new_tokens=440)
+    evaluation = evaluate(_without_time_limit(config), str(whisper_base), request_id="long", device="cpu")
+    (row,) = evaluation.predictions["long"]
+    assert row.duration_s > 38.0 and evaluation.result.datasets["long"].long_utterances == 1
+    normalize = english_normalizer()
+    last_words = normalize(texts[-1]).split()[-4:]
+    assert " ".join(last_words) in normalize(row.prediction), (last_words, row.prediction)
+    assert evaluation.result.datasets["long"].wer < 0.2

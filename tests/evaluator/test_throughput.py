@@ -226,3 +226,50 @@ def test_real_whisper_base_batched(tmp_path: Path, whisper_base: Path, ljspeech_
     assert result.batch_one_wer["lj"] < 0.15 and result.datasets["lj"].wer < 0.15
     assert abs(result.aggregate.wer_change) < 0.05
     assert not result.official  # max_samples: never official
+
+
+# --- R7 and long utterances: the batched path decodes as batch one does -------------------------------------
+
+
+def test_batches_never_mix_long_form_and_short_utterances() -> None:
+    items = [Decoded(f"u{i}", "x", np.zeros(n, dtype=np.float32), n / 10) for i, n in enumerate([50, 40, 30, 20, 10])]
+    long = lambda waveform: len(waveform) > 35  # noqa: E731
+    groups = thr.batches(items, 4, long)
+    assert [[d.id for d in g] for g in groups] == [["u0", "u1"], ["u2", "u3", "u4"]]
+    assert [[d.id for d in g] for g in thr.batches(items, 2, None)] == [["u0", "u1"], ["u2", "u3"], ["u4"]]
+
+
+def test_batched_whisper_hears_all_of_a_40_s_utterance_with_batch_one_config(
+    tiny_whisper: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transcriber = Transcriber(resolve_model(str(tiny_whisper)), device="cpu", max_new_tokens=4, utterance_timeout_s=5)
+    batched = thr.BatchTranscriber(transcriber, timeout_s=5.0)
+    seen: list[dict[str, object]] = []
+
+    def spy(**kwargs: object) -> torch.Tensor:
+        seen.append(kwargs)
+        config = kwargs["generation_config"]
+        return torch.tensor([[config.decoder_start_token_id]] * kwargs["input_features"].shape[0])
+
+    monkeypatch.setattr(transcriber.model, "generate", spy)
+    batched([np.zeros(40 * 16000, dtype=np.float32), np.zeros(35 * 16000, dtype=np.float32)])
+    assert seen[0]["input_features"].shape[-1] == 4000  # padded to the longest, nothing cut at 30 s
+    assert [int(n) for n in seen[0]["attention_mask"].sum(dim=-1)] == [4000, 3500]
+    long_config, short_config = seen[0]["generation_config"], None
+    assert long_config.return_timestamps is True and long_config.max_time == 10.0  # 5 s per utterance x 2
+    batched([np.zeros(20 * 16000, dtype=np.float32)] * 3)
+    short_config = seen[1]["generation_config"]
+    assert seen[1]["input_features"].shape[-1] == 3000 and short_config.return_timestamps is False
+    batch_one = transcriber.generation_config(long_form=False).to_dict()
+    assert {**short_config.to_dict(), "max_time": None} == {**batch_one, "max_time": None}  # R7: same settings
+    with pytest.raises(ValueError, match="mixes"):
+        batched([np.zeros(40 * 16000, dtype=np.float32), np.zeros(20 * 16000, dtype=np.float32)])
+
+
+def test_throughput_records_the_batch_one_decoding_settings(config, tiny_whisper: Path) -> None:
+    from evaluator.evaluate import evaluate
+
+    throughput = evaluate_throughput(config, str(tiny_whisper), request_id="t", device="cpu", ladder_limit=1).result
+    batch_one = evaluate(config, str(tiny_whisper), request_id="b", device="cpu").result
+    assert throughput.decoding and throughput.decoding == batch_one.decoding
+    assert throughput.ignored_settings == batch_one.ignored_settings

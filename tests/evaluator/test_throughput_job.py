@@ -64,4 +64,4 @@ def test_throughput_is_not_run_unless_asked_and_its_failure_spares_batch_one(set
     request = run_once(config, store, worker="w")
     assert request is not None and request.status is Status.FINISHED
     assert store.throughput_results() == {} and len(store.snapshot().finished_results()) == 2
-    assert job.run_throughput(config, store, request) is False
+    assert job.run_throughput(config, store, request, None) is False

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from core.dataset_card import CARD_FILE, CardInfo, render_card
-from core.signing import attach_predictions, generate_keypair, load_private_key, public_key_b64, sign_result
+from core.records import PredictionRow, write_jsonl
+from core.signing import (
+    attach_predictions,
+    generate_keypair,
+    load_private_key,
+    predictions_sha256,
+    public_key_b64,
+    sign_result,
+)
 from core.store import LocalStore
 from evaluator import keygen, verify
+from evaluator.metrics import aggregate, get_normalizer, score_eval_set
 from tests.core.store_contract import ROWS, make_request, make_result
 from tests.fake_hub import FakeHub
 
@@ -105,7 +117,73 @@ def test_unsigned_result_and_uncovered_predictions_fail(tmp_path: Path, keys: tu
     (out_dir / "result.json").write_text(result.to_json())
     (out_dir / "predictions" / "set.jsonl").write_text("{}\n")
     code, out = run([str(out_dir), "--public-key", keys[1]])
-    assert code == 1 and "result.json: is not signed" in out and "set.jsonl: is not covered" in out
+    assert code == verify.EXIT_ALTERED and "UNSIGNED result.json" in out and "set.jsonl: is not covered" in out
+
+
+def write_unsigned_out_folder(out_dir: Path, rows: list[PredictionRow]) -> Path:
+    """What `evaluate --out` writes: figures scored from the predictions by the evaluator's own functions."""
+    rules = {"normalizer": "whisper-english", "bootstrap_samples": 50, "bootstrap_seed": 3, "max_rtf": 1.0}
+    score = score_eval_set(rows, get_normalizer("whisper-english"), bootstrap_samples=50, seed=3)
+    result = make_result(make_request(1)).replace(
+        datasets={"set": score}, aggregate=aggregate({"set": score}, 1.0, {"set": rows}), rules=rules
+    )
+    (out_dir / "predictions").mkdir(parents=True)
+    (out_dir / "result.json").write_text(attach_predictions(result, {"set": rows}).to_json())
+    (out_dir / "predictions" / "set.jsonl").write_text(write_jsonl(rows))
+    return out_dir
+
+
+UNSIGNED_ROWS = [
+    PredictionRow(id="u1", reference="hello world", prediction="Hello, world!", duration_s=2.0, time_s=0.5),
+    PredictionRow(id="u2", reference="good day to you", prediction="good day", duration_s=3.0, time_s=0.25),
+]
+
+
+def test_unsigned_out_folder_is_checked_and_reported_unsigned_without_a_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RESULTS_PUBLIC_KEY", raising=False)
+    out_dir = write_unsigned_out_folder(tmp_path / "out", UNSIGNED_ROWS)
+    code, out = run([str(out_dir)])
+    assert code == verify.EXIT_UNSIGNED, out
+    assert "UNSIGNED result.json: no signature" in out and "FAIL" not in out
+    assert out.splitlines()[-1].startswith("UNSIGNED: 1 result(s), 1 predictions file(s)")
+
+
+def test_unsigned_out_folder_with_a_changed_figure_is_altered(tmp_path: Path) -> None:
+    out_dir = write_unsigned_out_folder(tmp_path / "out", UNSIGNED_ROWS)
+    data = json.loads((out_dir / "result.json").read_text())
+    data["datasets"]["set"]["wer"] = 0.01
+    (out_dir / "result.json").write_text(json.dumps(data))
+    code, out = run([str(out_dir)])
+    assert code == verify.EXIT_ALTERED
+    assert "FAIL result.json: eval set set: wer differ from what its predictions give" in out
+    assert "aggregate differs" not in out  # the aggregate was recorded from the true figures
+
+
+def test_unsigned_out_folder_with_a_rehashed_changed_prediction_is_altered(tmp_path: Path) -> None:
+    """Changing a prediction and its recorded hash together still shows: the figures no longer match."""
+    out_dir = write_unsigned_out_folder(tmp_path / "out", UNSIGNED_ROWS)
+    changed = [UNSIGNED_ROWS[0], dataclasses.replace(UNSIGNED_ROWS[1], prediction="good day to you")]
+    (out_dir / "predictions" / "set.jsonl").write_text(write_jsonl(changed))
+    data = json.loads((out_dir / "result.json").read_text())
+    data["predictions_sha256"]["set"] = predictions_sha256(write_jsonl(changed).encode())
+    (out_dir / "result.json").write_text(json.dumps(data))
+    code, out = run([str(out_dir)])
+    assert code == verify.EXIT_ALTERED and "wer, wer_ci95, deletions" in out
+
+
+def test_signed_out_folder_without_any_key_is_a_usage_error(
+    tmp_path: Path, keys: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RESULTS_PUBLIC_KEY", raising=False)
+    out_dir = tmp_path / "out"
+    (out_dir / "predictions").mkdir(parents=True)
+    result = sign_result(attach_predictions(make_result(make_request(1)), {"set": ROWS}), keys[0])
+    (out_dir / "result.json").write_text(result.to_json())
+    (out_dir / "predictions" / "set.jsonl").write_text(write_jsonl(ROWS))
+    code, out = run([str(out_dir)])
+    assert code == verify.EXIT_USAGE and "is signed but there is no public key" in out
 
 
 def test_evaluator_out_folder_and_key_from_env(
@@ -162,3 +240,35 @@ def test_keygen_writes_private_key_0600_and_prints_only_the_public_key(tmp_path:
     printed = io.StringIO()
     assert keygen.main(["--print-private"], out=printed) == 0 and "RESULTS_SIGNING_KEY=" in printed.getvalue()
     assert keygen.main([], out=io.StringIO()) == 2
+
+
+def imported_modules(argv: list[str]) -> tuple[int, set[str]]:
+    """Run `python -X importtime -m evaluator ARGV` in a fresh interpreter; its exit code and every module it imported."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "evaluator", *argv],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    names = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    return done.returncode, names
+
+
+def test_verify_and_help_import_neither_torch_nor_transformers(tmp_path: Path, store_root: Path) -> None:
+    """A reader checking public results (or asking for --help) needs no GPU stack, even when figures are rescored."""
+    out_dir = write_unsigned_out_folder(tmp_path / "out", UNSIGNED_ROWS)
+    code, modules = imported_modules(["verify", str(out_dir)])
+    assert code == verify.EXIT_UNSIGNED
+    assert "jiwer" in modules  # the figures really were rescored in that process
+    assert {"torch", "transformers"}.isdisjoint(modules)
+    for argv in (["--help"], ["verify", "--help"]):
+        code, modules = imported_modules(argv)
+        assert code == 0 and {"torch", "transformers"}.isdisjoint(modules), argv
+
+
+def test_the_exit_codes_are_documented_in_the_cli_help() -> None:
+    text = " ".join(verify._parser().format_help().split())
+    for code, meaning in ((0, "everything verifies"), (1, "altered"), (2, "nothing could be checked"), (3, "unsigned")):
+        assert f"{code} " in text and meaning in text
+    assert "3 nothing altered, but a result is unsigned" in text

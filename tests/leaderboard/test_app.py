@@ -14,13 +14,6 @@ from core.store import LocalStore
 from tests.leaderboard.factories import finish_in_store, make_result
 
 
-def callback(app: Any, name: str) -> Any:
-    for block_fn in app.demo.fns.values():
-        if block_fn.name == name:
-            return block_fn.fn
-    raise AssertionError(f"no callback {name}")
-
-
 def make_env(tmp_path: Path, models_dir: Path, **extra: str) -> dict[str, str]:
     return {
         "LEADERBOARD_STORE": str(tmp_path / "store"),
@@ -47,11 +40,18 @@ def test_local_run_submits_as_the_local_user(tmp_path: Path, models_dir: Path, p
     place_model("test-org/tiny-whisper")
     app = build_app(env=make_env(tmp_path, models_dir, LEADERBOARD_LOCAL_USER="dev"))
     assert not any(type(b).__name__ == "LoginButton" for b in app.demo.blocks.values())  # no token needed locally
-    outputs = callback(app, "on_submit")("test-org/tiny-whisper", "main", "float32", True, None)
-    assert "Accepted" in outputs[0] and "#1 in the queue" in outputs[0]
+    ui = app.ui
+    outputs = submit_callback(app)("test-org/tiny-whisper", "main", "float32", True, None)
+    assert "Accepted" in outputs[ui.submit.result] and "#1 in the queue" in outputs[ui.submit.result]
     (request,) = LocalStore(tmp_path / "store").snapshot().requests.values()
     assert request.submitter == "dev"
-    assert "**1** pending" in outputs[2]  # the queue page refreshed with it
+    assert "**1** pending" in outputs[ui.queue.counts]  # the queue page refreshed with it
+
+
+def submit_callback(app: Any) -> Any:
+    """The submit button's callback as gradio calls it (with the OAuth profile argument)."""
+    (fn,) = [f.fn for f in app.demo.fns.values() if f.name == "on_submit"]
+    return fn
 
 
 @pytest.fixture
@@ -75,12 +75,13 @@ def test_on_a_space_login_is_required(tmp_path: Path, models_dir: Path, place_mo
     place_model("test-org/tiny-whisper")
     app = build_app(env=make_env(tmp_path, models_dir, SPACE_ID="org/space"))
     assert any(type(b).__name__ == "LoginButton" for b in app.demo.blocks.values())
-    submit = callback(app, "on_submit")
+    submit = submit_callback(app)
+    result = app.ui.submit.result
     refused = submit("test-org/tiny-whisper", "main", "float32", True, None)
-    assert "Log in with Hugging Face first" in refused[0]
+    assert "Log in with Hugging Face first" in refused[result]
     assert not LocalStore(tmp_path / "store").snapshot().requests
     accepted = submit("test-org/tiny-whisper", "main", "float32", True, SimpleNamespace(username="alice"))
-    assert "Accepted" in accepted[0]
+    assert "Accepted" in accepted[result]
     (request,) = LocalStore(tmp_path / "store").snapshot().requests.values()
     assert request.submitter == "alice"
 
@@ -103,20 +104,32 @@ def populated(tmp_path: Path, models_dir: Path) -> Any:
 
 
 def test_page_load_restores_filters_from_the_url(populated: Any) -> None:
-    request = SimpleNamespace(query_params={"q": "tiny", "precision": "float32", "sort": "rtf", "official": "0"})
-    outputs = callback(populated, "on_load")(request)
-    search, _licenses, precisions, _families, _pmin, _pmax, realtime, official, sort, _columns = outputs[1:11]
-    assert search == "tiny" and precisions == ["float32"] and realtime is False and official is False
-    assert sort.value == "rtf"
-    _table, _empty, status, _download, _plot, query, rows, _version = outputs[11:19]
-    assert rows == ("r1",) and "Showing **1** of 2 entries" in status
-    assert query == "q=tiny&precision=float32&official=0&sort=rtf"
+    board = populated.ui.board
+    outputs = populated.ui.on_restore("q=tiny&precision=float32&sort=rtf&official=0")
+    assert outputs[board.search] == "tiny" and outputs[board.precisions] == ["float32"]
+    assert outputs[board.realtime] is False and outputs[board.official] is False
+    assert outputs[board.sort].value == "rtf"
+    assert outputs[board.rows] == ("r1",) and "Showing **1** of 2 entries" in outputs[board.status]
+    assert outputs[board.filters_query] == "q=tiny&precision=float32&official=0&sort=rtf"
 
 
 def test_page_load_with_a_detail_link_opens_that_model(populated: Any) -> None:
-    outputs = callback(populated, "on_load")(SimpleNamespace(query_params={"detail": "r1"}))
-    detail_header = outputs[21]
-    assert "openai/whisper-tiny" in detail_header
+    ui = populated.ui
+    outputs = ui.on_restore("?detail=r1")
+    assert "openai/whisper-tiny" in outputs[ui.detail.header] and outputs[ui.tabs].selected == "detail"
+    assert outputs[ui.tab] == "detail" and outputs[ui.detail.select].value == "r1"
+    assert "?detail=r1" in outputs[ui.detail.link]
+
+
+def test_plain_page_load_is_the_default_view_computed_once(populated: Any) -> None:
+    ui = populated.ui
+    first = ui.on_load()
+    assert first[ui.board.rows] == ("r2", "r1") and first[ui.board.filters_query] == ""
+    assert ui.board.search not in first and ui.tabs not in first  # the page was built with those defaults
+    loaded = populated.ui.ctx.source.get()
+    computed = loaded.memo.computed
+    again = ui.on_load()
+    assert again[ui.board.rows] == first[ui.board.rows] and loaded.memo.computed == computed
 
 
 def test_filter_callback_returns_rows_and_the_shareable_query(populated: Any) -> None:
@@ -131,15 +144,25 @@ def test_filter_callback_returns_rows_and_the_shareable_query(populated: Any) ->
         "license",
         "badges",
     ]
-    outputs = callback(populated, "on_filters")(
-        "", [], ["float16"], [], None, None, False, True, "avg_wer", all_columns
-    )
-    _table, _empty, _status, _download, _plot, query, rows, _version = outputs
-    assert rows == ("r2",) and query == "precision=float16"
+    board = populated.ui.board
+    outputs = populated.ui.on_filters("", [], ["float16"], [], None, None, False, True, "avg_wer", all_columns)
+    assert outputs[board.rows] == ("r2",) and outputs[board.filters_query] == "precision=float16"
 
 
 def test_predictions_preview(populated: Any) -> None:
-    preview = callback(populated, "preview")
+    preview = populated.ui.detail.preview
     frame = preview("r1", "ljspeech-sample")
     assert list(frame.columns) == ["id", "reference", "prediction", "duration_s", "time_s"] and len(frame) == 2
     assert "No stored predictions" in preview("r1", "missing-set").iloc[0, 0]
+
+
+def test_jobs_mode_refuses_a_local_store_before_serving(tmp_path: Path) -> None:
+    import dataclasses
+
+    from core.config import ConfigError, WorkersConfig, load_config
+
+    env = make_env(tmp_path, tmp_path / "models", LEADERBOARD_SCHEDULER="on", HF_TOKEN="hf_jobs_token_value")
+    config = load_config(env=env)
+    jobs = dataclasses.replace(config, workers=WorkersConfig(mode="jobs", space_id="org/space"))
+    with pytest.raises(ConfigError, match="needs the Hub store"):
+        build_app(jobs, env=env)

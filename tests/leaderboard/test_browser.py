@@ -2,8 +2,10 @@
 
 A tiny random Whisper sits in the local models folder as `test-org/tiny-whisper`. The test submits it through
 the form, checks two refusals, waits for the background scheduler to evaluate it, finds it on the board,
-filters it away and back (and through a shared URL), opens its detail, and saves a screenshot of every page
-under `test-output/screenshots/`.
+filters it away and back (typed, pasted, cleared, and through a shared URL), checks that the URL follows the
+open page and an entry's detail (and the "copy link" button), that the plot keeps the real-time line in view
+and says when the filters hide every entry, and saves a screenshot of every page under
+`test-output/screenshots/`.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from leaderboard.pages.context import machine_has_gpu
 
 pytestmark = pytest.mark.browser
 
@@ -111,7 +116,9 @@ def test_the_whole_product_in_a_browser(app_url: str) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            context = browser.new_context(viewport={"width": 1440, "height": 1000})
+            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_url.rstrip("/"))
+            page = context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
 
@@ -128,31 +135,14 @@ def test_the_whole_product_in_a_browser(app_url: str) -> None:
             expect(page.locator("#lb-empty")).to_contain_text("No results yet", timeout=20_000)
             shot("leaderboard-empty")
 
-            # Submit: two refusals with their reasons, then the tiny model is accepted with its queue position.
-            tab("Submit")
-            expect(page.locator("#submit-help")).to_contain_text(MODEL)
-            result = page.locator("#submit-result")
-            model_box = page.locator("#submit-model").get_by_role("textbox")
-            model_box.fill(MODEL)
-            page.locator("#submit-precision").get_by_text("float32").click()
-            page.locator("#submit-button").click()
-            expect(result).to_contain_text("I accept the rules", timeout=20_000)
-            accept = page.locator("#submit-accept").get_by_role("checkbox")
-            accept.check()
-            model_box.fill("nosuchorg/nomodel")
-            page.locator("#submit-button").click()
-            expect(result).to_contain_text("not in the local models folder either", timeout=20_000)
-            expect(result).to_contain_text("Not accepted")
-            model_box.fill(MODEL)
-            page.locator("#submit-button").click()
-            expect(result).to_contain_text("Accepted", timeout=30_000)
-            expect(result).to_contain_text("#1 in the queue")
-            shot("submit")
+            submit_the_model(page, tab, shot)
 
             # The queue shows it; the scheduler evaluates it in the background.
             tab("Queue")
             expect(page.locator("#queue-scheduler")).to_contain_text("Scheduler", timeout=10_000)
             shot("queue-while-evaluating")
+            running = page.locator("#queue-running").inner_text()
+            assert "space:" not in running, f"a raw worker id is shown: {running}"
 
             tab("Leaderboard")
             board = page.locator("#lb-table")
@@ -171,13 +161,7 @@ def test_the_whole_product_in_a_browser(app_url: str) -> None:
             page.wait_for_function("() => window.location.search.includes('precision=float16')", timeout=10_000)
             page.locator("#lb-precision").get_by_label("float16", exact=True).uncheck()
             expect(board).to_contain_text(MODEL, timeout=10_000)
-            search = page.locator("#lb-search").get_by_role("textbox")
-            search.press_sequentially("no-such-model")  # typed, as a person would (fill() skips gradio's input event)
-            expect(page.locator("#lb-empty")).to_contain_text("No entries match", timeout=10_000)
-            page.wait_for_function("() => window.location.search.includes('q=no-such-model')", timeout=10_000)
-            search.fill("")
-            search.press_sequentially("tiny")
-            expect(board).to_contain_text(MODEL, timeout=10_000)
+            check_search_follows_every_change(page, board)
 
             # A shared link restores the view.
             page.goto(app_url + "?q=no-such-model&precision=float32")
@@ -187,30 +171,173 @@ def test_the_whole_product_in_a_browser(app_url: str) -> None:
             page.goto(app_url)
             expect(board).to_contain_text(MODEL, timeout=20_000)
 
-            # Clicking the row opens the model's detail.
-            board.get_by_role("gridcell", name="float32").first.click()
-            header = page.locator("#detail-header")
-            expect(header).to_contain_text(MODEL, timeout=10_000)
-            expect(header).to_contain_text("Average WER")
-            expect(page.locator("#detail-table")).to_contain_text("ljspeech-sample")
-            expect(page.get_by_text("python -m evaluator evaluate").first).to_be_visible()
-            shot("detail")
+            open_detail_from_the_board(page, board, shot)
 
-            tab("Plot")
-            expect(page.locator("#lb-plot")).to_contain_text("Pareto front", timeout=10_000)
-            shot("plot")
-            tab("Queue")
-            expect(page.locator("#queue-finished")).to_contain_text(MODEL, timeout=10_000)
-            shot("queue")
-            tab("Log")
-            expect(page.locator("#log-chain")).to_contain_text("hash chain verifies", timeout=10_000)
-            expect(page.locator("#log-table")).to_contain_text("finished")
-            shot("log")
-            tab("About")
-            expect(page.locator("#about")).to_contain_text("Batch size one")
-            shot("about")
-            tab("Submit")
-            shot("submit-after")
+            check_url_follows_the_page(page, app_url, tab, shot)
+            check_plot(page, tab, shot)
+
+            visit_the_other_pages(page, tab, shot)
             assert not errors, f"JavaScript errors on the page: {errors}"
         finally:
             browser.close()
+
+
+def url_query(page: Any) -> str:
+    return page.evaluate("() => window.location.search")
+
+
+def wait_for_url(page: Any, predicate_js: str) -> None:
+    page.wait_for_function(f"() => {{ const q = window.location.search; return {predicate_js}; }}", timeout=10_000)
+
+
+def check_search_follows_every_change(page: Any, board: Any) -> None:
+    """Issue 9 item 2: the filter and the URL follow every change of the search box: typed, pasted (as a
+    real Ctrl+V from the clipboard, and as a programmatic fill), and cleared with select-all + Backspace."""
+    from playwright.sync_api import expect
+
+    search = page.locator("#lb-search").get_by_role("textbox")
+    empty = page.locator("#lb-empty")
+    search.press_sequentially("no-such-model")  # typed, key by key
+    expect(empty).to_contain_text("No entries match", timeout=10_000)
+    wait_for_url(page, "q.includes('q=no-such-model')")
+    search.press("Control+a")
+    search.press("Backspace")  # cleared: the board comes back and the URL drops q
+    expect(board).to_contain_text(MODEL, timeout=10_000)
+    wait_for_url(page, "!q.includes('q=')")
+    page.evaluate("() => navigator.clipboard.writeText('pasted-nothing')")
+    search.click()
+    search.press("Control+v")  # pasted, no key typed after it
+    expect(search).to_have_value("pasted-nothing")
+    expect(empty).to_contain_text("No entries match", timeout=10_000)
+    wait_for_url(page, "q.includes('q=pasted-nothing')")
+    search.fill("tiny")  # set at once, as a paste from the context menu or an autofill does
+    expect(board).to_contain_text(MODEL, timeout=10_000)
+    wait_for_url(page, "q.includes('q=tiny')")
+    search.fill("")
+    expect(board).to_contain_text(MODEL, timeout=10_000)
+    wait_for_url(page, "q === ''")
+
+
+def check_url_follows_the_page(page: Any, app_url: str, tab: Any, shot: Any) -> None:
+    """Issue 9 item 6: the open tab and an entry's detail are in the URL, and a copied link opens them."""
+    from playwright.sync_api import expect
+
+    tab("Plot")
+    wait_for_url(page, "q.includes('tab=plot')")
+    tab("Log")
+    wait_for_url(page, "q === '?tab=log'")
+    tab("Model detail")
+    wait_for_url(page, "q.startsWith('?detail=')")
+    detail = url_query(page)
+    page.locator("#detail-copy-link").click()
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied.endswith(detail) and copied.startswith("http"), copied
+    expect(page.locator("#detail-link")).to_contain_text(detail.lstrip("?"))
+    tab("Leaderboard")
+    wait_for_url(page, "q === ''")
+    page.goto(copied)  # the copied link opens that entry's detail
+    expect(page.locator("#detail-header")).to_contain_text(MODEL, timeout=20_000)
+    expect(page.get_by_role("tab", name=re.compile("Model detail"))).to_have_attribute("aria-selected", "true")
+    shot("detail-from-link")
+    page.goto(app_url + "?tab=queue")
+    expect(page.get_by_role("tab", name=re.compile("Queue"))).to_have_attribute("aria-selected", "true", timeout=20_000)
+    expect(page.locator("#queue-finished")).to_contain_text(MODEL, timeout=10_000)
+    page.goto(app_url)
+    expect(page.locator("#lb-table")).to_contain_text(MODEL, timeout=20_000)
+
+
+def check_plot(page: Any, tab: Any, shot: Any) -> None:
+    """Issue 9 item 4: the RTF = 1 line is always in view, and a plot emptied by filters says so."""
+    from playwright.sync_api import expect
+
+    tab("Plot")
+    plot = page.locator("#lb-plot")
+    expect(plot).to_contain_text("Pareto front", timeout=10_000)
+    low, high = page.evaluate("() => document.querySelector('#lb-plot .js-plotly-plot').layout.xaxis.range")
+    assert 10**low < 1 < 10**high, f"the RTF = 1 line is outside the x range 10^{low}..10^{high}"
+    shot("plot")
+    tab("Leaderboard")
+    page.locator("#lb-precision").get_by_label("float16", exact=True).check()
+    expect(page.locator("#lb-empty")).to_contain_text("No entries match these filters", timeout=10_000)
+    expect(page.locator("#lb-download")).to_be_hidden()  # nothing to download from an empty view
+    tab("Plot")
+    expect(plot).to_contain_text("No entry matches the Leaderboard tab's filters", timeout=10_000)
+    expect(plot).not_to_contain_text("No results to plot yet")
+    shot("plot-filtered-empty")
+    tab("Leaderboard")
+    page.locator("#lb-precision").get_by_label("float16", exact=True).uncheck()
+    expect(page.locator("#lb-table")).to_contain_text(MODEL, timeout=10_000)
+
+
+def submit_the_model(page: Any, tab: Any, shot: Any) -> None:
+    """Submit: two refusals with their reasons, then the tiny model is accepted with its queue position."""
+    from playwright.sync_api import expect
+
+    # Submit: two refusals with their reasons, then the tiny model is accepted with its queue position.
+    tab("Submit")
+    expect(page.locator("#submit-help")).to_contain_text(MODEL)
+    result = page.locator("#submit-result")
+    model_box = page.locator("#submit-model").get_by_role("textbox")
+    model_box.fill(MODEL)
+    if not machine_has_gpu():  # the form's default follows the hardware: float32 without a GPU
+        expect(page.locator("#submit-precision").get_by_label("float32", exact=True)).to_be_checked()
+    page.locator("#submit-precision").get_by_text("float32").click()
+    page.locator("#submit-button").click()
+    expect(result).to_contain_text("I accept the rules", timeout=20_000)
+    accept = page.locator("#submit-accept").get_by_role("checkbox")
+    accept.check()
+    model_box.fill("nosuchorg/nomodel")
+    page.locator("#submit-button").click()
+    expect(result).to_contain_text("not in the local models folder either", timeout=20_000)
+    expect(result).to_contain_text("Not accepted")
+    model_box.fill(MODEL)
+    page.locator("#submit-button").click()
+    expect(result).to_contain_text("Accepted", timeout=30_000)
+    expect(result).to_contain_text("#1 in the queue")
+    shot("submit")
+
+
+def open_detail_from_the_board(page: Any, board: Any, shot: Any) -> None:
+    """Clicking the row opens the model's detail, the URL points at it, and the predictions preview shows
+    every column within the page (the prediction column was cut off at the right)."""
+    from playwright.sync_api import expect
+
+    board.get_by_role("gridcell", name="float32").first.click()
+    header = page.locator("#detail-header")
+    expect(header).to_contain_text(MODEL, timeout=10_000)
+    expect(header).to_contain_text("Average WER")
+    expect(page.locator("#detail-table")).to_contain_text("ljspeech-sample")
+    expect(page.get_by_text("python -m evaluator evaluate").first).to_be_visible()
+    wait_for_url(page, "q.startsWith('?detail=')")
+    shot("detail")
+    page.get_by_text("Preview raw predictions").click()
+    preview = page.locator("#preview-table")
+    expect(preview).to_contain_text("prediction", timeout=10_000)
+    box = preview.bounding_box()
+    last = preview.get_by_role("columnheader").last.bounding_box()
+    assert box is not None and last is not None
+    assert last["x"] + last["width"] <= box["x"] + box["width"] + 1, "the preview's last column is cut off"
+    assert box["x"] + box["width"] <= page.viewport_size["width"], "the preview is wider than the page"
+    preview.scroll_into_view_if_needed()
+    page.wait_for_timeout(600)
+    page.screenshot(path=str(SCREENSHOTS / "detail-preview.png"), full_page=True)
+
+
+def visit_the_other_pages(page: Any, tab: Any, shot: Any) -> None:
+    """Queue, Log, About and Submit after the evaluation."""
+    from playwright.sync_api import expect
+
+    tab("Queue")
+    expect(page.locator("#queue-finished")).to_contain_text(MODEL, timeout=10_000)
+    scheduler = page.locator("#queue-scheduler").inner_text()
+    assert not ("evaluating" in scheduler and "nothing pending" in scheduler), scheduler
+    shot("queue")
+    tab("Log")
+    expect(page.locator("#log-chain")).to_contain_text("hash chain verifies", timeout=10_000)
+    expect(page.locator("#log-table")).to_contain_text("finished")
+    shot("log")
+    tab("About")
+    expect(page.locator("#about")).to_contain_text("Batch size one")
+    shot("about")
+    tab("Submit")
+    shot("submit-after")

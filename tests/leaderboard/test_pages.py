@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-import pandas as pd
-
-from core.config import load_config
+from core.config import WorkersConfig, load_config
 from core.eventlog import ChainCheck, next_entry
+from core.records import Compute
 from core.signing import fingerprint, generate_keypair
 from leaderboard.about import about_markdown
 from leaderboard.detail import dataset_frame, detail_choices, detail_view
@@ -84,6 +84,22 @@ def test_detail_view_shows_every_number() -> None:
     assert "[ami.jsonl](https://huggingface.co/" in view.predictions and "`/tmp/p.jsonl`" in view.predictions
 
 
+def test_detail_shows_what_the_evaluation_cost_when_recorded() -> None:
+    compute = Compute(
+        flavor="a10g<b>", gpu_seconds=5400.0, price_usd_per_minute=0.016667, price_date="2026-11-27", cost_usd=1.5
+    )
+    result = make_result("r1", "org/m", wers={"ami": 0.1}).replace(compute=compute)
+    board = build_board([BoardInput(result)], eval_sets=("ami",))
+    text = detail_view(result, board.entries[0], None, {}, max_rtf=1.0).measurement
+    assert "### Compute and cost" in text and "Hugging Face Jobs, flavor a10g&lt;b&gt;" in text and "<b>" not in text
+    assert "5,400 s (1.50 GPU hours)" in text and "$1.50" in text and "$1.00/h), listed on 2026-11-27" in text
+    space = result.replace(compute=Compute(flavor=None, gpu_seconds=60.0))
+    text = detail_view(space, board.entries[0], None, {}, max_rtf=1.0).measurement
+    assert "the Space&#x27;s own GPU" in text and "not known (no listed price)" in text
+    plain = detail_view(result.replace(compute=None), board.entries[0], None, {}, max_rtf=1.0).measurement
+    assert "Compute and cost" not in plain
+
+
 def test_detail_of_a_local_unranked_result() -> None:
     result = make_result("r1", "test-org/tiny", official=False, gpu_class="cpu")
     board = build_board([BoardInput(result, local=True)], eval_sets=())
@@ -105,7 +121,25 @@ def test_detail_choices_are_labelled_apart() -> None:
 
 
 def test_dataset_frame_columns() -> None:
-    assert isinstance(dataset_frame(make_result("a")), pd.DataFrame)
+    result = make_result("a", wers={"ami": 0.2, "librispeech": 0.05}, rtf=0.5, p90=0.4)
+    frame = dataset_frame(result)
+    assert list(frame.columns) == [
+        *("Eval set", "WER (%)", "95% CI (%)", "Sub", "Del", "Ins", "Words", "Utts", "Skipped", "Audio (s)"),
+        *("RTF", "RTFx", "p50 (s)", "p90 (s)", "p99 (s)", "Utt. RTF p99"),
+    ]
+    assert list(frame["Eval set"]) == ["ami", "librispeech"]  # one row per eval set, in the record's order
+    ami = frame.iloc[0].to_dict()
+    score = result.datasets["ami"]
+    assert ami["WER (%)"] == "20.00" and ami["95% CI (%)"] == "19.00 – 21.00"  # fractions shown as percent
+    assert (ami["Sub"], ami["Del"], ami["Ins"], ami["Words"], ami["Utts"]) == (
+        score.substitutions,
+        score.deletions,
+        score.insertions,
+        score.ref_words,
+        score.utterances,
+    )
+    assert (ami["RTF"], ami["RTFx"], ami["p90 (s)"], ami["Audio (s)"]) == ("0.5", "2", "0.4", "60.0")
+    assert frame.iloc[1]["WER (%)"] == "5.00"
 
 
 def test_about_names_the_configured_values(tmp_path: Path) -> None:
@@ -119,6 +153,17 @@ def test_about_names_the_configured_values(tmp_path: Path) -> None:
     assert "python -m evaluator evaluate" in text and "pd.read_json" in text and "python -m evaluator verify" in text
     assert "Only results whose signature verifies are ranked" in text and public in text and fingerprint(public) in text
     assert "none is ranked" in about_markdown(config, "r", "q", public_key=None)
+    assert "**Who evaluates:** Evaluations run one at a time on the Space's own GPU." in text
+
+
+def test_about_in_jobs_mode_states_the_weekly_budget(tmp_path: Path) -> None:
+    config = load_config(env={"LEADERBOARD_STORE": str(tmp_path)})
+    jobs = dataclasses.replace(
+        config, workers=WorkersConfig(mode="jobs", flavor="a10g-small", max_parallel_jobs=4, max_gpu_hours_per_week=120)
+    )
+    text = about_markdown(jobs, "r", "q", public_key=None)
+    assert "Hugging Face Jobs (a10g-small), at most 4 at once" in text and "120 GPU hours per 7 days" in text
+    assert "Space's own GPU" not in text
 
 
 def test_about_for_the_hub_store(tmp_path: Path) -> None:

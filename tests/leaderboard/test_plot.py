@@ -72,3 +72,42 @@ def test_empty_figure_says_why() -> None:
     board = build_board([], eval_sets=("x",))
     figure = scatter_figure(board.view(Filters()).raw)
     assert "No results" in figure.layout.annotations[0].text
+
+
+def x_range(figure) -> tuple[float, float]:
+    low, high = figure.layout.xaxis.range
+    return 10**low, 10**high
+
+
+def test_real_time_line_stays_in_view_when_every_entry_is_slower_or_faster() -> None:
+    slow = build_board([BoardInput(make_result("s", "org/slow", wers={"x": 0.1}, rtf=3.0))], eval_sets=("x",))
+    low, high = x_range(scatter_figure(slow.view(Filters()).raw, max_rtf=1.0))
+    assert low < 1.0 < high and low < 3.0 < high
+    fast = build_board([BoardInput(make_result("f", "org/fast", wers={"x": 0.1}, rtf=0.001))], eval_sets=("x",))
+    low, high = x_range(scatter_figure(fast.view(Filters()).raw, max_rtf=1.0))
+    assert low < 0.001 and high > 1.0
+
+
+def test_unverified_entries_are_never_plotted_nor_on_the_front() -> None:
+    altered = make_result("bad", "org/altered", wers={"x": 0.001}, rtf=0.001)
+    honest = make_result("ok", "org/honest", wers={"x": 0.2}, rtf=0.5)
+    board = build_board(
+        [BoardInput(altered), BoardInput(honest)], eval_sets=("x",), verified=lambda r: r.request_id != "bad"
+    )
+    view = board.view(Filters(official_only=False))
+    assert set(view.request_ids) == {"bad", "ok"}  # the table still lists it, labelled unverified
+    figure = scatter_figure(view.raw, board_entries=2)
+    plotted = " ".join(h for t in figure.data for h in (t.hovertext or ()))
+    assert "org/honest" in plotted and "org/altered" not in plotted
+    front = next(t for t in figure.data if t.name == "Pareto front")
+    assert list(front.x) == [0.5]
+
+
+def test_empty_plot_tells_filters_from_no_results_from_none_verified() -> None:
+    result = make_result("a", "org/model", wers={"x": 0.1}, precision="float32")
+    board = build_board([BoardInput(result)], eval_sets=("x",))
+    hidden = scatter_figure(board.view(Filters(precisions=("float16",))).raw, board_entries=1)
+    assert "filters" in hidden.layout.annotations[0].text and "No results" not in hidden.layout.annotations[0].text
+    unverified = build_board([BoardInput(result)], eval_sets=("x",), verified=lambda _r: False)
+    none_verified = scatter_figure(unverified.view(Filters(official_only=False)).raw, board_entries=1)
+    assert "verified" in none_verified.layout.annotations[0].text

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from leaderboard.scheduler import EvalScheduler, SchedulerStatus, evaluator_step, tick_seconds
+from app import evaluator_step
+from leaderboard.scheduler import ALREADY_RUNNING, EvalScheduler, SchedulerStatus, tick_seconds
 
 
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
+class MovedClock:
+    """A clock the test moves by hand: the scheduler's times come only from it."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 27, 10, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 def test_tick_seconds_from_the_environment() -> None:
@@ -28,92 +33,79 @@ def test_tick_seconds_from_the_environment() -> None:
         tick_seconds({"LEADERBOARD_TICK_S": "0"})
 
 
-def test_runs_on_its_interval_and_reports_the_outcome() -> None:
-    calls = []
-    changed = threading.Event()
-    scheduler = EvalScheduler(
-        lambda: calls.append(1) or "nothing pending", 0.1, on_change=changed.set, first_run_after_s=0
-    )
-    scheduler.start()
-    try:
-        wait_until(lambda: len(calls) >= 3)
-        status = scheduler.status()
-        assert status.enabled and status.last_outcome == "nothing pending" and status.last_finished_at is not None
-        assert status.next_run_at is not None and changed.is_set()
-    finally:
-        scheduler.shutdown()
+def test_a_tick_runs_the_step_and_records_its_outcome_at_the_clock_s_times() -> None:
+    clock, changed = MovedClock(), []
+    t0 = clock.now
+
+    def step() -> str:
+        clock.advance(90)  # the evaluation takes a minute and a half
+        return "nothing pending"
+
+    scheduler = EvalScheduler(step, 30, on_change=lambda: changed.append(1), clock=clock)
+    assert scheduler.tick() == "nothing pending"
+    status = scheduler.status()
+    assert status.enabled and not status.running and status.last_outcome == "nothing pending"
+    assert status.last_started_at == t0 and status.last_finished_at == t0 + timedelta(seconds=90)
+    assert changed == [1]
+    clock.advance(12)
+    assert "last run 12 s ago: nothing pending" in status.describe(clock.now)
 
 
-def test_never_two_runs_at_once_and_the_ui_thread_is_not_blocked() -> None:
-    active, most = [0], [0]
-    lock = threading.Lock()
-    release = threading.Event()
+def test_a_tick_while_the_step_runs_does_not_run_it_again_and_shows_busy() -> None:
+    clock = MovedClock()
+    runs: list[str] = []
+    seen_while_running: list[str] = []
 
-    def slow_step() -> str:
-        with lock:
-            active[0] += 1
-            most[0] = max(most[0], active[0])
-        release.wait(5)
-        with lock:
-            active[0] -= 1
+    def step() -> str:
+        runs.append("run")
+        clock.advance(120)
+        seen_while_running.append(scheduler.tick())  # the next interval fires while this one still runs
+        seen_while_running.append(scheduler.status().describe(clock.now))
         return "done"
 
-    scheduler = EvalScheduler(slow_step, 0.05, first_run_after_s=0)
-    started = time.monotonic()
-    scheduler.start()
-    assert time.monotonic() - started < 1.0  # start() returns at once
-    try:
-        wait_until(lambda: scheduler.status().running)
-        time.sleep(0.4)  # several ticks pass while the step runs
-        assert most[0] == 1
-        assert "busy" in scheduler.status().describe(datetime.now(UTC))
-        release.set()
-        wait_until(lambda: scheduler.status().last_outcome == "done")
-    finally:
-        release.set()
-        scheduler.shutdown()
+    scheduler = EvalScheduler(step, 30, clock=clock)
+    assert scheduler.tick() == "done"
+    assert runs == ["run"] and seen_while_running[0] == ALREADY_RUNNING
+    assert "**busy**" in seen_while_running[1] and "for 2 min" in seen_while_running[1]
+    assert scheduler.tick() == "done" and len(runs) == 2  # once finished, the next tick runs again
 
 
-def test_a_failing_step_is_reported_and_the_scheduler_keeps_going() -> None:
-    calls = []
+def test_a_failing_step_is_reported_and_the_next_tick_runs_again() -> None:
+    calls: list[int] = []
 
     def step() -> str:
         calls.append(1)
         raise RuntimeError("boom")
 
-    scheduler = EvalScheduler(step, 0.1, first_run_after_s=0)
+    scheduler = EvalScheduler(step, 30, clock=MovedClock())
+    assert scheduler.tick() == "error: RuntimeError: boom"
+    assert scheduler.status().last_outcome == "error: RuntimeError: boom" and not scheduler.status().running
+    scheduler.tick()
+    assert len(calls) == 2
+
+
+def test_apscheduler_is_wired_wake_runs_the_step_and_shutdown_does_not_wait_for_it() -> None:
+    """The one test with apscheduler running: wake() reaches tick() on a daemon thread; shutdown returns while
+    the step still runs (it is abandoned, its lease will expire). Waits are failure bounds only."""
+    entered, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def step() -> str:
+        entered.set()
+        release.wait(30)
+        finished.set()
+        return "late"
+
+    scheduler = EvalScheduler(step, 3600, first_run_after_s=3600)
     scheduler.start()
     try:
-        wait_until(lambda: len(calls) >= 2)
-        assert scheduler.status().last_outcome == "error: RuntimeError: boom"
-    finally:
-        scheduler.shutdown()
-
-
-def test_shutdown_is_idempotent_and_does_not_wait_for_a_running_step() -> None:
-    release = threading.Event()
-    scheduler = EvalScheduler(lambda: release.wait(10) and "late", 0.05, first_run_after_s=0)
-    scheduler.start()
-    wait_until(lambda: scheduler.status().running)
-    started = time.monotonic()
-    scheduler.shutdown()
-    scheduler.shutdown()
-    assert time.monotonic() - started < 2.0
-    assert scheduler.status().next_run_at is None
-    release.set()
-
-
-def test_wake_runs_the_job_soon() -> None:
-    calls = []
-    scheduler = EvalScheduler(lambda: calls.append(1) or "ok", 3600, first_run_after_s=3600)
-    scheduler.start()
-    try:
-        time.sleep(0.2)
-        assert calls == []
+        assert scheduler.status().next_run_at is not None and not entered.is_set()
         scheduler.wake()
-        wait_until(lambda: calls == [1])
-    finally:
+        assert entered.wait(30), "wake() did not run the step"
         scheduler.shutdown()
+        scheduler.shutdown()  # idempotent
+        assert not finished.is_set() and scheduler.status().next_run_at is None
+    finally:
+        release.set()
 
 
 def test_status_lines() -> None:
@@ -132,8 +124,7 @@ def test_status_lines() -> None:
     assert "off" in SchedulerStatus(enabled=False, note="runs elsewhere").describe(now)
 
 
-def test_evaluator_step_describes_what_run_once_returned(monkeypatch) -> None:
-    import evaluator.job
+def test_evaluator_step_describes_what_run_once_returned() -> None:
     from core.records import Status
     from tests.leaderboard.factories import make_request
 
@@ -148,8 +139,7 @@ def test_evaluator_step_describes_what_run_once_returned(monkeypatch) -> None:
         seen.append(worker)
         return answers.pop(0)
 
-    monkeypatch.setattr(evaluator.job, "run_once", fake_run_once)
-    step = evaluator_step(object(), object(), worker="w1")  # type: ignore[arg-type]
+    step = evaluator_step(object(), object(), worker="w1", run_once=fake_run_once)  # type: ignore[arg-type]
     assert step() == "nothing pending"
     assert step() == "org/m (float16) FINISHED"
     assert step() == "org/x (float16) FAILED: no"

@@ -13,6 +13,7 @@ import httpx2
 import pytest
 from huggingface_hub.hf_api import ModelInfo as HubModelInfo
 from huggingface_hub.utils import SafetensorsFileMetadata, SafetensorsRepoMetadata, TensorInfo, hf_raise_for_status
+from safetensors import SafetensorError
 
 from core.config import Rules
 from core.model_files import card_license, local_revision, weight_file_hashes
@@ -24,7 +25,6 @@ from leaderboard.inspection import (
     LocalModels,
     ModelInspector,
     count_parameters,
-    read_safetensors_header,
 )
 from leaderboard.submission import (
     InspectionError,
@@ -283,11 +283,21 @@ def test_path_tricks_never_leave_the_models_folder(models_dir: Path) -> None:
     assert LocalModels(models_dir).folder("org/..") is None
 
 
-def test_safetensors_header_parsing(place_model) -> None:
+def test_parameters_are_counted_from_the_safetensors_header(place_model, tmp_path: Path) -> None:
+    import numpy as np
+    from safetensors.numpy import save_file
+    from safetensors.torch import load_file
+
     folder = place_model("test-org/tiny-ctc", "ctc")
-    header = read_safetensors_header(folder / "model.safetensors")
-    assert count_parameters(header) == 7438
-    assert count_parameters({"__metadata__": {"format": "pt"}, "w": {"shape": [2, 3]}, "b": {"shape": []}}) == 7
+    tensors = load_file(folder / "model.safetensors")  # the data itself, to check the header-only count against
+    assert count_parameters(folder / "model.safetensors") == sum(t.numel() for t in tensors.values()) > 0
+    save_file(
+        {"w": np.zeros((2, 3), np.float32), "b": np.zeros((), np.float32)}, tmp_path / "m.safetensors", {"a": "b"}
+    )
+    assert count_parameters(tmp_path / "m.safetensors") == 7  # a scalar is one element; metadata is no tensor
+    (tmp_path / "bad.safetensors").write_bytes(b"\xff" * 16)
+    with pytest.raises(SafetensorError):
+        count_parameters(tmp_path / "bad.safetensors")
 
 
 def test_front_matter_license(tmp_path: Path) -> None:

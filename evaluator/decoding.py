@@ -1,0 +1,202 @@
+"""The one decoding configuration R7 allows, built from nothing, and the list of what a model asked for instead.
+
+A model's own `generation_config.json` is untrusted: a submitter could ship `repetition_penalty`,
+`no_repeat_ngram_size`, beams, sampling, suppressed tokens or forced prompt tokens there. transformers fills
+every setting left unset in the config passed to `generate` from `model.generation_config`, so copying and
+patching that config lets anything not patched leak in. Instead the evaluator builds a fresh config holding
+only greedy decoding, English transcription without timestamps, the token budget of the rules, and the token
+ids the architecture needs to run at all; it installs that config as the model's own, so nothing is merged
+back in; it records the settings in the result, and lists what the model's files asked for and did not get.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from transformers import GenerationConfig
+
+#: Token ids and vocabulary maps the architecture needs to decode at all; taken from the model, never tuned.
+ARCHITECTURE_TOKEN_KEYS = (
+    "decoder_start_token_id",
+    "bos_token_id",
+    "eos_token_id",
+    "pad_token_id",
+    "lang_to_id",
+    "task_to_id",
+    "is_multilingual",
+    "no_timestamps_token_id",
+    "max_initial_timestamp_index",
+)
+#: Bookkeeping fields of a generation_config.json that change no output.
+METADATA_KEYS = frozenset({"transformers_version", "_from_model_config", "alignment_heads", "prev_sot_token_id"})
+#: What a recorded value is cut to, so a hostile config cannot bloat the result.
+MAX_VALUE_CHARS = 80
+
+LONG_FORM = (
+    "Whisper sequential long-form generation over 30 s windows; timestamp tokens only place the window "
+    "boundaries and are removed from the text; not conditioned on previous text; no temperature fallback"
+)
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """What the evaluator decodes with (`settings`, recorded in the result) and what it refused (`ignored`)."""
+
+    kind: Literal["seq2seq", "ctc"]
+    settings: dict[str, Any]
+    ignored: tuple[str, ...]
+    generation_config: GenerationConfig | None = None
+
+
+def seq2seq_decoding(
+    folder: Path,
+    model_config: object,
+    *,
+    max_new_tokens: int,
+    max_target_positions: int | None,
+    max_time_s: float | None,
+    whisper: bool,
+) -> Decoding:
+    """R7 for an encoder-decoder model: greedy, one sequence, English transcription, no timestamps, no prompt."""
+    limit = max_target_positions or max_new_tokens + 4
+    budget = max(1, min(max_new_tokens, limit - 4))  # Whisper's 4 start tokens share the decoder's positions
+    config = GenerationConfig(do_sample=False, num_beams=1, num_return_sequences=1, max_new_tokens=budget)
+    for key, value in architecture_tokens(folder, model_config).items():
+        setattr(config, key, value)
+    if max_time_s is not None:
+        config.max_time = max_time_s
+    multilingual = bool(getattr(config, "is_multilingual", False) and getattr(config, "lang_to_id", None))
+    if multilingual:
+        config.language, config.task = "en", "transcribe"
+    if whisper:
+        config.return_timestamps = False
+        config.condition_on_prev_tokens = False
+    settings: dict[str, Any] = {
+        "kind": "seq2seq",
+        "strategy": "greedy",
+        "num_beams": 1,
+        "do_sample": False,
+        "max_new_tokens": budget,
+        "language": "en" if multilingual else "model's only language",
+        "task": "transcribe",
+        "timestamps": False,
+        "prompt": "none",
+        "logits_processors": "none beyond the architecture's forced start tokens",
+    }
+    if max_time_s is not None:
+        settings["max_time_s"] = max_time_s
+    if whisper:
+        settings["long_form"] = LONG_FORM
+    return Decoding(
+        kind="seq2seq",
+        settings=settings,
+        ignored=ignored_settings(folder, config),
+        generation_config=config,
+    )
+
+
+def architecture_tokens(folder: Path, model_config: object) -> dict[str, Any]:
+    """The token ids and maps of `ARCHITECTURE_TOKEN_KEYS`, from generation_config.json, else from config.json.
+
+    Read as plain JSON, never through `GenerationConfig.from_pretrained`, whose validation raises on settings
+    the evaluator ignores anyway (`num_return_sequences` above `num_beams`). Values of the wrong type are dropped.
+    """
+    data = _read_json(folder / "generation_config.json")
+    tokens: dict[str, Any] = {}
+    for key in ARCHITECTURE_TOKEN_KEYS:
+        value = data.get(key) if isinstance(data, dict) else None
+        if value is None:
+            value = getattr(model_config, key, None)
+        if _token_value(value):
+            tokens[key] = value
+    return tokens
+
+
+def _token_value(value: object) -> bool:
+    """A token id (int), a flag (bool), or a map of names to token ids."""
+    if isinstance(value, (bool, int)):
+        return True
+    return isinstance(value, dict) and all(isinstance(k, str) and type(v) is int for k, v in value.items())
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+def ctc_decoding(folder: Path) -> Decoding:
+    """R7 for a CTC model: one forward pass over the whole input, argmax per frame, the tokenizer's collapse."""
+    settings = {"kind": "ctc", "strategy": "greedy (argmax per frame)", "input": "whole utterance", "lm": "none"}
+    return Decoding(kind="ctc", settings=settings, ignored=ignored_settings(folder, None))
+
+
+def ignored_settings(folder: Path, used: GenerationConfig | None) -> tuple[str, ...]:
+    """Every setting of the model's generation_config.json (and decoding hints in config.json) not applied.
+
+    A key counts as ignored when the model's files set it to something other than what the evaluator uses;
+    token ids the architecture needs are used as they are, and bookkeeping fields are not decoding settings.
+    An unreadable file is reported, not raised: no model file may stop the evaluation.
+    """
+    ignored: list[str] = []
+    for name, keys in (("generation_config.json", None), ("config.json", CONFIG_DECODING_KEYS)):
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            ignored.append(f"{name}: unreadable ({type(exc).__name__})")
+            continue
+        if not isinstance(data, dict):
+            ignored.append(f"{name}: not a JSON object")
+            continue
+        for key in sorted(data):
+            if keys is not None and key not in keys:
+                continue
+            if key in METADATA_KEYS or (used is not None and key in ARCHITECTURE_TOKEN_KEYS):
+                continue
+            value = data[key]
+            if value is None or value == _DEFAULTS.get(key, _MISSING):
+                continue  # the same as not setting it
+            if used is not None and getattr(used, key, _MISSING) == value:
+                continue
+            ignored.append(f"{name}: {key}={_short(value)}")
+    return tuple(ignored)
+
+
+#: Generation settings older models keep in config.json; transformers may read some of them (forced ids).
+CONFIG_DECODING_KEYS = frozenset(
+    {
+        "forced_decoder_ids",
+        "suppress_tokens",
+        "begin_suppress_tokens",
+        "repetition_penalty",
+        "no_repeat_ngram_size",
+        "num_beams",
+        "length_penalty",
+        "bad_words_ids",
+        "forced_bos_token_id",
+        "forced_eos_token_id",
+        "temperature",
+        "top_k",
+        "top_p",
+        "do_sample",
+    }
+)
+_MISSING = object()
+#: transformers' own defaults (plus output flags off): a file that repeats one of them asks for nothing.
+_DEFAULTS: dict[str, Any] = {
+    **GenerationConfig._get_default_generation_params(),
+    "output_attentions": False,
+    "output_hidden_states": False,
+}
+
+
+def _short(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"

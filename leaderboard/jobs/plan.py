@@ -1,0 +1,147 @@
+"""The dispatcher's decisions, with no I/O: given the requests, the Jobs the Hub lists and the time, which Jobs
+to start and which to cancel, and whether the weekly GPU budget holds dispatch back.
+
+The decision is stateless on purpose: everything it needs is read again each tick (the store's requests and
+the Hub's Jobs with this board's labels), so a Space that restarts adopts the Jobs still running instead of
+starting duplicates, and a Job that failed or vanished simply stops covering its request, which the store's
+lease expiry returns to PENDING (or FAILED after `max_attempts`) for a later tick to dispatch again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from core.config import WorkersConfig
+from core.records import Request, Status, parse_time
+
+ACTIVE_STAGES = frozenset({"SCHEDULING", "RUNNING"})
+WEEK = timedelta(days=7)
+#: A model whose parameter count was not recorded is timed as a large one (1.5 billion parameters).
+UNKNOWN_PARAMETERS = 1_500_000_000
+
+
+@dataclass(frozen=True)
+class JobView:
+    """What the dispatcher needs to know about one Job of this board, as the Hub reports it."""
+
+    job_id: str
+    request_id: str
+    stage: str
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    flavor: str | None = None
+    timeout_s: float | None = None
+    url: str = ""
+    message: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.stage in ACTIVE_STAGES
+
+    def running_s(self, now: datetime, since: datetime | None = None) -> float:
+        """Seconds this Job held its hardware (billed time), within [since, now]."""
+        if self.started_at is None:
+            return 0.0
+        start = max(self.started_at, since) if since else self.started_at
+        end = min(self.finished_at or now, now)
+        return max(0.0, (end - start).total_seconds())
+
+    def overdue(self, now: datetime) -> bool:
+        """Active past its timeout, counted from its start (or its creation while it still waits for hardware)."""
+        if not self.active or not self.timeout_s:
+            return False
+        return (now - (self.started_at or self.created_at)).total_seconds() > self.timeout_s
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A Job to start: which request, and its timeout in whole seconds."""
+
+    request_id: str
+    timeout_s: int
+
+
+@dataclass(frozen=True)
+class Budget:
+    """GPU time used by this board's Jobs in the last 7 days against the weekly limit."""
+
+    used_s: float
+    limit_s: float
+
+    @property
+    def spent(self) -> bool:
+        return self.used_s >= self.limit_s
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One tick's decisions; `held` are pending requests not started (budget, or too many Jobs already)."""
+
+    start: tuple[Launch, ...]
+    cancel: tuple[JobView, ...]
+    budget: Budget
+    live: tuple[JobView, ...]
+    held: Mapping[str, str] = field(default_factory=dict)
+
+
+def expected_duration_s(request: Request, workers: WorkersConfig) -> float:
+    """The stated model of an evaluation's length: load time plus the board's audio at an RTF that grows
+    with the model's size (`[workers]` audio_hours, rtf_floor, rtf_per_billion_params, startup_s)."""
+    parameters = request.model.parameters if request.model and request.model.parameters > 0 else UNKNOWN_PARAMETERS
+    rtf = workers.rtf_floor + workers.rtf_per_billion_params * parameters / 1e9
+    return workers.startup_s + workers.audio_hours * 3600.0 * rtf
+
+
+def job_timeout_s(request: Request, workers: WorkersConfig) -> int:
+    """`timeout_factor` times the expected duration, never below `min_timeout_s`."""
+    return int(max(workers.min_timeout_s, workers.timeout_factor * expected_duration_s(request, workers)))
+
+
+def gpu_seconds(jobs: Iterable[JobView], now: datetime, window: timedelta = WEEK) -> float:
+    """Billed seconds of `jobs` that fall in the last `window` (a Job running across the edge counts in part)."""
+    return sum(job.running_s(now, since=now - window) for job in jobs)
+
+
+def leases_expired(requests: Mapping[str, Request], now: datetime) -> bool:
+    """Whether some RUNNING request's lease ran out (its Job died): only then is the store's expiry run."""
+    return any(
+        r.status is Status.RUNNING and r.lease is not None and parse_time(r.lease.expires_at) <= now
+        for r in requests.values()
+    )
+
+
+def plan_tick(
+    now: datetime,
+    requests: Mapping[str, Request],
+    jobs: Sequence[JobView],
+    workers: WorkersConfig,
+    max_jobs_per_request: int,
+) -> Plan:
+    """Decide one tick. Oldest pending first; one live Job per request; at most `max_parallel_jobs` live;
+    nothing new once the last 7 days used the weekly budget; a request that already had
+    `max_jobs_per_request` Jobs (they ended without it finishing) is held for a maintainer to look at."""
+    cancel = tuple(job for job in jobs if job.overdue(now))
+    live = tuple(job for job in jobs if job.active and job not in cancel)
+    covered = {job.request_id for job in live}
+    tries = Counter(job.request_id for job in jobs)
+    budget = Budget(used_s=gpu_seconds(jobs, now), limit_s=workers.max_gpu_hours_per_week * 3600.0)
+    pending = sorted(
+        (r for r in requests.values() if r.status is Status.PENDING and r.request_id not in covered),
+        key=lambda r: (r.submitted_at, r.request_id),
+    )
+    slots = workers.max_parallel_jobs - len(live)
+    start: list[Launch] = []
+    held: dict[str, str] = {}
+    for request in pending:
+        if tries[request.request_id] >= max_jobs_per_request:
+            held[request.request_id] = f"{tries[request.request_id]} Jobs ended without finishing it; see their logs"
+        elif budget.spent:
+            held[request.request_id] = "the weekly GPU budget is spent"
+        elif slots > 0:
+            start.append(Launch(request.request_id, job_timeout_s(request, workers)))
+            slots -= 1
+    return Plan(start=tuple(start), cancel=cancel, budget=budget, live=live, held=held)

@@ -1,0 +1,166 @@
+"""The Leaderboard page: search, filters, sort and column controls, the table, its status line and the CSV
+download of the current view. The view's filters also drive the Plot page (`leaderboard.ui` joins them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from core.records import PRECISIONS
+from leaderboard.data import Loaded
+from leaderboard.pages.format import (
+    column_widths,
+    empty_message,
+    filters_from_controls,
+    sanitize,
+    status_line,
+    styled,
+    write_csv,
+)
+from leaderboard.query import filters_to_query
+from leaderboard.table import DEFAULT_SORT, BoardView, Filters, sort_options
+
+Update = dict[gr.components.Component, Any]
+
+
+class BoardPage:
+    """The components of the Leaderboard tab; build inside its `gr.Tab`."""
+
+    def __init__(self, loaded: Loaded) -> None:
+        board = loaded.board
+        self.built_choices = (board.licenses, board.families)
+        with gr.Row(equal_height=True):
+            self.search = gr.Textbox(
+                label="Search models", placeholder="e.g. whisper, openai/, wav2vec2 …", scale=3, elem_id="lb-search"
+            )
+            self.sort = gr.Dropdown(
+                [(o.label, o.id) for o in sort_options(board.eval_sets)],
+                value=DEFAULT_SORT,
+                label="Sort by",
+                scale=1,
+                elem_id="lb-sort",
+            )
+        with gr.Row(equal_height=True):
+            self.licenses = gr.Dropdown(
+                board.licenses, multiselect=True, label="License", allow_custom_value=True, scale=2
+            )
+            self.precisions = gr.CheckboxGroup(list(PRECISIONS), label="Precision", scale=3, elem_id="lb-precision")
+            self.families = gr.Dropdown(
+                board.families,
+                multiselect=True,
+                label="Architecture family",
+                allow_custom_value=True,
+                scale=2,
+                elem_id="lb-family",
+            )
+            self.params_min = gr.Number(label="Params ≥ (M)", minimum=0, scale=1, elem_id="lb-pmin")
+            self.params_max = gr.Number(label="Params ≤ (M)", minimum=0, scale=1, elem_id="lb-pmax")
+            with gr.Column(scale=2, min_width=200):
+                self.realtime = gr.Checkbox(label="⚡ Meets real time only", value=False, elem_id="lb-realtime")
+                self.official = gr.Checkbox(label="✅ Official only", value=True, elem_id="lb-official")
+        with gr.Accordion("Columns", open=False):
+            self.columns = gr.CheckboxGroup(
+                [(c.label, c.id) for c in board.columns],
+                value=[c.id for c in board.columns],
+                show_label=False,
+                elem_id="lb-columns",
+            )
+        self._build_table(board.view(Filters()))
+
+    def _build_table(self, default: BoardView) -> None:
+        """Built as a fresh page shows the default view (every column, some rows), so that a page load
+        sends only values, not properties (each property update costs gradio a component rebuild)."""
+        with gr.Row(equal_height=True):
+            self.status = gr.Markdown(elem_classes=["lb-status"], elem_id="lb-status")
+            self.download = gr.DownloadButton(
+                "⬇ CSV of this view", size="sm", scale=0, min_width=170, elem_id="lb-download"
+            )
+        self.empty = gr.HTML(visible=False, elem_id="lb-empty")
+        self.table = gr.Dataframe(
+            datatype=default.datatypes,
+            column_widths=column_widths(default),
+            interactive=False,
+            wrap=True,
+            max_height=640,
+            pinned_columns=2,
+            elem_id="lb-table",
+            show_label=False,
+            buttons=["fullscreen", "copy"],
+        )
+        self.filters_query = gr.Textbox(visible=False, elem_id="lb-filters-query")  # the filters' part of the URL
+        self.rows = gr.State(())  # the request ids of the rows shown, for clicks
+        self.version = gr.State("")  # the store version shown, so the timer re-renders only on change
+
+    @property
+    def controls(self) -> list[gr.components.Component]:
+        """The filter controls, in `filters_from_controls`'s argument order."""
+        return [
+            self.search,
+            self.licenses,
+            self.precisions,
+            self.families,
+            self.params_min,
+            self.params_max,
+            self.realtime,
+            self.official,
+            self.sort,
+            self.columns,
+        ]
+
+    @property
+    def outputs(self) -> list[gr.components.Component]:
+        return [self.table, self.empty, self.status, self.download, self.filters_query, self.rows, self.version]
+
+    def filters(self, loaded: Loaded, *values: Any) -> Filters:
+        """The controls' values as filters this board can show."""
+        all_ids = [c.id for c in loaded.board.columns]
+        return sanitize(filters_from_controls(*values, all_columns=all_ids), loaded.board)
+
+    def render(self, view: BoardView, filters: Filters, loaded: Loaded, *, fresh: bool = False) -> Update:
+        """The table, its status and download for `view`. `fresh`: the page was just loaded and still shows
+        what it was built with, so only what differs from that is sent as a property update."""
+        board = loaded.board
+        message = empty_message(board, view)
+        table = loaded.cached(("table", filters), lambda: self.table.postprocess(styled(view)).model_dump())
+        csv = None if view.empty else loaded.cached(("csv", view.request_ids), lambda: write_csv(view, board.eval_sets))
+        update: Update = {
+            self.status: status_line(view, filters) if board.entries else "",
+            self.filters_query: filters_to_query(filters),
+            self.rows: view.request_ids,
+            self.version: loaded.snapshot.version,
+        }
+        if fresh and not view.empty and filters.columns is None:
+            return {**update, self.table: table, self.download: csv}
+        return {
+            **update,
+            self.table: gr.update(
+                value=table, datatype=view.datatypes, column_widths=column_widths(view), visible=not view.empty
+            ),
+            self.empty: gr.update(value=message, visible=bool(message)),
+            # An empty view has nothing to download: the button goes away instead of doing nothing.
+            self.download: gr.update(value=csv, visible=not view.empty),
+        }
+
+    def restore(self, filters: Filters, loaded: Loaded) -> Update:
+        """The controls set to `filters` (from a shared link), with choices from this board."""
+        board = loaded.board
+        shown = list(filters.columns) if filters.columns is not None else [c.id for c in board.columns]
+        return {
+            self.search: filters.search,
+            self.licenses: gr.Dropdown(
+                choices=sorted({*board.licenses, *filters.licenses}), value=list(filters.licenses), multiselect=True
+            ),
+            self.precisions: list(filters.precisions),
+            self.families: gr.Dropdown(
+                choices=sorted({*board.families, *filters.families}), value=list(filters.families), multiselect=True
+            ),
+            self.params_min: filters.params_min_m,
+            self.params_max: filters.params_max_m,
+            self.realtime: filters.realtime_only,
+            self.official: filters.official_only,
+            self.sort: gr.Dropdown(
+                choices=[(o.label, o.id) for o in sort_options(board.eval_sets)], value=filters.sort
+            ),
+            self.columns: gr.CheckboxGroup(choices=[(c.label, c.id) for c in board.columns], value=shown),
+        }

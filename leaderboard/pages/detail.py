@@ -1,0 +1,165 @@
+"""The Model detail page: one entry's every number, where its predictions are, a preview of them, and a
+"copy link" that points at exactly this entry (`?detail=<request id>`)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import gradio as gr
+import pandas as pd
+
+from core.store import Store
+from leaderboard.data import Loaded
+from leaderboard.detail import EMPTY_DETAIL, DetailView, detail_choices, detail_view
+from leaderboard.pages.board import Update
+
+PREVIEW_ROWS = 200
+PREVIEW_WIDTHS = ["13%", "37%", "37%", "6.5%", "6.5%"]  # id, reference, prediction, duration_s, time_s
+
+# Copies the absolute link to this entry; the fallback covers pages without the async clipboard (plain http).
+COPY_LINK_JS = """
+(detail) => {
+  if (!detail) { return []; }
+  const url = `${window.location.origin}${window.location.pathname}?detail=${encodeURIComponent(detail)}`;
+  const fallback = () => {
+    const area = document.createElement("textarea");
+    area.value = url; document.body.appendChild(area); area.select();
+    try { document.execCommand("copy"); } finally { area.remove(); }
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(url).catch(fallback);
+  } else { fallback(); }
+  const button = document.querySelector("#detail-copy-link");
+  if (button) { const label = button.textContent; button.textContent = "✓ Link copied";
+    setTimeout(() => { button.textContent = label; }, 2000); }
+  return [];
+}
+"""
+
+
+def detail_link(request_id: str) -> str:
+    """The shareable, relative link to one entry."""
+    return f"?detail={quote(request_id, safe='')}"
+
+
+class DetailPage:
+    """The components of the Model detail tab; build inside its `gr.Tab`."""
+
+    def __init__(self, store: Store, max_rtf: float) -> None:
+        self.store, self.max_rtf = store, max_rtf
+        with gr.Row(equal_height=False):
+            self.select = gr.Dropdown(
+                [],
+                label="Model",
+                info="Every entry of this leaderboard version; or click a row on the Leaderboard tab.",
+                elem_id="detail-select",
+                scale=4,
+            )
+            self.copy_link = gr.Button("🔗 Copy link", size="sm", scale=0, min_width=140, elem_id="detail-copy-link")
+        self.link = gr.Markdown(elem_classes=["lb-link"], elem_id="detail-link")
+        self.header = gr.Markdown(EMPTY_DETAIL, elem_id="detail-header")
+        self.table = gr.Dataframe(interactive=False, wrap=True, show_label=False, visible=False, elem_id="detail-table")
+        with gr.Row():
+            with gr.Column(scale=3):
+                self.measurement = gr.Markdown()
+            with gr.Column(scale=2):
+                self.reproduce = gr.Code(
+                    label="Reproduce this entry",
+                    language="shell",
+                    interactive=False,
+                    visible=False,
+                    wrap_lines=True,
+                    show_line_numbers=False,
+                    lines=2,
+                )
+                self.predictions = gr.Markdown()
+        with gr.Accordion("Preview raw predictions", open=False, visible=False) as self.preview_box:
+            self.preview_set = gr.Dropdown([], label="Eval set")
+            self.preview_table = gr.Dataframe(
+                interactive=False,
+                wrap=True,
+                show_label=False,
+                max_height=420,
+                column_widths=PREVIEW_WIDTHS,
+                elem_id="preview-table",
+            )
+
+    @property
+    def outputs(self) -> list[gr.components.Component]:
+        """What `render` fills (the dropdown is set by `choose`)."""
+        return [
+            self.link,
+            self.header,
+            self.table,
+            self.measurement,
+            self.reproduce,
+            self.predictions,
+            self.preview_box,
+            self.preview_set,
+            self.preview_table,
+        ]
+
+    def wire(self) -> None:
+        self.copy_link.click(None, inputs=[self.select], js=COPY_LINK_JS)
+        self.preview_set.input(
+            self.preview, inputs=[self.select, self.preview_set], outputs=[self.preview_table], concurrency_limit=None
+        )
+
+    def choose(self, loaded: Loaded, selected: str | None) -> Update:
+        """The dropdown listing every entry, `selected` chosen if it is one of them."""
+        choices = [(c.label, c.request_id) for c in detail_choices(list(loaded.board.entries))]
+        ids = {c[1] for c in choices}
+        return {self.select: gr.Dropdown(choices=choices, value=selected if selected in ids else None)}
+
+    def render(self, loaded: Loaded, request_id: str | None) -> Update:
+        """The page for `request_id`, or a hint when it is not an entry of this board."""
+        view = loaded.cached(("detail", request_id), lambda: self._view(loaded, request_id))
+        if view is None:
+            return self._blank("Choose a model above." if loaded.board.entries else EMPTY_DETAIL)
+        assert request_id is not None
+        sets = list(loaded.snapshot.results[request_id].datasets)
+        first = sets[0] if sets else None
+        return {
+            self.link: f"Link to this entry: [`{detail_link(request_id)}`]({detail_link(request_id)})",
+            self.header: view.header,
+            self.table: gr.Dataframe(value=view.datasets, visible=True),
+            self.measurement: view.measurement,
+            self.reproduce: gr.Code(value=view.reproduce, visible=True),
+            self.predictions: view.predictions,
+            self.preview_box: gr.Accordion(visible=True),
+            self.preview_set: gr.Dropdown(choices=sets, value=first),
+            self.preview_table: loaded.cached(("preview", request_id, first), lambda: self.preview(request_id, first)),
+        }
+
+    def _view(self, loaded: Loaded, request_id: str | None) -> DetailView | None:
+        result = loaded.snapshot.results.get(request_id or "")
+        entry = loaded.board.entry(request_id or "")
+        if result is None or entry is None or request_id is None:
+            return None
+        links = {name: self.store.predictions_url(request_id, name) for name in result.datasets}
+        request = loaded.snapshot.requests.get(request_id)
+        return detail_view(result, entry, request, links, max_rtf=self.max_rtf)
+
+    def _blank(self, message: str) -> Update:
+        return {
+            self.link: "",
+            self.header: message,
+            self.table: gr.Dataframe(visible=False),
+            self.measurement: "",
+            self.reproduce: gr.Code(visible=False),
+            self.predictions: "",
+            self.preview_box: gr.Accordion(visible=False),
+            self.preview_set: gr.Dropdown(choices=[], value=None),
+            self.preview_table: None,
+        }
+
+    def preview(self, request_id: str | None, eval_set: str | None) -> pd.DataFrame | None:
+        """The first predictions of one eval set, or a line saying there are none."""
+        if not request_id or not eval_set:
+            return None
+        try:
+            rows = self.store.predictions(request_id, eval_set)
+        except (FileNotFoundError, KeyError, ValueError):
+            return pd.DataFrame({"": [f"No stored predictions for {eval_set}."]})
+        frame = pd.DataFrame([r.to_dict() for r in rows[:PREVIEW_ROWS]])
+        return frame.round({"duration_s": 3, "time_s": 3})  # milliseconds; more digits only wrap the narrow columns

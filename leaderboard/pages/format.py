@@ -1,0 +1,164 @@
+"""Pure helpers behind the Leaderboard page: controls -> `Filters`, the status line, cell formats, column
+widths, the CSV download, the empty-board messages and the page header."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from core.config import ANY_GPU_CLASS, LeaderboardConfig
+from core.files import atomic_write
+from leaderboard.data import Loaded
+from leaderboard.table import DEFAULT_SORT, Board, BoardView, Filters, csv_frame, sort_options
+
+CSV_DIR = Path(tempfile.gettempdir()) / "asr-leaderboard-csv"
+CSV_KEEP = 200
+
+
+def filters_from_controls(
+    search: str | None,
+    licenses: Sequence[str] | None,
+    precisions: Sequence[str] | None,
+    families: Sequence[str] | None,
+    params_min: float | None,
+    params_max: float | None,
+    realtime_only: bool | None,
+    official_only: bool | None,
+    sort: str | None,
+    columns: Sequence[str] | None,
+    all_columns: Sequence[str],
+) -> Filters:
+    """The controls' values as `Filters`; showing every column is `columns=None`, so the URL stays short."""
+    chosen = tuple(c for c in all_columns if c in set(columns or ()))
+    return Filters(
+        search=(search or "").strip(),
+        licenses=tuple(licenses or ()),
+        precisions=tuple(precisions or ()),
+        families=tuple(families or ()),
+        params_min_m=params_min if params_min else None,
+        params_max_m=params_max if params_max is not None and params_max > 0 else None,
+        realtime_only=bool(realtime_only),
+        official_only=bool(official_only),
+        sort=sort or DEFAULT_SORT,
+        columns=None if set(chosen) == set(all_columns) else chosen,
+    )
+
+
+def sanitize(filters: Filters, board: Board) -> Filters:
+    """Drop what this board cannot show (an unknown sort or column id from an old link)."""
+    sorts = {o.id for o in sort_options(board.eval_sets)}
+    columns = filters.columns
+    if columns is not None:
+        known = {c.id for c in board.columns}
+        columns = tuple(c for c in columns if c in known)
+    return Filters(
+        **{
+            **filters.__dict__,
+            "sort": filters.sort if filters.sort in sorts else DEFAULT_SORT,
+            "columns": columns,
+        }
+    )
+
+
+def plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def status_line(view: BoardView, filters: Filters) -> str:
+    sort = {o.id: o.label for o in sort_options(())}.get(filters.sort, filters.sort)
+    if filters.sort.startswith("wer."):
+        sort = f"WER on {filters.sort[4:]}"
+    shown = f"Showing **{len(view.frame)}** of {plural(view.total, 'entry', 'entries')}"
+    scope = " (official only)" if filters.official_only else " (official and unofficial)"
+    return f"{shown}{scope} · sorted by {sort.lower()} · click a row for its details"
+
+
+def number_text(value: Any) -> str:
+    """How a number cell reads: '0.0123', '6.05', '250', '1,000'; empty for a missing value."""
+    if value is None or isinstance(value, str) or pd.isna(value):
+        return ""
+    number = float(value)
+    if abs(number) >= 1000:
+        return f"{number:,.0f}"
+    if abs(number) >= 100:
+        return f"{number:.0f}"
+    return f"{number:.3g}"
+
+
+def styled(view: BoardView) -> Any:
+    """The view's frame with display formats (two decimals for percentages) while cells stay numbers, so
+    clicking a header still sorts numerically."""
+    formats: dict[str, Callable[[Any], str]] = {}
+    for label, datatype in zip(view.frame.columns, view.datatypes, strict=True):
+        if datatype != "number":
+            continue
+        if label.endswith("(%)"):
+            formats[label] = lambda v: "" if v is None or pd.isna(v) else f"{float(v):.2f}"
+        elif label == "Rank":
+            formats[label] = lambda v: "" if v is None or pd.isna(v) else str(int(v))
+        else:
+            formats[label] = number_text
+    return view.frame.style.format(formats)
+
+
+_WIDTHS = {"Rank": "64px", "Model": "270px", "Badges": "210px", "Precision": "100px", "License": "100px"}
+
+
+def column_widths(view: BoardView) -> list[str]:
+    """Narrow rank, wide model name, the rest sized to their content class."""
+    return [_WIDTHS.get(label, "92px") for label in view.frame.columns]
+
+
+def write_csv(view: BoardView, eval_sets: Sequence[str], folder: Path = CSV_DIR, keep: int = CSV_KEEP) -> str:
+    """The filtered view as a CSV file named by its content (so repeated views reuse one file), written
+    atomically (two visitors may ask for the same view at once); only the newest `keep` files are kept."""
+    data = csv_frame(view, eval_sets).to_csv(index=False).encode("utf-8")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"open-asr-leaderboard-{hashlib.sha256(data).hexdigest()[:12]}.csv"
+    if not path.exists():
+        atomic_write(path, data)
+        old = sorted(folder.glob("open-asr-leaderboard-*.csv"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]
+        for stale in old:
+            stale.unlink(missing_ok=True)
+    return str(path)
+
+
+def empty_message(board: Board, view: BoardView) -> str:
+    if not board.entries:
+        return (
+            '<div class="lb-empty">🎙️ <b>No results yet — submit a model.</b><br>Open the <b>Submit</b> tab, enter '
+            "a model id, and it is evaluated in the background; its row appears here when it finishes.</div>"
+        )
+    if view.empty:
+        return (
+            '<div class="lb-empty">No entries match these filters. Clear the search or some filters '
+            "(unofficial entries are hidden while <b>Official only</b> is ticked).</div>"
+        )
+    return ""
+
+
+def header_html(config: LeaderboardConfig, loaded: Loaded | None) -> str:
+    hardware = (
+        "any hardware (local board)" if config.rules.gpu_class == ANY_GPU_CLASS else f"NVIDIA {config.rules.gpu_class}"
+    )
+    stats = ""
+    if loaded is not None:
+        check = loaded.snapshot.verify_log()
+        log_state = "public log verifies ✅" if check.ok else "public log chain broken ❌"
+        stats = (
+            f"{plural(loaded.board.ranked_count, 'ranked entry', 'ranked entries')} · measured on {hardware}, "
+            "batch size one · "
+            f"version <code>{config.version}</code> · {plural(len(config.eval_sets), 'eval set', 'eval sets')} · "
+            f"{log_state}"
+        )
+    return f"""<div class="lb-header">
+<h1>🎙️ {config.title}</h1>
+<p>Speech-recognition models ranked by word error rate and batch-one speed, every number measured by this
+Space's own evaluator on fixed hardware, pinned revisions and a public, tamper-evident log.</p>
+<div class="lb-stats">{stats}</div>
+</div>"""

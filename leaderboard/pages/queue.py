@@ -1,0 +1,135 @@
+"""The Queue page: what the background scheduler is doing, in jobs mode the Hugging Face Jobs (running ones
+with links to their logs, GPU hours and cost of the last 7 days, the weekly budget), then running, pending,
+failed and finished requests. It refreshes on a timer while it is the open tab."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import gradio as gr
+import pandas as pd
+
+from leaderboard.data import BoardSource
+from leaderboard.jobs.status import DispatchStatus, jobs_markdown
+from leaderboard.pages.board import Update
+from leaderboard.queue import RunningItem, format_duration, queue_view, running_html
+from leaderboard.scheduler import SchedulerStatus
+
+QUEUE_REFRESH_S = 3.0
+FAILED_WIDTHS = ["200px", "220px", "90px", "80px", "440px", "220px"]
+
+
+def scheduler_markdown(status: SchedulerStatus, now: datetime, running: Sequence[RunningItem]) -> str:
+    """One line about the background scheduler that never contradicts itself: while it works, it says what
+    it is doing (evaluating what the Running list shows, or checking the queue) and not the last run's
+    outcome; when idle, the last outcome and the next check."""
+    if not status.enabled:
+        return f"**Scheduler:** off. {status.note or ''}".strip()
+    every = f"checks the queue every {format_duration(status.interval_s)}"
+    if status.running:
+        since = status.last_started_at
+        took = f" for {format_duration((now - since).total_seconds())}" if since else ""
+        doing = f"**evaluating**{took} (see Running below)" if running else f"**checking the queue**{took}"
+        return f"**Scheduler:** {doing} · {every}."
+    parts = [f"**Scheduler:** **idle**, {every}"]
+    if status.last_finished_at:
+        ago = format_duration((now - status.last_finished_at).total_seconds())
+        parts.append(f"last check {ago} ago: {status.last_outcome or 'done'}")
+    else:
+        parts.append("no check yet")
+    if status.next_run_at:
+        wait = (status.next_run_at - now).total_seconds()
+        parts.append("next check now" if wait <= 0.5 else f"next check in {format_duration(wait)}")
+    return " · ".join(parts) + "."
+
+
+class QueuePage:
+    """The components of the Queue tab; build inside its `gr.Tab`."""
+
+    def __init__(
+        self,
+        source: BoardSource,
+        scheduler_status: Callable[[], SchedulerStatus],
+        max_attempts: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        dispatch_status: Callable[[], DispatchStatus] | None = None,
+    ) -> None:
+        """`dispatch_status` is the Jobs dispatcher's (jobs mode); None where the Space evaluates itself."""
+        self.source, self.scheduler_status, self.max_attempts, self.clock = (
+            source,
+            scheduler_status,
+            max_attempts,
+            clock,
+        )
+        self.dispatch_status = dispatch_status
+        self.scheduler = gr.Markdown(elem_id="queue-scheduler")
+        self.jobs = gr.Markdown(elem_id="queue-jobs", visible=dispatch_status is not None)
+        self.counts = gr.Markdown(elem_id="queue-counts")
+        gr.Markdown("### Running")
+        self.running = gr.HTML(elem_id="queue-running")
+        gr.Markdown("### Pending")
+        self.pending_empty = gr.HTML(visible=False)
+        self.pending = gr.Dataframe(interactive=False, wrap=True, show_label=False, elem_id="queue-pending")
+        gr.Markdown("### Failed\nFailures stay visible (R8); the reason says what to change before resubmitting.")
+        self.failed_empty = gr.HTML(visible=False)
+        self.failed = gr.Dataframe(
+            interactive=False,
+            wrap=True,
+            show_label=False,
+            elem_id="queue-failed",
+            max_height=360,
+            column_widths=FAILED_WIDTHS,
+        )
+        gr.Markdown("### Recently finished")
+        self.finished_empty = gr.HTML(visible=False)
+        self.finished = gr.Dataframe(
+            interactive=False, wrap=True, show_label=False, elem_id="queue-finished", max_height=360
+        )
+        self.timer = gr.Timer(QUEUE_REFRESH_S, active=False)
+
+    @property
+    def outputs(self) -> list[gr.components.Component]:
+        return [
+            self.scheduler,
+            self.jobs,
+            self.counts,
+            self.running,
+            self.pending_empty,
+            self.pending,
+            self.failed_empty,
+            self.failed,
+            self.finished_empty,
+            self.finished,
+        ]
+
+    def wire(self) -> None:
+        self.timer.tick(self.render, outputs=self.outputs, show_progress="hidden", concurrency_limit=None)
+
+    def render(self) -> Update:
+        loaded = self.source.get()
+        now = self.clock()
+        view = queue_view(loaded.snapshot.requests, loaded.snapshot.results, now)
+        counts = view.counts
+        summary = (
+            f"**{counts['running']}** running · **{counts['pending']}** pending · **{counts['finished']}** "
+            f"finished · **{counts['failed']}** failed · refreshes every {QUEUE_REFRESH_S:g} s"
+        )
+        return {
+            self.scheduler: scheduler_markdown(self.scheduler_status(), now, view.running),
+            self.jobs: jobs_markdown(self.dispatch_status() if self.dispatch_status else None),
+            self.counts: summary,
+            self.running: running_html(view.running, self.max_attempts),
+            **self._box(
+                self.pending_empty, self.pending, "The queue is empty — submit a model on the Submit tab.", view.pending
+            ),
+            **self._box(self.failed_empty, self.failed, "No failed requests.", view.failed),
+            **self._box(self.finished_empty, self.finished, "Nothing has finished yet.", view.finished),
+        }
+
+    @staticmethod
+    def _box(empty: gr.HTML, table: gr.Dataframe, text: str, frame: pd.DataFrame) -> Update:
+        return {
+            empty: gr.HTML(f'<div class="lb-empty">{text}</div>', visible=frame.empty),
+            table: gr.Dataframe(value=frame, visible=not frame.empty),
+        }

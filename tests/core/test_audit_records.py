@@ -1,0 +1,71 @@
+"""Audit records (R13): lossless JSON, signed like results, and a hash that the log event carries."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from core import layout
+from core.records import AuditCheck, AuditRecord, Hardware, UtteranceDiff, Verdict
+from core.signing import audit_hash, generate_keypair, sign_audit, verify_audit
+
+
+def make_audit(**overrides) -> AuditRecord:
+    values = {
+        "audit_id": "20261128T060000Z-0123abcd",
+        "request_id": "req-0001",
+        "model_id": "org/model",
+        "revision": "a" * 40,
+        "precision": "float32",
+        "leaderboard_version": "v1",
+        "started_at": "2026-11-28T06:00:00Z",
+        "finished_at": "2026-11-28T06:01:00Z",
+        "duration_s": 60.0,
+        "auditor": "audit:host:1",
+        "selection": "random",
+        "seed": 42,
+        "hardware": Hardware(device="cpu", gpu_class="CPU", cpu="x86", cpu_count=2),
+        "checks": [
+            AuditCheck("weight files", "1 file(s)", "1 file(s)", "same sha256", Verdict.PASS),
+            AuditCheck("predictions", 10, 10, "1 utterance(s) differ", Verdict.FAIL, "1 of 10 differ"),
+            AuditCheck("RTF", 0.12, 0.125, "+4.2%", Verdict.PASS),
+            AuditCheck("hardware class", "CPU", None, "not compared", Verdict.SKIPPED),
+        ],
+        "passed": False,
+        "evidence": [UtteranceDiff("s", "utt1", "hello", "hello again")],
+    }
+    values.update(overrides)
+    return AuditRecord(**values)
+
+
+def test_round_trips_through_json() -> None:
+    record = make_audit()
+    assert AuditRecord.from_json(record.to_json()) == record
+    assert record.failed_checks == ["predictions"]
+
+
+def test_signed_like_results_and_any_change_is_caught() -> None:
+    private, public = generate_keypair()
+    record = sign_audit(make_audit(), private)
+    assert verify_audit(AuditRecord.from_json(record.to_json()), public)
+    assert not verify_audit(make_audit(), public)  # unsigned
+    tampered = record.replace(passed=True)
+    assert not verify_audit(tampered, public)
+    evidence = record.replace(evidence=[dataclasses.replace(record.evidence[0], rerun="hello")])
+    assert not verify_audit(evidence, public)
+    assert not verify_audit(record, generate_keypair()[1])
+
+
+def test_hash_covers_the_signature_and_ignores_formatting() -> None:
+    private, _ = generate_keypair()
+    record = sign_audit(make_audit(), private)
+    assert audit_hash(AuditRecord.from_json(record.to_json())) == audit_hash(record)
+    assert audit_hash(record) != audit_hash(make_audit())
+    assert audit_hash(record.replace(seed=43)) != audit_hash(record)
+
+
+def test_audit_path_is_per_entry_and_safe() -> None:
+    assert layout.audit_path("req-1", "a-1") == "audits/req-1/a-1.json"
+    with pytest.raises(ValueError, match="audit id"):
+        layout.audit_path("req-1", "../x")

@@ -1,0 +1,44 @@
+"""Rules that the Space and the evaluator both apply live in one module each; both sides use that module."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.architectures import NOT_SPEECH_RECOGNITION, speech_architectures
+from core.redaction import redact
+from core.workers import default_worker_name
+
+
+def test_the_form_and_the_evaluator_accept_the_same_architectures() -> None:
+    from evaluator.models import CTC_ARCHITECTURES, SEQ2SEQ_ARCHITECTURES
+    from leaderboard.submission import supported_architectures
+
+    shared = speech_architectures()
+    assert supported_architectures() == SEQ2SEQ_ARCHITECTURES | CTC_ARCHITECTURES == shared.all
+    assert {"WhisperForConditionalGeneration", "Wav2Vec2ForCTC"} <= shared.all
+    assert NOT_SPEECH_RECOGNITION.isdisjoint(SEQ2SEQ_ARCHITECTURES)  # Pop2Piano/Dia: refused by both
+
+
+def test_redact_hides_environment_secrets_and_extra_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_secretsecret123")
+    monkeypatch.setenv("RESULTS_SIGNING_KEY", "c2lnbmluZy1rZXktYmFzZTY0")
+    text = "401 for hf_secretsecret123, key c2lnbmluZy1rZXktYmFzZTY0, api token hf_passedincode99"
+    assert redact(text, ["hf_passedincode99", None]) == "401 for ***, key ***, api token ***"
+    assert redact("short abc", ["abc"]) == "short abc"  # too short to be a secret; replacing would garble text
+
+
+def test_worker_names_say_what_runs_them_and_are_unique() -> None:
+    first, second = default_worker_name("space"), default_worker_name("space")
+    assert first.startswith("space:") and first != second
+
+
+def test_one_license_rule_for_local_cards_and_hub_model_info(tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from core.model_files import card_license, hub_card_license
+
+    (tmp_path / "README.md").write_text("---\nlicense:\n- mit\n- apache-2.0\n---\n# card\n")
+    assert card_license(tmp_path) == "mit"
+    assert hub_card_license(SimpleNamespace(card_data={"license": ["mit", "apache-2.0"]}, tags=[])) == "mit"
+    assert hub_card_license(SimpleNamespace(card_data=None, tags=["audio", "license:cc-by-4.0"])) == "cc-by-4.0"
+    assert hub_card_license(SimpleNamespace(card_data={"license": " "}, tags=[])) is None

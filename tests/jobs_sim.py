@@ -1,0 +1,114 @@
+"""What runs inside each emulated Job, against a real store but without a model: `run-once --request-id`'s
+store protocol (claim exactly that request or exit cleanly, hold the lease while running, publish a result
+with its compute record on success, publish nothing when the Job dies), on the emulator's simulated clock.
+
+The published results are synthetic test records (tests/leaderboard/factories.make_result), never shown as
+measurements; they exist so the store's exactly-once rules can be checked end to end.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from core.compute import compute_record, job_context, with_compute
+from core.config import Rules
+from core.records import Request, parse_time
+from core.store import LeaseLost, Store
+from leaderboard.jobs.hub import request_id_of
+from tests.jobs_emulator import EmulatedJob, JobScript, Outcome, iso
+from tests.leaderboard.factories import make_result
+
+
+@contextmanager
+def store_clock(clock: Callable[[], datetime]) -> Iterator[None]:
+    """Make the store's lease arithmetic read `clock` (the store has no clock parameter yet)."""
+    import core.store.base as base
+
+    previous = base._now
+    base._now = clock
+    try:
+        yield
+    finally:
+        base._now = previous
+
+
+class JobWorkers:
+    """The evaluator side of every emulated Job: `script` for the emulator, `on_end`, and `heartbeat()`."""
+
+    def __init__(
+        self,
+        store: Store,
+        rules: Rules,
+        board_flavor: str,
+        duration_s: Callable[[Request], float],
+        fate: Callable[[Request, int], Outcome] = lambda _request, _attempt: "COMPLETED",
+    ) -> None:
+        self.store, self.rules, self.board_flavor = store, rules, board_flavor
+        self.duration_s, self.fate = duration_s, fate
+        self.requests: dict[str, Request] = {}  # request id -> as last claimed
+        self.held: dict[str, str] = {}  # job id -> request id, while the Job holds the request's lease
+        self.finished: Counter[str] = Counter()
+        self.claims: Counter[str] = Counter()
+        self.exits_clean: Counter[str] = Counter()
+        self.evaluated: dict[str, tuple[datetime, datetime]] = {}  # request id -> the run that finished it
+        self.expires: dict[str, datetime] = {}  # job id -> when its lease runs out unless renewed
+        self.orphaned: dict[str, datetime] = {}  # request id -> when the lease of its dead Job runs out
+
+    def script(self, job: EmulatedJob) -> JobScript:
+        request_id = request_id_of(job.spec["command"]) or ""
+        claimed = self.store.claim(f"job-{job.id}", self.rules.lease_s, self.rules.max_attempts, request_id=request_id)
+        if claimed is None:
+            self.exits_clean[request_id] += 1
+            return JobScript(run_s=5.0, log_lines=(f"{request_id} is not PENDING: nothing to do",))
+        self.held[job.id] = request_id
+        self.requests[request_id] = claimed
+        if claimed.lease is not None:
+            self.expires[job.id] = parse_time(claimed.lease.expires_at)
+        self.claims[request_id] += 1
+        outcome = self.fate(claimed, claimed.attempts)
+        run_s = self.duration_s(claimed) * (1.0 if outcome == "COMPLETED" else 0.5)  # a crash comes half-way
+        return JobScript(run_s=run_s, outcome=outcome, log_lines=(f"claimed {request_id}",))
+
+    def on_end(self, job: EmulatedJob) -> None:
+        request_id = self.held.pop(job.id, None)
+        expires = self.expires.pop(job.id, None)
+        if request_id is None or job.stage != "COMPLETED" or job.started_at is None or job.finished_at is None:
+            if request_id is not None and expires is not None:
+                self.orphaned[request_id] = expires  # the Job died: its lease runs out, the store returns it
+            return
+        request = self.requests[request_id]
+        seconds = (job.finished_at - job.started_at).total_seconds()
+        compute = compute_record(job_context(job.spec.get("environment") or {}), seconds)
+        started, ended = iso(job.started_at), iso(job.finished_at)
+        result = make_result(request_id, request.model_id, started_at=started, finished_at=ended)
+        try:
+            self.store.finish(request_id, f"job-{job.id}", with_compute(result, compute, self.board_flavor), {})
+            self.finished[request_id] += 1
+            self.evaluated[request_id] = (job.started_at, job.finished_at)
+        except LeaseLost:
+            pass
+
+    def next_event(self, now: datetime, renew_margin: timedelta) -> datetime | None:
+        """The next moment a lease needs renewing or a dead Job's lease runs out (for event-driven loops)."""
+        self.orphaned = {rid: at for rid, at in self.orphaned.items() if at > now - renew_margin}
+        times = [at - renew_margin for at in self.expires.values()] + list(self.orphaned.values())
+        return min(times, default=None)
+
+    def heartbeat(self, running: set[str], renew_within: datetime | None = None) -> None:
+        """Renew the lease of every Job still running (`running`: ids of the emulator's live Jobs); with
+        `renew_within`, only leases that would run out before that moment (fewer writes in long simulations)."""
+        for job_id, request_id in list(self.held.items()):
+            if job_id not in running:
+                continue
+            if renew_within is not None and self.expires.get(job_id, renew_within) > renew_within:
+                continue
+            try:
+                renewed = self.store.heartbeat(request_id, f"job-{job_id}", self.rules.lease_s)
+            except LeaseLost:
+                self.held.pop(job_id, None)
+                continue
+            if renewed.lease is not None:
+                self.expires[job_id] = parse_time(renewed.lease.expires_at)

@@ -1,0 +1,76 @@
+"""`python -m leaderboard submit`: the Submit form's checks from a terminal, as the local user."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.records import Status
+from core.store import open_store
+from leaderboard.cli import main, plain
+from leaderboard.inspection import LocalModels, ModelInspector
+from tests.fixtures.audio import make_audiofolder, write_config
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def board(tmp_path: Path, tiny_ctc: Path):
+    shutil.copytree(tiny_ctc, tmp_path / "models" / "org" / "tiny")
+    config = write_config(tmp_path, {"s": make_audiofolder(tmp_path / "s", ["hi"])})
+    return config, ModelInspector(LocalModels(config.models_dir), None)
+
+
+def _submit(config, source, *args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["submit", "--config", str(config.path), *args], out=out, err=err, source=source)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_accepted_prints_the_request_id(board) -> None:
+    config, source = board
+    code, out, err = _submit(config, source, "--model", "org/tiny", "--precision", "float32")
+    request_id = out.strip()
+    assert code == 0 and "Accepted." in err and "#1 in the queue" in err and "**" not in err
+    request = open_store(config).snapshot().requests[request_id]
+    assert request.status is Status.PENDING and request.model_id == "org/tiny" and request.submitter == "local-user"
+    assert request.model is not None and request.model.weight_files
+    code, out, err = _submit(config, source, "--model", "org/tiny", "--precision", "float32")
+    assert code == 1 and out == "" and "already" in err  # the duplicate rule, checked at write time
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "org/tiny", "--precision", "float64"], "choose a precision"),
+        (["--model", "org/absent"], "no local model"),
+        (["--model", "not a model id"], "org/name"),
+    ],
+)
+def test_refusals_exit_1_and_write_nothing(board, args: list[str], message: str) -> None:
+    config, source = board
+    code, out, err = _submit(config, source, *args)
+    assert code == 1 and out == "" and message.lower() in err.lower(), err
+    assert not open_store(config).snapshot().requests
+
+
+def test_plain_strips_the_forms_markdown() -> None:
+    assert plain("❌ **Not accepted.** use `main`") == "Not accepted. use main"
+
+
+def test_runs_as_a_module(board) -> None:
+    config, _ = board
+    done = subprocess.run(
+        [sys.executable, "-m", "leaderboard", "submit", "--config", str(config.path), "--model", "org/tiny"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() in open_store(config).snapshot().requests

@@ -1,0 +1,125 @@
+"""The page classes' own rules: the URL of each page, the Queue page's scheduler line and worker names, the
+form's default precision, the memo per store version, and the controls that filter on every change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import build_app
+from core.config import load_config
+from leaderboard.data import VersionMemo
+from leaderboard.pages.context import default_precision
+from leaderboard.pages.queue import scheduler_markdown
+from leaderboard.query import page_query
+from leaderboard.queue import RunningItem, running_html, worker_text
+from leaderboard.scheduler import SchedulerStatus
+from tests.leaderboard.test_app import make_env
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def test_page_query_for_every_page() -> None:
+    assert page_query("q=tiny", "leaderboard", "r1") == "q=tiny"
+    assert page_query("", None, None) == ""
+    assert page_query("q=tiny", "plot", None) == "tab=plot&q=tiny"  # the plot shows the filtered view
+    assert page_query("", "plot", None) == "tab=plot"
+    assert page_query("q=tiny", "queue", "r1") == "tab=queue"
+    assert page_query("q=tiny", "detail", "r 1/x") == "detail=r+1%2Fx"
+    assert page_query("q=tiny", "detail", None) == "tab=detail"
+
+
+def test_scheduler_line_never_says_busy_and_nothing_pending_together() -> None:
+    busy = SchedulerStatus(
+        enabled=True,
+        running=True,
+        interval_s=30,
+        last_started_at=NOW - timedelta(seconds=40),
+        last_finished_at=NOW - timedelta(seconds=50),
+        last_outcome="nothing pending",
+    )
+    item = RunningItem("r1", "org/m", "float32", "space:vm:4669", 1, None, 0, 0, 0, 0, 0.0, None)
+    evaluating = scheduler_markdown(busy, NOW, [item])
+    assert "evaluating" in evaluating and "nothing pending" not in evaluating and "40 s" in evaluating
+    checking = scheduler_markdown(busy, NOW, [])
+    assert "checking the queue" in checking and "nothing pending" not in checking
+    idle = SchedulerStatus(
+        enabled=True,
+        interval_s=30,
+        last_finished_at=NOW - timedelta(seconds=5),
+        last_outcome="nothing pending",
+        next_run_at=NOW + timedelta(seconds=25),
+    )
+    line = scheduler_markdown(idle, NOW, [])
+    assert "idle" in line and "nothing pending" in line and "next check in 25 s" in line
+    assert "off" in scheduler_markdown(SchedulerStatus(enabled=False, note="runs elsewhere"), NOW, [])
+
+
+def test_worker_ids_are_explained_not_shown_bare() -> None:
+    own = worker_text("space:vm:4669")
+    assert "this Space's background evaluator" in own and ">space:vm:4669<" not in own
+    assert "title=" in own  # the raw id stays available on hover
+    other = worker_text("gpu-box-12-ab12cd")
+    assert "outside this Space" in other and "gpu-box-12-ab12cd" in other
+    assert "&lt;b&gt;" in worker_text("<b>x</b>")
+    item = RunningItem("r1", "org/m", "float32", "space:vm:4669", 1, None, 0, 0, 0, 0, 0.0, None)
+    assert "· space:vm:4669" not in running_html([item], 3)
+
+
+def test_default_precision_follows_the_hardware() -> None:
+    local = load_config(Path("configs/local.toml"), env={})
+    assert default_precision(local, has_gpu=False) == "float32"  # the CLI's default too
+    assert default_precision(local, has_gpu=True) == "float16"
+    official = load_config(Path("configs/esb-v1.toml"), env={})
+    assert default_precision(official, has_gpu=False) == "float16"  # measured on the board's GPU class
+
+
+def test_version_memo_computes_once_and_stays_bounded() -> None:
+    memo = VersionMemo(size=2)
+    calls: list[str] = []
+
+    def compute(key: str) -> Any:
+        return memo.get(key, lambda: calls.append(key) or key.upper())
+
+    assert compute("a") == "A" and compute("a") == "A" and calls == ["a"]
+    compute("b")
+    compute("c")  # "a" is the least recently used: dropped
+    compute("a")
+    assert calls == ["a", "b", "c", "a"]
+
+
+@pytest.fixture
+def ui(tmp_path: Path, models_dir: Path) -> Any:
+    return build_app(env=make_env(tmp_path, models_dir)).ui
+
+
+def test_search_and_numbers_filter_on_every_change(ui: Any) -> None:
+    """Typing, pasting and clearing all change the value; `change` follows each (`input` missed pastes)."""
+    triggers: dict[int, set[str]] = {}
+    for fn in ui.demo.fns.values():
+        if fn.name == "on_filters":
+            for block, event in fn.targets:
+                triggers.setdefault(block, set()).add(event)
+    for control in (ui.board.search, ui.board.params_min, ui.board.params_max):
+        assert "change" in triggers[control._id]
+
+
+def test_an_empty_view_has_no_csv_button(ui: Any) -> None:
+    update = ui.on_filters("nothing matches", [], [], [], None, None, False, True, "avg_wer", [])
+    assert update[ui.board.download]["visible"] is False and update[ui.board.download]["value"] is None
+    assert update[ui.board.empty]["visible"] is True
+
+
+def test_board_callbacks_return_only_their_outputs(ui: Any) -> None:
+    """gradio rebuilds every output a callback leaves out: the page load fills all of its own."""
+    assert set(ui.on_load()) == set(ui.load_outputs)
+    assert set(ui.on_filters("", [], [], [], None, None, False, True, "avg_wer", [])) == set(ui.view_outputs)
+    assert len(ui.load_outputs) == len(set(ui.load_outputs)) and len(ui.restore_outputs) == len(set(ui.restore_outputs))
+
+
+def test_in_space_mode_the_queue_has_no_jobs_section(ui: Any) -> None:
+    assert ui.ctx.dispatch_status is None and not ui.queue.jobs.visible
+    assert ui.queue.render()[ui.queue.jobs] == ""

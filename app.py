@@ -17,12 +17,14 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import FrameType
 
 import gradio as gr
 
+from core.audits import AuditPlan, plan_audit
 from core.config import LeaderboardConfig, load_config
-from core.records import Request, Result
+from core.records import Request, Result, Status
 from core.signing import load_public_key, public_key_for, verify_result
 from core.store import Store, open_store
 from core.store.local import REQUESTS_REPO_DIR, RESULTS_REPO_DIR
@@ -67,10 +69,16 @@ def evaluator_step(
     store: Store,
     worker: str | None = None,
     run_once: Callable[..., Request | None] | None = None,
+    run_audit: Callable[..., str] | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Callable[[], str]:
     """The step the scheduler runs: `evaluator.job.run_once` (imported on first use, so the UI starts without
     torch; tests pass their own), described in one line for the Queue page. Built here, not in the scheduler,
-    so that the scheduler never imports the evaluator."""
+    so that the scheduler never imports the evaluator.
+
+    When nothing was pending, the step may run one audit instead (`evaluator.audit.scheduled_audit`, R13):
+    a requested one first, else a random one when `[audit]`'s cadence and budget allow (`plan_audit`). Each
+    tick evaluates first and audits at most once, so a submission waits behind one audit at most."""
     worker = worker or default_worker_name("space")
 
     def step() -> str:
@@ -80,13 +88,43 @@ def evaluator_step(
 
         request = run(config, store, worker=worker)
         if request is None:
-            return "nothing pending"
+            return audit_step(config, store, worker, run_audit, clock())
         status = getattr(request.status, "value", request.status)
         if request.error:
             return f"{request.model_id} ({request.precision}) {status}: {request.error[:160]}"
         return f"{request.model_id} ({request.precision}) {status}"
 
     return step
+
+
+def next_audit(config: LeaderboardConfig, store: Store, now: datetime) -> AuditPlan:
+    """What the store says about auditing now: the queue, this version's entries, the log's audit history."""
+    snapshot = store.snapshot()
+    statuses = [r.status for r in snapshot.requests.values()]
+    entries = sum(1 for r in snapshot.finished_results() if r.leaderboard_version == config.version)
+    return plan_audit(
+        pending=statuses.count(Status.PENDING),
+        running=statuses.count(Status.RUNNING),
+        entries=entries,
+        log=snapshot.log,
+        now=now,
+        policy=config.audit,
+    )
+
+
+def audit_step(
+    config: LeaderboardConfig, store: Store, worker: str, run_audit: Callable[..., str] | None, now: datetime
+) -> str:
+    """One audit when `next_audit` says so, else the line saying why not."""
+    if not store.writes_audits:  # never spend device time on an audit the store would then refuse to record
+        return f"nothing pending; no audit: {type(store).__name__} cannot record audits yet"
+    plan = next_audit(config, store, now)
+    if not plan.run:
+        return f"nothing pending; no audit: {plan.reason}"
+    audit = run_audit
+    if audit is None:
+        from evaluator.audit import scheduled_audit as audit
+    return audit(config, store, request_id=plan.request_id, auditor=f"audit:{worker}")
 
 
 def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | dict[str, str] | None = None) -> App:

@@ -21,10 +21,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.config import AuditConfig
-from core.records import LogEntry, Result, parse_time
+from core.records import AuditRecord, LogEntry, Result, parse_time
 
 AUDIT_EVENTS = ("audit_passed", "audit_failed")
+#: Someone asked for an audit of an entry (public, rate-limited); served before any random audit.
+AUDIT_REQUESTED = "audit_requested"
+#: The scheduler could not run an audit (the entry cannot be re-run as recorded); closes its request.
+AUDIT_DROPPED = "audit_dropped"
 DAY = timedelta(days=1)
+WEEK = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,9 @@ def audit_ledger(log: Sequence[LogEntry], now: datetime) -> AuditLedger:
     used = 0.0
     audits = 0
     for entry in log:
-        if entry.event in AUDIT_EVENTS:
+        if entry.event == AUDIT_DROPPED:
+            since = 0  # a random audit that cannot run waits for the next N evaluations, not the next tick
+        elif entry.event in AUDIT_EVENTS:
             audits += 1
             since = 0
             if now - parse_time(entry.at) < DAY:
@@ -106,16 +113,24 @@ class AuditDecision:
 
 
 def should_audit(
-    *, pending: int, running: int, entries: int, ledger: AuditLedger, policy: AuditConfig
+    *,
+    pending: int,
+    running: int,
+    entries: int,
+    ledger: AuditLedger,
+    policy: AuditConfig,
+    requested: bool = False,
 ) -> AuditDecision:
-    """Whether the scheduler may start one audit now; the reason says why not (shown on the Queue page)."""
+    """Whether the scheduler may start one audit now; the reason says why not (shown on the Queue page).
+
+    A `requested` audit (someone asked for it) skips the cadence but not the queue or the daily budget."""
     if pending:
         return AuditDecision(False, f"{pending} submission(s) waiting: evaluations go first")
     if running:
         return AuditDecision(False, "an evaluation is running")
     if not entries:
         return AuditDecision(False, "no finished entry to audit")
-    if ledger.evaluations_since_last_audit < policy.every_n_evaluations:
+    if not requested and ledger.evaluations_since_last_audit < policy.every_n_evaluations:
         return AuditDecision(
             False,
             f"{ledger.evaluations_since_last_audit} of {policy.every_n_evaluations} evaluations since the last audit",
@@ -127,4 +142,60 @@ def should_audit(
             f"audits used {ledger.audit_seconds_last_day / 60:.1f} of {policy.max_minutes_per_day:g} minutes "
             "in the last 24 hours",
         )
+    if requested:
+        return AuditDecision(True, "queue empty, an audit was requested, within budget")
     return AuditDecision(True, "queue empty, audit due and within budget")
+
+
+# --- requests and the board's view of audits ---------------------------------------------------------------
+
+
+def open_audit_requests(log: Sequence[LogEntry]) -> list[LogEntry]:
+    """`audit_requested` events not yet served (no later audit or drop of that entry), oldest first."""
+    waiting: dict[str, LogEntry] = {}
+    for entry in log:
+        if entry.event == AUDIT_REQUESTED:
+            waiting.setdefault(entry.request_id, entry)
+        elif entry.event in AUDIT_EVENTS or entry.event == AUDIT_DROPPED:
+            waiting.pop(entry.request_id, None)
+    return sorted(waiting.values(), key=lambda e: e.seq)
+
+
+def recent_audit_requests(log: Sequence[LogEntry], actor: str, now: datetime) -> list[LogEntry]:
+    """The actor's `audit_requested` events in the 7 days before `now`, oldest first (the rate limit)."""
+    return [e for e in log if e.event == AUDIT_REQUESTED and e.actor == actor and now - parse_time(e.at) < WEEK]
+
+
+@dataclass(frozen=True)
+class AuditPlan:
+    """What the scheduler does after finding no submission: audit `request_id` (None: pick at random) or not."""
+
+    run: bool
+    request_id: str | None
+    reason: str
+
+
+def plan_audit(
+    *, pending: int, running: int, entries: int, log: Sequence[LogEntry], now: datetime, policy: AuditConfig
+) -> AuditPlan:
+    """The next audit: the oldest open request first, else a random one when the cadence says it is due."""
+    requests = open_audit_requests(log)
+    ledger = audit_ledger(log, now)
+    decision = should_audit(
+        pending=pending, running=running, entries=entries, ledger=ledger, policy=policy, requested=bool(requests)
+    )
+    if not decision.run:
+        return AuditPlan(False, None, decision.reason)
+    if requests:
+        return AuditPlan(
+            True, requests[0].request_id, f"audit of {requests[0].request_id} requested by {requests[0].actor}"
+        )
+    return AuditPlan(True, None, decision.reason)
+
+
+def latest_audits(records: Iterable[AuditRecord]) -> dict[str, AuditRecord]:
+    """Each audited entry's latest audit (by finish time, then id): a later pass clears an earlier failure."""
+    latest: dict[str, AuditRecord] = {}
+    for record in sorted(records, key=lambda a: (a.finished_at, a.audit_id)):
+        latest[record.request_id] = record
+    return latest

@@ -58,12 +58,14 @@ class AuditConfig:
     `every_n_evaluations`: an audit becomes due after this many finished evaluations since the last audit.
     `max_minutes_per_day`: device minutes audits may use in any rolling 24 hours.
     `recent_half_life_days`: an entry this many days old is half as likely to be picked as a new one.
+    `max_requests_per_week`: audits one user may ask for in any 7 days (their own limit, apart from submissions).
     """
 
     rtf_tolerance: float = 0.05
     every_n_evaluations: int = 5
     max_minutes_per_day: float = 60.0
     recent_half_life_days: float = 30.0
+    max_requests_per_week: int = 2
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -238,8 +240,10 @@ def _audit(table: Mapping[str, Any], path: Path) -> AuditConfig:
     audit = AuditConfig(**_typed_values(table, AuditConfig(), "audit", path))
     if not (0 < audit.rtf_tolerance < 1) or audit.every_n_evaluations < 1:
         raise ConfigError(f"{path}: [audit] needs 0 < rtf_tolerance < 1 and every_n_evaluations >= 1")
-    if audit.max_minutes_per_day < 0 or audit.recent_half_life_days <= 0:
-        raise ConfigError(f"{path}: [audit] needs max_minutes_per_day >= 0 and recent_half_life_days > 0")
+    if audit.max_minutes_per_day < 0 or audit.recent_half_life_days <= 0 or audit.max_requests_per_week < 0:
+        raise ConfigError(
+            f"{path}: [audit] needs max_minutes_per_day >= 0, recent_half_life_days > 0 and max_requests_per_week >= 0"
+        )
     return audit
 
 

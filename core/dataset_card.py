@@ -12,6 +12,11 @@ Why CSV and not Parquet for the table: it is small (one row per evaluated model)
 is readable on the Hub (which row changed, and how: part of the audit trail), and pandas reads it from
 `hf://` without pyarrow. The full-precision numbers stay in each `results/<request_id>.json`.
 
+`audits_table(records)` renders `audits.csv`, one flat row per published audit (R13), the card's second
+config (`load_dataset(repo, "audits")`): the records themselves nest lists of checks whose figures are
+numbers or texts, which Arrow cannot load as one column, so the flat table carries the verdict and the
+record's path, and each full signed record stays in `audits/<request_id>/<audit_id>.json`.
+
 Why no `predictions` config: prediction rows do not carry the request id or the eval set (the file path does),
 so one combined table would lose which model and set each row belongs to. The card shows how to read one
 model's predictions with pandas instead.
@@ -30,13 +35,36 @@ from huggingface_hub.repocard import RepoCard
 
 from core import layout
 from core.cost import cost_of_batch_one
-from core.records import THROUGHPUT_TRACK, Result
+from core.records import THROUGHPUT_TRACK, AuditRecord, Result
 from core.throughput_table import THROUGHPUT_COLUMNS, THROUGHPUT_TABLE_FILE
 
 if TYPE_CHECKING:
     from core.config import LeaderboardConfig
 
 TABLE_FILE = "leaderboard.csv"
+AUDITS_TABLE_FILE = "audits.csv"
+
+#: Columns of `audits.csv`, with what each holds (the card documents them from this).
+AUDIT_COLUMNS: dict[str, str] = {
+    "audit_id": "Id of the audit; the full signed record is `audit_file`.",
+    "request_id": "The audited entry (its result is `results/<request_id>.json`).",
+    "model_id": "The audited model.",
+    "revision": "The pinned commit SHA that was re-run.",
+    "precision": "The dtype of the re-run, as published.",
+    "leaderboard_version": "The leaderboard version of the entry and of the re-run.",
+    "started_at": "When the audit started (ISO 8601 UTC).",
+    "finished_at": "When the audit finished (ISO 8601 UTC); the latest audit of an entry decides its flag.",
+    "duration_s": "Wall time of the audit, counted against the daily audit budget.",
+    "passed": "True when every check passed; False flags the entry (left out of the ranking until an audit passes).",
+    "failed_checks": "Names of the failed checks, `;`-separated (weight files, predictions, RTF, ...).",
+    "differing_utterances": "How many utterances' raw predictions differ (kept as evidence in the record).",
+    "selection": "`random` (with `seed`, reproducible) or `requested` (someone asked for it on the board).",
+    "seed": "Seed of the weighted random choice of the entry; empty for a requested audit.",
+    "gpu_class": "Hardware class the audit ran on.",
+    "rtf_tolerance": "Relative RTF tolerance the re-run was held to.",
+    "audit_file": "Path of the full, signed audit record in this repository.",
+    "signature": "Ed25519 signature (base64) of the audit record.",
+}
 CARD_FILE = "README.md"
 
 #: Columns before the per-eval-set WER columns, with what each holds (the card documents them from this).
@@ -168,6 +196,36 @@ def consolidated_table(results: Iterable[Result], eval_sets: Sequence[str] = ())
     return buffer.getvalue()
 
 
+def audits_table(records: Iterable[AuditRecord]) -> str:
+    """`audits.csv`: one row per audit, oldest first, deterministic for identical input."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(AUDIT_COLUMNS), lineterminator="\n", extrasaction="raise")
+    writer.writeheader()
+    for a in sorted(records, key=lambda r: (r.finished_at, r.audit_id)):
+        row = {
+            "audit_id": a.audit_id,
+            "request_id": a.request_id,
+            "model_id": a.model_id,
+            "revision": a.revision,
+            "precision": a.precision,
+            "leaderboard_version": a.leaderboard_version,
+            "started_at": a.started_at,
+            "finished_at": a.finished_at,
+            "duration_s": a.duration_s,
+            "passed": a.passed,
+            "failed_checks": ";".join(a.failed_checks),
+            "differing_utterances": len(a.evidence),
+            "selection": a.selection,
+            "seed": a.seed,
+            "gpu_class": a.hardware.gpu_class,
+            "rtf_tolerance": a.rtf_tolerance,
+            "audit_file": layout.audit_path(a.request_id, a.audit_id),
+            "signature": a.signature,
+        }
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return buffer.getvalue()
+
+
 # --- the card ---------------------------------------------------------------------------------------------
 
 
@@ -240,6 +298,7 @@ def front_matter(info: CardInfo) -> dict[str, Any]:
         "tags": ["leaderboard", "automatic-speech-recognition", "evaluation", "signed"],
         "configs": [
             {"config_name": "default", "data_files": [{"split": "train", "path": TABLE_FILE}], "default": True},
+            {"config_name": "audits", "data_files": [{"split": "train", "path": AUDITS_TABLE_FILE}]},
             {"config_name": THROUGHPUT_TRACK, "data_files": [{"split": "train", "path": THROUGHPUT_TABLE_FILE}]},
         ],
         "leaderboard_version": info.leaderboard_version,
@@ -289,6 +348,50 @@ print("WER", jiwer.wer(list(refs[keep]), list(hyps[keep])))
 """
 
 
+def _throughput_section(where: CardLocations) -> str:
+    """The card's throughput-track section (R14): how to load its own config, and its columns."""
+    return f"""## The throughput track
+
+`load_dataset("{where.load}", "{THROUGHPUT_TRACK}", split="train")` loads `{THROUGHPUT_TABLE_FILE}`: the same models,
+eval sets and hardware, measured batched (longest utterances first, batch sizes 1, 4, 16, 64, ... until out of
+memory or no faster). It is a separate table so the two tracks are never mixed by accident. Columns:
+
+{_md_table(("column", "meaning"), THROUGHPUT_COLUMNS)}
+"""
+
+
+def _files_section() -> str:
+    """The card's table of the files in the results repo, both tracks and the audits."""
+    return f"""## Files
+
+| path | what |
+|---|---|
+| `{TABLE_FILE}` | the consolidated table, updated in the same commit as each new result |
+| `{layout.RESULTS_DIR}/<request_id>.json` | the full, signed record of one evaluation |
+| `{layout.PREDICTIONS_DIR}/<request_id>/<set>.jsonl` | raw predictions: `id`, `reference`, `prediction` (unnormalized), `duration_s`, `time_s` |
+| `{AUDITS_TABLE_FILE}` | one row per audit (R13), updated with each audit |
+| `{layout.AUDITS_DIR}/<request_id>/<audit_id>.json` | the full, signed audit record: every check (published, re-run, difference, verdict) and the differing utterances |
+| `{THROUGHPUT_TABLE_FILE}` | the throughput track (config `{THROUGHPUT_TRACK}`): batched, never part of the batch-one ranking |
+| `{layout.THROUGHPUT_DIR}/<request_id>.json` | the full record of one throughput evaluation (`track: "{THROUGHPUT_TRACK}"`) |
+| `{layout.THROUGHPUT_DIR}/<request_id>/<set>.jsonl` | its raw predictions at the chosen batch size |
+"""
+
+
+def _verify_section(where: CardLocations) -> str:
+    """The card's "Verify" section: the command, and what it checks."""
+    return f"""## Verify
+
+```bash
+python -m evaluator verify {where.verify}
+```
+
+This checks every result's signature against the public key above (the signature covers every field of the
+record, including the sha256 of each predictions file), that each predictions file matches its recorded
+sha256, and the hash chain of the public log. It prints each problem and exits 1 if there is any.
+The signed bytes are the canonical JSON (sorted keys, no spaces, UTF-8) of the record without `signature`.
+"""
+
+
 def render_card(info: CardInfo) -> str:
     """README.md of the results dataset: front matter, then what a reader needs to use and check the data."""
     where = info.locations()
@@ -322,6 +425,7 @@ Public key: {key_text}.
 from datasets import load_dataset
 
 table = load_dataset("{where.load}", split="train")          # the consolidated table, one row per result
+audits = load_dataset("{where.load}", "audits", split="train")  # one row per audit (R13)
 
 import pandas as pd
 
@@ -330,31 +434,22 @@ table = pd.read_csv("{where.files}/{TABLE_FILE}")
 
 Only rows whose signature verifies are ranked on the leaderboard; verify before you rely on a number.
 
-## Files
-
-| path | what |
-|---|---|
-| `{TABLE_FILE}` | the consolidated table, updated in the same commit as each new result |
-| `{layout.RESULTS_DIR}/<request_id>.json` | the full, signed record of one evaluation |
-| `{layout.PREDICTIONS_DIR}/<request_id>/<set>.jsonl` | raw predictions: `id`, `reference`, `prediction` (unnormalized), `duration_s`, `time_s` |
-| `{THROUGHPUT_TABLE_FILE}` | the throughput track (config `{THROUGHPUT_TRACK}`): batched, never part of the batch-one ranking |
-| `{layout.THROUGHPUT_DIR}/<request_id>.json` | the full record of one throughput evaluation (`track: "{THROUGHPUT_TRACK}"`) |
-| `{layout.THROUGHPUT_DIR}/<request_id>/<set>.jsonl` | its raw predictions at the chosen batch size |
-
+{_files_section()}
 ## Columns of `{TABLE_FILE}`
 
 Rates are fractions (a WER of 6.3% is 0.063); times are seconds; timestamps ISO 8601 UTC.
 
 {_md_table(("column", "meaning"), columns)}
 
-## The throughput track
+## Columns of `{AUDITS_TABLE_FILE}`
 
-`load_dataset("{where.load}", "{THROUGHPUT_TRACK}", split="train")` loads `{THROUGHPUT_TABLE_FILE}`: the same models,
-eval sets and hardware, measured batched (longest utterances first, batch sizes 1, 4, 16, 64, ... until out of
-memory or no faster). It is a separate table so the two tracks are never mixed by accident. Columns:
+An audit re-runs a finished entry exactly as recorded and compares the weight hashes, the raw predictions
+(utterance by utterance), the WER, the RTF (within `rtf_tolerance`) and the hardware class. Each audit is
+also a public log event, `audit_passed` or `audit_failed`, carrying the record's sha256.
 
-{_md_table(("column", "meaning"), THROUGHPUT_COLUMNS)}
+{_md_table(("column", "meaning"), AUDIT_COLUMNS)}
 
+{_throughput_section(where)}
 ## Fields of `{layout.RESULTS_DIR}/<request_id>.json`
 
 {_md_table(("field", "meaning"), RESULT_FIELDS)}
@@ -363,17 +458,7 @@ memory or no faster). It is a separate table so the two tracks are never mixed b
 
 {rules}
 
-## Verify
-
-```bash
-python -m evaluator verify {where.verify}
-```
-
-This checks every result's signature against the public key above (the signature covers every field of the
-record, including the sha256 of each predictions file), that each predictions file matches its recorded
-sha256, and the hash chain of the public log. It prints each problem and exits 1 if there is any.
-The signed bytes are the canonical JSON (sorted keys, no spaces, UTF-8) of the record without `signature`.
-
+{_verify_section(where)}
 {_rescore_section(where, sets[0])}
 ## License
 

@@ -68,9 +68,16 @@ class Target:
     seed: int | None
 
 
-def choose_target(snapshot: Snapshot, request_id: str | None, seed: int | None, half_life_days: float) -> Target:
-    """The named entry, or one picked at random (weighted to the top and to recent entries) from `seed`."""
-    finished = {r.request_id: r for r in snapshot.finished_results()}
+def choose_target(
+    snapshot: Snapshot, request_id: str | None, seed: int | None, half_life_days: float, version: str | None = None
+) -> Target:
+    """The named entry, or one picked at random (weighted to the top and to recent entries) from `seed`; with
+    `version`, the random pick is among that leaderboard version's entries only (the scheduler's board)."""
+    finished = {
+        r.request_id: r
+        for r in snapshot.finished_results()
+        if version is None or request_id is not None or r.leaderboard_version == version
+    }
     if request_id is not None:
         if request_id not in finished:
             request = snapshot.requests.get(request_id)
@@ -265,6 +272,40 @@ def audit_command(
             f"recorded as log entry {entry.seq} ({entry.event}, audit sha256 {entry.detail['audit_sha256']})", file=out
         )
     return 0 if record.passed else 1
+
+
+#: Errors after which the scheduler drops an audit (logged `audit_dropped`) instead of retrying it next tick:
+#: the entry cannot be re-run as recorded. Anything else (the store or the network briefly down) is retried.
+DROP = (AuditUnavailable, ConfigError, ModelLoadError, EvalSetError, AudioError, UtteranceTimeout, InvalidResult)
+
+
+def scheduled_audit(
+    config: LeaderboardConfig,
+    store: Store,
+    *,
+    request_id: str | None,
+    auditor: str,
+    evaluate_fn: EvaluateFn = evaluate,
+) -> str:
+    """One audit run by the Space's scheduler (requested when `request_id` is given, else random among this
+    version's entries), recorded in the store; returns one line for the Queue page. An audit that cannot run
+    is logged as `audit_dropped` with its reason, which closes its request; a killed one writes nothing."""
+    snapshot = store.snapshot()
+    target: Target | None = None
+    try:
+        target = choose_target(snapshot, request_id, None, config.audit.recent_half_life_days, config.version)
+        record = run_audit(config, store, target, auditor=auditor, evaluate_fn=evaluate_fn)
+    except DROP as exc:
+        entry = request_id or (target.result.request_id if target else "")
+        if entry:
+            store.drop_audit(entry, auditor, f"{type(exc).__name__}: {exc}"[:300], requested=request_id is not None)
+        logger.warning("audit of %s dropped: %s", entry or "a random entry", exc)
+        return f"audit of {entry or 'a random entry'} could not run: {str(exc)[:160]}"
+    if target.seed is not None:
+        logger.info("audit selection seed %d chose %s", target.seed, target.result.request_id)
+    store.record_audit(record, actor=auditor)
+    verdict = "passed" if record.passed else f"FAILED ({', '.join(record.failed_checks)})"
+    return f"audit of {record.model_id} ({record.precision}) {verdict}"
 
 
 def main(

@@ -51,6 +51,79 @@ class Decoding:
     generation_config: GenerationConfig | None = None
 
 
+#: OpenAI Whisper's rule for the tokens it never lets the decoder emit (`Tokenizer.non_speech_tokens` in
+#: openai/whisper): symbols that are not speech, whether alone or after a space. Applied the same way to every
+#: Whisper model, from its own tokenizer, so the suppressed ids cannot be tuned in a model's generation config.
+NON_SPEECH_SYMBOLS = (
+    *'"#()*+/:;<=>@[\\]^_`{|}~「」『』',
+    *[
+        "<<",
+        ">>",
+        "<<<",
+        ">>>",
+        "--",
+        "---",
+        "-(",
+        "-[",
+        "('",
+        '("',
+        "((",
+        "))",
+        "(((",
+        ")))",
+        "[[",
+        "]]",
+        "{{",
+        "}}",
+        "♪♪",
+        "♪♪♪",
+    ],
+)
+MUSIC_SYMBOLS = frozenset("♩♪♫♬♭♮♯")
+#: Control tokens Whisper also never generates after its forced start (they exist only as prompt tokens).
+WHISPER_CONTROL_TOKENS = (
+    "<|startoftranscript|>",
+    "<|translate|>",
+    "<|transcribe|>",
+    "<|startoflm|>",
+    "<|startofprev|>",
+    "<|nospeech|>",
+    "<|nocaptions|>",
+)
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """Token ids a Whisper decoder may never emit (`suppress`), and may not emit first (`begin`)."""
+
+    suppress: tuple[int, ...]
+    begin: tuple[int, ...]
+
+
+def whisper_suppression(tokenizer: Any) -> Suppression:
+    """Whisper's standard suppression, derived from the tokenizer by OpenAI's fixed rule (for whisper-base this
+    gives exactly the 88 ids and `[220, eos]` its published generation config lists)."""
+
+    def encode(text: str) -> list[int]:
+        return list(tokenizer.encode(text, add_special_tokens=False))
+
+    ids: set[int] = {tokens[0] for tokens in (encode(" -"), encode(" '")) if tokens}
+    for symbol in (*NON_SPEECH_SYMBOLS, *sorted(MUSIC_SYMBOLS)):
+        for tokens in (encode(symbol), encode(" " + symbol)):
+            if len(tokens) == 1 or (tokens and symbol in MUSIC_SYMBOLS):
+                ids.add(tokens[0])
+    unknown = getattr(tokenizer, "unk_token_id", None)
+    for name in WHISPER_CONTROL_TOKENS:
+        token_id = tokenizer.convert_tokens_to_ids(name)
+        if isinstance(token_id, int) and token_id != unknown:
+            ids.add(token_id)
+    space = encode(" ")
+    begin = [space[0]] if space else []
+    if getattr(tokenizer, "eos_token_id", None) is not None:
+        begin.append(tokenizer.eos_token_id)
+    return Suppression(suppress=tuple(sorted(ids)), begin=tuple(begin))
+
+
 def seq2seq_decoding(
     folder: Path,
     model_config: object,
@@ -59,6 +132,7 @@ def seq2seq_decoding(
     max_target_positions: int | None,
     max_time_s: float | None,
     whisper: bool,
+    suppression: Suppression | None = None,
 ) -> Decoding:
     """R7 for an encoder-decoder model: greedy, one sequence, English transcription, no timestamps, no prompt."""
     limit = max_target_positions or max_new_tokens + 4
@@ -74,6 +148,9 @@ def seq2seq_decoding(
     if whisper:
         config.return_timestamps = False
         config.condition_on_prev_tokens = False
+    if suppression is not None:
+        config.suppress_tokens = list(suppression.suppress)
+        config.begin_suppress_tokens = list(suppression.begin)
     settings: dict[str, Any] = {
         "kind": "seq2seq",
         "strategy": "greedy",
@@ -90,6 +167,11 @@ def seq2seq_decoding(
         settings["max_time_s"] = max_time_s
     if whisper:
         settings["long_form"] = LONG_FORM
+    if suppression is not None:
+        settings["suppressed_tokens"] = (
+            f"Whisper's non-speech symbols and control tokens ({len(suppression.suppress)} ids, derived from the "
+            f"tokenizer by OpenAI's rule); blank and end of text not first ({len(suppression.begin)} ids)"
+        )
     return Decoding(
         kind="seq2seq",
         settings=settings,

@@ -157,37 +157,11 @@ def score_eval_set(
     if skipped_empty_references < 0 or excluded_references < 0:
         raise ValueError("skipped_empty_references and excluded_references must be >= 0")
 
-    refs: list[str] = []
-    hyps: list[str] = []
-    skipped = skipped_empty_references
-    for row in rows:
-        ref = _words(row.reference, normalize)
-        if not ref:
-            skipped += 1
-            continue
-        refs.append(ref)
-        hyps.append(_words(row.prediction, normalize))
-    if not refs:
-        raise ValueError(
-            f"no utterance has a non-empty reference after normalization ({len(rows)} row(s) given, "
-            f"{skipped} empty reference(s) in all); cannot compute a WER"
-        )
-
+    refs, hyps, skipped = _scorable(rows, normalize, skipped_empty_references)
     out = jiwer.process_words(refs, hyps)
     subs, dels, ins = int(out.substitutions), int(out.deletions), int(out.insertions)
     ref_words = sum(len(r) for r in out.references)
-
-    # Per-utterance error counts from the alignments, for the bootstrap.
-    errors = np.zeros(len(refs), dtype=np.int64)
-    for i, chunks in enumerate(out.alignments):
-        for c in chunks:
-            if c.type in ("substitute", "delete"):
-                errors[i] += c.ref_end_idx - c.ref_start_idx
-            elif c.type == "insert":
-                errors[i] += c.hyp_end_idx - c.hyp_start_idx
-    words = np.array([len(r) for r in out.references], dtype=np.int64)
-    if int(errors.sum()) != subs + dels + ins:  # jiwer's totals and its alignments must agree
-        raise AssertionError("per-utterance error counts do not add up to jiwer's totals")
+    errors, words = _utterance_errors(out, subs + dels + ins)
 
     durations = np.array([r.duration_s for r in rows], dtype=np.float64)
     times = np.array([r.time_s for r in rows], dtype=np.float64)
@@ -216,6 +190,43 @@ def score_eval_set(
         excluded_references=excluded_references,
         long_utterances=int((durations > LONG_UTTERANCE_S).sum()),
     )
+
+
+def _scorable(
+    rows: Sequence[PredictionRow], normalize: Callable[[str], str], skipped: int
+) -> tuple[list[str], list[str], int]:
+    """Normalized (reference, prediction) pairs of the rows whose normalized reference is not empty, and the
+    count of empty ones added to `skipped`."""
+    refs: list[str] = []
+    hyps: list[str] = []
+    for row in rows:
+        ref = _words(row.reference, normalize)
+        if not ref:
+            skipped += 1
+            continue
+        refs.append(ref)
+        hyps.append(_words(row.prediction, normalize))
+    if not refs:
+        raise ValueError(
+            f"no utterance has a non-empty reference after normalization ({len(rows)} row(s) given, "
+            f"{skipped} empty reference(s) in all); cannot compute a WER"
+        )
+    return refs, hyps, skipped
+
+
+def _utterance_errors(out: jiwer.WordOutput, total: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-utterance error and reference-word counts from jiwer's alignments, for the bootstrap."""
+    errors = np.zeros(len(out.references), dtype=np.int64)
+    for i, chunks in enumerate(out.alignments):
+        for c in chunks:
+            if c.type in ("substitute", "delete"):
+                errors[i] += c.ref_end_idx - c.ref_start_idx
+            elif c.type == "insert":
+                errors[i] += c.hyp_end_idx - c.hyp_start_idx
+    words = np.array([len(r) for r in out.references], dtype=np.int64)
+    if int(errors.sum()) != total:  # jiwer's totals and its alignments must agree
+        raise AssertionError("per-utterance error counts do not add up to jiwer's totals")
+    return errors, words
 
 
 def utterance_rtfs(rows: Sequence[PredictionRow]) -> np.ndarray:

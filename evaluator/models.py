@@ -29,7 +29,7 @@ from transformers.models.whisper.generation_whisper import WhisperGenerationMixi
 from core.architectures import speech_architectures
 from core.model_files import UNSAFE_WEIGHT_SUFFIXES, WEIGHT_SUFFIXES, hub_card_license, local_revision, model_files
 from core.records import HUB_REPO_ID, PRECISIONS
-from evaluator.decoding import Decoding, ctc_decoding, seq2seq_decoding
+from evaluator.decoding import Decoding, ctc_decoding, seq2seq_decoding, whisper_suppression
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 SEQ2SEQ_ARCHITECTURES = speech_architectures().seq2seq
@@ -260,6 +260,7 @@ class Transcriber:
             max_target_positions=getattr(self.model.config, "max_target_positions", None),
             max_time_s=timeout_s if timeout_s and math.isfinite(timeout_s) else None,
             whisper=self.whisper,
+            suppression=whisper_suppression(self.processor.tokenizer) if self.whisper else None,
         )
         # generate() fills unset settings from model.generation_config, and Whisper falls back to the model
         # config's forced_decoder_ids (prompt tokens): replace the one, clear the other.

@@ -100,11 +100,7 @@ def evaluate_throughput(
         datasets=ladder.chosen.scores,
         batch_one_wer={name: score.wer for name, score in ladder.batch_one.scores.items()},
         aggregate=_aggregate(ladder),
-        batch_evidence=ThroughputEvidence(
-            batch_sizes_used=ladder.chosen.sizes_used,
-            max_batch_size=max(ladder.chosen.sizes_used, default=0),
-            forward_calls=ladder.chosen.forward_calls,
-        ),
+        batch_evidence=_evidence(ladder),
         warmup_batches=len(ladder.steps),
         hardware=hardware,
         software=software_fingerprint(),
@@ -122,6 +118,16 @@ def evaluate_throughput(
         ignored_settings=list(transcriber.decoding.ignored),
     )
     return ThroughputEvaluation(result, ladder.chosen.rows, time.perf_counter() - started)
+
+
+def _evidence(ladder: Ladder) -> ThroughputEvidence:
+    """The batch sizes the model's forward hook saw at the chosen rung (R14: what was actually run)."""
+    chosen = ladder.chosen
+    return ThroughputEvidence(
+        batch_sizes_used=chosen.sizes_used,
+        max_batch_size=max(chosen.sizes_used, default=0),
+        forward_calls=chosen.forward_calls,
+    )
 
 
 def _aggregate(ladder: Ladder) -> ThroughputAggregate:

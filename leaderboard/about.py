@@ -74,6 +74,48 @@ log = pd.read_json("{requests_location}/log.jsonl", lines=True)
     return load_results, verify_target
 
 
+def audits_section(config: LeaderboardConfig) -> str:
+    """How audits work on this board (R13), with the configured cadence, budget, tolerance and request limit."""
+    audit = config.audit
+    return f"""## Audits (R13)
+
+Published numbers are checked again. An **audit** re-runs one finished entry exactly as recorded (same model
+files at the pinned revision, precision, eval sets at their recorded revisions, leaderboard version) on the
+board's hardware class, and compares:
+
+- the sha256 of every weight file with the digests recorded at submission (R4);
+- the raw predictions, utterance by utterance (greedy decoding is deterministic on one hardware class);
+- the average WER, and the RTF within **{audit.rtf_tolerance:.0%}** of the published one;
+- the hardware class.
+
+**When:** only while no submission waits (an arriving submission waits for one audit at most), after every
+**{audit.every_n_evaluations}** finished evaluations, within **{audit.max_minutes_per_day:g}** device minutes of audits
+in any 24 hours. The entry is picked at random, weighted toward the top of the board and recent entries
+(an entry {audit.recent_half_life_days:g} days old is half as likely as a new one); the seed is recorded, so
+the choice can be redone.
+
+**Ask for one:** anyone logged in can request an audit of an entry from its Model detail page (at most
+**{audit.max_requests_per_week}** requests per user in any 7 days). Requested audits run before random ones;
+the request (`audit_requested`) and its outcome are in the public log.
+
+**Outcome:** each audit is a signed record in the results dataset (every figure compared, the verdict, the
+differing utterances as evidence; `load_dataset(..., "audits")`) and a public log event, `audit_passed` or
+`audit_failed`. An entry whose latest audit failed is **flagged 🚩**: left out of the ranking and hidden from
+the default view (tick **Show flagged** to see it), its detail page shows the evidence. A later passing audit
+clears the flag; nothing is deleted from the log. An audit that cannot run (say, the model's repo is gone) is
+logged as `audit_dropped` with the reason.
+
+Run one yourself, against this board's store and config:
+
+```bash
+python -m evaluator audit --request-id <request_id>   # or without it: a weighted random pick (--seed N)
+```
+
+It prints the published and re-run figures side by side and exits 0 (every check passed), 1 (one failed) or
+2 (it could not run).
+"""
+
+
 def about_markdown(
     config: LeaderboardConfig, results_location: str, requests_location: str, *, public_key: str | None
 ) -> str:
@@ -108,12 +150,14 @@ The full rules (R1–R14) and the definition of every figure are written out in
 | R10 | Fair access | Log in to submit; at most **{rules.max_submissions_per_week}** submissions per user in any 7 days; a (model, SHA, precision) already pending, running or finished is refused. A failed one may be resubmitted. |
 | R11 | Honest statistics | Corpus-level WER per dataset with a 95% bootstrap confidence interval ({rules.bootstrap_samples} resamples of utterances, seed {rules.bootstrap_seed}); average WER is the unweighted mean over the datasets; RTF is pooled by duration. |
 | R12 | Reproducibility | Each result records the software versions, the evaluator version, each eval set's source and revision, the rules in force and the command that reproduces it. Raw predictions are stored next to the result. |
+| R13 | Audits | Finished entries are re-run at random (and on request) and compared with what was published; a failed audit flags the entry out of the ranking (see **Audits** below). |
 
 A request whose evaluation stops (the worker died, the Space restarted) goes back to the queue when its
 {rules.lease_s:g}-second lease expires, and fails after {rules.max_attempts} attempts.
 
 **Who evaluates:** {budget_sentence(config.workers)}
 
+{audits_section(config)}
 ## Metrics
 
 - **WER** (word error rate) = (substitutions + deletions + insertions) / reference words, after normalizing both

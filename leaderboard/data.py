@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from core.audits import latest_audits
 from core.records import Result
 from core.store import Snapshot, Store
 from leaderboard.table import Board, BoardInput, build_board
@@ -135,6 +136,7 @@ class BoardSource:
         """The board of this leaderboard version: finished results only, with each request's model facts."""
         items = []
         local: dict[str, bool] = {}
+        audits = latest_audits(snapshot.published_audits())
         for result in snapshot.finished_results():
             if result.leaderboard_version != self.version:
                 continue
@@ -146,6 +148,7 @@ class BoardSource:
                     result=result,
                     model=result.model or (request.model if request else None),
                     local=local[result.model_id],
+                    audit=audits.get(result.request_id),
                 )
             )
         return build_board(items, eval_sets=self.eval_sets, verified=self.verified)

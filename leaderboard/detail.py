@@ -30,6 +30,7 @@ def detail_choices(entries: list[BoardEntry]) -> list[DetailChoice]:
     for entry in entries:
         rank = f"#{entry.rank} " if entry.rank else ""
         extra = "" if entry.official else f" · unofficial ({entry.gpu_class})"
+        extra += " · 🚩 failed audit" if entry.flagged else ""
         label = f"{rank}{entry.model_id} · {entry.precision} · {entry.revision[:7]}{extra}"
         choices.append(DetailChoice(label=label, request_id=entry.request_id))
     return choices
@@ -106,7 +107,9 @@ def detail_view(
         f"{title} *(local model)*" if entry is not None and entry.local else f"[{title}]({model_url(result.model_id)})"
     )
     rank = (
-        f"**Rank #{entry.rank}**" if entry is not None and entry.rank else "**Not ranked** (unofficial or unverified)"
+        f"**Rank #{entry.rank}**"
+        if entry is not None and entry.rank
+        else "**Not ranked** (unofficial, unverified or flagged by a failed audit)"
     )
     model = result.model or (request.model if request else None)
     facts = [

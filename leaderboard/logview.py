@@ -18,6 +18,10 @@ EVENT_ICONS = {
     "finished": "✅",
     "failed": "❌",
     "lease_expired": "⏱️",
+    "audit_requested": "🙋",
+    "audit_passed": "🔍",
+    "audit_failed": "🚩",
+    "audit_dropped": "⏭️",
 }
 
 

@@ -73,7 +73,7 @@ class SchedulerStatus:
         if not self.enabled:
             return f"**Scheduler:** off. {self.note or ''}".strip()
         if self.running and self.last_started_at:
-            state = f"**busy**, checking the queue or evaluating (for {format_duration((now - self.last_started_at).total_seconds())})"
+            state = f"**busy**, checking the queue, evaluating or auditing (for {format_duration((now - self.last_started_at).total_seconds())})"
         else:
             state = "**idle**"
         parts = [f"**Scheduler:** {state}, checks the queue every {format_duration(self.interval_s)}"]

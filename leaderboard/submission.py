@@ -281,15 +281,23 @@ def recent_submissions(log: Iterable[LogEntry], actor: str, now: datetime) -> li
 def check_weekly_limit(log: Iterable[LogEntry], actor: str, now: datetime, limit: int) -> str | None:
     """R10: at most `limit` submissions per user in any 7 days, counted from the public log."""
     recent = recent_submissions(log, actor, now)
+    return weekly_refusal(
+        recent,
+        limit,
+        closed="Submissions are closed on this leaderboard (`max_submissions_per_week = 0`).",
+        over=f"`{actor}` has made {len(recent)} submissions in the last 7 days; the limit is {limit} per week (R10).",
+        again="submit again",
+    )
+
+
+def weekly_refusal(recent: Sequence[LogEntry], limit: int, *, closed: str, over: str, again: str) -> str | None:
+    """The refusal when `recent` (oldest first, last 7 days) reached `limit`, saying when the next slot opens."""
     if len(recent) < limit:
         return None
     if limit <= 0:
-        return "Submissions are closed on this leaderboard (`max_submissions_per_week = 0`)."
+        return closed
     next_slot = parse_time(recent[len(recent) - limit].at) + WEEK
-    return (
-        f"`{actor}` has made {len(recent)} submissions in the last 7 days; the limit is {limit} per week (R10). "
-        f"You can submit again after {format_time(next_slot)}."
-    )
+    return f"{over} You can {again} after {format_time(next_slot)}."
 
 
 def format_time(moment: datetime) -> str:

@@ -6,7 +6,8 @@ whose display values were computed at build time, so filtering 10,000 rows costs
 operations (`bench/table.py` measures it).
 
 Ranking: only official results of the current leaderboard version are ranked (and, when a `verified`
-predicate is given, only those it accepts). Rank is by average WER; results whose average WER is equal at
+predicate is given, only those it accepts); an entry whose latest audit failed (R13) is flagged, not ranked,
+and left out of the default view until a later audit passes. Rank is by average WER; results whose average WER is equal at
 the displayed precision (0.01 percentage points) share a rank (1, 1, 3) and a medal, and are listed faster
 first. Rates in records are fractions; the table shows percentages.
 """
@@ -16,13 +17,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from core.records import PRECISIONS, ModelInfo, Result
+from core.records import PRECISIONS, AuditRecord, ModelInfo, Result
 
 HUB_URL = "https://huggingface.co/"
 MEDALS: Mapping[int, str] = {1: "🥇", 2: "🥈", 3: "🥉"}
@@ -45,6 +46,7 @@ class BoardInput:
     result: Result
     model: ModelInfo | None = None
     local: bool = False
+    audit: AuditRecord | None = None  # the entry's latest published audit, if any (R13)
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,18 @@ class BoardEntry:
     gpu_class: str
     finished_at: str
     rank: int | None = None
+    audited_at: str | None = None
+    audit_passed: bool | None = None  # the latest audit's verdict; None: never audited
+
+    @property
+    def flagged(self) -> bool:
+        """The latest audit failed (R13): shown only on request, never ranked, until an audit passes."""
+        return self.audit_passed is False
 
     @property
     def rankable(self) -> bool:
-        """Official, not refused by the verifier, and with a finite average WER."""
-        return self.official and self.verified is not False and math.isfinite(self.avg_wer)
+        """Official, not refused by the verifier, not flagged by an audit, and with a finite average WER."""
+        return self.official and self.verified is not False and not self.flagged and math.isfinite(self.avg_wer)
 
 
 def architecture_family(architecture: str | None) -> str:
@@ -118,6 +127,8 @@ def make_entry(item: BoardInput, verified: Callable[[Result], bool] | None = Non
         local=item.local,
         gpu_class=result.hardware.gpu_class,
         finished_at=result.finished_at,
+        audited_at=item.audit.finished_at if item.audit else None,
+        audit_passed=item.audit.passed if item.audit else None,
     )
 
 
@@ -194,7 +205,17 @@ def badges(entry: BoardEntry) -> str:
         parts.append("🔏 verified")
     elif entry.verified is False:
         parts.append("❌ unverified")
+    if entry.flagged:
+        parts.append("🚩 failed audit")
     return " · ".join(parts)
+
+
+def audit_cell(entry: BoardEntry) -> str:
+    """The Last audit column: the verdict and the day of the latest audit, empty when never audited."""
+    if entry.audited_at is None:
+        return ""
+    day = entry.audited_at[:10]
+    return f"🚩 failed {day}" if entry.flagged else f"✅ passed {day}"
 
 
 # --- columns, filters, sorting ----------------------------------------------------------------------------
@@ -229,6 +250,7 @@ def optional_columns(eval_sets: Sequence[str]) -> list[Column]:
         Column("precision", "Precision", "str"),
         Column("license", "License", "str"),
         Column("badges", "Badges", "str"),
+        Column("audit", "Last audit", "str"),
     ]
 
 
@@ -274,6 +296,7 @@ class Filters:
     official_only: bool = True
     sort: str = DEFAULT_SORT
     columns: tuple[str, ...] | None = None
+    show_flagged: bool = False  # include entries whose latest audit failed (R13)
 
 
 # --- the board --------------------------------------------------------------------------------------------
@@ -289,6 +312,7 @@ class BoardView:
     request_ids: tuple[str, ...]
     raw: pd.DataFrame
     total: int
+    flagged_hidden: int = 0  # entries that match the filters but are hidden as flagged by a failed audit
 
     @property
     def empty(self) -> bool:
@@ -315,6 +339,10 @@ class Board:
     @property
     def precisions(self) -> list[str]:
         return list(PRECISIONS)
+
+    @property
+    def flagged_count(self) -> int:
+        return sum(1 for e in self.entries if e.flagged)
 
     @property
     def ranked_count(self) -> int:
@@ -346,11 +374,15 @@ class Board:
             keep &= frame["params_n"] <= filters.params_max_m * 1e6
         for term in filters.search.lower().split():
             keep &= frame["search_text"].str.contains(term, regex=False)
+        if not filters.show_flagged:
+            keep &= ~frame["flagged"]
         return keep
 
     def view(self, filters: Filters) -> BoardView:
         """The rows and columns `filters` asks for, sorted."""
-        rows = self.frame[self.mask(filters)]
+        shown = self.mask(replace(filters, show_flagged=True))
+        hidden = 0 if filters.show_flagged else int((shown & self.frame["flagged"]).sum())
+        rows = self.frame[shown & ~self.frame["flagged"]] if hidden else self.frame[shown]
         options = {o.id: o for o in sort_options(self.eval_sets)}
         option = options.get(filters.sort, options[DEFAULT_SORT])
         if option.id == DEFAULT_SORT:
@@ -368,6 +400,7 @@ class Board:
             request_ids=tuple(rows["request_id"]),
             raw=rows,
             total=len(self.frame),
+            flagged_hidden=hidden,
         )
 
     def visible_columns(self, ids: Sequence[str] | None) -> list[Column]:
@@ -422,6 +455,9 @@ def build_board(
         "local": np.array([e.local for e in entries], dtype=bool),
         "gpu_class": [e.gpu_class for e in entries],
         "finished_at": [e.finished_at for e in entries],
+        "flagged": np.array([e.flagged for e in entries], dtype=bool),
+        "audited_at": [e.audited_at or "" for e in entries],
+        "audit_passed": pd.array([e.audit_passed for e in entries], dtype="boolean"),
         # Ranks stay integers with gaps (not 1.0, 2.0, NaN) for both the display and the CSV.
         "rank": pd.array([e.rank for e in entries], dtype="Int64"),
         "show:rank": pd.Series([e.rank for e in entries], dtype=object),
@@ -430,6 +466,7 @@ def build_board(
         "show:precision": [e.precision for e in entries],
         "show:license": [e.license or "" for e in entries],
         "show:badges": [badges(e) for e in entries],
+        "show:audit": [audit_cell(e) for e in entries],
     }
     data["show:avg_wer"] = percent_array(data["avg_wer"])
     data["show:rtf"] = significant_array(data["rtf"])
@@ -483,6 +520,8 @@ def csv_frame(view: BoardView, eval_sets: Sequence[str]) -> pd.DataFrame:
             "official": raw["official"],
             "meets_realtime": raw["meets_realtime"],
             "gpu_class": raw["gpu_class"],
+            "last_audit_at": raw["audited_at"],
+            "last_audit_passed": raw["audit_passed"],
             "request_id": raw["request_id"],
         }
     )

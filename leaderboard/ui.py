@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 import gradio as gr
 
 from leaderboard.about import about_markdown
+from leaderboard.audit_request import ask_for_audit
 from leaderboard.data import Loaded
 from leaderboard.pages.board import BoardPage, Update
 from leaderboard.pages.context import AppContext, on_space, resolve_submitter, show_login_button
@@ -37,6 +38,7 @@ from leaderboard.pages.queue import QueuePage
 from leaderboard.pages.style import CSS, theme
 from leaderboard.pages.submit import SubmitPage
 from leaderboard.query import BOARD_TAB, DETAIL_TAB, filters_from_query, page_query
+from leaderboard.scheduler import utc_now
 from leaderboard.table import Filters
 
 __all__ = [
@@ -169,6 +171,7 @@ class Ui:
         self.log.wire()
         self._wire_tabs()
         self._wire_submit()
+        self._wire_audit_request()
         # The timer only asks for the store's version (one small value); the page re-renders when it changed.
         self.board_timer.tick(self.current_version, outputs=[self.store_version], show_progress="hidden", **READ_ONLY)
         self.store_version.change(
@@ -217,6 +220,24 @@ class Ui:
 
         submit.button.click(
             on_submit, inputs=submit.inputs, outputs=[submit.result, *queue.outputs], concurrency_limit=4
+        )
+
+    def _wire_audit_request(self) -> None:
+        """The detail page's "Request an audit" button (R13): logged in, rate-limited, written to the log."""
+        detail, ctx = self.detail, self.ctx
+
+        def on_audit_request(request_id: str | None, profile: gr.OAuthProfile | None) -> Update:
+            requester = resolve_submitter(profile.username if profile else None, ctx.space, ctx.config.local_user)
+            accepted, message = ask_for_audit(ctx.store, request_id, requester, ctx.config.audit, utc_now)
+            if not accepted:
+                return {detail.audit_result: message}
+            ctx.source.invalidate()
+            ctx.wake_scheduler()
+            loaded = ctx.source.get()
+            return {detail.audit_result: message, detail.audit: detail.audits(loaded, request_id or "")}
+
+        detail.audit_button.click(
+            on_audit_request, inputs=[detail.select], outputs=[detail.audit_result, detail.audit], concurrency_limit=4
         )
 
     @property

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from core.audits import AUDIT_EVENTS
+from core.audits import AUDIT_DROPPED, AUDIT_EVENTS, AUDIT_REQUESTED, open_audit_requests
 from core.eventlog import ChainCheck, next_entry, verify_chain
 from core import layout
 from core.signing import audit_hash
@@ -438,7 +438,45 @@ class Store(ABC):
         self._transact(compute)
         return written[0]
 
+    def request_audit(self, request_id: str, actor: str, check: Callable[[StoreState], None] | None = None) -> LogEntry:
+        """Log a public `audit_requested` event for a finished entry; `check` may raise `Refused` (rate limit).
+        An entry whose audit is already requested and not yet run is refused."""
+
+        def detail(state: StoreState) -> dict[str, object]:
+            request = state.requests.get(request_id)
+            if request is None or request.status is not Status.FINISHED:
+                raise Refused(f"request {request_id} is not a finished entry; only finished entries are audited")
+            if any(e.request_id == request_id for e in open_audit_requests(state.log)):
+                raise Refused(f"an audit of {request_id} is already requested; it runs when the queue is empty")
+            if check:
+                check(state)
+            return {"model_id": request.model_id, "revision": request.revision, "precision": request.precision}
+
+        return self._append_event(request_id, AUDIT_REQUESTED, actor, detail)
+
+    def drop_audit(self, request_id: str, actor: str, reason: str, requested: bool) -> LogEntry:
+        """Log `audit_dropped`: the scheduler could not audit this entry (the reason says why); closes its request."""
+        return self._append_event(
+            request_id, AUDIT_DROPPED, actor, lambda _: {"reason": reason, "requested": requested}
+        )
+
+    def _append_event(
+        self, request_id: str, event: str, actor: str, detail: Callable[[StoreState], dict[str, object]]
+    ) -> LogEntry:
+        """Append one log event in a transaction; `detail` sees the state it is appended to (and may refuse)."""
+        written: list[LogEntry] = []
+
+        def compute(state: StoreState) -> Changes:
+            changes = Changes()
+            entry = self._log(
+                state.log, changes.log, request_id=request_id, event=event, actor=actor, detail=detail(state)
+            )
+            written[:] = [entry]
+            return changes
+
+        self._transact(compute)
+        return written[0]
+
 
 def _lease(worker: str, now: datetime, lease_s: float) -> Lease:
     return Lease(worker=worker, expires_at=_after(now, lease_s))
-

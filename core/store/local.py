@@ -16,7 +16,15 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, consolidated_table, render_card
+from core.dataset_card import (
+    AUDITS_TABLE_FILE,
+    CARD_FILE,
+    TABLE_FILE,
+    CardInfo,
+    audits_table,
+    consolidated_table,
+    render_card,
+)
 from core import layout
 from core.files import atomic_write
 from core.records import AuditRecord, LogEntry, PredictionRow, Request, Result, ThroughputResult, read_jsonl, write_jsonl
@@ -85,6 +93,13 @@ class LocalStore(Store):
             log_path = self.requests_root / layout.LOG_FILE
             existing = log_path.read_text(encoding="utf-8") if log_path.exists() else ""
             atomic_write(log_path, existing + write_jsonl(changes.log))
+        if changes.audits or not (self.results_root / AUDITS_TABLE_FILE).exists():
+            self._write_audits_table()
+
+    def _write_audits_table(self) -> None:
+        """`audits.csv` of the published audits, after the log line that publishes the newest one."""
+        published = Snapshot(requests={}, results={}, log=self._read_log(), version="", audits=self._read_audits())
+        atomic_write(self.results_root / AUDITS_TABLE_FILE, audits_table(published.published_audits()))
 
     def _result(self, path: Path) -> Result:
         """A parsed result file, re-parsed only when the file changed (results are written once, read often)."""

@@ -59,6 +59,12 @@ class BoardPage:
             with gr.Column(scale=2, min_width=200):
                 self.realtime = gr.Checkbox(label="⚡ Meets real time only", value=False, elem_id="lb-realtime")
                 self.official = gr.Checkbox(label="✅ Official only", value=True, elem_id="lb-official")
+                self.flagged = gr.Checkbox(
+                    label="🚩 Show flagged (failed audit)",
+                    value=False,
+                    elem_id="lb-flagged",
+                    info="Entries whose latest audit failed are left out of the ranking (R13).",
+                )
         with gr.Accordion("Columns", open=False):
             self.columns = gr.CheckboxGroup(
                 [(c.label, c.id) for c in board.columns],
@@ -106,6 +112,7 @@ class BoardPage:
             self.official,
             self.sort,
             self.columns,
+            self.flagged,
         ]
 
     @property
@@ -163,4 +170,5 @@ class BoardPage:
                 choices=[(o.label, o.id) for o in sort_options(board.eval_sets)], value=filters.sort
             ),
             self.columns: gr.CheckboxGroup(choices=[(c.label, c.id) for c in board.columns], value=shown),
+            self.flagged: filters.show_flagged,
         }

@@ -9,6 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from core.store import Store
+from leaderboard.audit_view import audit_markdown
 from leaderboard.data import Loaded
 from leaderboard.detail import EMPTY_DETAIL, DetailView, detail_choices, detail_view
 from leaderboard.pages.board import Update
@@ -59,6 +60,12 @@ class DetailPage:
         self.link = gr.Markdown(elem_classes=["lb-link"], elem_id="detail-link")
         self.header = gr.Markdown(EMPTY_DETAIL, elem_id="detail-header")
         self.table = gr.Dataframe(interactive=False, wrap=True, show_label=False, visible=False, elem_id="detail-table")
+        self.audit = gr.Markdown(elem_id="detail-audit")
+        with gr.Row(equal_height=True):
+            self.audit_button = gr.Button(
+                "🔍 Request an audit", size="sm", scale=0, min_width=200, visible=False, elem_id="detail-audit-request"
+            )
+            self.audit_result = gr.Markdown(elem_id="detail-audit-result")
         with gr.Row():
             with gr.Column(scale=3):
                 self.measurement = gr.Markdown()
@@ -91,6 +98,9 @@ class DetailPage:
             self.link,
             self.header,
             self.table,
+            self.audit,
+            self.audit_button,
+            self.audit_result,
             self.measurement,
             self.reproduce,
             self.predictions,
@@ -123,6 +133,9 @@ class DetailPage:
             self.link: f"Link to this entry: [`{detail_link(request_id)}`]({detail_link(request_id)})",
             self.header: view.header,
             self.table: gr.Dataframe(value=view.datasets, visible=True),
+            self.audit: loaded.cached(("audit", request_id), lambda: self.audits(loaded, request_id)),
+            self.audit_button: gr.Button(visible=True),
+            self.audit_result: "",
             self.measurement: view.measurement,
             self.reproduce: gr.Code(value=view.reproduce, visible=True),
             self.predictions: view.predictions,
@@ -140,11 +153,20 @@ class DetailPage:
         request = loaded.snapshot.requests.get(request_id)
         return detail_view(result, entry, request, links, max_rtf=self.max_rtf)
 
+    @staticmethod
+    def audits(loaded: Loaded, request_id: str) -> str:
+        """The entry's audit section: latest verdict and evidence, open request, its audit log."""
+        snapshot = loaded.snapshot
+        return audit_markdown(request_id, snapshot.published_audits(), snapshot.log)
+
     def _blank(self, message: str) -> Update:
         return {
             self.link: "",
             self.header: message,
             self.table: gr.Dataframe(visible=False),
+            self.audit: "",
+            self.audit_button: gr.Button(visible=False),
+            self.audit_result: "",
             self.measurement: "",
             self.reproduce: gr.Code(visible=False),
             self.predictions: "",

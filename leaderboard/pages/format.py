@@ -31,6 +31,8 @@ def filters_from_controls(
     official_only: bool | None,
     sort: str | None,
     columns: Sequence[str] | None,
+    show_flagged: bool | None = False,
+    *,
     all_columns: Sequence[str],
 ) -> Filters:
     """The controls' values as `Filters`; showing every column is `columns=None`, so the URL stays short."""
@@ -46,6 +48,7 @@ def filters_from_controls(
         official_only=bool(official_only),
         sort=sort or DEFAULT_SORT,
         columns=None if set(chosen) == set(all_columns) else chosen,
+        show_flagged=bool(show_flagged),
     )
 
 
@@ -75,7 +78,14 @@ def status_line(view: BoardView, filters: Filters) -> str:
         sort = f"WER on {filters.sort[4:]}"
     shown = f"Showing **{len(view.frame)}** of {plural(view.total, 'entry', 'entries')}"
     scope = " (official only)" if filters.official_only else " (official and unofficial)"
-    return f"{shown}{scope} · sorted by {sort.lower()} · click a row for its details"
+    hidden = "" if filters.show_flagged else _flagged_note(view)
+    return f"{shown}{scope}{hidden} · sorted by {sort.lower()} · click a row for its details"
+
+
+def _flagged_note(view: BoardView) -> str:
+    """How many entries a failed audit hides from this view (R13), so a reader knows the toggle exists."""
+    flagged = int(view.flagged_hidden)
+    return f" · {plural(flagged, 'entry', 'entries')} flagged by a failed audit hidden" if flagged else ""
 
 
 def number_text(value: Any) -> str:
@@ -137,7 +147,8 @@ def empty_message(board: Board, view: BoardView) -> str:
     if view.empty:
         return (
             '<div class="lb-empty">No entries match these filters. Clear the search or some filters '
-            "(unofficial entries are hidden while <b>Official only</b> is ticked).</div>"
+            "(unofficial entries are hidden while <b>Official only</b> is ticked, entries flagged by a failed "
+            "audit while <b>Show flagged</b> is not).</div>"
         )
     return ""
 

@@ -11,6 +11,8 @@ import pytest
 
 from core.config import load_config
 from core.dataset_card import (
+    AUDIT_COLUMNS,
+    AUDITS_TABLE_FILE,
     CARD_FILE,
     LEAD_COLUMNS,
     RESULT_FIELDS,
@@ -86,6 +88,7 @@ def test_front_matter_parses_with_configs_and_public_key(info: CardInfo) -> None
     meta = parse_front_matter(render_card(info))
     assert meta["configs"] == [
         {"config_name": "default", "data_files": [{"split": "train", "path": TABLE_FILE}], "default": True},
+        {"config_name": "audits", "data_files": [{"split": "train", "path": AUDITS_TABLE_FILE}]},
         {"config_name": "throughput", "data_files": [{"split": "train", "path": "throughput.csv"}]},
     ]
     assert meta["public_key"] == info.public_key and meta["public_key_fingerprint"].startswith("ed25519:")
@@ -94,7 +97,7 @@ def test_front_matter_parses_with_configs_and_public_key(info: CardInfo) -> None
 
 def test_card_documents_every_column_and_field(info: CardInfo) -> None:
     card = render_card(info)
-    for column in [*LEAD_COLUMNS, "wer_set", "wer_other", *TAIL_COLUMNS, *RESULT_FIELDS]:
+    for column in [*LEAD_COLUMNS, "wer_set", "wer_other", *TAIL_COLUMNS, *RESULT_FIELDS, *AUDIT_COLUMNS]:
         assert f"`{column}`" in card, column
     assert "python -m evaluator verify board/results --requests-repo board/requests" in card
     assert "`max_rtf`: 1.0" in card
@@ -159,3 +162,25 @@ def test_local_store_card_shows_commands_that_work_locally(tmp_path: Path, monke
     assert load_line and load_line.group(1) == f"{root}/results"
     loaded = datasets.load_dataset(load_line.group(1), split="train", cache_dir=str(tmp_path / "cache"))
     assert loaded.num_rows == 1 and loaded[0]["request_id"] == "req-0001"
+
+
+def test_audits_load_with_datasets_as_the_second_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local store with one published audit: `load_dataset(repo, "audits")` yields its row (R13)."""
+    datasets = pytest.importorskip("datasets")
+    from tests.core.test_audit_records import make_audit
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    store = open_store(load_config(env={"LEADERBOARD_STORE": str(tmp_path / "store")}))
+    request = make_request(1)
+    store.submit(request)
+    store.claim("w", 60, 3)
+    store.finish(request.request_id, "w", make_result(request), {"set": ROWS})
+    store.record_audit(make_audit(request_id=request.request_id), actor="audit:test")
+    repo = store.results_root  # type: ignore[attr-defined]
+    audits = datasets.load_dataset(str(repo), "audits", split="train", cache_dir=str(tmp_path / "cache"))
+    assert audits.num_rows == 1 and audits[0]["passed"] is False and audits[0]["failed_checks"] == "predictions"
+    assert audits[0]["audit_file"] == "audits/req-0001/20261128T060000Z-0123abcd.json"
+    table = datasets.load_dataset(str(repo), split="train", cache_dir=str(tmp_path / "cache"))
+    assert table.num_rows == 1  # the default config is still the results table

@@ -249,3 +249,13 @@ def test_verify_checks_audit_records_and_their_log_events(board) -> None:
     assert verify.main([str(store.root), "--public-key", key], out=out) == 1
     printed = out.getvalue()
     assert "audit signature does not verify" in printed and "whose record is missing or changed" in printed
+
+
+def test_the_scheduler_s_audit_picks_records_and_describes_one(board) -> None:
+    """`scheduled_audit`, as the Space's step calls it: a random pick among this version's entries, recorded."""
+    config, store = board
+    line = audit.scheduled_audit(config, store, request_id=None, auditor="audit:space")
+    assert line == "audit of org/tiny (float32) passed", line
+    record = _only_audit(store)
+    assert record.selection == "random" and record.seed is not None and record.auditor == "audit:space"
+    assert store.snapshot().log[-1].actor == "audit:space"

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from evaluator.decoding import whisper_suppression
 from evaluator.evaluate import evaluate
 from evaluator.models import DecodingStalled, Transcriber, resolve_model
 from tests.fixtures.audio import make_audiofolder, write_config
@@ -51,7 +52,8 @@ def test_the_decoding_config_is_the_same_for_every_model_of_a_kind(tmp_path: Pat
     assert a.decoding.settings == b.decoding.settings
     assert a.decoding.settings["strategy"] == "greedy" and a.decoding.settings["language"] == "en"
     used = b.model.generation_config
-    assert (used.num_beams, used.do_sample, used.repetition_penalty, used.suppress_tokens) == (1, False, None, None)
+    assert (used.num_beams, used.do_sample, used.repetition_penalty) == (1, False, None)
+    assert used.suppress_tokens == list(whisper_suppression(b.processor.tokenizer).suppress)
     assert {"generation_config.json: num_beams=5", "generation_config.json: do_sample=true"} <= set(b.decoding.ignored)
 
 
@@ -135,3 +137,22 @@ def test_long_utterances_are_counted_in_the_result(tmp_path: Path, tiny_ctc: Pat
     config = write_config(tmp_path, {"s": folder}, warmup=0)
     result = evaluate(config, str(tiny_ctc), request_id="long", device="cpu").result
     assert result.datasets["s"].long_utterances == 2 and result.datasets["s"].audio_s == pytest.approx(62.0)
+
+
+def test_whisper_suppression_follows_openai_rule_not_the_model_config(tmp_path: Path, whisper_base: Path) -> None:
+    """Derived from the tokenizer by one fixed rule, it gives exactly what whisper-base's own config lists, and
+    a model whose config suppresses something else is decoded with the rule's ids, the difference reported."""
+    from transformers import AutoTokenizer
+
+    shipped = json.loads((whisper_base / "generation_config.json").read_text())
+    derived = whisper_suppression(AutoTokenizer.from_pretrained(whisper_base))
+    assert list(derived.suppress) == sorted(shipped["suppress_tokens"])
+    assert list(derived.begin) == shipped["begin_suppress_tokens"]
+
+
+def test_a_model_config_cannot_change_whisper_suppression(tmp_path: Path, tiny_whisper: Path) -> None:
+    gamed = _with_generation_settings(tiny_whisper, tmp_path / "gamed", suppress_tokens=[5, 6, 7])
+    transcriber = Transcriber(resolve_model(str(gamed)), device="cpu", max_new_tokens=8)
+    rule = whisper_suppression(transcriber.processor.tokenizer)
+    assert transcriber.model.generation_config.suppress_tokens == list(rule.suppress)
+    assert "generation_config.json: suppress_tokens=[5, 6, 7]" in transcriber.decoding.ignored

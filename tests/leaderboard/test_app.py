@@ -143,6 +143,7 @@ def test_filter_callback_returns_rows_and_the_shareable_query(populated: Any) ->
         "precision",
         "license",
         "badges",
+        "audit",
     ]
     board = populated.ui.board
     outputs = populated.ui.on_filters("", [], ["float16"], [], None, None, False, True, "avg_wer", all_columns)

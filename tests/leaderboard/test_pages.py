@@ -16,7 +16,7 @@ from leaderboard.table import BoardInput, Filters, build_board
 from leaderboard.ui import filters_from_controls, number_text, resolve_submitter, sanitize, status_line
 from tests.leaderboard.factories import make_request, make_result
 
-ALL = ["avg_wer", "rtf", "rtfx", "latency_p90", "wer.ami", "params", "precision", "license", "badges"]
+ALL = ["avg_wer", "rtf", "rtfx", "latency_p90", "wer.ami", "params", "precision", "license", "badges", "audit"]
 
 
 def make_log():

@@ -124,8 +124,10 @@ def test_status_lines() -> None:
     assert "off" in SchedulerStatus(enabled=False, note="runs elsewhere").describe(now)
 
 
-def test_evaluator_step_describes_what_run_once_returned() -> None:
+def test_evaluator_step_describes_what_run_once_returned(tmp_path) -> None:
+    from core.config import load_config
     from core.records import Status
+    from core.store import LocalStore
     from tests.leaderboard.factories import make_request
 
     answers = [
@@ -139,8 +141,9 @@ def test_evaluator_step_describes_what_run_once_returned() -> None:
         seen.append(worker)
         return answers.pop(0)
 
-    step = evaluator_step(object(), object(), worker="w1", run_once=fake_run_once)  # type: ignore[arg-type]
-    assert step() == "nothing pending"
+    config = load_config(env={"LEADERBOARD_STORE": str(tmp_path)})
+    step = evaluator_step(config, LocalStore(tmp_path), worker="w1", run_once=fake_run_once)
+    assert step() == "nothing pending; no audit: no finished entry to audit"
     assert step() == "org/m (float16) FINISHED"
     assert step() == "org/x (float16) FAILED: no"
     assert seen == ["w1", "w1", "w1"]

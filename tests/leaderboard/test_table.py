@@ -251,6 +251,7 @@ def test_columns_follow_the_selection_and_rank_and_model_always_show(board) -> N
         "Precision",
         "License",
         "Badges",
+        "Last audit",
     ]
     assert len(everything.datatypes) == len(everything.frame.columns)
     assert everything.datatypes[1] == "markdown"

@@ -1,0 +1,91 @@
+"""The Model detail page's audit section (R13): the latest verdict, and for a failed one the evidence (every
+compared figure, the differing utterances), then the entry's public audit history from the log. Pure.
+
+Everything that came from outside (model outputs, references, check details naming files, user names) is
+HTML-escaped: a prediction is whatever the audited model wrote.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from core.audits import AUDIT_DROPPED, AUDIT_EVENTS, AUDIT_REQUESTED, open_audit_requests
+from core.records import AuditRecord, LogEntry, Verdict
+
+AUDIT_LOG_EVENTS = (*AUDIT_EVENTS, AUDIT_REQUESTED, AUDIT_DROPPED)
+HISTORY_ROWS = 10
+_VERDICT = {Verdict.PASS: "✅ pass", Verdict.FAIL: "❌ fail", Verdict.SKIPPED: "— skipped"}
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else html.escape(str(value))
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f'<table class="lb-audit"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def how_chosen(record: AuditRecord) -> str:
+    if record.selection == "random" and record.seed is not None:
+        return f"picked at random (seed {record.seed})"
+    return "requested" if record.selection == "requested" else html.escape(record.selection)
+
+
+def latest_markdown(record: AuditRecord) -> str:
+    """The latest audit: verdict, when and where, and for a failure the evidence."""
+    when = f"{record.finished_at} on {_cell(record.hardware.gpu_class)}, {how_chosen(record)}"
+    if record.passed:
+        head = f"**Latest audit: ✅ passed** · {when} · audit `{_cell(record.audit_id)}`"
+    else:
+        failed = ", ".join(_cell(name) for name in record.failed_checks)
+        head = (
+            f"🚩 **Flagged: the latest audit failed** ({failed}) · {when} · audit `{_cell(record.audit_id)}`. "
+            "This entry is left out of the ranking until a later audit passes."
+        )
+    checks = _table(
+        ("Check", "Published", "Re-run", "Difference", "Verdict", "Detail"),
+        [(c.name, c.published, c.rerun, c.difference, _VERDICT[c.verdict], c.detail) for c in record.checks],
+    )
+    parts = [head, checks]
+    if record.evidence:
+        parts.append(f"**Differing utterances** ({len(record.evidence)} kept as evidence):")
+        parts.append(
+            _table(
+                ("Eval set", "Id", "Published prediction", "Re-run prediction"),
+                [(d.eval_set, d.id, d.published, d.rerun) for d in record.evidence],
+            )
+        )
+    return "\n\n".join(parts)
+
+
+def history_markdown(events: Sequence[LogEntry]) -> str:
+    """The entry's audit events from the public log, newest first (requests, outcomes, drops)."""
+    lines = []
+    for entry in list(events)[::-1][:HISTORY_ROWS]:
+        reason = entry.detail.get("reason") or ", ".join(entry.detail.get("failed_checks") or [])
+        extra = f": {_cell(reason)}" if reason else ""
+        lines.append(f"- {entry.at} · `{entry.event}` by `{_cell(entry.actor)}`{extra}")
+    return "\n".join(lines)
+
+
+def audit_markdown(request_id: str, audits: Sequence[AuditRecord], log: Sequence[LogEntry]) -> str:
+    """The whole audit section for one entry: `audits` are its published records, `log` the whole log."""
+    parts = ["### Audits (R13)"]
+    mine = [a for a in audits if a.request_id == request_id]
+    if mine:
+        parts.append(latest_markdown(max(mine, key=lambda a: (a.finished_at, a.audit_id))))
+    else:
+        parts.append("Not audited yet. Audits re-run an entry as recorded and compare every figure (About tab).")
+    waiting = [e for e in open_audit_requests(log) if e.request_id == request_id]
+    if waiting:
+        parts.append(
+            f"⏳ An audit was requested by `{_cell(waiting[0].actor)}` on {waiting[0].at}; it runs when no "
+            "submission waits."
+        )
+    events = [e for e in log if e.request_id == request_id and e.event in AUDIT_LOG_EVENTS]
+    if events:
+        parts.append("**Audit log of this entry** (newest first):\n\n" + history_markdown(events))
+    return "\n\n".join(parts)

@@ -318,6 +318,8 @@ class Result(Record):
 
 BATCH_ONE_TRACK = "batch-one"
 THROUGHPUT_TRACK = "throughput"
+#: The public log's event for a published throughput record (R14); its detail names the record's sha256.
+THROUGHPUT_PUBLISHED = "throughput_published"
 
 
 @dataclass(frozen=True)

@@ -207,6 +207,11 @@ def verify_audit(record: AuditRecord, public_key: Ed25519PublicKey | str) -> boo
     return _verify(record, public_key)
 
 
+def throughput_hash(record: ThroughputResult) -> str:
+    """sha256 (hex) of a throughput record's canonical JSON, signature included: its log event carries it (R14)."""
+    return hashlib.sha256(canonical_json(ThroughputResult.from_dict(record.to_dict()).to_dict())).hexdigest()
+
+
 def audit_hash(record: AuditRecord) -> str:
     """sha256 (hex) of the audit record's canonical JSON, signature included: the log event carries it."""
     return hashlib.sha256(canonical_json(AuditRecord.from_dict(record.to_dict()).to_dict())).hexdigest()

@@ -164,12 +164,16 @@ def run_once(
     aggregate = evaluation.result.aggregate
     logger.info("%s finished: avg WER %.4f, RTF %.4f", request.request_id, aggregate.avg_wer, aggregate.rtf)
     if request.throughput and finished is not None and finished.status == "FINISHED":
-        run_throughput(config, store, request, signing_key)
+        run_throughput(config, store, request, signing_key, worker)
     return finished
 
 
 def run_throughput(
-    config: LeaderboardConfig, store: Store, request: Request, signing_key: Ed25519PrivateKey | None
+    config: LeaderboardConfig,
+    store: Store,
+    request: Request,
+    signing_key: Ed25519PrivateKey | None,
+    worker: str = "evaluator",
 ) -> bool:
     """R14: the throughput track of a request whose batch-one result is published; True if it was stored.
 
@@ -189,7 +193,7 @@ def run_throughput(
             pinned_revisions=pinned_revisions(store.snapshot().finished_results(), config.version, config.eval_sets),
             before_load=lambda folder: check_pinned_weights(request, folder),
         )
-        store.publish_throughput(sign(evaluation.result, signing_key), evaluation.predictions)
+        store.publish_throughput(sign(evaluation.result, signing_key), evaluation.predictions, actor=worker)
     except Exception as exc:
         logger.warning("%s: throughput track failed: %s", request.request_id, redact(f"{type(exc).__name__}: {exc}"))
         return False

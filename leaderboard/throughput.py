@@ -8,13 +8,18 @@ the batch-one table cannot take, so a throughput figure can never reach the main
 
 from __future__ import annotations
 
+import html
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+
+import pandas as pd
+import plotly.graph_objects as go
 
 from core.cost import cost_of_batch_one, cost_of_throughput
 from core.records import Request, Result, Status, ThroughputResult
-from leaderboard.table import TIE_DECIMALS
+from leaderboard.plot import empty_figure
+from leaderboard.table import COST_LABEL, TIE_DECIMALS
 
 
 @dataclass(frozen=True)
@@ -121,3 +126,106 @@ def both_tracks(result: Result, throughput: ThroughputResult | None) -> TrackPai
         meets_realtime=result.aggregate.meets_realtime,
         throughput=throughput_row(throughput) if throughput is not None else None,
     )
+
+
+# --- display: the tab's table and plot, the detail page's side-by-side section ------------------------------
+
+THROUGHPUT_COLUMNS = (
+    "Rank",
+    "Model",
+    "Precision",
+    "Batch size",
+    "Avg WER (%)",
+    "Batch-one WER (%)",
+    "WER change (points)",
+    "RTFx",
+    COST_LABEL,
+    "Status",
+)
+NO_THROUGHPUT = (
+    "No throughput results yet. Tick **Also measure offline throughput** on the Submit tab, or run "
+    "`python -m evaluator evaluate --track throughput`."
+)
+
+
+def _money(value: float | None) -> str:
+    return "" if value is None else ("∞" if not math.isfinite(value) else f"{value:,.4g}")
+
+
+def _status(row: ThroughputRow) -> str:
+    if row.verified is False:
+        return "unverified signature"
+    return "official" if row.official else "unofficial (not ranked)"
+
+
+def throughput_frame(rows: Sequence[ThroughputRow]) -> pd.DataFrame:
+    """The tab's table: one row per record, numbers in display units. Model ids are plain text cells."""
+    return pd.DataFrame(
+        [
+            [
+                "" if r.rank is None else r.rank,
+                r.model_id,
+                r.precision,
+                r.chosen_batch_size,
+                round(100 * r.avg_wer, 2),
+                round(100 * r.batch_one_avg_wer, 2),
+                round(100 * r.wer_change, 2),
+                float(f"{r.rtfx:.3g}") if math.isfinite(r.rtfx) else math.nan,
+                _money(r.usd_per_1000_audio_hours),
+                _status(r),
+            ]
+            for r in rows
+        ],
+        columns=list(THROUGHPUT_COLUMNS),
+    )
+
+
+def throughput_figure(rows: Sequence[ThroughputRow]) -> go.Figure:
+    """Average WER (%) against RTFx (log scale; higher is faster) for the ranked rows; a note when none."""
+    points = plot_points(rows)
+    if not points:
+        return empty_figure("No ranked throughput result to plot yet.")
+    figure = go.Figure(
+        go.Scatter(
+            x=[p[1] for p in points],
+            y=[p[2] for p in points],
+            mode="markers",
+            marker={"size": 11, "color": "#4f46e5"},
+            hovertext=[f"<b>{html.escape(m)}</b><br>RTFx {x:.3g} · avg WER {y:.2f}%" for m, x, y in points],
+            hoverinfo="text",
+            showlegend=False,
+        )
+    )
+    figure.update_layout(
+        template="plotly_white",
+        height=520,
+        margin={"l": 60, "r": 20, "t": 30, "b": 60},
+        xaxis={"title": "RTFx at the chosen batch size (higher is faster; log scale)", "type": "log"},
+        yaxis={"title": "Average WER (%)", "rangemode": "tozero"},
+        hoverlabel={"bgcolor": "white"},
+    )
+    return figure
+
+
+def tracks_markdown(pair: TrackPair) -> str:
+    """The detail page's section: batch one and, when measured, throughput side by side (numbers only)."""
+    cost_note = "price per machine hour recorded with each result × RTF (batch one) or ÷ RTFx (throughput)"
+    t = pair.throughput
+    rows = [
+        ("Batch size", "1", f"{t.chosen_batch_size} (largest used {t.max_batch_size_used})" if t else "—"),
+        ("Avg WER", f"{100 * pair.batch_one_avg_wer:.2f}%", f"{100 * t.avg_wer:.2f}%" if t else "—"),
+        ("RTFx", f"{pair.batch_one_rtfx:.3g}", f"{t.rtfx:.3g}" if t else "—"),
+        (
+            COST_LABEL,
+            _money(pair.batch_one_usd_per_1000_audio_hours) or "no price recorded",
+            (_money(t.usd_per_1000_audio_hours) or "no price recorded") if t else "—",
+        ),
+        ("Meets real time", "yes" if pair.meets_realtime else "no", "— (batch one only)"),
+    ]
+    lines = ["### Both tracks", "", "| | Batch one (ranked) | Throughput (offline) |", "|---|---|---|"]
+    lines += [f"| {name} | {one} | {batched} |" for name, one, batched in rows]
+    if t is None:
+        lines += ["", "No throughput measurement for this entry (ask for one with the Submit form's tick box)."]
+    else:
+        lines += ["", f"WER change from batch one: {100 * t.wer_change:+.2f} points (padding can change outputs)."]
+    return "\n".join([*lines, "", f"Cost: {cost_note}."])

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from core.audits import AUDIT_DROPPED, AUDIT_EVENTS, AUDIT_REQUESTED, open_audit_requests
 from core.eventlog import ChainCheck, next_entry, verify_chain
 from core import layout
-from core.signing import audit_hash
+from core.signing import audit_hash, throughput_hash
 from core.records import (
     AuditRecord,
     Lease,
@@ -28,6 +28,7 @@ from core.records import (
     Progress,
     Request,
     Result,
+    THROUGHPUT_PUBLISHED,
     Status,
     ThroughputResult,
     parse_time,
@@ -157,9 +158,10 @@ class Store(ABC):
         """Every stored throughput record, by request id (read apart from `snapshot()` on purpose)."""
 
     def publish_throughput(
-        self, result: ThroughputResult, predictions: Mapping[str, Sequence[PredictionRow]]
-    ) -> None:
-        """Store a throughput record with its predictions and rewrite `throughput.csv`, in one step.
+        self, result: ThroughputResult, predictions: Mapping[str, Sequence[PredictionRow]], actor: str = "evaluator"
+    ) -> LogEntry:
+        """Store a throughput record with its predictions and rewrite `throughput.csv`, in one step, then log a
+        public `throughput_published` event carrying the record's sha256 (`verify` checks the two agree).
 
         Only for a request whose batch-one evaluation finished: the queue runs the throughput track after it.
         """
@@ -176,6 +178,12 @@ class Store(ABC):
         files[layout.throughput_path(result.request_id)] = result.to_json()
         files[THROUGHPUT_TABLE_FILE] = throughput_table(records.values())
         self._put_throughput_files(files, f"Throughput result for {result.request_id}")
+        detail = {
+            "throughput_sha256": throughput_hash(result),
+            "chosen_batch_size": result.chosen_batch_size,
+            "rtfx": result.aggregate.rtfx,
+        }
+        return self._append_event(result.request_id, THROUGHPUT_PUBLISHED, actor, lambda _state: detail)
 
     # --- the lifecycle -----------------------------------------------------------------------------
 

@@ -130,7 +130,11 @@ class LocalStore(Store):
         # re-verifies) its board even after a hand edit of a file.
         stamps = sorted(
             (p.name, p.stat().st_mtime_ns, p.stat().st_size)
-            for folder in (self.requests_root / layout.REQUESTS_DIR, self.results_root / layout.RESULTS_DIR)
+            for folder in (
+                self.requests_root / layout.REQUESTS_DIR,
+                self.results_root / layout.RESULTS_DIR,
+                self.results_root / layout.THROUGHPUT_DIR,  # R14: a throughput write moves the version too
+            )
             for p in folder.glob("*.json")
         )
         version = hashlib.sha256(repr((len(log), stamps)).encode()).hexdigest()[:16]

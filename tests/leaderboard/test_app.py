@@ -138,6 +138,7 @@ def test_filter_callback_returns_rows_and_the_shareable_query(populated: Any) ->
         "rtf",
         "rtfx",
         "latency_p90",
+        "cost",
         "wer.ljspeech-sample",
         "params",
         "precision",

@@ -10,6 +10,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from core.licenses import DeclaredLicense, first_text, license_id
+
 WEIGHT_SUFFIXES = (".safetensors",)
 UNSAFE_WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".h5", ".msgpack")
 
@@ -46,35 +48,45 @@ def local_revision(folder: Path) -> str:
     return digest.hexdigest()[:40]
 
 
-def card_license(folder: Path) -> str | None:
-    """`license:` from the model card's YAML front matter (README.md), or None when there is none."""
+def card_declared_license(folder: Path) -> DeclaredLicense:
+    """`license:` and `license_name:` from the model card's YAML front matter (README.md), unchecked."""
     from huggingface_hub.repocard import metadata_load
 
     readme = folder / "README.md"
     if not readme.is_file():
-        return None
+        return DeclaredLicense(None)
     try:
         metadata = metadata_load(readme) or {}
     except Exception:  # a malformed card is "no license", and the submission refusal says how to add one
-        return None
-    return license_value(metadata.get("license"))
+        return DeclaredLicense(None)
+    return DeclaredLicense.from_metadata(metadata)
+
+
+def card_license(folder: Path) -> str | None:
+    """The card's license as stored (`core.licenses.license_id`), or None when absent or not accepted."""
+    return license_id(card_declared_license(folder))
 
 
 def license_value(value: object) -> str | None:
     """A card's `license:` value as one string: the first of a list, None when empty or absent."""
-    if isinstance(value, list):
-        value = value[0] if value else None
-    text = str(value).strip() if value else ""
-    return text or None
+    return first_text(value)
+
+
+def hub_declared_license(info: Any) -> DeclaredLicense:
+    """What a Hub model declares, from `HfApi.model_info(...)`: its card's `license:` and `license_name:`,
+    else a `license:` tag (the Hub adds one from the card)."""
+    card = getattr(info, "card_data", None)
+    declared = DeclaredLicense.from_metadata(
+        {"license": card.get("license"), "license_name": card.get("license_name")} if card is not None else None
+    )
+    if declared.license:
+        return declared
+    for tag in getattr(info, "tags", None) or []:
+        if isinstance(tag, str) and tag.startswith("license:"):
+            return DeclaredLicense(license_value(tag.removeprefix("license:")))
+    return DeclaredLicense(None)
 
 
 def hub_card_license(info: Any) -> str | None:
-    """The license of a Hub model, from `HfApi.model_info(...)`: its card's `license:`, else a `license:` tag."""
-    card = getattr(info, "card_data", None)
-    found = license_value(card.get("license") if card is not None else None)
-    if found:
-        return found
-    for tag in getattr(info, "tags", None) or []:
-        if isinstance(tag, str) and tag.startswith("license:"):
-            return license_value(tag.removeprefix("license:"))
-    return None
+    """The license of a Hub model as stored (`core.licenses.license_id`), or None when absent or not accepted."""
+    return license_id(hub_declared_license(info))

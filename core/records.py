@@ -25,8 +25,11 @@ SCHEMA_VERSION = 1
 PRECISIONS = ("float32", "float16", "bfloat16")
 
 _REPO_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
-#: The `owner/name` form of a Hub repo id (model or dataset), as the Hub accepts it.
-HUB_REPO_ID = re.compile(rf"^{_REPO_NAME}/{_REPO_NAME}$")
+#: The `owner/name` form of a Hub repo id (model or dataset), as the Hub accepts it: huggingface_hub's
+#: `validate_repo_id` also refuses `--` and `..` anywhere and a name ending in `.git`. The one pattern every
+#: reader of a repo id (submission, evaluator, verify, links on the pages) uses. `\Z`, not `$`: `$` also
+#: matches before a trailing newline.
+HUB_REPO_ID = re.compile(rf"^(?!.*(?:--|\.\.))(?!.*\.git\Z){_REPO_NAME}/{_REPO_NAME}\Z")
 
 
 def utc_now() -> str:

@@ -15,6 +15,7 @@ from core.audits import recent_audit_requests
 from core.config import AuditConfig
 from core.records import LogEntry
 from core.store import Refused, Store, StoreError, StoreState
+from core.untrusted import echo
 from leaderboard.submission import weekly_refusal
 
 
@@ -25,7 +26,7 @@ def check_audit_limit(log: Sequence[LogEntry], actor: str, now: datetime, limit:
         recent,
         limit,
         closed="Audit requests are closed on this leaderboard (`[audit] max_requests_per_week = 0`).",
-        over=f"`{actor}` has asked for {len(recent)} audits in the last 7 days; the limit is {limit} per week.",
+        over=f"{echo(actor)} has asked for {len(recent)} audits in the last 7 days; the limit is {limit} per week.",
         again="ask again",
     )
 

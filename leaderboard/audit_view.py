@@ -7,11 +7,11 @@ HTML-escaped: a prediction is whatever the audited model wrote.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 from core.audits import AUDIT_DROPPED, AUDIT_EVENTS, AUDIT_REQUESTED, open_audit_requests
 from core.records import AuditRecord, LogEntry, Verdict
+from core.untrusted import html_text
 
 AUDIT_LOG_EVENTS = (*AUDIT_EVENTS, AUDIT_REQUESTED, AUDIT_DROPPED)
 HISTORY_ROWS = 10
@@ -19,11 +19,11 @@ _VERDICT = {Verdict.PASS: "✅ pass", Verdict.FAIL: "❌ fail", Verdict.SKIPPED:
 
 
 def _cell(value: object) -> str:
-    return "" if value is None else html.escape(str(value))
+    return "" if value is None else html_text(str(value))
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    head = "".join(f"<th>{html_text(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows)
     return f'<table class="lb-audit"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
@@ -31,7 +31,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def how_chosen(record: AuditRecord) -> str:
     if record.selection == "random" and record.seed is not None:
         return f"picked at random (seed {record.seed})"
-    return "requested" if record.selection == "requested" else html.escape(record.selection)
+    return "requested" if record.selection == "requested" else html_text(record.selection)
 
 
 def latest_markdown(record: AuditRecord) -> str:

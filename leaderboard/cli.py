@@ -9,6 +9,7 @@ and exits 1; a broken config exits 2.
 from __future__ import annotations
 
 import argparse
+import html
 import re
 import sys
 from collections.abc import Sequence
@@ -21,12 +22,15 @@ from leaderboard import submission
 from leaderboard.inspection import HubModels, LocalModels, ModelInspector
 from leaderboard.submission import ModelSource, SubmissionForm
 
-_MARKDOWN = re.compile(r"\*\*|`|^[✅❌] ")
+_MARKDOWN = re.compile(r"\*\*|`|</?code>|^[✅❌] ")
+_BACKSLASH_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
 def plain(markdown: str) -> str:
-    """The form's markdown message as terminal text (bold, code marks and the leading emoji removed)."""
-    return _MARKDOWN.sub("", markdown)
+    """The form's markdown message as terminal text: bold, code marks and the leading emoji removed, and the
+    escaping of quoted inputs (`core.untrusted.md_text`) undone; those inputs are already free of control
+    characters, so no terminal escape sequence gets through."""
+    return html.unescape(_BACKSLASH_ESCAPE.sub(r"\1", _MARKDOWN.sub("", markdown)))
 
 
 def _parser() -> argparse.ArgumentParser:

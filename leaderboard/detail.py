@@ -5,15 +5,20 @@ the raw predictions are. Pure: `detail_view` turns records into markdown and a t
 
 from __future__ import annotations
 
-import html
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 
-from core.records import Compute, Request, Result
-from leaderboard.table import BoardEntry, badges, escape_markdown, format_params, model_url
+from core.licenses import shown_license
+from core.records import HUB_REPO_ID, Compute, Request, Result
+from core.untrusted import html_text, md_code, md_text
+from leaderboard.table import BoardEntry, badges, format_params, model_url
+
+#: A link target that cannot break out of markdown's `(...)`: predictions URLs the store builds.
+_SAFE_URL = re.compile(r"^https?://[A-Za-z0-9._~:/?#@!$&*+,;=%-]+$")
 
 
 @dataclass(frozen=True)
@@ -86,9 +91,7 @@ def dataset_frame(result: Result) -> pd.DataFrame:
 def _kv_table(rows: list[tuple[str, str]]) -> str:
     """A two-column HTML table without a header row (markdown tables need one, and it shows as an empty bar).
     Keys and values are escaped: software versions and CPU names come from the evaluated machine."""
-    cells = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows if v not in (None, "")
-    )
+    cells = "".join(f"<tr><th>{html_text(k)}</th><td>{html_text(v)}</td></tr>" for k, v in rows if v not in (None, ""))
     return f'<table class="lb-kv">{cells}</table>'
 
 
@@ -100,12 +103,14 @@ def detail_view(
     *,
     max_rtf: float,
 ) -> DetailView:
-    """Everything the detail page shows for `result`; `predictions` maps eval set -> URL or file path."""
+    """Everything the detail page shows for `result`; `predictions` maps eval set -> URL or file path.
+    Every text from the records (model repo, submitter, stored files) is escaped (`core.untrusted`)."""
     agg = result.aggregate
-    title = escape_markdown(result.model_id)
-    link = (
-        f"{title} *(local model)*" if entry is not None and entry.local else f"[{title}]({model_url(result.model_id)})"
-    )
+    title = md_text(result.model_id)
+    if entry is not None and entry.local:
+        link = f"{title} *(local model)*"
+    else:
+        link = f"[{title}]({model_url(result.model_id)})" if HUB_REPO_ID.match(result.model_id) else title
     rank = (
         f"**Rank #{entry.rank}**"
         if entry is not None and entry.rank
@@ -113,25 +118,25 @@ def detail_view(
     )
     model = result.model or (request.model if request else None)
     facts = [
-        f"revision `{result.revision}`",
-        f"precision **{result.precision}**",
+        f"revision {md_code(result.revision)}",
+        f"precision **{md_text(result.precision)}**",
         f"{format_params(model.parameters)} parameters" if model and model.parameters else "",
-        f"license `{model.license}`" if model and model.license else "",
-        f"architecture `{model.architecture}`" if model else "",
+        f"license {md_code(shown_license(model.license))}" if model and model.license else "",
+        f"architecture {md_code(model.architecture)}" if model else "",
     ]
-    submitted = f"submitted by `{request.submitter}` on {request.submitted_at}" if request else ""
+    submitted = f"submitted by {md_code(request.submitter)} on {md_text(request.submitted_at)}" if request else ""
     header = "\n\n".join(
         [
             f"## {link}",
-            f"{rank} · {badges(entry) if entry else ''}",
+            f"{rank} · {md_text(badges(entry)) if entry else ''}",
             " · ".join(f for f in facts if f),
             (
                 f"**Average WER {_pct(agg.avg_wer)}%** · RTF {_num(agg.rtf)} · RTFx {_num(agg.rtfx)} · "
                 f"{'meets' if agg.meets_realtime else 'does **not** meet'} the real-time constraint "
                 f"(per-utterance RTF p99 ≤ {max_rtf:g})"
             ),
-            f"Request `{result.request_id}` · leaderboard version `{result.leaderboard_version}` · "
-            f"evaluated {result.started_at} → {result.finished_at} · {submitted}".rstrip(" ·"),
+            f"Request {md_code(result.request_id)} · leaderboard version {md_code(result.leaderboard_version)} · "
+            f"evaluated {md_text(result.started_at)} → {md_text(result.finished_at)} · {submitted}".rstrip(" ·"),
         ]
     )
     return DetailView(
@@ -168,10 +173,10 @@ def measurement_markdown(result: Result) -> str:
     )
     warmup = f"{result.warmup_utterances} warm-up utterances were run first and not counted (R3)."
     sources = "\n".join(
-        f"- `{s.name}`: {s.source}"
-        + (f" (config `{s.config}`, split `{s.split}`)" if s.config or s.split else "")
-        + (f", revision `{s.revision}`" if s.revision else "")
-        + (f", sha256 `{s.sha256[:16]}…`" if s.sha256 else "")
+        f"- {md_code(s.name)}: {md_text(s.source)}"
+        + (f" (config {md_code(s.config)}, split {md_code(s.split)})" if s.config or s.split else "")
+        + (f", revision {md_code(s.revision)}" if s.revision else "")
+        + (f", sha256 {md_code(s.sha256[:16] + '…')}" if s.sha256 else "")
         for s in result.eval_sets
     )
     signature = "signed (Ed25519)" if result.signature else "not signed"
@@ -216,10 +221,10 @@ def predictions_markdown(predictions: Mapping[str, str]) -> str:
     """Where the raw predictions of each eval set are (a link on the Hub, a path locally)."""
     links = []
     for name, where in predictions.items():
-        if where.startswith(("http://", "https://")):
-            links.append(f"- `{name}`: [{html.escape(where.rsplit('/', 1)[-1])}]({where})")
+        if _SAFE_URL.match(where):
+            links.append(f"- {md_code(name)}: [{md_text(where.rsplit('/', 1)[-1])}]({where})")
         else:
-            links.append(f"- `{name}`: `{where}`")
+            links.append(f"- {md_code(name)}: {md_code(where)}")
     return (
         "### Raw predictions\n\nOne JSON line per utterance: `id`, `reference`, `prediction` (unnormalized), "
         "`duration_s`, `time_s`. Re-score them with your own normalizer.\n\n" + "\n".join(links)
@@ -233,7 +238,7 @@ def decoding_section(result: Result) -> str:
         return "_not recorded (evaluated before the decoding settings were recorded)_"
     applied = _kv_table([(k, str(v)) for k, v in result.decoding.items()])
     if result.ignored_settings:
-        items = "".join(f"<li><code>{html.escape(s)}</code></li>" for s in result.ignored_settings)
+        items = "".join(f"<li><code>{html_text(s)}</code></li>" for s in result.ignored_settings)
         ignored = f"Ignored — the model's files asked for these, and it was evaluated without them:<ul>{items}</ul>"
     else:
         ignored = "Ignored: nothing; the model's files asked for no other decoding setting."

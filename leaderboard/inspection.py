@@ -19,8 +19,8 @@ from safetensors import SafetensorError, safe_open
 
 from core.model_files import (
     WEIGHT_SUFFIXES,
-    card_license,
-    hub_card_license,
+    card_declared_license,
+    hub_declared_license,
     local_revision,
     model_files,
     weight_file_hashes,
@@ -86,6 +86,7 @@ class LocalModels:
             )
         files = tuple(p.relative_to(folder).as_posix() for p in model_files(folder))
         weights = weight_file_hashes(folder)
+        declared = card_declared_license(folder)
         parameters = 0
         try:
             for name in weights:
@@ -100,9 +101,10 @@ class LocalModels:
             files=files,
             weight_files=weights,
             config=_read_json(folder / "config.json"),
-            license=card_license(folder),
+            license=declared.license,
             parameters=parameters,
             location=str(folder),
+            license_name=declared.name,
         )
 
 
@@ -170,6 +172,7 @@ class HubModels:
         }
         config = None
         parameters = None
+        declared = hub_declared_license(info)
         if sha and "config.json" in files:
             try:
                 config = _read_json(Path(self.api.hf_hub_download(model_id, "config.json", revision=sha)))
@@ -191,9 +194,10 @@ class HubModels:
             files=files,
             weight_files=weights,
             config=config,
-            license=hub_card_license(info),
+            license=declared.license,
             parameters=parameters,
             location=url,
+            license_name=declared.name,
         )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.untrusted import html_text
 from leaderboard.table import format_params
 
 FRONT_COLOR = "#e4572e"
@@ -39,10 +40,11 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
 
 
 def _hover(row: pd.Series) -> str:
+    """The hover label; plotly renders `<b>`, `<br>` and `<a href>` in it, so record text is escaped."""
     params = format_params(int(row["params_n"])) if math.isfinite(row["params_n"]) else "?"
     rank = f"#{int(row['rank'])}" if pd.notna(row["rank"]) else "unranked"
     return (
-        f"<b>{row['model_id']}</b><br>{row['precision']} · {params} params · {rank}<br>"
+        f"<b>{html_text(row['model_id'])}</b><br>{html_text(row['precision'])} · {params} params · {rank}<br>"
         f"avg WER {row['avg_wer'] * 100:.2f}% · RTF {row['rtf']:.3g} · RTFx {row['rtfx']:.3g}"
     )
 
@@ -103,7 +105,7 @@ def _scatter(rows: pd.DataFrame, max_rtf: float) -> go.Figure:
                 x=group["rtf"],
                 y=group["avg_wer"] * 100,
                 mode="markers",
-                name=str(family),
+                name=html_text(family),  # from the model's config.json: plotly renders tags in names
                 marker={
                     "size": 11,
                     "color": _PALETTE[n % len(_PALETTE)],

@@ -8,7 +8,6 @@ median of the recent finished ones; without any history there is no estimate (sh
 
 from __future__ import annotations
 
-import html
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -18,6 +17,7 @@ from datetime import datetime
 import pandas as pd
 
 from core.records import Request, Result, Status, parse_time
+from core.untrusted import html_text
 
 RECENT_FINISHED = 50
 DURATION_HISTORY = 20
@@ -227,15 +227,15 @@ def running_html(items: Sequence[RunningItem], max_attempts: int) -> str:
     for item in items:
         percent = round(item.fraction * 100)
         where = (
-            f"eval set <b>{html.escape(item.eval_set)}</b> ({item.sets_done + 1} of {item.sets_total}): "
+            f"eval set <b>{html_text(item.eval_set)}</b> ({item.sets_done + 1} of {item.sets_total}): "
             f"{item.done}/{item.total} utterances"
             if item.eval_set
             else "loading the model and data"
         )
         cards.append(
             f"""<div class="lb-running">
-  <div class="lb-running-head"><b>{html.escape(item.model_id)}</b> · {html.escape(item.precision)}
-    <span class="lb-muted">request {html.escape(item.request_id)} · attempt {item.attempt} of {max_attempts}
+  <div class="lb-running-head"><b>{html_text(item.model_id)}</b> · {html_text(item.precision)}
+    <span class="lb-muted">request {html_text(item.request_id)} · attempt {item.attempt} of {max_attempts}
     · {worker_text(item.worker)}</span></div>
   <div class="lb-bar"><div class="lb-bar-fill" style="width:{percent}%"></div></div>
   <div class="lb-running-foot">{percent}% · {where} · ETA {format_duration(item.eta_s)}</div>
@@ -251,7 +251,7 @@ def worker_text(worker: str) -> str:
     """Who evaluates, in words a visitor understands; the raw worker id stays in a tooltip (and the Log)."""
     if not worker:
         return "evaluator unknown"
-    title = html.escape(f"worker id {worker}: the name it recorded in the lease and the public log", quote=True)
+    title = html_text(f"worker id {worker}: the name it recorded in the lease and the public log")
     if worker.startswith(SPACE_WORKER_PREFIX):
         return f'<span title="{title}">by this Space\'s background evaluator</span>'
-    return f'<span title="{title}">by an evaluator outside this Space (<code>{html.escape(worker)}</code>)</span>'
+    return f'<span title="{title}">by an evaluator outside this Space (<code>{html_text(worker)}</code>)</span>'

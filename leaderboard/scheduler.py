@@ -25,6 +25,7 @@ from typing import Any
 from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from core.untrusted import md_text
 from leaderboard.queue import format_duration
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class SchedulerStatus:
         parts = [f"**Scheduler:** {state}, checks the queue every {format_duration(self.interval_s)}"]
         if self.last_finished_at:
             ago = format_duration((now - self.last_finished_at).total_seconds())
-            parts.append(f"last run {ago} ago: {self.last_outcome or 'done'}")
+            parts.append(f"last run {ago} ago: {md_text(self.last_outcome or 'done')}")  # may quote an error
         else:
             parts.append("no run yet")
         if self.next_run_at and not self.running:

@@ -14,16 +14,19 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from core.architectures import speech_architectures
 from core.config import Rules
+from core.licenses import DeclaredLicense, license_id, license_problem
 from core.model_files import UNSAFE_WEIGHT_SUFFIXES
 from core.records import HUB_REPO_ID, PRECISIONS, LogEntry, ModelInfo, Request, Status, parse_time
 from core.store import Refused, Store, StoreError, StoreState
+from core.untrusted import echo
 
 MODEL_ID_PATTERN = HUB_REPO_ID
-REVISION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
-SHA_PATTERN = re.compile(r"^[0-9a-f]{40}$")
+REVISION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}\Z")
+SHA_PATTERN = re.compile(r"^[0-9a-f]{40}\Z")
 WEEK = timedelta(days=7)
 ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING, Status.FINISHED)
 
@@ -33,7 +36,8 @@ ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING, Status.FINISHED)
 
 @dataclass(frozen=True)
 class SubmissionForm:
-    """What the submitter typed, whitespace stripped; an empty revision means `main`."""
+    """What the submitter typed, surrounding whitespace stripped (nothing else: `/etc/passwd` stays a path and
+    is refused, not turned into `etc/passwd`); an empty revision means `main`."""
 
     model_id: str
     revision: str
@@ -51,7 +55,7 @@ class SubmissionForm:
         throughput: bool | None = False,
     ) -> SubmissionForm:
         return cls(
-            model_id=(model_id or "").strip().strip("/"),
+            model_id=(model_id or "").strip(),
             revision=(revision or "").strip() or "main",
             precision=(precision or "").strip(),
             accepted_rules=bool(accepted_rules),
@@ -65,6 +69,7 @@ class ModelFacts:
 
     `weight_files` maps each safetensors file to its sha256 (None when the source did not say).
     `location` is where a person can look at the model (a Hub URL or a folder), used in messages.
+    `license` and `license_name` are what the model card declares, unchecked (`check_license` decides).
     """
 
     model_id: str
@@ -77,6 +82,11 @@ class ModelFacts:
     license: str | None
     parameters: int | None
     location: str
+    license_name: str | None = None
+
+    @property
+    def declared_license(self) -> DeclaredLicense:
+        return DeclaredLicense(self.license, self.license_name)
 
     @property
     def architecture(self) -> str | None:
@@ -98,20 +108,27 @@ class ModelSource(Protocol):
 
 
 def check_model_id(model_id: str) -> str | None:
+    """The Hub's repo-id rules (`core.records.HUB_REPO_ID`); a path or a `.git` URL tail is named as such."""
     if not model_id:
         return "Enter a model id, in the form `org/name` (for example `openai/whisper-base`)."
-    if not MODEL_ID_PATTERN.match(model_id) or ".." in model_id or "--" in model_id:
-        return (
-            f"`{model_id}` is not a model id. Use the form `org/name` (for example `openai/whisper-base`): "
-            "letters, digits, `-`, `_` and `.`, one `/`, no `--` or `..`, starting and ending with a letter or digit."
-        )
-    return None
+    if MODEL_ID_PATTERN.match(model_id):
+        return None
+    why = ""
+    if model_id.startswith("/") or model_id.endswith("/"):
+        why = " It starts or ends with `/`: a model id is not a path or a URL."
+    elif model_id.lower().endswith(".git"):
+        why = " It ends in `.git`: enter the repo id without it."
+    return (
+        f"{echo(model_id)} is not a model id.{why} Use the form `org/name` (for example `openai/whisper-base`): "
+        "letters, digits, `-`, `_` and `.`, one `/`, no `--` or `..`, starting and ending with a letter or digit, "
+        "not ending in `.git`."
+    )
 
 
 def check_revision_text(revision: str) -> str | None:
     if not REVISION_PATTERN.match(revision) or ".." in revision:
         return (
-            f"`{revision}` is not a revision. Enter a branch (`main`), a tag, or a commit SHA "
+            f"{echo(revision)} is not a revision. Enter a branch (`main`), a tag, or a commit SHA "
             "(letters, digits, `.`, `_`, `-`, `/`)."
         )
     return None
@@ -145,8 +162,8 @@ def check_submitter(submitter: str | None) -> str | None:
 def check_resolved_sha(facts: ModelFacts) -> str | None:
     if not facts.sha or not SHA_PATTERN.match(facts.sha):
         return (
-            f"Revision `{facts.requested_revision}` of `{facts.model_id}` did not resolve to a commit SHA "
-            f"(got `{facts.sha}`). Enter a branch, tag or full 40-character commit SHA that exists."
+            f"Revision {echo(facts.requested_revision)} of {echo(facts.model_id)} did not resolve to a commit SHA "
+            f"(got {echo(facts.sha)}). Enter a branch, tag or full 40-character commit SHA that exists."
         )
     return None
 
@@ -156,14 +173,14 @@ def check_safetensors(facts: ModelFacts) -> str | None:
         return None
     unsafe = sorted(f for f in facts.files if f.lower().endswith(UNSAFE_WEIGHT_SUFFIXES))
     if unsafe:
-        shown = ", ".join(f"`{f}`" for f in unsafe[:3])
+        shown = ", ".join(echo(f) for f in unsafe[:3])
         return (
-            f"`{facts.model_id}` has only pickle-based weights ({shown}); R6 accepts safetensors only. "
+            f"{echo(facts.model_id)} has only pickle-based weights ({shown}); R6 accepts safetensors only. "
             "Convert them (`model.save_pretrained(folder, safe_serialization=True)` or the Hub's safetensors "
             "converter), push the `.safetensors` files, and submit that revision."
         )
     return (
-        f"`{facts.model_id}` at `{facts.requested_revision}` has no `.safetensors` weight files. Upload the weights "
+        f"{echo(facts.model_id)} at {echo(facts.requested_revision)} has no `.safetensors` weight files. Upload the weights "
         "as safetensors (`save_pretrained(..., safe_serialization=True)`) and submit again."
     )
 
@@ -177,9 +194,9 @@ def check_no_custom_code(facts: ModelFacts) -> str | None:
     if auto_map:
         what.append("`config.json` has an `auto_map`")
     if code:
-        what.append("the repo contains Python files (" + ", ".join(f"`{f}`" for f in code[:3]) + ")")
+        what.append("the repo contains Python files (" + ", ".join(echo(f) for f in code[:3]) + ")")
     return (
-        f"`{facts.model_id}` needs custom code: {' and '.join(what)}. R6: models are loaded without "
+        f"{echo(facts.model_id)} needs custom code: {' and '.join(what)}. R6: models are loaded without "
         "`trust_remote_code`, so only architectures built into transformers can be evaluated. Publish the model "
         "with a built-in class (no `auto_map`, no `.py` files) and submit that revision."
     )
@@ -193,7 +210,7 @@ def supported_architectures() -> frozenset[str]:
 def check_architecture(facts: ModelFacts, supported: Iterable[str]) -> str | None:
     if facts.config is None:
         return (
-            f"`{facts.model_id}` has no readable `config.json`, so its architecture is unknown. Save the model "
+            f"{echo(facts.model_id)} has no readable `config.json`, so its architecture is unknown. Save the model "
             "with transformers' `save_pretrained` and submit again."
         )
     architecture = facts.architecture
@@ -203,21 +220,26 @@ def check_architecture(facts: ModelFacts, supported: Iterable[str]) -> str | Non
     examples = ", ".join(f"`{a}`" for a in ("WhisperForConditionalGeneration", "Wav2Vec2ForCTC") if a in supported)
     if not architecture:
         return (
-            f"`{facts.model_id}`'s `config.json` names no `architectures`. Set it to the model's transformers "
+            f"{echo(facts.model_id)}'s `config.json` names no `architectures`. Set it to the model's transformers "
             f"class (e.g. {examples}) and submit again."
         )
     return (
-        f"`{architecture}` is not a transformers speech-recognition class (R6: seq2seq or CTC, e.g. {examples}). "
+        f"{echo(architecture)} is not a transformers speech-recognition class (R6: seq2seq or CTC, e.g. {examples}). "
         "Only models that `AutoModelForSpeechSeq2Seq` or `AutoModelForCTC` load can be evaluated."
     )
 
 
 def check_license(facts: ModelFacts) -> str | None:
-    if facts.license and facts.license.strip():
+    """A license from the Hub's list of ids, or `other` with a `license_name` (`core.licenses`)."""
+    problem = license_problem(facts.declared_license)
+    if problem is None:
         return None
+    declared = f" (the card says {echo(facts.license, 40)})" if facts.license else ""
     return (
-        f"`{facts.model_id}` declares no license. Add `license: <id>` (e.g. `license: apache-2.0`) to the YAML "
-        "front matter of its README.md (the model card), then submit that revision."
+        f"{echo(facts.model_id)} {problem}{declared}. Set `license:` in the YAML front matter of its README.md "
+        "(the model card) to one of the Hub's license ids (e.g. `license: apache-2.0`, see "
+        "https://huggingface.co/docs/hub/repositories-licenses), or to `license: other` with "
+        "`license_name: <name>`, then submit that revision."
     )
 
 
@@ -225,7 +247,7 @@ def check_parameters(facts: ModelFacts) -> str | None:
     if facts.parameters and facts.parameters > 0:
         return None
     return (
-        f"Could not read a parameter count from `{facts.model_id}`'s safetensors headers. Check the "
+        f"Could not read a parameter count from {echo(facts.model_id)}'s safetensors headers. Check the "
         "`.safetensors` files load (`safetensors.safe_open`) and submit again."
     )
 
@@ -235,7 +257,7 @@ def check_weight_hashes(facts: ModelFacts) -> str | None:
     if not missing:
         return None
     return (
-        f"No sha256 is known for {', '.join(f'`{m}`' for m in missing[:3])}, so the weights cannot be pinned (R4). "
+        f"No sha256 is known for {', '.join(echo(m) for m in missing[:3])}, so the weights cannot be pinned (R4). "
         "Push the weights through Git LFS (the default for `.safetensors` on the Hub) and submit again."
     )
 
@@ -269,11 +291,11 @@ def check_duplicate(requests: Iterable[Request], model_id: str, revision: str, p
         where = {
             Status.PENDING: "waiting in the queue: follow it on the Queue tab",
             Status.RUNNING: "being evaluated now: follow it on the Queue tab",
-            Status.FINISHED: f"finished: see it on the Model detail tab ([open it](?detail={request.request_id}))",
+            Status.FINISHED: f"finished: see it on the Model detail tab ([open it](?detail={quote(request.request_id, safe='')}))",
         }[request.status]
         return (
-            f"`{model_id}` at `{revision[:12]}` in {precision} was already submitted as request "
-            f"`{request.request_id}` (status **{request.status.value}**, {where}). Submit another revision or "
+            f"{echo(model_id)} at {echo(revision[:12])} in {precision} was already submitted as request "
+            f"{echo(request.request_id)} (status **{request.status.value}**, {where}). Submit another revision or "
             "precision instead."
         )
     return None
@@ -292,7 +314,7 @@ def check_weekly_limit(log: Iterable[LogEntry], actor: str, now: datetime, limit
         recent,
         limit,
         closed="Submissions are closed on this leaderboard (`max_submissions_per_week = 0`).",
-        over=f"`{actor}` has made {len(recent)} submissions in the last 7 days; the limit is {limit} per week (R10).",
+        over=f"{echo(actor)} has made {len(recent)} submissions in the last 7 days; the limit is {limit} per week (R10).",
         again="submit again",
     )
 
@@ -377,8 +399,8 @@ def accepted_message(request: Request, position: int, running: int) -> str:
     if running:
         queue += f", {running} evaluation{'s' if running != 1 else ''} running"
     return (
-        f"✅ **Accepted.** `{request.model_id}` at `{request.revision[:12]}` ({request.precision}) is request "
-        f"`{request.request_id}`, **#{position} in the queue** ({queue}). Follow it on the Queue tab; the result "
+        f"✅ **Accepted.** {echo(request.model_id)} at {echo(request.revision[:12])} ({request.precision}) is request "
+        f"{echo(request.request_id)}, **#{position} in the queue** ({queue}). Follow it on the Queue tab; the result "
         "appears on the Leaderboard when the evaluation finishes."
     )
 
@@ -423,7 +445,7 @@ def submit(
         submitter=submitter,
         submitted_at=iso_time(moment),
         model=ModelInfo(
-            license=(facts.license or "").strip(),
+            license=license_id(facts.declared_license) or "",
             parameters=facts.parameters,
             architecture=facts.architecture,
             weight_files={name: sha for name, sha in facts.weight_files.items() if sha},

@@ -24,7 +24,9 @@ import numpy as np
 import pandas as pd
 
 from core.cost import cost_of_batch_one
-from core.records import PRECISIONS, AuditRecord, ModelInfo, Result
+from core.licenses import shown_license
+from core.records import HUB_REPO_ID, PRECISIONS, AuditRecord, ModelInfo, Result
+from core.untrusted import md_text
 
 HUB_URL = "https://huggingface.co/"
 MEDALS: Mapping[int, str] = {1: "🥇", 2: "🥈", 3: "🥉"}
@@ -33,7 +35,6 @@ TIE_DECIMALS = 4
 UNKNOWN_FAMILY = "unknown"
 
 _ARCH_SUFFIX = re.compile(r"(ForConditionalGeneration|ForSpeechToText|ForSpeechSeq2Seq|ForCTC|Model)$")
-_MARKDOWN_ESCAPES = {ord(c): "\\" + c for c in "\\`*_{}[]()#+!|<>~"}
 
 
 # --- entries and ranking ----------------------------------------------------------------------------------
@@ -122,7 +123,7 @@ def make_entry(item: BoardInput, verified: Callable[[Result], bool] | None = Non
         meets_realtime=result.aggregate.meets_realtime,
         dataset_wer={name: score.wer for name, score in result.datasets.items()},
         parameters=model.parameters if model and model.parameters > 0 else None,
-        license=model.license if model and model.license else None,
+        license=shown_license(model.license) if model and model.license else None,  # "unknown" if malformed
         architecture=model.architecture if model else None,
         family=architecture_family(model.architecture if model else None),
         official=result.official,
@@ -173,8 +174,9 @@ def _with_rank(entry: BoardEntry, rank: int | None) -> BoardEntry:
 
 
 def escape_markdown(text: str) -> str:
-    """Escape markdown syntax so a model id like `org/my_model_v2` is not rendered in italics."""
-    return text.translate(_MARKDOWN_ESCAPES)
+    """Markdown that shows `text` as typed: no italics in `org/my_model_v2`, no HTML, link or autolink from
+    a crafted id (`core.untrusted.md_text`)."""
+    return md_text(text)
 
 
 def model_url(model_id: str) -> str:
@@ -185,7 +187,10 @@ def model_cell(entry: BoardEntry) -> str:
     """The Model column: medal, then a link to the Hub page, or the plain id marked local (no broken link)."""
     medal = MEDALS.get(entry.rank or 0, "")
     name = escape_markdown(entry.model_id)
-    body = f"{name} *(local)*" if entry.local else f"[{name}]({model_url(entry.model_id)})"
+    if entry.local or not HUB_REPO_ID.match(entry.model_id):  # a malformed stored id gets no link
+        body = f"{name} *(local)*" if entry.local else name
+    else:
+        body = f"[{name}]({model_url(entry.model_id)})"
     return f"{medal} {body}" if medal else body
 
 

@@ -8,7 +8,6 @@ the batch-one table cannot take, so a throughput figure can never reach the main
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -18,6 +17,7 @@ import plotly.graph_objects as go
 
 from core.cost import cost_of_batch_one, cost_of_throughput
 from core.records import Request, Result, Status, ThroughputResult
+from core.untrusted import html_text
 from leaderboard.plot import empty_figure
 from leaderboard.table import COST_LABEL, TIE_DECIMALS
 
@@ -191,7 +191,7 @@ def throughput_figure(rows: Sequence[ThroughputRow]) -> go.Figure:
             y=[p[2] for p in points],
             mode="markers",
             marker={"size": 11, "color": "#4f46e5"},
-            hovertext=[f"<b>{html.escape(m)}</b><br>RTFx {x:.3g} · avg WER {y:.2f}%" for m, x, y in points],
+            hovertext=[f"<b>{html_text(m)}</b><br>RTFx {x:.3g} · avg WER {y:.2f}%" for m, x, y in points],
             hoverinfo="text",
             showlegend=False,
         )

@@ -13,6 +13,7 @@ import pandas as pd
 
 from core.config import ANY_GPU_CLASS, LeaderboardConfig
 from core.files import atomic_write
+from core.untrusted import md_text
 from leaderboard.data import Loaded
 from leaderboard.table import DEFAULT_SORT, Board, BoardView, Filters, csv_frame, sort_options
 
@@ -75,7 +76,7 @@ def plural(count: int, one: str, many: str) -> str:
 def status_line(view: BoardView, filters: Filters) -> str:
     sort = {o.id: o.label for o in sort_options(())}.get(filters.sort, filters.sort)
     if filters.sort.startswith("wer."):
-        sort = f"WER on {filters.sort[4:]}"
+        sort = f"WER on {md_text(filters.sort[4:])}"  # an eval-set name from the stored results
     shown = f"Showing **{len(view.frame)}** of {plural(view.total, 'entry', 'entries')}"
     scope = " (official only)" if filters.official_only else " (official and unofficial)"
     hidden = "" if filters.show_flagged else _flagged_note(view)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import gradio as gr
 import pandas as pd
 
+from core.untrusted import md_text
 from leaderboard.data import BoardSource
 from leaderboard.jobs.status import DispatchStatus, jobs_markdown
 from leaderboard.pages.board import Update
@@ -35,7 +36,7 @@ def scheduler_markdown(status: SchedulerStatus, now: datetime, running: Sequence
     parts = [f"**Scheduler:** **idle**, {every}"]
     if status.last_finished_at:
         ago = format_duration((now - status.last_finished_at).total_seconds())
-        parts.append(f"last check {ago} ago: {status.last_outcome or 'done'}")
+        parts.append(f"last check {ago} ago: {md_text(status.last_outcome or 'done')}")  # may quote an error
     else:
         parts.append("no check yet")
     if status.next_run_at:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from core.records import PRECISIONS
+from core.untrusted import md_code
 from leaderboard import submission
 from leaderboard.pages.board import Update
 from leaderboard.pages.context import AppContext, default_precision, resolve_submitter
@@ -75,7 +76,7 @@ class SubmitPage:
     def help_markdown(self) -> str:
         local = self.ctx.inspector.local
         models = local.model_ids()
-        listed = "\n".join(f"- `{m}`" for m in models[:20]) if models else "- _none yet_"
+        listed = "\n".join(f"- {md_code(m)}" for m in models[:20]) if models else "- _none yet_"
         more = f"\n- … and {len(models) - 20} more" if len(models) > 20 else ""
         limit = self.ctx.config.rules.max_submissions_per_week
         return (
@@ -83,7 +84,9 @@ class SubmitPage:
             "- the id is `org/name` and the model exists (Hub, or the local models folder)\n"
             "- the revision resolves to a commit SHA (R4)\n"
             "- safetensors weights, no custom code, a transformers speech-recognition class (R6)\n"
-            "- a license in the model card, and a parameter count from the weights\n"
+            "- a license in the model card: one of the Hub's license ids "
+            "([list](https://huggingface.co/docs/hub/repositories-licenses)), or `other` with a `license_name`; "
+            "and a parameter count from the weights\n"
             "- no identical (model, SHA, precision) pending, running or finished, and at most "
             f"{limit} submissions per user in 7 days (R10)\n\n"
             "### Local models\n"

@@ -61,6 +61,10 @@ def test_refusals_exit_1_and_write_nothing(board, args: list[str], message: str)
 
 def test_plain_strips_the_forms_markdown() -> None:
     assert plain("❌ **Not accepted.** use `main`") == "Not accepted. use main"
+    assert (
+        plain("❌ **Not accepted.** <code>a\\_b &lt;i&gt; x\\.git</code> is not")
+        == "Not accepted. a_b <i> x.git is not"
+    )
 
 
 def test_runs_as_a_module(board) -> None:

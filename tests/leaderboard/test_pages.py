@@ -15,6 +15,7 @@ from leaderboard.logview import chain_markdown, log_frame
 from leaderboard.table import BoardInput, Filters, build_board
 from leaderboard.ui import filters_from_controls, number_text, resolve_submitter, sanitize, status_line
 from tests.leaderboard.factories import make_request, make_result
+from tests.markdown_render import rendered_html
 
 ALL = ["avg_wer", "rtf", "rtfx", "latency_p90", "wer.ami", "params", "precision", "license", "badges", "audit"]
 
@@ -81,7 +82,11 @@ def test_detail_view_shows_every_number() -> None:
     assert "largest batch seen by the model: **1** over 24" in view.measurement
     assert "10 warm-up utterances" in view.measurement and "transformers" in view.measurement
     assert view.reproduce.startswith("python -m evaluator evaluate --model org/model_x")
-    assert "[ami.jsonl](https://huggingface.co/" in view.predictions and "`/tmp/p.jsonl`" in view.predictions
+    predictions = rendered_html(view.predictions)
+    assert (
+        '<a href="https://huggingface.co/datasets/x/resolve/main/predictions/r1/ami.jsonl">ami.jsonl</a>' in predictions
+    )
+    assert "<code>/tmp/p.jsonl</code>" in predictions
 
 
 def test_detail_shows_what_the_evaluation_cost_when_recorded() -> None:

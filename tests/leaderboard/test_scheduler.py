@@ -9,6 +9,7 @@ import pytest
 
 from app import evaluator_step
 from leaderboard.scheduler import ALREADY_RUNNING, EvalScheduler, SchedulerStatus, tick_seconds
+from tests.markdown_render import shown_text
 
 
 class MovedClock:
@@ -118,7 +119,7 @@ def test_status_lines() -> None:
         next_run_at=now + timedelta(seconds=18),
     )
     line = idle.describe(now)
-    assert "**idle**" in line and "every 30 s" in line and "12 s ago: org/m (float16) FINISHED" in line
+    assert "**idle**" in line and "every 30 s" in line and "12 s ago: org/m (float16) FINISHED" in shown_text(line)
     assert "next check in 18 s" in line
     assert "no run yet" in SchedulerStatus(enabled=True).describe(now)
     assert "off" in SchedulerStatus(enabled=False, note="runs elsewhere").describe(now)

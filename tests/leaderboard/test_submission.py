@@ -49,6 +49,7 @@ from leaderboard.submission import (
     supported_architectures,
 )
 from tests.leaderboard.factories import make_request
+from tests.markdown_render import shown_text
 
 SHA = "a" * 40
 SUPPORTED = supported_architectures()
@@ -93,8 +94,14 @@ def test_empty_id_asks_for_one() -> None:
 
 
 def test_form_strips_whitespace_and_defaults_to_main() -> None:
-    form = SubmissionForm.from_inputs("  org/model/ ", "  ", " float16 ", None)
+    form = SubmissionForm.from_inputs("  org/model ", "  ", " float16 ", None)
     assert form == SubmissionForm("org/model", "main", "float16", False)
+
+
+def test_form_keeps_slashes_so_a_path_is_refused_not_rewritten() -> None:
+    form = SubmissionForm.from_inputs("/etc/passwd", "main", "float16", True)
+    assert form.model_id == "/etc/passwd"
+    assert "is not a model id" in check_model_id(form.model_id)
 
 
 def test_revision_text() -> None:
@@ -128,13 +135,14 @@ def test_good_facts_pass_every_rule() -> None:
 
 def test_revision_must_resolve_to_a_sha() -> None:
     refusal = check_resolved_sha(facts(sha=None, requested_revision="v2"))
-    assert "did not resolve to a commit SHA" in refusal and "`v2`" in refusal
+    assert "did not resolve to a commit SHA" in refusal and "Revision v2 of" in shown_text(refusal)
     assert check_resolved_sha(facts(sha="abc")) is not None
 
 
 def test_only_pickle_weights_are_refused_with_how_to_convert() -> None:
     refusal = check_safetensors(facts(files=("config.json", "pytorch_model.bin"), weight_files={}))
-    assert "pickle-based weights" in refusal and "pytorch_model.bin" in refusal and "safe_serialization=True" in refusal
+    assert "pickle-based weights" in refusal and "safe_serialization=True" in refusal
+    assert "pytorch_model.bin" in shown_text(refusal)
 
 
 def test_no_weights_at_all_are_refused() -> None:
@@ -153,13 +161,13 @@ def test_auto_map_is_custom_code() -> None:
 
 def test_python_files_are_custom_code() -> None:
     refusal = check_no_custom_code(facts(files=("config.json", "modeling_x.py", "model.safetensors")))
-    assert "modeling_x.py" in refusal and "R6" in refusal
+    assert "modeling_x.py" in shown_text(refusal) and "R6" in refusal
 
 
 def test_architecture_must_be_speech_recognition() -> None:
     assert check_architecture(facts(config={"architectures": ["Wav2Vec2ForCTC"]}), SUPPORTED) is None
     refusal = check_architecture(facts(config={"architectures": ["BertForMaskedLM"]}), SUPPORTED)
-    assert "`BertForMaskedLM` is not a transformers speech-recognition class" in refusal
+    assert "BertForMaskedLM is not a transformers speech-recognition class" in shown_text(refusal)
     assert "WhisperForConditionalGeneration" in refusal
 
 
@@ -200,7 +208,7 @@ def test_duplicate_pending_running_or_finished_is_refused_with_its_id() -> None:
     for status in (Status.PENDING, Status.RUNNING, Status.FINISHED):
         existing = make_request("20261127T000000Z-11111111", "org/m", revision=SHA, precision="float16", status=status)
         refusal = check_duplicate([existing], "org/m", SHA, "float16")
-        assert "20261127T000000Z-11111111" in refusal and status.value in refusal
+        assert "20261127T000000Z-11111111" in shown_text(refusal) and status.value in refusal
     finished = make_request("r1", "org/m", revision=SHA, status=Status.FINISHED)
     assert "?detail=r1" in check_duplicate([finished], "org/m", SHA, "float16")
 
@@ -368,7 +376,7 @@ def test_duplicate_is_refused_at_write_time_and_nothing_is_written(place_model, 
     place_model("test-org/tiny-whisper")
     first = run_submit(store, models_dir, "test-org/tiny-whisper")
     again = run_submit(store, models_dir, "test-org/tiny-whisper")
-    assert not again.accepted and first.request.request_id in again.message and "PENDING" in again.message
+    assert not again.accepted and first.request.request_id in shown_text(again.message) and "PENDING" in again.message
     assert len(store.snapshot().requests) == 1 and len(store.snapshot().log) == 1
     assert run_submit(store, models_dir, "test-org/tiny-whisper", precision="float16").accepted
 
@@ -388,7 +396,8 @@ def test_weekly_limit_through_the_store(place_model, models_dir, store) -> None:
     assert run_submit(store, models_dir, "test-org/a", rules=rules).accepted
     assert run_submit(store, models_dir, "test-org/b", rules=rules).accepted
     refused = run_submit(store, models_dir, "test-org/c", rules=rules)
-    assert not refused.accepted and "limit is 2 per week" in refused.message and "`alice`" in refused.message
+    assert not refused.accepted and "limit is 2 per week" in refused.message
+    assert shown_text(refused.message).startswith("❌ Not accepted. alice has made 2 submissions")
     assert run_submit(store, models_dir, "test-org/c", rules=rules, user="bob").accepted
     later = lambda: datetime.now(UTC) + timedelta(days=7, minutes=1)  # noqa: E731
     assert run_submit(store, models_dir, "test-org/c", rules=rules, precision="float16", now=later).accepted
@@ -447,9 +456,8 @@ def test_unsupported_architecture_is_refused(place_model, models_dir, store) -> 
     config = json.loads((folder / "config.json").read_text())
     config["architectures"] = ["BertForMaskedLM"]
     (folder / "config.json").write_text(json.dumps(config))
-    assert (
-        "`BertForMaskedLM` is not a transformers speech-recognition class"
-        in run_submit(store, models_dir, "test-org/bert").message
+    assert "BertForMaskedLM is not a transformers speech-recognition class" in shown_text(
+        run_submit(store, models_dir, "test-org/bert").message
     )
 
 

@@ -21,6 +21,7 @@ from leaderboard.table import (
     rank_entries,
 )
 from tests.leaderboard.factories import make_result
+from tests.markdown_render import rendered_html
 
 SETS = ("ami", "librispeech")
 
@@ -110,7 +111,7 @@ def test_model_cell_links_to_the_hub_or_marks_local_models() -> None:
         make_result("hub", "openai/whisper-base"), make_result("loc", "test-org/my_model"), local=("test-org/my_model",)
     )
     hub = model_cell(board.entry("hub"))
-    assert "[openai/whisper-base](https://huggingface.co/openai/whisper-base)" in hub
+    assert '<a href="https://huggingface.co/openai/whisper-base">openai/whisper-base</a>' in rendered_html(hub)
     local = model_cell(board.entry("loc"))
     assert "huggingface.co" not in local and "(local)" in local and r"my\_model" in local
 

@@ -42,8 +42,9 @@ from core.records import ModelInfo, Request, Status, parse_time
 from core.store import LocalStore
 from leaderboard.jobs.dispatcher import Dispatcher
 from leaderboard.jobs.hub import APP_LABEL, HubJobs, JobRequestSpec
-from tests.jobs_emulator import HARDWARE, JobsEmulator, SimClock, installed
-from tests.jobs_sim import JobWorkers, store_clock
+from tests.hub_emulator import HubEmulator
+from tests.jobs_emulator import HARDWARE, JobsEmulator, SimClock
+from tests.jobs_sim import JobWorkers
 from tests.leaderboard.factories import make_result
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
@@ -140,33 +141,32 @@ def _config(max_parallel: int) -> LeaderboardConfig:
 def run_space(subs: list[Submission], tick: timedelta, root: Path) -> Outcome:
     """One GPU in the Space: claim the oldest request when idle, evaluate, finish; the real store throughout."""
     clock = SimClock(START)
-    store, rules = LocalStore(root), _config(1).rules
+    store, rules = LocalStore(root, clock=clock), _config(1).rules
     started: dict[str, datetime] = {}
     busy: tuple[Request, datetime] | None = None
     arrived = 0
-    with store_clock(clock):
-        while clock.now < START + HORIZON:
-            arrived = _arrive(store, subs, clock.now, arrived)
-            if busy and busy[1] <= clock.now:
-                request, ends = busy
-                result = make_result(
-                    request.request_id,
-                    request.model_id,
-                    started_at=_iso(started[request.request_id]),
-                    finished_at=_iso(ends),
-                )
-                store.finish(request.request_id, "space", result, {})
-                busy = None
-            if busy is None:
-                claimed = store.claim("space", 10 * 86400.0, rules.max_attempts)
-                if claimed is not None:
-                    started[claimed.request_id] = clock.now
-                    eval_s = next(s.eval_s for s in subs if s.request.request_id == claimed.request_id)
-                    busy = (claimed, clock.now + timedelta(seconds=eval_s))
-                elif arrived == len(subs):
-                    break
-            clock.advance(tick.total_seconds() if busy is None else min(tick, busy[1] - clock.now).total_seconds() or 1)
-        waits, makespan, lost = _waits(store, started, subs)
+    while clock.now < START + HORIZON:
+        arrived = _arrive(store, subs, clock.now, arrived)
+        if busy and busy[1] <= clock.now:
+            request, ends = busy
+            result = make_result(
+                request.request_id,
+                request.model_id,
+                started_at=_iso(started[request.request_id]),
+                finished_at=_iso(ends),
+            )
+            store.finish(request.request_id, "space", result, {})
+            busy = None
+        if busy is None:
+            claimed = store.claim("space", 10 * 86400.0, rules.max_attempts)
+            if claimed is not None:
+                started[claimed.request_id] = clock.now
+                eval_s = next(s.eval_s for s in subs if s.request.request_id == claimed.request_id)
+                busy = (claimed, clock.now + timedelta(seconds=eval_s))
+            elif arrived == len(subs):
+                break
+        clock.advance(tick.total_seconds() if busy is None else min(tick, busy[1] - clock.now).total_seconds() or 1)
+    waits, makespan, lost = _waits(store, started, subs)
     gpu_h = sum(s.eval_s for s in subs if s.request.request_id in started) / 3600
     return Outcome("space (1 GPU)", waits, makespan, gpu_h, makespan * PRICE_PER_MIN * 60, lost, 0)
 
@@ -200,7 +200,8 @@ def _duplicated(emulator: JobsEmulator, workers: JobWorkers, end: datetime) -> i
 def run_jobs(subs: list[Submission], max_parallel: int, tick: timedelta, root: Path, seed: int) -> Outcome:
     """The real dispatcher on the simulated clock against the Jobs emulator, with crashes, vanishings and one
     Space restart mid-week."""
-    clock, config, store = SimClock(START), _config(max_parallel), LocalStore(root)
+    clock, config = SimClock(START), _config(max_parallel)
+    store = LocalStore(root, clock=clock)
     durations = {s.request.request_id: s.eval_s for s in subs}
     workers = JobWorkers(
         store, config.rules, config.workers.flavor, lambda r: durations[r.request_id], _fate(random.Random(seed))
@@ -219,7 +220,9 @@ def run_jobs(subs: list[Submission], max_parallel: int, tick: timedelta, root: P
         return Dispatcher(config, store, HubJobs(HfApi(token=TOKEN), NAMESPACE, spec, clock), clock, [TOKEN])
 
     dispatcher, restart_at, arrived, ticks = new_dispatcher(), START + timedelta(days=3.5), 0, 0
-    with installed(emulator), store_clock(clock):
+    hub = HubEmulator()
+    hub.mount(emulator.handle)  # one emulator serves the Hub's repo routes and the Jobs API
+    with hub.installed():
         while clock.now < START + HORIZON:
             arrived = _arrive(store, subs, clock.now, arrived)
             emulator.refresh()

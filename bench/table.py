@@ -149,15 +149,16 @@ def bench_table(n: int, filters_n: int) -> tuple[float, float, float]:
 def bench_store_read(n: int) -> None:
     """Write n synthetic results with FINISHED requests straight into a temporary local store's layout, then time
     one snapshot (the read every page refresh shares)."""
-    from core import layout
     from core.files import atomic_write
     from core.store import LocalStore
+    from core.store.repo_files import render_repos
 
     root = Path(tempfile.mkdtemp(prefix="bench-store-"))
     try:
         store = LocalStore(root)
-        for result in synthetic_results(n):
-            request = Request(
+        results = synthetic_results(n)
+        requests = [
+            Request(
                 request_id=result.request_id,
                 model_id=result.model_id,
                 revision=result.revision,
@@ -167,8 +168,12 @@ def bench_store_read(n: int) -> None:
                 submitted_at=result.started_at,
                 status=Status.FINISHED,
             )
-            atomic_write(store.requests_root / layout.request_path(request.request_id), request.to_json())
-            atomic_write(store.results_root / layout.result_path(result.request_id), result.to_json())
+            for result in results
+        ]
+        request_files, result_files = render_repos(requests, results, [])
+        for folder, files in ((store.requests_root, request_files), (store.results_root, result_files)):
+            for path, data in files.items():
+                atomic_write(folder / path, data)
         started = time.perf_counter()
         snapshot = store.snapshot()
         elapsed = time.perf_counter() - started

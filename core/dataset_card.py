@@ -10,7 +10,7 @@ the rules in force, how to verify, and how to re-score the raw predictions with 
 
 Why CSV and not Parquet for the table: it is small (one row per evaluated model), every commit's diff of it
 is readable on the Hub (which row changed, and how: part of the audit trail), and pandas reads it from
-`hf://` without pyarrow. The full-precision numbers stay in each `results/<request_id>.json`.
+`hf://` without pyarrow. The full-precision numbers stay in each `results/<xx>/<request_id>.json`.
 
 `audits_table(records)` renders `audits.csv`, one flat row per published audit (R13), the card's second
 config (`load_dataset(repo, "audits")`): the records themselves nest lists of checks whose figures are
@@ -72,7 +72,7 @@ LEAD_COLUMNS: dict[str, str] = {
     "model_id": "Hugging Face model id (or local model name) that was evaluated.",
     "revision": "The exact commit SHA of the model that was loaded (R4: branches and tags are resolved at submission).",
     "precision": "The dtype the model ran in: float32, float16 or bfloat16 (R5).",
-    "request_id": "Id of the evaluation request; the full record is `results/<request_id>.json`.",
+    "request_id": "Id of the evaluation request; the full record is the `result_file`.",
     "leaderboard_version": "The leaderboard version (eval sets, normalizer, rules) the result was measured under.",
     "official": "True when measured on the board's GPU class (R1); unofficial results are labelled and not ranked.",
     "avg_wer": "Unweighted mean of the per-eval-set corpus WERs, as a fraction (0.063 = 6.3%).",
@@ -126,7 +126,7 @@ RESULT_FIELDS: dict[str, str] = {
     "reproduce": "The command that reproduces the result.",
     "eval_sets": "Each eval set's source, config, split and revision.",
     "rules": "The rules in force when the result was measured.",
-    "predictions_sha256": "sha256 of each `predictions/<request_id>/<set>.jsonl` file, covered by the signature.",
+    "predictions_sha256": "sha256 of each `predictions/<xx>/<request_id>/<set>.jsonl` file, covered by the signature.",
     "model": "License, parameter count, architecture and the sha256 of each weight file, recorded at submission.",
     "compute": "What the evaluation cost: flavor (Jobs; null on the Space's own GPU), gpu_seconds, the listed "
     "price_usd_per_minute and its price_date, cost_usd. Absent from results recorded before it existed.",
@@ -334,8 +334,8 @@ import pandas as pd
 
 repo = "{where.files}"
 table = pd.read_csv(f"{{repo}}/{TABLE_FILE}")
-request_id = table.iloc[0]["request_id"]
-rows = pd.read_json(f"{{repo}}/{layout.PREDICTIONS_DIR}/{{request_id}}/{first_set}.jsonl", lines=True)
+predictions = table.iloc[0]["result_file"].replace("{layout.RESULTS_DIR}/", "{layout.PREDICTIONS_DIR}/", 1)[: -len(".json")]
+rows = pd.read_json(f"{{repo}}/{{predictions}}/{first_set}.jsonl", lines=True)
 
 def normalize(text: str) -> str:  # replace with your own
     return " ".join(text.lower().replace(",", "").replace(".", "").split())
@@ -367,13 +367,15 @@ def _files_section() -> str:
 | path | what |
 |---|---|
 | `{TABLE_FILE}` | the consolidated table, updated in the same commit as each new result |
-| `{layout.RESULTS_DIR}/<request_id>.json` | the full, signed record of one evaluation |
-| `{layout.PREDICTIONS_DIR}/<request_id>/<set>.jsonl` | raw predictions: `id`, `reference`, `prediction` (unnormalized), `duration_s`, `time_s` |
+| `{layout.RESULTS_DIR}/<xx>/<request_id>.json` | the full, signed record of one evaluation (`<xx>`: first two hex digits of the sha256 of the request id; the `result_file` column gives the path) |
+| `{layout.PREDICTIONS_DIR}/<xx>/<request_id>/<set>.jsonl` | raw predictions: `id`, `reference`, `prediction` (unnormalized), `duration_s`, `time_s` |
+| `{layout.RECORDS_DIR}/<xx>.jsonl` | the same signed records, one per line, grouped by `<xx>` (what the leaderboard reads) |
 | `{AUDITS_TABLE_FILE}` | one row per audit (R13), updated with each audit |
-| `{layout.AUDITS_DIR}/<request_id>/<audit_id>.json` | the full, signed audit record: every check (published, re-run, difference, verdict) and the differing utterances |
+| `{layout.AUDITS_DIR}/<xx>/<request_id>/<audit_id>.json` | one signed re-run (audit) of that entry; its log event carries the record's sha256 |
 | `{THROUGHPUT_TABLE_FILE}` | the throughput track (config `{THROUGHPUT_TRACK}`): batched, never part of the batch-one ranking |
-| `{layout.THROUGHPUT_DIR}/<request_id>.json` | the full record of one throughput evaluation (`track: "{THROUGHPUT_TRACK}"`) |
-| `{layout.THROUGHPUT_DIR}/<request_id>/<set>.jsonl` | its raw predictions at the chosen batch size |
+| `{layout.THROUGHPUT_DIR}/<xx>/<request_id>.json` | the full record of one throughput evaluation (`track: "{THROUGHPUT_TRACK}"`) |
+| `{layout.THROUGHPUT_DIR}/<xx>/<request_id>/<set>.jsonl` | its raw predictions at the chosen batch size |
+| `{layout.THROUGHPUT_RECORDS_DIR}/<xx>.jsonl` | the same throughput records, one per line, grouped by `<xx>` (what the Throughput tab reads) |
 """
 
 
@@ -450,7 +452,7 @@ also a public log event, `audit_passed` or `audit_failed`, carrying the record's
 {_md_table(("column", "meaning"), AUDIT_COLUMNS)}
 
 {_throughput_section(where)}
-## Fields of `{layout.RESULTS_DIR}/<request_id>.json`
+## Fields of `{layout.RESULTS_DIR}/<xx>/<request_id>.json`
 
 {_md_table(("field", "meaning"), RESULT_FIELDS)}
 

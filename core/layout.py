@@ -1,11 +1,28 @@
 """File paths inside the two dataset repos; the local store uses the same paths under two folders.
 
-requests repo: `requests/<request_id>.json`, `log.jsonl`
-results repo:  `results/<request_id>.json`, `predictions/<request_id>/<eval_set>.jsonl`,
-               `audits/<request_id>/<audit_id>.json` (one signed record per audit of that entry),
-               `throughput/<request_id>.json`, `throughput/<request_id>/<eval_set>.jsonl` (R14: the throughput
-               track lives in its own folder, so nothing that reads `results/` can ever see it)
-local store:   `<root>/requests/` holds the requests repo's files, `<root>/results/` the results repo's
+requests repo:
+  `state.json`             the open (PENDING/RUNNING) requests, the version of each closed shard, the log's
+                           length, and the results commit the requests were written against. Written in the
+                           same commit as the log lines that explain the change, so every status change is in
+                           the public log or did not happen.
+  `closed/<xx>.jsonl`      FINISHED and FAILED requests, one per line, in 256 shards by request id.
+  `log/<nnnnnn>.jsonl`     the append-only hash-chained log, in chunks of `LOG_CHUNK` entries; full chunks
+                           never change again, so a reader fetches only the last one after a commit.
+results repo:
+  `records/<xx>.jsonl`     every signed result, one per line, in 256 shards (what the board reads).
+  `results/<xx>/<request_id>.json`, `predictions/<xx>/<request_id>/<set>.jsonl`: one result and its raw
+                           predictions, for the detail page, `verify` and people browsing the repo.
+  `audits/<xx>/<request_id>/<audit_id>.json` one signed record per audit of that entry (R13).
+  `throughput-records/<xx>.jsonl`, `throughput/<xx>/<request_id>.json`, `throughput/<xx>/<request_id>/<set>.jsonl`,
+  `throughput.csv`: the throughput track (R14), sharded like results but in folders of its own, so nothing that
+                           reads the batch-one results can ever see it.
+  `leaderboard.csv`, `README.md` (see `core.dataset_card`).
+
+`<xx>` is the first two hex digits of the request id's sha256, so no folder holds more than 256 entries and
+`results/<xx>/`, `predictions/<xx>/` reach the Hub's 10,000-files-per-folder limit only past 2.5 million
+results. Layout 1 (`requests/<id>.json`, `log.jsonl`, `results/<id>.json`, `predictions/<id>/`) is refused
+with a message naming the migration command (`python -m core.store.migrate`).
+local store: `<root>/requests/` holds the requests repo's files, `<root>/results/` the results repo's.
 
 A leaf module (it imports nothing of the project), so the stores, the dataset card and `verify` all import it
 plainly, without a cycle through `core.store`.
@@ -13,16 +30,27 @@ plainly, without a cycle through `core.store`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
-LOG_FILE = "log.jsonl"
-LOCAL_REQUESTS_DIR = "requests"
-LOCAL_RESULTS_DIR = "results"
-REQUESTS_DIR = "requests"
+STATE_FILE = "state.json"
+CLOSED_DIR = "closed"
+LOG_DIR = "log"
+RECORDS_DIR = "records"
 RESULTS_DIR = "results"
 PREDICTIONS_DIR = "predictions"
 AUDITS_DIR = "audits"
 THROUGHPUT_DIR = "throughput"
+THROUGHPUT_RECORDS_DIR = "throughput-records"
+LOCAL_REQUESTS_DIR = "requests"
+LOCAL_RESULTS_DIR = "results"
+LOG_CHUNK = 1000
+FORMAT = 2
+
+#: Layout 1 names, read only by the migration.
+LEGACY_REQUESTS_DIR = "requests"
+LEGACY_LOG_FILE = "log.jsonl"
+MIGRATE_HINT = "run `python -m core.store.migrate` once to move it to layout 2"
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -34,25 +62,58 @@ def safe_name(value: str, what: str) -> str:
     return value
 
 
-def request_path(request_id: str) -> str:
-    return f"{REQUESTS_DIR}/{safe_name(request_id, 'request id')}.json"
+def shard(request_id: str) -> str:
+    """The shard of a request id: two hex digits, stable across runs and machines."""
+    return hashlib.sha256(safe_name(request_id, "request id").encode()).hexdigest()[:2]
+
+
+def closed_path(shard_name: str) -> str:
+    return f"{CLOSED_DIR}/{shard_name}.jsonl"
+
+
+def log_chunk_path(index: int) -> str:
+    return f"{LOG_DIR}/{index:06d}.jsonl"
+
+
+def records_path(shard_name: str) -> str:
+    return f"{RECORDS_DIR}/{shard_name}.jsonl"
 
 
 def result_path(request_id: str) -> str:
-    return f"{RESULTS_DIR}/{safe_name(request_id, 'request id')}.json"
+    return f"{RESULTS_DIR}/{shard(request_id)}/{request_id}.json"
 
 
 def predictions_path(request_id: str, eval_set: str) -> str:
+    return f"{PREDICTIONS_DIR}/{shard(request_id)}/{request_id}/{safe_name(eval_set, 'eval set name')}.jsonl"
+
+
+def legacy_result_path(request_id: str) -> str:
+    return f"{RESULTS_DIR}/{safe_name(request_id, 'request id')}.json"
+
+
+def legacy_predictions_path(request_id: str, eval_set: str) -> str:
     return f"{PREDICTIONS_DIR}/{safe_name(request_id, 'request id')}/{safe_name(eval_set, 'eval set name')}.jsonl"
 
 
 def audit_path(request_id: str, audit_id: str) -> str:
-    return f"{AUDITS_DIR}/{safe_name(request_id, 'request id')}/{safe_name(audit_id, 'audit id')}.json"
+    return f"{AUDITS_DIR}/{shard(request_id)}/{request_id}/{safe_name(audit_id, 'audit id')}.json"
+
+
+QUARANTINE_DIR = "quarantine"
+
+
+def quarantine_path(path: str, digest: str) -> str:
+    """Where a damaged file's bytes are set aside when the store rewrites it (same repo, never read back)."""
+    return f"{QUARANTINE_DIR}/{path}.{digest}"
 
 
 def throughput_path(request_id: str) -> str:
-    return f"{THROUGHPUT_DIR}/{safe_name(request_id, 'request id')}.json"
+    return f"{THROUGHPUT_DIR}/{shard(request_id)}/{request_id}.json"
 
 
 def throughput_predictions_path(request_id: str, eval_set: str) -> str:
-    return f"{THROUGHPUT_DIR}/{safe_name(request_id, 'request id')}/{safe_name(eval_set, 'eval set name')}.jsonl"
+    return f"{THROUGHPUT_DIR}/{shard(request_id)}/{request_id}/{safe_name(eval_set, 'eval set name')}.jsonl"
+
+
+def throughput_records_path(shard_name: str) -> str:
+    return f"{THROUGHPUT_RECORDS_DIR}/{shard_name}.jsonl"

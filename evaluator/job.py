@@ -83,6 +83,14 @@ class LeaseKeeper:
                 return
             except StoreError as exc:  # transient: the next beat retries, the lease has slack
                 logger.warning("heartbeat for %s failed: %s", self.request_id, redact(str(exc)))
+            except Exception as exc:
+                # A thread that dies here would let the lease expire under a healthy evaluation.
+                logger.warning(
+                    "heartbeat for %s failed unexpectedly (%s: %s); retrying on the next beat",
+                    self.request_id,
+                    type(exc).__name__,
+                    redact(str(exc)),
+                )
             finally:
                 if quiet:
                     TIMED_REGION.release()
@@ -97,7 +105,8 @@ def run_once(
     env: Mapping[str, str] | None = None,
 ) -> Request | None:
     """Claim and evaluate one pending request (only `request_id` when given, as a Job does). Returns the
-    request as it ended, or None if none (or not that one) was pending.
+    request as it ended, or None if none (or not that one) was pending. Raises `LeaseLost` when this worker
+    lost its lease before publishing (it was paused or cut off past the lease): nothing of it was published.
 
     `env` carries what a Jobs dispatcher told this process (`core.compute`: flavor, listed price); the
     result records the GPU seconds from claim to result and their cost at that price."""
@@ -111,14 +120,8 @@ def run_once(
     if request is None:
         return None
     held_since = time.monotonic()
-    logger.info(
-        "%s claimed %s (%s@%s, %s)",
-        worker,
-        request.request_id,
-        request.model_id,
-        request.revision[:12],
-        request.precision,
-    )
+    what = f"{request.model_id}@{request.revision[:12]}, {request.precision}"
+    logger.info("%s claimed %s (%s)", worker, request.request_id, what)
     interval = min(rules.lease_s / 3, getattr(store, "progress_interval_s", 2.0))
     try:
         with LeaseKeeper(store, request.request_id, worker, rules.lease_s, interval) as keeper:
@@ -139,8 +142,10 @@ def run_once(
             if keeper.lost():
                 raise Stopped("lease lost after the last utterance")
     except Stopped as exc:
-        logger.warning("%s: %s; the request is left for lease expiry", request.request_id, exc)
-        return store.snapshot().requests.get(request.request_id)
+        raise LeaseLost(
+            f"{worker} lost its lease on {request.request_id} ({exc}); it published nothing, and the request is "
+            "left to whoever holds it now (or to lease expiry)"
+        ) from None
     except USER_FACING_ERRORS as exc:
         logger.warning("%s failed: %s", request.request_id, redact(str(exc)))
         return _fail(store, request, worker, redact(str(exc)))
@@ -159,8 +164,9 @@ def run_once(
     try:
         finished = store.finish(request.request_id, worker, sign(result, signing_key), evaluation.predictions)
     except LeaseLost as exc:
-        logger.warning("%s: %s; result discarded", request.request_id, exc)
-        return store.snapshot().requests.get(request.request_id)
+        raise LeaseLost(
+            f"{worker} lost its lease on {request.request_id} before publishing ({exc}); result discarded"
+        ) from None
     aggregate = evaluation.result.aggregate
     logger.info("%s finished: avg WER %.4f, RTF %.4f", request.request_id, aggregate.avg_wer, aggregate.rtf)
     if request.throughput and finished is not None and finished.status == "FINISHED":

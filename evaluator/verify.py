@@ -2,8 +2,9 @@
 
 For every result: its Ed25519 signature (over the canonical JSON of the record, which includes the sha256 of
 each predictions file), that each predictions file on disk has exactly that sha256, and that no predictions
-file lies outside what the signature covers. The consolidated table must agree with the signed records. The
-log's hash chain is checked where a log is present. Every problem is printed with the file (and log seq) it
+file lies outside what the signature covers. The consolidated table must be there and agree with the signed
+records. The log's hash chain is checked where a log is present, and the requests' state files (`state.json`,
+`closed/`) must parse and agree with each request's log history (every status change is logged). Every problem is printed with the file (and log seq) it
 is in.
 
 An unsigned result (what `python -m evaluator evaluate --out DIR` writes: nobody's key vouches for it) is
@@ -18,15 +19,15 @@ Exit status, so a script can tell the cases apart:
 
 PATH may be:
 - a local store root (`requests/` and `results/` folders, as `core.store.local` lays them out),
-- a results (or requests) repo folder: `results/<id>.json`, `predictions/<id>/<set>.jsonl`, `log.jsonl`,
+- a results (or requests) repo folder: `results/<xx>/<id>.json`, `predictions/<xx>/<id>/<set>.jsonl`, `log/*.jsonl`
 - an evaluator `--out` folder: `result.json` and `predictions/<set>.jsonl`,
 - `owner/name` of a results dataset on the Hub (downloaded with one snapshot; `--requests-repo` adds the log).
 
-Throughput records (`throughput/<request_id>.json`, R14) are checked like results (signature, the hashes of
-their predictions under `throughput/<request_id>/`), and where the log is present each must be vouched for by a
-`throughput_published` event naming its sha256, and every such event must name a record that is there.
+Throughput records (`throughput/<xx>/<request_id>.json`, R14) are checked like results (signature, the hashes
+of their predictions under `throughput/<xx>/<request_id>/`), and where the log is present each must be vouched for
+by a `throughput_published` event naming its sha256, and every such event must name a record that is there.
 
-Audit records (`audits/<request_id>/<audit_id>.json`, R13) are checked the same way: each must carry a valid
+Audit records (`audits/<xx>/<request_id>/<audit_id>.json`, R13) are checked the same way: each must carry a valid
 signature, and where the log is present every `audit_passed`/`audit_failed` event must name the sha256 of an
 audit record that is there, unchanged.
 
@@ -73,6 +74,7 @@ from core.signing import (
     verify_result,
 )
 from evaluator.metrics import aggregate, get_normalizer, score_eval_set
+from evaluator.verify_requests import check_requests, has_state
 
 EXIT_OK = 0
 EXIT_ALTERED = 1
@@ -156,44 +158,57 @@ class Report:
 
 
 def _repo_results(repo_root: Path) -> list[ResultFiles]:
-    return [
-        ResultFiles(path, repo_root / layout.PREDICTIONS_DIR / path.stem, path.stem)
-        for path in sorted((repo_root / layout.RESULTS_DIR).glob("*.json"))
-    ]
+    """`results/<shard>/<id>.json` with `predictions/<shard>/<id>/` (and layout 1's unsharded paths)."""
+    results_dir = repo_root / layout.RESULTS_DIR
+    found = []
+    for path in sorted(results_dir.rglob("*.json")):
+        shard = () if path.parent == results_dir else (path.parent.name,)
+        found.append(ResultFiles(path, repo_root.joinpath(layout.PREDICTIONS_DIR, *shard, path.stem), path.stem))
+    return found
 
 
 def _repo_audits(repo_root: Path) -> list[Path]:
-    return sorted((repo_root / layout.AUDITS_DIR).glob("*/*.json"))
+    """`audits/<xx>/<request_id>/<audit_id>.json` (and the unsharded `audits/<request_id>/` of before)."""
+    return sorted((repo_root / layout.AUDITS_DIR).rglob("*.json"))
 
 
 def _repo_throughput(repo_root: Path) -> list[Path]:
-    return sorted((repo_root / layout.THROUGHPUT_DIR).glob("*.json"))
+    """`throughput/<xx>/<request_id>.json` (R14); their predictions sit in `throughput/<xx>/<request_id>/`."""
+    return sorted((repo_root / layout.THROUGHPUT_DIR).glob("*/*.json"))
 
 
 def _existing(path: Path) -> Path | None:
     return path if path.is_file() else None
 
 
+def _log_at(folder: Path) -> Path | None:
+    """The log of a requests repo: the `log/` folder of chunks, or layout 1's `log.jsonl`."""
+    chunks = folder / layout.LOG_DIR
+    if chunks.is_dir():
+        return chunks
+    return _existing(folder / layout.LEGACY_LOG_FILE)
+
+
 def locate(path: Path, requests_root: Path | None = None) -> Located:
     """Recognize the layouts listed in the module doc; raise `VerifyUsageError` for anything else."""
     if (path / "result.json").is_file():
         located = Located(path, [ResultFiles(path / "result.json", path / layout.PREDICTIONS_DIR, None)])
-    elif (path / "results" / layout.RESULTS_DIR).is_dir() or (path / "requests" / layout.LOG_FILE).is_file():
+    elif (path / "results" / layout.RESULTS_DIR).is_dir() or _log_at(path / "requests") is not None:
         results_root = path / "results"
         located = Located(
             path,
             _repo_results(results_root),
-            log=_existing(path / "requests" / layout.LOG_FILE),
+            log=_log_at(path / "requests"),
             card=_existing(results_root / CARD_FILE),
             table=_existing(results_root / TABLE_FILE),
             audits=_repo_audits(results_root),
             throughput=_repo_throughput(results_root),
         )
-    elif (path / layout.RESULTS_DIR).is_dir() or (path / layout.LOG_FILE).is_file():
+    elif (path / layout.RESULTS_DIR).is_dir() or _log_at(path) is not None:
         located = Located(
             path,
             _repo_results(path),
-            log=_existing(path / layout.LOG_FILE),
+            log=_log_at(path),
             card=_existing(path / CARD_FILE),
             table=_existing(path / TABLE_FILE),
             audits=_repo_audits(path),
@@ -205,9 +220,11 @@ def locate(path: Path, requests_root: Path | None = None) -> Located:
             "a log (log.jsonl) nor an evaluator output (result.json)"
         )
     if requests_root is not None:
-        log = requests_root / layout.LOG_FILE
-        if not log.is_file():
-            raise VerifyUsageError(f"{requests_root} has no {layout.LOG_FILE}; is it the requests repo?")
+        log = _log_at(requests_root)
+        if log is None:
+            raise VerifyUsageError(
+                f"{requests_root} has no {layout.LOG_DIR}/ (nor log.jsonl); is it the requests repo?"
+            )
         located = replace(located, log=log)
     return located
 
@@ -456,7 +473,9 @@ def check_audit_events(entries: list[LogEntry], hashes: dict[str, str], where: s
 def read_log(log: Path, root: Path, report: Report) -> list[LogEntry] | None:
     """The log's entries, or None (with a problem) when a line does not parse."""
     entries: list[LogEntry] = []
-    for number, line in enumerate(log.read_text(encoding="utf-8").splitlines(), start=1):
+    chunks = sorted(log.glob("*.jsonl")) if log.is_dir() else [log]
+    text = "".join(chunk.read_text(encoding="utf-8") for chunk in chunks)
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -516,11 +535,28 @@ def verify(located: Located, public_key: str | None) -> Report:
         check_table(located.table, results, located.root, report)
     audit_hashes = check_audits(located.audits, public_key or "", located.root, report)
     throughput_hashes = check_throughput(located.throughput, public_key, located.root, report)
+    if located.table is None and any(f.expected_id is not None for f in located.results):
+        report.problems.append(Problem(TABLE_FILE, "is missing: the results repo must carry the consolidated table"))
     if located.log is not None:
-        entries = check_log(located.log, located.root, report)
+        if located.log.is_dir() and has_state(located.log.parent):
+            entries = check_requests_repo(located.log.parent, located.root, report)
+        else:
+            entries = check_log(located.log, located.root, report)
         check_audit_events(entries, audit_hashes, _rel(located.log, located.root), report)
         check_throughput_events(entries, throughput_hashes, _rel(located.log, located.root), report)
     return report
+
+
+def check_requests_repo(folder: Path, root: Path, report: Report) -> list[LogEntry]:
+    """The requests repo as the store reads it: damaged files, the log's chain, and state vs log history."""
+    checked = check_requests(folder)
+    report.problems.extend(Problem(where, what) for where, what in checked.problems)
+    report.log_entries = len(checked.log)
+    chain = verify_chain(checked.log)
+    if not chain.ok:
+        where = f"{_rel(folder / layout.LOG_DIR, root)} seq {chain.first_bad_seq}"
+        report.problems.append(Problem(where, f"hash chain breaks: {chain.reason}"))
+    return checked.log
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -57,18 +57,18 @@ table = load_dataset("{results_location}", split="train").to_pandas()  # leaderb
 
 import pandas as pd
 table = pd.read_csv("hf://datasets/{results_location}/leaderboard.csv")
-result = pd.read_json("hf://datasets/{results_location}/results/<request_id>.json", typ="series")
-predictions = pd.read_json("hf://datasets/{results_location}/predictions/<request_id>/{example_set}.jsonl", lines=True)
-log = pd.read_json("hf://datasets/{requests_location}/log.jsonl", lines=True)
+result = pd.read_json("hf://datasets/{results_location}/results/<xx>/<request_id>.json", typ="series")
+predictions = pd.read_json("hf://datasets/{results_location}/predictions/<xx>/<request_id>/{example_set}.jsonl", lines=True)
+log = pd.read_json("hf://datasets/{requests_location}/log/000000.jsonl", lines=True)
 ```"""
         verify_target = f"{results_location} --requests-repo {requests_location}"
     else:
         load_results = f"""```python
 import glob, json
 import pandas as pd
-results = pd.json_normalize([json.load(open(p)) for p in glob.glob("{results_location}/results/*.json")])
-predictions = pd.read_json("{results_location}/predictions/<request_id>/{example_set}.jsonl", lines=True)
-log = pd.read_json("{requests_location}/log.jsonl", lines=True)
+results = pd.json_normalize([json.load(open(p)) for p in glob.glob("{results_location}/results/*/*.json")])
+predictions = pd.read_json("{results_location}/predictions/<xx>/<request_id>/{example_set}.jsonl", lines=True)
+log = pd.concat(pd.read_json(p, lines=True) for p in sorted(glob.glob("{requests_location}/log/*.jsonl")))
 ```"""
         verify_target = str(config.store.local_root)
     return load_results, verify_target

@@ -5,7 +5,7 @@ weight hashes, config, license, parameter count) and says clearly when a model o
 deciding whether the facts pass the rules is the pure checks' job.
 
 The Hub side talks to an object with `HfApi`'s `model_info`, `get_safetensors_metadata` and
-`hf_hub_download` methods, so tests hand it a fake that returns huggingface_hub's own dataclasses.
+`hf_hub_download` methods; tests run the real `HfApi` over the HTTP-level Hub emulator (tests/hub_emulator.py).
 """
 
 from __future__ import annotations

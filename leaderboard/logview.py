@@ -10,6 +10,7 @@ import pandas as pd
 
 from core.eventlog import ChainCheck
 from core.records import LogEntry
+from leaderboard.table import escape_markdown
 
 LOG_COLUMNS = ("#", "Time (UTC)", "Event", "Request", "Actor", "Detail", "Hash")
 EVENT_ICONS = {
@@ -83,4 +84,18 @@ def chain_markdown(check: ChainCheck) -> str:
     return (
         f"❌ **The hash chain is broken at entry {check.first_bad_seq}**: {check.reason}. Entries from there on "
         "cannot be trusted; maintainers: restore the log file from the requests dataset's history."
+    )
+
+
+def damaged_markdown(damaged: Sequence[str], limit: int = 10) -> str:
+    """A warning naming the store files that were set aside (read around), or "" when every file is sound."""
+    if not damaged:
+        return ""
+    lines = [f"- {escape_markdown(text[:300])}" for text in damaged[:limit]]
+    if len(damaged) > limit:
+        lines.append(f"- … and {len(damaged) - limit} more")
+    return (
+        f"⚠️ **{len(damaged)} damaged store file(s) were set aside**: the board is built from what could be read, "
+        "and the next write keeps each file's bytes under `quarantine/` and rewrites it. Maintainers: check the "
+        "repo's history for who changed them; `python -m evaluator verify` lists them too.\n\n" + "\n".join(lines)
     )

@@ -9,8 +9,7 @@ measurements; they exist so the store's exactly-once rules can be checked end to
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from core.compute import compute_record, job_context, with_compute
@@ -20,19 +19,6 @@ from core.store import LeaseLost, Store
 from leaderboard.jobs.hub import request_id_of
 from tests.jobs_emulator import EmulatedJob, JobScript, Outcome, iso
 from tests.leaderboard.factories import make_result
-
-
-@contextmanager
-def store_clock(clock: Callable[[], datetime]) -> Iterator[None]:
-    """Make the store's lease arithmetic read `clock` (the store has no clock parameter yet)."""
-    import core.store.base as base
-
-    previous = base._now
-    base._now = clock
-    try:
-        yield
-    finally:
-        base._now = previous
 
 
 class JobWorkers:

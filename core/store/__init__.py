@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from typing import TYPE_CHECKING
 
 from core.store.base import Changes, Conflict, LeaseLost, Refused, Snapshot, Store, StoreError, StoreState

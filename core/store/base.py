@@ -8,10 +8,11 @@ backends cannot drift apart.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,8 @@ from core.records import (
 )
 from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 
+logger = logging.getLogger(__name__)
+
 
 class StoreError(RuntimeError):
     """A store operation could not be carried out; the message says what to do."""
@@ -55,10 +58,12 @@ class Refused(StoreError):
 
 @dataclass(frozen=True)
 class StoreState:
-    """What a transaction sees: every request, the ids of stored results, and the whole log."""
+    """What a transaction sees: every request, which results are stored, and the whole log.
+
+    `result_ids` answers `id in result_ids`; the Hub store looks an id up only when lease expiry asks."""
 
     requests: Mapping[str, Request]
-    result_ids: frozenset[str]
+    result_ids: Container[str]
     log: Sequence[LogEntry]
 
 
@@ -83,12 +88,14 @@ class Snapshot:
     results: Mapping[str, Result]
     log: Sequence[LogEntry]
     version: str
-    audits: Sequence[AuditRecord] = ()
+    audits: Sequence[AuditRecord] = ()  # the records the log's audit events name (read by path, never listed)
+    damaged: Sequence[str] = ()  # damaged files read around: "path: what is wrong" (Queue/Log pages show them)
 
     def published_audits(self) -> list[AuditRecord]:
-        """Audit records whose `audit_passed`/`audit_failed` event is in the log, oldest first.
+        """Audit records whose `audit_passed`/`audit_failed` event is in the log with their exact hash, oldest first.
 
-        The record is written before its log line; one left by a process killed in between is not shown.
+        The record is written before its log line; one left by a process killed in between is not shown, and
+        one changed after its event was written is not shown either (`verify` reports it).
         """
         logged = {e.detail.get("audit_sha256") for e in self.log if e.event in AUDIT_EVENTS}
         return sorted((a for a in self.audits if audit_hash(a) in logged), key=lambda a: (a.finished_at, a.audit_id))
@@ -109,17 +116,33 @@ def _after(now: datetime, seconds: float) -> str:
     return (now + timedelta(seconds=seconds)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _now() -> datetime:
+def wall_clock() -> datetime:
+    """The current time, aware and in UTC (the default clock of every store)."""
     return datetime.now(UTC)
 
 
+Clock = Callable[[], datetime]
+
+
 class Store(ABC):
-    """Requests, results, predictions and the public log. Subclasses provide consistent reads and atomic writes."""
+    """Requests, results, predictions and the public log. Subclasses provide consistent reads and atomic writes.
+
+    `clock` (an aware UTC datetime) stamps leases and log entries, and decides expiry; tests move it instead of
+    sleeping. `sleep` waits between conflict retries.
+    """
 
     #: How often a transaction is retried after a `Conflict` before giving up.
     max_conflict_retries = 8
     #: Whether `_write` stores `Changes.audits`; a backend that does not must refuse audits, not drop them.
     writes_audits = False
+    clock: Clock = staticmethod(wall_clock)
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    def _now(self) -> datetime:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise StoreError("the store's clock must return an aware datetime (UTC)")
+        return now.astimezone(UTC)
 
     # --- what a backend provides -------------------------------------------------------------------
 
@@ -144,24 +167,34 @@ class Store(ABC):
         """The raw predictions of one finished request on one eval set."""
 
     @abstractmethod
+    def result(self, request_id: str) -> Result | None:
+        """One stored result, read from its own file (the detail page and `verify`); None if there is none."""
+
+    @abstractmethod
     def predictions_url(self, request_id: str, eval_set: str) -> str:
         """Where a person can open those predictions (a file path locally, a Hub URL in production)."""
 
-    # --- the throughput track (R14): its own folder, never part of the snapshot's results ------------
+    # --- the throughput track (R14): its own folders, never part of the snapshot's results ----------
 
     @abstractmethod
-    def _put_throughput_files(self, files: Mapping[str, str], message: str) -> None:
-        """Write these results-repo files (path -> text) in one atomic step."""
+    def _put_throughput_files(self, files: Mapping[str, bytes], message: str) -> None:
+        """Write these results-repo files (path -> bytes) in one atomic step (one commit on the Hub); raise
+        `Conflict` if the results repo moved since `_throughput_shards` read it."""
 
     @abstractmethod
+    def _throughput_shards(self) -> dict[str, bytes]:
+        """Every throughput records shard (`throughput-records/<xx>.jsonl`) by shard name, as stored now."""
+
     def throughput_results(self) -> dict[str, ThroughputResult]:
         """Every stored throughput record, by request id (read apart from `snapshot()` on purpose)."""
+        return self.throughput_results_from(self._throughput_shards())
 
     def publish_throughput(
         self, result: ThroughputResult, predictions: Mapping[str, Sequence[PredictionRow]], actor: str = "evaluator"
     ) -> LogEntry:
-        """Store a throughput record with its predictions and rewrite `throughput.csv`, in one step, then log a
-        public `throughput_published` event carrying the record's sha256 (`verify` checks the two agree).
+        """Store a throughput record with its predictions, its records shard and `throughput.csv` in one step (one
+        commit on the Hub, retried on a concurrent commit), then log a public `throughput_published` event carrying
+        the record's sha256 (`verify` checks the two agree).
 
         Only for a request whose batch-one evaluation finished: the queue runs the throughput track after it.
         """
@@ -170,20 +203,45 @@ class Store(ABC):
             raise StoreError(
                 f"request {result.request_id} has no finished batch-one evaluation; the throughput track runs after it"
             )
-        records = {**self.throughput_results(), result.request_id: result}
-        files = {
-            layout.throughput_predictions_path(result.request_id, name): write_jsonl(rows)
-            for name, rows in predictions.items()
-        }
-        files[layout.throughput_path(result.request_id)] = result.to_json()
-        files[THROUGHPUT_TABLE_FILE] = throughput_table(records.values())
-        self._put_throughput_files(files, f"Throughput result for {result.request_id}")
+        for _ in range(self.max_conflict_retries):
+            try:
+                self._put_throughput_files(self._throughput_files(result, predictions), f"Throughput {result.request_id}")
+                break
+            except Conflict:
+                continue
+        else:
+            raise StoreError(f"the results repo kept changing under us ({self.max_conflict_retries} conflicts)")
         detail = {
             "throughput_sha256": throughput_hash(result),
             "chosen_batch_size": result.chosen_batch_size,
             "rtfx": result.aggregate.rtfx,
         }
         return self._append_event(result.request_id, THROUGHPUT_PUBLISHED, actor, lambda _state: detail)
+
+    def _throughput_files(
+        self, result: ThroughputResult, predictions: Mapping[str, Sequence[PredictionRow]]
+    ) -> dict[str, bytes]:
+        """Predictions, the record, its shard with it added, and `throughput.csv` of every record."""
+        shards = self._throughput_shards()
+        name = layout.shard(result.request_id)
+        records = {**self.throughput_results_from(shards), result.request_id: result}
+        shard = {**_throughput_shard(name, shards.get(name, b"")), result.request_id: result}
+        files = {
+            layout.throughput_predictions_path(result.request_id, eval_set): write_jsonl(rows).encode("utf-8")
+            for eval_set, rows in predictions.items()
+        }
+        files[layout.throughput_path(result.request_id)] = result.to_json().encode("utf-8")
+        files[layout.throughput_records_path(name)] = write_jsonl(shard[k] for k in sorted(shard)).encode("utf-8")
+        files[THROUGHPUT_TABLE_FILE] = throughput_table(records.values()).encode("utf-8")
+        return files
+
+    @staticmethod
+    def throughput_results_from(shards: Mapping[str, bytes]) -> dict[str, ThroughputResult]:
+        """The records of these shards (shard name -> stored bytes), by request id."""
+        records: dict[str, ThroughputResult] = {}
+        for name, data in sorted(shards.items()):
+            records.update(_throughput_shard(name, data))
+        return records
 
     # --- the lifecycle -----------------------------------------------------------------------------
 
@@ -200,13 +258,13 @@ class Store(ABC):
                     return changes
                 except Conflict:
                     pass
-            time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+            self.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
         raise StoreError(f"the store kept changing under us ({self.max_conflict_retries} conflicts); try again later")
 
-    @staticmethod
-    def _log(state_log: Sequence[LogEntry], pending: list[LogEntry], **kwargs: object) -> LogEntry:
+    def _log(self, state_log: Sequence[LogEntry], pending: list[LogEntry], **kwargs: object) -> LogEntry:
         previous = pending[-1] if pending else (state_log[-1] if state_log else None)
-        entry = next_entry(previous, **kwargs)  # type: ignore[arg-type]
+        at = self._now().isoformat(timespec="seconds").replace("+00:00", "Z")
+        entry = next_entry(previous, at=at, **kwargs)  # type: ignore[arg-type]
         pending.append(entry)
         return entry
 
@@ -244,16 +302,20 @@ class Store(ABC):
         """Return expired RUNNING requests to PENDING (or FAILED after `max_attempts`), logging each."""
         requests = dict(state.requests)
         for request in state.requests.values():
-            stored = request.request_id in state.result_ids
-            if request.status is Status.PENDING and stored:
+            # Which results are stored is asked only where it matters (a lookup may cost a Hub request).
+            if request.status is Status.PENDING:
+                if request.attempts == 0 or request.request_id not in state.result_ids:
+                    continue
                 # Its lease expired while the worker was publishing: the result landed, so it ran once.
-                worker = request.lease.worker if request.lease else "unknown"
-            elif request.status is not Status.RUNNING or request.lease is None:
-                continue
-            elif parse_time(request.lease.expires_at) > now:
+                stored, worker = True, request.lease.worker if request.lease else "unknown"
+            elif (
+                request.status is not Status.RUNNING
+                or request.lease is None
+                or parse_time(request.lease.expires_at) > now
+            ):
                 continue
             else:
-                worker = request.lease.worker
+                stored, worker = request.request_id in state.result_ids, request.lease.worker
             if stored:
                 # The worker wrote its result but died before marking the request: it was evaluated once.
                 updated = request.replace(status=Status.FINISHED, lease=None)
@@ -283,7 +345,7 @@ class Store(ABC):
 
     def _with_expiry(self, state: StoreState, max_attempts: int) -> Changes:
         changes = Changes()
-        self._expire(state, _now(), max_attempts, changes)
+        self._expire(state, self._now(), max_attempts, changes)
         return changes
 
     def claim(self, worker: str, lease_s: float, max_attempts: int, request_id: str | None = None) -> Request | None:
@@ -297,7 +359,7 @@ class Store(ABC):
 
         def compute(state: StoreState) -> Changes:
             claimed.clear()
-            now = _now()
+            now = self._now()
             changes = Changes()
             requests = self._expire(state, now, max_attempts, changes)
             pending = sorted(
@@ -347,7 +409,7 @@ class Store(ABC):
         def compute(state: StoreState) -> Changes:
             request = self._held(state, request_id, worker)
             updated = request.replace(
-                lease=_lease(worker, _now(), lease_s),
+                lease=_lease(worker, self._now(), lease_s),
                 progress=progress if progress is not None else request.progress,
             )
             renewed[:] = [updated]
@@ -484,6 +546,22 @@ class Store(ABC):
 
         self._transact(compute)
         return written[0]
+
+
+def _throughput_shard(name: str, data: bytes) -> dict[str, ThroughputResult]:
+    """One throughput records shard by request id; a line that does not parse is left out and logged (the
+    per-entry file `throughput/<xx>/<id>.json` still holds it, and `verify` checks those)."""
+    records: dict[str, ThroughputResult] = {}
+    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = ThroughputResult.from_json(line)
+        except (ValueError, TypeError, KeyError) as exc:
+            logger.warning("%s line %d is not a throughput record: %s", layout.throughput_records_path(name), number, exc)
+            continue
+        records[record.request_id] = record
+    return records
 
 
 def _lease(worker: str, now: datetime, lease_s: float) -> Lease:

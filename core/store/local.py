@@ -2,8 +2,10 @@
 
 Every file is written atomically (temp file in the same folder, fsync, rename), and every transaction holds
 an exclusive `fcntl` lock on `<root>/.lock`, so several processes can claim at once and each request is
-claimed once. Within one transaction files are written results-first and log-last, so a crash can leave a
-result whose request is still RUNNING (handled by lease expiry), never a FINISHED request without a result.
+claimed once. Within one transaction files are written results-first and `state.json` last (it names the
+log length and closed shards, so log lines or shards written before a crash are ignored until the next write
+replaces them): a crash can leave a result whose request is still RUNNING (handled by lease expiry), never a
+FINISHED request without a result, nor a status change without its log line.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import fcntl
 import hashlib
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,24 +30,49 @@ from core.dataset_card import (
 )
 from core import layout
 from core.files import atomic_write
-from core.records import AuditRecord, LogEntry, PredictionRow, Request, Result, ThroughputResult, read_jsonl, write_jsonl
-from core.store.base import Changes, Snapshot, Store, StoreState
+from core.records import PredictionRow, Result, Status, read_jsonl
+from core.store.base import Changes, Clock, Snapshot, Store, StoreError, StoreState
+from core.store.bad_files import BadFile
+from core.store.repo_files import (
+    AuditsReader,
+    Fetch,
+    LayoutError,
+    Lookup,
+    RequestsReader,
+    RequestsView,
+    ResultsReader,
+    TableDamaged,
+    merge_table,
+    audit_files,
+    requests_files,
+    results_files,
+)
 
 REQUESTS_REPO_DIR = layout.LOCAL_REQUESTS_DIR
 RESULTS_REPO_DIR = layout.LOCAL_RESULTS_DIR
 
 
 class LocalStore(Store):
+    """The two repos as two folders; same files and same reading code as the Hub store (`core.store.repo_files`)."""
+
     writes_audits = True
 
-    def __init__(self, root: str | os.PathLike[str], card: CardInfo | None = None) -> None:
+    def __init__(self, root: str | os.PathLike[str], card: CardInfo | None = None, clock: Clock | None = None) -> None:
         self.root = Path(root)
         self.card = card
-        self._results_cache: dict[str, tuple[tuple[int, int], Result]] = {}
+        if clock is not None:
+            self.clock = clock
+        self._requests_reader = RequestsReader()
+        self._results_reader = ResultsReader()
+        self._audits_reader = AuditsReader()
         self.requests_root = self.root / REQUESTS_REPO_DIR
         self.results_root = self.root / RESULTS_REPO_DIR
-        for folder in (self.requests_root / layout.REQUESTS_DIR, self.results_root / layout.RESULTS_DIR):
+        for folder in (self.requests_root, self.results_root):
             folder.mkdir(parents=True, exist_ok=True)
+        if (self.requests_root / layout.LEGACY_LOG_FILE).exists() and not (
+            self.requests_root / layout.STATE_FILE
+        ).exists():
+            raise StoreError(f"the local store {self.root} is in layout 1; {layout.MIGRATE_HINT}")
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"
@@ -58,92 +86,146 @@ class LocalStore(Store):
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _read_requests(self) -> dict[str, Request]:
-        requests = {}
-        for path in sorted((self.requests_root / layout.REQUESTS_DIR).glob("*.json")):
-            request = Request.from_json(path.read_bytes())
-            requests[request.request_id] = request
-        return requests
+    @staticmethod
+    def _fetcher(root: Path) -> Fetch:
+        def fetch(path: str) -> bytes | None:
+            target = root / path
+            return target.read_bytes() if target.is_file() else None
 
-    def _read_log(self) -> list[LogEntry]:
-        path = self.requests_root / layout.LOG_FILE
-        return read_jsonl(LogEntry, path.read_text(encoding="utf-8")) if path.exists() else []
+        return fetch
 
-    def _result_ids(self) -> frozenset[str]:
-        return frozenset(p.stem for p in (self.results_root / layout.RESULTS_DIR).glob("*.json"))
+    def _view(self) -> RequestsView:
+        try:
+            return self._requests_reader.read(self._fetcher(self.requests_root))
+        except LayoutError as exc:
+            raise StoreError(f"the local store {self.root}: {exc}") from exc
+
+    def _version(self) -> str:
+        """Changes with any write and with any hand edit of the state, a closed shard or a records shard, so
+        the Space rebuilds (and re-verifies) its board at once."""
+        stamps = [
+            (str(p.relative_to(self.root)), p.stat().st_mtime_ns, p.stat().st_size)
+            for folder in (
+                self.requests_root / layout.CLOSED_DIR,
+                self.results_root / layout.RECORDS_DIR,
+                self.results_root / layout.THROUGHPUT_RECORDS_DIR,  # R14: a throughput write moves it too
+            )
+            for p in sorted(folder.glob("*.jsonl"))
+        ]
+        state = self.requests_root / layout.STATE_FILE
+        if state.exists():
+            stamps.append((state.name, state.stat().st_mtime_ns, state.stat().st_size))
+        return hashlib.sha256(repr(stamps).encode()).hexdigest()[:16]
+
+    def _results(self, finished: list[str]) -> dict[str, Result]:
+        fetch = self._fetcher(self.results_root)
+        found: dict[str, Result] = {}
+        for name in sorted({layout.shard(i) for i in finished}):
+            path = self.results_root / layout.records_path(name)
+            stamp = f"{path.stat().st_mtime_ns}-{path.stat().st_size}" if path.exists() else "absent"
+            found.update(self._results_reader.shard(fetch, stamp, name))
+        return {i: found[i] for i in finished if i in found}
+
+    def _has_result(self, request_id: str) -> bool:
+        return (self.results_root / layout.result_path(request_id)).is_file()
 
     def _read_state(self) -> tuple[StoreState, str]:
-        state = StoreState(requests=self._read_requests(), result_ids=self._result_ids(), log=self._read_log())
-        return state, str(len(state.log))
+        view = self._view()
+        return StoreState(requests=view.requests, result_ids=Lookup(self._has_result), log=view.log), ""
 
     def _write(self, token: str, changes: Changes) -> None:
-        for audit in changes.audits:  # before the log line that makes it public (see Snapshot.published_audits)
-            atomic_write(self.results_root / layout.audit_path(audit.request_id, audit.audit_id), audit.to_json())
-        for result, predictions in changes.results:
-            for eval_set, rows in predictions.items():
-                atomic_write(
-                    self.results_root / layout.predictions_path(result.request_id, eval_set), write_jsonl(rows)
-                )
-            atomic_write(self.results_root / layout.result_path(result.request_id), result.to_json())
-        if changes.results:
-            self._write_table_and_card()
-        for request in changes.requests:
-            atomic_write(self.requests_root / layout.request_path(request.request_id), request.to_json())
-        if changes.log:
-            log_path = self.requests_root / layout.LOG_FILE
-            existing = log_path.read_text(encoding="utf-8") if log_path.exists() else ""
-            atomic_write(log_path, existing + write_jsonl(changes.log))
+        for path, data in audit_files(changes.audits).items():  # before the log line that makes it public
+            atomic_write(self.results_root / path, data)
+        recovered = self._recovered_results(changes)
+        repair = {Path(b.path).stem for b in self._results_reader.bad_files()}
+        if changes.results or recovered or repair:
+            self._write_results(Changes(results=[*changes.results, *((r, {}) for r in recovered)]), repair)
+        view = self._view()
+        files, _ = requests_files(view, changes.requests, changes.log, None, uuid.uuid4().hex[:12])
+        state = files.pop(layout.STATE_FILE)
+        for path, data in files.items():
+            atomic_write(self.requests_root / path, data)
+        atomic_write(self.requests_root / layout.STATE_FILE, state)
         if changes.audits or not (self.results_root / AUDITS_TABLE_FILE).exists():
             self._write_audits_table()
 
     def _write_audits_table(self) -> None:
         """`audits.csv` of the published audits, after the log line that publishes the newest one."""
-        published = Snapshot(requests={}, results={}, log=self._read_log(), version="", audits=self._read_audits())
+        view = self._view()
+        audits = self._audits_reader.read(self._fetcher(self.results_root), view.log, [])
+        published = Snapshot(requests={}, results={}, log=view.log, version="", audits=audits)
         atomic_write(self.results_root / AUDITS_TABLE_FILE, audits_table(published.published_audits()))
 
-    def _result(self, path: Path) -> Result:
-        """A parsed result file, re-parsed only when the file changed (results are written once, read often)."""
-        stat = path.stat()
-        key = (stat.st_mtime_ns, stat.st_size)
-        cached = self._results_cache.get(path.name)
-        if cached is None or cached[0] != key:
-            cached = (key, Result.from_json(path.read_bytes()))
-            self._results_cache[path.name] = cached
-        return cached[1]
+    def _recovered_results(self, changes: Changes) -> list[Result]:
+        """Results of requests that lease expiry marks FINISHED because their result file was found (the worker
+        died while publishing): their records shard, table row and card are written again, so a crash between
+        the result and the table never leaves a finished entry off the board."""
+        fresh = {r.request_id for r, _ in changes.results}
+        found = []
+        for request in changes.requests:
+            if request.status is Status.FINISHED and request.request_id not in fresh:
+                result = _result_file(self.results_root / layout.result_path(request.request_id))
+                if result is not None:  # unreadable: the request is finished, verify reports the damaged file
+                    found.append(result)
+        return found
 
-    def _write_table_and_card(self) -> None:
-        """The consolidated table and the dataset card, as the Hub store commits them with each result."""
-        results = [
-            Result.from_json(p.read_bytes()) for p in sorted((self.results_root / layout.RESULTS_DIR).glob("*.json"))
-        ]
+    def _repaired_shard(self, name: str, parsed: dict[str, Result]) -> dict[str, Result]:
+        """A damaged records shard's readable lines plus every readable result file of that shard: the per-entry
+        files are the source the shard repeats, so the lines lost to the damage come back."""
+        repaired = dict(parsed)
+        for path in sorted((self.results_root / layout.RESULTS_DIR / name).glob("*.json")):
+            result = _result_file(path)
+            if result is not None:
+                repaired.setdefault(result.request_id, result)
+        return repaired
+
+    def _write_results(self, changes: Changes, repair: set[str] | None = None) -> None:
+        """Results, predictions, records shards, table and card; `repair`: damaged records shards to rebuild."""
+        repair = repair or set()
+        names = {layout.shard(r.request_id) for r, _ in changes.results} | repair
+        fetch = self._fetcher(self.results_root)
+        bad: list[BadFile] = []
+        shards = {name: ResultsReader.parse(fetch(layout.records_path(name)), layout.records_path(name), bad) for name in names}
+        shards.update({name: self._repaired_shard(name, shards[name]) for name in repair})
+        files, _ = results_files(shards, changes.results, rewrite=repair)
+        files.update({b.quarantine_path: b.data for b in bad})  # the damaged shard's bytes, set aside
+        table = self.results_root / TABLE_FILE
+        existing = table.read_text(encoding="utf-8", errors="replace") if table.exists() else None
         eval_sets = tuple(self.card.eval_sets) if self.card else ()
-        atomic_write(self.results_root / TABLE_FILE, consolidated_table(results, eval_sets))
+        try:
+            text = merge_table(existing, [r for r, _ in changes.results], eval_sets)
+        except TableDamaged:
+            files[layout.quarantine_path(TABLE_FILE, "damaged")] = table.read_bytes()
+            every = {r.request_id: r for path in sorted((self.results_root / layout.RECORDS_DIR).glob("*.jsonl"))
+                     for r in ResultsReader.parse(path.read_bytes()).values()}
+            every.update((r.request_id, r) for r, _ in changes.results)
+            text = consolidated_table(list(every.values()), eval_sets)
+        files[TABLE_FILE] = text.encode("utf-8")
         if self.card is not None:
-            atomic_write(self.results_root / CARD_FILE, render_card(self.card))
+            files[CARD_FILE] = render_card(self.card).encode("utf-8")
+        for path, data in files.items():
+            atomic_write(self.results_root / path, data)
 
     def snapshot(self) -> Snapshot:
         with self._exclusive():
-            requests = self._read_requests()
-            log = self._read_log()
-            results = {path.stem: self._result(path) for path in sorted((self.results_root / layout.RESULTS_DIR).glob("*.json"))}
-        # Any change to a request, a result or the log changes the version, so the Space rebuilds (and
-        # re-verifies) its board even after a hand edit of a file.
-        stamps = sorted(
-            (p.name, p.stat().st_mtime_ns, p.stat().st_size)
-            for folder in (
-                self.requests_root / layout.REQUESTS_DIR,
-                self.results_root / layout.RESULTS_DIR,
-                self.results_root / layout.THROUGHPUT_DIR,  # R14: a throughput write moves the version too
-            )
-            for p in folder.glob("*.json")
+            view = self._view()
+            version = self._version()
+            finished = [i for i, r in view.requests.items() if r.status is Status.FINISHED]
+            results = self._results(finished)
+            bad = [*view.bad, *self._results_reader.bad_files()]
+            audits = self._audits_reader.read(self._fetcher(self.results_root), view.log, bad)
+        return Snapshot(
+            requests=view.requests,
+            results=results,
+            log=view.log,
+            version=version,
+            audits=audits,
+            damaged=tuple(str(b) for b in bad),
         )
-        version = hashlib.sha256(repr((len(log), stamps)).encode()).hexdigest()[:16]
-        return Snapshot(requests=requests, results=results, log=log, version=version, audits=self._read_audits())
 
-    def _read_audits(self) -> list[AuditRecord]:
-        """Every audit record file; `Snapshot.published_audits` keeps those the log vouches for."""
-        folder = self.results_root / layout.AUDITS_DIR
-        return [AuditRecord.from_json(p.read_bytes()) for p in sorted(folder.glob("*/*.json"))]
+    def result(self, request_id: str) -> Result | None:
+        path = self.results_root / layout.result_path(request_id)
+        return Result.from_json(path.read_bytes()) if path.is_file() else None
 
     def predictions(self, request_id: str, eval_set: str) -> list[PredictionRow]:
         path = self.results_root / layout.predictions_path(request_id, eval_set)
@@ -154,13 +236,21 @@ class LocalStore(Store):
     def predictions_url(self, request_id: str, eval_set: str) -> str:
         return str(self.results_root / layout.predictions_path(request_id, eval_set))
 
-    def _put_throughput_files(self, files: Mapping[str, str], message: str) -> None:
-        """Predictions first, the record next, the table last, each atomically, under the store's lock."""
+    def _put_throughput_files(self, files: Mapping[str, bytes], message: str) -> None:
+        """Predictions first, the record and its shard next, the table last, each atomically, under the lock."""
         with self._exclusive():
-            for path, text in files.items():
-                atomic_write(self.results_root / path, text)
+            for path, data in files.items():
+                atomic_write(self.results_root / path, data)
 
-    def throughput_results(self) -> dict[str, ThroughputResult]:
-        folder = self.results_root / layout.THROUGHPUT_DIR
-        paths = sorted(p for p in folder.glob("*.json") if p.is_file())
-        return {p.stem: ThroughputResult.from_json(p.read_bytes()) for p in paths}
+    def _throughput_shards(self) -> dict[str, bytes]:
+        folder = self.results_root / layout.THROUGHPUT_RECORDS_DIR
+        return {p.stem: p.read_bytes() for p in sorted(folder.glob("*.jsonl")) if p.is_file()}
+
+
+def _result_file(path: Path) -> Result | None:
+    """One result file, or None when it is missing or unreadable (`verify` names a damaged one)."""
+    try:
+        return Result.from_json(path.read_bytes())
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from leaderboard.data import BoardSource
-from leaderboard.logview import chain_markdown, log_frame
+from leaderboard.logview import chain_markdown, damaged_markdown, log_frame
 from leaderboard.pages.board import Update
 
 LOG_WIDTHS = ["56px", "165px", "125px", "220px", "150px", "430px", "130px"]
@@ -48,4 +48,5 @@ class LogPage:
         query = (text or "").strip()
         chain = loaded.cached("chain", loaded.snapshot.verify_log)
         frame = loaded.cached(("log", query), lambda: log_frame(loaded.snapshot.log, query))
-        return {self.chain: chain_markdown(chain), self.table: frame}
+        damaged = damaged_markdown(loaded.snapshot.damaged)
+        return {self.chain: chain_markdown(chain) + (f"\n\n{damaged}" if damaged else ""), self.table: frame}

@@ -13,6 +13,7 @@ import pandas as pd
 from core.untrusted import md_text
 from leaderboard.data import BoardSource
 from leaderboard.jobs.status import DispatchStatus, jobs_markdown
+from leaderboard.logview import damaged_markdown
 from leaderboard.pages.board import Update
 from leaderboard.queue import RunningItem, format_duration, queue_view, running_html
 from leaderboard.scheduler import SchedulerStatus
@@ -116,6 +117,8 @@ class QueuePage:
             f"**{counts['running']}** running · **{counts['pending']}** pending · **{counts['finished']}** "
             f"finished · **{counts['failed']}** failed · refreshes every {QUEUE_REFRESH_S:g} s"
         )
+        damaged = damaged_markdown(loaded.snapshot.damaged)
+        summary += f"\n\n{damaged}" if damaged else ""
         return {
             self.scheduler: scheduler_markdown(self.scheduler_status(), now, view.running),
             self.jobs: jobs_markdown(self.dispatch_status() if self.dispatch_status else None),

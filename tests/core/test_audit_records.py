@@ -66,6 +66,8 @@ def test_hash_covers_the_signature_and_ignores_formatting() -> None:
 
 
 def test_audit_path_is_per_entry_and_safe() -> None:
-    assert layout.audit_path("req-1", "a-1") == "audits/req-1/a-1.json"
+    assert layout.audit_path("req-1", "a-1") == f"audits/{layout.shard('req-1')}/req-1/a-1.json"  # sharded like results
+    with pytest.raises(ValueError, match="request id"):
+        layout.audit_path("../req", "a-1")
     with pytest.raises(ValueError, match="audit id"):
         layout.audit_path("req-1", "../x")

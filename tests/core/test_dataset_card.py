@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core import layout
 from core.config import load_config
 from core.dataset_card import (
     AUDIT_COLUMNS,
@@ -58,7 +59,7 @@ def test_table_has_one_flat_row_per_result_and_pandas_reads_it() -> None:
     assert {"wer_set", "wer_other", *TAIL_COLUMNS} <= set(table.columns)
     assert table.loc[0, "params"] == 39_000_000 and table.loc[0, "license"] == "mit"
     assert pd.isna(table.loc[0, "wer_other"]) and table.loc[1, "wer_other"] == 0.25
-    assert table["official"].dtype == bool and table.loc[0, "result_file"] == "results/req-0001.json"
+    assert table["official"].dtype == bool and table.loc[0, "result_file"] == layout.result_path("req-0001")
 
 
 def test_table_has_the_compute_columns_and_verify_agrees_with_them(tmp_path: Path) -> None:
@@ -110,10 +111,10 @@ def _results_repo(folder: Path, info: CardInfo) -> Path:
     (folder / TABLE_FILE).write_text(consolidated_table(signed, info.eval_sets))
     (folder / CARD_FILE).write_text(render_card(info))
     for result in signed:
-        (folder / "results").mkdir(exist_ok=True)
-        (folder / "results" / f"{result.request_id}.json").write_text(result.to_json())
+        (folder / layout.result_path(result.request_id)).parent.mkdir(parents=True, exist_ok=True)
+        (folder / layout.result_path(result.request_id)).write_text(result.to_json())
         for name in result.datasets:
-            path = folder / "predictions" / result.request_id / f"{name}.jsonl"
+            path = folder / layout.predictions_path(result.request_id, name)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(write_jsonl(ROWS))
     return folder
@@ -181,6 +182,6 @@ def test_audits_load_with_datasets_as_the_second_config(tmp_path: Path, monkeypa
     repo = store.results_root  # type: ignore[attr-defined]
     audits = datasets.load_dataset(str(repo), "audits", split="train", cache_dir=str(tmp_path / "cache"))
     assert audits.num_rows == 1 and audits[0]["passed"] is False and audits[0]["failed_checks"] == "predictions"
-    assert audits[0]["audit_file"] == "audits/req-0001/20261128T060000Z-0123abcd.json"
+    assert audits[0]["audit_file"] == layout.audit_path("req-0001", "20261128T060000Z-0123abcd")
     table = datasets.load_dataset(str(repo), split="train", cache_dir=str(tmp_path / "cache"))
     assert table.num_rows == 1  # the default config is still the results table

@@ -1,63 +1,87 @@
-"""HubStore against the in-memory Hub: the same contract as the local store, plus the Hub's own failure modes."""
+"""HubStore over the Hub emulator with the REAL `huggingface_hub.HfApi`: the store contract, and the Hub's own
+failure modes (5xx, 429 with `RateLimit`/`Retry-After`, dropped connections, a commit applied whose answer was
+lost, a stale `parent_commit`, a missing revision), and what reads and writes cost in HTTP requests."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
-from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo, parse_front_matter
+from core import layout
+from core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE, TABLE_FILE, CardInfo, audits_table, parse_front_matter
 from core.records import Status
 from core.signing import generate_keypair, sign_result
 from core.store import Conflict, Store, StoreError
 from core.store.hub import HubStore, RetryPolicy
-from tests.core.store_contract import ROWS, StoreContract, make_request, make_result
-from tests.fake_hub import FakeHub
+from core.store.hub_http import HubCaller
+from tests.core.store_contract import ROWS, FakeClock, StoreContract, make_request, make_result
+from tests.hub_emulator import ENDPOINT, HubEmulator
 
 REQUESTS, RESULTS = "board/requests", "board/results"
 TOKEN = "hf_secretTOKENvalue1234567890"
 
 
 def make_hub_store(
-    hub: FakeHub, *, token: str = TOKEN, sleeps: list[float] | None = None, **kwargs: object
+    hub: HubEmulator,
+    *,
+    token: str = TOKEN,
+    sleeps: list[float] | None = None,
+    clock: FakeClock | None = None,
+    **kwargs: object,
 ) -> HubStore:
     record = sleeps if sleeps is not None else []
-    retry = RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=5.0, sleep=record.append)
-    return HubStore(REQUESTS, RESULTS, token=token, api=hub.api(token), create_repos=True, retry=retry, **kwargs)  # type: ignore[arg-type]
+    retry = RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=60.0, sleep=record.append)
+    api = HfApi(endpoint=ENDPOINT, token=token)
+    store = HubStore(REQUESTS, RESULTS, token=token, api=api, create_repos=True, retry=retry, clock=clock, **kwargs)  # type: ignore[arg-type]
+    store.sleep = record.append  # conflict retries do not wait either
+    return store
 
 
 @pytest.fixture
-def hub(tmp_path: Path) -> FakeHub:
-    return FakeHub(tmp_path / "hub")
+def hub() -> Iterator[HubEmulator]:
+    emulator = HubEmulator()
+    with emulator.installed():
+        yield emulator
+
+
+def _state(hub: HubEmulator) -> dict:
+    return json.loads(hub.files(REQUESTS)[layout.STATE_FILE])
 
 
 class TestHubStore(StoreContract):
     @pytest.fixture
-    def store(self, hub: FakeHub) -> Store:
-        return make_hub_store(hub)
+    def store(self, hub: HubEmulator, clock: FakeClock) -> Store:
+        return make_hub_store(hub, clock=clock)
 
 
-def test_claim_is_one_atomic_commit_on_the_requests_repo(hub: FakeHub) -> None:
+def test_claim_is_one_atomic_commit_on_the_requests_repo(hub: HubEmulator) -> None:
     store = make_hub_store(hub)
     store.submit(make_request(1))
     before = hub.commit_count(REQUESTS), hub.commit_count(RESULTS)
     store.claim("w", 60, 3)
     assert (hub.commit_count(REQUESTS), hub.commit_count(RESULTS)) == (before[0] + 1, before[1])
-    files = hub.files(REQUESTS)
-    assert b'"RUNNING"' in files["requests/req-0001.json"] and b'"claimed"' in files["log.jsonl"]
+    (running,) = _state(hub)["open"]
+    assert running["status"] == "RUNNING" and running["lease"]["worker"] == "w"
+    assert b'"claimed"' in hub.files(REQUESTS)[layout.log_chunk_path(0)]
 
 
-def test_two_workers_claiming_at_once_get_different_requests(hub: FakeHub) -> None:
-    make_hub_store(hub)
+def test_two_workers_claiming_at_once_get_different_requests(hub: HubEmulator) -> None:
     seeder = make_hub_store(hub)
     for n in range(12):
         seeder.submit(make_request(n))
     workers = [make_hub_store(hub), make_hub_store(hub)]
+    for worker in workers:
+        worker.sleep = time.sleep  # the jittered wait between conflict retries is what lets both make progress
     claimed: dict[int, list[str]] = {0: [], 1: []}
     start = threading.Barrier(2)
 
@@ -70,7 +94,7 @@ def test_two_workers_claiming_at_once_get_different_requests(hub: FakeHub) -> No
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=120)
     every = claimed[0] + claimed[1]
     assert sorted(every) == [f"req-{n:04d}" for n in range(12)]  # each exactly once, none lost
     snap = seeder.snapshot()
@@ -78,13 +102,13 @@ def test_two_workers_claiming_at_once_get_different_requests(hub: FakeHub) -> No
     assert snap.verify_log().ok and len(snap.log) == 24
 
 
-def test_commit_landing_between_read_and_write_is_retried_without_double_claim(hub: FakeHub) -> None:
+def test_commit_landing_between_read_and_write_is_retried_without_double_claim(hub: HubEmulator) -> None:
     a, b = make_hub_store(hub), make_hub_store(hub)
     a.submit(make_request(1))
     a.submit(make_request(2))
-    # B claims (and so moves the requests repo) after A has read, just before A's commit: A gets a 412.
+    # B claims (and so moves the requests repo) after A has read, just before A's commit: A gets a real 412.
     won_by_b: list[str] = []
-    hub.before("create_commit", lambda: won_by_b.append(b.claim("wb", 600, 3).request_id))
+    hub.before("commit", lambda: won_by_b.append(b.claim("wb", 600, 3).request_id))
     got = a.claim("wa", 600, 3)
     assert won_by_b == ["req-0001"] and got is not None and got.request_id == "req-0002"
     snap = a.snapshot()
@@ -92,68 +116,109 @@ def test_commit_landing_between_read_and_write_is_retried_without_double_claim(h
     assert [e.event for e in snap.log].count("claimed") == 2 and snap.verify_log().ok
 
 
-def test_submit_racing_a_claim_is_not_lost(hub: FakeHub) -> None:
+def test_submit_racing_a_claim_is_not_lost(hub: HubEmulator) -> None:
     a, b = make_hub_store(hub), make_hub_store(hub)
     a.submit(make_request(1))
-    hub.before("create_commit", lambda: b.submit(make_request(2)))
+    hub.before("commit", lambda: b.submit(make_request(2)))
     a.claim("wa", 600, 3)
     snap = a.snapshot()
     assert set(snap.requests) == {"req-0001", "req-0002"}  # B's submit survived A's retried claim
     assert [e.event for e in snap.log] == ["submitted", "submitted", "claimed"] and snap.verify_log().ok
 
 
-def test_412_is_a_real_hub_error_and_becomes_conflict(hub: FakeHub) -> None:
-    api = hub.api(TOKEN)
-    make_hub_store(hub)
-    with pytest.raises(HfHubHTTPError) as raised:
-        api.create_commit(REQUESTS, [], commit_message="x", repo_type="dataset", parent_commit="0" * 40)
-    assert raised.value.response.status_code == 412
+def test_stale_parent_commit_is_a_real_412_and_becomes_conflict(hub: HubEmulator) -> None:
     store = make_hub_store(hub)
+    store.submit(make_request(1))
+    stale = hub.repo(REQUESTS).commits[0][0]
+    api = HfApi(endpoint=ENDPOINT, token=TOKEN)
+    from huggingface_hub import CommitOperationAdd
+
+    with pytest.raises(HfHubHTTPError) as raised:
+        api.create_commit(
+            REQUESTS,
+            [CommitOperationAdd(path_in_repo="x.txt", path_or_fileobj=b"x")],
+            commit_message="x",
+            repo_type="dataset",
+            parent_commit=stale,
+        )
+    assert raised.value.response.status_code == 412
     with pytest.raises(Conflict):
-        store._commit(REQUESTS, {"x.txt": "x"}, "0" * 40, "stale")
+        store._commit(REQUESTS, {"x.txt": b"x"}, stale, "stale")
 
 
-@pytest.mark.parametrize("status", [429, 500, 503])
-def test_transient_errors_are_retried_with_backoff(hub: FakeHub, status: int) -> None:
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_5xx_on_any_route_is_retried_with_backoff(hub: HubEmulator, status: int) -> None:
     sleeps: list[float] = []
     store = make_hub_store(hub, sleeps=sleeps)
-    hub.fail("dataset_info", status, times=2)
-    hub.fail("snapshot_download", status)
-    hub.fail("create_commit", status)
+    hub.fail("refs", status, times=2)
+    hub.fail("resolve", status)
+    hub.fail("commit", status)
     store.submit(make_request(1))
     assert store.claim("w", 60, 3).request_id == "req-0001"
-    assert len(sleeps) == 4 and sleeps[1] > 0
-    assert store.snapshot().requests["req-0001"].status is Status.RUNNING
+    assert len(sleeps) == 4 and all(s > 0 for s in sleeps)
+    assert [e.event for e in store.snapshot().log] == ["submitted", "claimed"]
 
 
-def test_retry_after_is_honoured_and_retries_are_bounded(hub: FakeHub) -> None:
+def test_429_waits_as_the_ratelimit_header_says(hub: HubEmulator) -> None:
     sleeps: list[float] = []
     store = make_hub_store(hub, sleeps=sleeps)
-    hub.fail("dataset_info", 429, headers={"Retry-After": "3"})
+    hub.fail(
+        "refs", 429, headers={"RateLimit": '"api";r=0;t=55', "RateLimit-Policy": '"fixed window";"api";q=500;w=300'}
+    )
     store.snapshot()
-    assert sleeps == [3.0]
-    hub.fail("dataset_info", 503, times=10)
-    with pytest.raises(StoreError, match="after 4 tries"):
-        store.snapshot()
-    hub._failures.clear()
-    hub.fail("dataset_info", 429, headers={"Retry-After": "3600"})
+    assert sleeps == [55.0]
+    store.submit(make_request(1))
+    hub.fail("resolve", 429, headers={"Retry-After": "3"})
+    assert list(make_hub_store(hub, sleeps=sleeps).snapshot().requests) == ["req-0001"]
+    assert sleeps[-1] == 3.0
+
+
+def test_rate_limit_longer_than_allowed_and_persistent_failures_give_clear_errors(hub: HubEmulator) -> None:
+    store = make_hub_store(hub)
+    hub.fail("refs", 429, headers={"RateLimit": '"api";r=0;t=3600'})
     with pytest.raises(StoreError, match="asks to wait 3600s"):
         store.snapshot()
+    hub.fail("refs", 503, times=10)
+    with pytest.raises(StoreError, match="after 4 tries"):
+        store.snapshot()
 
 
-def test_commit_applied_but_answer_lost_is_not_applied_twice(hub: FakeHub) -> None:
+def test_dropped_connection_is_retried(hub: HubEmulator) -> None:
+    sleeps: list[float] = []
+    store = make_hub_store(hub, sleeps=sleeps)
+    store.submit(make_request(1))
+    reader = make_hub_store(hub, sleeps=sleeps)
+    hub.drop("refs")
+    hub.drop("resolve")
+    assert set(reader.snapshot().requests) == {"req-0001"}
+    assert len(sleeps) == 2
+
+
+def test_preupload_failures_are_retried_by_the_client_without_real_sleeping(hub: HubEmulator) -> None:
+    store = make_hub_store(hub)
+    hub.fail("preupload", 503)
+    store.submit(make_request(1))
+    assert hub.sleeps  # huggingface_hub's own backoff ran, recorded instead of slept
+    assert [e.event for e in store.snapshot().log] == ["submitted"]
+
+
+@pytest.mark.parametrize("fault", ["5xx", "drop"])
+def test_commit_applied_but_answer_lost_is_not_applied_twice(hub: HubEmulator, fault: str) -> None:
     store = make_hub_store(hub)
     store.submit(make_request(1))
     store.submit(make_request(2))
-    hub.fail("create_commit", 503, apply=True)  # the claim lands, the client sees a 503, its retry gets a 412
+    if fault == "5xx":
+        hub.fail("commit", 503, apply=True)  # the claim lands, the client sees a 503, its retry gets a 412
+    else:
+        hub.drop("commit", apply=True)
     claimed = store.claim("w", 600, 3)
     assert claimed.request_id == "req-0001"
-    snap = store.snapshot()
+    snap = make_hub_store(hub).snapshot()
     assert snap.requests["req-0002"].status is Status.PENDING  # not claimed as a side effect of the retry
     assert [e.event for e in snap.log] == ["submitted", "submitted", "claimed"]
 
 
-def test_finish_retried_after_requests_conflict_does_not_duplicate(hub: FakeHub) -> None:
+def test_finish_retried_after_requests_conflict_does_not_duplicate(hub: HubEmulator) -> None:
     a, b = make_hub_store(hub), make_hub_store(hub)
     a.submit(make_request(1))
     claimed = a.claim("w", 600, 3)
@@ -161,35 +226,98 @@ def test_finish_retried_after_requests_conflict_does_not_duplicate(hub: FakeHub)
 
     def other_commit_lands() -> None:
         # Fires on the results commit; B's submit moves the requests repo before A's requests commit.
-        hub.before("create_commit", lambda: b.submit(make_request(2)))
+        hub.before("commit", lambda: b.submit(make_request(2)))
 
-    hub.before("create_commit", other_commit_lands)
+    hub.before("commit", other_commit_lands)
     a.finish("req-0001", "w", make_result(claimed), {"set": ROWS})
     assert hub.commit_count(RESULTS) == results_commits + 1  # the retry found the identical result, no re-commit
-    snap = a.snapshot()
+    snap = make_hub_store(hub).snapshot()
     assert snap.requests["req-0001"].status is Status.FINISHED and "req-0002" in snap.requests
     assert [e.event for e in snap.log] == ["submitted", "claimed", "submitted", "finished"]
-    assert snap.verify_log().ok
+    assert snap.verify_log().ok and list(snap.results) == ["req-0001"]
     assert a.predictions("req-0001", "set") == ROWS
 
 
-def test_finish_writes_result_predictions_table_and_card_in_one_commit(hub: FakeHub) -> None:
+def test_finish_writes_result_predictions_records_and_table_in_one_commit(hub: HubEmulator) -> None:
     private, public = generate_keypair()
     card = CardInfo(leaderboard_version="test-v1", eval_sets=("set",), public_key=public, results_repo=RESULTS)
     store = make_hub_store(hub, card=card)
+    assert hub.count("validate-yaml") == 1  # the real client validated the card's YAML before committing it
     store.submit(make_request(1))
     claimed = store.claim("w", 600, 3)
     commits = hub.commit_count(RESULTS)
     store.finish("req-0001", "w", sign_result(make_result(claimed), private), {"set": ROWS})
     assert hub.commit_count(RESULTS) == commits + 1
     files = hub.files(RESULTS)
-    assert {"results/req-0001.json", "predictions/req-0001/set.jsonl", TABLE_FILE, CARD_FILE} <= set(files)
+    shard = layout.shard("req-0001")
+    expected = {f"results/{shard}/req-0001.json", f"predictions/{shard}/req-0001/set.jsonl", f"records/{shard}.jsonl"}
+    assert expected | {TABLE_FILE, CARD_FILE} <= set(files)
     table = pd.read_csv(pd.io.common.StringIO(files[TABLE_FILE].decode()))
     assert list(table["request_id"]) == ["req-0001"] and table.loc[0, "wer_set"] == 0.1
     assert parse_front_matter(files[CARD_FILE].decode())["public_key"] == public
+    assert _state(hub)["results_commit"] == hub.repo(RESULTS).head[0]
+    assert store.result("req-0001") == store.snapshot().results["req-0001"]
 
 
-def test_card_with_another_key_is_not_replaced_silently(hub: FakeHub) -> None:
+def _finished(store: HubStore, n: int = 1) -> None:
+    store.submit(make_request(n))
+    claimed = store.claim("w", 600, 3)
+    store.finish(claimed.request_id, "w", make_result(claimed), {"set": ROWS})
+
+
+def test_audit_record_is_committed_to_the_results_repo_before_its_log_event(hub: HubEmulator) -> None:
+    from tests.core.test_audit_records import make_audit
+
+    store = make_hub_store(hub)
+    _finished(store)
+    results, requests, table = hub.commit_count(RESULTS), hub.commit_count(REQUESTS), hub.files(RESULTS)[TABLE_FILE]
+    record = make_audit(request_id="req-0001")
+    store.record_audit(record, actor="auditor")
+    assert (hub.commit_count(RESULTS), hub.commit_count(REQUESTS)) == (results + 1, requests + 1)
+    files = hub.files(RESULTS)
+    path = f"audits/{layout.shard('req-0001')}/req-0001/{record.audit_id}.json"
+    assert files[path] == record.to_json().encode() and files[TABLE_FILE] == table  # the table is untouched
+    assert files[AUDITS_TABLE_FILE].decode() == audits_table([record])  # the audits config of the card
+    assert _state(hub)["results_commit"] == hub.repo(RESULTS).head[0]
+    fresh = make_hub_store(hub)
+    hub.reset_counts()
+    assert fresh.snapshot().published_audits() == [record]
+    assert hub.count("resolve") == 5  # state.json, one closed shard, the log chunk, one records shard, the audit
+    assert make_hub_store(hub).snapshot().log[-1].event == "audit_failed"
+
+
+def test_audit_retried_after_a_requests_conflict_is_committed_once(hub: HubEmulator) -> None:
+    from tests.core.test_audit_records import make_audit
+
+    a, b = make_hub_store(hub), make_hub_store(hub)
+    _finished(a)
+    results = hub.commit_count(RESULTS)
+
+    def other_commit_lands() -> None:  # fires on the audit's results commit: B moves the requests repo first
+        hub.before("commit", lambda: b.submit(make_request(2)))
+
+    hub.before("commit", other_commit_lands)
+    record = make_audit(request_id="req-0001")
+    a.record_audit(record, actor="auditor")
+    assert hub.commit_count(RESULTS) == results + 1  # the retry found the identical record, no second commit
+    snap = make_hub_store(hub).snapshot()
+    assert [e.event for e in snap.log][-2:] == ["submitted", "audit_failed"] and snap.published_audits() == [record]
+
+
+def test_audit_record_changed_after_its_event_is_not_published(hub: HubEmulator) -> None:
+    from tests.core.test_audit_records import make_audit
+
+    store = make_hub_store(hub)
+    _finished(store)
+    record = make_audit(request_id="req-0001")
+    store.record_audit(record, actor="auditor")
+    hub.push(RESULTS, {layout.audit_path("req-0001", record.audit_id): record.replace(passed=True).to_json().encode()})
+    _finished(store, 2)  # the next results commit (which state.json then names) holds the changed record
+    snap = make_hub_store(hub).snapshot()
+    assert len(snap.audits) == 1 and snap.published_audits() == []
+
+
+def test_card_with_another_key_is_not_replaced_silently(hub: HubEmulator) -> None:
     _, first = generate_keypair()
     _, second = generate_keypair()
     make_hub_store(hub, card=CardInfo(leaderboard_version="v", public_key=first))
@@ -198,45 +326,95 @@ def test_card_with_another_key_is_not_replaced_silently(hub: FakeHub) -> None:
     assert parse_front_matter(hub.files(RESULTS)[CARD_FILE].decode())["public_key"] == first
 
 
-def test_reads_cost_a_bounded_number_of_calls_not_one_per_file(hub: FakeHub) -> None:
-    store = make_hub_store(hub)
-    for n in range(20):
+def _fill(store: HubStore, submitted: int, finished: int) -> None:
+    for n in range(submitted):
         store.submit(make_request(n))
-    for _ in range(5):
+    for _ in range(finished):
         request = store.claim("w", 600, 3)
         store.finish(request.request_id, "w", make_result(request), {"set": ROWS, "other": ROWS})
+
+
+@pytest.mark.parametrize("entries", [(6, 2), (40, 12)])
+def test_read_cost_does_not_grow_with_the_number_of_entries(hub: HubEmulator, entries: tuple[int, int]) -> None:
+    writer = make_hub_store(hub)
+    _fill(writer, *entries)
     reader = make_hub_store(hub)
-    hub.calls.clear()
     snap = reader.snapshot()
-    assert len(snap.results) == 5 and len(snap.requests) == 20
-    assert hub.count() == 4  # dataset_info + snapshot_download, per repo
-    hub.calls.clear()
+    assert len(snap.results) == entries[1] and len(snap.requests) == entries[0]
+    hub.reset_counts()
     reader.snapshot()
-    assert hub.calls == [("dataset_info", REQUESTS), ("dataset_info", RESULTS)]  # unchanged: cached by sha
-    hub.calls.clear()
+    assert hub.count() == 1 and hub.count("refs") == 1  # unchanged: one head request
+    writer.submit(make_request(999))
+    hub.reset_counts()
+    reader.snapshot()
+    assert hub.count() == 3  # head, state.json, the last log chunk: whatever the number of entries
+    hub.reset_counts()
     reader.claim("w2", 600, 3)
-    assert hub.count("snapshot_download") == 0 and hub.count("hf_hub_download") == 0  # nothing new to download
+    assert hub.count() <= 5 and hub.count("tree") == 0  # head, preupload, commit (+ state/log if moved)
 
 
-def test_token_never_in_messages_or_logs(hub: FakeHub, caplog: pytest.LogCaptureFixture) -> None:
+def test_reading_our_own_write_costs_one_head_request(hub: HubEmulator) -> None:
+    store = make_hub_store(hub)
+    store.submit(make_request(1))
+    hub.reset_counts()
+    store.snapshot()
+    assert hub.count() == 1
+
+
+def test_missing_revision_is_not_reported_as_a_missing_repo(hub: HubEmulator) -> None:
+    store = make_hub_store(hub)
+    store.submit(make_request(1))
+    with pytest.raises(Conflict, match="revision is gone"):
+        store._view("f" * 40)
+    missing = HubStore("nobody/requests", "nobody/results", token=TOKEN, api=HfApi(endpoint=ENDPOINT, token=TOKEN))
+    with pytest.raises(StoreError, match="LEADERBOARD_CREATE_REPOS"):
+        missing.snapshot()
+
+
+def test_local_entry_not_found_from_the_client_is_transient() -> None:
+    sleeps: list[float] = []
+    caller = HubCaller(RetryPolicy(attempts=3, sleep=sleeps.append), None)
+    answers = iter([LocalEntryNotFoundError("offline or 5xx"), "ok"])
+
+    def flaky() -> str:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert caller("download", "a/b", flaky) == "ok" and len(sleeps) == 1
+
+
+def test_layout_1_is_refused_with_the_migration_command(hub: HubEmulator) -> None:
+    make_hub_store(hub)
+    hub.push(REQUESTS, {layout.LEGACY_LOG_FILE: b"", "requests/req-0001.json": b"{}"})
+    with pytest.raises(StoreError, match=r"python -m core\.store\.migrate"):
+        make_hub_store(hub).snapshot()
+
+
+def test_result_folders_are_sharded_so_none_passes_the_hub_limit() -> None:
+    ids = [f"20260101T000000Z-{i:08x}" for i in range(20_000)]
+    folders: dict[str, int] = {}
+    for request_id in ids:
+        folder = layout.result_path(request_id).rsplit("/", 1)[0]
+        folders[folder] = folders.get(folder, 0) + 1
+    assert len(folders) == 256 and max(folders.values()) < 200
+
+
+def test_token_never_in_messages_or_logs(hub: HubEmulator, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     store = make_hub_store(hub)
     store.submit(make_request(1))
-    hub.fail("dataset_info", 503, times=10)
+    hub.fail("refs", 503, times=10)
     with pytest.raises(StoreError) as raised:
         store.snapshot()
     texts = [str(raised.value), "".join(traceback.format_exception(raised.value))]
-    hub._failures.clear()
-    hub.fail("create_commit", 403)
+    hub.clear_faults()
+    hub.fail("commit", 403)
     with pytest.raises(StoreError) as forbidden:
         store.claim("w", 60, 3)
     assert "write access" in str(forbidden.value)
     texts += [str(forbidden.value), "".join(traceback.format_exception(forbidden.value)), repr(store)]
-    missing = HubStore("nobody/requests", "nobody/results", token=TOKEN, api=hub.api(TOKEN))
-    with pytest.raises(StoreError) as not_found:
-        missing.snapshot()
-    assert "LEADERBOARD_CREATE_REPOS" in str(not_found.value)
-    texts += [str(not_found.value), "".join(traceback.format_exception(not_found.value))]
     texts += [record.getMessage() for record in caplog.records]
     texts += [caplog.text]
     assert caplog.records  # the retries were logged

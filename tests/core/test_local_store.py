@@ -7,13 +7,14 @@ import pytest
 
 from core.records import Status
 from core.store import LocalStore, Store
-from tests.core.store_contract import StoreContract, make_request
+from core.store.base import Changes
+from tests.core.store_contract import ROWS, FakeClock, StoreContract, make_request, make_result
 
 
 class TestLocalStore(StoreContract):
     @pytest.fixture
-    def store(self, tmp_path: Path) -> Store:
-        return LocalStore(tmp_path / "store")
+    def store(self, tmp_path: Path, clock: FakeClock) -> Store:
+        return LocalStore(tmp_path / "store", clock=clock)
 
 
 def _claim_all(root: str, worker: str, queue: multiprocessing.Queue) -> None:
@@ -52,17 +53,33 @@ def test_no_temp_files_left_behind(tmp_path: Path) -> None:
 
 def test_result_written_before_crash_is_finished_not_rerun(tmp_path: Path) -> None:
     """A worker that wrote its result but died before marking the request: lease expiry finishes it."""
-    from tests.core.store_contract import ROWS, make_result
+    clock = FakeClock()
+    store = LocalStore(tmp_path / "store", clock=clock)
+    store.submit(make_request(1))
+    claimed = store.claim("w", lease_s=60, max_attempts=3)
+    # Simulate the crash window: the result files exist, the request still says RUNNING.
+    store._write_results(Changes(results=[(make_result(claimed), {"set": ROWS})]))
+    clock.advance(61)
+    assert store.claim("w2", 60, 3) is None
+    assert store.snapshot().requests["req-0001"].status is Status.FINISHED
+
+
+def test_a_crash_before_state_json_leaves_no_status_change_without_its_log_line(tmp_path: Path) -> None:
+    """Shards and log chunks are written before `state.json`; a crash in between changes nothing readers see."""
+    from core import layout
+    from core.store.repo_files import requests_files
 
     store = LocalStore(tmp_path / "store")
     store.submit(make_request(1))
-    claimed = store.claim("w", lease_s=0.05, max_attempts=3)
-    # Simulate the crash window: the result files exist, the request file still says RUNNING.
-    from core.store.base import Changes
-
-    store._write("", Changes(results=[(make_result(claimed), {"set": ROWS})]))
-    import time
-
-    time.sleep(0.1)
-    assert store.claim("w2", 60, 3) is None
-    assert store.snapshot().requests["req-0001"].status is Status.FINISHED
+    claimed = store.claim("w", 60, 3)
+    view = store._view()
+    files, _ = requests_files(view, [claimed.replace(status=Status.FINISHED, lease=None)], [], None, "crashed")
+    for path, data in files.items():
+        if path != layout.STATE_FILE:  # the process dies before writing the state
+            (store.requests_root / path).parent.mkdir(parents=True, exist_ok=True)
+            (store.requests_root / path).write_bytes(data)
+    snap = LocalStore(tmp_path / "store").snapshot()
+    assert snap.requests["req-0001"].status is Status.RUNNING
+    assert [e.event for e in snap.log] == ["submitted", "claimed"]
+    store.heartbeat("req-0001", "w", 60)  # the next write replaces the stray shard
+    assert LocalStore(tmp_path / "store").snapshot().requests["req-0001"].status is Status.RUNNING

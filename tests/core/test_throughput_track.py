@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from core import layout
 from core.config import ConfigError, HardwarePrice, load_config
 from core.cost import (
     batch_one_cost,
@@ -22,6 +23,7 @@ from core.cost import (
 )
 from core.dataset_card import consolidated_table
 from core.records import (
+    THROUGHPUT_PUBLISHED,
     LadderStep,
     PredictionRow,
     Status,
@@ -147,8 +149,10 @@ def test_store_keeps_throughput_apart_and_the_batch_one_board_unchanged(tmp_path
     assert entry is not None and entry.meets_realtime is False and entry.rtf == 0.5 and entry.rank == 2
     assert store.throughput_results() == {"req-1": record}
     results_root = tmp_path / "store" / "results"
-    assert (results_root / "throughput" / "req-1.json").is_file()
-    assert (results_root / "throughput" / "req-1" / "ami.jsonl").is_file()
+    shard = layout.shard("req-1")
+    assert (results_root / "throughput" / shard / "req-1.json").is_file()
+    assert (results_root / "throughput" / shard / "req-1" / "ami.jsonl").is_file()
+    assert (results_root / "throughput-records" / f"{shard}.jsonl").is_file()
     assert not (results_root / "results" / "req-1.throughput.json").exists()
     (row,) = csv.DictReader(io.StringIO((results_root / THROUGHPUT_TABLE_FILE).read_text()))
     assert row["track"] == "throughput" and row["chosen_batch_size"] == "16" and row["rtfx"] == "5000.0"
@@ -185,15 +189,47 @@ def test_detail_page_pair_keeps_the_batch_one_verdict() -> None:
         both_tracks(result, make_throughput("r2"))
 
 
-def test_hub_store_keeps_throughput_in_its_own_folder(tmp_path: Path) -> None:
-    from tests.core.test_hub_store import make_hub_store
-    from tests.fake_hub import FakeHub
+def test_hub_store_writes_throughput_sharded_in_one_commit() -> None:
+    from tests.core.test_hub_store import REQUESTS, RESULTS, make_hub_store
+    from tests.hub_emulator import HubEmulator
 
-    store = make_hub_store(FakeHub(tmp_path / "hub"))
-    finish_in_store(store, [make_result("req-1", wers={"ami": 0.3})])
-    assert store.throughput_results() == {}
-    record = make_throughput("req-1")
-    store.publish_throughput(record, {"ami": [PredictionRow("a", "hello", "hello", 2.0, 0.001)]})
-    assert store.throughput_results() == {"req-1": record}
-    assert set(store.snapshot().results) == {"req-1"}
-    assert all(not isinstance(r, ThroughputResult) for r in store.snapshot().results.values())
+    hub = HubEmulator()
+    with hub.installed():
+        store = make_hub_store(hub)
+        finish_in_store(store, [make_result("req-1", wers={"ami": 0.3})])
+        assert store.throughput_results() == {}
+        record = make_throughput("req-1")
+        commits = (hub.commit_count(RESULTS), hub.commit_count(REQUESTS))
+        store.publish_throughput(record, {"ami": [PredictionRow("a", "hello", "hello", 2.0, 0.001)]})
+        # The files in one results commit, then the log event in one requests commit.
+        assert (hub.commit_count(RESULTS), hub.commit_count(REQUESTS)) == (commits[0] + 1, commits[1] + 1)
+        shard = layout.shard("req-1")
+        expected = {
+            f"throughput/{shard}/req-1.json",
+            f"throughput/{shard}/req-1/ami.jsonl",
+            f"throughput-records/{shard}.jsonl",
+            THROUGHPUT_TABLE_FILE,
+        }
+        assert expected <= set(hub.files(RESULTS))
+        assert store.throughput_results() == {"req-1": record}
+        assert make_hub_store(hub).throughput_results() == {"req-1": record}  # a fresh reader too
+        snapshot = store.snapshot()
+        assert set(snapshot.results) == {"req-1"} and snapshot.log[-1].event == THROUGHPUT_PUBLISHED
+        assert all(not isinstance(r, ThroughputResult) for r in snapshot.results.values())
+
+
+def test_hub_throughput_write_racing_another_commit_keeps_both_records() -> None:
+    from tests.core.test_hub_store import RESULTS, make_hub_store
+    from tests.hub_emulator import HubEmulator
+
+    hub = HubEmulator()
+    rows = {"ami": [PredictionRow("a", "hello", "hello", 2.0, 0.001)]}
+    with hub.installed():
+        a, b = make_hub_store(hub), make_hub_store(hub)
+        finish_in_store(a, [make_result("req-1"), make_result("req-2")])
+        # B publishes after A has read the shards, just before A's commit: A's commit gets a real 412 and is rebuilt.
+        hub.before("commit", lambda: b.publish_throughput(make_throughput("req-2"), rows))
+        a.publish_throughput(make_throughput("req-1"), rows)
+        assert set(a.throughput_results()) == {"req-1", "req-2"}
+        table = hub.files(RESULTS)[THROUGHPUT_TABLE_FILE].decode()
+        assert "req-1" in table and "req-2" in table

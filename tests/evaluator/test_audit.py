@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from core import layout
 from core.config import AuditConfig, LeaderboardConfig
 from core.model_files import local_revision, weight_file_hashes
 from core.records import AuditRecord, ModelInfo, Status, Verdict
@@ -168,7 +169,7 @@ def test_crash_between_record_and_log_line_leaves_no_published_audit(board, monk
     real_write = local_store.atomic_write
 
     def dies_at_the_log(path: Path, data) -> None:
-        if path.name == "log.jsonl":
+        if path.name == layout.STATE_FILE:  # written last: the audit file and log chunk are down, unnamed
             raise KeyboardInterrupt
         real_write(path, data)
 
@@ -176,7 +177,8 @@ def test_crash_between_record_and_log_line_leaves_no_published_audit(board, monk
     with pytest.raises(KeyboardInterrupt):
         store.record_audit(record, actor="t")
     snap = store.snapshot()
-    assert len(snap.audits) == 1 and snap.published_audits() == []  # the orphan file is not an audit
+    orphan = store.results_root / layout.audit_path(record.request_id, record.audit_id)
+    assert orphan.is_file() and snap.published_audits() == [] and snap.log == store.snapshot().log  # not an audit
     monkeypatch.setattr(local_store, "atomic_write", real_write)
     store.record_audit(record, actor="t")  # retried cleanly
     assert store.snapshot().published_audits() == [record]
@@ -243,7 +245,7 @@ def test_verify_checks_audit_records_and_their_log_events(board) -> None:
     assert verify.main([str(store.root), "--public-key", key], out=out) == 0, out.getvalue()
     assert "1 audit record(s)" in out.getvalue()
     record = _only_audit(store)
-    path = store.results_root / "audits" / "req-0001" / f"{record.audit_id}.json"
+    path = store.results_root / layout.audit_path("req-0001", record.audit_id)
     path.write_text(record.replace(passed=False).to_json(), encoding="utf-8")
     out = io.StringIO()
     assert verify.main([str(store.root), "--public-key", key], out=out) == 1

@@ -98,6 +98,28 @@ def test_lease_keeper_notices_a_lost_lease(setup) -> None:
     assert keeper.lost()
 
 
+def test_lease_keeper_survives_any_exception_and_beats_again() -> None:
+    """The real Hub client raises transient failures as many types; none may kill the renewal thread."""
+    import threading
+
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    failures = [LocalEntryNotFoundError("5xx while offline"), RuntimeError("anything"), ValueError("bad json")]
+    renewed = threading.Event()
+    calls: list[str] = []
+
+    class FlakyStore:
+        def heartbeat(self, request_id: str, worker: str, lease_s: float, progress: object = None) -> None:
+            calls.append(request_id)
+            if failures:
+                raise failures.pop(0)
+            renewed.set()
+
+    with LeaseKeeper(FlakyStore(), "req-0001", "w1", lease_s=60, interval_s=0.001) as keeper:  # type: ignore[arg-type]
+        assert renewed.wait(timeout=30)
+    assert not keeper.lost() and len(calls) >= 4 and not failures
+
+
 def test_secrets_are_redacted(monkeypatch) -> None:
     monkeypatch.setenv("HF_TOKEN", "hf_secretsecret123")
     assert redact("401 for token hf_secretsecret123") == "401 for token ***"
@@ -121,10 +143,36 @@ def test_published_store_verifies_with_the_cli(setup, capsys) -> None:
     run_once(config, store, worker="w")
     assert main(["verify", str(config.store.local_root)]) == 0
     before = store.snapshot()
-    result_file = config.store.local_root / "results" / "results" / "req-0001.json"
+    from core import layout
+
+    results_root = config.store.local_root / "results"
+    result_file = results_root / layout.result_path("req-0001")
     result_file.write_text(result_file.read_text().replace('"precision": "float32"', '"precision": "float16"'))
+    records = results_root / layout.records_path(layout.shard("req-0001"))  # what the board reads
+    records.write_text(records.read_text().replace('"precision":"float32"', '"precision":"float16"'))
     after = store.snapshot()
     assert after.version != before.version  # the Space rebuilds its board and stops ranking the edited result
     assert not verify_result(after.results["req-0001"], public_key_for(config))
     assert main(["verify", str(config.store.local_root)]) == 1
     assert "req-0001" in capsys.readouterr().out
+
+
+def test_worker_that_lost_its_lease_publishes_nothing_and_says_so(setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.store import LeaseLost
+
+    config, store = setup
+    _submit(store, 1, "org/tiny", models=config.models_dir)
+    real_finish = store.finish
+
+    def paused_past_the_lease(request_id, worker, result, predictions):  # the process was stopped, then resumed
+        store.clock = lambda: datetime.now(UTC) + timedelta(seconds=config.rules.lease_s + 60)
+        assert store.claim("other", config.rules.lease_s, config.rules.max_attempts + 1) is not None
+        return real_finish(request_id, worker, result, predictions)
+
+    monkeypatch.setattr(store, "finish", paused_past_the_lease)
+    with pytest.raises(LeaseLost, match="w lost its lease on req-0001"):
+        run_once(config, store, worker="w")
+    snap = store.snapshot()
+    assert snap.finished_results() == [] and snap.requests["req-0001"].lease.worker == "other"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from core import layout
 from core.dataset_card import CARD_FILE, CardInfo, render_card
 from core.records import PredictionRow, write_jsonl
 from core.signing import (
@@ -26,7 +27,7 @@ from core.store import LocalStore
 from evaluator import keygen, verify
 from evaluator.metrics import aggregate, get_normalizer, score_eval_set
 from tests.core.store_contract import ROWS, make_request, make_result
-from tests.fake_hub import FakeHub
+from tests.hub_emulator import HubEmulator
 
 
 def run(argv: list[str]) -> tuple[int, str]:
@@ -64,41 +65,41 @@ def test_untouched_store_verifies(store_root: Path, keys: tuple[str, str]) -> No
 
 
 def test_changed_number_fails_naming_the_file(store_root: Path, keys: tuple[str, str]) -> None:
-    path = store_root / "results" / "results" / "req-0002.json"
+    path = store_root / "results" / layout.result_path("req-0002")
     path.write_text(path.read_text().replace('"avg_wer": 0.1', '"avg_wer": 0.2'))
     code, out = run([str(store_root), "--public-key", keys[1]])
     assert code == 1
-    assert "FAIL results/results/req-0002.json: signature does not verify" in out
+    assert f"FAIL results/{layout.result_path('req-0002')}: signature does not verify" in out
     assert "req-0001" not in out
 
 
 def test_one_prediction_character_changed_fails_naming_the_file(store_root: Path, keys: tuple[str, str]) -> None:
-    path = store_root / "results" / "predictions" / "req-0001" / "other.jsonl"
+    path = store_root / "results" / layout.predictions_path("req-0001", "other")
     path.write_text(path.read_text().replace("Hello, world!", "Hello, world."))
     code, out = run([str(store_root), "--public-key", keys[1]])
     assert code == 1
-    assert "FAIL results/predictions/req-0001/other.jsonl: does not match the sha256 signed in" in out
+    assert f"FAIL results/{layout.predictions_path('req-0001', 'other')}: does not match the sha256 signed in" in out
 
 
 def test_one_signature_character_changed_fails(store_root: Path, keys: tuple[str, str]) -> None:
-    path = store_root / "results" / "results" / "req-0001.json"
+    path = store_root / "results" / layout.result_path("req-0001")
     data = json.loads(path.read_text())
     signature = data["signature"]
     data["signature"] = ("B" if signature[10] != "B" else "C").join([signature[:10], signature[11:]])
     path.write_text(json.dumps(data, indent=2))
     code, out = run([str(store_root), "--public-key", keys[1]])
-    assert code == 1 and "FAIL results/results/req-0001.json: signature does not verify" in out
+    assert code == 1 and f"FAIL results/{layout.result_path('req-0001')}: signature does not verify" in out
 
 
 def test_edited_log_entry_fails_at_its_seq(store_root: Path, keys: tuple[str, str]) -> None:
-    log = store_root / "requests" / "log.jsonl"
+    log = store_root / "requests" / layout.log_chunk_path(0)
     lines = log.read_text().splitlines()
     entry = json.loads(lines[4])
     entry["actor"] = "mallory"
     lines[4] = json.dumps(entry)
     log.write_text("\n".join(lines) + "\n")
     code, out = run([str(store_root), "--public-key", keys[1]])
-    assert code == 1 and "FAIL requests/log.jsonl seq 5: hash chain breaks" in out
+    assert code == 1 and "FAIL requests/log seq 5: hash chain breaks" in out
 
 
 def test_wrong_key_fails_and_missing_key_is_a_usage_error(store_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,10 +205,16 @@ def test_evaluator_out_folder_and_key_from_env(
 
 def test_hub_results_repo_folder_with_table_and_card_key(tmp_path: Path, keys: tuple[str, str]) -> None:
     """What `verify owner/name` downloads: the results repo as HubStore wrote it; the key comes from the card."""
-    from tests.core.test_hub_store import REQUESTS, RESULTS, make_hub_store
 
     private, public = keys
-    hub = FakeHub(tmp_path / "hub")
+    hub = HubEmulator()
+    with hub.installed():
+        _hub_repo_folder_checks(hub, tmp_path, private, public)
+
+
+def _hub_repo_folder_checks(hub: HubEmulator, tmp_path: Path, private: str, public: str) -> None:
+    from tests.core.test_hub_store import REQUESTS, RESULTS, make_hub_store
+
     store = make_hub_store(hub, card=CardInfo(leaderboard_version="test-v1", public_key=public, eval_sets=("set",)))
     store.submit(make_request(1))
     claimed = store.claim("w", 600, 3)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from core import layout
 from core.records import THROUGHPUT_PUBLISHED, PredictionRow, write_jsonl
 from core.signing import generate_keypair, predictions_sha256, sign_result, throughput_hash
 from core.store import LocalStore
@@ -59,10 +60,10 @@ def test_publishing_logs_an_event_and_moves_the_local_version(store: LocalStore,
     assert set(snapshot.results) == {"req-0001"}  # still one batch-one result
 
 
-def test_hand_edit_of_a_throughput_record_moves_the_version(store: LocalStore, keys: tuple[str, str]) -> None:
+def test_hand_edit_of_a_throughput_shard_moves_the_version(store: LocalStore, keys: tuple[str, str]) -> None:
     store.publish_throughput(signed_throughput(keys[0]), THR_ROWS)
     before = store.snapshot().version
-    path = store.results_root / "throughput" / "req-0001.json"
+    path = store.results_root / layout.throughput_records_path(layout.shard("req-0001"))
     path.write_text(path.read_text().replace('"chosen_batch_size": 16', '"chosen_batch_size": 4'))
     assert store.snapshot().version != before
 
@@ -76,23 +77,26 @@ def test_verify_passes_untouched_throughput_and_counts_it(store: LocalStore, key
 
 def test_verify_fails_a_changed_throughput_prediction(store: LocalStore, keys: tuple[str, str]) -> None:
     store.publish_throughput(signed_throughput(keys[0]), THR_ROWS)
-    path = store.results_root / "throughput" / "req-0001" / "ami.jsonl"
+    path = store.results_root / layout.throughput_predictions_path("req-0001", "ami")
     path.write_text(path.read_text().replace("hello", "hallo", 1))
     code, out = run([str(store.results_root.parent), "--public-key", keys[1]])
-    assert code == 1 and "throughput/req-0001/ami.jsonl: does not match the sha256 signed" in out
+    assert (
+        code == 1
+        and f"{layout.throughput_predictions_path('req-0001', 'ami')}: does not match the sha256 signed" in out
+    )
 
 
 def test_verify_fails_a_changed_throughput_record(store: LocalStore, keys: tuple[str, str]) -> None:
     store.publish_throughput(signed_throughput(keys[0]), THR_ROWS)
-    path = store.results_root / "throughput" / "req-0001.json"
+    path = store.results_root / layout.throughput_path("req-0001")
     data = json.loads(path.read_text())
     data["aggregate"]["rtfx"] = 99999.0
     path.write_text(json.dumps(data))
     code, out = run([str(store.results_root.parent), "--public-key", keys[1]])
     assert code == 1
-    assert "throughput/req-0001.json: signature does not verify" in out
+    assert f"{layout.throughput_path('req-0001')}: signature does not verify" in out
     assert "names a throughput record of req-0001 that is missing or changed" in out
-    assert "throughput/req-0001.json: is not published in the log" in out
+    assert f"{layout.throughput_path('req-0001')}: is not published in the log" in out
 
 
 def test_verify_reports_an_unsigned_throughput_record(store: LocalStore, keys: tuple[str, str]) -> None:

@@ -22,8 +22,9 @@ from leaderboard.jobs.dispatcher import Dispatcher, job_spec
 from leaderboard.jobs.hub import HubJobs, JobRequestSpec
 from leaderboard.jobs.status import jobs_markdown
 from tests.core.store_contract import make_request
-from tests.jobs_emulator import JobsEmulator, SimClock, installed
-from tests.jobs_sim import JobWorkers, store_clock
+from tests.hub_emulator import HubEmulator
+from tests.jobs_emulator import JobsEmulator, SimClock
+from tests.jobs_sim import JobWorkers
 
 TOKEN = "hf_jobs_test_token"
 SIGNING_KEY = "signing-key-secret-value-0123456789"
@@ -73,7 +74,7 @@ def _config(**workers: object):
 def _rig(tmp_path: Path, durations: dict[str, float], fates: dict[tuple[str, int], str] | None = None, **workers):
     clock = SimClock(datetime(2026, 11, 27, 10, 0, tzinfo=UTC))
     config = _config(**workers)
-    store = LocalStore(tmp_path / "store")
+    store = LocalStore(tmp_path / "store", clock=clock)
     sim = JobWorkers(
         store,
         config.rules,
@@ -89,14 +90,15 @@ def _rig(tmp_path: Path, durations: dict[str, float], fates: dict[tuple[str, int
 
 @pytest.fixture
 def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
-    """Build a rig whose emulator answers every `huggingface_hub` call and whose clock the store reads;
-    both are undone after the test (the previous client factory comes back)."""
+    """Build a rig whose emulator answers every `huggingface_hub` call and whose clock the store reads; the
+    emulator is removed after the test (the previous client factory comes back)."""
     with ExitStack() as stack:
 
         def build(*args: Any, **kwargs: Any) -> Rig:
             rig = _rig(tmp_path, *args, **kwargs)
-            stack.enter_context(installed(rig.emulator))
-            stack.enter_context(store_clock(rig.clock))
+            hub = HubEmulator()
+            hub.mount(rig.emulator.handle)  # one emulator serves the Hub's repo routes and the Jobs API
+            stack.enter_context(hub.installed())
             return rig
 
         yield build

@@ -3,16 +3,18 @@ real LocalStore."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
-from huggingface_hub.hf_api import ModelInfo as HubModelInfo
-from huggingface_hub.utils import SafetensorsFileMetadata, SafetensorsRepoMetadata, TensorInfo, hf_raise_for_status
+from huggingface_hub import HfApi
+from huggingface_hub import constants as hf_constants
 from safetensors import SafetensorError
 
 from core.config import Rules
@@ -48,6 +50,7 @@ from leaderboard.submission import (
     new_request_id,
     supported_architectures,
 )
+from tests.hub_emulator import ENDPOINT, HubEmulator, safetensors_bytes
 from tests.leaderboard.factories import make_request
 from tests.markdown_render import shown_text
 
@@ -472,158 +475,120 @@ def test_local_wrong_revision_is_refused(place_model, models_dir, store) -> None
     assert "has one revision" in run_submit(store, models_dir, "test-org/tiny-whisper", revision="v9").message
 
 
-# --- the Hub, through a fake HfApi that returns huggingface_hub's own dataclasses ---------------------------
+# --- the Hub: the REAL HfApi over the HTTP-level Hub emulator (tests/hub_emulator.py) -----------------------
+
+WEIGHTS = safetensors_bytes({"w": (1000, 39)})
 
 
-def _raise(status: int, code: str) -> None:
-    request = httpx2.Request("GET", "https://huggingface.co/api/models/x")
-    hf_raise_for_status(httpx2.Response(status, headers={"X-Error-Code": code}, request=request))
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubEmulator]:
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    emulator = HubEmulator()
+    with emulator.installed():
+        yield emulator
 
 
-class FakeHfApi:
-    """`model_info`, `get_safetensors_metadata` and `hf_hub_download` over an in-memory repo description."""
-
-    def __init__(self, tmp_path: Path, **repo: Any) -> None:
-        self.repo = {
-            "id": "openai/whisper-tiny",
-            "sha": SHA,
-            "revisions": {"main", "v1", SHA},
-            "files": {
-                "config.json": {"size": 100},
-                "model.safetensors": {"size": 1000, "lfs": {"size": 1000, "sha256": "c" * 64, "pointerSize": 134}},
-                "README.md": {"size": 50},
-            },
-            "config": {"architectures": ["WhisperForConditionalGeneration"]},
-            "cardData": {"license": "apache-2.0"},
-            "tags": [],
-            "gated": False,
-            "tensors": {"w": [1000, 39]},
-        }
-        self.repo.update(repo)
-        self.tmp_path = tmp_path
-        self.calls: list[str] = []
-        self.fail_with: Exception | None = None
-
-    def model_info(self, repo_id: str, *, revision: str | None = None, files_metadata: bool = False) -> HubModelInfo:
-        self.calls.append("model_info")
-        if self.fail_with is not None:
-            raise self.fail_with
-        if repo_id != self.repo["id"]:
-            _raise(404, "RepoNotFound")
-        if self.repo["gated"] == "error":
-            _raise(403, "GatedRepo")
-        if revision not in self.repo["revisions"]:
-            _raise(404, "RevisionNotFound")
-        siblings = [{"rfilename": name, **meta} for name, meta in self.repo["files"].items()]
-        return HubModelInfo(
-            id=repo_id,
-            sha=self.repo["sha"],
-            siblings=siblings,
-            cardData=self.repo["cardData"],
-            tags=self.repo["tags"],
-            gated=self.repo["gated"],
-        )
-
-    def get_safetensors_metadata(self, repo_id: str, *, revision: str | None = None) -> SafetensorsRepoMetadata:
-        self.calls.append("get_safetensors_metadata")
-        tensors = {
-            name: TensorInfo(dtype="F32", shape=shape, data_offsets=(0, 0))
-            for name, shape in self.repo["tensors"].items()
-        }
-        return SafetensorsRepoMetadata(
-            metadata=None,
-            sharded=False,
-            weight_map=dict.fromkeys(tensors, "model.safetensors"),
-            files_metadata={"model.safetensors": SafetensorsFileMetadata(metadata={}, tensors=tensors)},
-        )
-
-    def hf_hub_download(self, repo_id: str, filename: str, *, revision: str | None = None) -> str:
-        self.calls.append(f"download:{filename}@{revision}")
-        path = self.tmp_path / "download" / filename
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.repo["config"]))
-        return str(path)
+def hub_model(hub: HubEmulator, repo_id: str = "openai/whisper-tiny", **overrides: Any) -> str:
+    """A model repo on the emulator (config, real safetensors weights, card metadata); returns its commit SHA.
+    The tag `v1` points at that commit."""
+    config = overrides.pop("config", {"architectures": ["WhisperForConditionalGeneration"]})
+    files = overrides.pop(
+        "files", {"config.json": json.dumps(config).encode(), "model.safetensors": WEIGHTS, "README.md": b"# card\n"}
+    )
+    meta = {"cardData": {"license": "apache-2.0"}, "tags": [], "gated": False, **overrides}
+    lfs = {name for name in files if name.endswith((".safetensors", ".bin"))}
+    repo = hub.add_repo(repo_id, files, repo_type="model", lfs=lfs, **meta)
+    sha = repo.head[0]
+    repo.meta["refs"] = {"v1": sha}
+    return sha
 
 
-def test_hub_model_facts(tmp_path: Path) -> None:
-    api = FakeHfApi(tmp_path)
-    found = HubModels(api).inspect("openai/whisper-tiny", "v1")
-    assert found.sha == SHA and found.source == "hub" and found.requested_revision == "v1"
-    assert found.weight_files == {"model.safetensors": "c" * 64}
-    assert found.license == "apache-2.0" and found.parameters == 39_000
+def hub_models() -> HubModels:
+    return HubModels(HfApi(endpoint=ENDPOINT))
+
+
+def test_hub_model_facts(hub: HubEmulator) -> None:
+    sha = hub_model(hub)
+    found = hub_models().inspect("openai/whisper-tiny", "v1")
+    assert found.sha == sha and found.source == "hub" and found.requested_revision == "v1"
+    assert found.weight_files == {"model.safetensors": hashlib.sha256(WEIGHTS).hexdigest()}
+    assert found.license == "apache-2.0" and found.parameters == 1000 * 39
     assert found.architecture == "WhisperForConditionalGeneration"
-    assert f"download:config.json@{SHA}" in api.calls  # the config is read at the resolved SHA
+    assert ("resolve", "GET", f"/openai/whisper-tiny/resolve/{sha}/config.json") in hub.calls  # read at the SHA
     assert check_model(found, SUPPORTED) is None
 
 
-def test_hub_unknown_model(tmp_path: Path) -> None:
+def test_hub_unknown_model(hub: HubEmulator) -> None:
     with pytest.raises(InspectionError, match="No public model `nosuchorg/nomodel` on the Hugging Face Hub"):
-        HubModels(FakeHfApi(tmp_path)).inspect("nosuchorg/nomodel", "main")
+        hub_models().inspect("nosuchorg/nomodel", "main")
 
 
-def test_hub_unknown_revision(tmp_path: Path) -> None:
+def test_hub_unknown_revision(hub: HubEmulator) -> None:
+    hub_model(hub)
     with pytest.raises(InspectionError, match="has no revision `v9`"):
-        HubModels(FakeHfApi(tmp_path)).inspect("openai/whisper-tiny", "v9")
+        hub_models().inspect("openai/whisper-tiny", "v9")
 
 
-def test_hub_gated_model(tmp_path: Path) -> None:
+def test_hub_gated_model(hub: HubEmulator) -> None:
+    hub_model(hub, gated="manual")
     with pytest.raises(InspectionError, match="gated"):
-        HubModels(FakeHfApi(tmp_path, gated="manual")).inspect("openai/whisper-tiny", "main")
+        hub_models().inspect("openai/whisper-tiny", "main")
+    hub_model(hub, "openai/whisper-closed", gated="error")
     with pytest.raises(InspectionError, match="private and gated models cannot be evaluated"):
-        HubModels(FakeHfApi(tmp_path, gated="error")).inspect("openai/whisper-tiny", "main")
+        hub_models().inspect("openai/whisper-closed", "main")
 
 
-def test_hub_unreachable_says_so_and_hides_details(tmp_path: Path) -> None:
-    api = FakeHfApi(tmp_path)
-    api.fail_with = httpx2.ConnectError("secret-token-in-url hf_abcdef")
+def test_hub_unreachable_says_so_and_hides_details(hub: HubEmulator) -> None:
+    hub_model(hub)
+    hub.drop("info", error=httpx2.ConnectError, message="secret-token-in-url hf_abcdef")
     with pytest.raises(InspectionError) as caught:
-        HubModels(api).inspect("openai/whisper-tiny", "main")
+        hub_models().inspect("openai/whisper-tiny", "main")
     assert "Could not check" in str(caught.value) and "ConnectError" in str(caught.value)
     assert "hf_abcdef" not in str(caught.value)
 
 
-def test_hub_pickle_only_model(tmp_path: Path) -> None:
-    api = FakeHfApi(tmp_path, files={"config.json": {"size": 1}, "pytorch_model.bin": {"size": 9, "lfs": None}})
-    found = HubModels(api).inspect("openai/whisper-tiny", "main")
+def test_hub_pickle_only_model(hub: HubEmulator) -> None:
+    hub_model(hub, files={"config.json": b"{}", "pytorch_model.bin": b"not a safetensors file"})
+    found = hub_models().inspect("openai/whisper-tiny", "main")
     assert found.weight_files == {} and found.parameters is None
     assert "pickle-based weights" in check_model(found, SUPPORTED)
 
 
-def test_hub_license_from_tags_when_the_card_has_none(tmp_path: Path) -> None:
-    found = HubModels(FakeHfApi(tmp_path, cardData=None, tags=["license:cc-by-4.0"])).inspect(
-        "openai/whisper-tiny", "main"
-    )
-    assert found.license == "cc-by-4.0"
-    found = HubModels(FakeHfApi(tmp_path, cardData=None, tags=[])).inspect("openai/whisper-tiny", "main")
+def test_hub_license_from_tags_when_the_card_has_none(hub: HubEmulator) -> None:
+    hub_model(hub, cardData=None, tags=["license:cc-by-4.0"])
+    assert hub_models().inspect("openai/whisper-tiny", "main").license == "cc-by-4.0"
+    hub_model(hub, "openai/whisper-untagged", cardData=None, tags=[])
+    found = hub_models().inspect("openai/whisper-untagged", "main")
     assert "declares no license" in check_model(found, SUPPORTED)
 
 
-def test_hub_custom_code(tmp_path: Path) -> None:
-    api = FakeHfApi(tmp_path, config={"architectures": ["WhisperForConditionalGeneration"], "auto_map": {"x": "y"}})
-    assert "auto_map" in check_model(HubModels(api).inspect("openai/whisper-tiny", "main"), SUPPORTED)
+def test_hub_custom_code(hub: HubEmulator) -> None:
+    hub_model(hub, config={"architectures": ["WhisperForConditionalGeneration"], "auto_map": {"x": "y"}})
+    assert "auto_map" in check_model(hub_models().inspect("openai/whisper-tiny", "main"), SUPPORTED)
 
 
-def test_inspector_prefers_the_local_folder_and_falls_back_to_the_hub(place_model, models_dir, tmp_path) -> None:
+def test_inspector_prefers_the_local_folder_and_falls_back_to_the_hub(place_model, models_dir, hub) -> None:
     place_model("openai/whisper-tiny")
-    api = FakeHfApi(tmp_path)
-    inspector = ModelInspector(LocalModels(models_dir), HubModels(api))
-    assert inspector.inspect("openai/whisper-tiny", "main").source == "local" and api.calls == []
-    api.repo["id"] = "openai/other"
+    hub_model(hub)
+    hub_model(hub, "openai/other")
+    inspector = ModelInspector(LocalModels(models_dir), hub_models())
+    assert inspector.inspect("openai/whisper-tiny", "main").source == "local" and hub.count() == 0
     assert inspector.inspect("openai/other", "main").source == "hub"
     with pytest.raises(InspectionError, match="not in the local models folder either"):
         inspector.inspect("nosuchorg/nomodel", "main")
 
 
-def test_hub_submission_end_to_end(tmp_path: Path, store) -> None:
-    api = FakeHfApi(tmp_path)
+def test_hub_submission_end_to_end(tmp_path: Path, store, hub: HubEmulator) -> None:
+    sha = hub_model(hub)
     outcome = submission.submit(
         SubmissionForm.from_inputs("openai/whisper-tiny", "v1", "float16", True),
         "alice",
-        source=ModelInspector(LocalModels(tmp_path / "none"), HubModels(api)),
+        source=ModelInspector(LocalModels(tmp_path / "none"), hub_models()),
         store=store,
         rules=Rules(),
     )
     assert outcome.accepted
     request = store.snapshot().requests[outcome.request.request_id]
-    assert request.revision == SHA and request.requested_revision == "v1"
-    assert request.model.weight_files == {"model.safetensors": "c" * 64} and request.model.parameters == 39_000
+    assert request.revision == sha and request.requested_revision == "v1"
+    assert request.model.weight_files == {"model.safetensors": hashlib.sha256(WEIGHTS).hexdigest()}
+    assert request.model.parameters == 39_000

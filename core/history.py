@@ -1,0 +1,102 @@
+"""What the public log says each request's state is: a pure replay of its events, no I/O.
+
+Every status change the store makes is written with its log line in one transaction, so the state files and
+the log must agree. `replay` derives each request's status, attempts, lease and error from the log alone;
+`disagreements` names every request whose stored state differs from it (a status change missing from the log,
+or a log event whose change is missing); `recovered_request` rebuilds a request from its log history when its
+state file was damaged (its submission details are in the `submitted` event).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from core.records import Lease, LogEntry, Request, Status
+
+#: The events that change a request's status, and the status each one leaves it in.
+STATUS_EVENTS: dict[str, Status] = {
+    "submitted": Status.PENDING,
+    "claimed": Status.RUNNING,
+    "lease_expired": Status.PENDING,
+    "finished": Status.FINISHED,
+    "failed": Status.FAILED,
+}
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """One request as its log history leaves it."""
+
+    request_id: str
+    status: Status
+    attempts: int
+    lease: Lease | None
+    error: str | None
+    submitted: LogEntry | None
+    events: tuple[str, ...]
+
+
+def replay(log: Iterable[LogEntry]) -> dict[str, Replayed]:
+    """Each request's state after its status events, in log order (audit and other events change nothing)."""
+    states: dict[str, Replayed] = {}
+    for entry in log:
+        status = STATUS_EVENTS.get(entry.event)
+        if status is None:
+            continue
+        previous = states.get(entry.request_id)
+        attempts = previous.attempts if previous else 0
+        lease = None
+        if entry.event == "claimed":
+            attempts = int(entry.detail.get("attempt", attempts + 1))
+            lease = Lease(worker=entry.actor, expires_at=str(entry.detail.get("lease_expires_at", entry.at)))
+        error = str(entry.detail.get("error")) if entry.event == "failed" else None
+        states[entry.request_id] = Replayed(
+            request_id=entry.request_id,
+            status=status,
+            attempts=attempts,
+            lease=lease,
+            error=error,
+            submitted=entry if entry.event == "submitted" else (previous.submitted if previous else None),
+            events=(*(previous.events if previous else ()), entry.event),
+        )
+    return states
+
+
+def disagreements(requests: Mapping[str, Request], log: Sequence[LogEntry]) -> list[str]:
+    """Every request whose stored status or attempt count is not what its log history says, one line each."""
+    replayed = replay(log)
+    problems = []
+    for request_id in sorted(set(requests) | set(replayed)):
+        stored, logged = requests.get(request_id), replayed.get(request_id)
+        if stored is None:
+            problems.append(f"request {request_id} is in the log ({', '.join(logged.events)}) but in no state file")  # type: ignore[union-attr]
+        elif logged is None:
+            problems.append(f"request {request_id} is {stored.status} but the log has no event for it")
+        elif (stored.status, stored.attempts) != (logged.status, logged.attempts):
+            problems.append(
+                f"request {request_id} is {stored.status} after {stored.attempts} attempt(s), but its log "
+                f"({', '.join(logged.events)}) says {logged.status} after {logged.attempts}"
+            )
+    return problems
+
+
+def recovered_request(replayed: Replayed) -> Request | None:
+    """The request rebuilt from its log history (no model facts: those were only in the damaged file)."""
+    submitted = replayed.submitted
+    if submitted is None:
+        return None
+    detail = submitted.detail
+    return Request(
+        request_id=replayed.request_id,
+        model_id=str(detail.get("model_id", "")),
+        revision=str(detail.get("revision", "")),
+        requested_revision=str(detail.get("requested_revision", detail.get("revision", ""))),
+        precision=str(detail.get("precision", "")),
+        submitter=submitted.actor,
+        submitted_at=submitted.at,
+        status=replayed.status,
+        attempts=replayed.attempts,
+        lease=replayed.lease if replayed.status is Status.RUNNING else None,
+        error=replayed.error,
+    )

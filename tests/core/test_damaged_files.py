@@ -1,0 +1,222 @@
+"""Damaged store files are set aside and reported, never fatal (issue 10.1-10.4), on the local store and, where
+the Hub reads differently, over the Hub emulator: the board still reads, submissions and finishes still work,
+the damaged bytes are kept under `quarantine/`, and `verify` names each problem."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from core import layout
+from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo
+from core.records import Status
+from core.store import LocalStore
+from core.store import local as local_store
+from evaluator import verify
+from tests.core.store_contract import ROWS, FakeClock, make_request, make_result
+
+GARBAGE = b'{"seq": 99, "this is not": a log entry\n'
+
+
+def _store(root: Path, clock: FakeClock | None = None) -> LocalStore:
+    card = CardInfo(leaderboard_version="test-v1", eval_sets=("set",))
+    return LocalStore(root, card=card, clock=clock or FakeClock())
+
+
+def _finish(store: LocalStore, n: int) -> None:
+    store.submit(make_request(n))
+    claimed = store.claim("w", 600, 3)
+    assert claimed is not None and claimed.request_id == f"req-{n:04d}"
+    store.finish(claimed.request_id, "w", make_result(claimed), {"set": ROWS})
+
+
+def _board(tmp_path: Path) -> LocalStore:
+    """Two finished entries and one pending request."""
+    store = _store(tmp_path / "store")
+    _finish(store, 1)
+    _finish(store, 2)
+    store.submit(make_request(3))
+    return store
+
+
+def _table_ids(store: LocalStore) -> list[str]:
+    return list(pd.read_csv(store.results_root / TABLE_FILE)["request_id"])
+
+
+def _verify(store: LocalStore) -> tuple[int, str]:
+    out = io.StringIO()
+    code = verify.main([str(store.root)], out=out)
+    return code, out.getvalue()
+
+
+def _store_problems(store: LocalStore) -> list[str]:
+    """verify's FAIL lines about the requests repo, the log and the table (the unsigned test results' own
+    lines are not the point here)."""
+    lines = _verify(store)[1].splitlines()
+    return [line for line in lines if line.startswith("FAIL") and ("requests" in line or TABLE_FILE in line)]
+
+
+def _still_works(store: LocalStore, n: int = 4) -> None:
+    """Submitting, claiming and finishing still work, and the finish reaches the table."""
+    store.submit(make_request(n))
+    while (claimed := store.claim("w2", 600, 3)) is not None:
+        store.finish(claimed.request_id, "w2", make_result(claimed), {"set": ROWS})
+    assert f"req-{n:04d}" in _table_ids(store)
+
+
+def test_truncated_state_file_is_rebuilt_from_the_log_and_set_aside(tmp_path: Path) -> None:
+    store = _board(tmp_path)
+    state = store.requests_root / layout.STATE_FILE
+    original = state.read_bytes()
+    state.write_bytes(original[: len(original) // 2])
+    fresh = _store(store.root)
+    snap = fresh.snapshot()
+    assert any("state.json" in d and "rebuilt from the log" in d for d in snap.damaged)
+    assert {i: r.status for i, r in snap.requests.items()} == {
+        "req-0001": Status.FINISHED,
+        "req-0002": Status.FINISHED,
+        "req-0003": Status.PENDING,
+    }
+    assert [r.request_id for r in snap.finished_results()] == ["req-0001", "req-0002"]
+    assert any("requests/state.json: damaged" in line for line in _store_problems(fresh))
+    _still_works(fresh)
+    assert list((store.requests_root / layout.QUARANTINE_DIR).glob("state.json.*"))  # the bytes are kept
+    assert _store(store.root).snapshot().damaged == ()  # rewritten by the write
+    assert _store_problems(_store(store.root)) == []
+
+
+def test_garbage_appended_to_the_log_is_read_around_then_rewritten(tmp_path: Path) -> None:
+    store = _board(tmp_path)
+    chunk = store.requests_root / layout.log_chunk_path(0)
+    chunk.write_bytes(chunk.read_bytes() + GARBAGE)
+    fresh = _store(store.root)
+    snap = fresh.snapshot()
+    assert len(snap.log) == 7 and snap.verify_log().ok and any("log/000000.jsonl" in d for d in snap.damaged)
+    assert "log/000000.jsonl: damaged" in _verify(fresh)[1]
+    _still_works(fresh)
+    assert GARBAGE not in chunk.read_bytes() and _store(store.root).snapshot().verify_log().ok
+
+
+def test_garbage_closed_shard_line_costs_that_line_only(tmp_path: Path) -> None:
+    store = _board(tmp_path)
+    shard = store.requests_root / layout.closed_path(layout.shard("req-0001"))
+    shard.write_bytes(shard.read_bytes() + b"not json\n")
+    snap = _store(store.root).snapshot()
+    assert snap.requests["req-0001"].status is Status.FINISHED and any("closed/" in d for d in snap.damaged)
+    _still_works(_store(store.root))
+
+
+def test_corrupt_records_shard_and_result_file_do_not_stop_finishes(tmp_path: Path) -> None:
+    store = _board(tmp_path)
+    records = store.results_root / layout.records_path(layout.shard("req-0002"))
+    records.write_bytes(b'{"request_id": "req-0002", "truncated')
+    (store.results_root / layout.result_path("req-0001")).write_bytes(b"\x00\xff garbage")
+    fresh = _store(store.root)
+    snap = fresh.snapshot()
+    assert "req-0002" not in snap.results and any("records/" in d for d in snap.damaged)
+    code, out = _verify(fresh)
+    assert code == 1 and f"results/{layout.result_path('req-0001')}: not a valid result record" in out
+    _still_works(fresh)
+    repaired = _store(store.root).snapshot()  # the shard was rebuilt from the result files it repeats
+    assert "req-0002" in repaired.results and not any("records/" in d for d in repaired.damaged)
+    assert list((store.results_root / layout.QUARANTINE_DIR / layout.RECORDS_DIR).glob("*.jsonl.*"))
+
+
+def test_corrupt_table_is_rebuilt_from_the_records_on_the_next_finish(tmp_path: Path) -> None:
+    store = _board(tmp_path)
+    (store.results_root / TABLE_FILE).write_bytes(b"garbage,header\n\x00\x01,2,3,4\n")
+    fresh = _store(store.root)
+    fresh.snapshot()
+    _still_works(fresh)
+    assert _table_ids(fresh) == ["req-0001", "req-0002", "req-0003", "req-0004"]
+    assert (store.results_root / layout.quarantine_path(TABLE_FILE, "damaged")).is_file()
+
+
+def test_missing_table_fails_verify(tmp_path: Path) -> None:
+    store = _board(tmp_path)
+    (store.results_root / TABLE_FILE).unlink()
+    code, out = _verify(store)
+    assert code == 1 and "leaderboard.csv: is missing" in out
+
+
+def test_state_that_disagrees_with_the_log_fails_verify(tmp_path: Path) -> None:
+    store = _board(tmp_path)
+    state_path = store.requests_root / layout.STATE_FILE
+    state = json.loads(state_path.read_text())
+    state["open"][0]["status"] = "RUNNING"  # req-0003 is PENDING in its log
+    state["open"][0]["attempts"] = 1
+    state_path.write_text(json.dumps(state))
+    code, out = _verify(store)
+    assert code == 1 and "request req-0003 is RUNNING after 1 attempt(s), but its log (submitted) says PENDING" in out
+
+
+def test_crash_between_result_and_table_is_published_in_full_by_lease_expiry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    store = _store(tmp_path / "store", clock)
+    _finish(store, 1)
+    store.submit(make_request(2))
+    claimed = store.claim("w", 600, 3)
+    real_write = local_store.atomic_write
+
+    def killed_at_the_table(path: Path, data) -> None:
+        if path.name == TABLE_FILE:
+            raise KeyboardInterrupt  # kill -9 after the result and its records line, before the table
+        real_write(path, data)
+
+    monkeypatch.setattr(local_store, "atomic_write", killed_at_the_table)
+    with pytest.raises(KeyboardInterrupt):
+        store.finish("req-0002", "w", make_result(claimed), {"set": ROWS})
+    monkeypatch.setattr(local_store, "atomic_write", real_write)
+    (store.results_root / CARD_FILE).unlink()
+    clock.advance(601)
+    recovered = _store(store.root, clock)
+    assert [r.request_id for r in recovered.expire_leases(3)] == ["req-0002"]
+    snap = recovered.snapshot()
+    assert snap.requests["req-0002"].status is Status.FINISHED and "req-0002" in snap.results
+    assert _table_ids(recovered) == ["req-0001", "req-0002"] and (store.results_root / CARD_FILE).is_file()
+    assert [e.event for e in snap.log if e.request_id == "req-0002"] == ["submitted", "claimed", "finished"]
+    assert _store_problems(recovered) == []
+
+
+def test_hub_store_reads_around_a_damaged_state_file_and_repairs_it() -> None:
+    from tests.core.test_hub_store import REQUESTS, make_hub_store
+    from tests.hub_emulator import HubEmulator
+
+    hub = HubEmulator()
+    with hub.installed():
+        store = make_hub_store(hub)
+        _finish(store, 1)  # type: ignore[arg-type]
+        store.submit(make_request(2))
+        hub.push(REQUESTS, {layout.STATE_FILE: b'{"format": 2, "open": ['})  # a stray edit
+        fresh = make_hub_store(hub)
+        snap = fresh.snapshot()
+        assert any("state.json" in d for d in snap.damaged)
+        assert {i: r.status for i, r in snap.requests.items()} == {
+            "req-0001": Status.FINISHED,
+            "req-0002": Status.PENDING,
+        }
+        assert "req-0001" in snap.results
+        claimed = fresh.claim("w", 600, 3)
+        assert claimed is not None and claimed.request_id == "req-0002"
+        files = hub.files(REQUESTS)
+        assert any(p.startswith("quarantine/state.json.") for p in files)
+        assert make_hub_store(hub).snapshot().damaged == ()
+
+
+def test_queue_and_log_pages_name_the_damaged_files_escaped(tmp_path: Path) -> None:
+    from core.untrusted import md_text
+    from leaderboard.logview import damaged_markdown
+
+    store = _board(tmp_path)
+    chunk = store.requests_root / layout.log_chunk_path(0)
+    chunk.write_bytes(chunk.read_bytes() + b"<img src=x onerror=alert(1)> [x](https://evil.example)\n")
+    text = damaged_markdown(_store(store.root).snapshot().damaged)
+    assert "1 damaged store file(s) were set aside" in text and md_text("log/000000.jsonl") in text
+    assert "<img" not in text and "](https" not in text
+    assert damaged_markdown(()) == ""

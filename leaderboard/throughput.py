@@ -115,7 +115,11 @@ class TrackPair:
     throughput: ThroughputRow | None
 
 
-def both_tracks(result: Result, throughput: ThroughputResult | None) -> TrackPair:
+def both_tracks(
+    result: Result,
+    throughput: ThroughputResult | None,
+    verified: Callable[[ThroughputResult], bool] | None = None,
+) -> TrackPair:
     """The two tracks of one entry side by side; `meets_realtime` is the batch-one verdict, always."""
     if throughput is not None and throughput.request_id != result.request_id:
         raise ValueError(f"throughput record {throughput.request_id} is not of entry {result.request_id}")
@@ -124,7 +128,7 @@ def both_tracks(result: Result, throughput: ThroughputResult | None) -> TrackPai
         batch_one_avg_wer=result.aggregate.avg_wer,
         batch_one_usd_per_1000_audio_hours=cost_of_batch_one(result),
         meets_realtime=result.aggregate.meets_realtime,
-        throughput=throughput_row(throughput) if throughput is not None else None,
+        throughput=throughput_row(throughput, verified) if throughput is not None else None,
     )
 
 
@@ -228,4 +232,9 @@ def tracks_markdown(pair: TrackPair) -> str:
         lines += ["", "No throughput measurement for this entry (ask for one with the Submit form's tick box)."]
     else:
         lines += ["", f"WER change from batch one: {100 * t.wer_change:+.2f} points (padding can change outputs)."]
+        if t.verified is False:
+            lines += [
+                "",
+                "**The throughput record's signature does not verify**: it is not ranked on the Throughput tab.",
+            ]
     return "\n".join([*lines, "", f"Cost: {cost_note}."])

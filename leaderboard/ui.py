@@ -114,7 +114,7 @@ class Ui:
             with self._tab("throughput"):
                 self.throughput = ThroughputPage(ctx.store, ctx.config.version, ctx.source.verified)
             with self._tab("detail"):
-                self.detail = DetailPage(ctx.store, rules.max_rtf)
+                self.detail = DetailPage(ctx.store, rules.max_rtf, ctx.source.verified)
             with self._tab("submit"):
                 self.submit = SubmitPage(ctx)
             with self._tab("queue"):

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote
 
 import gradio as gr
 import pandas as pd
 
+from core.records import ThroughputResult
 from core.store import Store
 from leaderboard.audit_view import audit_markdown
 from leaderboard.data import Loaded
@@ -48,8 +50,10 @@ def detail_link(request_id: str) -> str:
 class DetailPage:
     """The components of the Model detail tab; build inside its `gr.Tab`."""
 
-    def __init__(self, store: Store, max_rtf: float) -> None:
-        self.store, self.max_rtf = store, max_rtf
+    def __init__(
+        self, store: Store, max_rtf: float, verified: Callable[[ThroughputResult], bool] | None = None
+    ) -> None:
+        self.store, self.max_rtf, self.verified = store, max_rtf, verified
         with gr.Row(equal_height=False):
             self.select = gr.Dropdown(
                 [],
@@ -162,7 +166,7 @@ class DetailPage:
         """Batch one and, when measured, throughput side by side (R14); the cost of each."""
         result = loaded.snapshot.results[request_id]
         throughput = throughput_records(loaded, self.store).get(request_id)
-        return tracks_markdown(both_tracks(result, throughput))
+        return tracks_markdown(both_tracks(result, throughput, self.verified))
 
     @staticmethod
     def audits(loaded: Loaded, request_id: str) -> str:

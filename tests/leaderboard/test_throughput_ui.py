@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from app import build_app
+from core import layout
 from core.signing import local_private_key, sign_result
 from core.store import LocalStore
 from leaderboard.table import COST_LABEL, Filters, csv_frame
@@ -115,3 +116,12 @@ def test_submit_tick_box_asks_for_the_throughput_track(tmp_path: Path, models_di
     assert "Accepted" in outputs[app.ui.submit.result]
     (request,) = LocalStore(tmp_path / "store").snapshot().requests.values()
     assert request.throughput is True
+
+
+def test_detail_page_says_when_the_throughput_signature_does_not_verify(app: Any) -> None:
+    assert "does not verify" not in app.ui.on_detail("r1")[app.ui.detail.tracks]
+    path = app.store.results_root / layout.throughput_records_path(layout.shard("r1"))
+    path.write_text(path.read_text().replace('"chosen_batch_size": 16', '"chosen_batch_size": 64'))
+    app.ui.ctx.source.invalidate()
+    tracks = app.ui.on_detail("r1")[app.ui.detail.tracks]
+    assert "| Batch size | 1 | 64 (largest used 16) |" in tracks and "signature does not verify" in tracks

@@ -62,6 +62,7 @@ def app_under_load(workdir: Path, clients: int = 50) -> tuple[Tally, float]:
     p95 = float("nan")
     try:
         with serve_app(store_root, models) as url:
+            measure(url, clients=2, rounds=1)  # warm-up, as bench/load.py does: first imports and first renders
             run = subprocess.Popen(
                 [sys.executable, "-m", "evaluator", "run-once", "--worker", "bench-eval"],
                 cwd=REPO_ROOT,

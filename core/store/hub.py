@@ -69,6 +69,7 @@ from core.store.repo_files import (
     requests_files,
     results_files,
 )
+from core.store.bad_files import parse_record
 
 if TYPE_CHECKING:
     from core.config import LeaderboardConfig
@@ -350,14 +351,17 @@ class HubStore(Store):
         fetch = self._fetcher(self.results_repo, head)
         if self._stored(results, audits, head):
             return head  # a retried write: these exact results and audits are already stored
-        names = {layout.shard(r.request_id) for r, _ in results}
+        damaged = self._damaged_shards(fetch, head)
+        names = {layout.shard(r.request_id) for r, _ in results} | damaged
         shards = {name: self._results_reader.shard(fetch, head, name) for name in names}
-        files, updated = results_files(shards, results)
+        set_aside = {b.quarantine_path: b.data for b in self._results_reader.bad_files(names)}
+        shards.update({name: self._repaired_shard(fetch, name, shards[name], finished) for name in damaged})
+        files, updated = results_files(shards, results, rewrite=damaged)
         files.update(audit_files(audits))
         if audits:  # the log event that publishes them follows in the requests commit (retried once if it fails)
             published = self._audits_reader.read(fetch, log, [])
             files[AUDITS_TABLE_FILE] = audits_table([*published, *audits]).encode("utf-8")
-        files.update({b.quarantine_path: b.data for b in self._results_reader.bad_files(names)})  # set aside
+        files.update(set_aside)
         table = None
         if results:
             eval_sets = tuple(self.card.eval_sets) if self.card else ()
@@ -382,6 +386,31 @@ class HubStore(Store):
         if table is not None:
             self._tables = {oid: table}
         return oid
+
+    def _damaged_shards(self, fetch: Fetch, head: str) -> set[str]:
+        """Records shards read as damaged that are still damaged at `head` (rewritten by this commit)."""
+        names = {b.path.removeprefix(f"{layout.RECORDS_DIR}/").removesuffix(".jsonl") for b in self._results_reader.bad_files()}
+        for name in names:
+            self._results_reader.shard(fetch, head, name)
+        return {name for name in names if self._results_reader.bad_files([name])}
+
+    def _repaired_shard(
+        self, fetch: Fetch, name: str, parsed: Mapping[str, Result], finished: Sequence[str]
+    ) -> dict[str, Result]:
+        """A damaged records shard's readable lines plus the result file of each finished request of that shard
+        whose line was lost (one GET each): the per-entry files are what the shard repeats."""
+        repaired = dict(parsed)
+        for request_id in finished:
+            if layout.shard(request_id) != name or request_id in repaired:
+                continue
+            raw = fetch(layout.result_path(request_id))
+            if raw is None:
+                continue
+            try:
+                repaired[request_id] = parse_record(Result.from_dict, raw)
+            except ValueError:
+                continue  # the result file is damaged too: `verify` names it
+        return repaired
 
     def _stored(
         self, results: Sequence[tuple[Result, Any]], audits: Sequence[AuditRecord], head: str | None = None

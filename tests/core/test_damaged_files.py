@@ -220,3 +220,24 @@ def test_queue_and_log_pages_name_the_damaged_files_escaped(tmp_path: Path) -> N
     assert "1 damaged store file(s) were set aside" in text and md_text("log/000000.jsonl") in text
     assert "<img" not in text and "](https" not in text
     assert damaged_markdown(()) == ""
+
+
+def test_hub_store_rebuilds_a_damaged_records_shard_from_the_result_files() -> None:
+    from tests.core.test_hub_store import RESULTS, make_hub_store
+    from tests.hub_emulator import HubEmulator
+
+    hub = HubEmulator()
+    with hub.installed():
+        store = make_hub_store(hub)
+        _finish(store, 1)  # type: ignore[arg-type]
+        shard = layout.records_path(layout.shard("req-0001"))
+        hub.push(RESULTS, {shard: hub.files(RESULTS)[shard][:30]})  # a stray edit cuts the shard
+        _finish(store, 2)  # type: ignore[arg-type]  # its results commit holds the damaged shard
+        damaged = make_hub_store(hub).snapshot()
+        assert "req-0001" not in damaged.results and any(shard in d for d in damaged.damaged)
+        reader = make_hub_store(hub)
+        reader.snapshot()
+        _finish(reader, 3)  # type: ignore[arg-type]  # the next write by a process that read the damage repairs it
+        repaired = make_hub_store(hub).snapshot()
+        assert set(repaired.results) == {"req-0001", "req-0002", "req-0003"} and repaired.damaged == ()
+        assert any(p.startswith(f"quarantine/{shard}.") for p in hub.files(RESULTS))

@@ -198,7 +198,8 @@ class Store(ABC):
 
         Only for a request whose batch-one evaluation finished: the queue runs the throughput track after it.
         """
-        request = self.snapshot().requests.get(result.request_id)
+        state, _ = self._read_state()  # the requests only: no results or audits are read for this check
+        request = state.requests.get(result.request_id)
         if request is None or request.status is not Status.FINISHED:
             raise StoreError(
                 f"request {result.request_id} has no finished batch-one evaluation; the throughput track runs after it"

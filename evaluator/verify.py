@@ -26,6 +26,7 @@ PATH may be:
 Throughput records (`throughput/<xx>/<request_id>.json`, R14) are checked like results (signature, the hashes
 of their predictions under `throughput/<xx>/<request_id>/`), and where the log is present each must be vouched for
 by a `throughput_published` event naming its sha256, and every such event must name a record that is there.
+Each line of `throughput-records/<xx>.jsonl` (what the Throughput tab reads) must equal its record's file.
 
 Audit records (`audits/<xx>/<request_id>/<audit_id>.json`, R13) are checked the same way: each must carry a valid
 signature, and where the log is present every `audit_passed`/`audit_failed` event must name the sha256 of an
@@ -117,6 +118,7 @@ class Located:
     table: Path | None = None
     audits: list[Path] = field(default_factory=list)
     throughput: list[Path] = field(default_factory=list)
+    throughput_shards: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -203,6 +205,7 @@ def locate(path: Path, requests_root: Path | None = None) -> Located:
             table=_existing(results_root / TABLE_FILE),
             audits=_repo_audits(results_root),
             throughput=_repo_throughput(results_root),
+            throughput_shards=sorted((results_root / layout.THROUGHPUT_RECORDS_DIR).glob("*.jsonl")),
         )
     elif (path / layout.RESULTS_DIR).is_dir() or _log_at(path) is not None:
         located = Located(
@@ -213,6 +216,7 @@ def locate(path: Path, requests_root: Path | None = None) -> Located:
             table=_existing(path / TABLE_FILE),
             audits=_repo_audits(path),
             throughput=_repo_throughput(path),
+            throughput_shards=sorted((path / layout.THROUGHPUT_RECORDS_DIR).glob("*.jsonl")),
         )
     else:
         raise VerifyUsageError(
@@ -416,6 +420,31 @@ def check_throughput(paths: list[Path], public_key: str | None, root: Path, repo
     return hashes
 
 
+def check_throughput_shards(shards: list[Path], hashes: dict[str, str], root: Path, report: Report) -> None:
+    """The Throughput tab reads `throughput-records/<xx>.jsonl`: every line must be exactly the record of its
+    per-entry file (which `check_throughput` verified), and every record file must have its line."""
+    seen: set[str] = set()
+    for shard in shards:
+        for number, line in enumerate(shard.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+            if not line.strip():
+                continue
+            where = f"{_rel(shard, root)} line {number}"
+            try:
+                record = ThroughputResult.from_json(line)
+            except (ValueError, TypeError, KeyError) as exc:
+                report.problems.append(Problem(where, f"not a valid throughput record ({exc})"))
+                continue
+            digest = throughput_hash(record)
+            seen.add(digest)
+            if digest not in hashes:
+                report.problems.append(
+                    Problem(where, f"the record of {record.request_id} differs from its file (or the file is missing)")
+                )
+    for digest, path in sorted(hashes.items(), key=lambda item: item[1]):
+        if shards and digest not in seen:
+            report.problems.append(Problem(path, "has no line in the throughput records shards the board reads"))
+
+
 def check_throughput_events(entries: list[LogEntry], hashes: dict[str, str], where: str, report: Report) -> None:
     """Every `throughput_published` event names a record that is present and unchanged, and every record is
     vouched for by such an event."""
@@ -535,6 +564,7 @@ def verify(located: Located, public_key: str | None) -> Report:
         check_table(located.table, results, located.root, report)
     audit_hashes = check_audits(located.audits, public_key or "", located.root, report)
     throughput_hashes = check_throughput(located.throughput, public_key, located.root, report)
+    check_throughput_shards(located.throughput_shards, throughput_hashes, located.root, report)
     if located.table is None and any(f.expected_id is not None for f in located.results):
         report.problems.append(Problem(TABLE_FILE, "is missing: the results repo must carry the consolidated table"))
     if located.log is not None:

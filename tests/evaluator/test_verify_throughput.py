@@ -104,3 +104,14 @@ def test_verify_reports_an_unsigned_throughput_record(store: LocalStore, keys: t
     store.publish_throughput(unsigned, THR_ROWS)
     code, out = run([str(store.results_root.parent), "--public-key", keys[1]])
     assert code == 3 and "UNSIGNED" in out
+
+
+def test_verify_fails_a_changed_throughput_shard_line(store: LocalStore, keys: tuple[str, str]) -> None:
+    store.publish_throughput(signed_throughput(keys[0]), THR_ROWS)
+    shard = layout.throughput_records_path(layout.shard("req-0001"))
+    path = store.results_root / shard
+    path.write_text(path.read_text().replace('"chosen_batch_size": 16', '"chosen_batch_size": 64'))
+    code, out = run([str(store.results_root.parent), "--public-key", keys[1]])
+    assert code == 1
+    assert f"{shard} line 1: the record of req-0001 differs from its file" in out
+    assert f"{layout.throughput_path('req-0001')}: has no line in the throughput records shards" in out

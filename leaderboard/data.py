@@ -5,6 +5,7 @@ values) is rebuilt only when the store's version changes, never per file or per 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -57,10 +58,21 @@ class Loaded:
     board: Board
     read_at: float
     memo: VersionMemo = field(default_factory=VersionMemo, compare=False, repr=False)
+    board_version: str = ""
 
     def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
         """`compute()` once per store version and `key`."""
         return self.memo.get(key, compute)
+
+
+def board_version(snapshot: Snapshot) -> str:
+    """What the board, the plot, the header and the log views are derived from: the finished results, the
+    log and the damaged files. A heartbeat (a lease renewal, progress) moves the store's version but not
+    this one, so an evaluation in progress does not make every visitor's page rebuild every few seconds."""
+    finished = sorted((r.request_id, r.signature or r.finished_at) for r in snapshot.finished_results())
+    last = snapshot.log[-1].hash if snapshot.log else ""
+    key = repr((finished, len(snapshot.log), last, tuple(snapshot.damaged)))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
 class BoardSource:
@@ -126,10 +138,11 @@ class BoardSource:
                 self._loaded = Loaded(current.snapshot, current.board, read_at=now, memo=current.memo)
                 return self._loaded
             self.reads += 1
-            if current is not None and current.snapshot.version == snapshot.version:
-                self._loaded = Loaded(snapshot, current.board, read_at=now, memo=current.memo)
+            key = board_version(snapshot)
+            if current is not None and current.board_version == key:
+                self._loaded = Loaded(snapshot, current.board, read_at=now, memo=current.memo, board_version=key)
             else:
-                self._loaded = Loaded(snapshot, self.build(snapshot), read_at=now)
+                self._loaded = Loaded(snapshot, self.build(snapshot), read_at=now, board_version=key)
             return self._loaded
 
     def build(self, snapshot: Snapshot) -> Board:

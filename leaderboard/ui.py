@@ -99,7 +99,7 @@ class Ui:
             self.tab = gr.Textbox(value=BOARD_TAB, visible="hidden", elem_id="lb-tab")  # the open tab's id
             self.query = gr.Textbox(visible="hidden", elem_id="lb-query")  # the URL's query string
             self.url_params = gr.Textbox(visible="hidden", elem_id="lb-url-params")  # the query the page opened with
-            self.store_version = gr.Textbox(first.snapshot.version, visible="hidden", elem_id="lb-store-version")
+            self.store_version = gr.Textbox(first.board_version, visible="hidden", elem_id="lb-store-version")
             self.board_timer = gr.Timer(BOARD_REFRESH_S)
             self._wire()
 
@@ -318,12 +318,12 @@ class Ui:
         return update
 
     def current_version(self) -> str:
-        return self.ctx.source.get().snapshot.version
+        return self.ctx.source.get().board_version
 
     def on_store_change(self, shown_version: str, detail_id: str | None, *values: Any) -> Update:
         """Re-render the board, plot, header and entry list when the store moved on (a new result)."""
         loaded = self.ctx.source.get()
-        if loaded.snapshot.version == shown_version:
+        if loaded.board_version == shown_version:
             return {}
         return {
             **self.render_view(self.board.filters(loaded, *values), loaded),

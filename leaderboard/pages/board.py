@@ -135,7 +135,7 @@ class BoardPage:
             self.status: status_line(view, filters) if board.entries else "",
             self.filters_query: filters_to_query(filters),
             self.rows: view.request_ids,
-            self.version: loaded.snapshot.version,
+            self.version: loaded.board_version,
         }
         if fresh and not view.empty and filters.columns is None:
             return {**update, self.table: table, self.download: csv}

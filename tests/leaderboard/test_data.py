@@ -110,3 +110,25 @@ def test_a_slow_store_is_read_less_often(tmp_path: Path) -> None:
     clock.now += 10.0
     source.get()
     assert store.snapshots == 2
+
+
+def test_a_heartbeat_keeps_the_board_and_what_pages_derived_from_it(tmp_path: Path) -> None:
+    """An evaluation in progress renews its lease every few seconds; that moves the store's version (the Queue
+    shows progress) but not the board's, so visitors' pages are not rebuilt on every beat."""
+    store = CountingStore(tmp_path / "store")
+    finish_in_store(store, [make_result("r1", "org/a", version="v1")])
+    store.submit(make_request("p1", "org/p"))
+    assert store.claim("w", 600, 3) is not None
+    clock = Clock()
+    source = BoardSource(store, version="v1", eval_sets=("ami",), ttl_s=2.0, clock=clock)
+    first = source.get()
+    first.cached("view", lambda: "computed once")
+    store.heartbeat("p1", "w", 600)
+    clock.now = 5.0
+    second = source.get()
+    assert second.snapshot.version != first.snapshot.version  # the Queue sees the renewed lease
+    assert second.board_version == first.board_version and second.board is first.board
+    assert second.cached("view", lambda: "computed again") == "computed once"
+    store.fail("p1", "w", "gave up")  # a status change is logged: the board (and its header) is rebuilt
+    clock.now = 10.0
+    assert source.get().board_version != first.board_version

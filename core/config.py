@@ -15,6 +15,7 @@ file. Environment variables override only *where* things live and who the local 
 
 from __future__ import annotations
 
+import datetime
 import os
 import tomllib
 from collections.abc import Mapping
@@ -90,6 +91,22 @@ class EvalSetConfig:
 
 
 @dataclass(frozen=True)
+class HardwarePrice:
+    """What one hour of the board's hardware costs, where that figure came from and when it was read.
+
+    Part of the leaderboard version (it lives in the version's config file and is recorded in every result),
+    so a price change means a new version and never silently rewrites the cost of results already published.
+    """
+
+    usd_per_hour: float
+    source: str
+    date: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class StoreConfig:
     kind: Literal["local", "hub"]
     local_root: Path
@@ -148,6 +165,7 @@ class LeaderboardConfig:
     extra: Mapping[str, Any] = field(default_factory=dict)
     workers: WorkersConfig = field(default_factory=WorkersConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    price: HardwarePrice | None = None
 
     def eval_set(self, name: str) -> EvalSetConfig:
         for eval_set in self.eval_sets:
@@ -199,6 +217,23 @@ def _rules(table: Mapping[str, Any], path: Path) -> Rules:
     if rules.warmup_utterances < 0 or rules.max_attempts < 1 or rules.lease_s <= 0 or rules.max_rtf <= 0:
         raise ConfigError(f"{path}: [rules] need warmup_utterances >= 0, max_attempts >= 1, lease_s > 0, max_rtf > 0")
     return rules
+
+
+def _price(table: Mapping[str, Any] | None, path: Path) -> HardwarePrice | None:
+    """`[hardware_price]`: `usd_per_hour` (a number >= 0), `source` and `date` (non-empty text), or absent."""
+    if table is None:
+        return None
+    known = {"usd_per_hour", "source", "date"}
+    if set(table) != known:
+        raise ConfigError(f"{path}: [hardware_price] needs exactly the keys {sorted(known)}, got {sorted(table)}")
+    usd = table["usd_per_hour"]
+    if isinstance(usd, bool) or not isinstance(usd, (int, float)) or not usd >= 0:
+        raise ConfigError(f"{path}: [hardware_price] usd_per_hour must be a number >= 0, got {usd!r}")
+    date = table["date"].isoformat() if isinstance(table["date"], datetime.date) else table["date"]
+    for key, value in (("source", table["source"]), ("date", date)):
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{path}: [hardware_price] {key} must be text saying where and when the price was read")
+    return HardwarePrice(usd_per_hour=float(usd), source=table["source"], date=date)
 
 
 def _audit(table: Mapping[str, Any], path: Path) -> AuditConfig:
@@ -303,7 +338,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         models_dir = local_root / "models"
     else:
         models_dir = _resolve(base, store_table["models_dir"])
-    known_top = {"leaderboard", "rules", "store", "eval_sets", "workers", "audit"}
+    known_top = {"leaderboard", "rules", "store", "eval_sets", "workers", "audit", "hardware_price"}
     return LeaderboardConfig(
         version=str(board["version"]),
         title=str(board.get("title", "Open ASR Leaderboard")),
@@ -317,4 +352,5 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         extra={k: v for k, v in data.items() if k not in known_top},
         workers=_workers(data.get("workers", {}), env, config_path),
         audit=_audit(data.get("audit", {}), config_path),
+        price=_price(data.get("hardware_price"), config_path),
     )

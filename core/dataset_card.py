@@ -34,7 +34,9 @@ import yaml
 from huggingface_hub.repocard import RepoCard
 
 from core import layout
-from core.records import AuditRecord, Result
+from core.cost import cost_of_batch_one
+from core.records import THROUGHPUT_TRACK, AuditRecord, Result
+from core.throughput_table import THROUGHPUT_COLUMNS, THROUGHPUT_TABLE_FILE
 
 if TYPE_CHECKING:
     from core.config import LeaderboardConfig
@@ -97,6 +99,8 @@ TAIL_COLUMNS: dict[str, str] = {
     "price_date": "The date that price was looked up (prices change; the cost is as of this date).",
     "result_file": "Path of the full, signed record in this repository.",
     "signature": "Ed25519 signature (base64) of the record; verify it, do not trust this column blindly.",
+    "usd_per_1000_audio_hours": "Hardware price per hour (recorded in the result's rules) x rtf x 1000, in US "
+    "dollars; empty for a result that recorded no price.",
 }
 
 #: Fields of `result.json`, documented in the card.
@@ -173,6 +177,7 @@ def table_row(result: Result) -> dict[str, Any]:
         "price_date": compute.price_date if compute else None,
         "result_file": layout.result_path(result.request_id),
         "signature": result.signature,
+        "usd_per_1000_audio_hours": cost_of_batch_one(result),
     }
     for name, score in result.datasets.items():
         row[wer_column(name)] = score.wer
@@ -263,7 +268,7 @@ class CardInfo:
             leaderboard_version=config.version,
             title=config.title,
             normalizer=config.normalizer,
-            rules=config.rules.to_dict(),
+            rules={**config.rules.to_dict(), **({"hardware_price": config.price.to_dict()} if config.price else {})},
             eval_sets=tuple(e.name for e in config.eval_sets),
             public_key=public_key,
             results_repo=config.store.results_repo,
@@ -294,6 +299,7 @@ def front_matter(info: CardInfo) -> dict[str, Any]:
         "configs": [
             {"config_name": "default", "data_files": [{"split": "train", "path": TABLE_FILE}], "default": True},
             {"config_name": "audits", "data_files": [{"split": "train", "path": AUDITS_TABLE_FILE}]},
+            {"config_name": THROUGHPUT_TRACK, "data_files": [{"split": "train", "path": THROUGHPUT_TABLE_FILE}]},
         ],
         "leaderboard_version": info.leaderboard_version,
         "public_key": info.public_key,
@@ -342,6 +348,52 @@ print("WER", jiwer.wer(list(refs[keep]), list(hyps[keep])))
 """
 
 
+def _throughput_section(where: CardLocations) -> str:
+    """The card's throughput-track section (R14): how to load its own config, and its columns."""
+    return f"""## The throughput track
+
+`load_dataset("{where.load}", "{THROUGHPUT_TRACK}", split="train")` loads `{THROUGHPUT_TABLE_FILE}`: the same models,
+eval sets and hardware, measured batched (longest utterances first, batch sizes 1, 4, 16, 64, ... until out of
+memory or no faster). It is a separate table so the two tracks are never mixed by accident. Columns:
+
+{_md_table(("column", "meaning"), THROUGHPUT_COLUMNS)}
+"""
+
+
+def _files_section() -> str:
+    """The card's table of the files in the results repo, both tracks and the audits."""
+    return f"""## Files
+
+| path | what |
+|---|---|
+| `{TABLE_FILE}` | the consolidated table, updated in the same commit as each new result |
+| `{layout.RESULTS_DIR}/<xx>/<request_id>.json` | the full, signed record of one evaluation (`<xx>`: first two hex digits of the sha256 of the request id; the `result_file` column gives the path) |
+| `{layout.PREDICTIONS_DIR}/<xx>/<request_id>/<set>.jsonl` | raw predictions: `id`, `reference`, `prediction` (unnormalized), `duration_s`, `time_s` |
+| `{layout.RECORDS_DIR}/<xx>.jsonl` | the same signed records, one per line, grouped by `<xx>` (what the leaderboard reads) |
+| `{AUDITS_TABLE_FILE}` | one row per audit (R13), updated with each audit |
+| `{layout.AUDITS_DIR}/<xx>/<request_id>/<audit_id>.json` | one signed re-run (audit) of that entry; its log event carries the record's sha256 |
+| `{THROUGHPUT_TABLE_FILE}` | the throughput track (config `{THROUGHPUT_TRACK}`): batched, never part of the batch-one ranking |
+| `{layout.THROUGHPUT_DIR}/<xx>/<request_id>.json` | the full record of one throughput evaluation (`track: "{THROUGHPUT_TRACK}"`) |
+| `{layout.THROUGHPUT_DIR}/<xx>/<request_id>/<set>.jsonl` | its raw predictions at the chosen batch size |
+| `{layout.THROUGHPUT_RECORDS_DIR}/<xx>.jsonl` | the same throughput records, one per line, grouped by `<xx>` (what the Throughput tab reads) |
+"""
+
+
+def _verify_section(where: CardLocations) -> str:
+    """The card's "Verify" section: the command, and what it checks."""
+    return f"""## Verify
+
+```bash
+python -m evaluator verify {where.verify}
+```
+
+This checks every result's signature against the public key above (the signature covers every field of the
+record, including the sha256 of each predictions file), that each predictions file matches its recorded
+sha256, and the hash chain of the public log. It prints each problem and exits 1 if there is any.
+The signed bytes are the canonical JSON (sorted keys, no spaces, UTF-8) of the record without `signature`.
+"""
+
+
 def render_card(info: CardInfo) -> str:
     """README.md of the results dataset: front matter, then what a reader needs to use and check the data."""
     where = info.locations()
@@ -384,17 +436,7 @@ table = pd.read_csv("{where.files}/{TABLE_FILE}")
 
 Only rows whose signature verifies are ranked on the leaderboard; verify before you rely on a number.
 
-## Files
-
-| path | what |
-|---|---|
-| `{TABLE_FILE}` | the consolidated table, updated in the same commit as each new result |
-| `{layout.RESULTS_DIR}/<xx>/<request_id>.json` | the full, signed record of one evaluation (`<xx>`: first two hex digits of the sha256 of the request id; the `result_file` column gives the path) |
-| `{layout.PREDICTIONS_DIR}/<xx>/<request_id>/<set>.jsonl` | raw predictions: `id`, `reference`, `prediction` (unnormalized), `duration_s`, `time_s` |
-| `{layout.RECORDS_DIR}/<xx>.jsonl` | the same signed records, one per line, grouped by `<xx>` (what the leaderboard reads) |
-| `{AUDITS_TABLE_FILE}` | one row per audit (R13), updated with each audit |
-| `{layout.AUDITS_DIR}/<xx>/<request_id>/<audit_id>.json` | one signed re-run (audit) of that entry; its log event carries the record's sha256 |
-
+{_files_section()}
 ## Columns of `{TABLE_FILE}`
 
 Rates are fractions (a WER of 6.3% is 0.063); times are seconds; timestamps ISO 8601 UTC.
@@ -409,6 +451,7 @@ also a public log event, `audit_passed` or `audit_failed`, carrying the record's
 
 {_md_table(("column", "meaning"), AUDIT_COLUMNS)}
 
+{_throughput_section(where)}
 ## Fields of `{layout.RESULTS_DIR}/<xx>/<request_id>.json`
 
 {_md_table(("field", "meaning"), RESULT_FIELDS)}
@@ -417,17 +460,7 @@ also a public log event, `audit_passed` or `audit_failed`, carrying the record's
 
 {rules}
 
-## Verify
-
-```bash
-python -m evaluator verify {where.verify}
-```
-
-This checks every result's signature against the public key above (the signature covers every field of the
-record, including the sha256 of each predictions file), that each predictions file matches its recorded
-sha256, and the hash chain of the public log. It prints each problem and exits 1 if there is any.
-The signed bytes are the canonical JSON (sorted keys, no spaces, UTF-8) of the record without `signature`.
-
+{_verify_section(where)}
 {_rescore_section(where, sets[0])}
 ## License
 

@@ -13,6 +13,9 @@ results repo:
   `results/<xx>/<request_id>.json`, `predictions/<xx>/<request_id>/<set>.jsonl`: one result and its raw
                            predictions, for the detail page, `verify` and people browsing the repo.
   `audits/<xx>/<request_id>/<audit_id>.json` one signed record per audit of that entry (R13).
+  `throughput-records/<xx>.jsonl`, `throughput/<xx>/<request_id>.json`, `throughput/<xx>/<request_id>/<set>.jsonl`,
+  `throughput.csv`: the throughput track (R14), sharded like results but in folders of its own, so nothing that
+                           reads the batch-one results can ever see it.
   `leaderboard.csv`, `README.md` (see `core.dataset_card`).
 
 `<xx>` is the first two hex digits of the request id's sha256, so no folder holds more than 256 entries and
@@ -37,6 +40,8 @@ RECORDS_DIR = "records"
 RESULTS_DIR = "results"
 PREDICTIONS_DIR = "predictions"
 AUDITS_DIR = "audits"
+THROUGHPUT_DIR = "throughput"
+THROUGHPUT_RECORDS_DIR = "throughput-records"
 LOCAL_REQUESTS_DIR = "requests"
 LOCAL_RESULTS_DIR = "results"
 LOG_CHUNK = 1000
@@ -100,3 +105,15 @@ QUARANTINE_DIR = "quarantine"
 def quarantine_path(path: str, digest: str) -> str:
     """Where a damaged file's bytes are set aside when the store rewrites it (same repo, never read back)."""
     return f"{QUARANTINE_DIR}/{path}.{digest}"
+
+
+def throughput_path(request_id: str) -> str:
+    return f"{THROUGHPUT_DIR}/{shard(request_id)}/{request_id}.json"
+
+
+def throughput_predictions_path(request_id: str, eval_set: str) -> str:
+    return f"{THROUGHPUT_DIR}/{shard(request_id)}/{request_id}/{safe_name(eval_set, 'eval set name')}.jsonl"
+
+
+def throughput_records_path(shard_name: str) -> str:
+    return f"{THROUGHPUT_RECORDS_DIR}/{shard_name}.jsonl"

@@ -191,6 +191,8 @@ class Request(Record):
     error: str | None = None
     model: ModelInfo | None = None
     schema_version: int = SCHEMA_VERSION
+    #: Also measure the throughput track (R14) after the batch-one evaluation of this request.
+    throughput: bool = False
 
     def replace(self, **changes: Any) -> Request:
         return dataclasses.replace(self, **changes)
@@ -312,6 +314,102 @@ class Result(Record):
     compute: Compute | None = None
 
     def replace(self, **changes: Any) -> Result:
+        return dataclasses.replace(self, **changes)
+
+
+# --- The throughput track (R14) ----------------------------------------------------------------------------
+
+BATCH_ONE_TRACK = "batch-one"
+THROUGHPUT_TRACK = "throughput"
+#: The public log's event for a published throughput record (R14); its detail names the record's sha256.
+THROUGHPUT_PUBLISHED = "throughput_published"
+
+
+@dataclass(frozen=True)
+class LadderStep(Record):
+    """One rung of the batch-size ladder: its pooled RTFx over every eval set, or the out-of-memory that ended it.
+
+    `best_batch_size` is the best size found so far, including this step, so the record shows the choice as
+    it was made. `batch_sizes_used` are the sizes the forward hook saw (the last batch of a set is smaller).
+    """
+
+    batch_size: int
+    rtfx: float | None
+    avg_wer: float | None
+    audio_s: float
+    time_s: float
+    out_of_memory: bool
+    best_batch_size: int
+    batch_sizes_used: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ThroughputEvidence(Record):
+    """What the forward hook saw at the chosen batch size: every batch size used, the largest, the calls."""
+
+    batch_sizes_used: list[int]
+    max_batch_size: int
+    forward_calls: int
+
+
+@dataclass(frozen=True)
+class ThroughputAggregate(Record):
+    """Across eval sets at the chosen size, next to the batch-one WER of the same entry (padding can change it).
+
+    There is deliberately no `meets_realtime` here: the real-time verdict belongs to the batch-one track only.
+    """
+
+    avg_wer: float
+    rtf: float
+    rtfx: float
+    batch_one_avg_wer: float
+    wer_change: float
+
+
+@dataclass(frozen=True)
+class ThroughputResult(Record):
+    """A throughput-track result (R14): its own record, file and ranking; it never touches the batch-one board.
+
+    `datasets` are scored at `chosen_batch_size`; `batch_one_wer` is the same entry's WER per set at batch
+    size one (the ladder's first rung). `usd_per_1000_audio_hours` = price / RTFx x 1000 with the price
+    recorded in `rules["hardware_price"]`, or None when the config names no price.
+    """
+
+    request_id: str
+    model_id: str
+    revision: str
+    precision: str
+    leaderboard_version: str
+    official: bool
+    chosen_batch_size: int
+    ladder: list[LadderStep]
+    datasets: dict[str, DatasetScore]
+    batch_one_wer: dict[str, float]
+    aggregate: ThroughputAggregate
+    batch_evidence: ThroughputEvidence
+    warmup_batches: int
+    hardware: Hardware
+    software: dict[str, str]
+    started_at: str
+    finished_at: str
+    reproduce: str
+    usd_per_1000_audio_hours: float | None = None
+    eval_sets: list[EvalSetSource] = field(default_factory=list)
+    rules: dict[str, Any] = field(default_factory=dict)
+    predictions_sha256: dict[str, str] = field(default_factory=dict)
+    model: ModelInfo | None = None
+    #: The decoding settings applied (R7): the batch-one settings, the time limit scaled to each batch's size.
+    decoding: dict[str, Any] = field(default_factory=dict, metadata=OMIT_DEFAULT)
+    ignored_settings: list[str] = field(default_factory=list, metadata=OMIT_DEFAULT)
+    signature: str | None = None
+    track: str = THROUGHPUT_TRACK
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.track != THROUGHPUT_TRACK:
+            raise ValueError(f"a ThroughputResult has track {THROUGHPUT_TRACK!r}, not {self.track!r}")
+
+    def replace(self, **changes: Any) -> ThroughputResult:
         return dataclasses.replace(self, **changes)
 
 

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from core.eventlog import canonical_json
-from core.records import AuditRecord, PredictionRow, Result, write_jsonl
+from core.records import AuditRecord, PredictionRow, Result, ThroughputResult, write_jsonl
 
 if TYPE_CHECKING:
     from core.config import LeaderboardConfig
@@ -148,8 +148,11 @@ def attach_predictions(result: Result, predictions: Mapping[str, Sequence[Predic
     )
 
 
-def signed_payload(record: Result | AuditRecord) -> bytes:
-    """The bytes a signature covers: canonical JSON of the normalized record, `signature` left out."""
+def signed_payload(record: Result | ThroughputResult | AuditRecord) -> bytes:
+    """The bytes a signature covers: canonical JSON of the normalized record, `signature` left out.
+
+    Throughput-track records (R14) are signed the same way; their own type keeps them apart from results.
+    """
     body = type(record).from_dict(record.to_dict()).to_dict()
     body.pop("signature", None)
     if body.get("compute") is None:  # added after schema 1: absent, results signed before it still verify
@@ -157,7 +160,8 @@ def signed_payload(record: Result | AuditRecord) -> bytes:
     return canonical_json(body)
 
 
-_Signed = TypeVar("_Signed", Result, AuditRecord)
+_Signed = TypeVar("_Signed", Result, ThroughputResult, AuditRecord)
+_SignedResult = TypeVar("_SignedResult", Result, ThroughputResult)
 
 
 def _sign(record: _Signed, private_key: Ed25519PrivateKey | str) -> _Signed:
@@ -166,7 +170,7 @@ def _sign(record: _Signed, private_key: Ed25519PrivateKey | str) -> _Signed:
     return record.replace(signature=base64.b64encode(signature).decode("ascii"))
 
 
-def _verify(record: Result | AuditRecord, public_key: Ed25519PublicKey | str) -> bool:
+def _verify(record: Result | ThroughputResult | AuditRecord, public_key: Ed25519PublicKey | str) -> bool:
     if not record.signature:
         return False
     key = load_public_key(public_key) if isinstance(public_key, str) else public_key
@@ -183,12 +187,12 @@ def _verify(record: Result | AuditRecord, public_key: Ed25519PublicKey | str) ->
     return True
 
 
-def sign_result(result: Result, private_key: Ed25519PrivateKey | str) -> Result:
+def sign_result(result: _SignedResult, private_key: Ed25519PrivateKey | str) -> _SignedResult:
     """The result with `signature` (base64 Ed25519) over `signed_payload(result)`."""
     return _sign(result, private_key)
 
 
-def verify_result(result: Result, public_key: Ed25519PublicKey | str) -> bool:
+def verify_result(result: Result | ThroughputResult, public_key: Ed25519PublicKey | str) -> bool:
     """True when `result.signature` is a valid signature of its payload under `public_key`."""
     return _verify(result, public_key)
 
@@ -201,6 +205,11 @@ def sign_audit(record: AuditRecord, private_key: Ed25519PrivateKey | str) -> Aud
 def verify_audit(record: AuditRecord, public_key: Ed25519PublicKey | str) -> bool:
     """True when the audit record's signature is valid under `public_key`."""
     return _verify(record, public_key)
+
+
+def throughput_hash(record: ThroughputResult) -> str:
+    """sha256 (hex) of a throughput record's canonical JSON, signature included: its log event carries it (R14)."""
+    return hashlib.sha256(canonical_json(ThroughputResult.from_dict(record.to_dict()).to_dict())).hexdigest()
 
 
 def audit_hash(record: AuditRecord) -> str:

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.config import ConfigError, EvalSetConfig, LeaderboardConfig, load_config
-from core.records import PRECISIONS, Result, write_jsonl
+from core.records import BATCH_ONE_TRACK, PRECISIONS, THROUGHPUT_TRACK, Result, ThroughputResult, write_jsonl
 from core.signing import SigningKeyError
 from core.store import StoreError, open_store
 from evaluator.eval_sets import EvalSetError, eval_set_from_path
 
 if TYPE_CHECKING:
     from evaluator.evaluate import Evaluation
+    from evaluator.throughput_eval import ThroughputEvaluation
 
 #: Errors that are the user's to fix, printed as one line. These need no heavy import.
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (ConfigError, EvalSetError, StoreError, SigningKeyError)
@@ -60,15 +61,20 @@ def _eval_sets(config: LeaderboardConfig, names: Sequence[str] | None) -> list[E
     return chosen
 
 
-def write_outputs(out: Path, evaluation: Evaluation) -> None:
-    """Write `result.json` and `predictions/<set>.jsonl` into `out` all at once: a failure leaves `out` as it was."""
+def result_file_name(evaluation: Evaluation | ThroughputEvaluation) -> str:
+    """`result.json` for the batch-one track, `throughput.json` for the throughput track (never the same file)."""
+    return "throughput.json" if isinstance(evaluation.result, ThroughputResult) else "result.json"
+
+
+def write_outputs(out: Path, evaluation: Evaluation | ThroughputEvaluation) -> None:
+    """Write the result file and `predictions/<set>.jsonl` into `out` all at once: a failure leaves `out` as it was."""
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         (staging / "predictions").mkdir()
         for name, rows in evaluation.predictions.items():
             (staging / "predictions" / f"{name}.jsonl").write_text(write_jsonl(rows), encoding="utf-8")
-        (staging / "result.json").write_text(evaluation.result.to_json(), encoding="utf-8")
+        (staging / result_file_name(evaluation)).write_text(evaluation.result.to_json(), encoding="utf-8")
         previous = out.with_name(f".{out.name}.previous")
         if out.exists():
             shutil.rmtree(previous, ignore_errors=True)
@@ -101,11 +107,34 @@ def summary_table(result: Result) -> str:
     return "\n".join(lines)
 
 
+def throughput_summary(result: ThroughputResult) -> str:
+    """The ladder, the chosen size, WER at both sizes and the cost, as the CLI prints them."""
+    lines = [f"{'batch size':>10} {'RTFx':>9} {'avg WER %':>10} {'best so far':>11}  sizes used"]
+    for step in result.ladder:
+        rtfx = "out of memory" if step.out_of_memory else f"{step.rtfx:9.2f}"
+        wer = "" if step.avg_wer is None else f"{100 * step.avg_wer:10.2f}"
+        lines.append(f"{step.batch_size:>10} {rtfx:>9} {wer:>10} {step.best_batch_size:>11}  {step.batch_sizes_used}")
+    a = result.aggregate
+    lines.append(
+        f"chosen batch size {result.chosen_batch_size}: RTFx {a.rtfx:.2f}, avg WER {100 * a.avg_wer:.2f}% "
+        f"(batch one {100 * a.batch_one_avg_wer:.2f}%, change {100 * a.wer_change:+.2f} points)"
+    )
+    if result.usd_per_1000_audio_hours is not None:
+        price = result.rules["hardware_price"]
+        lines.append(
+            f"cost: {result.usd_per_1000_audio_hours:.4f} USD per 1,000 audio hours at {price['usd_per_hour']} USD "
+            f"per machine hour ({price['source']}, {price['date']})"
+        )
+    return "\n".join(lines)
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from evaluator.evaluate import evaluate  # torch and transformers: only when evaluating
+    from evaluator.throughput_eval import evaluate_throughput
 
     config = load_config(args.config)
-    evaluation = evaluate(
+    run = evaluate_throughput if args.track == THROUGHPUT_TRACK else evaluate
+    evaluation: Evaluation | ThroughputEvaluation = run(
         config,
         args.model,
         request_id=f"local-{Path(args.out).name}",
@@ -116,9 +145,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         max_samples=args.max_samples,
     )
     write_outputs(Path(args.out), evaluation)
-    print(summary_table(evaluation.result))
-    print(f"wrote {Path(args.out) / 'result.json'} and {len(evaluation.predictions)} predictions file(s)")
-    print(f"reproduce: {evaluation.result.reproduce}")
+    result = evaluation.result
+    print(throughput_summary(result) if isinstance(result, ThroughputResult) else summary_table(result))
+    print(
+        f"wrote {Path(args.out) / result_file_name(evaluation)} and {len(evaluation.predictions)} predictions file(s)"
+    )
+    print(f"reproduce: {result.reproduce}")
     return 0
 
 
@@ -152,7 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--max-samples", type=int, default=None, help="first N utterances of each set (not official)")
     ev.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ev.add_argument("--config", default=None, help="leaderboard-version TOML (default: LEADERBOARD_CONFIG or local)")
-    ev.add_argument("--out", required=True, help="folder for result.json and predictions/")
+    ev.add_argument("--out", required=True, help="folder for result.json (or throughput.json) and predictions/")
+    ev.add_argument(
+        "--track",
+        default=BATCH_ONE_TRACK,
+        choices=(BATCH_ONE_TRACK, THROUGHPUT_TRACK),
+        help="batch-one (the ranked board, default) or throughput (batched, on a batch-size ladder; R14)",
+    )
     ev.set_defaults(func=_cmd_evaluate)
     once = sub.add_parser("run-once", help="claim one pending request from the store, evaluate it, publish it")
     once.add_argument("--config", default=None)

@@ -149,6 +149,8 @@ def _run_sets(
 
 def _rules_in_force(config: LeaderboardConfig, device: str, max_samples: int | None) -> dict[str, object]:
     rules: dict[str, object] = {**config.rules.to_dict(), "normalizer": config.normalizer, "device_requested": device}
+    if config.price is not None:  # R14: the cost is computed from the price recorded here, never today's config
+        rules["hardware_price"] = config.price.to_dict()
     if max_samples:
         rules["max_samples"] = max_samples
     return rules

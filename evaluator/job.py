@@ -13,11 +13,11 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from core.compute import compute_record, job_context, with_compute
 from core.config import LeaderboardConfig
-from core.records import Progress, Request, Result
+from core.records import Progress, Request, Result, ThroughputResult
 from core.redaction import redact
 from core.signing import PRIVATE_KEY_ENV, sign_result, signing_key_for
 from core.store import LeaseLost, Store, StoreError
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 logger = logging.getLogger(__name__)
+_Signable = TypeVar("_Signable", Result, ThroughputResult)
 
 #: Errors whose message already tells the submitter what is wrong and what to do. Only these specific types:
 #: any other exception (a bare ValueError included) is a bug of ours, reported as an internal error.
@@ -119,14 +120,8 @@ def run_once(
     if request is None:
         return None
     held_since = time.monotonic()
-    logger.info(
-        "%s claimed %s (%s@%s, %s)",
-        worker,
-        request.request_id,
-        request.model_id,
-        request.revision[:12],
-        request.precision,
-    )
+    what = f"{request.model_id}@{request.revision[:12]}, {request.precision}"
+    logger.info("%s claimed %s (%s)", worker, request.request_id, what)
     interval = min(rules.lease_s / 3, getattr(store, "progress_interval_s", 2.0))
     try:
         with LeaseKeeper(store, request.request_id, worker, rules.lease_s, interval) as keeper:
@@ -174,7 +169,47 @@ def run_once(
         ) from None
     aggregate = evaluation.result.aggregate
     logger.info("%s finished: avg WER %.4f, RTF %.4f", request.request_id, aggregate.avg_wer, aggregate.rtf)
+    if request.throughput and finished is not None and finished.status == "FINISHED":
+        run_throughput(config, store, request, signing_key, worker)
     return finished
+
+
+def run_throughput(
+    config: LeaderboardConfig,
+    store: Store,
+    request: Request,
+    signing_key: Ed25519PrivateKey | None,
+    worker: str = "evaluator",
+) -> bool:
+    """R14: the throughput track of a request whose batch-one result is published; True if it was stored.
+
+    It runs after the batch-one evaluation, so a failure here never touches the batch-one result or the
+    request's status: it is logged for the maintainers and the entry simply has no throughput record.
+    """
+    from evaluator.throughput_eval import evaluate_throughput
+
+    try:
+        evaluation = evaluate_throughput(
+            config,
+            request.model_id,
+            request_id=request.request_id,
+            revision=request.revision,
+            precision=request.precision,
+            model_info=request.model,
+            pinned_revisions=pinned_revisions(store.snapshot().finished_results(), config.version, config.eval_sets),
+            before_load=lambda folder: check_pinned_weights(request, folder),
+        )
+        store.publish_throughput(sign(evaluation.result, signing_key), evaluation.predictions, actor=worker)
+    except Exception as exc:
+        logger.warning("%s: throughput track failed: %s", request.request_id, redact(f"{type(exc).__name__}: {exc}"))
+        return False
+    logger.info(
+        "%s throughput: batch size %d, RTFx %.2f",
+        request.request_id,
+        evaluation.result.chosen_batch_size,
+        evaluation.result.aggregate.rtfx,
+    )
+    return True
 
 
 def _fail(store: Store, request: Request, worker: str, error: str) -> Request | None:
@@ -191,7 +226,7 @@ def check_pinned_weights(request: Request, folder: Path) -> None:
     check_weight_hashes(folder, request.model.weight_files)
 
 
-def sign(result: Result, key: Ed25519PrivateKey | None) -> Result:
+def sign(result: _Signable, key: Ed25519PrivateKey | None) -> _Signable:
     """R9: sign with the Space secret (or the local store's own key); unsigned results are not ranked."""
     if key is None:
         logger.warning(

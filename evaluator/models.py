@@ -284,6 +284,16 @@ class Transcriber:
         chunk = getattr(self.processor.feature_extractor, "chunk_length", None)
         return float(chunk) if chunk else None
 
+    def generation_config(self, long_form: bool = False) -> GenerationConfig:
+        """The R7 config `generate` runs with: the long-form twin (timestamps place windows) past 30 s on Whisper.
+
+        The throughput track (R14) decodes its batches with these same objects, so both tracks decode alike.
+        """
+        config = getattr(self, "_long_form_config", None) if long_form else self.decoding.generation_config
+        if config is None:
+            raise ValueError(f"a {self.kind} model has no generation config")
+        return config
+
     @property
     def parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
@@ -298,7 +308,7 @@ class Transcriber:
             if isinstance(value, torch.Tensor)
         }
         if self.kind == "seq2seq":
-            config = self._long_form_config if long_form else self.decoding.generation_config
+            config = self.generation_config(long_form)
             if long_form:
                 seconds = math.ceil(len(waveform) / self.sampling_rate)
                 self.budget.arm(seconds * (config.max_new_tokens + 2), f"a {seconds} s utterance")

@@ -23,6 +23,11 @@ PATH may be:
 - an evaluator `--out` folder: `result.json` and `predictions/<set>.jsonl`,
 - `owner/name` of a results dataset on the Hub (downloaded with one snapshot; `--requests-repo` adds the log).
 
+Throughput records (`throughput/<xx>/<request_id>.json`, R14) are checked like results (signature, the hashes
+of their predictions under `throughput/<xx>/<request_id>/`), and where the log is present each must be vouched for
+by a `throughput_published` event naming its sha256, and every such event must name a record that is there.
+Each line of `throughput-records/<xx>.jsonl` (what the Throughput tab reads) must equal its record's file.
+
 Audit records (`audits/<xx>/<request_id>/<audit_id>.json`, R13) are checked the same way: each must carry a valid
 signature, and where the log is present every `audit_passed`/`audit_failed` event must name the sha256 of an
 audit record that is there, unchanged.
@@ -38,6 +43,7 @@ import json
 import math
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
@@ -46,13 +52,25 @@ from core import layout
 from core.audits import AUDIT_EVENTS
 from core.dataset_card import CARD_FILE, TABLE_FILE, parse_front_matter, table_row
 from core.eventlog import verify_chain
-from core.records import HUB_REPO_ID, Aggregate, AuditRecord, DatasetScore, LogEntry, PredictionRow, Result, read_jsonl
+from core.records import (
+    HUB_REPO_ID,
+    THROUGHPUT_PUBLISHED,
+    Aggregate,
+    AuditRecord,
+    DatasetScore,
+    LogEntry,
+    PredictionRow,
+    Result,
+    ThroughputResult,
+    read_jsonl,
+)
 from core.signing import (
     PUBLIC_KEY_ENV,
     SigningKeyError,
     audit_hash,
     load_public_key,
     predictions_sha256,
+    throughput_hash,
     verify_audit,
     verify_result,
 )
@@ -99,6 +117,8 @@ class Located:
     card: Path | None = None
     table: Path | None = None
     audits: list[Path] = field(default_factory=list)
+    throughput: list[Path] = field(default_factory=list)
+    throughput_shards: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -109,6 +129,7 @@ class Report:
     predictions_files: int = 0
     log_entries: int | None = None
     audits: int = 0
+    throughput: int = 0
 
     @property
     def ok(self) -> bool:
@@ -117,6 +138,7 @@ class Report:
     def summary(self) -> str:
         log = f", log of {self.log_entries} entries" if self.log_entries is not None else ", no log"
         audits = f", {self.audits} audit record(s)" if self.audits else ""
+        audits += f", {self.throughput} throughput record(s)" if self.throughput else ""
         checked = f"{self.results} result(s), {self.predictions_files} predictions file(s){audits}{log}"
         if not self.ok:
             return f"FAILED: {len(self.problems)} problem(s) in {checked}"
@@ -152,6 +174,11 @@ def _repo_audits(repo_root: Path) -> list[Path]:
     return sorted((repo_root / layout.AUDITS_DIR).rglob("*.json"))
 
 
+def _repo_throughput(repo_root: Path) -> list[Path]:
+    """`throughput/<xx>/<request_id>.json` (R14); their predictions sit in `throughput/<xx>/<request_id>/`."""
+    return sorted((repo_root / layout.THROUGHPUT_DIR).glob("*/*.json"))
+
+
 def _existing(path: Path) -> Path | None:
     return path if path.is_file() else None
 
@@ -177,6 +204,8 @@ def locate(path: Path, requests_root: Path | None = None) -> Located:
             card=_existing(results_root / CARD_FILE),
             table=_existing(results_root / TABLE_FILE),
             audits=_repo_audits(results_root),
+            throughput=_repo_throughput(results_root),
+            throughput_shards=sorted((results_root / layout.THROUGHPUT_RECORDS_DIR).glob("*.jsonl")),
         )
     elif (path / layout.RESULTS_DIR).is_dir() or _log_at(path) is not None:
         located = Located(
@@ -186,6 +215,8 @@ def locate(path: Path, requests_root: Path | None = None) -> Located:
             card=_existing(path / CARD_FILE),
             table=_existing(path / TABLE_FILE),
             audits=_repo_audits(path),
+            throughput=_repo_throughput(path),
+            throughput_shards=sorted((path / layout.THROUGHPUT_RECORDS_DIR).glob("*.jsonl")),
         )
     else:
         raise VerifyUsageError(
@@ -239,36 +270,8 @@ def check_result(files: ResultFiles, public_key: str | None, root: Path, report:
         return None
     if files.expected_id is not None and result.request_id != files.expected_id:
         report.problems.append(Problem(where, f"holds request {result.request_id}, not {files.expected_id}"))
-    if not result.signature:
-        report.unsigned.append(where)
-    elif not public_key:
-        raise VerifyUsageError(
-            f"{where} is signed but there is no public key: pass --public-key, set {PUBLIC_KEY_ENV}, or verify "
-            f"a results repo whose {CARD_FILE} has `public_key:` in its front matter"
-        )
-    elif not verify_result(result, public_key):
-        report.problems.append(
-            Problem(
-                where, "signature does not verify: the record was changed after signing, or signed with another key"
-            )
-        )
-    if not result.predictions_sha256:
-        report.problems.append(Problem(where, "records no predictions hashes, so its predictions cannot be checked"))
-    for eval_set, expected in sorted(result.predictions_sha256.items()):
-        predictions = files.predictions_dir / f"{eval_set}.jsonl"
-        report.predictions_files += 1
-        if not predictions.is_file():
-            report.problems.append(Problem(_rel(predictions, root), f"is missing (eval set {eval_set} of {where})"))
-        elif predictions_sha256(predictions.read_bytes()) != expected:
-            report.problems.append(
-                Problem(
-                    _rel(predictions, root), f"does not match the sha256 signed in {where}: a prediction was changed"
-                )
-            )
-    if files.predictions_dir.is_dir():
-        for extra in sorted(files.predictions_dir.glob("*.jsonl")):
-            if extra.stem not in result.predictions_sha256:
-                report.problems.append(Problem(_rel(extra, root), f"is not covered by the signature of {where}"))
+    _check_signature(result, public_key, where, report)
+    check_predictions(result.predictions_sha256, files.predictions_dir, where, root, report)
     if not result.signature:
         check_figures(result, files.predictions_dir, where, report)
     return result
@@ -357,6 +360,112 @@ def check_table(table: Path, results: dict[str, Result], root: Path, report: Rep
             )
     for request_id in sorted(set(results) - seen):
         report.problems.append(Problem(where, f"has no row for result {request_id}"))
+
+
+def check_predictions(hashes: Mapping[str, str], folder: Path, where: str, root: Path, report: Report) -> None:
+    """Each predictions file a record signs is there with exactly its sha256; none lies outside the signature."""
+    if not hashes:
+        report.problems.append(Problem(where, "records no predictions hashes, so its predictions cannot be checked"))
+    for eval_set, expected in sorted(hashes.items()):
+        predictions = folder / f"{eval_set}.jsonl"
+        report.predictions_files += 1
+        if not predictions.is_file():
+            report.problems.append(Problem(_rel(predictions, root), f"is missing (eval set {eval_set} of {where})"))
+        elif predictions_sha256(predictions.read_bytes()) != expected:
+            report.problems.append(
+                Problem(
+                    _rel(predictions, root), f"does not match the sha256 signed in {where}: a prediction was changed"
+                )
+            )
+    if folder.is_dir():
+        for extra in sorted(folder.glob("*.jsonl")):
+            if extra.stem not in hashes:
+                report.problems.append(Problem(_rel(extra, root), f"is not covered by the signature of {where}"))
+
+
+def _check_signature(record: Result | ThroughputResult, public_key: str | None, where: str, report: Report) -> None:
+    """Unsigned is noted (never OK); signed without a key cannot be checked; a bad signature is a problem."""
+    if not record.signature:
+        report.unsigned.append(where)
+    elif not public_key:
+        raise VerifyUsageError(
+            f"{where} is signed but there is no public key: pass --public-key, set {PUBLIC_KEY_ENV}, or verify "
+            f"a results repo whose {CARD_FILE} has `public_key:` in its front matter"
+        )
+    elif not verify_result(record, public_key):
+        report.problems.append(
+            Problem(
+                where, "signature does not verify: the record was changed after signing, or signed with another key"
+            )
+        )
+
+
+def check_throughput(paths: list[Path], public_key: str | None, root: Path, report: Report) -> dict[str, str]:
+    """Each throughput record (R14) parses, sits at its own path, is signed (or noted unsigned) and its
+    predictions under `throughput/<id>/` match the hashes it signs. Returns record sha256 -> file."""
+    hashes: dict[str, str] = {}
+    for path in paths:
+        where = _rel(path, root)
+        report.throughput += 1
+        try:
+            record = ThroughputResult.from_json(path.read_bytes())
+        except (ValueError, TypeError, KeyError) as exc:
+            report.problems.append(Problem(where, f"not a valid throughput record ({exc})"))
+            continue
+        if record.request_id != path.stem:
+            report.problems.append(Problem(where, f"holds request {record.request_id}, not {path.stem}"))
+        _check_signature(record, public_key, where, report)
+        check_predictions(record.predictions_sha256, path.parent / path.stem, where, root, report)
+        hashes[throughput_hash(record)] = where
+    return hashes
+
+
+def check_throughput_shards(shards: list[Path], hashes: dict[str, str], root: Path, report: Report) -> None:
+    """The Throughput tab reads `throughput-records/<xx>.jsonl`: every line must be exactly the record of its
+    per-entry file (which `check_throughput` verified), and every record file must have its line."""
+    seen: set[str] = set()
+    for shard in shards:
+        for number, line in enumerate(shard.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+            if not line.strip():
+                continue
+            where = f"{_rel(shard, root)} line {number}"
+            try:
+                record = ThroughputResult.from_json(line)
+            except (ValueError, TypeError, KeyError) as exc:
+                report.problems.append(Problem(where, f"not a valid throughput record ({exc})"))
+                continue
+            digest = throughput_hash(record)
+            seen.add(digest)
+            if digest not in hashes:
+                report.problems.append(
+                    Problem(where, f"the record of {record.request_id} differs from its file (or the file is missing)")
+                )
+    for digest, path in sorted(hashes.items(), key=lambda item: item[1]):
+        if shards and digest not in seen:
+            report.problems.append(Problem(path, "has no line in the throughput records shards the board reads"))
+
+
+def check_throughput_events(entries: list[LogEntry], hashes: dict[str, str], where: str, report: Report) -> None:
+    """Every `throughput_published` event names a record that is present and unchanged, and every record is
+    vouched for by such an event."""
+    named = set()
+    for entry in entries:
+        if entry.event != THROUGHPUT_PUBLISHED:
+            continue
+        digest = entry.detail.get("throughput_sha256")
+        named.add(digest)
+        if digest not in hashes:
+            report.problems.append(
+                Problem(
+                    f"{where} seq {entry.seq}",
+                    f"names a throughput record of {entry.request_id} that is missing or changed",
+                )
+            )
+    for digest, path in sorted(hashes.items(), key=lambda item: item[1]):
+        if digest not in named:
+            report.problems.append(
+                Problem(path, f"is not published in the log ({THROUGHPUT_PUBLISHED} with its sha256)")
+            )
 
 
 def check_audits(paths: list[Path], public_key: str, root: Path, report: Report) -> dict[str, str]:
@@ -454,6 +563,8 @@ def verify(located: Located, public_key: str | None) -> Report:
     if located.table is not None:
         check_table(located.table, results, located.root, report)
     audit_hashes = check_audits(located.audits, public_key or "", located.root, report)
+    throughput_hashes = check_throughput(located.throughput, public_key, located.root, report)
+    check_throughput_shards(located.throughput_shards, throughput_hashes, located.root, report)
     if located.table is None and any(f.expected_id is not None for f in located.results):
         report.problems.append(Problem(TABLE_FILE, "is missing: the results repo must carry the consolidated table"))
     if located.log is not None:
@@ -462,6 +573,7 @@ def verify(located: Located, public_key: str | None) -> Report:
         else:
             entries = check_log(located.log, located.root, report)
         check_audit_events(entries, audit_hashes, _rel(located.log, located.root), report)
+        check_throughput_events(entries, throughput_hashes, _rel(located.log, located.root), report)
     return report
 
 

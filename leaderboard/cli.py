@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--revision", default="main", help="branch, tag or commit SHA (default main)")
     submit.add_argument("--precision", default="float32", help=f"one of {', '.join(PRECISIONS)}")
     submit.add_argument("--config", default=None, help="leaderboard-version TOML (default: LEADERBOARD_CONFIG)")
+    submit.add_argument(
+        "--throughput",
+        action="store_true",
+        help="also measure offline throughput after batch one (the form's tick box)",
+    )
     return parser
 
 
@@ -50,7 +55,7 @@ def submit_command(
     config = load_config(args.config)
     store = store or open_store(config)
     source = source or ModelInspector(LocalModels(config.models_dir), HubModels())
-    form = SubmissionForm.from_inputs(args.model, args.revision, args.precision, accepted_rules=True)
+    form = SubmissionForm.from_inputs(args.model, args.revision, args.precision, True, args.throughput)
     outcome = submission.submit(form, config.local_user, source=source, store=store, rules=config.rules)
     if not outcome.accepted or outcome.request is None:
         print(plain(outcome.message), file=err)

@@ -43,16 +43,23 @@ class SubmissionForm:
     revision: str
     precision: str
     accepted_rules: bool
+    throughput: bool = False  # also measure the offline throughput track after batch one (R14)
 
     @classmethod
     def from_inputs(
-        cls, model_id: str | None, revision: str | None, precision: str | None, accepted_rules: bool | None
+        cls,
+        model_id: str | None,
+        revision: str | None,
+        precision: str | None,
+        accepted_rules: bool | None,
+        throughput: bool | None = False,
     ) -> SubmissionForm:
         return cls(
             model_id=(model_id or "").strip(),
             revision=(revision or "").strip() or "main",
             precision=(precision or "").strip(),
             accepted_rules=bool(accepted_rules),
+            throughput=bool(throughput),
         )
 
 
@@ -443,6 +450,7 @@ def submit(
             architecture=facts.architecture,
             weight_files={name: sha for name, sha in facts.weight_files.items() if sha},
         ),
+        throughput=form.throughput,
     )
     placement = _Placement()
     try:

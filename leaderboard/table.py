@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.cost import cost_of_batch_one
 from core.licenses import shown_license
 from core.records import HUB_REPO_ID, PRECISIONS, AuditRecord, ModelInfo, Result
 from core.untrusted import md_text
@@ -76,6 +77,8 @@ class BoardEntry:
     rank: int | None = None
     audited_at: str | None = None
     audit_passed: bool | None = None  # the latest audit's verdict; None: never audited
+    #: Batch-one cost (R14): the price recorded in the result's rules x RTF x 1000; None when none was recorded.
+    usd_per_1000_audio_hours: float | None = None
 
     @property
     def flagged(self) -> bool:
@@ -130,6 +133,7 @@ def make_entry(item: BoardInput, verified: Callable[[Result], bool] | None = Non
         finished_at=result.finished_at,
         audited_at=item.audit.finished_at if item.audit else None,
         audit_passed=item.audit.passed if item.audit else None,
+        usd_per_1000_audio_hours=cost_of_batch_one(result),
     )
 
 
@@ -236,6 +240,8 @@ class Column:
 
 
 RANK = Column("rank", "Rank", "number")
+COST_COLUMN = "cost"
+COST_LABEL = "$ per 1,000 audio hours"
 MODEL = Column("model", "Model", "markdown")
 
 
@@ -250,6 +256,7 @@ def optional_columns(eval_sets: Sequence[str]) -> list[Column]:
         Column("rtf", "RTF", "number"),
         Column("rtfx", "RTFx", "number"),
         Column("latency_p90", "p90 latency (s)", "number"),
+        Column(COST_COLUMN, COST_LABEL, "number"),
         *(Column(dataset_column_id(name), f"{name} (%)", "number") for name in eval_sets),
         Column("params", "Params", "str"),
         Column("precision", "Precision", "str"),
@@ -454,6 +461,7 @@ def build_board(
         "rtf": np.array([e.rtf for e in entries], dtype=float),
         "rtfx": np.array([e.rtfx for e in entries], dtype=float),
         "latency_p90_s": np.array([e.latency_p90_s for e in entries], dtype=float),
+        COST_COLUMN: np.array([_or_nan(e.usd_per_1000_audio_hours) for e in entries], dtype=float),
         "meets_realtime": np.array([e.meets_realtime for e in entries], dtype=bool),
         "official": np.array([e.official for e in entries], dtype=bool),
         "verified": [e.verified for e in entries],
@@ -477,6 +485,7 @@ def build_board(
     data["show:rtf"] = significant_array(data["rtf"])
     data["show:rtfx"] = significant_array(data["rtfx"])
     data["show:latency_p90"] = significant_array(data["latency_p90_s"])
+    data[f"show:{COST_COLUMN}"] = significant_array(data[COST_COLUMN])
     for name in names:
         column = dataset_column_id(name)
         data[column] = np.array([e.dataset_wer.get(name, nan) for e in entries], dtype=float)
@@ -484,6 +493,10 @@ def build_board(
     frame = pd.DataFrame(data)
     frame["search_text"] = frame["search_text"].astype(str)
     return Board(entries=tuple(entries), eval_sets=tuple(names), frame=frame, columns=columns)
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 def percent_array(fractions: np.ndarray) -> np.ndarray:
@@ -518,6 +531,7 @@ def csv_frame(view: BoardView, eval_sets: Sequence[str]) -> pd.DataFrame:
             "rtf": raw["rtf"],
             "rtfx": raw["rtfx"],
             "latency_p90_s": raw["latency_p90_s"],
+            "usd_per_1000_audio_hours": raw[COST_COLUMN],
             **{f"wer_pct.{n}": raw[dataset_column_id(n)] * 100 for n in eval_sets if dataset_column_id(n) in raw},
             "parameters": raw["params_n"],
             "license": raw["license_raw"],

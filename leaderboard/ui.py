@@ -1,4 +1,4 @@
-"""The Space's pages (gradio 6): Leaderboard, Plot, Model detail, Submit, Queue, Log, About.
+"""The Space's pages (gradio 6): Leaderboard, Plot, Throughput, Model detail, Submit, Queue, Log, About.
 
 Each page is a class in `leaderboard.pages` that owns its components; this module lays the pages out as tabs
 and wires what crosses pages: the filters driving both the table and the plot, a row click opening the
@@ -37,6 +37,7 @@ from leaderboard.pages.plot import PlotPage
 from leaderboard.pages.queue import QueuePage
 from leaderboard.pages.style import CSS, theme
 from leaderboard.pages.submit import SubmitPage
+from leaderboard.pages.throughput import ThroughputPage
 from leaderboard.query import BOARD_TAB, DETAIL_TAB, filters_from_query, page_query
 from leaderboard.scheduler import utc_now
 from leaderboard.table import Filters
@@ -61,6 +62,7 @@ __all__ = [
 TABS = {
     "leaderboard": "🏆 Leaderboard",
     "plot": "📈 Plot",
+    "throughput": "🏭 Throughput",
     "detail": "🔎 Model detail",
     "submit": "🚀 Submit",
     "queue": "⏳ Queue",
@@ -109,8 +111,10 @@ class Ui:
                 self.board = BoardPage(first)
             with self._tab("plot"):
                 self.plot = PlotPage(rules.max_rtf)
+            with self._tab("throughput"):
+                self.throughput = ThroughputPage(ctx.store, ctx.config.version, ctx.source.verified)
             with self._tab("detail"):
-                self.detail = DetailPage(ctx.store, rules.max_rtf)
+                self.detail = DetailPage(ctx.store, rules.max_rtf, ctx.source.verified)
             with self._tab("submit"):
                 self.submit = SubmitPage(ctx)
             with self._tab("queue"):
@@ -199,6 +203,7 @@ class Ui:
             "queue": self.queue.outputs,
             "log": self.log.outputs,
             "submit": [self.submit.help],
+            "throughput": self.throughput.outputs,
             DETAIL_TAB: [self.detail.select, *self.detail.outputs],
         }
         for tab_id, tab in self.tab_items.items():
@@ -214,9 +219,14 @@ class Ui:
         submit, queue = self.submit, self.queue
 
         def on_submit(
-            model: str, revision: str, precision: str, accepted: bool, profile: gr.OAuthProfile | None
+            model: str,
+            revision: str,
+            precision: str,
+            accepted: bool,
+            throughput: bool,
+            profile: gr.OAuthProfile | None,
         ) -> Update:
-            return {**submit.submit(model, revision, precision, accepted, profile), **queue.render()}
+            return {**submit.submit(model, revision, precision, accepted, throughput, profile), **queue.render()}
 
         submit.button.click(
             on_submit, inputs=submit.inputs, outputs=[submit.result, *queue.outputs], concurrency_limit=4
@@ -255,6 +265,7 @@ class Ui:
             *self.queue.outputs,
             *self.log.outputs,
             self.submit.help,
+            *self.throughput.outputs,
             self.detail.select,
             *self.detail.outputs,
         ]
@@ -300,6 +311,8 @@ class Ui:
             update.update(self.log.render(log_search))
         elif tab_id == "submit":
             update[self.submit.help] = self.submit.help_markdown()
+        elif tab_id == "throughput":
+            update.update(self.throughput.render(self.ctx.source.get()))
         elif tab_id == DETAIL_TAB:
             update.update(self.open_detail(self.ctx.source.get(), detail_id))
         return update

@@ -8,6 +8,7 @@ backends cannot drift apart.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from abc import ABC, abstractmethod
@@ -18,8 +19,25 @@ from datetime import UTC, datetime, timedelta
 
 from core.audits import AUDIT_DROPPED, AUDIT_EVENTS, AUDIT_REQUESTED, open_audit_requests
 from core.eventlog import ChainCheck, next_entry, verify_chain
-from core.signing import audit_hash
-from core.records import AuditRecord, Lease, LogEntry, PredictionRow, Progress, Request, Result, Status, parse_time
+from core import layout
+from core.signing import audit_hash, throughput_hash
+from core.records import (
+    AuditRecord,
+    Lease,
+    LogEntry,
+    PredictionRow,
+    Progress,
+    Request,
+    Result,
+    THROUGHPUT_PUBLISHED,
+    Status,
+    ThroughputResult,
+    parse_time,
+    write_jsonl,
+)
+from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
+
+logger = logging.getLogger(__name__)
 
 
 class StoreError(RuntimeError):
@@ -155,6 +173,76 @@ class Store(ABC):
     @abstractmethod
     def predictions_url(self, request_id: str, eval_set: str) -> str:
         """Where a person can open those predictions (a file path locally, a Hub URL in production)."""
+
+    # --- the throughput track (R14): its own folders, never part of the snapshot's results ----------
+
+    @abstractmethod
+    def _put_throughput_files(self, files: Mapping[str, bytes], message: str) -> None:
+        """Write these results-repo files (path -> bytes) in one atomic step (one commit on the Hub); raise
+        `Conflict` if the results repo moved since `_throughput_shards` read it."""
+
+    @abstractmethod
+    def _throughput_shards(self) -> dict[str, bytes]:
+        """Every throughput records shard (`throughput-records/<xx>.jsonl`) by shard name, as stored now."""
+
+    def throughput_results(self) -> dict[str, ThroughputResult]:
+        """Every stored throughput record, by request id (read apart from `snapshot()` on purpose)."""
+        return self.throughput_results_from(self._throughput_shards())
+
+    def publish_throughput(
+        self, result: ThroughputResult, predictions: Mapping[str, Sequence[PredictionRow]], actor: str = "evaluator"
+    ) -> LogEntry:
+        """Store a throughput record with its predictions, its records shard and `throughput.csv` in one step (one
+        commit on the Hub, retried on a concurrent commit), then log a public `throughput_published` event carrying
+        the record's sha256 (`verify` checks the two agree).
+
+        Only for a request whose batch-one evaluation finished: the queue runs the throughput track after it.
+        """
+        state, _ = self._read_state()  # the requests only: no results or audits are read for this check
+        request = state.requests.get(result.request_id)
+        if request is None or request.status is not Status.FINISHED:
+            raise StoreError(
+                f"request {result.request_id} has no finished batch-one evaluation; the throughput track runs after it"
+            )
+        for _ in range(self.max_conflict_retries):
+            try:
+                self._put_throughput_files(self._throughput_files(result, predictions), f"Throughput {result.request_id}")
+                break
+            except Conflict:
+                continue
+        else:
+            raise StoreError(f"the results repo kept changing under us ({self.max_conflict_retries} conflicts)")
+        detail = {
+            "throughput_sha256": throughput_hash(result),
+            "chosen_batch_size": result.chosen_batch_size,
+            "rtfx": result.aggregate.rtfx,
+        }
+        return self._append_event(result.request_id, THROUGHPUT_PUBLISHED, actor, lambda _state: detail)
+
+    def _throughput_files(
+        self, result: ThroughputResult, predictions: Mapping[str, Sequence[PredictionRow]]
+    ) -> dict[str, bytes]:
+        """Predictions, the record, its shard with it added, and `throughput.csv` of every record."""
+        shards = self._throughput_shards()
+        name = layout.shard(result.request_id)
+        records = {**self.throughput_results_from(shards), result.request_id: result}
+        shard = {**_throughput_shard(name, shards.get(name, b"")), result.request_id: result}
+        files = {
+            layout.throughput_predictions_path(result.request_id, eval_set): write_jsonl(rows).encode("utf-8")
+            for eval_set, rows in predictions.items()
+        }
+        files[layout.throughput_path(result.request_id)] = result.to_json().encode("utf-8")
+        files[layout.throughput_records_path(name)] = write_jsonl(shard[k] for k in sorted(shard)).encode("utf-8")
+        files[THROUGHPUT_TABLE_FILE] = throughput_table(records.values()).encode("utf-8")
+        return files
+
+    @staticmethod
+    def throughput_results_from(shards: Mapping[str, bytes]) -> dict[str, ThroughputResult]:
+        """The records of these shards (shard name -> stored bytes), by request id."""
+        records: dict[str, ThroughputResult] = {}
+        for name, data in sorted(shards.items()):
+            records.update(_throughput_shard(name, data))
+        return records
 
     # --- the lifecycle -----------------------------------------------------------------------------
 
@@ -459,6 +547,22 @@ class Store(ABC):
 
         self._transact(compute)
         return written[0]
+
+
+def _throughput_shard(name: str, data: bytes) -> dict[str, ThroughputResult]:
+    """One throughput records shard by request id; a line that does not parse is left out and logged (the
+    per-entry file `throughput/<xx>/<id>.json` still holds it, and `verify` checks those)."""
+    records: dict[str, ThroughputResult] = {}
+    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = ThroughputResult.from_json(line)
+        except (ValueError, TypeError, KeyError) as exc:
+            logger.warning("%s line %d is not a throughput record: %s", layout.throughput_records_path(name), number, exc)
+            continue
+        records[record.request_id] = record
+    return records
 
 
 def _lease(worker: str, now: datetime, lease_s: float) -> Lease:

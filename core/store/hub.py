@@ -254,6 +254,33 @@ class HubStore(Store):
             )
         return read_jsonl(PredictionRow, found[0].decode("utf-8"))
 
+    def _throughput_shards(self) -> dict[str, bytes]:
+        """The throughput records shards at the results repo's head: one listing, then one download per shard."""
+        head = self._head(self.results_repo)
+        folder = layout.THROUGHPUT_RECORDS_DIR
+
+        def listing() -> list[str]:
+            try:
+                entries = self.api.list_repo_tree(self.results_repo, folder, repo_type=REPO_TYPE, revision=head)
+                return [e.path for e in entries if e.path.endswith(".jsonl")]
+            except EntryNotFoundError:
+                return []
+
+        self._throughput_head = head
+        fetch = self._fetcher(self.results_repo, head)
+        shards = {}
+        for path in self._call(f"list {folder}", self.results_repo, listing):
+            data = fetch(path)
+            if data is not None:
+                shards[path.rsplit("/", 1)[-1].removesuffix(".jsonl")] = data
+        return shards
+
+    def _put_throughput_files(self, files: Mapping[str, bytes], message: str) -> None:
+        """One commit to the results repo on top of the head the shards were read at; a commit in between
+        fails it with `Conflict` and the base class rebuilds the files on the new head."""
+        parent = getattr(self, "_throughput_head", None) or self._head(self.results_repo)
+        self._commit(self.results_repo, files, parent, message)
+
     def predictions_url(self, request_id: str, eval_set: str) -> str:
         endpoint = str(getattr(self.api, "endpoint", None) or "https://huggingface.co").rstrip("/")
         return f"{endpoint}/datasets/{self.results_repo}/blob/main/{layout.predictions_path(request_id, eval_set)}"

@@ -15,7 +15,7 @@ import hashlib
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -105,7 +105,11 @@ class LocalStore(Store):
         the Space rebuilds (and re-verifies) its board at once."""
         stamps = [
             (str(p.relative_to(self.root)), p.stat().st_mtime_ns, p.stat().st_size)
-            for folder in (self.requests_root / layout.CLOSED_DIR, self.results_root / layout.RECORDS_DIR)
+            for folder in (
+                self.requests_root / layout.CLOSED_DIR,
+                self.results_root / layout.RECORDS_DIR,
+                self.results_root / layout.THROUGHPUT_RECORDS_DIR,  # R14: a throughput write moves it too
+            )
             for p in sorted(folder.glob("*.jsonl"))
         ]
         state = self.requests_root / layout.STATE_FILE
@@ -231,6 +235,16 @@ class LocalStore(Store):
 
     def predictions_url(self, request_id: str, eval_set: str) -> str:
         return str(self.results_root / layout.predictions_path(request_id, eval_set))
+
+    def _put_throughput_files(self, files: Mapping[str, bytes], message: str) -> None:
+        """Predictions first, the record and its shard next, the table last, each atomically, under the lock."""
+        with self._exclusive():
+            for path, data in files.items():
+                atomic_write(self.results_root / path, data)
+
+    def _throughput_shards(self) -> dict[str, bytes]:
+        folder = self.results_root / layout.THROUGHPUT_RECORDS_DIR
+        return {p.stem: p.read_bytes() for p in sorted(folder.glob("*.jsonl")) if p.is_file()}
 
 
 def _result_file(path: Path) -> Result | None:

@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote
 
 import gradio as gr
 import pandas as pd
 
+from core.records import ThroughputResult
 from core.store import Store
 from leaderboard.audit_view import audit_markdown
 from leaderboard.data import Loaded
 from leaderboard.detail import EMPTY_DETAIL, DetailView, detail_choices, detail_view
 from leaderboard.pages.board import Update
+from leaderboard.pages.throughput import throughput_records
+from leaderboard.throughput import both_tracks, tracks_markdown
 
 PREVIEW_ROWS = 200
 PREVIEW_WIDTHS = ["13%", "37%", "37%", "6.5%", "6.5%"]  # id, reference, prediction, duration_s, time_s
@@ -46,8 +50,10 @@ def detail_link(request_id: str) -> str:
 class DetailPage:
     """The components of the Model detail tab; build inside its `gr.Tab`."""
 
-    def __init__(self, store: Store, max_rtf: float) -> None:
-        self.store, self.max_rtf = store, max_rtf
+    def __init__(
+        self, store: Store, max_rtf: float, verified: Callable[[ThroughputResult], bool] | None = None
+    ) -> None:
+        self.store, self.max_rtf, self.verified = store, max_rtf, verified
         with gr.Row(equal_height=False):
             self.select = gr.Dropdown(
                 [],
@@ -60,6 +66,7 @@ class DetailPage:
         self.link = gr.Markdown(elem_classes=["lb-link"], elem_id="detail-link")
         self.header = gr.Markdown(EMPTY_DETAIL, elem_id="detail-header")
         self.table = gr.Dataframe(interactive=False, wrap=True, show_label=False, visible=False, elem_id="detail-table")
+        self.tracks = gr.Markdown(elem_id="detail-tracks")
         self.audit = gr.Markdown(elem_id="detail-audit")
         with gr.Row(equal_height=True):
             self.audit_button = gr.Button(
@@ -98,6 +105,7 @@ class DetailPage:
             self.link,
             self.header,
             self.table,
+            self.tracks,
             self.audit,
             self.audit_button,
             self.audit_result,
@@ -133,6 +141,7 @@ class DetailPage:
             self.link: f"Link to this entry: [`{detail_link(request_id)}`]({detail_link(request_id)})",
             self.header: view.header,
             self.table: gr.Dataframe(value=view.datasets, visible=True),
+            self.tracks: loaded.cached(("tracks", request_id), lambda: self.tracks_of(loaded, request_id)),
             self.audit: loaded.cached(("audit", request_id), lambda: self.audits(loaded, request_id)),
             self.audit_button: gr.Button(visible=True),
             self.audit_result: "",
@@ -153,6 +162,12 @@ class DetailPage:
         request = loaded.snapshot.requests.get(request_id)
         return detail_view(result, entry, request, links, max_rtf=self.max_rtf)
 
+    def tracks_of(self, loaded: Loaded, request_id: str) -> str:
+        """Batch one and, when measured, throughput side by side (R14); the cost of each."""
+        result = loaded.snapshot.results[request_id]
+        throughput = throughput_records(loaded, self.store).get(request_id)
+        return tracks_markdown(both_tracks(result, throughput, self.verified))
+
     @staticmethod
     def audits(loaded: Loaded, request_id: str) -> str:
         """The entry's audit section: latest verdict and evidence, open request, its audit log."""
@@ -164,6 +179,7 @@ class DetailPage:
             self.link: "",
             self.header: message,
             self.table: gr.Dataframe(visible=False),
+            self.tracks: "",
             self.audit: "",
             self.audit_button: gr.Button(visible=False),
             self.audit_result: "",

@@ -60,12 +60,18 @@ class SubmitPage:
             "public log, no retraction.",
             elem_id="submit-accept",
         )
+        self.throughput = gr.Checkbox(
+            label="Also measure offline throughput",
+            info="After the batch-one evaluation, the same model is run batched (batch sizes 1, 4, 16, …) for the "
+            "Throughput tab. It never changes the Leaderboard's ranking or its real-time verdict.",
+            elem_id="submit-throughput",
+        )
         self.button = gr.Button("Submit for evaluation", variant="primary", elem_id="submit-button")
         self.result = gr.Markdown(elem_id="submit-result")
 
     @property
     def inputs(self) -> list[gr.components.Component]:
-        return [self.model_id, self.revision, self.precision, self.accept]
+        return [self.model_id, self.revision, self.precision, self.accept, self.throughput]
 
     def help_markdown(self) -> str:
         local = self.ctx.inspector.local
@@ -89,13 +95,19 @@ class SubmitPage:
         )
 
     def submit(
-        self, model_text: str, revision_text: str, precision: str, accepted: bool, profile: gr.OAuthProfile | None
+        self,
+        model_text: str,
+        revision_text: str,
+        precision: str,
+        accepted: bool,
+        throughput: bool,
+        profile: gr.OAuthProfile | None,
     ) -> Update:
         """Check and queue one submission; on success the board re-reads the store and the scheduler wakes."""
         ctx = self.ctx
         username = profile.username if profile is not None else None
         submitter = resolve_submitter(username, ctx.space, ctx.config.local_user)
-        form = submission.SubmissionForm.from_inputs(model_text, revision_text, precision, accepted)
+        form = submission.SubmissionForm.from_inputs(model_text, revision_text, precision, accepted, throughput)
         outcome = submission.submit(form, submitter, source=ctx.inspector, store=ctx.store, rules=ctx.config.rules)
         if outcome.accepted:
             ctx.source.invalidate()

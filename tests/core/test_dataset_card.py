@@ -90,6 +90,7 @@ def test_front_matter_parses_with_configs_and_public_key(info: CardInfo) -> None
     assert meta["configs"] == [
         {"config_name": "default", "data_files": [{"split": "train", "path": TABLE_FILE}], "default": True},
         {"config_name": "audits", "data_files": [{"split": "train", "path": AUDITS_TABLE_FILE}]},
+        {"config_name": "throughput", "data_files": [{"split": "train", "path": "throughput.csv"}]},
     ]
     assert meta["public_key"] == info.public_key and meta["public_key_fingerprint"].startswith("ed25519:")
     assert meta["leaderboard_version"] == "esb-v1"

@@ -41,7 +41,7 @@ def test_local_run_submits_as_the_local_user(tmp_path: Path, models_dir: Path, p
     app = build_app(env=make_env(tmp_path, models_dir, LEADERBOARD_LOCAL_USER="dev"))
     assert not any(type(b).__name__ == "LoginButton" for b in app.demo.blocks.values())  # no token needed locally
     ui = app.ui
-    outputs = submit_callback(app)("test-org/tiny-whisper", "main", "float32", True, None)
+    outputs = submit_callback(app)("test-org/tiny-whisper", "main", "float32", True, False, None)
     assert "Accepted" in outputs[ui.submit.result] and "#1 in the queue" in outputs[ui.submit.result]
     (request,) = LocalStore(tmp_path / "store").snapshot().requests.values()
     assert request.submitter == "dev"
@@ -77,10 +77,10 @@ def test_on_a_space_login_is_required(tmp_path: Path, models_dir: Path, place_mo
     assert any(type(b).__name__ == "LoginButton" for b in app.demo.blocks.values())
     submit = submit_callback(app)
     result = app.ui.submit.result
-    refused = submit("test-org/tiny-whisper", "main", "float32", True, None)
+    refused = submit("test-org/tiny-whisper", "main", "float32", True, False, None)
     assert "Log in with Hugging Face first" in refused[result]
     assert not LocalStore(tmp_path / "store").snapshot().requests
-    accepted = submit("test-org/tiny-whisper", "main", "float32", True, SimpleNamespace(username="alice"))
+    accepted = submit("test-org/tiny-whisper", "main", "float32", True, False, SimpleNamespace(username="alice"))
     assert "Accepted" in accepted[result]
     (request,) = LocalStore(tmp_path / "store").snapshot().requests.values()
     assert request.submitter == "alice"
@@ -138,6 +138,7 @@ def test_filter_callback_returns_rows_and_the_shareable_query(populated: Any) ->
         "rtf",
         "rtfx",
         "latency_p90",
+        "cost",
         "wer.ljspeech-sample",
         "params",
         "precision",

@@ -39,9 +39,15 @@ def test_accepted_prints_the_request_id(board) -> None:
     assert code == 0 and "Accepted." in err and "#1 in the queue" in err and "**" not in err
     request = open_store(config).snapshot().requests[request_id]
     assert request.status is Status.PENDING and request.model_id == "org/tiny" and request.submitter == "local-user"
-    assert request.model is not None and request.model.weight_files
+    assert request.model is not None and request.model.weight_files and request.throughput is False
     code, out, err = _submit(config, source, "--model", "org/tiny", "--precision", "float32")
     assert code == 1 and out == "" and "already" in err  # the duplicate rule, checked at write time
+
+
+def test_throughput_flag_asks_for_the_throughput_track(board) -> None:
+    config, source = board
+    code, out, _ = _submit(config, source, "--model", "org/tiny", "--precision", "float32", "--throughput")
+    assert code == 0 and open_store(config).snapshot().requests[out.strip()].throughput is True
 
 
 @pytest.mark.parametrize(

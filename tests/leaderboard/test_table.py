@@ -246,6 +246,7 @@ def test_columns_follow_the_selection_and_rank_and_model_always_show(board) -> N
         "RTF",
         "RTFx",
         "p90 latency (s)",
+        "$ per 1,000 audio hours",
         "ami (%)",
         "librispeech (%)",
         "Params",

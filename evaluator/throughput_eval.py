@@ -1,0 +1,144 @@
+"""One throughput-track evaluation (R14), start to finish: load, decode and sort, climb the ladder, record.
+
+What both `python -m evaluator evaluate --track throughput` and the queue (after a request's batch-one
+evaluation) run. The record is a `ThroughputResult`, kept apart from the batch-one `Result` in every way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.config import EvalSetConfig, LeaderboardConfig
+from core.cost import throughput_cost
+from core.records import (
+    ModelInfo,
+    PredictionRow,
+    ThroughputAggregate,
+    ThroughputEvidence,
+    ThroughputResult,
+    utc_now,
+    write_jsonl,
+)
+from core.signing import predictions_sha256
+from evaluator.eval_sets import EvalSet
+from evaluator.evaluate import _model_info, _rules_in_force, reproduce_command
+from evaluator.fingerprint import hardware_fingerprint, is_official, software_fingerprint
+from evaluator.metrics import get_normalizer
+from evaluator.models import Transcriber, check_revision, resolve_model
+from evaluator.runner import warm_up
+from evaluator.throughput import BatchTranscriber, Ladder, Scoring, climb, load_sorted
+
+
+@dataclass(frozen=True)
+class ThroughputEvaluation:
+    """The record, the transcripts at the chosen batch size, and how long the ladder took in all."""
+
+    result: ThroughputResult
+    predictions: dict[str, list[PredictionRow]]
+    wall_s: float
+
+
+def evaluate_throughput(
+    config: LeaderboardConfig,
+    model: str,
+    *,
+    request_id: str,
+    revision: str | None = None,
+    precision: str = "float32",
+    device: str = "auto",
+    eval_sets: Sequence[EvalSetConfig] | None = None,
+    max_samples: int | None = None,
+    model_info: ModelInfo | None = None,
+    before_load: Callable[[Path], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    ladder_limit: int | None = None,
+    pinned_revisions: Mapping[str, str] | None = None,
+) -> ThroughputEvaluation:
+    """Measure `model` batched on `eval_sets` (default: all of the config's) under the config's rules.
+
+    The model is loaded exactly as batch one loads it (same `Transcriber`, same decoding config, R7) and the
+    eval sets stream the same pinned data revisions (`pinned_revisions`, as `evaluate` takes them).
+    """
+    rules = config.rules
+    started_at, started = utc_now(), time.perf_counter()
+    chosen_sets = list(eval_sets) if eval_sets is not None else list(config.eval_sets)
+    pins = pinned_revisions or {}
+    sets = [EvalSet(e, max_samples=max_samples, pinned=pins.get(e.name)) for e in chosen_sets]
+    source = resolve_model(model, revision, config.models_dir)
+    if before_load:
+        before_load(source.folder)
+    check_revision(source, revision)
+    transcriber = Transcriber(
+        source,
+        precision=precision,
+        device=device,
+        max_new_tokens=rules.max_new_tokens,
+        utterance_timeout_s=rules.utterance_timeout_s,
+    )
+    batched = BatchTranscriber(transcriber, timeout_s=rules.utterance_timeout_s)
+    warm_up(transcriber, sets[0], rules.warmup_utterances)
+    loaded = [load_sorted(s, transcriber.sampling_rate, transcriber.max_audio_s) for s in sets]
+    scoring = Scoring(get_normalizer(config.normalizer), rules.max_rtf, rules.bootstrap_samples, rules.bootstrap_seed)
+    ladder = climb(batched, batched.probe, loaded, scoring, limit=ladder_limit, should_stop=should_stop)
+    hardware = hardware_fingerprint(transcriber.device)
+    explicit = [e.name if e in config.eval_sets else str(e.path or e.source) for e in chosen_sets]
+    reproduce = reproduce_command(
+        config, source.model_id, source.revision, precision, explicit if eval_sets is not None else None, max_samples
+    )
+    result = ThroughputResult(
+        request_id=request_id,
+        model_id=source.model_id,
+        revision=source.revision,
+        precision=precision,
+        leaderboard_version=config.version,
+        official=is_official(hardware, rules.gpu_class) and not max_samples,
+        chosen_batch_size=ladder.chosen.batch_size,
+        ladder=ladder.steps,
+        datasets=ladder.chosen.scores,
+        batch_one_wer={name: score.wer for name, score in ladder.batch_one.scores.items()},
+        aggregate=_aggregate(ladder),
+        batch_evidence=_evidence(ladder),
+        warmup_batches=len(ladder.steps),
+        hardware=hardware,
+        software=software_fingerprint(),
+        started_at=started_at,
+        finished_at=utc_now(),
+        reproduce=f"{reproduce} --track throughput",
+        usd_per_1000_audio_hours=throughput_cost(config.price.usd_per_hour, ladder.chosen.rtfx)
+        if config.price is not None
+        else None,
+        eval_sets=[s.source for s in sets],
+        rules=_rules_in_force(config, device, max_samples),
+        predictions_sha256={name: predictions_sha256(write_jsonl(rows)) for name, rows in ladder.chosen.rows.items()},
+        model=model_info or _model_info(source, transcriber),
+        decoding=transcriber.decoding.settings,
+        ignored_settings=list(transcriber.decoding.ignored),
+    )
+    return ThroughputEvaluation(result, ladder.chosen.rows, time.perf_counter() - started)
+
+
+def _evidence(ladder: Ladder) -> ThroughputEvidence:
+    """The batch sizes the model's forward hook saw at the chosen rung (R14: what was actually run)."""
+    chosen = ladder.chosen
+    return ThroughputEvidence(
+        batch_sizes_used=chosen.sizes_used,
+        max_batch_size=max(chosen.sizes_used, default=0),
+        forward_calls=chosen.forward_calls,
+    )
+
+
+def _aggregate(ladder: Ladder) -> ThroughputAggregate:
+    """Pooled RTF/RTFx at the chosen size, and its average WER next to the batch-one average WER."""
+    chosen, first = ladder.chosen, ladder.batch_one
+    time_s = sum(s.time_s for s in chosen.scores.values())
+    audio_s = sum(s.audio_s for s in chosen.scores.values())
+    return ThroughputAggregate(
+        avg_wer=chosen.avg_wer,
+        rtf=time_s / audio_s if audio_s else float("inf"),
+        rtfx=chosen.rtfx,
+        batch_one_avg_wer=first.avg_wer,
+        wer_change=chosen.avg_wer - first.avg_wer,
+    )

@@ -156,6 +156,35 @@ def _rules_in_force(config: LeaderboardConfig, device: str, max_samples: int | N
     return rules
 
 
+def prepare(
+    config: LeaderboardConfig,
+    model: str,
+    revision: str | None,
+    precision: str,
+    device: str,
+    chosen: Sequence[EvalSetConfig],
+    max_samples: int | None,
+    pinned_revisions: Mapping[str, str] | None,
+    before_load: Callable[[Path], None] | None,
+) -> tuple[list[EvalSet], ModelSource, Transcriber]:
+    """The eval sets at their pinned data revisions and the model loaded under the rules, the same for both
+    tracks (R7): `before_load` sees the model's folder before any weight is loaded (the R4 hash check)."""
+    pins = pinned_revisions or {}
+    sets = [EvalSet(e, max_samples=max_samples, pinned=pins.get(e.name)) for e in chosen]
+    source = resolve_model(model, revision, config.models_dir)
+    if before_load:
+        before_load(source.folder)
+    check_revision(source, revision)
+    transcriber = Transcriber(
+        source,
+        precision=precision,
+        device=device,
+        max_new_tokens=config.rules.max_new_tokens,
+        utterance_timeout_s=config.rules.utterance_timeout_s,
+    )
+    return sets, source, transcriber
+
+
 def evaluate(
     config: LeaderboardConfig,
     model: str,
@@ -182,18 +211,8 @@ def evaluate(
     rules = config.rules
     started_at = utc_now()
     chosen = list(eval_sets) if eval_sets is not None else list(config.eval_sets)
-    pins = pinned_revisions or {}
-    sets = [EvalSet(e, max_samples=max_samples, pinned=pins.get(e.name)) for e in chosen]
-    source = resolve_model(model, revision, config.models_dir)
-    if before_load:
-        before_load(source.folder)
-    check_revision(source, revision)
-    transcriber = Transcriber(
-        source,
-        precision=precision,
-        device=device,
-        max_new_tokens=rules.max_new_tokens,
-        utterance_timeout_s=rules.utterance_timeout_s,
+    sets, source, transcriber = prepare(
+        config, model, revision, precision, device, chosen, max_samples, pinned_revisions, before_load
     )
     warmup_done = warm_up(transcriber, sets[0], rules.warmup_utterances)
     run = _run_sets(config, transcriber, sets, on_progress, should_stop)

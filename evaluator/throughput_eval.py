@@ -23,11 +23,9 @@ from core.records import (
     write_jsonl,
 )
 from core.signing import predictions_sha256
-from evaluator.eval_sets import EvalSet
-from evaluator.evaluate import _model_info, _rules_in_force, reproduce_command
+from evaluator.evaluate import _model_info, _rules_in_force, prepare, reproduce_command
 from evaluator.fingerprint import hardware_fingerprint, is_official, software_fingerprint
 from evaluator.metrics import get_normalizer
-from evaluator.models import Transcriber, check_revision, resolve_model
 from evaluator.runner import warm_up
 from evaluator.throughput import BatchTranscriber, Ladder, Scoring, climb, load_sorted
 
@@ -65,18 +63,8 @@ def evaluate_throughput(
     rules = config.rules
     started_at, started = utc_now(), time.perf_counter()
     chosen_sets = list(eval_sets) if eval_sets is not None else list(config.eval_sets)
-    pins = pinned_revisions or {}
-    sets = [EvalSet(e, max_samples=max_samples, pinned=pins.get(e.name)) for e in chosen_sets]
-    source = resolve_model(model, revision, config.models_dir)
-    if before_load:
-        before_load(source.folder)
-    check_revision(source, revision)
-    transcriber = Transcriber(
-        source,
-        precision=precision,
-        device=device,
-        max_new_tokens=rules.max_new_tokens,
-        utterance_timeout_s=rules.utterance_timeout_s,
+    sets, source, transcriber = prepare(
+        config, model, revision, precision, device, chosen_sets, max_samples, pinned_revisions, before_load
     )
     batched = BatchTranscriber(transcriber, timeout_s=rules.utterance_timeout_s)
     warm_up(transcriber, sets[0], rules.warmup_utterances)

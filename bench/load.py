@@ -5,9 +5,10 @@
 Without `--url` it starts `python app.py` on a free port, on a temporary local store holding `--entries`
 SYNTHETIC signed results (made up here, never written anywhere else, ids say `bench-`), with the scheduler
 off. Then `--clients` threads each run `--rounds` times: a visit (one gradio session): the page-load event
-(`on_load`, what every visit runs) and one filter change (`on_filters`), through gradio's own HTTP queue API (`/gradio_api/queue/join`
-and the `/gradio_api/queue/data` event stream), as the browser does. Each latency runs from the join
-request to the `process_completed` message. Prints p50/p95 per event; the last line is
+(`on_load`, what every visit runs) and one filter change (`on_filters`), sent as the browser sends them: an
+event that skips gradio's queue (the page's reads, `leaderboard.pages.serving.READ_ONLY`) is one POST to
+`/gradio_api/run/predict`; a queued one joins `/gradio_api/queue/join` and waits on the `/gradio_api/queue/data`
+event stream. Each latency runs from the first request to the result. Prints p50/p95 per event; the last line is
 `load: clients=<n> calls=<n> errors=<n> on_load_p50_s=<x> on_load_p95_s=<x> filter_p50_s=<x> filter_p95_s=<x>`.
 
 `measure(url, clients, rounds)` and `serve_app(...)` are importable (the reliability bench runs them).
@@ -46,9 +47,10 @@ TARGET_P95_S = 1.0
 STARTUP_TIMEOUT_S = 90
 CALL_TIMEOUT_S = 120
 ALL_COLUMNS = [c.id for c in optional_columns(["ljspeech-sample"])]  # every column the board can show
-#: One filter change as the page sends it, in `BoardPage.controls()` order: search, licenses, precisions, families, params min/max, real-time only,
+#: One filter change as the page sends it: the table's layout (a `gr.State`, which the browser sends as null),
+#: then the controls in `BoardPage.controls()` order: search, licenses, precisions, families, params min/max, real-time only,
 #: official only, sort, columns, show flagged.
-FILTER_INPUTS: list[Any] = ["whisper", [], ["float32"], [], None, None, False, True, "rtf", ALL_COLUMNS, False]
+FILTER_INPUTS: list[Any] = [None, "whisper", [], ["float32"], [], None, None, False, True, "rtf", ALL_COLUMNS, False]
 
 
 @dataclass(frozen=True)
@@ -82,20 +84,43 @@ def figures(event: str, latencies: Sequence[float], errors: int) -> EventFigures
     )
 
 
-def fn_indices(client: httpx.Client, base: str) -> dict[str, int]:
-    """The event ids of the page's callbacks, by name, from the page's config."""
+@dataclass(frozen=True)
+class Endpoint:
+    """One of the page's events, as the browser finds it in the page's config."""
+
+    fn_index: int
+    queued: bool  # False for events set `queue=False` (leaderboard.pages.serving.READ_ONLY)
+
+
+def endpoints(client: httpx.Client, base: str) -> dict[str, Endpoint]:
+    """The page's named events, from the page's config."""
     config = client.get(f"{base}config").json()
-    return {d["api_name"]: d["id"] for d in config["dependencies"] if d.get("api_name")}
+    return {
+        d["api_name"]: Endpoint(d["id"], queued=d.get("queue") is not False)
+        for d in config["dependencies"]
+        if d.get("api_name")
+    }
 
 
-def call(client: httpx.Client, base: str, fn_index: int, data: list[Any], session: str) -> float:
-    """One event of the visit `session` through gradio's queue, as the browser sends it; seconds until its
-    result arrived."""
+def call(client: httpx.Client, base: str, endpoint: Endpoint, data: list[Any], session: str) -> float:
+    """One event of the visit `session`, sent as the browser sends it; seconds until its result arrived.
+    A queued event joins gradio's queue and waits on the event stream; an event outside the queue is one
+    POST to `/gradio_api/run/predict` whose answer is the result."""
     start = time.perf_counter()
-    joined = client.post(
-        f"{base}gradio_api/queue/join",
-        json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None},
-    )
+    body = {
+        "data": data,
+        "fn_index": endpoint.fn_index,
+        "session_hash": session,
+        "event_data": None,
+        "trigger_id": None,
+    }
+    if not endpoint.queued:
+        answer = client.post(f"{base}gradio_api/run/predict", json=body)
+        if answer.status_code != 200:
+            raise RuntimeError(f"event {endpoint.fn_index} failed: HTTP {answer.status_code} {answer.text[:300]}")
+        answer.json()
+        return time.perf_counter() - start
+    joined = client.post(f"{base}gradio_api/queue/join", json=body)
     joined.raise_for_status()
     event_id = joined.json()["event_id"]
     with client.stream("GET", f"{base}gradio_api/queue/data", params={"session_hash": session}) as stream:
@@ -105,19 +130,19 @@ def call(client: httpx.Client, base: str, fn_index: int, data: list[Any], sessio
             message = json.loads(line[5:])
             if message.get("msg") == "process_completed" and message.get("event_id") == event_id:
                 if not message.get("success", False):
-                    raise RuntimeError(f"event {fn_index} failed: {str(message.get('output'))[:300]}")
+                    raise RuntimeError(f"event {endpoint.fn_index} failed: {str(message.get('output'))[:300]}")
                 return time.perf_counter() - start
-    raise RuntimeError(f"event {fn_index}: the stream closed before its result")
+    raise RuntimeError(f"event {endpoint.fn_index}: the stream closed before its result")
 
 
 def measure(url: str, clients: int = 50, rounds: int = 3) -> dict[str, EventFigures]:
     """`clients` concurrent visitors, each loading the page and changing a filter `rounds` times."""
     base = url.rstrip("/") + "/"
     with httpx.Client(timeout=CALL_TIMEOUT_S) as probe:
-        ids = fn_indices(probe, base)
-    plan = {"on_load": (ids["on_load"], []), "on_filters": (ids["on_filters"], FILTER_INPUTS)}
-    if os.environ.get("LOAD_BENCH_FLOOR"):  # a trivial event: what gradio's queue itself costs per call
-        plan["page_query"] = (ids["page_query"], ["", "leaderboard", None])
+        events = endpoints(probe, base)
+    plan = {"on_load": (events["on_load"], []), "on_filters": (events["on_filters"], FILTER_INPUTS)}
+    if os.environ.get("LOAD_BENCH_FLOOR"):  # a trivial event: what gradio itself costs per call
+        plan["page_query"] = (events["page_query"], ["", "leaderboard", None])
     latencies: dict[str, list[float]] = {name: [] for name in plan}
     errors = dict.fromkeys(plan, 0)
     lock = threading.Lock()
@@ -128,9 +153,9 @@ def measure(url: str, clients: int = 50, rounds: int = 3) -> dict[str, EventFigu
             start_line.wait()
             for _ in range(rounds):
                 session = uuid.uuid4().hex[:11]  # one visit: a page load, then a filter change
-                for name, (fn_index, data) in plan.items():
+                for name, (endpoint, data) in plan.items():
                     try:
-                        seconds = call(client, base, fn_index, data, session)
+                        seconds = call(client, base, endpoint, data, session)
                     except Exception as exc:
                         with lock:
                             errors[name] += 1

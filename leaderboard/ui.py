@@ -5,8 +5,8 @@ and wires what crosses pages: the filters driving both the table and the plot, a
 detail page, the page load restoring a shared URL, the URL following the page, and the timer that re-renders
 when the store moves on. Callbacks return `{component: value}` dicts, read the cached snapshot and board
 (`leaderboard.data.BoardSource`, with a memo per store version) and mutate no global; per-visitor state
-lives in components and `gr.State`. Every event but the submission only reads, so none of them queues
-behind another visitor's (`concurrency_limit=None`).
+lives in components and `gr.State`. Every event but the submission and the audit request only reads, so it
+skips gradio's queue (`pages.serving.READ_ONLY`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import gradio as gr
 from leaderboard.about import about_markdown
 from leaderboard.audit_request import ask_for_audit
 from leaderboard.data import Loaded
-from leaderboard.pages.board import BoardPage, Update
+from leaderboard.pages.board import BoardPage, Layout, Update
 from leaderboard.pages.context import AppContext, on_space, resolve_submitter, show_login_button
 from leaderboard.pages.detail import DetailPage
 from leaderboard.pages.format import (
@@ -35,6 +35,7 @@ from leaderboard.pages.format import (
 from leaderboard.pages.log import LogPage
 from leaderboard.pages.plot import PlotPage
 from leaderboard.pages.queue import QueuePage
+from leaderboard.pages.serving import READ_ONLY, SERIALIZED, cache_component_signatures
 from leaderboard.pages.style import CSS, theme
 from leaderboard.pages.submit import SubmitPage
 from leaderboard.pages.throughput import ThroughputPage
@@ -70,7 +71,6 @@ TABS = {
     "about": "ℹ️ About",
 }
 BOARD_REFRESH_S = 5.0
-READ_ONLY: dict[str, Any] = {"concurrency_limit": None}  # reads never wait for another visitor's event
 
 URL_SYNC_JS = """
 (query) => {
@@ -90,6 +90,7 @@ class Ui:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
+        cache_component_signatures()
         first = ctx.source.get()
         # delete_cache: gradio copies every served file (the CSVs) into its cache; clear copies older than a day.
         with gr.Blocks(title=ctx.config.title, fill_width=True, delete_cache=(3600, 86400)) as self.demo:
@@ -148,11 +149,11 @@ class Ui:
             event = control.change if isinstance(control, (gr.Textbox, gr.Number)) else control.input
             event(
                 self.on_filters,
-                inputs=board.controls,
+                inputs=[board.layout, *board.controls],
                 outputs=self.view_outputs,
                 trigger_mode="always_last",
                 show_progress="hidden",
-                **READ_ONLY,
+                **SERIALIZED,
             )
         gr.on(
             [board.filters_query.change, self.tab.change, detail.select.change],
@@ -180,10 +181,10 @@ class Ui:
         self.board_timer.tick(self.current_version, outputs=[self.store_version], show_progress="hidden", **READ_ONLY)
         self.store_version.change(
             self.on_store_change,
-            inputs=[board.version, detail.select, *board.controls],
+            inputs=[board.version, board.layout, detail.select, *board.controls],
             outputs=[*self.view_outputs, self.header, detail.select],
             show_progress="hidden",
-            **READ_ONLY,
+            **SERIALIZED,
         )
         self._wire_load()
 
@@ -191,7 +192,7 @@ class Ui:
         """Every visit renders the default page; only a URL with a query (a shared link) costs a second
         event, restoring its filters, tab or entry. Each event lists only outputs it fills: gradio rebuilds
         every output a callback leaves out, which would cost more than the callback."""
-        self.demo.load(self.on_load, outputs=self.load_outputs, show_progress="hidden", **READ_ONLY).then(
+        self.demo.load(self.on_load, outputs=self.load_outputs, show_progress="hidden", **SERIALIZED).then(
             None, js="() => window.location.search.replace(/^[?]/, '')", outputs=[self.url_params]
         )
         self.url_params.change(
@@ -272,14 +273,18 @@ class Ui:
 
     # --- callbacks ------------------------------------------------------------------------------------
 
-    def render_view(self, filters: Filters, loaded: Loaded, *, fresh: bool = False) -> Update:
-        """The Leaderboard table and the Plot for `filters` (see `BoardPage.render` for `fresh`)."""
+    def render_view(
+        self, filters: Filters, loaded: Loaded, shown: Layout | None = None, *, serialized: bool = True
+    ) -> Update:
+        """The Leaderboard table and the Plot for `filters` (`shown`, `serialized`: see `BoardPage.render`)."""
         view = loaded.cached(("view", filters), lambda: loaded.board.view(filters))
-        return {**self.board.render(view, filters, loaded, fresh=fresh), **self.plot.render(view, filters, loaded)}
+        board = self.board.render(view, filters, loaded, shown, serialized=serialized)
+        return {**board, **self.plot.render(view, filters, loaded)}
 
-    def on_filters(self, *values: Any) -> Update:
+    def on_filters(self, shown: Layout | None, *values: Any) -> Update:
+        """The controls' values (`BoardPage.controls` order) after the table's layout as shown."""
         loaded = self.ctx.source.get()
-        return self.render_view(self.board.filters(loaded, *values), loaded)
+        return self.render_view(self.board.filters(loaded, *values), loaded, shown)
 
     def on_detail(self, request_id: str | None) -> Update:
         return self.detail.render(self.ctx.source.get(), request_id)
@@ -320,13 +325,13 @@ class Ui:
     def current_version(self) -> str:
         return self.ctx.source.get().board_version
 
-    def on_store_change(self, shown_version: str, detail_id: str | None, *values: Any) -> Update:
+    def on_store_change(self, shown_version: str, shown: Layout | None, detail_id: str | None, *values: Any) -> Update:
         """Re-render the board, plot, header and entry list when the store moved on (a new result)."""
         loaded = self.ctx.source.get()
         if loaded.board_version == shown_version:
             return {}
         return {
-            **self.render_view(self.board.filters(loaded, *values), loaded),
+            **self.render_view(self.board.filters(loaded, *values), loaded, shown),
             self.header: self.header_of(loaded),
             **self.detail.choose(loaded, detail_id),
         }
@@ -336,12 +341,11 @@ class Ui:
 
     def on_load(self) -> Update:
         """The default page, the same for every visitor of one store version: computed once (`Loaded.cached`),
-        sent as values only (the page was built showing the default view)."""
+        sent as values only where the page was built showing the same layout (a left-out output, or a property,
+        would cost gradio a component rebuild)."""
         loaded = self.ctx.source.get()
         board = loaded.board
         update = dict(loaded.cached("load", lambda: self._default_page(loaded)))
-        # Plain values where nothing changes: a left-out output would cost gradio a component rebuild.
-        update.setdefault(self.board.empty, "")
         if (board.licenses, board.families) != self.board.built_choices:
             update[self.board.licenses] = gr.update(choices=board.licenses, value=[])
             update[self.board.families] = gr.update(choices=board.families, value=[])
@@ -350,7 +354,7 @@ class Ui:
         return update
 
     def _default_page(self, loaded: Loaded) -> Update:
-        return {self.header: self.header_of(loaded), **self.render_view(Filters(), loaded, fresh=True)}
+        return {self.header: self.header_of(loaded), **self.render_view(Filters(), loaded, self.board.built_layout)}
 
     def on_restore(self, query: str | None) -> Update:
         """Restore what a shared link points at: the filters, the open tab, an entry's detail."""
@@ -361,7 +365,8 @@ class Ui:
         detail_id = params.get("detail") or None
         if detail_id:
             tab = DETAIL_TAB
-        update: Update = {**self.board.restore(filters, loaded), **self.render_view(filters, loaded)}
+        view = self.render_view(filters, loaded, serialized=False)  # this event's outputs are postprocessed
+        update: Update = {**self.board.restore(filters, loaded), **view}
         update[self.tabs] = gr.Tabs(selected=tab)
         update.update(self.on_tab(tab or BOARD_TAB, "", detail_id))
         return update

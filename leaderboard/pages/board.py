@@ -22,6 +22,13 @@ from leaderboard.query import filters_to_query
 from leaderboard.table import DEFAULT_SORT, BoardView, Filters, sort_options
 
 Update = dict[gr.components.Component, Any]
+#: What the table's properties are set to: its column datatypes and widths, and whether the view is empty (the
+#: table hidden, the empty message shown). Values alone can change the page while this stays the same.
+Layout = tuple[tuple[str, ...], tuple[str, ...], bool]
+
+
+def layout_of(view: BoardView) -> Layout:
+    return tuple(view.datatypes), tuple(column_widths(view)), view.empty
 
 
 class BoardPage:
@@ -77,6 +84,7 @@ class BoardPage:
     def _build_table(self, default: BoardView) -> None:
         """Built as a fresh page shows the default view (every column, some rows), so that a page load
         sends only values, not properties (each property update costs gradio a component rebuild)."""
+        self.built_layout: Layout = (*layout_of(default)[:2], False)
         with gr.Row(equal_height=True):
             self.status = gr.Markdown(elem_classes=["lb-status"], elem_id="lb-status")
             self.download = gr.DownloadButton(
@@ -97,6 +105,7 @@ class BoardPage:
         self.filters_query = gr.Textbox(visible=False, elem_id="lb-filters-query")  # the filters' part of the URL
         self.rows = gr.State(())  # the request ids of the rows shown, for clicks
         self.version = gr.State("")  # the store version shown, so the timer re-renders only on change
+        self.layout = gr.State(self.built_layout)  # the table's properties as shown (`Layout`)
 
     @property
     def controls(self) -> list[gr.components.Component]:
@@ -117,28 +126,45 @@ class BoardPage:
 
     @property
     def outputs(self) -> list[gr.components.Component]:
-        return [self.table, self.empty, self.status, self.download, self.filters_query, self.rows, self.version]
+        return [
+            self.table,
+            self.empty,
+            self.status,
+            self.download,
+            self.filters_query,
+            self.rows,
+            self.version,
+            self.layout,
+        ]
 
     def filters(self, loaded: Loaded, *values: Any) -> Filters:
         """The controls' values as filters this board can show."""
         all_ids = [c.id for c in loaded.board.columns]
         return sanitize(filters_from_controls(*values, all_columns=all_ids), loaded.board)
 
-    def render(self, view: BoardView, filters: Filters, loaded: Loaded, *, fresh: bool = False) -> Update:
-        """The table, its status and download for `view`. `fresh`: the page was just loaded and still shows
-        what it was built with, so only what differs from that is sent as a property update."""
+    def render(
+        self, view: BoardView, filters: Filters, loaded: Loaded, shown: Layout | None = None, *, serialized: bool = True
+    ) -> Update:
+        """The table, its status and download for `view`. `shown`: the table's layout on the page (None when
+        unknown); when `view` keeps it, only values are sent, else the properties too (see `Layout`).
+        `serialized`: every value in the page's wire format, for events that skip gradio's postprocessing
+        (`pages.serving.SERIALIZED`); else the download is the CSV's path."""
         board = loaded.board
         message = empty_message(board, view)
         table = loaded.cached(("table", filters), lambda: self.table.postprocess(styled(view)).model_dump())
         csv = None if view.empty else loaded.cached(("csv", view.request_ids), lambda: write_csv(view, board.eval_sets))
+        if csv is not None and serialized:
+            csv = loaded.cached(("csv-file", csv), lambda: self.download.postprocess(csv).model_dump())
+        layout = layout_of(view)
         update: Update = {
             self.status: status_line(view, filters) if board.entries else "",
             self.filters_query: filters_to_query(filters),
             self.rows: view.request_ids,
             self.version: loaded.board_version,
+            self.layout: layout,
         }
-        if fresh and not view.empty and filters.columns is None:
-            return {**update, self.table: table, self.download: csv}
+        if layout == shown:
+            return {**update, self.table: table, self.empty: message, self.download: csv}
         return {
             **update,
             self.table: gr.update(

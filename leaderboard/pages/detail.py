@@ -15,6 +15,7 @@ from leaderboard.audit_view import audit_markdown
 from leaderboard.data import Loaded
 from leaderboard.detail import EMPTY_DETAIL, DetailView, detail_choices, detail_view
 from leaderboard.pages.board import Update
+from leaderboard.pages.serving import READ_ONLY
 from leaderboard.pages.throughput import throughput_records
 from leaderboard.throughput import both_tracks, tracks_markdown
 
@@ -120,7 +121,7 @@ class DetailPage:
     def wire(self) -> None:
         self.copy_link.click(None, inputs=[self.select], js=COPY_LINK_JS)
         self.preview_set.input(
-            self.preview, inputs=[self.select, self.preview_set], outputs=[self.preview_table], concurrency_limit=None
+            self.preview, inputs=[self.select, self.preview_set], outputs=[self.preview_table], **READ_ONLY
         )
 
     def choose(self, loaded: Loaded, selected: str | None) -> Update:

@@ -7,6 +7,7 @@ import gradio as gr
 from leaderboard.data import BoardSource
 from leaderboard.logview import chain_markdown, damaged_markdown, log_frame
 from leaderboard.pages.board import Update
+from leaderboard.pages.serving import READ_ONLY
 
 LOG_WIDTHS = ["56px", "165px", "125px", "220px", "150px", "430px", "130px"]
 
@@ -40,7 +41,7 @@ class LogPage:
             outputs=self.outputs,
             trigger_mode="always_last",
             show_progress="hidden",
-            concurrency_limit=None,
+            **READ_ONLY,
         )
 
     def render(self, text: str | None) -> Update:

@@ -15,6 +15,7 @@ from leaderboard.data import BoardSource
 from leaderboard.jobs.status import DispatchStatus, jobs_markdown
 from leaderboard.logview import damaged_markdown
 from leaderboard.pages.board import Update
+from leaderboard.pages.serving import READ_ONLY
 from leaderboard.queue import RunningItem, format_duration, queue_view, running_html
 from leaderboard.scheduler import SchedulerStatus
 
@@ -106,7 +107,7 @@ class QueuePage:
         ]
 
     def wire(self) -> None:
-        self.timer.tick(self.render, outputs=self.outputs, show_progress="hidden", concurrency_limit=None)
+        self.timer.tick(self.render, outputs=self.outputs, show_progress="hidden", **READ_ONLY)
 
     def render(self) -> Update:
         loaded = self.source.get()

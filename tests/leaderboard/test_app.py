@@ -147,7 +147,7 @@ def test_filter_callback_returns_rows_and_the_shareable_query(populated: Any) ->
         "audit",
     ]
     board = populated.ui.board
-    outputs = populated.ui.on_filters("", [], ["float16"], [], None, None, False, True, "avg_wer", all_columns)
+    outputs = populated.ui.on_filters(None, "", [], ["float16"], [], None, None, False, True, "avg_wer", all_columns)
     assert outputs[board.rows] == ("r2",) and outputs[board.filters_query] == "precision=float16"
 
 

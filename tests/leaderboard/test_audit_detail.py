@@ -103,7 +103,7 @@ def test_the_show_flagged_toggle_follows_the_url_and_the_controls(tmp_path: Path
     assert shared[board.filters_query] == "flagged=1"
     values = [shared[c] for c in board.controls]
     values = [getattr(v, "value", v) for v in values]
-    assert ui.on_filters(*values)[board.filters_query] == "flagged=1"
+    assert ui.on_filters(None, *values)[board.filters_query] == "flagged=1"
     flagged_page = ui.on_restore("?detail=r1")
     assert any("🚩 failed audit" in label for label, _ in flagged_page[ui.detail.select].choices)
     assert "🚩 **Flagged: the latest audit failed** (predictions)" in flagged_page[ui.detail.audit]

@@ -55,7 +55,7 @@ def test_throughput_tab_has_its_own_ranking_and_plot(app: Any) -> None:
     assert frame[COST_LABEL].iloc[0] == "2.5"  # the record's own price (1 USD per hour) / RTFx 400 x 1000
     assert outputs[page.plot] is not None
     # The Leaderboard still ranks by batch one: r2 first there.
-    assert app.ui.on_filters(*default_controls(app))[app.ui.board.rows] == ("r2", "r1")
+    assert app.ui.on_filters(None, *default_controls(app))[app.ui.board.rows] == ("r2", "r1")
 
 
 def default_controls(app: Any) -> list[Any]:

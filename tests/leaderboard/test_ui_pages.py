@@ -108,7 +108,7 @@ def test_search_and_numbers_filter_on_every_change(ui: Any) -> None:
 
 
 def test_an_empty_view_has_no_csv_button(ui: Any) -> None:
-    update = ui.on_filters("nothing matches", [], [], [], None, None, False, True, "avg_wer", [])
+    update = ui.on_filters(None, "nothing matches", [], [], [], None, None, False, True, "avg_wer", [])
     assert update[ui.board.download]["visible"] is False and update[ui.board.download]["value"] is None
     assert update[ui.board.empty]["visible"] is True
 
@@ -116,7 +116,7 @@ def test_an_empty_view_has_no_csv_button(ui: Any) -> None:
 def test_board_callbacks_return_only_their_outputs(ui: Any) -> None:
     """gradio rebuilds every output a callback leaves out: the page load fills all of its own."""
     assert set(ui.on_load()) == set(ui.load_outputs)
-    assert set(ui.on_filters("", [], [], [], None, None, False, True, "avg_wer", [])) == set(ui.view_outputs)
+    assert set(ui.on_filters(None, "", [], [], [], None, None, False, True, "avg_wer", [])) == set(ui.view_outputs)
     assert len(ui.load_outputs) == len(set(ui.load_outputs)) and len(ui.restore_outputs) == len(set(ui.restore_outputs))
 
 

@@ -1,0 +1,96 @@
+"""What keeps a visit cheap (`leaderboard.pages.serving`): reads skip gradio's queue, the board's events send
+values in the wire format, the table's properties are sent only when its layout changes, and gradio's
+component signatures are read once."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pytest
+from gradio.blocks import Block
+
+from app import build_app
+from core.store import LocalStore
+from leaderboard.pages.serving import cache_component_signatures
+from tests.leaderboard.factories import finish_in_store, make_result
+from tests.leaderboard.test_app import make_env
+
+
+def default_controls(ui: Any, columns: list[str] | None = None) -> list[Any]:
+    """The controls as a fresh page shows them (every column), in `BoardPage.controls` order."""
+    every = [c.id for c in ui.ctx.source.get().board.columns]
+    return ["", [], [], [], None, None, False, True, "avg_wer", every if columns is None else columns, False]
+
+
+WRITES = {"on_submit", "on_audit_request"}  # the only events that change the store
+
+
+@pytest.fixture
+def ui(tmp_path: Path, models_dir: Path) -> Any:
+    results = [
+        make_result("r1", "openai/whisper-tiny", wers={"ljspeech-sample": 0.2}, version="local-v1"),
+        make_result("r2", "openai/whisper-base", wers={"ljspeech-sample": 0.1}, version="local-v1"),
+    ]
+    finish_in_store(LocalStore(tmp_path / "store"), results)
+    return build_app(env=make_env(tmp_path, models_dir)).ui
+
+
+def is_property_update(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("__type__") == "update"
+
+
+def test_only_the_writes_wait_in_gradios_queue(ui: Any) -> None:
+    callbacks = [fn for fn in ui.demo.fns.values() if fn.fn is not None]
+    queued = {fn.name for fn in callbacks if fn.queue is not False}
+    assert queued == WRITES
+    assert {fn.name for fn in callbacks} >= {"on_load", "on_filters", "on_store_change", "on_restore", "render"}
+    skipping = {fn.name for fn in callbacks if not fn.postprocess}
+    assert skipping == {"on_load", "on_filters", "on_store_change"}  # the events that send serialized values
+
+
+def test_the_table_sends_its_properties_only_when_its_layout_changes(ui: Any) -> None:
+    board = ui.board
+    first = ui.on_filters(None, *default_controls(ui))  # layout unknown: the properties go with the values
+    assert is_property_update(first[board.table]) and first[board.table]["datatype"]
+    layout = first[board.layout]
+    again = ui.on_filters(layout, *default_controls(ui))
+    assert not is_property_update(again[board.table]) and again[board.table]["headers"][:2] == ["Rank", "Model"]
+    assert not any(is_property_update(again[c]) for c in (board.empty, board.download))
+    assert again[board.download]["path"].endswith(".csv")  # a file in the wire format (FileData), not a path
+    columns = [c.id for c in ui.ctx.source.get().board.columns if c.id != "params"]
+    narrower = ui.on_filters(layout, *default_controls(ui, columns))
+    assert is_property_update(narrower[board.table]) and narrower[board.layout] != layout
+    assert len(narrower[board.table]["datatype"]) == len(first[board.table]["datatype"]) - 1
+
+
+def test_the_page_load_sends_values_only_and_a_shared_link_a_path(ui: Any) -> None:
+    board = ui.board
+    loaded = ui.on_load()
+    assert not is_property_update(loaded[board.table]) and loaded[board.layout] == board.built_layout
+    assert loaded[board.download]["orig_name"].endswith(".csv")
+    restored = ui.on_restore("q=tiny")  # an event gradio postprocesses: the download is the CSV's path
+    download = restored[board.download]
+    assert isinstance(download["value"], str) and Path(download["value"]).is_file()
+
+
+def test_an_empty_board_hides_the_table_on_page_load(tmp_path: Path, models_dir: Path) -> None:
+    ui = build_app(env=make_env(tmp_path, models_dir)).ui
+    loaded = ui.on_load()
+    assert loaded[ui.board.table]["visible"] is False and loaded[ui.board.empty]["visible"] is True
+
+
+def test_component_signatures_are_cached_unchanged() -> None:
+    class Late(Block):  # a block class loaded after the app started: cached on the next call (a component
+        # subclass would do as well, but gradio writes a .pyi stub beside the module that defines one)
+        def __init__(self, value: str = "", *, note: str = "", **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+
+    expected = inspect.signature(Late.__init__)
+    assert "__signature__" not in vars(Late.__init__)
+    assert cache_component_signatures() >= 1 and cache_component_signatures() == 0
+    assert vars(Late.__init__)["__signature__"] == expected
+    assert list(inspect.signature(Late.__init__).parameters)[:3] == ["self", "value", "note"]
+    assert "label" in inspect.signature(gr.Dataframe.__init__).parameters

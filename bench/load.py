@@ -90,13 +90,14 @@ class Endpoint:
 
     fn_index: int
     queued: bool  # False for events set `queue=False` (leaderboard.pages.serving.READ_ONLY)
+    inputs: int
 
 
 def endpoints(client: httpx.Client, base: str) -> dict[str, Endpoint]:
     """The page's named events, from the page's config."""
     config = client.get(f"{base}config").json()
     return {
-        d["api_name"]: Endpoint(d["id"], queued=d.get("queue") is not False)
+        d["api_name"]: Endpoint(d["id"], queued=d.get("queue") is not False, inputs=len(d["inputs"]))
         for d in config["dependencies"]
         if d.get("api_name")
     }
@@ -140,7 +141,9 @@ def measure(url: str, clients: int = 50, rounds: int = 3) -> dict[str, EventFigu
     base = url.rstrip("/") + "/"
     with httpx.Client(timeout=CALL_TIMEOUT_S) as probe:
         events = endpoints(probe, base)
-    plan = {"on_load": (events["on_load"], []), "on_filters": (events["on_filters"], FILTER_INPUTS)}
+    # An older checkout (`--repo`, for a before/after pair) has no layout State: its filters take the controls only.
+    filters = events["on_filters"]
+    plan = {"on_load": (events["on_load"], []), "on_filters": (filters, FILTER_INPUTS[-filters.inputs :])}
     if os.environ.get("LOAD_BENCH_FLOOR"):  # a trivial event: what gradio itself costs per call
         plan["page_query"] = (events["page_query"], ["", "leaderboard", None])
     latencies: dict[str, list[float]] = {name: [] for name in plan}

@@ -11,6 +11,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -27,12 +28,15 @@ MEMO_SIZE = 256
 class VersionMemo:
     """A bounded, thread-safe memo of values derived from one store version (least recently used dropped).
 
-    Two threads asking for the same missing key may both compute it; the values are pure, so that costs time
-    only, and computing outside the lock keeps one slow view from blocking every other visitor."""
+    Each missing key is computed once however many visitors ask at the same moment (fifty page loads right
+    after a new result would otherwise each render the same page): the first computes it outside the lock,
+    the others wait for that result, and other keys are never blocked. A failed computation reaches every
+    waiter and is not kept, so the next call tries again."""
 
     def __init__(self, size: int = MEMO_SIZE) -> None:
         self.size = size
         self._values: OrderedDict[Hashable, Any] = OrderedDict()
+        self._pending: dict[Hashable, Future[Any]] = {}
         self._lock = threading.Lock()
         self.computed = 0
 
@@ -41,12 +45,26 @@ class VersionMemo:
             if key in self._values:
                 self._values.move_to_end(key)
                 return self._values[key]
-        value = compute()
+            pending = self._pending.get(key)
+            first = pending is None
+            if pending is None:
+                pending = self._pending[key] = Future()
+        if not first:
+            return pending.result()
+        try:
+            value = compute()
+        except BaseException as exc:
+            with self._lock:
+                del self._pending[key]
+            pending.set_exception(exc)
+            raise
         with self._lock:
             self.computed += 1
             self._values[key] = value
+            del self._pending[key]
             while len(self._values) > self.size:
                 self._values.popitem(last=False)
+        pending.set_result(value)
         return value
 
 

@@ -3,6 +3,8 @@ form's default precision, the memo per store version, and the controls that filt
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -89,6 +91,40 @@ def test_version_memo_computes_once_and_stays_bounded() -> None:
     compute("c")  # "a" is the least recently used: dropped
     compute("a")
     assert calls == ["a", "b", "c", "a"]
+
+
+def test_version_memo_computes_a_key_once_for_visitors_asking_together() -> None:
+    memo = VersionMemo()
+    started, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def slow() -> str:
+        calls.append("page")
+        started.set()
+        release.wait(timeout=30)
+        return "page"
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        first = pool.submit(memo.get, "load", slow)
+        assert started.wait(timeout=30)
+        waiting = [pool.submit(memo.get, "load", slow) for _ in range(4)]
+        assert memo.get("other", lambda: "not blocked") == "not blocked"  # another key does not wait
+        while not all(w.running() for w in waiting):  # every visitor has arrived while the page is computed
+            threading.Event().wait(0.001)
+        release.set()
+        assert first.result() == "page" and [w.result() for w in waiting] == ["page"] * 4
+    assert calls == ["page"]
+
+
+def test_version_memo_passes_a_failure_to_every_waiter_and_keeps_nothing() -> None:
+    memo = VersionMemo()
+
+    def broken() -> str:
+        raise RuntimeError("store went away")
+
+    with pytest.raises(RuntimeError, match="store went away"):
+        memo.get("load", broken)
+    assert memo.get("load", lambda: "page") == "page" and memo.computed == 1
 
 
 @pytest.fixture

@@ -178,7 +178,13 @@ class Ui:
         self._wire_submit()
         self._wire_audit_request()
         # The timer only asks for the store's version (one small value); the page re-renders when it changed.
-        self.board_timer.tick(self.current_version, outputs=[self.store_version], show_progress="hidden", **READ_ONLY)
+        self.board_timer.tick(
+            self.current_version,
+            inputs=[self.store_version, board.version],
+            outputs=[self.store_version],
+            show_progress="hidden",
+            **READ_ONLY,
+        )
         self.store_version.change(
             self.on_store_change,
             inputs=[board.version, board.layout, detail.select, *board.controls],
@@ -322,19 +328,24 @@ class Ui:
             update.update(self.open_detail(self.ctx.source.get(), detail_id))
         return update
 
-    def current_version(self) -> str:
-        return self.ctx.source.get().board_version
+    def current_version(self, polled: str, shown_version: str) -> str:
+        """The store's board version when it moved past the one the table shows, else the value already polled:
+        the version box changes, and the page re-renders, only for a version the visitor has not seen."""
+        version = self.ctx.source.get().board_version
+        return polled if version == shown_version else version
 
     def on_store_change(self, shown_version: str, shown: Layout | None, detail_id: str | None, *values: Any) -> Update:
-        """Re-render the board, plot, header and entry list when the store moved on (a new result)."""
+        """Re-render the board, plot, header and entry list when the store moved on (a new result). Should the
+        table already show this version (a filter change got there first), the same values go again: every
+        output needs one, and these are memoized and free of property updates."""
         loaded = self.ctx.source.get()
-        if loaded.board_version == shown_version:
-            return {}
-        return {
+        view = {
             **self.render_view(self.board.filters(loaded, *values), loaded, shown),
             self.header: self.header_of(loaded),
-            **self.detail.choose(loaded, detail_id),
         }
+        if loaded.board_version == shown_version:
+            return {**view, self.detail.select: detail_id}
+        return {**view, **self.detail.choose(loaded, detail_id)}
 
     def header_of(self, loaded: Loaded) -> str:
         return loaded.cached("header", lambda: header_html(self.ctx.config, loaded))

@@ -209,14 +209,12 @@ def test_record_audit_refuses_unfinished_entries_and_stores_without_audits(board
 
 
 @pytest.mark.slow
-def test_real_whisper_base_audit_passes(
-    tmp_path: Path, whisper_base: Path, ljspeech_32: Path, monkeypatch: pytest.MonkeyPatch
+def test_real_whisper_base_audit_reproduces_the_predictions(
+    tmp_path: Path, whisper_base: Path, ljspeech_32: Path
 ) -> None:
-    """The real model, real timing: predictions must be identical and RTF compared on this (shared) CPU.
-
-    The tolerance is widened to 50% here because test machines run several jobs at once; the 5% default is for
-    the board's dedicated hardware.
-    """
+    """The real model re-run: predictions, WER and every fact must match; the RTF is measured twice and
+    compared, but its verdict is not asserted (this shared CPU's speed varies; the RTF rule is tested with
+    injected timings above), only that the record and the public log agree with it."""
     subset = tmp_path / "lj4"  # four clips (about 33 s of speech): each run is a few seconds of CPU
     subset.mkdir()
     lines = (ljspeech_32 / "metadata.csv").read_text(encoding="utf-8").splitlines()
@@ -225,14 +223,16 @@ def test_real_whisper_base_audit_passes(
     (subset / "metadata.csv").write_text("\n".join(lines[:5]) + "\n", encoding="utf-8")
     # a generous per-utterance limit: shared test machines can be many times slower than the board's hardware
     config, store = _evaluated_board(tmp_path, whisper_base, subset, warmup=1, timeout_s=600.0)
-    wide = dataclasses.replace(config, audit=AuditConfig(rtf_tolerance=0.5))
     target = audit.choose_target(store.snapshot(), "req-0001", None, 30.0)
-    record = audit.run_audit(wide, store, target, auditor="t")
+    record = audit.run_audit(config, store, target, auditor="t")
     store.record_audit(record, actor="t")
-    assert record.passed, record.checks
-    rtf = next(c for c in record.checks if c.name == "RTF")
-    assert rtf.published > 0 and rtf.rerun > 0
-    assert store.snapshot().log[-1].event == "audit_passed"
+    checks = {c.name: c for c in record.checks}
+    assert all(c.verdict == Verdict.PASS for name, c in checks.items() if name != "RTF"), record.checks
+    assert checks["predictions"].difference == "all identical" and checks["predictions"].published == 4
+    rtf = checks["RTF"]
+    assert rtf.published > 0 and rtf.rerun > 0 and rtf.verdict in (Verdict.PASS, Verdict.FAIL)
+    assert record.passed == (rtf.verdict == Verdict.PASS)
+    assert store.snapshot().log[-1].event == ("audit_passed" if record.passed else "audit_failed")
 
 
 def test_verify_checks_audit_records_and_their_log_events(board) -> None:

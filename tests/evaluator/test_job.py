@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from core.records import ModelInfo, PredictionRow, Request, Status, read_jsonl
 from core.signing import public_key_for, verify_result
 from core.store import LocalStore, open_store
 from evaluator.job import LeaseKeeper, redact, run_once
-from tests.core.store_contract import make_request
+from tests.core.store_contract import FakeClock, make_request
 from tests.fixtures.audio import make_audiofolder, write_config
 
 
@@ -88,20 +88,20 @@ def test_corrupt_audio_fails_naming_the_file(setup) -> None:
 def test_lease_keeper_notices_a_lost_lease(setup) -> None:
     _, store = setup
     _submit(store, 1, "org/tiny")
-    store.claim("w1", lease_s=0.1, max_attempts=3)
-    time.sleep(0.2)
-    store.claim("w2", lease_s=60, max_attempts=3)
-    with LeaseKeeper(store, "req-0001", "w1", lease_s=0.1, interval_s=0.02) as keeper:
-        deadline = time.monotonic() + 5
-        while not keeper.lost() and time.monotonic() < deadline:
-            time.sleep(0.02)
+    store.clock = clock = FakeClock()  # the lease lapses by moving the store's clock, not by sleeping
+    store.claim("w1", lease_s=60, max_attempts=3)
+    clock.advance(61)
+    store.claim("w2", lease_s=60, max_attempts=3)  # w1's lease lapsed: another worker took the request
+    with LeaseKeeper(store, "req-0001", "w1", lease_s=60, interval_s=0.01) as keeper:
+        for _ in range(6000):  # the keeper's first beat finds the lease gone (a hang guard, not a timing check)
+            if keeper.lost():
+                break
+            threading.Event().wait(0.01)
     assert keeper.lost()
 
 
 def test_lease_keeper_survives_any_exception_and_beats_again() -> None:
     """The real Hub client raises transient failures as many types; none may kill the renewal thread."""
-    import threading
-
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     failures = [LocalEntryNotFoundError("5xx while offline"), RuntimeError("anything"), ValueError("bad json")]

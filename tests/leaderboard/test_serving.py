@@ -94,3 +94,19 @@ def test_component_signatures_are_cached_unchanged() -> None:
     assert vars(Late.__init__)["__signature__"] == expected
     assert list(inspect.signature(Late.__init__).parameters)[:3] == ["self", "value", "note"]
     assert "label" in inspect.signature(gr.Dataframe.__init__).parameters
+
+
+def test_the_timer_moves_the_version_box_only_for_a_version_not_shown(ui: Any) -> None:
+    current = ui.ctx.source.get().board_version
+    assert ui.current_version("polled before", current) == "polled before"  # the table shows it: no change
+    assert ui.current_version("polled before", "an older version") == current
+
+
+def test_a_store_change_already_shown_sends_every_output_as_values(ui: Any) -> None:
+    """gradio fails an event that leaves outputs out; the re-send is memoized values, no property updates."""
+    loaded = ui.ctx.source.get()
+    outputs = ui.on_store_change(loaded.board_version, ui.board.built_layout, "r1", *default_controls(ui))
+    assert set(outputs) == {*ui.view_outputs, ui.header, ui.detail.select}
+    assert not any(is_property_update(value) for value in outputs.values()) and outputs[ui.detail.select] == "r1"
+    moved = ui.on_store_change("an older version", ui.board.built_layout, "r1", *default_controls(ui))
+    assert set(moved) == set(outputs) and moved[ui.detail.select].value == "r1"  # new choices for the new version

@@ -4,7 +4,8 @@ Every status change the store makes is written with its log line in one transact
 the log must agree. `replay` derives each request's status, attempts, lease and error from the log alone;
 `disagreements` names every request whose stored state differs from it (a status change missing from the log,
 or a log event whose change is missing); `recovered_request` rebuilds a request from its log history when its
-state file was damaged (its submission details are in the `submitted` event).
+state file was damaged: `submission_detail` puts everything a submission recorded in its `submitted` event
+(the model facts with the weight hashes R4 compares, the throughput choice), so nothing is lost.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from core.records import Lease, LogEntry, Request, Status
+from core.records import Lease, LogEntry, ModelInfo, Request, Status
 
 #: The events that change a request's status, and the status each one leaves it in.
 STATUS_EVENTS: dict[str, Status] = {
@@ -81,8 +82,32 @@ def disagreements(requests: Mapping[str, Request], log: Sequence[LogEntry]) -> l
     return problems
 
 
+def submission_detail(request: Request) -> dict[str, object]:
+    """The `submitted` event's detail: what the submission recorded, enough to rebuild the request."""
+    detail: dict[str, object] = {
+        "model_id": request.model_id,
+        "revision": request.revision,
+        "requested_revision": request.requested_revision,
+        "precision": request.precision,
+        "throughput": request.throughput,
+    }
+    if request.model is not None:
+        detail["model"] = request.model.to_dict()
+    return detail
+
+
+def _model_facts(raw: object) -> ModelInfo | None:
+    """The model facts of a `submitted` event; None for an event written before they were logged."""
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return ModelInfo.from_dict(raw)
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
 def recovered_request(replayed: Replayed) -> Request | None:
-    """The request rebuilt from its log history (no model facts: those were only in the damaged file)."""
+    """The request rebuilt from its log history (events logged before the model facts were: without them)."""
     submitted = replayed.submitted
     if submitted is None:
         return None
@@ -99,4 +124,6 @@ def recovered_request(replayed: Replayed) -> Request | None:
         attempts=replayed.attempts,
         lease=replayed.lease if replayed.status is Status.RUNNING else None,
         error=replayed.error,
+        model=_model_facts(detail.get("model")),
+        throughput=detail.get("throughput") is True,
     )

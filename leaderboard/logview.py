@@ -29,13 +29,24 @@ EVENT_ICONS = {
 _HEX = re.compile(r"^[0-9a-f]{40,64}$")
 
 
+def _short(value: object) -> object:
+    """Long hashes cut to 12 characters, inside lists and dicts too (a submission's weight-file hashes)."""
+    if isinstance(value, str):
+        return value[:12] + "…" if _HEX.match(value) else value
+    if isinstance(value, dict):
+        return {k: _short(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_short(v) for v in value]
+    return value
+
+
 def _value(value: object) -> str:
     """Short display of one detail value: floats to 4 significant digits, long hashes cut to 12 characters."""
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, str):
-        return value[:12] + "…" if _HEX.match(value) else value
-    return json.dumps(value)
+        return str(_short(value))
+    return json.dumps(_short(value), ensure_ascii=False)
 
 
 def _detail(detail: dict[str, object]) -> str:

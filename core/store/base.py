@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from core.audits import AUDIT_DROPPED, AUDIT_EVENTS, AUDIT_REQUESTED, open_audit_requests
 from core.eventlog import ChainCheck, next_entry, verify_chain
+from core.history import submission_detail
 from core import layout
 from core.signing import audit_hash, throughput_hash
 from core.records import (
@@ -287,12 +288,7 @@ class Store(ABC):
                 request_id=request.request_id,
                 event="submitted",
                 actor=request.submitter,
-                detail={
-                    "model_id": request.model_id,
-                    "revision": request.revision,
-                    "requested_revision": request.requested_revision,
-                    "precision": request.precision,
-                },
+                detail=submission_detail(request),
             )
             return changes
 

@@ -13,7 +13,7 @@ import pytest
 
 from core import layout
 from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo
-from core.records import Status
+from core.records import ModelInfo, Status
 from core.store import LocalStore
 from core.store import local as local_store
 from evaluator import verify
@@ -87,6 +87,21 @@ def test_truncated_state_file_is_rebuilt_from_the_log_and_set_aside(tmp_path: Pa
     assert list((store.requests_root / layout.QUARANTINE_DIR).glob("state.json.*"))  # the bytes are kept
     assert _store(store.root).snapshot().damaged == ()  # rewritten by the write
     assert _store_problems(_store(store.root)) == []
+
+
+def test_a_rebuilt_state_keeps_what_the_submission_recorded(tmp_path: Path) -> None:
+    """An open request rebuilt from its `submitted` event keeps its weight hashes (R4 compares them before the
+    evaluation) and its throughput choice, so a damaged state.json costs the submitter nothing."""
+    store = _board(tmp_path)
+    facts = ModelInfo("mit", 39_000_000, "WhisperForConditionalGeneration", {"model.safetensors": "b" * 64})
+    submitted = make_request(4, model=facts, throughput=True)
+    store.submit(submitted)
+    state = store.requests_root / layout.STATE_FILE
+    state.write_bytes(state.read_bytes()[:100])
+    recovered = _store(store.root).snapshot().requests["req-0004"]
+    assert recovered.model == facts and recovered.throughput is True and recovered.status is Status.PENDING
+    assert recovered == submitted.replace(submitted_at=recovered.submitted_at)  # the log's time: the only change
+    assert _store(store.root).snapshot().requests["req-0003"].model is None  # as submitted: no facts recorded
 
 
 def test_garbage_appended_to_the_log_is_read_around_then_rewritten(tmp_path: Path) -> None:

@@ -226,6 +226,17 @@ def test_log_detail_is_short_but_searchable_in_full() -> None:
     frame = log_frame([entry])
     assert frame["Detail"].iloc[0] == "revision=9a6ba33e3f12…; rtf=0.04143"
     assert len(log_frame([entry], revision)) == 1
+    weights = "c" * 64
+    submitted = next_entry(
+        entry,
+        request_id="r",
+        event="submitted",
+        actor="a",
+        detail={"model": {"weight_files": {"m.safetensors": weights}}},
+    )
+    shown = log_frame([submitted])["Detail"].iloc[0]
+    assert shown == 'model={"weight_files": {"m.safetensors": "cccccccccccc…"}}'  # nested hashes are cut too
+    assert len(log_frame([submitted], weights)) == 1
 
 
 def test_login_button_on_a_space_or_when_asked() -> None:

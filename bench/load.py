@@ -22,14 +22,11 @@ import contextlib
 import json
 import math
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -42,6 +39,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from leaderboard.table import optional_columns  # noqa: E402  (after the path is set)
+from tests.fixtures.app_process import running_app  # noqa: E402
 
 TARGET_P95_S = 1.0
 STARTUP_TIMEOUT_S = 90
@@ -209,50 +207,20 @@ def populate(store_root: Path, entries: int) -> None:
         store.finish(claimed.request_id, "bench", sign_result(result, key), {"ljspeech-sample": rows})
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def serve_app(
     store_root: Path, models_dir: Path, extra_env: dict[str, str] | None = None, repo: Path = REPO_ROOT
 ) -> Iterator[str]:
-    """`python app.py` of checkout `repo` on a free loopback port over `store_root`; yields its URL."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("SPACE_ID", "REQUESTS_REPO", "RESULTS_REPO")}
-    env.update(
-        LEADERBOARD_STORE=str(store_root),
-        LEADERBOARD_MODELS_DIR=str(models_dir),
-        LEADERBOARD_SCHEDULER="off",
-        GRADIO_SERVER_NAME="127.0.0.1",
-        GRADIO_SERVER_PORT=str(port),
-        GRADIO_ANALYTICS_ENABLED="False",
-        HF_HUB_OFFLINE="1",
+    """`python app.py` of checkout `repo` on a free loopback port over `store_root`, scheduler off; yields its
+    URL. Raises `AppDidNotStart` (a RuntimeError) with the log's tail if it does not answer."""
+    settings = {
+        "LEADERBOARD_STORE": str(store_root),
+        "LEADERBOARD_MODELS_DIR": str(models_dir),
+        "LEADERBOARD_SCHEDULER": "off",
         **(extra_env or {}),
-    )
-    log = store_root.parent / "app.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=repo, env=env, stdout=out, stderr=out)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"python app.py did not start:\n{log.read_text(errors='replace')[-3000:]}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    break
-            time.sleep(0.3)
+    }
+    with running_app(settings, store_root.parent / "app.log", repo=repo, startup_timeout_s=STARTUP_TIMEOUT_S) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def report(results: dict[str, EventFigures], clients: int) -> str:

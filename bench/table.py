@@ -16,16 +16,12 @@ shown as real results. Targets: build under 1 s, filter p50 under 150 ms.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +31,7 @@ from core.config import load_config  # noqa: E402
 from core.records import PRECISIONS, Request, Result, Status  # noqa: E402
 from leaderboard.table import BoardInput, Filters, build_board, sort_options  # noqa: E402
 from tests.factories import make_result  # noqa: E402
+from tests.fixtures.app_process import AppDidNotStart, running_app  # noqa: E402
 
 EVAL_SETS = tuple(e.name for e in load_config(REPO_ROOT / "configs" / "esb-v1.toml", env={}).eval_sets)
 FAMILIES = {
@@ -185,41 +182,16 @@ def bench_store_read(n: int) -> None:
 
 
 def bench_startup() -> float:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     root = Path(tempfile.mkdtemp(prefix="bench-app-"))
-    env = {k: v for k, v in os.environ.items() if k not in ("SPACE_ID", "REQUESTS_REPO", "RESULTS_REPO")}
-    env.update(
-        LEADERBOARD_STORE=str(root / "store"),
-        GRADIO_SERVER_NAME="127.0.0.1",
-        GRADIO_SERVER_PORT=str(port),
-        GRADIO_ANALYTICS_ENABLED="False",
-        HF_HUB_OFFLINE="1",
-    )
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "app.py"], cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
     try:
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"python app.py exited with {process.returncode} before answering")
-            if time.perf_counter() - started > 120:
-                raise SystemExit("python app.py did not answer within 120 s")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.05)
-        elapsed = time.perf_counter() - started
+        with running_app(
+            {"LEADERBOARD_STORE": str(root / "store")}, root / "app.log", startup_timeout_s=120, poll_s=0.05
+        ):
+            elapsed = time.perf_counter() - started
+    except AppDidNotStart as exc:
+        raise SystemExit(str(exc)) from None
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
         shutil.rmtree(root, ignore_errors=True)
     print(f"startup: python app.py (empty temporary store) -> first HTTP 200 in {elapsed:.1f} s")
     return elapsed

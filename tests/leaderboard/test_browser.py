@@ -10,14 +10,8 @@ and says when the filters hide every entry, and saves a screenshot of every page
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +19,7 @@ from typing import Any
 import pytest
 
 from leaderboard.pages.context import machine_has_gpu
+from tests.fixtures.app_process import AppDidNotStart, log_tail, running_app
 
 pytestmark = pytest.mark.browser
 
@@ -45,27 +40,6 @@ STARTUP_TIMEOUT_S = 60
 EVALUATION_TIMEOUT_S = 120
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_http(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"python app.py exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"python app.py did not answer within {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-4000:]}")
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory, tiny_model_sources: dict[str, Path]) -> Iterator[str]:
     if not CHROMIUM.exists():
@@ -74,39 +48,19 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, tiny_model_sources: dict[s
     root = tmp_path_factory.mktemp("browser")
     models = root / "models"
     shutil.copytree(tiny_model_sources["whisper"], models / MODEL)
-    port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("SPACE_ID", "REQUESTS_REPO", "RESULTS_REPO", "LEADERBOARD_CONFIG")
+    settings = {
+        "LEADERBOARD_STORE": str(root / "store"),
+        "LEADERBOARD_MODELS_DIR": str(models),
+        "LEADERBOARD_TICK_S": "1",
     }
-    env.update(
-        LEADERBOARD_STORE=str(root / "store"),
-        LEADERBOARD_MODELS_DIR=str(models),
-        LEADERBOARD_TICK_S="1",
-        GRADIO_SERVER_NAME="127.0.0.1",
-        GRADIO_SERVER_PORT=str(port),
-        GRADIO_ANALYTICS_ENABLED="False",
-        HF_HUB_OFFLINE="1",  # the Hub is not reachable here; say so at once instead of timing out
-        PYTHONUNBUFFERED="1",
-    )
     log = root / "app.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}/"
     try:
-        wait_for_http(url, process, log)
-        yield url
+        with running_app(settings, log, startup_timeout_s=STARTUP_TIMEOUT_S) as url:
+            yield url
+    except AppDidNotStart as exc:
+        pytest.fail(str(exc))
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-        print(f"--- app.py log (tail) ---\n{log.read_text(errors='replace')[-3000:]}")
+        print(f"--- app.py log (tail) ---\n{log_tail(log, 3000)}")
 
 
 def test_the_whole_product_in_a_browser(app_url: str) -> None:

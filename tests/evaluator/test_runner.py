@@ -13,19 +13,7 @@ from core.config import EvalSetConfig
 from evaluator.eval_sets import EvalSet
 from evaluator.runner import Stopped, UtteranceTimeout, run_set, warm_up
 from tests.fixtures.audio import make_audiofolder
-
-
-class FakeClock:
-    """A clock that moves only when told to: the tests measure what the loop times, not how fast CI is."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fixtures.clock import ManualClock
 
 
 class Scripted:
@@ -33,8 +21,8 @@ class Scripted:
 
     sampling_rate = 16000
 
-    def __init__(self, clock: FakeClock | None = None, cost_s: float = 0.25) -> None:
-        self.clock = clock or FakeClock()
+    def __init__(self, clock: ManualClock | None = None, cost_s: float = 0.25) -> None:
+        self.clock = clock or ManualClock()
         self.cost_s = cost_s
         self.calls: list[int] = []
         self.other_threads: list[list[str]] = []

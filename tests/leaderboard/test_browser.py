@@ -80,8 +80,7 @@ def test_the_whole_product_in_a_browser(app_url: str) -> None:
                 page.get_by_role("tab", name=re.compile(name)).click()
 
             def shot(name: str) -> None:
-                page.wait_for_timeout(600)
-                page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+                screenshot(page, name)
 
             # The page renders, with a friendly empty board.
             page.goto(app_url)
@@ -134,6 +133,20 @@ def test_the_whole_product_in_a_browser(app_url: str) -> None:
             assert not errors, f"JavaScript errors on the page: {errors}"
         finally:
             browser.close()
+
+
+#: Fonts loaded, then two animation frames and gradio's short CSS transitions: the page as a visitor sees it.
+SETTLE_JS = """async () => {
+    await document.fonts.ready;
+    for (let i = 0; i < 2; i++) await new Promise(requestAnimationFrame);
+    await new Promise(done => setTimeout(done, 200));
+}"""
+
+
+def screenshot(page: Any, name: str) -> None:
+    """A full-page screenshot under test-output/screenshots/, taken once the page has settled."""
+    page.evaluate(SETTLE_JS)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def url_query(page: Any) -> str:
@@ -273,8 +286,7 @@ def open_detail_from_the_board(page: Any, board: Any, shot: Any) -> None:
     assert last["x"] + last["width"] <= box["x"] + box["width"] + 1, "the preview's last column is cut off"
     assert box["x"] + box["width"] <= page.viewport_size["width"], "the preview is wider than the page"
     preview.scroll_into_view_if_needed()
-    page.wait_for_timeout(600)
-    page.screenshot(path=str(SCREENSHOTS / "detail-preview.png"), full_page=True)
+    screenshot(page, "detail-preview")
 
 
 def visit_the_other_pages(page: Any, tab: Any, shot: Any) -> None:

@@ -210,6 +210,7 @@ def run_jobs(subs: list[Submission], max_parallel: int, tick: timedelta, root: P
     spec = JobRequestSpec(
         image=config.workers.job_image,
         command=("python", "-m", "evaluator", "run-once", "--config", "configs/esb-v1.toml"),
+        audit_command=("python", "-m", "evaluator", "audit", "--scheduled", "--config", "configs/esb-v1.toml"),
         flavor=config.workers.flavor,
         env={},
         secrets={"HF_TOKEN": TOKEN},

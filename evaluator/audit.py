@@ -6,7 +6,9 @@ comparisons are the pure functions of `evaluator.audit_checks`. The outcome is a
 with its `audit_passed`/`audit_failed` log event in one store transaction: an audit killed part-way writes
 nothing, and is simply picked again later.
 
-Exit codes: 0 every check passed, 1 a check failed, 2 the audit could not run (the reason is printed).
+Exit codes: 0 every check passed, 1 a check failed, 2 the audit could not run (the reason is printed). With
+`--scheduled` (what an audit Job runs in jobs mode) the outcome is in the log either way: 0 once it is
+recorded, passed, failed or dropped; 2 when the store could not be read or written.
 """
 
 from __future__ import annotations
@@ -248,6 +250,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", default=None, help="leaderboard-version TOML (default: LEADERBOARD_CONFIG)")
     parser.add_argument("--auditor", default=None, help="name recorded as the audit's actor in the log")
     parser.add_argument("--dry-run", action="store_true", help="compare and print, but write nothing")
+    parser.add_argument(
+        "--scheduled",
+        action="store_true",
+        help="run as the board's scheduler does (what an audit Job runs): a random pick among this version's "
+        "entries, and an entry that cannot be re-run is logged as audit_dropped, closing its request",
+    )
     return parser
 
 
@@ -286,14 +294,16 @@ def scheduled_audit(
     request_id: str | None,
     auditor: str,
     evaluate_fn: EvaluateFn = evaluate,
+    seed: int | None = None,
 ) -> str:
-    """One audit run by the Space's scheduler (requested when `request_id` is given, else random among this
-    version's entries), recorded in the store; returns one line for the Queue page. An audit that cannot run
-    is logged as `audit_dropped` with its reason, which closes its request; a killed one writes nothing."""
+    """One audit run by the board's scheduler, in the Space or as an audit Job (requested when `request_id` is
+    given, else random among this version's entries, from `seed` when given), recorded in the store; returns
+    one line for the Queue page. An audit that cannot run is logged as `audit_dropped` with its reason, which
+    closes its request; a killed one writes nothing."""
     snapshot = store.snapshot()
     target: Target | None = None
     try:
-        target = choose_target(snapshot, request_id, None, config.audit.recent_half_life_days, config.version)
+        target = choose_target(snapshot, request_id, seed, config.audit.recent_half_life_days, config.version)
         record = run_audit(config, store, target, auditor=auditor, evaluate_fn=evaluate_fn)
     except DROP as exc:
         entry = request_id or (target.result.request_id if target else "")
@@ -318,7 +328,15 @@ def main(
     args = _parser().parse_args(argv)
     try:
         config = load_config(args.config)
-        return audit_command(config, store or open_store(config), args, out, evaluate_fn)
+        store = store or open_store(config)
+        if args.scheduled:
+            auditor = args.auditor or default_auditor()
+            line = scheduled_audit(
+                config, store, request_id=args.request_id, auditor=auditor, evaluate_fn=evaluate_fn, seed=args.seed
+            )
+            print(line, file=out)
+            return 0
+        return audit_command(config, store, args, out, evaluate_fn)
     except (AuditUnavailable, *CANNOT_RUN) as exc:
         print(f"audit could not run: {exc}", file=sys.stderr)
         return 2

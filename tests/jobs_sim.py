@@ -1,9 +1,12 @@
 """What runs inside each emulated Job, against a real store but without a model: `run-once --request-id`'s
 store protocol (claim exactly that request or exit cleanly, hold the lease while running, publish a result
-with its compute record on success, publish nothing when the Job dies), on the emulator's simulated clock.
+with its compute record on success, publish nothing when the Job dies), and `audit --scheduled`'s (record
+one audit of the named entry, or of the first finished one for a random pick, when the Job completes), on
+the emulator's simulated clock.
 
-The published results are synthetic test records (tests/leaderboard/factories.make_result), never shown as
-measurements; they exist so the store's exactly-once rules can be checked end to end.
+The published results and audits are synthetic test records (tests/leaderboard/factories.make_result,
+tests/core/test_audit_records.make_audit), never shown as measurements; they exist so the store's
+exactly-once rules can be checked end to end.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from core.config import Rules
 from core.records import Request, parse_time
 from core.store import LeaseLost, Store
 from leaderboard.jobs.hub import request_id_of
+from leaderboard.jobs.plan import AUDIT
+from tests.core.test_audit_records import make_audit
 from tests.jobs_emulator import EmulatedJob, JobScript, Outcome, iso
 from tests.leaderboard.factories import make_result
 
@@ -31,9 +36,15 @@ class JobWorkers:
         board_flavor: str,
         duration_s: Callable[[Request], float],
         fate: Callable[[Request, int], Outcome] = lambda _request, _attempt: "COMPLETED",
+        audit_fate: Callable[[str], Outcome] = lambda _request_id: "COMPLETED",
+        audit_s: float = 1800.0,
+        version: str = "v1",
     ) -> None:
         self.store, self.rules, self.board_flavor = store, rules, board_flavor
         self.duration_s, self.fate = duration_s, fate
+        self.audit_fate, self.audit_s, self.version = audit_fate, audit_s, version
+        self.auditing: dict[str, str] = {}  # job id -> the entry it audits ("" for a random pick)
+        self.audited: Counter[str] = Counter()  # entry -> audits recorded
         self.requests: dict[str, Request] = {}  # request id -> as last claimed
         self.held: dict[str, str] = {}  # job id -> request id, while the Job holds the request's lease
         self.finished: Counter[str] = Counter()
@@ -45,6 +56,9 @@ class JobWorkers:
 
     def script(self, job: EmulatedJob) -> JobScript:
         request_id = request_id_of(job.spec["command"]) or ""
+        if job.labels.get("kind") == AUDIT:
+            self.auditing[job.id] = request_id
+            return JobScript(run_s=self.audit_s, outcome=self.audit_fate(request_id), log_lines=("auditing",))
         claimed = self.store.claim(f"job-{job.id}", self.rules.lease_s, self.rules.max_attempts, request_id=request_id)
         if claimed is None:
             self.exits_clean[request_id] += 1
@@ -59,6 +73,9 @@ class JobWorkers:
         return JobScript(run_s=run_s, outcome=outcome, log_lines=(f"claimed {request_id}",))
 
     def on_end(self, job: EmulatedJob) -> None:
+        if job.id in self.auditing:
+            self._end_audit(job, self.auditing.pop(job.id))
+            return
         request_id = self.held.pop(job.id, None)
         expires = self.expires.pop(job.id, None)
         if request_id is None or job.stage != "COMPLETED" or job.started_at is None or job.finished_at is None:
@@ -69,13 +86,35 @@ class JobWorkers:
         seconds = (job.finished_at - job.started_at).total_seconds()
         compute = compute_record(job_context(job.spec.get("environment") or {}), seconds)
         started, ended = iso(job.started_at), iso(job.finished_at)
-        result = make_result(request_id, request.model_id, started_at=started, finished_at=ended)
+        result = make_result(request_id, request.model_id, started_at=started, finished_at=ended, version=self.version)
         try:
             self.store.finish(request_id, f"job-{job.id}", with_compute(result, compute, self.board_flavor), {})
             self.finished[request_id] += 1
             self.evaluated[request_id] = (job.started_at, job.finished_at)
         except LeaseLost:
             pass
+
+    def _end_audit(self, job: EmulatedJob, request_id: str) -> None:
+        """A completed audit Job records its audit (of the first finished entry when it was a random pick)."""
+        if job.stage != "COMPLETED" or job.started_at is None or job.finished_at is None:
+            return
+        snapshot = self.store.snapshot()
+        entry = request_id or min(r.request_id for r in snapshot.finished_results())
+        request = snapshot.requests[entry]
+        record = make_audit(
+            audit_id=f"audit-{job.id}",
+            request_id=entry,
+            model_id=request.model_id,
+            revision=request.revision,
+            started_at=iso(job.started_at),
+            finished_at=iso(job.finished_at),
+            duration_s=(job.finished_at - job.started_at).total_seconds(),
+            selection="requested" if request_id else "random",
+            seed=None if request_id else 1,
+            leaderboard_version=self.version,
+        )
+        self.store.record_audit(record, actor=f"audit:job-{job.id}")
+        self.audited[entry] += 1
 
     def next_event(self, now: datetime, renew_margin: timedelta) -> datetime | None:
         """The next moment a lease needs renewing or a dead Job's lease runs out (for event-driven loops)."""

@@ -1,5 +1,6 @@
 """One scheduler tick in jobs mode: expire stale leases, read the requests and this board's Jobs, decide
-(`plan.plan_tick`), cancel the Jobs past their timeout, start the new ones, and keep a status for the Queue.
+(`plan.plan_tick`), cancel the Jobs past their timeout, start the new ones, start an audit Job when the queue
+is empty and one is due (`plan.plan_audit_job`, R13), and keep a status for the Queue.
 
 Why the Space only dispatches in jobs mode (it does not also evaluate on its own GPU): every official number
 then comes from one kind of machine, the board's Jobs flavor, and every GPU second is a billed Job second
@@ -14,13 +15,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from core.audits import new_seed
 from core.compute import JobContext
 from core.config import REPO_ROOT, ConfigError, LeaderboardConfig
 from core.records import Request
 from core.signing import PRIVATE_KEY_ENV
 from core.store import Store
 from leaderboard.jobs.hub import APP_LABEL, HubJobs, JobRequestSpec, label_value
-from leaderboard.jobs.plan import JobView, Plan, leases_expired, plan_tick
+from leaderboard.jobs.plan import AUDIT, AuditJobPlan, JobView, Launch, Plan, leases_expired, plan_audit_job, plan_tick
 from leaderboard.jobs.status import DispatchStatus, JobRow
 
 logger = logging.getLogger(__name__)
@@ -32,7 +34,8 @@ PASSED_ENV = ("REQUESTS_REPO", "RESULTS_REPO", "RESULTS_PUBLIC_KEY")
 
 
 class Dispatcher:
-    """Starts and watches one Job per pending request; `tick()` is the scheduler's step in jobs mode."""
+    """Starts and watches one Job per pending request, and audit Jobs when the queue is empty; `tick()` is the
+    scheduler's step in jobs mode."""
 
     def __init__(
         self,
@@ -65,13 +68,14 @@ class Dispatcher:
         """Reconcile the Jobs with the queue once; returns the one-line outcome the scheduler shows."""
         now = self.clock()
         try:
-            requests = self.store.snapshot().requests
-            if leases_expired(requests, now):  # no worker claims in jobs mode, so the dispatcher expires leases
+            snapshot = self.store.snapshot()
+            if leases_expired(snapshot.requests, now):  # no worker claims in jobs mode: the dispatcher expires leases
                 self.store.expire_leases(self.config.rules.max_attempts)
-                requests = self.store.snapshot().requests
+                snapshot = self.store.snapshot()
             jobs = self.jobs.list()
         except Exception as exc:  # without the full picture, starting anything could duplicate a Job
             return self._failed(now, f"could not read the queue or the Jobs: {type(exc).__name__}: {exc}")
+        requests = snapshot.requests
         plan = plan_tick(now, requests, jobs, self.workers, self.max_jobs_per_request)
         errors: list[str] = []
         for job in plan.cancel:
@@ -79,9 +83,25 @@ class Dispatcher:
                 self.jobs.cancel(job)
             except Exception as exc:  # the Hub's own timeoutSeconds stops it anyway; retried next tick
                 errors.append(f"cancelling Job {job.job_id}: {type(exc).__name__}: {exc}")
-        started = self._start(plan, errors)
-        self._status = self._build_status(now, requests, [*plan.live, *started], jobs, plan, errors)
+        started = self._start(plan.start, errors)
+        entries = sum(1 for r in snapshot.finished_results() if r.leaderboard_version == self.config.version)
+        audit = plan_audit_job(
+            now,
+            requests,
+            jobs,
+            snapshot.log,
+            entries=entries,
+            plan=plan,
+            workers=self.workers,
+            policy=self.config.audit,
+            max_jobs_per_request=self.max_jobs_per_request,
+            seed=new_seed(),
+        )
+        started += self._audit(audit, errors)
+        self._status = self._build_status(now, requests, [*plan.live, *started], jobs, plan, errors, audit.reason)
         parts = [f"{len(plan.live) + len(started)} Job(s) running", f"{len(started)} started"]
+        if any(job.kind == AUDIT for job in started):
+            parts.append(f"an audit Job ({audit.reason})")
         if plan.cancel:
             parts.append(f"{len(plan.cancel)} cancelled past their timeout")
         if plan.budget.spent:
@@ -90,8 +110,18 @@ class Dispatcher:
             parts.append(self._redact(errors[0])[:200])
         return ", ".join(parts)
 
-    def _start(self, plan: Plan, errors: list[str]) -> list[JobView]:
-        if not plan.start:
+    def _audit(self, audit: AuditJobPlan, errors: list[str]) -> list[JobView]:
+        """Start the audit Job, or log the drop of a requested audit that cannot be served (closing its request)."""
+        if audit.drop is not None:
+            try:
+                self.store.drop_audit(audit.drop, "dispatcher", audit.reason, requested=True)
+            except Exception as exc:  # dropped on a later tick
+                errors.append(f"dropping the audit of {audit.drop}: {type(exc).__name__}: {exc}")
+            return []
+        return self._start((audit.launch,) if audit.launch else (), errors)
+
+    def _start(self, launches: Sequence[Launch], errors: list[str]) -> list[JobView]:
+        if not launches:
             return []
         try:
             price = self.jobs.price(self.workers.flavor)
@@ -100,11 +130,12 @@ class Dispatcher:
             errors.append(f"reading the Jobs price list: {type(exc).__name__}: {exc}")
             context = JobContext(self.workers.flavor)
         started = []
-        for launch in plan.start:
+        for launch in launches:
             try:
                 started.append(self.jobs.start(launch, context.environment(launch.request_id)))
-            except Exception as exc:  # the request stays PENDING; the next tick tries again
-                errors.append(f"starting a Job for {launch.request_id}: {type(exc).__name__}: {exc}")
+            except Exception as exc:  # the request stays PENDING (or the audit due); the next tick tries again
+                what = f"{launch.kind} of {launch.request_id or 'a random entry'}"
+                errors.append(f"starting a Job ({what}): {type(exc).__name__}: {exc}")
                 break
         return started
 
@@ -137,16 +168,18 @@ class Dispatcher:
         jobs: Sequence[JobView],
         plan: Plan,
         errors: Sequence[str],
+        audits: str,
     ) -> DispatchStatus:
         rows = tuple(
             JobRow(
                 job_id=job.job_id,
                 request_id=job.request_id,
-                model_id=requests[job.request_id].model_id if job.request_id in requests else "(unknown request)",
+                model_id=_model_of(job, requests),
                 stage=job.stage,
                 running_s=job.running_s(now),
                 timeout_s=job.timeout_s,
                 url=job.url,
+                kind=job.kind,
             )
             for job in live
         )
@@ -167,7 +200,14 @@ class Dispatcher:
             held=dict(plan.held),
             checked_at=now,
             error=self._redact("; ".join(errors))[:300] if errors else None,
+            audits=audits,
         )
+
+
+def _model_of(job: JobView, requests: Mapping[str, Request]) -> str:
+    if not job.request_id:  # an audit of a random entry: the Job picks it
+        return ""
+    return requests[job.request_id].model_id if job.request_id in requests else "(unknown request)"
 
 
 def job_spec(config: LeaderboardConfig, env: Mapping[str, str]) -> tuple[JobRequestSpec, list[str]]:
@@ -191,6 +231,7 @@ def job_spec(config: LeaderboardConfig, env: Mapping[str, str]) -> tuple[JobRequ
     spec = JobRequestSpec(
         image=workers.job_image,
         command=("python", "-m", "evaluator", "run-once", "--config", config_arg),
+        audit_command=("python", "-m", "evaluator", "audit", "--scheduled", "--config", config_arg),
         flavor=workers.flavor,
         env={name: env[name] for name in PASSED_ENV if env.get(name)},
         secrets=secrets,

@@ -1,6 +1,7 @@
 """The Jobs API as the dispatcher uses it, through `huggingface_hub.HfApi` (the only I/O of the dispatcher
-besides the store): list this board's Jobs by label, start one for a request, cancel one, and read the
-per-minute price of a flavor from `list_jobs_hardware` (cached for a day, with the date it was read).
+besides the store): list this board's Jobs by label, start one (a request's evaluation, or an audit), cancel
+one, and read the per-minute price of a flavor from `list_jobs_hardware` (cached for a day, with the date it
+was read).
 
 Secrets (the token, the signing key) go to the Hub as Job *secrets* and never into a label, the environment,
 a log line or an error message.
@@ -17,7 +18,7 @@ from typing import Any
 
 from huggingface_hub import HfApi
 
-from leaderboard.jobs.plan import ACTIVE_STAGES, JobView, Launch
+from leaderboard.jobs.plan import ACTIVE_STAGES, AUDIT, EVALUATION, JobView, Launch
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +49,23 @@ class Price:
 
 @dataclass(frozen=True)
 class JobRequestSpec:
-    """Everything but the request: image, command prefix, flavor, environment, secrets, board labels."""
+    """Everything but the request: image, command prefixes (evaluation, audit), flavor, environment, secrets,
+    board labels."""
 
     image: str
     command: tuple[str, ...]
+    audit_command: tuple[str, ...]
     flavor: str
     env: Mapping[str, str]
     secrets: Mapping[str, str]
     labels: Mapping[str, str]
+
+    def command_for(self, launch: Launch) -> list[str]:
+        """The full command of a Job: the request it evaluates or audits, or the seed of a random audit's pick."""
+        if launch.kind == EVALUATION:
+            return [*self.command, "--request-id", launch.request_id]
+        target = ["--request-id", launch.request_id] if launch.request_id else ["--seed", str(launch.seed)]
+        return [*self.audit_command, *target]
 
 
 def request_id_of(command: list[str] | None) -> str | None:
@@ -67,14 +77,17 @@ def request_id_of(command: list[str] | None) -> str | None:
 
 
 def view_of(info: Any) -> JobView | None:
-    """A `JobInfo` as the dispatcher sees it; None for a Job of ours that names no request."""
+    """A `JobInfo` as the dispatcher sees it; None for an evaluation Job of ours that names no request. A Job
+    started before audits ran on Jobs has no `kind` label: it is an evaluation."""
+    labels = info.labels or {}
+    kind = AUDIT if labels.get("kind") == AUDIT else EVALUATION
     request_id = request_id_of(info.command)
-    if request_id is None or info.created_at is None:
+    if (request_id is None and kind == EVALUATION) or info.created_at is None:
         return None
-    timeout = (info.labels or {}).get("timeout_s", "")
+    timeout = labels.get("timeout_s", "")
     return JobView(
         job_id=info.id,
-        request_id=request_id,
+        request_id=request_id or "",
         stage=str(getattr(info.status.stage, "value", info.status.stage)),
         created_at=info.created_at,
         started_at=info.started_at,
@@ -83,6 +96,7 @@ def view_of(info: Any) -> JobView | None:
         timeout_s=float(timeout) if timeout.isdigit() else None,
         url=info.url,
         message=info.status.message,
+        kind=kind,
     )
 
 
@@ -119,16 +133,19 @@ class HubJobs:
         return [*(job for job in self._history if not job.active and job.job_id not in live_ids), *live]
 
     def start(self, launch: Launch, env: Mapping[str, str]) -> JobView:
-        """Start the Job for one request; its labels name the request and its timeout, its secrets stay secret."""
-        labels = {**self.spec.labels, "request": label_value(launch.request_id), "timeout_s": str(launch.timeout_s)}
+        """Start one Job; its labels name its kind, its request (if any) and its timeout, its secrets stay secret."""
+        labels = {**self.spec.labels, "kind": launch.kind, "timeout_s": str(launch.timeout_s)}
+        if launch.request_id:
+            labels["request"] = label_value(launch.request_id)
+        name = label_value(launch.request_id) if launch.request_id else f"random-{launch.seed}"
         info = self.api.run_job(
             image=self.spec.image,
-            command=[*self.spec.command, "--request-id", launch.request_id],
+            command=self.spec.command_for(launch),
             env={**self.spec.env, **env},
             secrets=dict(self.spec.secrets) or None,
             flavor=self.spec.flavor,
             timeout=launch.timeout_s,
-            name=f"eval-{label_value(launch.request_id)}",
+            name=f"{'eval' if launch.kind == EVALUATION else 'audit'}-{name}",
             labels=labels,
             namespace=self.namespace,
         )
@@ -136,9 +153,8 @@ class HubJobs:
         if view is None:
             raise RuntimeError(f"the Hub returned Job {info.id} without the command it was given")
         self._live_ids.add(view.job_id)  # if it ends before the next list, the whole history is read again
-        logger.info(
-            "started Job %s for %s on %s (timeout %s s)", info.id, launch.request_id, self.spec.flavor, launch.timeout_s
-        )
+        what = f"{launch.kind} of {launch.request_id or 'a random entry'}"
+        logger.info("started Job %s: %s on %s (timeout %s s)", info.id, what, self.spec.flavor, launch.timeout_s)
         return view
 
     def cancel(self, job: JobView) -> None:

@@ -1,5 +1,6 @@
 """The dispatcher's decisions, with no I/O: given the requests, the Jobs the Hub lists and the time, which Jobs
-to start and which to cancel, and whether the weekly GPU budget holds dispatch back.
+to start and which to cancel, and whether the weekly GPU budget holds dispatch back; and, once no evaluation
+waits or runs, whether to start an audit Job (R13), under the same rules as the Space's own scheduler.
 
 The decision is stateless on purpose: everything it needs is read again each tick (the store's requests and
 the Hub's Jobs with this board's labels), so a Space that restarts adopts the Jobs still running instead of
@@ -14,10 +15,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from core.config import WorkersConfig
-from core.records import Request, Status, parse_time
+from core.audits import AuditPlan, open_audit_requests, plan_audit
+from core.config import AuditConfig, WorkersConfig
+from core.records import LogEntry, Request, Status, parse_time
 
 ACTIVE_STAGES = frozenset({"SCHEDULING", "RUNNING"})
+#: What a Job of this board runs: a request's evaluation (`run-once`) or an audit (`audit --scheduled`).
+EVALUATION, AUDIT = "evaluation", "audit"
 WEEK = timedelta(days=7)
 #: A model whose parameter count was not recorded is timed as a large one (1.5 billion parameters).
 UNKNOWN_PARAMETERS = 1_500_000_000
@@ -25,7 +29,8 @@ UNKNOWN_PARAMETERS = 1_500_000_000
 
 @dataclass(frozen=True)
 class JobView:
-    """What the dispatcher needs to know about one Job of this board, as the Hub reports it."""
+    """What the dispatcher needs to know about one Job of this board, as the Hub reports it. An audit Job of a
+    random entry names no request (`request_id` is empty): the Job picks the entry itself, with its seed."""
 
     job_id: str
     request_id: str
@@ -37,6 +42,7 @@ class JobView:
     timeout_s: float | None = None
     url: str = ""
     message: str | None = None
+    kind: str = EVALUATION
 
     @property
     def active(self) -> bool:
@@ -59,10 +65,13 @@ class JobView:
 
 @dataclass(frozen=True)
 class Launch:
-    """A Job to start: which request, and its timeout in whole seconds."""
+    """A Job to start: which request, its timeout in whole seconds, and what it runs. An audit of a random
+    entry has no request and carries the `seed` of its pick instead."""
 
     request_id: str
     timeout_s: int
+    kind: str = EVALUATION
+    seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -126,8 +135,8 @@ def plan_tick(
     `max_jobs_per_request` Jobs (they ended without it finishing) is held for a maintainer to look at."""
     cancel = tuple(job for job in jobs if job.overdue(now))
     live = tuple(job for job in jobs if job.active and job not in cancel)
-    covered = {job.request_id for job in live}
-    tries = Counter(job.request_id for job in jobs)
+    covered = {job.request_id for job in live if job.kind == EVALUATION}
+    tries = Counter(job.request_id for job in jobs if job.kind == EVALUATION)
     budget = Budget(used_s=gpu_seconds(jobs, now), limit_s=workers.max_gpu_hours_per_week * 3600.0)
     pending = sorted(
         (r for r in requests.values() if r.status is Status.PENDING and r.request_id not in covered),
@@ -145,3 +154,75 @@ def plan_tick(
             start.append(Launch(request.request_id, job_timeout_s(request, workers)))
             slots -= 1
     return Plan(start=tuple(start), cancel=cancel, budget=budget, live=live, held=held)
+
+
+@dataclass(frozen=True)
+class AuditJobPlan:
+    """This tick's audit decision: a Job to start, or a requested audit to drop (its Jobs kept ending without
+    recording it), or neither; `reason` is the line the Queue page shows."""
+
+    launch: Launch | None
+    drop: str | None
+    reason: str
+
+
+def plan_audit_job(
+    now: datetime,
+    requests: Mapping[str, Request],
+    jobs: Sequence[JobView],
+    log: Sequence[LogEntry],
+    *,
+    entries: int,
+    plan: Plan,
+    workers: WorkersConfig,
+    policy: AuditConfig,
+    max_jobs_per_request: int,
+    seed: int,
+) -> AuditJobPlan:
+    """R13 in jobs mode, after `plan_tick`: the Space scheduler's rules (`core.audits.plan_audit`: no submission
+    waiting, none running, the cadence, the daily audit minutes, a requested audit first), plus one audit Job
+    at a time, within the weekly budget and a free slot. A requested audit that had `max_jobs_per_request` Jobs
+    since it was asked for is dropped; random audits pause after as many failed audit Jobs in 24 hours."""
+    audits = [job for job in jobs if job.kind == AUDIT]
+    if any(job.active and job not in plan.cancel for job in audits):
+        return AuditJobPlan(None, None, "an audit Job is running")
+    if plan.budget.spent:
+        return AuditJobPlan(None, None, "the weekly GPU budget is spent")
+    waiting = [r for r in requests.values() if r.status is Status.PENDING and r.request_id not in plan.held]
+    running = sum(1 for job in plan.live if job.kind == EVALUATION) + len(plan.start)
+    decision = plan_audit(pending=len(waiting), running=running, entries=entries, log=log, now=now, policy=policy)
+    if not decision.run:
+        return AuditJobPlan(None, None, decision.reason)
+    if workers.max_parallel_jobs <= len(plan.live) + len(plan.start):
+        return AuditJobPlan(None, None, f"all {workers.max_parallel_jobs} Job slots are taken")
+    if decision.request_id is not None:
+        return _requested_audit(decision, requests, audits, log, workers, max_jobs_per_request)
+    failed = [job for job in audits if job.stage not in ("COMPLETED", *ACTIVE_STAGES) and _within_day(job, now)]
+    if len(failed) >= max_jobs_per_request:
+        return AuditJobPlan(None, None, f"{len(failed)} audit Jobs failed in the last 24 hours; see their logs")
+    finished = [r for r in requests.values() if r.status is Status.FINISHED]
+    timeout = max((job_timeout_s(r, workers) for r in finished), default=int(workers.min_timeout_s))
+    return AuditJobPlan(Launch("", timeout, kind=AUDIT, seed=seed), None, decision.reason)
+
+
+def _requested_audit(
+    decision: AuditPlan,
+    requests: Mapping[str, Request],
+    audits: Sequence[JobView],
+    log: Sequence[LogEntry],
+    workers: WorkersConfig,
+    max_jobs_per_request: int,
+) -> AuditJobPlan:
+    """A Job for the requested audit, or its drop once that many Jobs since the request ended without it."""
+    request_id = decision.request_id or ""
+    asked = next(e for e in open_audit_requests(log) if e.request_id == request_id)
+    tries = sum(1 for job in audits if job.request_id == request_id and job.created_at >= parse_time(asked.at))
+    if tries >= max_jobs_per_request:
+        return AuditJobPlan(None, request_id, f"{tries} audit Jobs ended without recording the audit; see their logs")
+    request = requests.get(request_id)
+    timeout = job_timeout_s(request, workers) if request else int(workers.min_timeout_s)
+    return AuditJobPlan(Launch(request_id, timeout, kind=AUDIT), None, decision.reason)
+
+
+def _within_day(job: JobView, now: datetime) -> bool:
+    return now - (job.finished_at or job.created_at) < timedelta(days=1)

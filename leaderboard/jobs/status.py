@@ -19,7 +19,7 @@ from leaderboard.table import escape_markdown
 
 @dataclass(frozen=True)
 class JobRow:
-    """One live Job: which request it evaluates, since when, and where its logs are."""
+    """One live Job: which request it evaluates (or audits), since when, and where its logs are."""
 
     job_id: str
     request_id: str
@@ -28,6 +28,7 @@ class JobRow:
     running_s: float
     timeout_s: float | None
     url: str
+    kind: str = "evaluation"
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class DispatchStatus:
     held: Mapping[str, str] = field(default_factory=dict)
     checked_at: datetime | None = None
     error: str | None = None
+    #: What the last tick decided about audits (R13): why none started, or why one did.
+    audits: str | None = None
 
     @property
     def budget_spent(self) -> bool:
@@ -69,10 +72,13 @@ def _job_line(row: JobRow) -> str:
     job = f"Job {escape_markdown(row.job_id)}"
     link = safe_link(row.url)
     logs = f"[{job} and its logs]({link})" if link else f"{job} (no link to its logs)"
-    return (
-        f"- **{escape_markdown(row.model_id)}** (request {_code(row.request_id)}): "
-        f"{escape_markdown(row.stage.lower())}, {format_duration(row.running_s)}{timeout} · {logs}"
-    )
+    if row.request_id:
+        what = f"**{escape_markdown(row.model_id)}** (request {_code(row.request_id)})"
+    else:
+        what = "an entry picked at random"
+    if row.kind == "audit":
+        what = f"audit of {what}"
+    return f"- {what}: {escape_markdown(row.stage.lower())}, {format_duration(row.running_s)}{timeout} · {logs}"
 
 
 def jobs_markdown(status: DispatchStatus | None) -> str:
@@ -86,7 +92,7 @@ def jobs_markdown(status: DispatchStatus | None) -> str:
     )
     cost = f"${status.cost_usd_7d:.2f}" if status.cost_usd_7d is not None else "unknown cost"
     paragraphs = [
-        f"**Evaluations run on Hugging Face Jobs** ({escape_markdown(status.flavor)}, {price}; "
+        f"**Evaluations and audits run on Hugging Face Jobs** ({escape_markdown(status.flavor)}, {price}; "
         f"at most {status.max_parallel_jobs} at once).",
         f"Last 7 days: **{status.gpu_hours_7d:.2f} GPU hours**, {cost}, of a weekly budget of "
         f"{status.budget_hours:g} GPU hours.",
@@ -103,6 +109,8 @@ def jobs_markdown(status: DispatchStatus | None) -> str:
     paragraphs.append(f"Running Jobs: {len(status.running)}" + (":" if status.running else "."))
     if status.running:
         paragraphs.append("\n".join(_job_line(row) for row in status.running))
+    if status.audits:
+        paragraphs.append(f"Audits (R13): {escape_markdown(status.audits)}.")
     others = {rid: why for rid, why in status.held.items() if why != "the weekly GPU budget is spent"}
     if others:
         held = (f"- held: request {_code(rid)}: {escape_markdown(why)}" for rid, why in others.items())
@@ -117,5 +125,5 @@ def budget_sentence(workers: WorkersConfig) -> str:
     return (
         f"Evaluations run on Hugging Face Jobs ({workers.flavor}), at most {workers.max_parallel_jobs} at once, "
         f"within a budget of {workers.max_gpu_hours_per_week:g} GPU hours per 7 days; each result records its "
-        "GPU seconds and their cost at the flavor's listed price."
+        "GPU seconds and their cost at the flavor's listed price. Audits run on the same Jobs when the queue is empty."
     )

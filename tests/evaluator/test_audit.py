@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from core import layout
+from core.audits import open_audit_requests
 from core.config import AuditConfig, LeaderboardConfig
 from core.model_files import local_revision, weight_file_hashes
 from core.records import AuditRecord, ModelInfo, Status, Verdict
@@ -251,6 +252,24 @@ def test_verify_checks_audit_records_and_their_log_events(board) -> None:
     assert verify.main([str(store.root), "--public-key", key], out=out) == 1
     printed = out.getvalue()
     assert "audit signature does not verify" in printed and "whose record is missing or changed" in printed
+
+
+def test_an_audit_job_runs_the_scheduler_s_audit_and_exits_0_once_the_outcome_is_logged(board) -> None:
+    """`audit --scheduled`, what an audit Job runs in jobs mode: the requested audit is recorded and closes its
+    request; a random pick follows `--seed`; an entry that cannot be re-run is logged as dropped."""
+    config, store = board
+    store.request_audit("req-0001", actor="someone")
+    code, printed = _audit(config, store, "--scheduled", "--request-id", "req-0001", "--auditor", "audit:job-1")
+    assert code == 0 and printed.strip() == "audit of org/tiny (float32) passed", printed
+    assert not open_audit_requests(store.snapshot().log) and _only_audit(store).selection == "requested"
+    code, _ = _audit(config, store, "--scheduled", "--seed", "7")
+    (picked,) = [a for a in store.snapshot().published_audits() if a.selection == "random"]
+    assert code == 0 and picked.seed == 7
+    store.request_audit("req-0001", actor="someone")
+    old_config = config.path.read_text().replace('version = "test-v1"', 'version = "test-v2"')
+    config.path.write_text(old_config)  # the entry was measured under another version: it cannot be re-run
+    code, printed = _audit(config, store, "--scheduled", "--request-id", "req-0001")
+    assert code == 0 and "could not run" in printed and store.snapshot().log[-1].event == "audit_dropped"
 
 
 def test_the_scheduler_s_audit_picks_records_and_describes_one(board) -> None:

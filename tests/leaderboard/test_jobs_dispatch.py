@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from huggingface_hub import HfApi
 
+from core.audits import open_audit_requests
 from core.config import LeaderboardConfig, StoreConfig, WorkersConfig, load_config
 from core.records import ModelInfo, Status
 from core.store import LocalStore
@@ -32,6 +33,7 @@ NAMESPACE = "leaderboard-org"
 SPEC = JobRequestSpec(
     image="hf.co/spaces/leaderboard-org/asr",
     command=("python", "-m", "evaluator", "run-once", "--config", "configs/esb-v1.toml"),
+    audit_command=("python", "-m", "evaluator", "audit", "--scheduled", "--config", "configs/esb-v1.toml"),
     flavor="a10g-small",
     env={"REQUESTS_REPO": "leaderboard-org/requests", "RESULTS_REPO": "leaderboard-org/results"},
     secrets={"HF_TOKEN": TOKEN, "RESULTS_SIGNING_KEY": SIGNING_KEY},
@@ -71,9 +73,17 @@ def _config(**workers: object):
     return dataclasses.replace(base, rules=rules, workers=WorkersConfig(**settings))
 
 
-def _rig(tmp_path: Path, durations: dict[str, float], fates: dict[tuple[str, int], str] | None = None, **workers):
+def _rig(
+    tmp_path: Path,
+    durations: dict[str, float],
+    fates: dict[tuple[str, int], str] | None = None,
+    audit_fate: str = "COMPLETED",
+    audit: dict[str, Any] | None = None,
+    **workers,
+):
     clock = SimClock(datetime(2026, 11, 27, 10, 0, tzinfo=UTC))
     config = _config(**workers)
+    config = dataclasses.replace(config, audit=dataclasses.replace(config.audit, **(audit or {})))
     store = LocalStore(tmp_path / "store", clock=clock)
     sim = JobWorkers(
         store,
@@ -81,6 +91,8 @@ def _rig(tmp_path: Path, durations: dict[str, float], fates: dict[tuple[str, int
         config.workers.flavor,
         duration_s=lambda r: durations.get(r.request_id, 3600.0),
         fate=lambda r, attempt: (fates or {}).get((r.request_id, attempt), "COMPLETED"),
+        audit_fate=lambda _request_id: audit_fate,  # type: ignore[arg-type, return-value]
+        version=config.version,
     )
     emulator = JobsEmulator(clock, tokens={TOKEN: NAMESPACE}, script=sim.script, on_end=sim.on_end, scheduling_s=60)
     rig = Rig(clock, store, emulator, sim, None, config)  # type: ignore[arg-type]
@@ -283,6 +295,83 @@ def test_the_full_job_history_is_read_when_a_job_ended_or_every_ten_minutes_not_
     assert full_lists() == 3 and rig.status_of("req-0002") is Status.FINISHED
     rig.step(600)
     assert full_lists() == 4, "and at least every ten minutes"
+
+
+def _audit_jobs(rig: Rig) -> list:
+    return [job for job in _jobs(rig) if job.labels.get("kind") == "audit"]
+
+
+def _finish_one_evaluation(rig: Rig, n: int) -> str:
+    request_id = _submit(rig, n)
+    rig.step()
+    rig.step(60)
+    rig.step(600)
+    assert rig.status_of(request_id) is Status.FINISHED
+    return request_id
+
+
+def test_a_requested_audit_runs_as_an_audit_job_once_no_evaluation_waits_or_runs(make_rig) -> None:
+    rig = make_rig({"req-0001": 600.0, "req-0002": 600.0})
+    _finish_one_evaluation(rig, 1)
+    rig.store.request_audit("req-0001", actor="someone")
+    _submit(rig, 2)
+    rig.step()
+    assert not _audit_jobs(rig) and rig.dispatcher.status().audits == "1 submission(s) waiting: evaluations go first"
+    rig.step(60)
+    assert not _audit_jobs(rig) and rig.dispatcher.status().audits == "an evaluation is running"
+    outcome = rig.step(600)  # req-0002 finished: the queue is empty, the requested audit goes next
+    (job,) = _audit_jobs(rig)
+    assert job.spec["command"][:5] == ["python", "-m", "evaluator", "audit", "--scheduled"]
+    assert job.spec["command"][-2:] == ["--request-id", "req-0001"] and job.labels["request"] == "req-0001"
+    assert "an audit Job (audit of req-0001 requested by someone)" in outcome
+    assert job.spec["secrets"] == {"HF_TOKEN": TOKEN, "RESULTS_SIGNING_KEY": SIGNING_KEY}
+    rig.step(120)
+    assert len(_audit_jobs(rig)) == 1 and rig.dispatcher.status().audits == "an audit Job is running"
+    text = jobs_markdown(rig.dispatcher.status())
+    assert "- audit of **org/model\\-1** (request `req-0001`): running" in text
+    rig.step(1800)  # the audit Job completed and recorded its audit, which closes the request
+    log = rig.store.snapshot().log
+    assert rig.workers.audited["req-0001"] == 1 and log[-1].event in ("audit_passed", "audit_failed")
+    rig.step(60)
+    assert len(_audit_jobs(rig)) == 1 and "0 of 5 evaluations since the last audit" in str(rig.dispatcher.status())
+    assert rig.dispatcher.status().gpu_hours_7d == pytest.approx((600 + 600 + 1800) / 3600, abs=0.01)
+
+
+def test_a_requested_audit_whose_jobs_keep_failing_is_dropped_not_retried_for_ever(make_rig) -> None:
+    rig = make_rig({"req-0001": 600.0}, audit_fate="ERROR")
+    _finish_one_evaluation(rig, 1)
+    rig.store.request_audit("req-0001", actor="someone")
+    for _ in range(rig.dispatcher.max_jobs_per_request + 1):
+        rig.step(1900)
+    assert len(_audit_jobs(rig)) == rig.dispatcher.max_jobs_per_request == 6
+    dropped = rig.store.snapshot().log[-1]
+    assert dropped.event == "audit_dropped" and dropped.actor == "dispatcher" and dropped.detail["requested"]
+    assert "6 audit Jobs ended without recording the audit" in dropped.detail["reason"]
+    rig.step(1900)
+    assert len(_audit_jobs(rig)) == 6 and not open_audit_requests(rig.store.snapshot().log)
+
+
+def test_a_random_audit_job_starts_when_one_is_due_and_records_its_pick(make_rig) -> None:
+    rig = make_rig({"req-0001": 600.0}, audit={"every_n_evaluations": 1})
+    _finish_one_evaluation(rig, 1)
+    rig.step()
+    (job,) = _audit_jobs(rig)
+    assert job.spec["command"][-2] == "--seed" and job.spec["command"][-1].isdigit() and "request" not in job.labels
+    assert "- audit of an entry picked at random: scheduling" in jobs_markdown(rig.dispatcher.status())
+    rig.step(60 + 1800)
+    (record,) = rig.store.snapshot().published_audits()
+    assert record.request_id == "req-0001" and record.selection == "random"
+
+
+def test_random_audits_pause_after_failed_audit_jobs_and_resume_a_day_later(make_rig) -> None:
+    rig = make_rig({"req-0001": 600.0}, audit={"every_n_evaluations": 1}, audit_fate="ERROR")
+    _finish_one_evaluation(rig, 1)
+    for _ in range(8):
+        rig.step(1900)
+    assert len(_audit_jobs(rig)) == 6
+    assert rig.dispatcher.status().audits == "6 audit Jobs failed in the last 24 hours; see their logs"
+    rig.step(24 * 3600)
+    assert len(_audit_jobs(rig)) == 7
 
 
 def test_build_app_in_jobs_mode_shows_the_running_jobs_on_the_queue_page(

@@ -7,9 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.config import WorkersConfig
+from core.config import AuditConfig, WorkersConfig
 from core.records import ModelInfo, Status
-from leaderboard.jobs.plan import JobView, expected_duration_s, gpu_seconds, job_timeout_s, plan_tick
+from leaderboard.jobs.plan import (
+    AUDIT,
+    JobView,
+    Launch,
+    expected_duration_s,
+    gpu_seconds,
+    job_timeout_s,
+    plan_audit_job,
+    plan_tick,
+)
 from tests.core.store_contract import make_request
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -92,3 +101,22 @@ def test_job_lines_escape_what_the_hub_reports() -> None:
     assert "[Job j&lt;1&gt; and its logs](https://hf.co/jobs/o/j1%29%20%5Bx%5D%28y)" in text
     assert "(request `req'x`)" in text and "javascript:" not in text and "Job j2 (no link to its logs)" in text
     assert safe_link("https://huggingface.co/jobs/org/abc?x=1#l") == "https://huggingface.co/jobs/org/abc?x=1#l"
+
+
+def test_an_audit_job_takes_a_slot_but_never_covers_or_counts_against_a_request() -> None:
+    requests = {r.request_id: r for r in (_request(1), _request(2), _request(3))}
+    audits = [_job("req-0001", kind=AUDIT), _job("req-0001", "ERROR", started_h=3, ended_h=2.5, kind=AUDIT)]
+    audits[1] = dataclasses.replace(audits[1], job_id="job-ended-audit")
+    plan = plan_tick(NOW, requests, audits, WORKERS, max_jobs_per_request=1)
+    assert [launch.request_id for launch in plan.start] == ["req-0001"] and not plan.held
+    finished = {"req-0001": _request(1, status=Status.FINISHED)}
+    plan = plan_tick(NOW, finished, [], WORKERS, max_jobs_per_request=6)
+    policy = AuditConfig(every_n_evaluations=0)
+    decide = dict(entries=1, workers=WORKERS, policy=policy, max_jobs_per_request=6, seed=5)
+    due = plan_audit_job(NOW, finished, [], [], plan=plan, **decide)
+    assert due.launch == Launch("", job_timeout_s(finished["req-0001"], WORKERS), kind=AUDIT, seed=5)
+    assert plan_audit_job(NOW, finished, audits[:1], [], plan=plan, **decide).reason == "an audit Job is running"
+    no_slot = dataclasses.replace(WORKERS, max_parallel_jobs=0)
+    assert (
+        "slots are taken" in plan_audit_job(NOW, finished, [], [], plan=plan, **{**decide, "workers": no_slot}).reason
+    )

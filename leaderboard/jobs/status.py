@@ -13,6 +13,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from core.config import WorkersConfig
+from leaderboard.jobs.plan import AUDIT, EVALUATION
 from leaderboard.queue import format_duration
 from leaderboard.table import escape_markdown
 
@@ -28,7 +29,7 @@ class JobRow:
     running_s: float
     timeout_s: float | None
     url: str
-    kind: str = "evaluation"
+    kind: str = EVALUATION
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def _job_line(row: JobRow) -> str:
         what = f"**{escape_markdown(row.model_id)}** (request {_code(row.request_id)})"
     else:
         what = "an entry picked at random"
-    if row.kind == "audit":
+    if row.kind == AUDIT:
         what = f"audit of {what}"
     return f"- {what}: {escape_markdown(row.stage.lower())}, {format_duration(row.running_s)}{timeout} · {logs}"
 

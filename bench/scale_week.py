@@ -14,7 +14,9 @@ That is ~190 GPU hours a week: more than one GPU's 168.
 
 Settings: the Space's single GPU (one worker claiming the oldest request, no faults), and Jobs at
 max_parallel_jobs = 1, 4, 8 with faults: 4 % of Job runs crash mid-way, 2 % vanish, and the Space restarts
-once mid-week (a fresh dispatcher adopts the running Jobs). Queue wait = submission to the start of the
+once mid-week (a fresh dispatcher adopts the running Jobs). With Jobs, audits (R13) also run as Jobs when the
+queue is empty (30 simulated minutes each, at the board's [audit] cadence); their GPU time is in the cost.
+The Space setting runs no audits. Queue wait = submission to the start of the
 evaluation that finished. Cost: Jobs at the listed a10g-small price per minute of running time (failed runs
 included); the Space at the same hourly price for every hour it is up until the queue drains.
 """
@@ -204,7 +206,12 @@ def run_jobs(subs: list[Submission], max_parallel: int, tick: timedelta, root: P
     store = LocalStore(root, clock=clock)
     durations = {s.request.request_id: s.eval_s for s in subs}
     workers = JobWorkers(
-        store, config.rules, config.workers.flavor, lambda r: durations[r.request_id], _fate(random.Random(seed))
+        store,
+        config.rules,
+        config.workers.flavor,
+        lambda r: durations[r.request_id],
+        _fate(random.Random(seed)),
+        version=config.version,  # results of the board's version: audits are due and run on Jobs too
     )
     emulator = JobsEmulator(clock, tokens={TOKEN: NAMESPACE}, script=workers.script, on_end=workers.on_end)
     spec = JobRequestSpec(

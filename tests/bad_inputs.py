@@ -104,19 +104,13 @@ def try_bad_input(bad: BadInput, store: Any, models_dir: Path, place_model: Call
     """Submit `bad` as `alice` through the Submit form's code against `store` (local models in `models_dir`;
     `place_model(model_id)` copies a valid tiny model there, whose card is then replaced by `bad.card`).
     Returns the problems: accepted, a wrong or unsafe refusal, or anything written to the store."""
-    from core.config import Rules
-    from leaderboard import submission
-    from leaderboard.inspection import LocalModels, ModelInspector
+    from tests.fixtures.submit import run_submit
 
     if bad.card is not None:
         (place_model(bad.model_id) / "README.md").write_text(bad.card, encoding="utf-8")
     before = store.snapshot()
-    outcome = submission.submit(
-        submission.SubmissionForm.from_inputs(bad.model_id, bad.revision, bad.precision, bad.accepted),
-        "alice",
-        source=ModelInspector(LocalModels(models_dir), None),
-        store=store,
-        rules=Rules(),
+    outcome = run_submit(
+        store, models_dir, bad.model_id, precision=bad.precision, revision=bad.revision, accepted=bad.accepted
     )
     if outcome.accepted:
         return [f"{bad.name}: accepted"]

@@ -16,15 +16,12 @@ from pathlib import Path
 import gradio
 import pytest
 
-from core.config import Rules
 from core.store import LocalStore
-from leaderboard import submission
 from leaderboard.detail import detail_view
-from leaderboard.inspection import LocalModels, ModelInspector
-from leaderboard.submission import SubmissionForm
 from leaderboard.table import BoardInput, Filters, build_board
 from tests.bad_inputs import EVIL_LICENSE, card
 from tests.factories import make_request, make_result
+from tests.fixtures.submit import run_submit
 
 CHUNKS = Path(gradio.__file__).parent / "templates" / "node" / "build" / "server" / "chunks"
 EVIL = EVIL_LICENSE + " www.evil.example a@evil.example"
@@ -72,20 +69,8 @@ def test_page_strings_render_without_tags_or_links(render, place_model, models_d
     detail = detail_view(result, board.entry("r1"), make_request("r1", submitter=EVIL), {"ami": EVIL}, max_rtf=1.0)
     folder = place_model("test-org/evil-license")
     (folder / "README.md").write_text(card(EVIL))
-    refusal = submission.submit(
-        SubmissionForm.from_inputs("test-org/evil-license", "main", "float32", True),
-        "alice",
-        source=ModelInspector(LocalModels(models_dir), None),
-        store=LocalStore(tmp_path / "store"),
-        rules=Rules(),
-    ).message
-    long_id = submission.submit(
-        SubmissionForm.from_inputs(EVIL * 200, "main", "float32", True),
-        "alice",
-        source=ModelInspector(LocalModels(models_dir), None),
-        store=LocalStore(tmp_path / "store"),
-        rules=Rules(),
-    ).message
+    refusal = run_submit(LocalStore(tmp_path / "store"), models_dir, "test-org/evil-license").message
+    long_id = run_submit(LocalStore(tmp_path / "store"), models_dir, EVIL * 200).message
     evil_board = build_board([BoardInput(make_result("r2", EVIL))], eval_sets=[])
     cell = evil_board.view(Filters(official_only=False)).frame.loc[0, "Model"]
     pages = [detail.header, detail.measurement, detail.predictions, refusal, long_id, cell]

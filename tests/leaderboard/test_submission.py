@@ -50,6 +50,7 @@ from leaderboard.submission import (
     new_request_id,
     supported_architectures,
 )
+from tests.fixtures.submit import run_submit
 from tests.hub_emulator import ENDPOINT, HubEmulator, safetensors_bytes
 from tests.leaderboard.factories import make_request
 from tests.markdown_render import shown_text
@@ -326,28 +327,6 @@ def test_front_matter_license(tmp_path: Path) -> None:
 @pytest.fixture
 def store(tmp_path: Path) -> LocalStore:
     return LocalStore(tmp_path / "store")
-
-
-def run_submit(
-    store,
-    models_dir,
-    model_id,
-    *,
-    precision="float32",
-    revision="main",
-    accepted=True,
-    user="alice",
-    rules=None,
-    now=None,
-):
-    return submission.submit(
-        SubmissionForm.from_inputs(model_id, revision, precision, accepted),
-        user,
-        source=ModelInspector(LocalModels(models_dir), None),
-        store=store,
-        rules=rules or Rules(),
-        **({"now": now} if now else {}),
-    )
 
 
 def test_accepted_submission_is_written_with_its_log_entry_and_position(place_model, models_dir, store) -> None:

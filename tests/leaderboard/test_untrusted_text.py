@@ -8,21 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from core.config import Rules
 from core.licenses import DeclaredLicense, license_id, license_problem, shown_license
 from core.model_files import card_license, hub_card_license
 from core.records import HUB_REPO_ID, Lease, Progress, Status
 from core.store import LocalStore
 from core.untrusted import md_text, shorten
-from leaderboard import submission
 from leaderboard.detail import detail_view
-from leaderboard.inspection import LocalModels, ModelInspector
 from leaderboard.plot import scatter_figure
 from leaderboard.queue import queue_view, running_html
-from leaderboard.submission import SubmissionForm
 from leaderboard.table import BoardInput, Filters, build_board
 from tests.bad_inputs import BAD_INPUTS, EVIL_LICENSE, BadInput, try_bad_input
 from tests.factories import make_request, make_result
+from tests.fixtures.submit import run_submit
 from tests.markdown_render import rendered_html, shown_text
 
 EVIL_ID = "<img src=x onerror=alert(1)>/[x](https://evil.example/login)"
@@ -110,13 +107,7 @@ def test_a_wrong_refusal_is_reported(place_model, models_dir: Path, tmp_path: Pa
 def test_an_accepted_other_license_is_stored_with_its_name(place_model, models_dir: Path, tmp_path: Path) -> None:
     folder = place_model("test-org/other-ok")
     (folder / "README.md").write_text("---\nlicense: other\nlicense_name: acme-research\n---\n")
-    outcome = submission.submit(
-        SubmissionForm.from_inputs("test-org/other-ok", "main", "float32", True),
-        "alice",
-        source=ModelInspector(LocalModels(models_dir), None),
-        store=LocalStore(tmp_path / "store"),
-        rules=Rules(),
-    )
+    outcome = run_submit(LocalStore(tmp_path / "store"), models_dir, "test-org/other-ok")
     assert outcome.accepted and outcome.request is not None
     assert outcome.request.model.license == "other:acme-research"
 

@@ -128,6 +128,12 @@ RESULT_FIELDS: dict[str, str] = {
     "rules": "The rules in force when the result was measured.",
     "predictions_sha256": "sha256 of each `predictions/<xx>/<request_id>/<set>.jsonl` file, covered by the signature.",
     "model": "License, parameter count, architecture and the sha256 of each weight file, recorded at submission.",
+    "decoding": "The decoding settings applied (R7): greedy, the token budget, and for a prompted family its fixed "
+    "transcription request (`prompt`, and `prompt_tokens`: its ids, each run of audio placeholders kept once).",
+    "ignored_settings": "What the model's own files asked for that was not applied (R7), as `file: key=value`.",
+    "recipe": "The family recipe that ran the model (R6): name, version, family (`model_type`), kind (CTC, "
+    "transducer, encoder-decoder, audio-language model), fixed prompt, and `fp32_modules`: the modules the family "
+    "keeps in float32 by design besides the declared precision. Absent from results recorded before it existed.",
     "compute": "What the evaluation cost: flavor (Jobs; null on the Space's own GPU), gpu_seconds, the listed "
     "price_usd_per_minute and its price_date, cost_usd. Absent from results recorded before it existed.",
     "signature": "Ed25519 signature (base64) over the canonical JSON of every other field.",

@@ -285,6 +285,20 @@ class Compute(Record):
 
 
 @dataclass(frozen=True)
+class RecipeInfo(Record):
+    """How the model was run (R6, R12): its family's recipe, by name and version, the family's kind and fixed
+    transcription prompt ("none" for an unprompted family), and the modules the family keeps in float32 by
+    design (allowed besides the declared precision, R5)."""
+
+    name: str
+    version: int
+    family: str
+    kind: str
+    prompt: str = "none"
+    fp32_modules: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Result(Record):
     request_id: str
     model_id: str
@@ -312,6 +326,8 @@ class Result(Record):
     signature: str | None = None
     schema_version: int = SCHEMA_VERSION
     compute: Compute | None = None
+    #: The family recipe that ran the model (None in results from before recipes were recorded).
+    recipe: RecipeInfo | None = field(default=None, metadata=OMIT_DEFAULT)
 
     def replace(self, **changes: Any) -> Result:
         return dataclasses.replace(self, **changes)
@@ -404,6 +420,10 @@ class ThroughputResult(Record):
     signature: str | None = None
     track: str = THROUGHPUT_TRACK
     schema_version: int = SCHEMA_VERSION
+    #: The family recipe that ran the model, batched (the same recipe as batch one).
+    recipe: RecipeInfo | None = field(default=None, metadata=OMIT_DEFAULT)
+    #: Why the ladder stopped at batch size one, for a family whose documented path cannot batch.
+    batching: str | None = field(default=None, metadata=OMIT_DEFAULT)
 
     def __post_init__(self) -> None:
         if self.track != THROUGHPUT_TRACK:

@@ -30,7 +30,7 @@ EXPECTED_ERRORS: tuple[type[Exception], ...] = (ConfigError, EvalSetError, Store
 _HEAVY_EXPECTED_ERRORS = (
     ("evaluator.audio", "AudioError"),
     ("evaluator.models", "ModelLoadError"),
-    ("evaluator.models", "DecodingStalled"),
+    ("evaluator.recipes.base", "DecodingStalled"),
     ("evaluator.runner", "UtteranceTimeout"),
     ("evaluator.evaluate", "InvalidResult"),
 )

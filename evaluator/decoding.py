@@ -12,9 +12,10 @@ back in; it records the settings in the result, and lists what the model's files
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from transformers import GenerationConfig
 
@@ -30,6 +31,8 @@ ARCHITECTURE_TOKEN_KEYS = (
     "no_timestamps_token_id",
     "max_initial_timestamp_index",
 )
+#: Token keys whose value may be a list of ids.
+LIST_TOKEN_KEYS = frozenset({"eos_token_id"})
 #: Bookkeeping fields of a generation_config.json that change no output.
 METADATA_KEYS = frozenset({"transformers_version", "_from_model_config", "alignment_heads", "prev_sot_token_id"})
 #: What a recorded value is cut to, so a hostile config cannot bloat the result.
@@ -45,7 +48,7 @@ LONG_FORM = (
 class Decoding:
     """What the evaluator decodes with (`settings`, recorded in the result) and what it refused (`ignored`)."""
 
-    kind: Literal["seq2seq", "ctc"]
+    kind: str
     settings: dict[str, Any]
     ignored: tuple[str, ...]
     generation_config: GenerationConfig | None = None
@@ -124,20 +127,33 @@ def whisper_suppression(tokenizer: Any) -> Suppression:
     return Suppression(suppress=tuple(sorted(ids)), begin=tuple(begin))
 
 
-def seq2seq_decoding(
+def generate_decoding(
     folder: Path,
     model_config: object,
     *,
-    max_new_tokens: int,
-    max_target_positions: int | None,
-    max_time_s: float | None,
-    whisper: bool,
+    kind: str,
+    max_new_tokens: int | None,
+    max_target_positions: int | None = None,
+    max_time_s: float | None = None,
+    whisper: bool = False,
     suppression: Suppression | None = None,
+    prompt: str = "none",
+    prompt_tokens: Sequence[int] = (),
+    settings: Mapping[str, Any] | None = None,
 ) -> Decoding:
-    """R7 for an encoder-decoder model: greedy, one sequence, English transcription, no timestamps, no prompt."""
-    limit = max_target_positions or max_new_tokens + 4
-    budget = max(1, min(max_new_tokens, limit - 4))  # Whisper's 4 start tokens share the decoder's positions
-    config = GenerationConfig(do_sample=False, num_beams=1, num_return_sequences=1, max_new_tokens=budget)
+    """R7 for a model decoded by `generate`: greedy, one sequence, English transcription, no timestamps.
+
+    `max_new_tokens` None lets the family size the output from its input (a transducer walks its encoder frames,
+    and blank steps count as steps, so a token budget would cut it). A prompted family's fixed request is
+    `prompt` (in words) and `prompt_tokens` (the ids it becomes), recorded like Whisper's forced start tokens.
+    `settings` adds recipe-specific entries to what is recorded.
+    """
+    config = GenerationConfig(do_sample=False, num_beams=1, num_return_sequences=1)
+    budget = None
+    if max_new_tokens is not None:
+        limit = max_target_positions or max_new_tokens + 4
+        budget = max(1, min(max_new_tokens, limit - 4))  # Whisper's 4 start tokens share the decoder's positions
+        config.max_new_tokens = budget
     for key, value in architecture_tokens(folder, model_config).items():
         setattr(config, key, value)
     if max_time_s is not None:
@@ -151,33 +167,31 @@ def seq2seq_decoding(
     if suppression is not None:
         config.suppress_tokens = list(suppression.suppress)
         config.begin_suppress_tokens = list(suppression.begin)
-    settings: dict[str, Any] = {
-        "kind": "seq2seq",
+    recorded: dict[str, Any] = {
+        "kind": kind,
         "strategy": "greedy",
         "num_beams": 1,
         "do_sample": False,
-        "max_new_tokens": budget,
-        "language": "en" if multilingual else "model's only language",
+        "max_new_tokens": budget if budget is not None else "set by the input's length (the family's own rule)",
+        "language": "en" if multilingual or prompt_tokens else "model's only language",
         "task": "transcribe",
         "timestamps": False,
-        "prompt": "none",
+        "prompt": prompt,
         "logits_processors": "none beyond the architecture's forced start tokens",
     }
+    if prompt_tokens:
+        recorded["prompt_tokens"] = list(prompt_tokens)
     if max_time_s is not None:
-        settings["max_time_s"] = max_time_s
+        recorded["max_time_s"] = max_time_s
     if whisper:
-        settings["long_form"] = LONG_FORM
+        recorded["long_form"] = LONG_FORM
     if suppression is not None:
-        settings["suppressed_tokens"] = (
+        recorded["suppressed_tokens"] = (
             f"Whisper's non-speech symbols and control tokens ({len(suppression.suppress)} ids, derived from the "
             f"tokenizer by OpenAI's rule); blank and end of text not first ({len(suppression.begin)} ids)"
         )
-    return Decoding(
-        kind="seq2seq",
-        settings=settings,
-        ignored=ignored_settings(folder, config),
-        generation_config=config,
-    )
+    recorded.update(settings or {})
+    return Decoding(kind=kind, settings=recorded, ignored=ignored_settings(folder, config), generation_config=config)
 
 
 def architecture_tokens(folder: Path, model_config: object) -> dict[str, Any]:
@@ -185,22 +199,31 @@ def architecture_tokens(folder: Path, model_config: object) -> dict[str, Any]:
 
     Read as plain JSON, never through `GenerationConfig.from_pretrained`, whose validation raises on settings
     the evaluator ignores anyway (`num_return_sequences` above `num_beams`). Values of the wrong type are dropped.
+    A composite model (an audio encoder and a language model) keeps its token ids in its text config.
     """
     data = _read_json(folder / "generation_config.json")
+    configs = [model_config]
+    text_config = getattr(model_config, "get_text_config", None)
+    if callable(text_config):
+        configs.append(text_config(decoder=True))
     tokens: dict[str, Any] = {}
     for key in ARCHITECTURE_TOKEN_KEYS:
         value = data.get(key) if isinstance(data, dict) else None
-        if value is None:
-            value = getattr(model_config, key, None)
-        if _token_value(value):
+        for config in configs:
+            if value is None:
+                value = getattr(config, key, None)
+        if _token_value(key, value):
             tokens[key] = value
     return tokens
 
 
-def _token_value(value: object) -> bool:
-    """A token id (int), a flag (bool), or a map of names to token ids."""
+def _token_value(key: str, value: object) -> bool:
+    """A token id (int), a flag (bool), a map of names to token ids, or for the end of text a list of ids (a
+    model may stop on any of several, as Qwen3-ASR does)."""
     if isinstance(value, (bool, int)):
         return True
+    if key in LIST_TOKEN_KEYS and isinstance(value, list):
+        return bool(value) and all(type(v) is int for v in value)
     return isinstance(value, dict) and all(isinstance(k, str) and type(v) is int for k, v in value.items())
 
 
@@ -211,10 +234,16 @@ def _read_json(path: Path) -> object:
         return None
 
 
-def ctc_decoding(folder: Path) -> Decoding:
+def ctc_decoding(folder: Path, kind: str = "CTC", text: str = "the tokenizer's CTC collapse") -> Decoding:
     """R7 for a CTC model: one forward pass over the whole input, argmax per frame, the tokenizer's collapse."""
-    settings = {"kind": "ctc", "strategy": "greedy (argmax per frame)", "input": "whole utterance", "lm": "none"}
-    return Decoding(kind="ctc", settings=settings, ignored=ignored_settings(folder, None))
+    settings = {
+        "kind": kind,
+        "strategy": "greedy (argmax per frame)",
+        "input": "whole utterance",
+        "lm": "none",
+        "text": text,
+    }
+    return Decoding(kind=kind, settings=settings, ignored=ignored_settings(folder, None))
 
 
 def ignored_settings(folder: Path, used: GenerationConfig | None) -> tuple[str, ...]:

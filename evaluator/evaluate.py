@@ -250,6 +250,7 @@ def evaluate(
         model=model_info or _model_info(source, transcriber),
         decoding=transcriber.decoding.settings,
         ignored_settings=list(transcriber.decoding.ignored),
+        recipe=transcriber.recipe_record,
     )
     timed = sum(row.time_s for rows in run.predictions.values() for row in rows)
     return Evaluation(result=result, predictions=run.predictions, loop_wall_s=run.loop_wall_s, timed_s=timed)

@@ -1,39 +1,36 @@
 """Loading a speech-recognition model safely (R4-R7) and transcribing one utterance at a time (R2).
 
-One pipeline for every model and every eval set: greedy decoding, English, transcription, no timestamps,
-no prompts. Seq2seq models go through `generate`; CTC models through a forward pass and argmax.
+One pipeline for every model and every eval set: greedy decoding, English transcription, no timestamps, and
+for a prompted family its one fixed transcription request. How each family builds inputs, decodes and turns
+output into text is its recipe (`evaluator.recipes`, chosen by `core.families`); this module loads the model
+under the rules (safetensors only, no custom code, the declared dtype) and watches every call (R2).
 """
 
 from __future__ import annotations
 
-import copy
 import json
-import math
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
-from transformers import (
-    AutoConfig,
-    AutoModelForCTC,
-    AutoModelForSpeechSeq2Seq,
-    AutoProcessor,
-    GenerationConfig,
-    PreTrainedModel,
-)
+import transformers
+from transformers import AutoConfig, AutoProcessor, GenerationConfig, PreTrainedModel
 from transformers import logging as transformers_logging
-from transformers.models.whisper.generation_whisper import WhisperGenerationMixin
 
-from core.architectures import speech_architectures
+from core.families import Family, available_families, family_for, missing_package_message, supported_list
 from core.model_files import UNSAFE_WEIGHT_SUFFIXES, WEIGHT_SUFFIXES, hub_card_license, local_revision, model_files
-from core.records import HUB_REPO_ID, PRECISIONS
-from evaluator.decoding import Decoding, ctc_decoding, seq2seq_decoding, whisper_suppression
+from core.records import HUB_REPO_ID, PRECISIONS, RecipeInfo
+from evaluator.decoding import Decoding
+from evaluator.recipes import recipe_class
+from evaluator.recipes.base import DecodingStalled, Limits, Loaded
+
+__all__ = ["DecodingStalled", "ModelLoadError", "Transcriber"]
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-SEQ2SEQ_ARCHITECTURES = speech_architectures().seq2seq
-CTC_ARCHITECTURES = speech_architectures().ctc
 
 
 class ModelLoadError(ValueError):
@@ -139,62 +136,83 @@ def check_model_folder(folder: Path) -> None:
         raise ModelLoadError(f"model {folder} ships custom code (Python files or `auto_map`); that is not allowed (R6)")
 
 
+def utterances_in_call(args: tuple[Any, ...], kwargs: dict[str, Any], rows: tuple[int, ...]) -> int:
+    """How many utterances one model call holds: the largest batch dimension of its tensor inputs, counted in
+    utterances (R2). A family that cuts a long utterance into chunks on the batch axis (`rows`: rows per
+    utterance) still holds one utterance per chunk group; a batch dimension the rows do not explain counts as it
+    is, so nothing unexplained can hide."""
+    utterances = 0
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, torch.Tensor) and value.dim() >= 2:  # 1-D inputs (cache_position) are not batched
+            size = int(value.shape[0])
+            utterances = max(utterances, len(rows) if rows and size == sum(rows) else size)
+    return utterances
+
+
 @dataclass
 class BatchProbe:
-    """A forward pre-hook: the largest batch dimension of any tensor input, and how many calls were made (R2)."""
+    """A forward pre-hook: the most utterances any model call held, and how many calls were made (R2).
+
+    `rows` is set by the transcriber before each call: the rows each utterance of the call takes on the batch
+    axis (see `utterances_in_call`).
+    """
 
     max_batch_size: int = 0
     forward_calls: int = 0
     input_dtypes: set[str] = field(default_factory=set)
+    rows: tuple[int, ...] = ()
 
     def __call__(self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.forward_calls += 1
+        self.max_batch_size = max(self.max_batch_size, utterances_in_call(args, kwargs, self.rows))
         for value in (*args, *kwargs.values()):
-            if isinstance(value, torch.Tensor) and value.dim() >= 2:  # 1-D inputs (cache_position) are not batched
-                self.max_batch_size = max(self.max_batch_size, int(value.shape[0]))
-                if value.is_floating_point():
-                    self.input_dtypes.add(str(value.dtype).removeprefix("torch."))
+            if isinstance(value, torch.Tensor) and value.dim() >= 2 and value.is_floating_point():
+                self.input_dtypes.add(str(value.dtype).removeprefix("torch."))
 
     def reset(self) -> None:
         self.max_batch_size, self.forward_calls = 0, 0
         self.input_dtypes.clear()
 
 
-class DecodingStalled(ValueError):
-    """Generation ran far past any honest length for the utterance; the evaluation fails instead of hanging."""
+def family_of(architecture: str) -> Family:
+    """The supported family of `architecture`, with its packages installed, or the refusal naming what to do."""
+    family = family_for(architecture)
+    if family is None:
+        raise ModelLoadError(
+            f"architecture {architecture or '(none in config.json)'} has no recipe on this board (R6); the "
+            f"supported families are: {supported_list(available_families())}"
+        )
+    missing = family.missing_packages()
+    if missing:
+        raise ModelLoadError(missing_package_message(family, missing))
+    return family
 
 
-@dataclass
-class CallBudget:
-    """A forward pre-hook that stops one `generate` after `limit` model calls (None: unlimited).
-
-    transformers' Whisper long-form loop seeks to the window's last timestamp; a window that ends on two equal
-    timestamps (`<|0.00|><|0.00|>`) moves it by nothing, and the loop never ends. Every honest window advances,
-    so one full window of tokens per second of audio is far beyond any honest need.
-    """
-
-    limit: int | None = None
-    calls: int = 0
-    what: str = ""
-
-    def arm(self, limit: int, what: str) -> None:
-        self.limit, self.calls, self.what = limit, 0, what
-
-    def disarm(self) -> None:
-        self.limit = None
-
-    def __call__(self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self.calls += 1
-        if self.limit is not None and self.calls > self.limit:
-            raise DecodingStalled(
-                f"{self.what}: generation made {self.calls} decoding steps without finishing, far more than any "
-                "honest transcript needs (transformers' Whisper long-form loop can stall on a window that ends "
-                "on repeated timestamps); the model cannot be evaluated on this utterance"
-            )
+def fp32_exceptions(model: PreTrainedModel, dtype: torch.dtype, precision: str) -> list[str]:
+    """R5: every parameter in the declared dtype, except in the modules the family keeps in float32 by design
+    (transformers' `_keep_in_fp32_modules` at float16, `_keep_in_fp32_modules_strict` at float16 and bfloat16).
+    Returns those modules' patterns, as recorded in the result; raises for anything else."""
+    keep: set[str] = set()
+    if dtype in (torch.float16, torch.bfloat16):
+        keep |= set(getattr(model, "_keep_in_fp32_modules_strict", None) or ())
+    if dtype == torch.float16:
+        keep |= set(getattr(model, "_keep_in_fp32_modules", None) or ())
+    used: set[str] = set()
+    wrong: set[str] = set()
+    for name, parameter in model.named_parameters():
+        if not parameter.is_floating_point() or parameter.dtype == dtype:
+            continue
+        kept = [k for k in keep if parameter.dtype == torch.float32 and re.search(k.replace("*", ".*"), name)]
+        used.update(kept)
+        if not kept:
+            wrong.add(str(parameter.dtype))
+    if wrong:
+        raise ModelLoadError(f"model did not load in {precision}: found parameters in {sorted(wrong)}")
+    return sorted(used)
 
 
 class Transcriber:
-    """One loaded model that turns one waveform into text; everything inside `transcribe` is timed (R3)."""
+    """One loaded model that turns waveforms into text through its family's recipe; `transcribe` is timed (R3)."""
 
     def __init__(
         self,
@@ -215,131 +233,81 @@ class Transcriber:
         # and costs time inside the timed region. Set here, when a model is loaded, never on import.
         transformers_logging.set_verbosity_error()
         config = _load(AutoConfig.from_pretrained, source)
-        architecture = (getattr(config, "architectures", None) or [""])[0]
-        self.architecture = architecture
-        self.kind: Literal["seq2seq", "ctc"]
-        if architecture in SEQ2SEQ_ARCHITECTURES:
-            self.kind, auto = "seq2seq", AutoModelForSpeechSeq2Seq
-        elif architecture in CTC_ARCHITECTURES:
-            self.kind, auto = "ctc", AutoModelForCTC
-        else:
-            raise ModelLoadError(
-                f"architecture {architecture or '(none in config.json)'} is not a transformers speech-recognition "
-                "class (seq2seq like WhisperForConditionalGeneration, or CTC like Wav2Vec2ForCTC)"
-            )
+        self.architecture = (getattr(config, "architectures", None) or [""])[0]
+        self.family = family_of(self.architecture)
+        recipe = recipe_class(self.family)
         self.processor = _load(AutoProcessor.from_pretrained, source)
-        # The model's own generation_config.json is not loaded: R7 decoding is built in `_decoding`, and that
+        # The model's own generation_config.json is not loaded: R7 decoding is built by the recipe, and that
         # file's validation would otherwise reject the model for settings the evaluator ignores anyway.
         self.model: PreTrainedModel = _load(
-            auto.from_pretrained, source, dtype=self.dtype, use_safetensors=True, generation_config=GenerationConfig()
+            getattr(transformers, self.family.architecture).from_pretrained,
+            source,
+            dtype=self.dtype,
+            use_safetensors=True,
+            generation_config=GenerationConfig(),
         )
         self.model.to(self.device).eval()
-        wrong = {str(p.dtype) for p in self.model.parameters() if p.is_floating_point() and p.dtype != self.dtype}
-        if wrong:
-            raise ModelLoadError(f"model did not load in {precision}: found parameters in {sorted(wrong)}")
-        self.sampling_rate = int(getattr(self.processor.feature_extractor, "sampling_rate", 16000))
+        self.fp32_modules = fp32_exceptions(self.model, self.dtype, precision)
+        loaded = Loaded(self.family, source.folder, self.model, self.processor, self.device, self.dtype)
+        self.recipe = recipe(loaded, Limits.of(max_new_tokens, utterance_timeout_s))
+        self.sampling_rate = loaded.sampling_rate
         self.probe = BatchProbe()
-        self.model.register_forward_pre_hook(self.probe, with_kwargs=True)
-        if self.kind == "seq2seq":
-            # generate() runs the encoder on its own, then the model once per decoding step: watch both.
-            self.model.get_encoder().register_forward_pre_hook(self.probe, with_kwargs=True)
-        #: Whisper's own generate() transcribes inputs longer than 30 s whole (sequential long-form).
-        self.whisper = isinstance(self.model, WhisperGenerationMixin)
-        self.budget = CallBudget()
-        self.model.register_forward_pre_hook(self.budget, with_kwargs=True)
-        self.decoding = self._decoding(max_new_tokens, utterance_timeout_s)
+        for module in self.recipe.hooked_modules():
+            module.register_forward_pre_hook(self.probe, with_kwargs=True)
 
-    def _decoding(self, max_new_tokens: int, timeout_s: float | None) -> Decoding:
-        """R7: the evaluator's own decoding config, installed as the model's, so nothing of the model's leaks in."""
-        if self.kind != "seq2seq":
-            return ctc_decoding(self.source.folder)
-        decoding = seq2seq_decoding(
-            self.source.folder,
-            self.model.config,
-            max_new_tokens=max_new_tokens,
-            max_target_positions=getattr(self.model.config, "max_target_positions", None),
-            max_time_s=timeout_s if timeout_s and math.isfinite(timeout_s) else None,
-            whisper=self.whisper,
-            suppression=whisper_suppression(self.processor.tokenizer) if self.whisper else None,
+    @property
+    def decoding(self) -> Decoding:
+        return self.recipe.decoding
+
+    @property
+    def recipe_record(self) -> RecipeInfo:
+        """What the result records of how this model was run (R6, R12)."""
+        family = self.family
+        return RecipeInfo(
+            name=self.recipe.name,
+            version=self.recipe.version,
+            family=family.model_type,
+            kind=family.kind.value,
+            prompt=str(self.decoding.settings.get("prompt", family.prompt)),
+            fp32_modules=self.fp32_modules,
         )
-        # generate() fills unset settings from model.generation_config, and Whisper falls back to the model
-        # config's forced_decoder_ids (prompt tokens): replace the one, clear the other.
-        self.model.generation_config = decoding.generation_config
-        # Past 30 s, Whisper's generate() needs timestamp tokens to place its windows (they are not in the text).
-        self._long_form_config = copy.deepcopy(decoding.generation_config)
-        self._long_form_config.return_timestamps = True
-        if getattr(self.model.config, "forced_decoder_ids", None) is not None:
-            self.model.config.forced_decoder_ids = None
-        return decoding
 
     @property
     def max_audio_s(self) -> float | None:
-        """The longest utterance this model can take whole, or None when any length is transcribed whole.
+        """The longest utterance this model can take whole, or None when any length is transcribed whole."""
+        return self.recipe.max_audio_s
 
-        Whisper runs long-form generation and CTC takes the whole input; another seq2seq model whose feature
-        extractor cuts its input to a fixed window cannot hear what lies beyond it.
-        """
-        if self.kind == "ctc" or self.whisper:
-            return None
-        chunk = getattr(self.processor.feature_extractor, "chunk_length", None)
-        return float(chunk) if chunk else None
-
-    def generation_config(self, long_form: bool = False) -> GenerationConfig:
-        """The R7 config `generate` runs with: the long-form twin (timestamps place windows) past 30 s on Whisper.
+    def generation_config(self, long_form: bool = False) -> GenerationConfig | None:
+        """The R7 config `generate` runs with (its long-form twin past 30 s on Whisper); None without generate.
 
         The throughput track (R14) decodes its batches with these same objects, so both tracks decode alike.
         """
-        config = getattr(self, "_long_form_config", None) if long_form else self.decoding.generation_config
-        if config is None:
-            raise ValueError(f"a {self.kind} model has no generation config")
-        return config
+        return self.recipe.generation_config(long_form)
+
+    def long_form(self, waveform: np.ndarray) -> bool:
+        """Whether the recipe decodes this waveform by a separate long-form path (Whisper past 30 s)."""
+        return self.recipe.long_form(waveform)
 
     @property
     def parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
-    @torch.inference_mode()
     def transcribe(self, waveform: np.ndarray) -> str:
         """Features, host-to-device copy, forward or generate, decode to text; the device synchronized at the end."""
-        features, long_form = self._features(waveform)
-        inputs = {
-            name: value.to(self.device, dtype=self.dtype if value.is_floating_point() else value.dtype)
-            for name, value in features.items()
-            if isinstance(value, torch.Tensor)
-        }
-        if self.kind == "seq2seq":
-            config = self.generation_config(long_form)
-            if long_form:
-                seconds = math.ceil(len(waveform) / self.sampling_rate)
-                self.budget.arm(seconds * (config.max_new_tokens + 2), f"a {seconds} s utterance")
-            try:
-                ids = self.model.generate(**inputs, generation_config=config)
-            finally:
-                self.budget.disarm()
-            text = self.processor.batch_decode(ids, skip_special_tokens=True)[0]
-        else:
-            logits = self.model(**inputs).logits
-            text = self.processor.batch_decode(logits.argmax(dim=-1))[0]
+        return self.transcribe_batch([waveform])[0]
+
+    @torch.inference_mode()
+    def transcribe_batch(
+        self, waveforms: Sequence[np.ndarray], config: Callable[[bool], GenerationConfig | None] | None = None
+    ) -> list[str]:
+        """One call of the recipe over `waveforms` (batch one: a list of one). `config` picks the generation
+        config from the batch's long-form flag (default: the recipe's own)."""
+        inputs = self.recipe.inputs(waveforms)
+        self.probe.rows = inputs.rows
+        choose = config or self.recipe.generation_config
+        texts = self.recipe.run(inputs, choose(inputs.long_form))
         synchronize(self.device)
-        return text
-
-    def _features(self, waveform: np.ndarray) -> tuple[Any, bool]:
-        """The model's input features for the whole waveform, and whether it needs Whisper's long-form decoding.
-
-        Whisper's feature extractor pads or cuts to 30 s by default; a longer utterance is featurized whole,
-        which makes `generate` run sequential long-form decoding (timestamp tokens only place the windows).
-        """
-        if self.whisper and len(waveform) > self.processor.feature_extractor.n_samples:
-            features = self.processor(
-                waveform,
-                sampling_rate=self.sampling_rate,
-                return_tensors="pt",
-                truncation=False,
-                padding="longest",
-                return_attention_mask=True,
-            )
-            return features, True
-        return self.processor(waveform, sampling_rate=self.sampling_rate, return_tensors="pt"), False
+        return texts
 
 
 def synchronize(device: torch.device) -> None:
@@ -365,5 +333,7 @@ def _load(loader: Any, source: ModelSource, **kwargs: Any) -> Any:
         raise
     except OSError as exc:
         raise ModelLoadError(f"cannot load {source.model_id}@{source.revision}: {exc}") from exc
+    except ImportError as exc:  # a backend the processor or model needs is missing
+        raise ModelLoadError(f"cannot load {source.model_id}: a Python package it needs is missing: {exc}") from exc
     except ValueError as exc:
         raise ModelLoadError(f"cannot load {source.model_id}: {exc}") from exc

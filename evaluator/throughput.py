@@ -28,7 +28,7 @@ from transformers import GenerationConfig
 from core.records import DatasetScore, LadderStep, PredictionRow
 from evaluator.eval_sets import EvalSet
 from evaluator.metrics import aggregate, score_eval_set
-from evaluator.models import Transcriber, synchronize
+from evaluator.models import Transcriber, utterances_in_call
 from evaluator.runner import TIMED_REGION, Decoded, Screening, Stopped, load_windows
 
 LADDER_FACTOR = 4
@@ -57,90 +57,56 @@ def ladder_sizes(largest_set: int, limit: int | None = None) -> list[int]:
 
 @dataclass
 class SizeProbe:
-    """A forward pre-hook that records the batch dimension of every call (the evidence of sizes used)."""
+    """A forward pre-hook that records how many utterances every call held (the evidence of sizes used).
 
+    `rows` gives the current call's rows per utterance (see `evaluator.models.utterances_in_call`).
+    """
+
+    rows: Callable[[], tuple[int, ...]] = tuple
     sizes: list[int] = field(default_factory=list)
 
     def __call__(self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        batch = max(
-            (int(v.shape[0]) for v in (*args, *kwargs.values()) if isinstance(v, torch.Tensor) and v.dim() >= 2),
-            default=0,
-        )
+        batch = utterances_in_call(args, kwargs, self.rows())
         if batch:
             self.sizes.append(batch)
 
 
 class BatchTranscriber:
-    """Batched transcription with a loaded `Transcriber`: its processor, model, device and decoding (R7).
+    """Batched transcription with a loaded `Transcriber`: its recipe, model, device and decoding (R7).
 
-    Every batch decodes with the very `GenerationConfig` objects batch one uses (`Transcriber.decoding`, and
-    its long-form twin for Whisper past 30 s); only the generation time limit is scaled to the batch size. A
-    batch is either all short or all long-form (see `run_batched`), so each utterance is decoded as batch one
-    decodes it, and Whisper never cuts an utterance at 30 s.
+    Every batch runs the very recipe batch one runs, with the very `GenerationConfig` objects (its long-form
+    twin for Whisper past 30 s); only the generation time limit is scaled to the batch size. A batch is either
+    all short or all long-form (see `run_batched`), so each utterance is decoded as batch one decodes it, and
+    Whisper never cuts an utterance at 30 s.
     """
 
     def __init__(self, transcriber: Transcriber, timeout_s: float | None = None) -> None:
         self.transcriber = transcriber
         self.timeout_s = timeout_s if timeout_s is not None and math.isfinite(timeout_s) else None
-        self.probe = SizeProbe()
-        transcriber.model.register_forward_pre_hook(self.probe, with_kwargs=True)
-        if transcriber.kind == "seq2seq":
-            transcriber.model.get_encoder().register_forward_pre_hook(self.probe, with_kwargs=True)
-        self._configs: dict[tuple[int, bool], GenerationConfig] = {}
+        self.probe = SizeProbe(rows=lambda: transcriber.probe.rows)
+        for module in transcriber.recipe.hooked_modules():
+            module.register_forward_pre_hook(self.probe, with_kwargs=True)
+        self._configs: dict[tuple[int, bool], GenerationConfig | None] = {}
 
     def long_form(self, waveform: np.ndarray) -> bool:
-        """Whether batch one would decode this waveform with Whisper's long-form generation (over 30 s)."""
-        t = self.transcriber
-        return t.whisper and len(waveform) > t.processor.feature_extractor.n_samples
+        """Whether batch one would decode this waveform by its long-form path (Whisper past 30 s)."""
+        return self.transcriber.long_form(waveform)
 
-    def generation_config(self, size: int, long_form: bool) -> GenerationConfig:
+    def generation_config(self, size: int, long_form: bool) -> GenerationConfig | None:
         """Batch one's generation config (R7), with the time limit per utterance scaled to the batch size."""
         key = (size, long_form)
         if key not in self._configs:
             base = self.transcriber.generation_config(long_form=long_form)
             config = copy.deepcopy(base)
-            if self.timeout_s is not None:
+            if config is not None and self.timeout_s is not None:
                 config.max_time = self.timeout_s * size
             self._configs[key] = config
         return self._configs[key]
 
-    @torch.inference_mode()
     def __call__(self, waveforms: list[np.ndarray]) -> list[str]:
         """Features, host-to-device copy, generate or forward, decode; the device synchronized at the end."""
-        t = self.transcriber
-        long_form = [self.long_form(w) for w in waveforms]
-        if any(long_form) and not all(long_form):
-            raise ValueError("a batch mixes utterances over and under 30 s; run_batched keeps them apart")
-        if long_form[0]:  # as Transcriber._features: featurized whole, padded to the longest, with a mask
-            options: dict[str, Any] = {"truncation": False, "padding": "longest", "return_attention_mask": True}
-        else:
-            options = {"padding": True} if t.kind == "ctc" else {}
-        features = t.processor(waveforms, sampling_rate=t.sampling_rate, return_tensors="pt", **options)
-        inputs = {
-            name: value.to(t.device, dtype=t.dtype if value.is_floating_point() else value.dtype)
-            for name, value in features.items()
-            if isinstance(value, torch.Tensor)
-        }
-        if t.kind == "seq2seq":
-            texts = self._generate(inputs, waveforms, long_form[0])
-        else:
-            best = t.model(**inputs).logits.argmax(dim=-1)
-            lengths = t.model._get_feat_extract_output_lengths(torch.tensor([len(w) for w in waveforms]))
-            texts = [t.processor.decode(best[i, : int(n)]) for i, n in enumerate(lengths)]
-        synchronize(t.device)
-        return texts
-
-    def _generate(self, inputs: dict[str, torch.Tensor], waveforms: list[np.ndarray], long_form: bool) -> list[str]:
-        t = self.transcriber
-        config = self.generation_config(len(waveforms), long_form)
-        if long_form:  # the same stall guard as batch one, sized for the longest utterance of the batch
-            seconds = math.ceil(max(len(w) for w in waveforms) / t.sampling_rate)
-            t.budget.arm(seconds * (config.max_new_tokens + 2), f"a batch with a {seconds} s utterance")
-        try:
-            ids = t.model.generate(**inputs, generation_config=config)
-        finally:
-            t.budget.disarm()
-        return list(t.processor.batch_decode(ids, skip_special_tokens=True))
+        size = len(waveforms)
+        return self.transcriber.transcribe_batch(waveforms, lambda long_form: self.generation_config(size, long_form))
 
 
 @dataclass(frozen=True)

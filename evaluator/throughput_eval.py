@@ -58,7 +58,9 @@ def evaluate_throughput(
     """Measure `model` batched on `eval_sets` (default: all of the config's) under the config's rules.
 
     The model is loaded exactly as batch one loads it (same `Transcriber`, same decoding config, R7) and the
-    eval sets stream the same pinned data revisions (`pinned_revisions`, as `evaluate` takes them).
+    eval sets stream the same pinned data revisions (`pinned_revisions`, as `evaluate` takes them). A family
+    whose documented path cannot batch (`core.families.Family.batching`) stays at batch size one, and its record
+    says why (`batching`).
     """
     rules = config.rules
     started_at, started = utc_now(), time.perf_counter()
@@ -67,6 +69,10 @@ def evaluate_throughput(
         config, model, revision, precision, device, chosen_sets, max_samples, pinned_revisions, before_load
     )
     batched = BatchTranscriber(transcriber, timeout_s=rules.utterance_timeout_s)
+    family = transcriber.family
+    batching = None if family.batching else f"not batched: {family.model_type} {family.note}"
+    if batching is not None:
+        ladder_limit = 1
     warm_up(transcriber, sets[0], rules.warmup_utterances)
     loaded = [load_sorted(s, transcriber.sampling_rate, transcriber.max_audio_s) for s in sets]
     scoring = Scoring(get_normalizer(config.normalizer), rules.max_rtf, rules.bootstrap_samples, rules.bootstrap_seed)
@@ -104,6 +110,8 @@ def evaluate_throughput(
         model=model_info or _model_info(source, transcriber),
         decoding=transcriber.decoding.settings,
         ignored_settings=list(transcriber.decoding.ignored),
+        recipe=transcriber.recipe_record,
+        batching=batching,
     )
     return ThroughputEvaluation(result, ladder.chosen.rows, time.perf_counter() - started)
 

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import pytest
 
-from core.architectures import NOT_SPEECH_RECOGNITION, speech_architectures
+from core.families import FAMILIES, family_for
 from core.redaction import redact
 from core.workers import default_worker_name
 
 
-def test_the_form_and_the_evaluator_accept_the_same_architectures() -> None:
-    from evaluator.models import CTC_ARCHITECTURES, SEQ2SEQ_ARCHITECTURES
-    from leaderboard.submission import supported_architectures
+def test_the_form_and_the_evaluator_accept_the_same_families() -> None:
+    """One table (`core.families`): every family has a recipe the evaluator runs, and a class transformers has."""
+    import transformers
 
-    shared = speech_architectures()
-    assert supported_architectures() == SEQ2SEQ_ARCHITECTURES | CTC_ARCHITECTURES == shared.all
-    assert {"WhisperForConditionalGeneration", "Wav2Vec2ForCTC"} <= shared.all
-    assert NOT_SPEECH_RECOGNITION.isdisjoint(SEQ2SEQ_ARCHITECTURES)  # Pop2Piano/Dia: refused by both
+    from evaluator.models import ModelLoadError, family_of
+    from evaluator.recipes import RECIPES, recipe_class
+    from leaderboard.submission import check_architecture
+    from tests.leaderboard.test_submission import facts
+
+    for family in FAMILIES:
+        assert recipe_class(family) is RECIPES[family.recipe]
+        assert hasattr(transformers, family.architecture), family.architecture
+        assert family_for(family.architecture) is family
+    assert {f.recipe for f in FAMILIES} == set(RECIPES)  # no recipe without a family
+    for other in ("Pop2PianoForConditionalGeneration", "BertForMaskedLM"):
+        assert check_architecture(facts(config={"architectures": [other]})) is not None
+        with pytest.raises(ModelLoadError, match="has no recipe on this board"):
+            family_of(other)
 
 
 def test_redact_hides_environment_secrets_and_extra_ones(monkeypatch: pytest.MonkeyPatch) -> None:

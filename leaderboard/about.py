@@ -4,8 +4,10 @@ the public datasets and how to reproduce an entry. Pure: markdown from the confi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from core.config import ANY_GPU_CLASS, LeaderboardConfig
+from core.families import FAMILIES, NO_PROMPT, package_installed
 from core.records import HUB_REPO_ID
 from core.signing import fingerprint
 from leaderboard.jobs.status import budget_sentence
@@ -31,6 +33,27 @@ def _hardware_rule(gpu_class: str) -> str:
     return (
         f"Only results measured on **{gpu_class}** are official and ranked. Results from other hardware are "
         "stored, labelled unofficial and hidden from the default view."
+    )
+
+
+def families_section(installed: Callable[[str], bool] = package_installed) -> str:
+    """The supported families (R6): class, kind, recipe and fixed prompt, from `core.families`."""
+    rows = []
+    for family in FAMILIES:
+        missing = family.missing_packages(installed)
+        status = f"refused here: needs `{'`, `'.join(missing)}`" if missing else "accepted"
+        prompt = "none" if family.prompt == NO_PROMPT else "`" + family.prompt.replace("|", "\\|") + "`"  # GFM cell
+        rows.append(
+            f"| `{family.model_type}` | `{family.architecture}` | {family.kind.value} | `{family.recipe}` | "
+            f"{prompt} | {status} |"
+        )
+    return (
+        "## Supported families\n\n"
+        "A family is refused at submission unless it is listed here as accepted. Every family decodes greedily, "
+        "at batch size one, exactly as its transformers documentation shows; a prompted family is asked the "
+        "same English transcription request for every eval set.\n\n"
+        "| family | transformers class | kind | recipe | fixed prompt | on this board |\n"
+        "|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
     )
 
 
@@ -143,8 +166,8 @@ The full rules (R1–R14) and the definition of every figure are written out in
 | R3 | RTF under a latency constraint | The timer covers everything from the decoded waveform in memory to the final text. An entry **meets real time** when the 99th percentile of per-utterance RTF is at most **{rules.max_rtf:g}**. An utterance slower than **{rules.utterance_timeout_s:g} s** fails the evaluation. **{rules.warmup_utterances}** warm-up utterances run first and are not counted. |
 | R4 | Pinned revision | The form resolves a branch or tag to a commit SHA; the evaluator loads exactly that SHA and checks the sha256 of every weight file against the submission. |
 | R5 | Declared precision | `float32`, `float16` or `bfloat16`: the model runs in that dtype, nothing else. |
-| R6 | Safe loading | No `trust_remote_code`, safetensors weights only, and a transformers speech-recognition class (seq2seq or CTC). Anything else is refused at submission, with the reason. |
-| R7 | One pipeline | Greedy decoding, English, no timestamps, no dataset-specific prompts, the same for every dataset; one normalizer (`{config.normalizer}`) for the whole leaderboard version. |
+| R6 | Safe loading, every family | No `trust_remote_code`, safetensors weights only, and one of the speech-recognition families below, each run by a *recipe* equal to its documented transformers usage (the recipe's name and version are in every result). Anything else is refused at submission, with the reason. |
+| R7 | One pipeline | Greedy decoding, English, no timestamps, no dataset-specific prompts, the same for every dataset (a prompted family gets its one fixed transcription request, below); nothing in a model's own generation config changes the output; one normalizer (`{config.normalizer}`) for the whole leaderboard version. |
 | R8 | Public log, no retraction | Every submission and status change is appended to a public hash-chained log (the Log tab checks the chain). Failures stay visible. |
 | R9 | Signed results | The evaluator signs each result (Ed25519; the public key is in the results dataset card). {_signature_rule(public_key)} |
 | R10 | Fair access | Log in to submit; at most **{rules.max_submissions_per_week}** submissions per user in any 7 days; a (model, SHA, precision) already pending, running or finished is refused. A failed one may be resubmitted. |
@@ -157,6 +180,7 @@ A request whose evaluation stops (the worker died, the Space restarted) goes bac
 
 **Who evaluates:** {budget_sentence(config.workers)}
 
+{families_section()}
 {audits_section(config)}
 ## Metrics
 

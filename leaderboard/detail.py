@@ -188,6 +188,8 @@ def measurement_markdown(result: Result) -> str:
             *compute,
             "### Batch size and warm-up (R2, R3)",
             f"{batch} {warmup}",
+            "### Family recipe (R6)",
+            recipe_section(result),
             "### Decoding (R7)",
             decoding_section(result),
             "### Software (R12)",
@@ -228,6 +230,23 @@ def predictions_markdown(predictions: Mapping[str, str]) -> str:
     return (
         "### Raw predictions\n\nOne JSON line per utterance: `id`, `reference`, `prediction` (unnormalized), "
         "`duration_s`, `time_s`. Re-score them with your own normalizer.\n\n" + "\n".join(links)
+    )
+
+
+def recipe_section(result: Result) -> str:
+    """How the model was run: its family's recipe (name, version, kind), the fixed transcription prompt, and the
+    modules its family keeps in float32 besides the declared precision (R5)."""
+    recipe = result.recipe
+    if recipe is None:
+        return "_not recorded (evaluated before family recipes were recorded)_"
+    kept = ", ".join(recipe.fp32_modules) or "none"
+    return _kv_table(
+        [
+            ("Recipe", f"{recipe.name} v{recipe.version}"),
+            ("Family", f"{recipe.family} ({recipe.kind})"),
+            ("Fixed prompt", recipe.prompt),
+            ("Kept in float32 by the family's design", kept if result.precision != "float32" else ""),
+        ]
     )
 
 

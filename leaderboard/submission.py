@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from core.architectures import speech_architectures
 from core.config import Rules
+from core.families import FAMILIES, Family, missing_package_message, package_installed, supported_list
 from core.licenses import DeclaredLicense, license_id, license_problem
 from core.model_files import UNSAFE_WEIGHT_SUFFIXES
 from core.records import HUB_REPO_ID, PRECISIONS, LogEntry, ModelInfo, Request, Status, parse_time
@@ -202,30 +202,29 @@ def check_no_custom_code(facts: ModelFacts) -> str | None:
     )
 
 
-def supported_architectures() -> frozenset[str]:
-    """transformers' speech-recognition classes, as the evaluator accepts them (`core.architectures`)."""
-    return speech_architectures().all
-
-
-def check_architecture(facts: ModelFacts, supported: Iterable[str]) -> str | None:
+def check_architecture(
+    facts: ModelFacts, families: Sequence[Family] = FAMILIES, installed: Callable[[str], bool] = package_installed
+) -> str | None:
+    """R6: a family with a recipe (`core.families`), whose documented processing's packages are installed."""
     if facts.config is None:
         return (
             f"{echo(facts.model_id)} has no readable `config.json`, so its architecture is unknown. Save the model "
             "with transformers' `save_pretrained` and submit again."
         )
     architecture = facts.architecture
-    supported = frozenset(supported)
-    if architecture in supported:
-        return None
-    examples = ", ".join(f"`{a}`" for a in ("WhisperForConditionalGeneration", "Wav2Vec2ForCTC") if a in supported)
+    family = next((f for f in families if f.architecture == architecture), None)
+    if family is not None:
+        missing = family.missing_packages(installed)
+        return f"{missing_package_message(family, missing)}. Submit a model of another family." if missing else None
     if not architecture:
         return (
             f"{echo(facts.model_id)}'s `config.json` names no `architectures`. Set it to the model's transformers "
-            f"class (e.g. {examples}) and submit again."
+            "class (e.g. `WhisperForConditionalGeneration`, `Wav2Vec2ForCTC`) and submit again."
         )
     return (
-        f"{echo(architecture)} is not a transformers speech-recognition class (R6: seq2seq or CTC, e.g. {examples}). "
-        "Only models that `AutoModelForSpeechSeq2Seq` or `AutoModelForCTC` load can be evaluated."
+        f"{echo(architecture)} is not a speech-recognition family this board has a recipe for (R6). Supported "
+        f"families: {supported_list(f for f in families if not f.missing_packages(installed))}; the About page "
+        "lists each one's transformers class, kind and prompt. Submit a model of one of them."
     )
 
 
@@ -262,13 +261,13 @@ def check_weight_hashes(facts: ModelFacts) -> str | None:
     )
 
 
-def check_model(facts: ModelFacts, supported: Iterable[str]) -> str | None:
+def check_model(facts: ModelFacts, families: Sequence[Family] = FAMILIES) -> str | None:
     """The first model rule `facts` breaks, or None."""
     for refusal in (
         check_resolved_sha(facts),
         check_safetensors(facts),
         check_no_custom_code(facts),
-        check_architecture(facts, supported),
+        check_architecture(facts, families),
         check_license(facts),
         check_parameters(facts),
         check_weight_hashes(facts),
@@ -412,7 +411,7 @@ def submit(
     source: ModelSource,
     store: Store,
     rules: Rules,
-    supported: Sequence[str] | frozenset[str] | None = None,
+    families: Sequence[Family] = FAMILIES,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> SubmissionOutcome:
     """Validate `form` (nothing is written unless every rule holds), then write the PENDING request and its
@@ -431,7 +430,7 @@ def submit(
         facts = source.inspect(form.model_id, form.revision)
     except InspectionError as exc:
         return refused(str(exc))
-    refusal = check_model(facts, supported_architectures() if supported is None else supported)
+    refusal = check_model(facts, families)
     if refusal:
         return refused(refusal)
     assert facts.sha is not None and facts.architecture is not None and facts.parameters is not None

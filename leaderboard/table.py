@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from core.cost import cost_of_batch_one
+from core.families import family_for
 from core.licenses import shown_license
 from core.records import HUB_REPO_ID, PRECISIONS, AuditRecord, ModelInfo, Result
 from core.untrusted import md_text
@@ -92,9 +93,13 @@ class BoardEntry:
 
 
 def architecture_family(architecture: str | None) -> str:
-    """`WhisperForConditionalGeneration` -> `whisper`, `Wav2Vec2ForCTC` -> `wav2vec2`: the filter's families."""
+    """`WhisperForConditionalGeneration` -> `whisper`, `ParakeetForTDT` -> `parakeet_tdt`: the filter's families,
+    by `core.families`' `model_type`; a class no longer supported keeps its name's stem."""
     if not architecture:
         return UNKNOWN_FAMILY
+    family = family_for(architecture)
+    if family is not None:
+        return family.model_type
     stem = _ARCH_SUFFIX.sub("", architecture) or architecture
     if stem == "SpeechEncoderDecoder":
         return "speech-encoder-decoder"

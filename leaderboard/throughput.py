@@ -41,6 +41,8 @@ class ThroughputRow:
     verified: bool | None
     finished_at: str
     rank: int | None = None
+    #: Why the record stayed at batch size one: a family whose documented path cannot batch (R14).
+    batching: str | None = None
 
     @property
     def rankable(self) -> bool:
@@ -67,6 +69,7 @@ def throughput_row(
         official=result.official,
         verified=None if verified is None else bool(verified(result)),
         finished_at=result.finished_at,
+        batching=result.batching,
     )
 
 
@@ -211,12 +214,18 @@ def throughput_figure(rows: Sequence[ThroughputRow]) -> go.Figure:
     return figure
 
 
+def _batch_size(row: ThroughputRow) -> str:
+    if row.batching:
+        return f"{row.chosen_batch_size} ({html_text(row.batching)})"
+    return f"{row.chosen_batch_size} (largest used {row.max_batch_size_used})"
+
+
 def tracks_markdown(pair: TrackPair) -> str:
     """The detail page's section: batch one and, when measured, throughput side by side (numbers only)."""
     cost_note = "price per machine hour recorded with each result × RTF (batch one) or ÷ RTFx (throughput)"
     t = pair.throughput
     rows = [
-        ("Batch size", "1", f"{t.chosen_batch_size} (largest used {t.max_batch_size_used})" if t else "—"),
+        ("Batch size", "1", _batch_size(t) if t else "—"),
         ("Avg WER", f"{100 * pair.batch_one_avg_wer:.2f}%", f"{100 * t.avg_wer:.2f}%" if t else "—"),
         ("RTFx", f"{pair.batch_one_rtfx:.3g}", f"{t.rtfx:.3g}" if t else "—"),
         (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from core.families import available_families, supported_list
 from core.records import PRECISIONS
 from core.untrusted import md_code
 from leaderboard import submission
@@ -83,7 +84,8 @@ class SubmitPage:
             "### What is checked\n"
             "- the id is `org/name` and the model exists (Hub, or the local models folder)\n"
             "- the revision resolves to a commit SHA (R4)\n"
-            "- safetensors weights, no custom code, a transformers speech-recognition class (R6)\n"
+            "- safetensors weights, no custom code, and a supported model family (R6: "
+            f"{supported_list(available_families())}; the About page shows each family's kind and fixed prompt)\n"
             "- a license in the model card: one of the Hub's license ids "
             "([list](https://huggingface.co/docs/hub/repositories-licenses)), or `other` with a `license_name`; "
             "and a parameter count from the weights\n"

@@ -84,3 +84,29 @@ def test_runs_as_a_module(board) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() in open_store(config).snapshot().requests
+
+
+@pytest.mark.parametrize(
+    ("architecture", "packages", "message"),
+    [
+        # A family whose documented processing needs a package this board cannot install: one line naming it.
+        ("GraniteSpeechForConditionalGeneration", {"torchaudio"}, "needs the Python package torchaudio"),
+        # A transformers class that no recipe runs: the supported families are named.
+        ("SpeechT5ForSpeechToText", set(), "Supported families: wav2vec2,"),
+    ],
+)
+def test_families_without_a_runnable_recipe_are_refused(
+    board, monkeypatch: pytest.MonkeyPatch, architecture: str, packages: set[str], message: str
+) -> None:
+    import json
+
+    import core.families
+
+    config, source = board
+    folder = config.models_dir / "org" / "tiny"
+    data = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**data, "architectures": [architecture]}))
+    monkeypatch.setattr(core.families, "package_installed", lambda name: name not in packages)
+    code, out, err = _submit(config, source, "--model", "org/tiny", "--precision", "float32")
+    assert code == 1 and out == "" and message in err, err
+    assert len(err.strip().splitlines()) == 1 and not open_store(config).snapshot().requests

@@ -27,3 +27,32 @@ def test_ignored_settings_are_listed_escaped_with_the_counts() -> None:
 def test_a_result_from_before_the_decoding_record_says_so() -> None:
     text = decoding_section(make_result("r1"))
     assert "not recorded" in text and "Ignored" not in text
+
+
+def test_the_recipe_is_shown_with_its_prompt_and_float32_modules() -> None:
+    from core.records import RecipeInfo
+    from leaderboard.detail import recipe_section
+
+    recipe = RecipeInfo(
+        "voxtral", 1, "voxtral", "audio-language model", "Voxtral's request, language en", ["embed_positions"]
+    )
+    base = make_result("r1", "org/m")
+    shown = recipe_section(base.replace(recipe=recipe, precision="bfloat16"))
+    for text in (
+        "voxtral v1",
+        "voxtral (audio-language model)",
+        "Voxtral&#x27;s request, language en",
+        "embed_positions",
+    ):
+        assert text in shown
+    assert "Kept in float32" not in recipe_section(base.replace(recipe=recipe, precision="float32"))
+    assert "not recorded" in recipe_section(base)
+
+
+def test_a_throughput_record_that_could_not_batch_says_why() -> None:
+    from leaderboard.throughput import both_tracks, tracks_markdown
+    from tests.core.test_throughput_track import make_throughput
+
+    record = make_throughput("r1").replace(chosen_batch_size=1, batching="not batched: kyutai_speech_to_text <why>")
+    shown = tracks_markdown(both_tracks(make_result("r1", "org/m"), record))
+    assert "| Batch size | 1 | 1 (not batched: kyutai_speech_to_text &lt;why&gt;) |" in shown

@@ -256,3 +256,16 @@ def test_csv_files_are_reused_and_bounded(tmp_path: Path) -> None:
     for search in ("a", "b", "org"):
         write_csv(board.view(Filters(search=search)), board.eval_sets, folder=tmp_path, keep=2)
     assert len(list(tmp_path.glob("*.csv"))) == 2 and not list(tmp_path.glob("*.tmp"))
+
+
+def test_about_has_a_table_of_the_supported_families(tmp_path: Path) -> None:
+    from core.families import FAMILIES
+    from leaderboard.about import families_section
+
+    text = about_markdown(load_config(env={"LEADERBOARD_STORE": str(tmp_path)}), "r", "q", public_key=None)
+    assert "## Supported families" in text
+    for family in FAMILIES:
+        assert f"| `{family.model_type}` | `{family.architecture}` | {family.kind.value} | `{family.recipe}` |" in text
+    assert r"`<\|en\|><\|transcribe\|>`" in text  # a pipe inside a table cell is escaped
+    shown = families_section(installed=lambda name: name != "torchaudio")
+    assert "refused here: needs `torchaudio`" in shown and shown.count("| accepted |") == len(FAMILIES) - 1

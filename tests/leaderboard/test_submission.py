@@ -48,7 +48,6 @@ from leaderboard.submission import (
     check_weekly_limit,
     check_weight_hashes,
     new_request_id,
-    supported_architectures,
 )
 from tests.fixtures.submit import run_submit
 from tests.hub_emulator import ENDPOINT, HubEmulator, safetensors_bytes
@@ -56,7 +55,6 @@ from tests.leaderboard.factories import make_request
 from tests.markdown_render import shown_text
 
 SHA = "a" * 40
-SUPPORTED = supported_architectures()
 
 
 def facts(**overrides: Any) -> ModelFacts:
@@ -134,7 +132,7 @@ def test_a_submitter_is_required() -> None:
 
 
 def test_good_facts_pass_every_rule() -> None:
-    assert check_model(facts(), SUPPORTED) is None
+    assert check_model(facts()) is None
 
 
 def test_revision_must_resolve_to_a_sha() -> None:
@@ -168,21 +166,26 @@ def test_python_files_are_custom_code() -> None:
     assert "modeling_x.py" in shown_text(refusal) and "R6" in refusal
 
 
-def test_architecture_must_be_speech_recognition() -> None:
-    assert check_architecture(facts(config={"architectures": ["Wav2Vec2ForCTC"]}), SUPPORTED) is None
-    refusal = check_architecture(facts(config={"architectures": ["BertForMaskedLM"]}), SUPPORTED)
-    assert "BertForMaskedLM is not a transformers speech-recognition class" in shown_text(refusal)
-    assert "WhisperForConditionalGeneration" in refusal
+def test_architecture_must_be_a_family_with_a_recipe() -> None:
+    assert check_architecture(facts(config={"architectures": ["Wav2Vec2ForCTC"]})) is None
+    assert check_architecture(facts(config={"architectures": ["ParakeetForTDT"]})) is None
+    for other in ("BertForMaskedLM", "Pop2PianoForConditionalGeneration", "SpeechT5ForSpeechToText"):
+        refusal = check_architecture(facts(config={"architectures": [other]}))
+        assert f"{other} is not a speech-recognition family this board has a recipe for" in shown_text(refusal)
+        assert "whisper, " in refusal and "voxtral" in refusal and "About page" in refusal
+
+
+def test_a_family_whose_package_is_missing_is_refused_naming_it() -> None:
+    granite = facts(config={"architectures": ["GraniteSpeechForConditionalGeneration"]})
+    refusal = check_architecture(granite, installed=lambda name: name != "torchaudio")
+    assert refusal is not None and "\n" not in refusal
+    assert "needs the Python package torchaudio" in refusal and "cannot be installed beside it" in refusal
+    assert check_architecture(granite, installed=lambda name: True) is None
 
 
 def test_architecture_missing_or_config_unreadable() -> None:
-    assert "names no `architectures`" in check_architecture(facts(config={}), SUPPORTED)
-    assert "no readable `config.json`" in check_architecture(facts(config=None), SUPPORTED)
-
-
-def test_supported_architectures_come_from_transformers() -> None:
-    assert {"WhisperForConditionalGeneration", "Wav2Vec2ForCTC", "HubertForCTC"} <= SUPPORTED
-    assert "Pop2PianoForConditionalGeneration" not in SUPPORTED and "BertForMaskedLM" not in SUPPORTED
+    assert "names no `architectures`" in check_architecture(facts(config={}))
+    assert "no readable `config.json`" in check_architecture(facts(config=None))
 
 
 def test_license_is_required() -> None:
@@ -201,7 +204,7 @@ def test_weight_hashes_are_required() -> None:
 
 
 def test_check_model_reports_the_first_broken_rule() -> None:
-    refusal = check_model(facts(sha=None, license=None), SUPPORTED)
+    refusal = check_model(facts(sha=None, license=None))
     assert "commit SHA" in refusal
 
 
@@ -267,7 +270,7 @@ def test_local_inspection_of_a_real_tiny_model(place_model, models_dir: Path) ->
     with safe_open(folder / "model.safetensors", "np") as handle:
         expected = sum(math.prod(handle.get_slice(k).get_shape()) for k in handle.keys())  # noqa: SIM118
     assert found.parameters == expected > 0
-    assert check_model(found, SUPPORTED) is None
+    assert check_model(found) is None
 
 
 def test_local_revision_main_or_the_digest_only(place_model, models_dir: Path) -> None:
@@ -438,7 +441,7 @@ def test_unsupported_architecture_is_refused(place_model, models_dir, store) -> 
     config = json.loads((folder / "config.json").read_text())
     config["architectures"] = ["BertForMaskedLM"]
     (folder / "config.json").write_text(json.dumps(config))
-    assert "BertForMaskedLM is not a transformers speech-recognition class" in shown_text(
+    assert "BertForMaskedLM is not a speech-recognition family this board has a recipe for" in shown_text(
         run_submit(store, models_dir, "test-org/bert").message
     )
 
@@ -494,7 +497,7 @@ def test_hub_model_facts(hub: HubEmulator) -> None:
     assert found.license == "apache-2.0" and found.parameters == 1000 * 39
     assert found.architecture == "WhisperForConditionalGeneration"
     assert ("resolve", "GET", f"/openai/whisper-tiny/resolve/{sha}/config.json") in hub.calls  # read at the SHA
-    assert check_model(found, SUPPORTED) is None
+    assert check_model(found) is None
 
 
 def test_hub_unknown_model(hub: HubEmulator) -> None:
@@ -530,7 +533,7 @@ def test_hub_pickle_only_model(hub: HubEmulator) -> None:
     hub_model(hub, files={"config.json": b"{}", "pytorch_model.bin": b"not a safetensors file"})
     found = hub_models().inspect("openai/whisper-tiny", "main")
     assert found.weight_files == {} and found.parameters is None
-    assert "pickle-based weights" in check_model(found, SUPPORTED)
+    assert "pickle-based weights" in check_model(found)
 
 
 def test_hub_license_from_tags_when_the_card_has_none(hub: HubEmulator) -> None:
@@ -538,12 +541,12 @@ def test_hub_license_from_tags_when_the_card_has_none(hub: HubEmulator) -> None:
     assert hub_models().inspect("openai/whisper-tiny", "main").license == "cc-by-4.0"
     hub_model(hub, "openai/whisper-untagged", cardData=None, tags=[])
     found = hub_models().inspect("openai/whisper-untagged", "main")
-    assert "declares no license" in check_model(found, SUPPORTED)
+    assert "declares no license" in check_model(found)
 
 
 def test_hub_custom_code(hub: HubEmulator) -> None:
     hub_model(hub, config={"architectures": ["WhisperForConditionalGeneration"], "auto_map": {"x": "y"}})
-    assert "auto_map" in check_model(hub_models().inspect("openai/whisper-tiny", "main"), SUPPORTED)
+    assert "auto_map" in check_model(hub_models().inspect("openai/whisper-tiny", "main"))
 
 
 def test_inspector_prefers_the_local_folder_and_falls_back_to_the_hub(place_model, models_dir, hub) -> None:

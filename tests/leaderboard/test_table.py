@@ -126,6 +126,8 @@ def test_escape_markdown() -> None:
         ("WhisperForConditionalGeneration", "whisper"),
         ("Wav2Vec2ForCTC", "wav2vec2"),
         ("HubertForCTC", "hubert"),
+        ("ParakeetForTDT", "parakeet_tdt"),
+        ("Qwen3ASRForConditionalGeneration", "qwen3_asr"),
         ("SpeechEncoderDecoderModel", "speech-encoder-decoder"),
         ("SeamlessM4TForSpeechToText", "seamlessm4t"),
         (None, "unknown"),

@@ -143,3 +143,15 @@ def test_model_id_under_models_dir(tmp_path: Path, tiny_ctc: Path) -> None:
     assert source == ModelSource(
         "org/tiny", str((tmp_path / "models" / "org" / "tiny").resolve()), source.revision, True
     )
+
+
+def test_a_missing_backend_package_is_a_model_load_error(tiny_ctc: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """transformers raises ImportError when a processor's backend is absent; the user reads one line, not a trace."""
+    import transformers
+
+    def absent(*args: object, **kwargs: object) -> None:
+        raise ImportError("Wav2Vec2Processor requires the sentencepiece library but it was not found")
+
+    monkeypatch.setattr(transformers.AutoProcessor, "from_pretrained", absent)
+    with pytest.raises(ModelLoadError, match=r"a Python package it needs is missing: .*requires the sentencepiece"):
+        Transcriber(resolve_model(str(tiny_ctc)), device="cpu")

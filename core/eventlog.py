@@ -36,10 +36,12 @@ def next_entry(
     actor: str,
     detail: dict[str, Any] | None = None,
     at: str | None = None,
+    seq: int | None = None,
 ) -> LogEntry:
-    """The entry that follows `previous` (or starts the log), with its hash filled in."""
+    """The entry that follows `previous` (or starts the log), with its hash filled in. `seq` overrides the
+    number when entries after `previous` were written but cannot be read (damaged): a number is never reused."""
     draft = LogEntry(
-        seq=previous.seq + 1 if previous else 1,
+        seq=seq if seq is not None else (previous.seq + 1 if previous else 1),
         at=at or utc_now(),
         request_id=request_id,
         event=event,

@@ -1,10 +1,13 @@
 """File paths inside the two dataset repos; the local store uses the same paths under two folders.
 
 requests repo:
-  `state.json`             the open (PENDING/RUNNING) requests, the version of each closed shard, the log's
-                           length, and the results commit the requests were written against. Written in the
-                           same commit as the log lines that explain the change, so every status change is in
-                           the public log or did not happen.
+  `state.json`             the open (PENDING/RUNNING) requests, the version of each closed shard and log chunk,
+                           the log's length, and the results commit the requests were written against. Written
+                           in the same commit as the log lines that explain the change, so every status change
+                           is in the public log or did not happen.
+  `index.json`             small, written by every commit: the digest of `state.json` (a reader fetches that
+                           only when it changed) and the leases heartbeats renewed since (a heartbeat writes this
+                           file alone, not every open request).
   `closed/<xx>.jsonl`      FINISHED and FAILED requests, one per line, in 256 shards by request id.
   `log/<nnnnnn>.jsonl`     the append-only hash-chained log, in chunks of `LOG_CHUNK` entries; full chunks
                            never change again, so a reader fetches only the last one after a commit.
@@ -17,6 +20,8 @@ results repo:
   `throughput.csv`: the throughput track (R14), sharded like results but in folders of its own, so nothing that
                            reads the batch-one results can ever see it.
   `leaderboard.csv`, `README.md` (see `core.dataset_card`).
+  `pins.json`              per board version, the eval-set sources (with the data revision each streamed) of
+                           its first finished result: the version's data pins, read by a Job in one request.
 
 `<xx>` is the first two hex digits of the request id's sha256, so no folder holds more than 256 entries and
 `results/<xx>/`, `predictions/<xx>/` reach the Hub's 10,000-files-per-folder limit only past 2.5 million
@@ -34,6 +39,8 @@ import hashlib
 import re
 
 STATE_FILE = "state.json"
+PINS_FILE = "pins.json"
+INDEX_FILE = "index.json"
 CLOSED_DIR = "closed"
 LOG_DIR = "log"
 RECORDS_DIR = "records"

@@ -41,6 +41,7 @@ def check_requests(folder: Path) -> RequestsCheck:
         view = RequestsReader().read(fetch)
     except LayoutError as exc:
         return RequestsCheck({}, [], [(layout.STATE_FILE, str(exc))])
-    problems = [(f"requests/{bad.path}", f"damaged: {bad.problem}") for bad in view.bad]
-    problems += [("requests state vs log", text) for text in disagreements(view.requests, view.log)]
-    return RequestsCheck(dict(view.requests), list(view.log), problems)
+    requests, log = dict(view.requests), list(view.log)  # every closed shard and log chunk, read once
+    problems = [(f"requests/{bad.path}", f"damaged: {bad.problem}") for bad in view.problems()]
+    problems += [("requests state vs log", text) for text in disagreements(requests, log)]
+    return RequestsCheck(requests, log, problems)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from core.store.base import Changes, Conflict, LeaseLost, Refused, Snapshot, Store, StoreError, StoreState
+from core.store.base import (
+    Changes,
+    Conflict,
+    LeaseLost,
+    Refused,
+    Snapshot,
+    Store,
+    StoreError,
+    StoreState,
+    StoreUnavailable,
+)
 from core.store.local import LocalStore
 
 if TYPE_CHECKING:
@@ -20,6 +30,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreState",
+    "StoreUnavailable",
     "open_store",
 ]
 

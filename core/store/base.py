@@ -17,25 +17,26 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from core import layout
 from core.audits import AUDIT_DROPPED, AUDIT_EVENTS, AUDIT_REQUESTED, open_audit_requests
 from core.eventlog import ChainCheck, next_entry, verify_chain
 from core.history import submission_detail
-from core import layout
-from core.signing import audit_hash, throughput_hash
 from core.records import (
+    THROUGHPUT_PUBLISHED,
     AuditRecord,
+    EvalSetSource,
     Lease,
     LogEntry,
     PredictionRow,
     Progress,
     Request,
     Result,
-    THROUGHPUT_PUBLISHED,
     Status,
     ThroughputResult,
     parse_time,
     write_jsonl,
 )
+from core.signing import audit_hash, throughput_hash
 from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,16 @@ logger = logging.getLogger(__name__)
 
 class StoreError(RuntimeError):
     """A store operation could not be carried out; the message says what to do."""
+
+
+class StoreUnavailable(StoreError):
+    """The store could not be reached, or kept changing, for longer than one call may wait (a Hub incident, a
+    long rate limit): nothing is wrong with what was asked, and the same call may succeed later.
+    `retry_after_s` is how long the service asked to wait, when it said."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class LeaseLost(StoreError):
@@ -61,24 +72,39 @@ class Refused(StoreError):
 class StoreState:
     """What a transaction sees: every request, which results are stored, and the whole log.
 
-    `result_ids` answers `id in result_ids`; the Hub store looks an id up only when lease expiry asks."""
+    `result_ids` answers `id in result_ids`; the Hub store looks an id up only when lease expiry asks.
+    `log_length` is the `seq` of the last entry written, even when that entry is unreadable (damaged): the next
+    entry follows it, so no `seq` is ever given twice."""
 
     requests: Mapping[str, Request]
     result_ids: Container[str]
     log: Sequence[LogEntry]
+    log_length: int = -1  # -1: the last readable entry's seq
+
+    def open_requests(self) -> Mapping[str, Request]:
+        """The PENDING and RUNNING requests, without reading any closed one (a store's lazy mapping keeps them
+        at hand as `open`)."""
+        held = getattr(self.requests, "open", None)
+        if held is not None:
+            return held
+        return {k: r for k, r in self.requests.items() if r.status in (Status.PENDING, Status.RUNNING)}
 
 
 @dataclass
 class Changes:
-    """What a transaction writes, all or nothing: request files, results with predictions, new log lines."""
+    """What a transaction writes, all or nothing: request files, results with predictions, new log lines.
+
+    `renewals` are RUNNING requests whose lease (and progress) a heartbeat renewed: nothing else about them
+    changed, so a backend may write them to a small file of their own instead of every open request."""
 
     requests: list[Request] = field(default_factory=list)
     results: list[tuple[Result, Mapping[str, Sequence[PredictionRow]]]] = field(default_factory=list)
     log: list[LogEntry] = field(default_factory=list)
     audits: list[AuditRecord] = field(default_factory=list)
+    renewals: list[Request] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.requests or self.results or self.log or self.audits)
+        return bool(self.requests or self.results or self.log or self.audits or self.renewals)
 
 
 @dataclass(frozen=True)
@@ -164,8 +190,9 @@ class Store(ABC):
         """Everything the Space shows, in one read (one Hub snapshot per repo, never a call per file)."""
 
     @abstractmethod
-    def predictions(self, request_id: str, eval_set: str) -> list[PredictionRow]:
-        """The raw predictions of one finished request on one eval set."""
+    def predictions(self, request_id: str, eval_set: str, limit: int | None = None) -> list[PredictionRow]:
+        """The raw predictions of one finished request on one eval set (only the first `limit` rows, when given:
+        the detail page's preview reads the start of the file, not all of it)."""
 
     @abstractmethod
     def result(self, request_id: str) -> Result | None:
@@ -174,6 +201,16 @@ class Store(ABC):
     @abstractmethod
     def predictions_url(self, request_id: str, eval_set: str) -> str:
         """Where a person can open those predictions (a file path locally, a Hub URL in production)."""
+
+    def version_sources(self, version: str) -> list[EvalSetSource]:
+        """The eval-set sources of board `version`'s finished results, oldest first: the first one that streamed
+        a Hub set pins its data revision for the whole version (`evaluator.eval_sets.pins_from_sources`)."""
+        finished = [r for r in self.snapshot().finished_results() if r.leaderboard_version == version]
+        return [s for r in sorted(finished, key=lambda r: r.finished_at) for s in r.eval_sets]
+
+    def on_start(self) -> None:
+        """What the Space does once when it starts serving this store (nothing, unless a backend needs it)."""
+        return None
 
     # --- the throughput track (R14): its own folders, never part of the snapshot's results ----------
 
@@ -261,12 +298,15 @@ class Store(ABC):
                 except Conflict:
                     pass
             self.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
-        raise StoreError(f"the store kept changing under us ({self.max_conflict_retries} conflicts); try again later")
+        raise StoreUnavailable(
+            f"the store kept changing under us ({self.max_conflict_retries} conflicts); try again later"
+        )
 
-    def _log(self, state_log: Sequence[LogEntry], pending: list[LogEntry], **kwargs: object) -> LogEntry:
-        previous = pending[-1] if pending else (state_log[-1] if state_log else None)
+    def _log(self, state: StoreState, pending: list[LogEntry], **kwargs: object) -> LogEntry:
+        previous = pending[-1] if pending else (state.log[-1] if state.log else None)
+        seq = None if pending or state.log_length < 0 else state.log_length + 1
         at = self._now().isoformat(timespec="seconds").replace("+00:00", "Z")
-        entry = next_entry(previous, at=at, **kwargs)  # type: ignore[arg-type]
+        entry = next_entry(previous, at=at, seq=seq, **kwargs)  # type: ignore[arg-type]
         pending.append(entry)
         return entry
 
@@ -283,7 +323,7 @@ class Store(ABC):
                 check(state)
             changes = Changes(requests=[request])
             self._log(
-                state.log,
+                state,
                 changes.log,
                 request_id=request.request_id,
                 event="submitted",
@@ -297,8 +337,8 @@ class Store(ABC):
 
     def _expire(self, state: StoreState, now: datetime, max_attempts: int, changes: Changes) -> dict[str, Request]:
         """Return expired RUNNING requests to PENDING (or FAILED after `max_attempts`), logging each."""
-        requests = dict(state.requests)
-        for request in state.requests.values():
+        requests = dict(state.open_requests())  # closed requests never expire: none is read here
+        for request in state.open_requests().values():
             # Which results are stored is asked only where it matters (a lookup may cost a Hub request).
             if request.status is Status.PENDING:
                 if request.attempts == 0 or request.request_id not in state.result_ids:
@@ -331,7 +371,7 @@ class Store(ABC):
             requests[request.request_id] = updated
             changes.requests.append(updated)
             self._log(
-                state.log, changes.log, request_id=request.request_id, event=event, actor="scheduler", detail=detail
+                state, changes.log, request_id=request.request_id, event=event, actor="scheduler", detail=detail
             )
         return requests
 
@@ -378,7 +418,7 @@ class Store(ABC):
             )
             changes.requests.append(chosen)
             self._log(
-                state.log,
+                state,
                 changes.log,
                 request_id=chosen.request_id,
                 event="claimed",
@@ -410,7 +450,7 @@ class Store(ABC):
                 progress=progress if progress is not None else request.progress,
             )
             renewed[:] = [updated]
-            return Changes(requests=[updated])
+            return Changes(renewals=[updated])
 
         self._transact(compute)
         return renewed[0]
@@ -429,7 +469,7 @@ class Store(ABC):
             done[:] = [updated]
             changes = Changes(requests=[updated], results=[(result, predictions)])
             self._log(
-                state.log,
+                state,
                 changes.log,
                 request_id=request_id,
                 event="finished",
@@ -456,7 +496,7 @@ class Store(ABC):
             done[:] = [updated]
             changes = Changes(requests=[updated])
             self._log(
-                state.log, changes.log, request_id=request_id, event="failed", actor=worker, detail={"error": error}
+                state, changes.log, request_id=request_id, event="failed", actor=worker, detail={"error": error}
             )
             return changes
 
@@ -485,7 +525,7 @@ class Store(ABC):
                 raise StoreError(f"audit {record.audit_id} is already recorded")
             changes = Changes(audits=[record])
             entry = self._log(
-                state.log,
+                state,
                 changes.log,
                 request_id=record.request_id,
                 event="audit_passed" if record.passed else "audit_failed",
@@ -536,7 +576,7 @@ class Store(ABC):
         def compute(state: StoreState) -> Changes:
             changes = Changes()
             entry = self._log(
-                state.log, changes.log, request_id=request_id, event=event, actor=actor, detail=detail(state)
+                state, changes.log, request_id=request_id, event=event, actor=actor, detail=detail(state)
             )
             written[:] = [entry]
             return changes

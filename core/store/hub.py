@@ -52,24 +52,30 @@ from core.dataset_card import (
     parse_front_matter,
     render_card,
 )
-from core.records import AuditRecord, LogEntry, PredictionRow, Result, Status, read_jsonl
+from core.records import AuditRecord, EvalSetSource, LogEntry, PredictionRow, Result, Status, read_jsonl
+from core.store.bad_files import parse_record
 from core.store.base import Changes, Clock, Conflict, Snapshot, Store, StoreError, StoreState
 from core.store.hub_http import CREATE_REPOS_ENV, HubCaller, RetryPolicy
 from core.store.repo_files import (
     AuditsReader,
     Fetch,
     LayoutError,
+    Log,
     Lookup,
+    Requests,
     RequestsReader,
     RequestsView,
     ResultsReader,
     TableDamaged,
+    Tail,
     audit_files,
     merge_table,
+    read_pins,
     requests_files,
     results_files,
+    updated_pins,
 )
-from core.store.bad_files import parse_record
+from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 
 if TYPE_CHECKING:
     from core.config import LeaderboardConfig
@@ -79,6 +85,8 @@ __all__ = ["CREATE_REPOS_ENV", "HubStore", "RetryPolicy"]
 logger = logging.getLogger(__name__)
 
 REPO_TYPE = "dataset"
+#: The first byte range a predictions preview asks for (200 rows of a typical eval set hold about 40 KB).
+PREVIEW_BYTES = 64 * 1024
 
 
 class HubStore(Store):
@@ -122,6 +130,8 @@ class HubStore(Store):
         self._results_reader = ResultsReader()
         self._audits_reader = AuditsReader()
         self._tables: dict[str, str | None] = {}
+        self._throughput_cache: dict[str, Any] = {}
+        self._results_seen: set[str] = set()
         logger.info("Hub store: requests in dataset %s, results in dataset %s", requests_repo, results_repo)
         if create_repos:
             self.create_repos(private=private)
@@ -156,13 +166,22 @@ class HubStore(Store):
                 return str(branch.target_commit)
         raise StoreError(f"{repo_id} has no main branch; does the repo have any commit?")
 
-    def _get(self, repo_id: str, path: str, revision: str) -> tuple[bytes, str] | None:
-        """One file at a revision, and the commit it was read at; None if the file does not exist there."""
+    def _get(
+        self, repo_id: str, path: str, revision: str, first_bytes: int | None = None, from_byte: int | None = None
+    ) -> tuple[bytes, str] | None:
+        """One file at a revision (only its first `first_bytes` bytes, or its bytes from `from_byte` on, if
+        given), and the commit it was read at; None if the file does not exist there."""
         url = hf_hub_url(repo_id, path, repo_type=REPO_TYPE, revision=revision, endpoint=self.api.endpoint)
         headers = build_hf_headers(token=self._token, library_name="open-asr-leaderboard")
+        if first_bytes is not None:
+            headers["Range"] = f"bytes=0-{first_bytes - 1}"
+        elif from_byte is not None:
+            headers["Range"] = f"bytes={from_byte}-"
 
         def fetch() -> tuple[bytes, str] | None:
             response = get_session().get(url, headers=headers)
+            if response.status_code == 416:  # the range starts at the end: nothing was added
+                return b"", response.headers.get("X-Repo-Commit", revision)
             try:
                 hf_raise_for_status(response)
             except EntryNotFoundError:
@@ -178,6 +197,13 @@ class HubStore(Store):
 
         return fetch
 
+    def _tail_fetcher(self, repo_id: str, revision: str) -> Tail:
+        def tail(path: str, start: int) -> bytes | None:
+            found = self._get(repo_id, path, revision, from_byte=start)
+            return found[0] if found else None
+
+        return tail
+
     # --- reading -----------------------------------------------------------------------------------
 
     def _view(self, sha: str) -> RequestsView:
@@ -186,7 +212,9 @@ class HubStore(Store):
                 self._views.move_to_end(sha)
                 return self._views[sha]
         try:
-            view = self._requests_reader.read(self._fetcher(self.requests_repo, sha))
+            view = self._requests_reader.read(
+                self._fetcher(self.requests_repo, sha), tail=self._tail_fetcher(self.requests_repo, sha)
+            )
         except LayoutError as exc:
             raise StoreError(f"{self.requests_repo}: {exc}") from exc
         self._remember(sha, view)
@@ -198,8 +226,19 @@ class HubStore(Store):
             while len(self._views) > self.cache_size:
                 self._views.popitem(last=False)
 
-    def _has_result(self, request_id: str) -> bool:
-        return self._get(self.results_repo, layout.result_path(request_id), "main") is not None
+    def _stored_results(self, request_ids: Sequence[str]) -> set[str]:
+        """Which of these requests' result files exist, in one request (the Hub's paths-info); a result, once
+        stored, is remembered (it never goes away)."""
+        unknown = [i for i in request_ids if i not in self._results_seen]
+        if unknown:
+            paths = {layout.result_path(i): i for i in unknown}
+
+            def ask() -> list[str]:
+                found = self.api.get_paths_info(self.results_repo, list(paths), repo_type=REPO_TYPE, revision="main")
+                return [str(item.path) for item in found]
+
+            self._results_seen.update(paths[p] for p in self._call("paths-info", self.results_repo, ask) or [])
+        return {i for i in request_ids if i in self._results_seen}
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -211,14 +250,24 @@ class HubStore(Store):
     def _read_state(self) -> tuple[StoreState, str]:
         sha = self._head(self.requests_repo)
         view = self._view(sha)
-        self._lookup = Lookup(self._has_result)
-        return StoreState(requests=view.requests, result_ids=self._lookup, log=view.log), sha
+        # Lease expiry asks whether a re-queued or expired request's result landed: all of them at once, once.
+        candidates = [i for i, r in view.requests.open.items() if r.attempts > 0] if isinstance(view.requests, Requests) else []
+        stored: list[set[str]] = []
+
+        def has(request_id: str) -> bool:
+            if not stored:
+                stored.append(self._stored_results(sorted({*candidates, request_id})))
+            return request_id in stored[0] or (request_id not in candidates and bool(self._stored_results([request_id])))
+
+        self._lookup = Lookup(has)
+        return StoreState(
+            requests=view.requests, result_ids=self._lookup, log=view.log, log_length=view.last_seq
+        ), sha
 
     def _results_commit(self, view: RequestsView) -> str | None:
         if view.results_commit:
             return view.results_commit
-        finished = any(r.status is Status.FINISHED for r in view.requests.values())
-        return self._head(self.results_repo) if finished else None
+        return self._head(self.results_repo) if view.closed else None  # a state from before it was recorded
 
     def snapshot(self) -> Snapshot:
         sha = self._head(self.requests_repo)
@@ -226,54 +275,84 @@ class HubStore(Store):
         results_commit = self._results_commit(view)
         results: dict[str, Result] = {}
         audits: list[AuditRecord] = []
-        bad = list(view.bad)
+        finished = [i for i, r in view.requests.items() if r.status is Status.FINISHED]  # reads every shard
+        log = list(view.log)  # and every chunk: the board shows them all
+        bad = view.problems()
         if results_commit:
-            finished = [i for i, r in view.requests.items() if r.status is Status.FINISHED]
             fetch = self._fetcher(self.results_repo, results_commit)
             results = self._results_reader.read(fetch, results_commit, finished)
-            audits = self._audits_reader.read(fetch, view.log, bad)
+            audits = self._audits_reader.read(fetch, log, bad)
             bad.extend(self._results_reader.bad_files())
         return Snapshot(
             requests=view.requests,
             results=results,
-            log=view.log,
+            log=log,
             version=f"{sha}:{results_commit}",
             audits=audits,
             damaged=tuple(str(b) for b in bad),
         )
 
+    def version_sources(self, version: str) -> list[EvalSetSource]:
+        """From `pins.json` (one request), not from every result; a board written before it existed is read
+        in full once (`Store.version_sources`), and gets the file with its next result."""
+        head = self._head(self.results_repo)
+        pins = read_pins(self._fetcher(self.results_repo, head)(layout.PINS_FILE))
+        if pins is None:
+            return super().version_sources(version)
+        return pins.get(version, [])
+
     def result(self, request_id: str) -> Result | None:
         found = self._get(self.results_repo, layout.result_path(request_id), "main")
         return Result.from_json(found[0]) if found else None
 
-    def predictions(self, request_id: str, eval_set: str) -> list[PredictionRow]:
-        found = self._get(self.results_repo, layout.predictions_path(request_id, eval_set), "main")
-        if found is None:
-            raise FileNotFoundError(
-                f"no predictions for request {request_id} on eval set {eval_set} in {self.results_repo}"
-            )
-        return read_jsonl(PredictionRow, found[0].decode("utf-8"))
+    def predictions(self, request_id: str, eval_set: str, limit: int | None = None) -> list[PredictionRow]:
+        """With `limit`, only the start of the file is downloaded (a byte range, doubled until it holds `limit`
+        whole lines or the whole file): the detail page previews 200 rows of a file that may hold megabytes."""
+        path = layout.predictions_path(request_id, eval_set)
+        size = PREVIEW_BYTES
+        while True:
+            found = self._get(self.results_repo, path, "main", first_bytes=size if limit else None)
+            if found is None:
+                raise FileNotFoundError(
+                    f"no predictions for request {request_id} on eval set {eval_set} in {self.results_repo}"
+                )
+            data, _ = found
+            whole = limit is None or len(data) != size  # shorter: the whole file; longer: the range was ignored
+            lines = data.decode("utf-8", errors="replace").splitlines(keepends=True)
+            complete = lines if whole else [line for line in lines if line.endswith("\n")]
+            if whole or len(complete) > limit:
+                return read_jsonl(PredictionRow, "".join(complete))[:limit]
+            size *= 4
 
     def _throughput_shards(self) -> dict[str, bytes]:
-        """The throughput records shards at the results repo's head: one listing, then one download per shard."""
+        """The throughput records shards at the results repo's head: one listing (none while the head has not
+        moved), then one download per shard whose blob changed since the last read (records are cached like
+        results, so the Throughput tab after an unrelated commit costs two requests)."""
         head = self._head(self.results_repo)
+        self._throughput_head = head
+        if self._throughput_cache.get("head") == head:
+            return dict(self._throughput_cache["shards"])
         folder = layout.THROUGHPUT_RECORDS_DIR
 
-        def listing() -> list[str]:
+        def listing() -> list[tuple[str, str]]:
             try:
                 entries = self.api.list_repo_tree(self.results_repo, folder, repo_type=REPO_TYPE, revision=head)
-                return [e.path for e in entries if e.path.endswith(".jsonl")]
+                return [(e.path, str(getattr(e, "blob_id", ""))) for e in entries if e.path.endswith(".jsonl")]
             except EntryNotFoundError:
                 return []
 
-        self._throughput_head = head
         fetch = self._fetcher(self.results_repo, head)
-        shards = {}
-        for path in self._call(f"list {folder}", self.results_repo, listing):
-            data = fetch(path)
-            if data is not None:
-                shards[path.rsplit("/", 1)[-1].removesuffix(".jsonl")] = data
-        return shards
+        known: dict[str, tuple[str, bytes]] = self._throughput_cache.get("blobs", {})
+        blobs: dict[str, tuple[str, bytes]] = {}
+        for path, blob in self._call(f"list {folder}", self.results_repo, listing) or []:
+            cached = known.get(path)
+            if cached is not None and blob and cached[0] == blob:
+                blobs[path] = cached
+            elif (data := fetch(path)) is not None:
+                blobs[path] = (blob, data)
+        shards = {path.rsplit("/", 1)[-1].removesuffix(".jsonl"): data for path, (_, data) in blobs.items()}
+        self._throughput_cache = {"head": head, "blobs": blobs, "shards": shards}
+        return dict(shards)
 
     def _put_throughput_files(self, files: Mapping[str, bytes], message: str) -> None:
         """One commit to the results repo on top of the head the shards were read at; a commit in between
@@ -313,13 +392,18 @@ class HubStore(Store):
         lookup: Lookup | None = getattr(self, "_lookup", None)
         results_commit = view.results_commit
         if changes.results or changes.audits:
-            finished = [i for i, r in view.requests.items() if r.status is Status.FINISHED]
+
+            def finished() -> list[str]:  # read only when a damaged shard or table is rebuilt
+                return [i for i, r in view.requests.items() if r.status is Status.FINISHED]
+
             results_commit = self._write_results(changes.results, changes.audits, finished, view.log)
         elif lookup is not None and lookup.asked:
             # Lease expiry looked at which results exist: name the results commit it saw.
             results_commit = self._head(self.results_repo)
         txn = uuid.uuid4().hex[:12]
-        files, new_view = requests_files(view, changes.requests, changes.log, results_commit, txn)
+        files, new_view = requests_files(
+            view, changes.requests, changes.log, results_commit, txn, renewals=changes.renewals
+        )
         oid = self._commit(
             self.requests_repo,
             files,
@@ -335,13 +419,15 @@ class HubStore(Store):
         """Whether the log at the head already holds `entries` (our commit was applied despite an error)."""
         log = self._view(self._head(self.requests_repo)).log
         last = entries[-1]
-        return len(log) >= last.seq and log[last.seq - 1].hash == last.hash
+        # By `seq`, never by position: a repaired chunk keeps its gap, so positions and seqs may differ.
+        found = log.find(last.seq) if isinstance(log, Log) else next((e for e in log if e.seq == last.seq), None)
+        return found is not None and found.hash == last.hash
 
     def _write_results(
         self,
         results: Sequence[tuple[Result, Mapping[str, Sequence[PredictionRow]]]],
         audits: Sequence[AuditRecord] = (),
-        finished: Sequence[str] = (),
+        finished: Callable[[], Sequence[str]] = tuple,
         log: Sequence[LogEntry] = (),
     ) -> str:
         """One commit to the results repo: results, predictions, their records shards and the table, and audit
@@ -355,13 +441,16 @@ class HubStore(Store):
         names = {layout.shard(r.request_id) for r, _ in results} | damaged
         shards = {name: self._results_reader.shard(fetch, head, name) for name in names}
         set_aside = {b.quarantine_path: b.data for b in self._results_reader.bad_files(names)}
-        shards.update({name: self._repaired_shard(fetch, name, shards[name], finished) for name in damaged})
+        shards.update({name: self._repaired_shard(fetch, name, shards[name], finished()) for name in damaged})
         files, updated = results_files(shards, results, rewrite=damaged)
         files.update(audit_files(audits))
         if audits:  # the log event that publishes them follows in the requests commit (retried once if it fails)
             published = self._audits_reader.read(fetch, log, [])
             files[AUDITS_TABLE_FILE] = audits_table([*published, *audits]).encode("utf-8")
         files.update(set_aside)
+        pins = updated_pins(fetch(layout.PINS_FILE), [r for r, _ in results], lambda: self._every(fetch, head, finished))
+        if pins is not None:
+            files[layout.PINS_FILE] = pins
         table = None
         if results:
             eval_sets = tuple(self.card.eval_sets) if self.card else ()
@@ -370,7 +459,7 @@ class HubStore(Store):
                 table = merge_table(self._table(head, fetch), new, eval_sets)
             except TableDamaged:  # rebuilt from the records of every finished request, the damaged one set aside
                 files[layout.quarantine_path(TABLE_FILE, head[:12])] = (self._table(head, fetch) or "").encode()
-                every = self._results_reader.read(fetch, head, finished)
+                every = self._results_reader.read(fetch, head, finished())
                 every.update((r.request_id, r) for r in new)
                 table = consolidated_table(list(every.values()), eval_sets)
             files[TABLE_FILE] = table.encode("utf-8")
@@ -386,6 +475,10 @@ class HubStore(Store):
         if table is not None:
             self._tables = {oid: table}
         return oid
+
+    def _every(self, fetch: Fetch, head: str, finished: Callable[[], Sequence[str]]) -> list[Result]:
+        """Every finished result at `head` (the records shards): once, to write a board's first `pins.json`."""
+        return list(self._results_reader.read(fetch, head, finished()).values())
 
     def _damaged_shards(self, fetch: Fetch, head: str) -> set[str]:
         """Records shards read as damaged that are still damaged at `head` (rewritten by this commit)."""
@@ -469,6 +562,11 @@ class HubStore(Store):
             )
         self.publish_card()
 
+    def on_start(self) -> None:
+        """The Space's start: a results repo created by hand (not by `LEADERBOARD_CREATE_REPOS=1`) gets its card
+        (the `configs` that `load_dataset` reads, the public key) and its tables, as a created one does."""
+        self.publish_card()
+
     def publish_card(self, force: bool = False) -> bool:
         """Write README.md (and the table, if it has none yet) to the results repo now; True if a commit was made.
 
@@ -487,6 +585,10 @@ class HubStore(Store):
                 changes[CARD_FILE] = card.encode("utf-8")
             if self._table(sha, fetch) is None:
                 changes[TABLE_FILE] = consolidated_table([], tuple(self.card.eval_sets)).encode("utf-8")
+            # Every config the card declares has its file from the start, so loading one names no missing file.
+            for path, empty in ((AUDITS_TABLE_FILE, audits_table([])), (THROUGHPUT_TABLE_FILE, throughput_table([]))):
+                if fetch(path) is None:
+                    changes[path] = empty.encode("utf-8")
             if not changes:
                 return False
             try:

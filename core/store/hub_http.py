@@ -1,11 +1,19 @@
-"""Calling the Hub: retries of transient failures whatever type the client raises them as, and error messages
+"""Calling the Hub: one layer of retries for transient failures, a timeout on every request, and error messages
 that say what to do (never the token).
 
 The real client raises a transient failure as `HfHubHTTPError` (408, 429, 5xx), as its HTTP library's transport
-error (a dropped connection), or, from its download helpers, as `LocalEntryNotFoundError`. All are retried with
-bounded exponential backoff; the wait honours the `RateLimit` header (`"api";r=0;t=55`: wait 55 s) and
-`Retry-After`. `RevisionNotFoundError` is checked before the generic 404 (a missing revision is not a missing
-repo). The sleep is injectable, so tests never wait.
+error (a dropped connection, a timeout), or, from its download helpers, as `LocalEntryNotFoundError`. All are
+retried here with bounded exponential backoff; the wait honours the `RateLimit` header (`"api";r=0;t=55`: wait
+55 s) and `Retry-After`, and past `RetryPolicy.max_delay_s` the call gives up with `StoreUnavailable` (its caller
+decides: a finished evaluation keeps trying while its lease is held). `RevisionNotFoundError` is checked before
+the generic 404 (a missing revision is not a missing repo). The sleep is injectable, so tests never wait.
+
+huggingface_hub retries some requests itself (preupload, LFS, tree pages: `http_backoff`, up to 5 times, sleeping
+as long as a 429 asks). Stacked under these retries that made 36 preupload attempts on a 503 outage and 605 s of
+sleep on one 429 asking for 120 s, all while holding the store's lock. So during a store call a response hook on
+the client's session stops a transient answer at once (`TransientAnswer`), and this module's policy is the only
+one that retries it. The session also gets `TIMEOUT` (the library's default client has none): a connection that
+never answers fails the attempt instead of freezing the scheduler and every page read through the store.
 """
 
 from __future__ import annotations
@@ -14,8 +22,10 @@ import email.utils
 import importlib
 import logging
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -27,15 +37,57 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from huggingface_hub.utils import parse_ratelimit_headers
+from huggingface_hub.utils import get_session, parse_ratelimit_headers
 
 from core.redaction import redact
-from core.store.base import Conflict, StoreError
+from core.store.base import Conflict, StoreError, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
 CREATE_REPOS_ENV = "LEADERBOARD_CREATE_REPOS"
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def _timeout() -> object:
+    import httpx2
+
+    # Connecting and waiting for an answer are bounded; a large upload may take its time writing.
+    return httpx2.Timeout(connect=10.0, read=60.0, write=120.0, pool=10.0)
+
+
+class TransientAnswer(Exception):
+    """A transient HTTP answer (408, 429, 5xx) stopped inside a store call, before the client's own backoff."""
+
+    def __init__(self, response: object) -> None:
+        super().__init__(f"HTTP {getattr(response, 'status_code', '?')}")
+        self.response = response
+
+
+_STORE_CALL = threading.local()
+
+
+def _one_layer(response: object) -> None:
+    """Response hook: inside a store call, a transient answer is raised at once (see the module doc)."""
+    if getattr(_STORE_CALL, "depth", 0) and getattr(response, "status_code", None) in TRANSIENT_STATUS:
+        raise TransientAnswer(response)
+
+
+@contextmanager
+def store_call() -> Iterator[None]:
+    """Mark this thread's requests as a store call, on a session with our hook and timeout (set again whenever
+    huggingface_hub replaced its session, as it does after a connection error)."""
+    session = get_session()
+    hooks = session.event_hooks
+    if _one_layer not in hooks.get("response", []):
+        session.event_hooks = {**hooks, "response": [*hooks.get("response", []), _one_layer]}
+    timeout = _timeout()
+    if session.timeout != timeout:
+        session.timeout = timeout
+    _STORE_CALL.depth = getattr(_STORE_CALL, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _STORE_CALL.depth -= 1
 
 _T = TypeVar("_T")
 
@@ -117,10 +169,11 @@ class HubCaller:
         ambiguous = False
         for attempt in range(self.retry.attempts):
             try:
-                return fn()
+                with store_call():
+                    return fn()
             except OfflineModeIsEnabled as exc:
                 raise StoreError(f"cannot {what} on {repo_id}: HF_HUB_OFFLINE is set; unset it to use the Hub") from exc
-            except HfHubHTTPError as exc:
+            except (HfHubHTTPError, TransientAnswer) as exc:
                 status = status_of(exc)
                 if status == 412:
                     if ambiguous and landed is not None and landed():
@@ -128,6 +181,7 @@ class HubCaller:
                         return None
                     raise Conflict(f"{repo_id} moved while we were writing ({what}); re-reading") from exc
                 if status not in TRANSIENT_STATUS:
+                    assert isinstance(exc, HfHubHTTPError)
                     raise self.error(what, repo_id, exc) from exc
                 ambiguous = ambiguous or status != 429  # a 5xx may have been applied; a 429 was not
                 self._backoff(what, repo_id, attempt, exc, str(status))
@@ -139,13 +193,14 @@ class HubCaller:
     def _backoff(self, what: str, repo_id: str, attempt: int, exc: BaseException, reason: str) -> None:
         wait = retry_after(exc)
         if attempt + 1 >= self.retry.attempts:
-            raise StoreError(
+            raise StoreUnavailable(
                 f"the Hub kept failing on {what} for {repo_id} ({reason}) after {self.retry.attempts} tries; "
                 "check https://status.huggingface.co and try again later"
             ) from exc
         if wait is not None and wait > self.retry.max_delay_s:
-            raise StoreError(
-                f"the Hub rate-limited {what} for {repo_id} and asks to wait {wait:.0f}s; try again later"
+            raise StoreUnavailable(
+                f"the Hub rate-limited {what} for {repo_id} and asks to wait {wait:.0f}s; try again later",
+                retry_after_s=wait,
             ) from exc
         delay = self.retry.delay(attempt, wait)
         logger.warning(

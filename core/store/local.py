@@ -13,12 +13,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from core import layout
 from core.dataset_card import (
     AUDITS_TABLE_FILE,
     CARD_FILE,
@@ -28,11 +28,10 @@ from core.dataset_card import (
     consolidated_table,
     render_card,
 )
-from core import layout
 from core.files import atomic_write
 from core.records import PredictionRow, Result, Status, read_jsonl
-from core.store.base import Changes, Clock, Snapshot, Store, StoreError, StoreState
 from core.store.bad_files import BadFile
+from core.store.base import Changes, Clock, Snapshot, Store, StoreError, StoreState
 from core.store.repo_files import (
     AuditsReader,
     Fetch,
@@ -42,8 +41,8 @@ from core.store.repo_files import (
     RequestsView,
     ResultsReader,
     TableDamaged,
-    merge_table,
     audit_files,
+    merge_table,
     requests_files,
     results_files,
 )
@@ -96,7 +95,9 @@ class LocalStore(Store):
 
     def _view(self) -> RequestsView:
         try:
-            return self._requests_reader.read(self._fetcher(self.requests_root))
+            # The local disk is read in full every time (it costs nothing), never trusting `index.json`'s digest:
+            # a crash between writing `state.json` and `index.json` must not hide the newer state.
+            return self._requests_reader.read(self._fetcher(self.requests_root), trust_index=False)
         except LayoutError as exc:
             raise StoreError(f"the local store {self.root}: {exc}") from exc
 
@@ -112,9 +113,9 @@ class LocalStore(Store):
             )
             for p in sorted(folder.glob("*.jsonl"))
         ]
-        state = self.requests_root / layout.STATE_FILE
-        if state.exists():
-            stamps.append((state.name, state.stat().st_mtime_ns, state.stat().st_size))
+        for state in (self.requests_root / layout.STATE_FILE, self.requests_root / layout.INDEX_FILE):
+            if state.exists():  # the index moves with every heartbeat: the Queue shows fresh progress
+                stamps.append((state.name, state.stat().st_mtime_ns, state.stat().st_size))
         return hashlib.sha256(repr(stamps).encode()).hexdigest()[:16]
 
     def _results(self, finished: list[str]) -> dict[str, Result]:
@@ -131,7 +132,9 @@ class LocalStore(Store):
 
     def _read_state(self) -> tuple[StoreState, str]:
         view = self._view()
-        return StoreState(requests=view.requests, result_ids=Lookup(self._has_result), log=view.log), ""
+        return StoreState(
+            requests=view.requests, result_ids=Lookup(self._has_result), log=view.log, log_length=view.last_seq
+        ), ""
 
     def _write(self, token: str, changes: Changes) -> None:
         for path, data in audit_files(changes.audits).items():  # before the log line that makes it public
@@ -141,11 +144,15 @@ class LocalStore(Store):
         if changes.results or recovered or repair:
             self._write_results(Changes(results=[*changes.results, *((r, {}) for r in recovered)]), repair)
         view = self._view()
-        files, _ = requests_files(view, changes.requests, changes.log, None, uuid.uuid4().hex[:12])
-        state = files.pop(layout.STATE_FILE)
+        files, _ = requests_files(
+            view, changes.requests, changes.log, None, uuid.uuid4().hex[:12], renewals=changes.renewals
+        )
+        last = [files.pop(name) if name in files else None for name in (layout.STATE_FILE, layout.INDEX_FILE)]
         for path, data in files.items():
             atomic_write(self.requests_root / path, data)
-        atomic_write(self.requests_root / layout.STATE_FILE, state)
+        for name, data in zip((layout.STATE_FILE, layout.INDEX_FILE), last, strict=True):
+            if data is not None:  # the state last of all but its index (a heartbeat writes the index alone)
+                atomic_write(self.requests_root / name, data)
         if changes.audits or not (self.results_root / AUDITS_TABLE_FILE).exists():
             self._write_audits_table()
 
@@ -211,13 +218,14 @@ class LocalStore(Store):
             view = self._view()
             version = self._version()
             finished = [i for i, r in view.requests.items() if r.status is Status.FINISHED]
+            log = list(view.log)
             results = self._results(finished)
-            bad = [*view.bad, *self._results_reader.bad_files()]
-            audits = self._audits_reader.read(self._fetcher(self.results_root), view.log, bad)
+            bad = [*view.problems(), *self._results_reader.bad_files()]
+            audits = self._audits_reader.read(self._fetcher(self.results_root), log, bad)
         return Snapshot(
             requests=view.requests,
             results=results,
-            log=view.log,
+            log=log,
             version=version,
             audits=audits,
             damaged=tuple(str(b) for b in bad),
@@ -227,11 +235,11 @@ class LocalStore(Store):
         path = self.results_root / layout.result_path(request_id)
         return Result.from_json(path.read_bytes()) if path.is_file() else None
 
-    def predictions(self, request_id: str, eval_set: str) -> list[PredictionRow]:
+    def predictions(self, request_id: str, eval_set: str, limit: int | None = None) -> list[PredictionRow]:
         path = self.results_root / layout.predictions_path(request_id, eval_set)
         if not path.exists():
             raise FileNotFoundError(f"no predictions for request {request_id} on eval set {eval_set} ({path})")
-        return read_jsonl(PredictionRow, path.read_text(encoding="utf-8"))
+        return read_jsonl(PredictionRow, path.read_text(encoding="utf-8"))[:limit]
 
     def predictions_url(self, request_id: str, eval_set: str) -> str:
         return str(self.results_root / layout.predictions_path(request_id, eval_set))

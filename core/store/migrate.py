@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from core import layout
 from core.dataset_card import TABLE_FILE
 from core.records import LogEntry, Request, Result, read_jsonl
-from core import layout
 from core.store.repo_files import render_repos
 
 

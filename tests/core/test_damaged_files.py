@@ -256,3 +256,23 @@ def test_hub_store_rebuilds_a_damaged_records_shard_from_the_result_files() -> N
         repaired = make_hub_store(hub).snapshot()
         assert set(repaired.results) == {"req-0001", "req-0002", "req-0003"} and repaired.damaged == ()
         assert any(p.startswith(f"quarantine/{shard}.") for p in hub.files(RESULTS))
+
+
+def test_a_damaged_log_line_keeps_its_place_and_no_process_erases_another_ones_entry(tmp_path: Path) -> None:
+    """The local twin of the Hub store's bad-day tests: a process whose log cache went stale when another
+    process repaired a damaged chunk must not write its stale view back over the other's new entry."""
+    space = _store(tmp_path / "store")
+    for n in (1, 2, 3):
+        space.submit(make_request(n))
+    space.snapshot()
+    chunk = space.requests_root / layout.log_chunk_path(0)
+    lines = chunk.read_bytes().splitlines(keepends=True)
+    chunk.write_bytes(lines[0] + GARBAGE + lines[2])
+    _store(space.root).submit(make_request(4))
+    space.submit(make_request(5))
+    snap = _store(space.root).snapshot()
+    assert [e.request_id for e in snap.log if e.event == "submitted"] == [f"req-000{n}" for n in (1, 3, 4, 5)]
+    assert [e.seq for e in snap.log] == [1, 3, 4, 5] and snap.verify_log().first_bad_seq == 3
+    assert any("seq 2" in d for d in snap.damaged)
+    quarantined = [p for p in (space.requests_root / layout.QUARANTINE_DIR).rglob("*") if p.is_file()]
+    assert any(GARBAGE in p.read_bytes() for p in quarantined)

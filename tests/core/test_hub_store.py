@@ -19,7 +19,7 @@ from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
 from core import layout
 from core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE, TABLE_FILE, CardInfo, audits_table, parse_front_matter
-from core.records import Status
+from core.records import Progress, Status
 from core.signing import generate_keypair, sign_result
 from core.store import Conflict, Store, StoreError
 from core.store.hub import HubStore, RetryPolicy
@@ -194,11 +194,12 @@ def test_dropped_connection_is_retried(hub: HubEmulator) -> None:
     assert len(sleeps) == 2
 
 
-def test_preupload_failures_are_retried_by_the_client_without_real_sleeping(hub: HubEmulator) -> None:
-    store = make_hub_store(hub)
+def test_preupload_failures_are_retried_by_the_store_alone(hub: HubEmulator) -> None:
+    sleeps: list[float] = []
+    store = make_hub_store(hub, sleeps=sleeps)
     hub.fail("preupload", 503)
     store.submit(make_request(1))
-    assert hub.sleeps  # huggingface_hub's own backoff ran, recorded instead of slept
+    assert hub.sleeps == [] and len(sleeps) == 1  # one retry layer: the store's, not huggingface_hub's as well
     assert [e.event for e in store.snapshot().log] == ["submitted"]
 
 
@@ -282,7 +283,8 @@ def test_audit_record_is_committed_to_the_results_repo_before_its_log_event(hub:
     fresh = make_hub_store(hub)
     hub.reset_counts()
     assert fresh.snapshot().published_audits() == [record]
-    assert hub.count("resolve") == 5  # state.json, one closed shard, the log chunk, one records shard, the audit
+    # index.json, state.json, one closed shard, the log chunk, one records shard, the audit
+    assert hub.count("resolve") == 6
     assert make_hub_store(hub).snapshot().log[-1].event == "audit_failed"
 
 
@@ -347,7 +349,7 @@ def test_read_cost_does_not_grow_with_the_number_of_entries(hub: HubEmulator, en
     writer.submit(make_request(999))
     hub.reset_counts()
     reader.snapshot()
-    assert hub.count() == 3  # head, state.json, the last log chunk: whatever the number of entries
+    assert hub.count() == 4  # head, index.json, state.json, the last log chunk: whatever the number of entries
     hub.reset_counts()
     reader.claim("w2", 600, 3)
     assert hub.count() <= 5 and hub.count("tree") == 0  # head, preupload, commit (+ state/log if moved)
@@ -429,3 +431,73 @@ def test_from_config_reads_token_and_repos_from_env(tmp_path: Path) -> None:
     assert (store.requests_repo, store.results_repo) == (REQUESTS, RESULTS)
     assert store.card is not None and store.card.public_key is None
     assert TOKEN not in repr(store)
+
+
+def test_a_heartbeat_writes_the_small_index_alone_and_readers_see_the_renewed_lease(hub: HubEmulator) -> None:
+    store = make_hub_store(hub)
+    for n in range(1, 30):
+        store.submit(make_request(n, model=_facts()))
+    claimed = store.claim("w", 600, 3)
+    reader = make_hub_store(hub)
+    reader.snapshot()
+    state_before = hub.files(REQUESTS)[layout.STATE_FILE]
+    hub.reset_counts()
+    renewed = store.heartbeat(claimed.request_id, "w", 900, Progress(eval_set="set", done=3, total=10))
+    uploaded = hub.bytes_in if hasattr(hub, "bytes_in") else None
+    assert hub.files(REQUESTS)[layout.STATE_FILE] == state_before  # every open request is not rewritten
+    index = json.loads(hub.files(REQUESTS)[layout.INDEX_FILE])
+    assert [r["request_id"] for r in index["renewed"]] == [claimed.request_id]
+    assert uploaded is None or uploaded < 4096, uploaded
+    hub.reset_counts()
+    seen = reader.snapshot().requests[claimed.request_id]
+    assert hub.count() == 2  # head, index.json: the state did not change
+    assert seen.lease == renewed.lease and seen.progress.done == 3
+    store.finish(claimed.request_id, "w", make_result(claimed), {"set": ROWS})  # folds the renewal into the state
+    assert json.loads(hub.files(REQUESTS)[layout.INDEX_FILE])["renewed"] == []
+    assert make_hub_store(hub).snapshot().requests[claimed.request_id].status is Status.FINISHED
+
+
+def _facts():
+    from core.records import ModelInfo
+
+    return ModelInfo("mit", 74_000_000, "WhisperForConditionalGeneration", {"model.safetensors": "a" * 64})
+
+
+def test_the_detail_preview_downloads_the_start_of_a_large_predictions_file_only(hub: HubEmulator) -> None:
+    from core.records import PredictionRow
+
+    rows = [PredictionRow(f"u{i:05d}", "a reference " * 8, "a prediction " * 8, 5.0, 0.2) for i in range(2600)]
+    store = make_hub_store(hub)
+    request = store.submit(make_request(1))
+    claimed = store.claim("w", 600, 3)
+    store.finish(request.request_id, "w", make_result(claimed), {"ami": rows})
+    hub.reset_counts()
+    assert store.predictions(request.request_id, "ami", limit=200) == rows[:200]
+    size = len(hub.files(RESULTS)[layout.predictions_path(request.request_id, "ami")])
+    assert hub.bytes_out < size / 4  # a byte range, not the whole file
+    assert store.predictions(request.request_id, "ami") == rows  # without a limit: all of it
+    assert store.predictions(request.request_id, "ami", limit=5000) == rows  # a limit past the end
+
+
+def test_a_job_claims_and_finishes_without_reading_every_closed_shard_and_log_chunk(
+    hub: HubEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Job is a fresh process: it reads the open requests and the newest log chunk, never the whole board."""
+    monkeypatch.setattr(layout, "LOG_CHUNK", 10)  # the log spans many chunks
+    writer = make_hub_store(hub)
+    _fill(writer, 30, 20)
+    target = writer.submit(make_request(500))
+    closed = len(_state(hub)["closed"])
+    assert closed >= 10 and len(_state(hub)["log_chunks"]) >= 8
+    job = make_hub_store(hub)  # nothing cached
+    hub.reset_counts()
+    claimed = job.claim("job", 600, 3, request_id=target.request_id)
+    assert claimed is not None and claimed.request_id == target.request_id
+    claim_requests = hub.count()
+    assert claim_requests <= 8, claim_requests  # head, index, state, the newest log chunk, preupload, commit
+    hub.reset_counts()
+    job.heartbeat(claimed.request_id, "job", 600)
+    job.finish(claimed.request_id, "job", make_result(claimed), {"set": ROWS})
+    assert hub.count("resolve") <= 12, hub.count("resolve")  # not one per closed shard or log chunk
+    snap = make_hub_store(hub).snapshot()
+    assert snap.requests[target.request_id].status is Status.FINISHED and snap.verify_log().ok

@@ -233,3 +233,30 @@ def test_hub_throughput_write_racing_another_commit_keeps_both_records() -> None
         assert set(a.throughput_results()) == {"req-1", "req-2"}
         table = hub.files(RESULTS)[THROUGHPUT_TABLE_FILE].decode()
         assert "req-1" in table and "req-2" in table
+
+
+def test_hub_throughput_records_are_cached_like_results() -> None:
+    """The Throughput tab and the detail page read every record after each logged event: a read after an
+    unrelated commit costs the head and one listing, and a new record costs its one shard."""
+    from tests.core.test_hub_store import make_hub_store
+    from tests.hub_emulator import HubEmulator
+
+    hub = HubEmulator()
+    rows = {"ami": [PredictionRow("a", "hello", "hello", 2.0, 0.001)]}
+    with hub.installed():
+        writer, reader = make_hub_store(hub), make_hub_store(hub)
+        finish_in_store(writer, [make_result(f"req-{n}") for n in range(1, 9)])
+        for n in range(1, 7):
+            writer.publish_throughput(make_throughput(f"req-{n}"), rows)
+        assert len(reader.throughput_results()) == 6
+        hub.reset_counts()
+        assert len(reader.throughput_results()) == 6
+        assert hub.count() == 1  # the head has not moved
+        finish_in_store(writer, [make_result("req-9")])  # an unrelated results commit
+        hub.reset_counts()
+        assert len(reader.throughput_results()) == 6
+        assert hub.count() == 2 and hub.count("resolve") == 0  # head, listing: no shard downloaded again
+        writer.publish_throughput(make_throughput("req-7"), rows)
+        hub.reset_counts()
+        assert len(reader.throughput_results()) == 7
+        assert hub.count("resolve") == 1  # the one shard that changed

@@ -217,13 +217,19 @@ def pinned_revisions(results: Iterable[Result], version: str, sets: Iterable[Eva
 
     A result pins a set only when it recorded the same dataset, config and split as the set now configured.
     """
+    ordered = sorted((r for r in results if r.leaderboard_version == version), key=lambda r: r.finished_at)
+    return pins_from_sources([source for result in ordered for source in result.eval_sets], sets)
+
+
+def pins_from_sources(sources: Iterable[EvalSetSource], sets: Iterable[EvalSetConfig]) -> dict[str, str]:
+    """Per Hub eval set, the revision of the first of `sources` (oldest first) that names the same dataset,
+    config and split as the set now configured (see `Store.version_sources`)."""
     wanted: Mapping[str, EvalSetConfig] = {s.name: s for s in sets if s.hub_id}
     pins: dict[str, str] = {}
-    for result in sorted((r for r in results if r.leaderboard_version == version), key=lambda r: r.finished_at):
-        for source in result.eval_sets:
-            config = wanted.get(source.name)
-            if config is None or source.name in pins or not source.revision or source.sha256:
-                continue
-            if (source.source, source.config, source.split) == (config.hub_id, config.config, config.split):
-                pins[source.name] = source.revision
+    for source in sources:
+        config = wanted.get(source.name)
+        if config is None or source.name in pins or not source.revision or source.sha256:
+            continue
+        if (source.source, source.config, source.split) == (config.hub_id, config.config, config.split):
+            pins[source.name] = source.revision
     return pins

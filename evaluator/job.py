@@ -11,21 +11,24 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from core.compute import compute_record, job_context, with_compute
 from core.config import LeaderboardConfig
-from core.records import Progress, Request, Result, ThroughputResult
+from core.records import PredictionRow, Progress, Request, Result, ThroughputResult, parse_time
 from core.redaction import redact
 from core.signing import PRIVATE_KEY_ENV, sign_result, signing_key_for
-from core.store import LeaseLost, Store, StoreError
+from core.store import LeaseLost, Store, StoreError, StoreUnavailable
 from core.weights import WeightMismatch, check_weight_hashes
 from core.workers import default_worker_name
 from evaluator.audio import AudioError
-from evaluator.eval_sets import EvalSetError, pinned_revisions
-from evaluator.evaluate import InvalidResult, evaluate
+from evaluator.device_check import require_device
+from evaluator.eval_sets import EvalSetError, pins_from_sources
+from evaluator.evaluate import Evaluation, InvalidResult, evaluate
 from evaluator.models import ModelLoadError
 from evaluator.runner import TIMED_REGION, Stopped, UtteranceTimeout
 
@@ -43,9 +46,19 @@ USER_FACING_ERRORS = (ModelLoadError, EvalSetError, AudioError, UtteranceTimeout
 class LeaseKeeper:
     """Renews the lease every `interval_s` seconds and persists the latest progress, in a daemon thread."""
 
-    def __init__(self, store: Store, request_id: str, worker: str, lease_s: float, interval_s: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        request_id: str,
+        worker: str,
+        lease_s: float,
+        interval_s: float,
+        expires_at: datetime | None = None,
+    ) -> None:
         self.store, self.request_id, self.worker, self.lease_s = store, request_id, worker, lease_s
         self.interval_s = interval_s
+        #: When the lease runs out, as last granted (the claim, then each successful heartbeat).
+        self.expires_at = expires_at
         self._progress: Progress | None = None
         self._sent: Progress | None = None
         self._lost = threading.Event()
@@ -73,10 +86,12 @@ class LeaseKeeper:
             # outlasts the interval, beat anyway rather than let the lease lapse.
             quiet = TIMED_REGION.acquire(timeout=self.interval_s)
             try:
-                self.store.heartbeat(
+                renewed = self.store.heartbeat(
                     self.request_id, self.worker, self.lease_s, progress if progress != self._sent else None
                 )
                 self._sent = progress
+                if renewed.lease is not None:
+                    self.expires_at = parse_time(renewed.lease.expires_at)
             except LeaseLost:
                 logger.warning("lost the lease on %s; stopping its evaluation", self.request_id)
                 self._lost.set()
@@ -96,6 +111,51 @@ class LeaseKeeper:
                     TIMED_REGION.release()
 
 
+@dataclass(frozen=True)
+class PublishPolicy:
+    """How long a finished evaluation keeps trying to publish through a store incident: while its lease is held
+    (the keeper renews it whenever the store answers), waiting `first_wait_s` doubling up to `max_wait_s`."""
+
+    first_wait_s: float = 5.0
+    max_wait_s: float = 60.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)
+
+
+#: The policy `run_once` publishes with unless it is given one.
+DEFAULT_PUBLISH = PublishPolicy()
+
+
+def publish(
+    store: Store,
+    request: Request,
+    worker: str,
+    result: Result,
+    predictions: Mapping[str, Sequence[PredictionRow]],
+    keeper: LeaseKeeper,
+    policy: PublishPolicy,
+) -> Request:
+    """`store.finish`, retried through a Hub incident at the end of a long run (5xx for minutes, a 429 asking for
+    a long wait): the signed result is kept and tried again while the lease is held. Only a lost lease, or a
+    lease run out while the store stayed unreachable, gives the evaluation up."""
+    wait = policy.first_wait_s
+    while True:
+        try:
+            return store.finish(request.request_id, worker, result, predictions)
+        except StoreUnavailable as exc:
+            if keeper.lost() or keeper.expires_at is None or policy.now() >= keeper.expires_at:
+                raise LeaseLost(f"the store stayed unreachable until the lease ran out ({exc})") from exc
+            pause = max(wait, exc.retry_after_s or 0.0)  # a rate limit says how long: no sooner
+            logger.warning(
+                "publishing %s failed (%s); the signed result is kept, retrying in %.0f s while the lease is held",
+                request.request_id,
+                redact(str(exc)),
+                pause,
+            )
+            policy.sleep(pause)
+            wait = min(policy.max_wait_s, wait * 2)
+
+
 def run_once(
     config: LeaderboardConfig,
     store: Store,
@@ -103,6 +163,7 @@ def run_once(
     worker: str | None = None,
     request_id: str | None = None,
     env: Mapping[str, str] | None = None,
+    policy: PublishPolicy | None = None,
 ) -> Request | None:
     """Claim and evaluate one pending request (only `request_id` when given, as a Job does). Returns the
     request as it ended, or None if none (or not that one) was pending. Raises `LeaseLost` when this worker
@@ -114,6 +175,7 @@ def run_once(
     # Fail fast: a malformed signing key raises SigningKeyError here, before any request is claimed, instead
     # of after a whole evaluation whose result could then not be signed.
     signing_key = signing_key_for(config)
+    require_device(config)  # a GPU board's worker that cannot see that GPU claims nothing (one clear line)
     rules = config.rules
     context = job_context(os.environ if env is None else env)
     request = store.claim(worker, rules.lease_s, rules.max_attempts, request_id=request_id)
@@ -123,32 +185,29 @@ def run_once(
     what = f"{request.model_id}@{request.revision[:12]}, {request.precision}"
     logger.info("%s claimed %s (%s)", worker, request.request_id, what)
     interval = min(rules.lease_s / 3, getattr(store, "progress_interval_s", 2.0))
+    expires = parse_time(request.lease.expires_at) if request.lease else None
     try:
-        with LeaseKeeper(store, request.request_id, worker, rules.lease_s, interval) as keeper:
-            evaluation = evaluate(
-                config,
-                request.model_id,
-                request_id=request.request_id,
-                revision=request.revision,
-                precision=request.precision,
-                model_info=request.model,
-                pinned_revisions=pinned_revisions(
-                    store.snapshot().finished_results(), config.version, config.eval_sets
-                ),
-                before_load=lambda folder: check_pinned_weights(request, folder),
-                on_progress=keeper.update,
-                should_stop=keeper.lost,
+        with LeaseKeeper(store, request.request_id, worker, rules.lease_s, interval, expires) as keeper:
+            evaluation = _evaluate_held(config, store, request, keeper)
+            compute = compute_record(context, time.monotonic() - held_since)
+            result = sign(with_compute(evaluation.result, compute, config.workers.flavor), signing_key)
+            finished = publish(
+                store, request, worker, result, evaluation.predictions, keeper, policy or DEFAULT_PUBLISH
             )
-            if keeper.lost():
-                raise Stopped("lease lost after the last utterance")
     except Stopped as exc:
         raise LeaseLost(
             f"{worker} lost its lease on {request.request_id} ({exc}); it published nothing, and the request is "
             "left to whoever holds it now (or to lease expiry)"
         ) from None
+    except LeaseLost as exc:
+        raise LeaseLost(
+            f"{worker} lost its lease on {request.request_id} before publishing ({exc}); result discarded"
+        ) from None
     except USER_FACING_ERRORS as exc:
         logger.warning("%s failed: %s", request.request_id, redact(str(exc)))
         return _fail(store, request, worker, redact(str(exc)))
+    except StoreError:
+        raise  # the store itself failed outside publishing (a read for the data pins): not the model's fault
     except Exception as exc:
         logger.exception("%s: unexpected error", request.request_id)
         return _fail(
@@ -159,19 +218,30 @@ def run_once(
                 f"internal evaluator error ({type(exc).__name__}: {exc}); the maintainers were notified in the logs"
             ),
         )
-    compute = compute_record(context, time.monotonic() - held_since)
-    result = with_compute(evaluation.result, compute, config.workers.flavor)
-    try:
-        finished = store.finish(request.request_id, worker, sign(result, signing_key), evaluation.predictions)
-    except LeaseLost as exc:
-        raise LeaseLost(
-            f"{worker} lost its lease on {request.request_id} before publishing ({exc}); result discarded"
-        ) from None
     aggregate = evaluation.result.aggregate
     logger.info("%s finished: avg WER %.4f, RTF %.4f", request.request_id, aggregate.avg_wer, aggregate.rtf)
     if request.throughput and finished is not None and finished.status == "FINISHED":
         run_throughput(config, store, request, signing_key, worker)
     return finished
+
+
+def _evaluate_held(config: LeaderboardConfig, store: Store, request: Request, keeper: LeaseKeeper) -> Evaluation:
+    """The evaluation of a claimed request, stopped as soon as the keeper loses the lease."""
+    evaluation = evaluate(
+        config,
+        request.model_id,
+        request_id=request.request_id,
+        revision=request.revision,
+        precision=request.precision,
+        model_info=request.model,
+        pinned_revisions=pins_from_sources(store.version_sources(config.version), config.eval_sets),
+        before_load=lambda folder: check_pinned_weights(request, folder),
+        on_progress=keeper.update,
+        should_stop=keeper.lost,
+    )
+    if keeper.lost():
+        raise Stopped("lease lost after the last utterance")
+    return evaluation
 
 
 def run_throughput(
@@ -196,7 +266,7 @@ def run_throughput(
             revision=request.revision,
             precision=request.precision,
             model_info=request.model,
-            pinned_revisions=pinned_revisions(store.snapshot().finished_results(), config.version, config.eval_sets),
+            pinned_revisions=pins_from_sources(store.version_sources(config.version), config.eval_sets),
             before_load=lambda folder: check_pinned_weights(request, folder),
         )
         store.publish_throughput(sign(evaluation.result, signing_key), evaluation.predictions, actor=worker)

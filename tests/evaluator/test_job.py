@@ -176,3 +176,18 @@ def test_worker_that_lost_its_lease_publishes_nothing_and_says_so(setup, monkeyp
         run_once(config, store, worker="w")
     snap = store.snapshot()
     assert snap.finished_results() == [] and snap.requests["req-0001"].lease.worker == "other"
+
+
+def test_a_worker_that_cannot_see_the_boards_gpu_claims_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import evaluator.device_check as device_check
+
+    config = write_config(tmp_path, {"s": make_audiofolder(tmp_path / "s", ["hi"])}, gpu_class="A10G")
+    store = open_store(config)
+    store.submit(make_request(1))
+    cpu_only = device_check.DeviceProbe(torch_version="2.13.0", torch_cuda=None, cuda_available=False)
+    monkeypatch.setattr(device_check, "probe_device", lambda: cpu_only)
+    with pytest.raises(device_check.WrongDevice, match="this worker cannot evaluate"):
+        run_once(config, store, worker="w")
+    assert store.snapshot().requests["req-0001"].status is Status.PENDING

@@ -24,9 +24,10 @@ import gradio as gr
 
 from core.audits import AuditPlan, plan_audit
 from core.config import LeaderboardConfig, load_config
+from core.logs import configure_logging
 from core.records import Request, Result, Status
 from core.signing import load_public_key, public_key_for, verify_result
-from core.store import Store, open_store
+from core.store import Store, StoreError, open_store
 from core.store.local import REQUESTS_REPO_DIR, RESULTS_REPO_DIR
 from core.workers import default_worker_name
 from leaderboard.data import BoardSource
@@ -97,6 +98,18 @@ def evaluator_step(
     return step
 
 
+def device_check(config: LeaderboardConfig) -> Callable[[], str | None]:
+    """R1 for the scheduler: `evaluator.device_check.check_device` for this board (imported on first use, like
+    the evaluator's step): None when this process may evaluate, else the one line saying why not."""
+
+    def check() -> str | None:
+        from evaluator.device_check import check_device
+
+        return check_device(config)
+
+    return check
+
+
 def next_audit(config: LeaderboardConfig, store: Store, now: datetime) -> AuditPlan:
     """What the store says about auditing now: the queue, this version's entries, the log's audit history."""
     snapshot = store.snapshot()
@@ -132,6 +145,10 @@ def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | d
     env = os.environ if env is None else env
     config = config or load_config(env=env)
     store = open_store(config)
+    try:
+        store.on_start()
+    except StoreError as exc:  # the board still serves what it can read; the card is written on a later start
+        logger.warning("could not prepare the store at start: %s", exc)
     if config.store.kind == "local":
         config.models_dir.mkdir(parents=True, exist_ok=True)  # so a user can drop models there
         results_location = str(config.store.local_root / RESULTS_REPO_DIR)
@@ -153,13 +170,15 @@ def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | d
     )
     scheduler = None
     dispatcher = None
+    check: Callable[[], str | None] | None
     if scheduler_enabled(env):
         if config.workers.mode == "jobs":  # the Space dispatches Jobs instead of evaluating (README, "Jobs")
             dispatcher = jobs_dispatcher(config, store, env)
             step = dispatcher.tick
+            check = None  # the Space only dispatches: the Jobs' own hardware is what counts
         else:
-            step = evaluator_step(config, store)
-        scheduler = EvalScheduler(step, tick_seconds(env), on_change=source.invalidate)
+            step, check = evaluator_step(config, store), device_check(config)
+        scheduler = EvalScheduler(step, tick_seconds(env), on_change=source.invalidate, device_problem=check)
         status, wake = scheduler.status, scheduler.wake
     else:
         off = SchedulerState(
@@ -184,11 +203,10 @@ def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | d
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()  # INFO, with the HTTP clients' request lines (signed URLs among them) held back
     # While an evaluation runs, every tick is skipped with a warning; that is the design, not news.
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)  # one line per tick otherwise
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     app = build_app()
     logger.info(
         "leaderboard %s on the %s store; models folder %s",

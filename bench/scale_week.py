@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from huggingface_hub import HfApi
 
+from core.compute import job_cost_usd
 from core.config import REPO_ROOT, LeaderboardConfig, WorkersConfig, load_config
 from core.records import ModelInfo, Request, Status, parse_time
 from core.store import LocalStore
@@ -245,10 +246,11 @@ def run_jobs(subs: list[Submission], max_parallel: int, tick: timedelta, root: P
         started = {rid: span[0] for rid, span in workers.evaluated.items()}
         waits, makespan, lost = _waits(store, started, subs)
     jobs = [*emulator.jobs.values(), *emulator.vanished.values()]
-    held = [(job.finished_at or clock.now) - job.started_at for job in jobs if job.started_at is not None]
-    gpu_s = sum(held, timedelta()).total_seconds()
+    held = [((job.finished_at or clock.now) - job.started_at).total_seconds() for job in jobs if job.started_at]
+    gpu_s = sum(held)
+    cost = sum(job_cost_usd(seconds, PRICE_PER_MIN) for seconds in held)  # each Job billed per started minute
     dup = _duplicated(emulator, workers, clock.now)
-    return Outcome(f"jobs x{max_parallel}", waits, makespan, gpu_s / 3600, gpu_s / 60 * PRICE_PER_MIN, lost, dup)
+    return Outcome(f"jobs x{max_parallel}", waits, makespan, gpu_s / 3600, cost, lost, dup)
 
 
 def _until_next_event(

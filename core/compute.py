@@ -5,10 +5,15 @@ record the evaluator writes into its result from them (GPU seconds, cost at that
 Why environment variables: the Job runs the Space's own image with `python -m evaluator run-once`; the
 dispatcher is the one that knows the flavor it asked for and the price list it read, so it hands both over
 when it starts the Job. They are not secrets (the token and signing key travel as Job secrets instead).
+
+Jobs are billed per minute, every started minute in full (Hub docs, "Jobs: Pricing and Billing"), so a Job's
+cost is its seconds rounded up to whole minutes times the listed price (`job_cost_usd`), here and in the
+dispatcher's 7-day cost.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -58,17 +63,34 @@ def job_context(env: Mapping[str, str]) -> JobContext:
     )
 
 
+def billed_minutes(seconds: float) -> int:
+    """Jobs bill per started minute: `seconds` (to the millisecond, as records keep them) rounded up to whole
+    minutes; 0 s is 0 minutes."""
+    return max(0, math.ceil(round(seconds, 3) / 60.0))
+
+
+def job_cost_usd(seconds: float, usd_per_minute: float) -> float:
+    """What a Job that ran `seconds` is billed at `usd_per_minute`: every started minute, in full."""
+    return billed_minutes(seconds) * usd_per_minute
+
+
 def compute_record(context: JobContext, gpu_seconds: float) -> Compute:
-    """GPU seconds and their cost at the listed per-minute price (pro rata, not rounded up to a minute)."""
+    """GPU seconds and their cost at the listed per-minute price. In a Job (a flavor is set) the seconds are
+    billed as Jobs bill them, per started minute (`billed_minutes` records how many); on the Space's own GPU
+    (no flavor) a known price is applied pro rata, per second."""
+    seconds = round(gpu_seconds, 3)
+    minutes = billed_minutes(seconds) if context.flavor is not None else None
     cost = None
     if context.price_usd_per_minute is not None:
-        cost = round(gpu_seconds / 60.0 * context.price_usd_per_minute, 6)
+        billed = minutes if minutes is not None else seconds / 60.0
+        cost = round(billed * context.price_usd_per_minute, 6)
     return Compute(
         flavor=context.flavor,
-        gpu_seconds=round(gpu_seconds, 3),
+        gpu_seconds=seconds,
         price_usd_per_minute=context.price_usd_per_minute,
         price_date=context.price_date,
         cost_usd=cost,
+        billed_minutes=minutes,
     )
 
 

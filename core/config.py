@@ -5,7 +5,7 @@ file. Environment variables override only *where* things live and who the local 
 
 | variable | effect |
 |---|---|
-| `LEADERBOARD_CONFIG` | path of the config file |
+| `LEADERBOARD_CONFIG` | path of the config file (relative: the working directory's, else the repository root's) |
 | `LEADERBOARD_STORE` | folder of the local store (default from the file's `[store] local_root`) |
 | `LEADERBOARD_MODELS_DIR` | folder whose `<org>/<name>` subfolders the Submit form accepts as local model ids |
 | `REQUESTS_REPO`, `RESULTS_REPO` | Hub dataset repos; setting both switches the store to the Hub |
@@ -301,10 +301,21 @@ def _workers(table: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Wo
     return workers
 
 
+def config_file(value: str | os.PathLike[str]) -> Path:
+    """Where a config path points: an absolute path as it is; a relative one in the working directory when the
+    file is there, else in the repository root (a Job's `--config configs/<version>.toml`, which the dispatcher
+    writes relative to the repository root, so it is found whatever the image's working directory)."""
+    path = Path(value).expanduser()
+    if path.is_absolute() or path.is_file():
+        return path.resolve()
+    in_repo = REPO_ROOT / path
+    return in_repo.resolve() if in_repo.is_file() else path.resolve()
+
+
 def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> LeaderboardConfig:
     """Read the leaderboard-version config, applying the environment overrides listed in the module doc."""
     env = os.environ if env is None else env
-    config_path = Path(path or env.get("LEADERBOARD_CONFIG") or DEFAULT_CONFIG).expanduser().resolve()
+    config_path = config_file(path or env.get("LEADERBOARD_CONFIG") or DEFAULT_CONFIG)
     if not config_path.is_file():
         raise ConfigError(f"config file {config_path} does not exist; set LEADERBOARD_CONFIG to a TOML file")
     try:

@@ -94,7 +94,8 @@ TAIL_COLUMNS: dict[str, str] = {
     "finished_at": "When the evaluation finished (ISO 8601 UTC).",
     "compute_flavor": "The Hugging Face Jobs flavor the evaluation ran on; empty when it ran on the Space's own GPU.",
     "gpu_seconds": "GPU seconds the evaluation held (empty when not recorded).",
-    "cost_usd": "Cost of those GPU seconds at the flavor's listed per-minute price (empty when no price is known).",
+    "cost_usd": "Cost at the flavor's listed per-minute price (empty when no price is known): a Job's seconds billed "
+    "per started minute, as Jobs bill (before that was recorded, pro rata).",
     "price_usd_per_minute": "The flavor's listed price the cost was computed at.",
     "price_date": "The date that price was looked up (prices change; the cost is as of this date).",
     "result_file": "Path of the full, signed record in this repository.",
@@ -135,7 +136,9 @@ RESULT_FIELDS: dict[str, str] = {
     "transducer, encoder-decoder, audio-language model), fixed prompt, and `fp32_modules`: the modules the family "
     "keeps in float32 by design besides the declared precision. Absent from results recorded before it existed.",
     "compute": "What the evaluation cost: flavor (Jobs; null on the Space's own GPU), gpu_seconds, the listed "
-    "price_usd_per_minute and its price_date, cost_usd. Absent from results recorded before it existed.",
+    "price_usd_per_minute and its price_date, cost_usd, and billed_minutes (a Job's seconds rounded up to whole "
+    "minutes, as Jobs bill; cost_usd = billed_minutes x price; absent from earlier records, whose cost is pro rata). "
+    "Absent from results recorded before it existed.",
     "signature": "Ed25519 signature (base64) over the canonical JSON of every other field.",
     "schema_version": "Version of this record format.",
 }
@@ -394,8 +397,9 @@ python -m evaluator verify {where.verify}
 ```
 
 This checks every result's signature against the public key above (the signature covers every field of the
-record, including the sha256 of each predictions file), that each predictions file matches its recorded
-sha256, and the hash chain of the public log. It prints each problem and exits 1 if there is any.
+record, including the sha256 of each predictions file) and the hash chain of the public log; add `--deep` to
+also download every predictions file and check it matches its recorded sha256. It prints each problem and
+exits 1 if there is any.
 The signed bytes are the canonical JSON (sorted keys, no spaces, UTF-8) of the record without `signature`.
 """
 

@@ -275,13 +275,19 @@ class EvalSetSource(Record):
 @dataclass(frozen=True)
 class Compute(Record):
     """What an evaluation cost: GPU seconds held, on which Jobs flavor (None: the Space's own GPU), and the
-    cost at that flavor's listed per-minute price as looked up on `price_date` (None when no price is known)."""
+    cost at that flavor's listed per-minute price as looked up on `price_date` (None when no price is known).
+
+    `billed_minutes`: in a Job, the seconds rounded up to whole minutes, as Jobs bill them; the cost is then
+    `billed_minutes x price_usd_per_minute`. None on the Space's own GPU and in records written before Job costs
+    were rounded (their cost is pro rata, `gpu_seconds / 60 x price`); such records serialize, and verify, as
+    they were signed."""
 
     flavor: str | None
     gpu_seconds: float
     price_usd_per_minute: float | None = None
     price_date: str | None = None
     cost_usd: float | None = None
+    billed_minutes: int | None = field(default=None, metadata=OMIT_DEFAULT)
 
 
 @dataclass(frozen=True)

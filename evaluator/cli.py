@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import shutil
 import sys
 import tempfile
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.config import ConfigError, EvalSetConfig, LeaderboardConfig, load_config
+from core.logs import configure_logging
 from core.records import BATCH_ONE_TRACK, PRECISIONS, THROUGHPUT_TRACK, Result, ThroughputResult, write_jsonl
 from core.signing import SigningKeyError
 from core.store import StoreError, open_store
@@ -33,6 +33,7 @@ _HEAVY_EXPECTED_ERRORS = (
     ("evaluator.recipes.base", "DecodingStalled"),
     ("evaluator.runner", "UtteranceTimeout"),
     ("evaluator.evaluate", "InvalidResult"),
+    ("evaluator.device_check", "WrongDevice"),
 )
 
 
@@ -206,15 +207,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Subcommands with parsers of their own; they get the rest of the command line (`verify --help` works).
 DELEGATED = {
-    "verify": "check result signatures, predictions hashes and the log's hash chain; exit 0 verified, 1 altered, "
-    "2 nothing checked, 3 unsigned (see `verify --help`)",
+    "verify": "check result signatures, predictions hashes (a Hub repo: with --deep) and the log's hash chain; exit 0 "
+    "verified, 1 altered, 2 nothing checked, 3 unsigned (see `verify --help`)",
     "keygen": "make the Ed25519 key pair that signs results (see `keygen --help`)",
     "audit": "re-run a finished entry as recorded and compare every figure (see `audit --help`)",
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()  # INFO, without the HTTP clients' request lines (signed download URLs)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in DELEGATED:
         return int(importlib.import_module(f"evaluator.{argv[0]}").main(argv[1:]))

@@ -25,9 +25,14 @@ def gpu_class_of(gpu_name: str | None) -> str:
     return words[0].upper() if words else gpu_name
 
 
+def class_matches(gpu_class: str, required_class: str) -> bool:
+    """R1's one comparison: `gpu_class` (as `gpu_class_of` names it) is the configured class, or that is "any"."""
+    return required_class.lower() == ANY_GPU_CLASS or gpu_class.upper() == required_class.upper()
+
+
 def is_official(hardware: Hardware, required_class: str) -> bool:
     """R1: official only on the configured GPU class ("any" accepts whatever this machine is)."""
-    return required_class.lower() == ANY_GPU_CLASS or hardware.gpu_class.upper() == required_class.upper()
+    return class_matches(hardware.gpu_class, required_class)
 
 
 def _cpu_name() -> str:
@@ -41,7 +46,8 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _driver_version() -> str | None:
+def driver_version() -> str | None:
+    """The NVIDIA driver's version as `nvidia-smi` reports it; None where there is no nvidia-smi or it fails."""
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
@@ -65,7 +71,7 @@ def hardware_fingerprint(device: torch.device) -> Hardware:
         gpu_class=gpu_class_of(props.name),
         gpu_name=props.name,
         gpu_memory_bytes=int(props.total_memory),
-        driver_version=_driver_version(),
+        driver_version=driver_version(),
         cuda_version=torch.version.cuda,
         **common,
     )

@@ -202,7 +202,8 @@ Results live in `{results_location}`, requests and the log in `{requests_locatio
 
 {load_results}
 
-To check every signature, every predictions file's sha256 and the log's hash chain yourself:
+To check every signature and the log's hash chain yourself (add `--deep` to also check every predictions
+file's sha256 against its signed result, downloading them all):
 
 ```bash
 python -m evaluator verify {verify_target}

@@ -213,10 +213,18 @@ def compute_table(compute: Compute) -> str:
         [
             ("Ran on", f"Hugging Face Jobs, flavor {compute.flavor}" if compute.flavor else "the Space's own GPU"),
             ("GPU time", f"{compute.gpu_seconds:,.0f} s ({compute.gpu_seconds / 3600:.2f} GPU hours)"),
+            ("Billed", _billed(compute)),
             ("Price", price),
             ("Cost", f"${compute.cost_usd:.2f}" if compute.cost_usd is not None else "not known (no listed price)"),
         ]
     )
+
+
+def _billed(compute: Compute) -> str:
+    """How the cost counts the time: a Job's whole minutes (recorded since Job costs are rounded), else per second."""
+    if compute.billed_minutes is not None:
+        return f"{compute.billed_minutes:,} min (Jobs bill every started minute)"
+    return "per second (pro rata)" if compute.cost_usd is not None else ""
 
 
 def predictions_markdown(predictions: Mapping[str, str]) -> str:

@@ -7,9 +7,13 @@
   back to PENDING (the store's exactly-once rules handle it).
 - Its state (running or idle, last run and outcome, next run) is kept in a small thread-safe object that the
   Queue page reads.
+- R1: an injected device check runs on the first tick (once per process). When it names a problem (the board
+  wants a GPU class this process cannot see), the step never runs: nothing is claimed or audited, the line is
+  logged once and kept in the state (`blocked`), and the Queue page shows "this Space cannot evaluate: ...".
 
-The step and the clock are injected: `app.py` hands in the evaluator's step (this module never imports the
-evaluator), and tests call `tick()` directly with a fake step and a clock they move, without apscheduler.
+The step, the device check and the clock are injected: `app.py` hands in the evaluator's step and check (this
+module never imports the evaluator), and tests call `tick()` directly with a fake step and a clock they move,
+without apscheduler.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ DEFAULT_TICK_S = 30.0
 JOB_ID = "evaluate-next"
 #: What `tick()` returns when the step was already running (apscheduler's `max_instances=1` makes it rare).
 ALREADY_RUNNING = "already running"
+#: How the Queue page and the tick's outcome introduce the device check's problem.
+CANNOT_EVALUATE = "this Space cannot evaluate"
 
 
 def utc_now() -> datetime:
@@ -68,11 +74,14 @@ class SchedulerStatus:
     last_outcome: str | None = None
     next_run_at: datetime | None = None
     note: str | None = None
+    blocked: str | None = None  # the device check's problem: this process does not evaluate at all
 
     def describe(self, now: datetime) -> str:
         """One markdown line: state, last run and outcome, next run."""
         if not self.enabled:
             return f"**Scheduler:** off. {self.note or ''}".strip()
+        if self.blocked:
+            return f"**Scheduler:** {CANNOT_EVALUATE}: {md_text(self.blocked)}"
         if self.running and self.last_started_at:
             state = f"**busy**, checking the queue, evaluating or auditing (for {format_duration((now - self.last_started_at).total_seconds())})"
         else:
@@ -135,8 +144,12 @@ class EvalScheduler:
         on_change: Callable[[], None] | None = None,
         first_run_after_s: float = 1.0,
         clock: Callable[[], datetime] = utc_now,
+        device_problem: Callable[[], str | None] | None = None,
     ) -> None:
+        """`device_problem` (None: no check) returns None when this process may evaluate, else why not."""
         self.step = step
+        self._device_problem = device_problem
+        self._device_checked = False
         self.clock = clock
         self._tick_lock = threading.Lock()
         self.interval_s = interval_s
@@ -205,11 +218,15 @@ class EvalScheduler:
             return ALREADY_RUNNING
         try:
             self.state.update(running=True, last_started_at=self.clock())
-            try:
-                outcome = self.step()
-            except Exception as exc:  # keep ticking: one bad run must not stop the queue
-                logger.exception("scheduled evaluation step failed")
-                outcome = f"error: {type(exc).__name__}: {str(exc)[:200]}"
+            blocked = self._blocked()
+            if blocked:
+                outcome = f"{CANNOT_EVALUATE}: {blocked}"  # nothing claimed, nothing audited
+            else:
+                try:
+                    outcome = self.step()
+                except Exception as exc:  # keep ticking: one bad run must not stop the queue
+                    logger.exception("scheduled evaluation step failed")
+                    outcome = f"error: {type(exc).__name__}: {str(exc)[:200]}"
             self.state.update(running=False, last_finished_at=self.clock(), last_outcome=outcome)
         finally:
             self._tick_lock.release()
@@ -220,3 +237,20 @@ class EvalScheduler:
             except Exception:
                 logger.exception("scheduler on_change callback failed")
         return outcome
+
+    def _blocked(self) -> str | None:
+        """The device check's problem, asked once per process (the hardware does not change under it) and
+        logged once; a check that itself fails is a problem too (the evaluator could not run either)."""
+        if self._device_problem is None:
+            return None
+        if not self._device_checked:
+            self._device_checked = True
+            try:
+                problem = self._device_problem()
+            except Exception as exc:
+                logger.exception("the device check failed")
+                problem = f"the device check failed ({type(exc).__name__}: {str(exc)[:200]})"
+            if problem:
+                logger.warning("%s: %s", CANNOT_EVALUATE, problem)
+                self.state.update(blocked=problem)
+        return self.state.snapshot().blocked

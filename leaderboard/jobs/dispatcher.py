@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from core.audits import new_seed
-from core.compute import JobContext
+from core.compute import JobContext, job_cost_usd
 from core.config import REPO_ROOT, ConfigError, LeaderboardConfig
 from core.records import Request
 from core.signing import PRIVATE_KEY_ENV
@@ -146,7 +146,8 @@ class Dispatcher:
         return f"error: {error[:200]}"
 
     def _cost_7d(self, jobs: Sequence[JobView], now: datetime) -> float | None:
-        """Cost of the last 7 days at each Job's flavor price; None if a price is not listed or unreadable."""
+        """Cost of the last 7 days at each Job's flavor price, each Job's seconds in the window billed per started
+        minute (`core.compute.job_cost_usd`); None if a price is not listed or unreadable."""
         total = 0.0
         try:
             for job in jobs:
@@ -155,7 +156,7 @@ class Dispatcher:
                     price = self.jobs.price(job.flavor or self.workers.flavor).usd_per_minute
                     if price is None:
                         return None
-                    total += seconds / 60.0 * price
+                    total += job_cost_usd(seconds, price)
         except Exception:
             return None
         return round(total, 2)

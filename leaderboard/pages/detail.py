@@ -197,7 +197,7 @@ class DetailPage:
         if not request_id or not eval_set:
             return None
         try:
-            rows = self.store.predictions(request_id, eval_set)
+            rows = self.store.predictions(request_id, eval_set, limit=PREVIEW_ROWS)
         except (FileNotFoundError, KeyError, ValueError):
             return pd.DataFrame({"": [f"No stored predictions for {eval_set}."]})
         frame = pd.DataFrame([r.to_dict() for r in rows[:PREVIEW_ROWS]])

@@ -17,7 +17,7 @@ from leaderboard.logview import damaged_markdown
 from leaderboard.pages.board import Update
 from leaderboard.pages.serving import READ_ONLY
 from leaderboard.queue import RunningItem, format_duration, queue_view, running_html
-from leaderboard.scheduler import SchedulerStatus
+from leaderboard.scheduler import CANNOT_EVALUATE, SchedulerStatus
 
 QUEUE_REFRESH_S = 3.0
 FAILED_WIDTHS = ["200px", "220px", "90px", "80px", "440px", "220px"]
@@ -26,9 +26,12 @@ FAILED_WIDTHS = ["200px", "220px", "90px", "80px", "440px", "220px"]
 def scheduler_markdown(status: SchedulerStatus, now: datetime, running: Sequence[RunningItem]) -> str:
     """One line about the background scheduler that never contradicts itself: while it works, it says what
     it is doing (evaluating what the Running list shows, or checking the queue) and not the last run's
-    outcome; when idle, the last outcome and the next check."""
+    outcome; when idle, the last outcome and the next check. A Space whose device check failed says only that
+    it cannot evaluate, and why."""
     if not status.enabled:
         return f"**Scheduler:** off. {status.note or ''}".strip()
+    if status.blocked:  # R1: the device check failed, so this Space claims nothing (leaderboard.scheduler)
+        return f"**Scheduler:** {CANNOT_EVALUATE}: {md_text(status.blocked)}"
     every = f"checks the queue every {format_duration(status.interval_s)}"
     if status.running:
         since = status.last_started_at

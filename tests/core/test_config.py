@@ -109,3 +109,15 @@ def test_audit_table_is_read_and_defaults_to_the_spec(tmp_path: Path) -> None:
     audit = load_config(path, env={}).audit
     assert (audit.rtf_tolerance, audit.every_n_evaluations, audit.max_minutes_per_day) == (0.1, 3, 30.0)
     assert load_config(DEFAULT_CONFIG, env={}).audit.rtf_tolerance == 0.05
+
+
+def test_a_relative_config_path_falls_back_to_the_repository_root(tmp_path: Path, monkeypatch) -> None:
+    """A Job runs `--config configs/<version>.toml` (relative to the repository root, as the dispatcher writes
+    it): the file is found whatever the working directory; a file in the working directory still comes first."""
+    monkeypatch.chdir(tmp_path)
+    assert load_config("configs/esb-v1.toml", env={}).path == REPO_ROOT / "configs" / "esb-v1.toml"
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "esb-v1.toml").write_text((REPO_ROOT / "configs" / "local.toml").read_text())
+    assert load_config("configs/esb-v1.toml", env={}).path == tmp_path / "configs" / "esb-v1.toml"
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config("configs/missing.toml", env={})

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from core.records import ModelInfo, Status
 from core.store import LocalStore
 from leaderboard.jobs.dispatcher import Dispatcher, job_spec
 from leaderboard.jobs.hub import HubJobs, JobRequestSpec
+from leaderboard.jobs.plan import JobView
 from leaderboard.jobs.status import jobs_markdown
 from tests.core.store_contract import make_request
 from tests.hub_emulator import HubEmulator
@@ -159,6 +160,24 @@ def test_a_job_that_completes_finishes_its_request_with_cost_and_the_next_one_st
     assert result.compute.cost_usd == pytest.approx(1800 / 60 * 0.016667, rel=1e-4)
     assert result.compute.price_date == "2026-11-27" and result.official
     assert [job.spec["command"][-1] for job in _jobs(rig)] == ["req-0001", "req-0002", "req-0003"]
+
+
+def test_job_costs_count_every_started_minute(make_rig) -> None:
+    """Jobs bill per started minute: the result's cost and the Queue's 7-day cost round each Job up."""
+    rig = make_rig({"req-0001": 1830.0})
+    _submit(rig, 1)
+    rig.step()
+    rig.step(60)
+    rig.step(1830)
+    result = rig.store.snapshot().results["req-0001"]
+    assert result.compute.gpu_seconds == pytest.approx(1830.0) and result.compute.billed_minutes == 31
+    assert result.compute.cost_usd == pytest.approx(31 * 0.016667, abs=1e-6)
+    now = rig.clock.now
+    jobs = [
+        JobView("a", "req-a", "COMPLETED", now, started_at=now - timedelta(seconds=61), finished_at=now),
+        JobView("b", "req-b", "RUNNING", now, started_at=now - timedelta(seconds=1)),
+    ]
+    assert rig.dispatcher._cost_7d(jobs, now) == pytest.approx(3 * 0.016667, abs=0.01)  # 2 minutes + 1 started
 
 
 @pytest.mark.parametrize("fate", ["ERROR", "VANISH"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -148,3 +149,71 @@ def test_evaluator_step_describes_what_run_once_returned(tmp_path) -> None:
     assert step() == "org/m (float16) FINISHED"
     assert step() == "org/x (float16) FAILED: no"
     assert seen == ["w1", "w1", "w1"]
+
+
+def test_a_worker_that_fails_the_device_check_never_claims_and_logs_the_line_once(caplog) -> None:
+    """R1: the check runs once (first tick); while it names a problem no step runs (no claim, no audit), the
+    line is logged once, and the Queue page and the status line show it."""
+    from leaderboard.pages.queue import scheduler_markdown
+
+    checks: list[int] = []
+    runs: list[int] = []
+
+    def check() -> str:
+        checks.append(1)
+        return "the board's results are official only on A10G, and this machine's GPU is NVIDIA H100 (class H100)"
+
+    scheduler = EvalScheduler(lambda: runs.append(1) or "ran", 30, clock=MovedClock(), device_problem=check)
+    caplog.set_level("INFO", logger="leaderboard.scheduler")
+    for _ in range(3):
+        outcome = scheduler.tick()
+    assert runs == [] and checks == [1]
+    assert outcome.startswith("this Space cannot evaluate: the board's results are official only on A10G")
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "class H100" in warned[0]
+    status = scheduler.status()
+    assert status.blocked is not None and "class H100" in status.blocked
+    page = shown_text(scheduler_markdown(status, MovedClock().now, []))
+    assert page.startswith("Scheduler: this Space cannot evaluate: ") and "NVIDIA H100 (class H100)" in page
+    assert "this Space cannot evaluate" in status.describe(MovedClock().now)
+
+
+def test_a_worker_that_passes_the_device_check_runs_its_step_and_asks_only_once() -> None:
+    checks: list[int] = []
+    scheduler = EvalScheduler(
+        lambda: "nothing pending", 30, clock=MovedClock(), device_problem=lambda: checks.append(1)
+    )
+    assert scheduler.tick() == "nothing pending" and scheduler.tick() == "nothing pending"
+    assert checks == [1] and scheduler.status().blocked is None
+
+
+def test_a_device_check_that_fails_itself_blocks_the_worker() -> None:
+    def check() -> str:
+        raise ImportError("libcudart.so.13: cannot open shared object file")
+
+    runs: list[int] = []
+    scheduler = EvalScheduler(lambda: runs.append(1) or "ran", 30, clock=MovedClock(), device_problem=check)
+    assert "the device check failed (ImportError: libcudart" in scheduler.tick() and runs == []
+
+
+def test_the_space_checks_its_device_in_space_mode_only(tmp_path, monkeypatch) -> None:
+    """`build_app` gives the scheduler the evaluator's device check for the board's GPU class; in jobs mode the
+    Space only dispatches, so its own hardware is not checked."""
+    import dataclasses
+
+    import app as app_module
+    from core.config import WorkersConfig, load_config
+    from evaluator import device_check
+
+    h100 = device_check.DeviceProbe("2.13.0", "13.0", True, "NVIDIA H100 80GB HBM3")
+    monkeypatch.setattr(device_check, "probe_device", lambda: h100)
+    env = {"LEADERBOARD_STORE": str(tmp_path / "store"), "LEADERBOARD_SCHEDULER": "on"}
+    official = load_config("configs/esb-v1.toml", env=env)
+    built = app_module.build_app(official, env=env)
+    assert built.scheduler is not None and built.dispatcher is None
+    assert "class H100" in built.scheduler.tick() and built.scheduler.status().blocked
+    local = app_module.build_app(load_config("configs/local.toml", env=env), env=env)
+    assert local.scheduler is not None and local.scheduler._blocked() is None, "the local board runs anywhere"
+    monkeypatch.setattr(app_module, "jobs_dispatcher", lambda *_args: SimpleNamespace(tick=lambda: "", status=None))
+    jobs = dataclasses.replace(official, workers=WorkersConfig(mode="jobs", space_id="org/space"))
+    assert app_module.build_app(jobs, env=env).scheduler._device_problem is None

@@ -21,12 +21,21 @@ PATH may be:
 - a local store root (`requests/` and `results/` folders, as `core.store.local` lays them out),
 - a results (or requests) repo folder: `results/<xx>/<id>.json`, `predictions/<xx>/<id>/<set>.jsonl`, `log/*.jsonl`
 - an evaluator `--out` folder: `result.json` and `predictions/<set>.jsonl`,
-- `owner/name` of a results dataset on the Hub (downloaded with one snapshot; `--requests-repo` adds the log).
+- `owner/name` of a results dataset on the Hub (`--requests-repo owner/name` adds the log).
+
+A Hub repo is read cheaply by default (`evaluator.verify_hub`): the records shards (`records/<xx>.jsonl`, every
+signed result), the throughput records shards, the table, the card and the audit records the log names, and the
+requests repo's log chunks: a few hundred requests whatever the number of results. Each signature is verified from
+its shard's record; the per-entry result files, the predictions (so their sha256 and the figures they give) and the
+requests repo's state files are not downloaded, and the output says so. `--deep` downloads both repos whole (one
+snapshot each, kept in the Hugging Face cache) and checks everything, as a local folder is checked: predictions
+hashes, figures of unsigned results, the per-entry files against their records shard lines, state vs log.
 
 Throughput records (`throughput/<xx>/<request_id>.json`, R14) are checked like results (signature, the hashes
 of their predictions under `throughput/<xx>/<request_id>/`), and where the log is present each must be vouched for
 by a `throughput_published` event naming its sha256, and every such event must name a record that is there.
-Each line of `throughput-records/<xx>.jsonl` (what the Throughput tab reads) must equal its record's file.
+Each line of `throughput-records/<xx>.jsonl` (what the Throughput tab reads) must equal its record's file, as each
+line of `records/<xx>.jsonl` (what the board reads) must equal its `results/<xx>/<id>.json`.
 
 Audit records (`audits/<xx>/<request_id>/<audit_id>.json`, R13) are checked the same way: each must carry a valid
 signature, and where the log is present every `audit_passed`/`audit_failed` event must name the sha256 of an
@@ -43,7 +52,8 @@ import json
 import math
 import os
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
@@ -82,6 +92,11 @@ EXIT_ALTERED = 1
 EXIT_USAGE = 2
 EXIT_UNSIGNED = 3
 
+#: What a Hub repo read without --deep leaves unchecked (printed as NOT CHECKED lines, "; use --deep" added, and
+#: named in the summary).
+NOT_DEEP = "per-entry result files and predictions not downloaded"
+NOT_DEEP_STATE = "the requests repo's state.json and closed/ shards (state vs log) not downloaded"
+
 
 class VerifyUsageError(ValueError):
     """Nothing could be verified (missing path or key); the message says what to pass."""
@@ -119,6 +134,14 @@ class Located:
     audits: list[Path] = field(default_factory=list)
     throughput: list[Path] = field(default_factory=list)
     throughput_shards: list[Path] = field(default_factory=list)
+    records_shards: list[Path] = field(default_factory=list)
+    #: Only the shards were fetched (a Hub repo without --deep): records come from `records_shards`, and
+    #: `results`/`throughput` (the per-entry files) and the predictions are not there to check.
+    from_shards: bool = False
+    #: What was left unchecked, one phrase each (printed, and named in the summary).
+    not_checked: tuple[str, ...] = ()
+    #: Where the files came from (a Hub repo at a commit), printed before the problems.
+    sources: tuple[str, ...] = ()
 
 
 @dataclass
@@ -130,6 +153,8 @@ class Report:
     log_entries: int | None = None
     audits: int = 0
     throughput: int = 0
+    not_checked: list[str] = field(default_factory=list)
+    from_shards: bool = False
 
     @property
     def ok(self) -> bool:
@@ -139,14 +164,19 @@ class Report:
         log = f", log of {self.log_entries} entries" if self.log_entries is not None else ", no log"
         audits = f", {self.audits} audit record(s)" if self.audits else ""
         audits += f", {self.throughput} throughput record(s)" if self.throughput else ""
-        checked = f"{self.results} result(s), {self.predictions_files} predictions file(s){audits}{log}"
+        source = " (signatures checked from the records shards)" if self.from_shards else ""
+        checked = f"{self.results} result(s){source}, {self.predictions_files} predictions file(s){audits}{log}"
+        unchecked = f"; not checked (use --deep): {', '.join(self.not_checked)}" if self.not_checked else ""
         if not self.ok:
-            return f"FAILED: {len(self.problems)} problem(s) in {checked}"
+            return f"FAILED: {len(self.problems)} problem(s) in {checked}{unchecked}"
         if self.unsigned:
+            what = "nothing was altered" if self.from_shards else "hashes and figures match the predictions"
             return (
-                f"UNSIGNED: {checked}; hashes and figures match the predictions, but {len(self.unsigned)} "
-                "result(s) carry no signature, so nothing shows who measured them"
+                f"UNSIGNED: {checked}; {what}, but {len(self.unsigned)} "
+                f"result(s) carry no signature, so nothing shows who measured them{unchecked}"
             )
+        if self.not_checked:
+            return f"OK: {checked}; everything checked verifies{unchecked}"
         return f"OK: {checked}; everything verifies"
 
     @property
@@ -196,57 +226,103 @@ def locate(path: Path, requests_root: Path | None = None) -> Located:
     if (path / "result.json").is_file():
         located = Located(path, [ResultFiles(path / "result.json", path / layout.PREDICTIONS_DIR, None)])
     elif (path / "results" / layout.RESULTS_DIR).is_dir() or _log_at(path / "requests") is not None:
-        results_root = path / "results"
-        located = Located(
-            path,
-            _repo_results(results_root),
-            log=_log_at(path / "requests"),
-            card=_existing(results_root / CARD_FILE),
-            table=_existing(results_root / TABLE_FILE),
-            audits=_repo_audits(results_root),
-            throughput=_repo_throughput(results_root),
-            throughput_shards=sorted((results_root / layout.THROUGHPUT_RECORDS_DIR).glob("*.jsonl")),
-        )
+        located = _repo_located(path, path / "results", _log_at(path / "requests"))
     elif (path / layout.RESULTS_DIR).is_dir() or _log_at(path) is not None:
-        located = Located(
-            path,
-            _repo_results(path),
-            log=_log_at(path),
-            card=_existing(path / CARD_FILE),
-            table=_existing(path / TABLE_FILE),
-            audits=_repo_audits(path),
-            throughput=_repo_throughput(path),
-            throughput_shards=sorted((path / layout.THROUGHPUT_RECORDS_DIR).glob("*.jsonl")),
-        )
+        located = _repo_located(path, path, _log_at(path))
     else:
         raise VerifyUsageError(
             f"{path} holds neither a store (requests/, results/), a results repo (results/*.json), "
             "a log (log.jsonl) nor an evaluator output (result.json)"
         )
-    if requests_root is not None:
-        log = _log_at(requests_root)
-        if log is None:
-            raise VerifyUsageError(
-                f"{requests_root} has no {layout.LOG_DIR}/ (nor log.jsonl); is it the requests repo?"
-            )
-        located = replace(located, log=log)
-    return located
+    return _with_requests(located, requests_root)
+
+
+def _repo_located(root: Path, results_root: Path, log: Path | None) -> Located:
+    """Every file of a results repo folder (and the log beside it): per-entry files and shards alike."""
+    return Located(
+        root,
+        _repo_results(results_root),
+        log=log,
+        card=_existing(results_root / CARD_FILE),
+        table=_existing(results_root / TABLE_FILE),
+        audits=_repo_audits(results_root),
+        throughput=_repo_throughput(results_root),
+        throughput_shards=sorted((results_root / layout.THROUGHPUT_RECORDS_DIR).glob("*.jsonl")),
+        records_shards=sorted((results_root / layout.RECORDS_DIR).glob("*.jsonl")),
+    )
+
+
+def _with_requests(located: Located, requests_root: Path | None) -> Located:
+    """The log of `--requests-repo` replaces whatever log was found beside the results."""
+    if requests_root is None:
+        return located
+    log = _log_at(requests_root)
+    if log is None:
+        raise VerifyUsageError(f"{requests_root} has no {layout.LOG_DIR}/ (nor log.jsonl); is it the requests repo?")
+    return replace(located, log=log)
+
+
+def locate_shards(root: Path, results_root: Path, requests_root: Path | None) -> Located:
+    """What `evaluator.verify_hub` fetched of a results repo: its shards, table, card and audit records (no
+    per-entry result files, no predictions), and the log of the requests repo if one was given."""
+    located = replace(
+        _repo_located(root, results_root, None), results=[], throughput=[], from_shards=True, not_checked=(NOT_DEEP,)
+    )
+    return _with_requests(located, requests_root)
 
 
 def download(repo_id: str) -> Path:
-    """One snapshot of a Hub dataset repo (uses `HF_TOKEN` if set, for private repos)."""
+    """One snapshot of a whole Hub dataset repo, for `--deep` (uses `HF_TOKEN` if set, for private repos)."""
     from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
 
-    return Path(HfApi().snapshot_download(repo_id, repo_type="dataset"))
+    try:
+        return Path(HfApi().snapshot_download(repo_id, repo_type="dataset"))
+    except RepositoryNotFoundError as exc:
+        raise VerifyUsageError(
+            f"{repo_id} is not a dataset repo on the Hub that this machine can read (a private repo needs HF_TOKEN)"
+        ) from exc
+    except (HfHubHTTPError, LocalEntryNotFoundError) as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise VerifyUsageError(f"could not download {repo_id}: {first_line}") from exc
 
 
-def _as_folder(value: str) -> Path:
+def _local(value: str) -> Path | None:
+    """An existing folder, None for a Hub dataset id; anything else is a usage error."""
     path = Path(value).expanduser()
     if path.exists():
         return path
     if HUB_REPO_ID.match(value):
-        return download(value)
+        return None
     raise VerifyUsageError(f"{value} is neither an existing folder nor a Hub dataset id (owner/name)")
+
+
+def locate_args(path: str, requests_repo: str | None, deep: bool, scratch: Path) -> Located:
+    """Find (or fetch) what to check: folders as they are; Hub repos whole with `deep`, else only what the
+    signatures and the log need (`evaluator.verify_hub`), into `scratch/requests` and `scratch/results`."""
+    from evaluator import verify_hub
+
+    sources: list[str] = []
+    not_checked: list[str] = []
+    try:
+        requests_root = _local(requests_repo) if requests_repo else None
+        if requests_repo and requests_root is None:
+            if deep:
+                requests_root = download(requests_repo)
+            else:
+                requests_root = scratch / "requests"
+                sources.append(verify_hub.fetch_log(requests_repo, requests_root).describe())
+                not_checked.append(NOT_DEEP_STATE)
+        results_root = _local(path)
+        if results_root is not None or deep:
+            located = locate(results_root or download(path), requests_root)
+        else:
+            log = _log_at(requests_root) if requests_root is not None else None
+            sources.insert(0, verify_hub.fetch_results(path, scratch / "results", log).describe())
+            located = locate_shards(scratch, scratch / "results", requests_root)
+    except verify_hub.HubReadError as exc:
+        raise VerifyUsageError(str(exc)) from exc
+    return replace(located, not_checked=(*located.not_checked, *not_checked), sources=tuple(sources))
 
 
 # --- the checks -------------------------------------------------------------------------------------------
@@ -420,15 +496,98 @@ def check_throughput(paths: list[Path], public_key: str | None, root: Path, repo
     return hashes
 
 
+def _shard_lines(shard: Path, root: Path) -> Iterator[tuple[str, str]]:
+    """(where, line) for each non-empty line of a JSON Lines shard, `where` naming the file and line number."""
+    for number, line in enumerate(shard.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if line.strip():
+            yield f"{_rel(shard, root)} line {number}", line
+
+
+def _misplaced(request_id: str, shard: Path) -> str | None:
+    """Why a record of `request_id` does not belong in `shard` (the board would look for it elsewhere), or None."""
+    try:
+        expected = layout.shard(request_id)
+    except ValueError as exc:
+        return str(exc)
+    return None if expected == shard.stem else f"holds request {request_id}, whose shard is {expected}"
+
+
+def check_records_shards(shards: list[Path], public_key: str | None, root: Path, report: Report) -> dict[str, Result]:
+    """Without the per-entry files (a Hub repo read without --deep): each line of `records/<xx>.jsonl` is a signed
+    result; its signature is checked from the line, as the board reads it. Returns request id -> record."""
+    results: dict[str, Result] = {}
+    for shard in shards:
+        for where, line in _shard_lines(shard, root):
+            report.results += 1
+            try:
+                result = Result.from_json(line)
+            except (ValueError, TypeError, KeyError) as exc:
+                report.problems.append(Problem(where, f"not a valid result record ({exc})"))
+                continue
+            misplaced = _misplaced(result.request_id, shard)
+            if misplaced:
+                report.problems.append(Problem(where, misplaced))
+            if result.request_id in results:
+                report.problems.append(Problem(where, f"is a second record of {result.request_id}"))
+            _check_signature(result, public_key, where, report)
+            results[result.request_id] = result
+    return results
+
+
+def check_records_agree(
+    shards: list[Path], results: dict[str, tuple[Result, str]], with_files: set[str], root: Path, report: Report
+) -> None:
+    """The board reads `records/<xx>.jsonl`: every line must be exactly the record of its per-entry file (which
+    `check_result` verified: signature, predictions), and every result file must have its line. `results` maps
+    request id -> (record, its file); `with_files` names every result file's request, parsed or not."""
+    seen: set[str] = set()
+    for shard in shards:
+        for where, line in _shard_lines(shard, root):
+            try:
+                record = Result.from_json(line)
+            except (ValueError, TypeError, KeyError) as exc:
+                report.problems.append(Problem(where, f"not a valid result record ({exc})"))
+                continue
+            seen.add(record.request_id)
+            misplaced = _misplaced(record.request_id, shard)
+            if misplaced:
+                report.problems.append(Problem(where, misplaced))
+            found = results.get(record.request_id)
+            if found is not None and found[0] != record:
+                report.problems.append(Problem(where, f"the record of {record.request_id} differs from {found[1]}"))
+            elif found is None and record.request_id not in with_files:
+                report.problems.append(Problem(where, f"the record of {record.request_id} has no result file"))
+    for request_id, (_, path) in sorted(results.items()):
+        if shards and request_id not in seen:
+            report.problems.append(Problem(path, "has no line in the records shards the board reads"))
+
+
+def check_throughput_lines(shards: list[Path], public_key: str | None, root: Path, report: Report) -> dict[str, str]:
+    """Without the per-entry files: each line of `throughput-records/<xx>.jsonl` is a signed throughput record,
+    checked from the line. Returns record sha256 -> where (for the log's `throughput_published` events)."""
+    hashes: dict[str, str] = {}
+    for shard in shards:
+        for where, line in _shard_lines(shard, root):
+            report.throughput += 1
+            try:
+                record = ThroughputResult.from_json(line)
+            except (ValueError, TypeError, KeyError) as exc:
+                report.problems.append(Problem(where, f"not a valid throughput record ({exc})"))
+                continue
+            misplaced = _misplaced(record.request_id, shard)
+            if misplaced:
+                report.problems.append(Problem(where, misplaced))
+            _check_signature(record, public_key, where, report)
+            hashes[throughput_hash(record)] = where
+    return hashes
+
+
 def check_throughput_shards(shards: list[Path], hashes: dict[str, str], root: Path, report: Report) -> None:
     """The Throughput tab reads `throughput-records/<xx>.jsonl`: every line must be exactly the record of its
     per-entry file (which `check_throughput` verified), and every record file must have its line."""
     seen: set[str] = set()
     for shard in shards:
-        for number, line in enumerate(shard.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
-            if not line.strip():
-                continue
-            where = f"{_rel(shard, root)} line {number}"
+        for where, line in _shard_lines(shard, root):
             try:
                 record = ThroughputResult.from_json(line)
             except (ValueError, TypeError, KeyError) as exc:
@@ -542,9 +701,7 @@ def resolve_public_key(given: str | None, located: Located) -> str | None:
     return None
 
 
-def verify(located: Located, public_key: str | None) -> Report:
-    """Run every check on what `locate` found."""
-    report = Report()
+def _check_key(located: Located, public_key: str | None) -> None:
     if located.audits and not public_key:
         raise VerifyUsageError(
             f"no public key: pass --public-key, set {PUBLIC_KEY_ENV}, or verify a results repo whose "
@@ -555,17 +712,38 @@ def verify(located: Located, public_key: str | None) -> Report:
             load_public_key(public_key)
         except SigningKeyError as exc:
             raise VerifyUsageError(str(exc)) from exc
-    results: dict[str, Result] = {}
+
+
+def check_results(located: Located, public_key: str | None, report: Report) -> dict[str, Result]:
+    """The batch-one results: from the records shards alone when that is all there is, else from the per-entry
+    files (signature, predictions, figures), with the shards checked against them."""
+    if located.from_shards:
+        return check_records_shards(located.records_shards, public_key, located.root, report)
+    results: dict[str, tuple[Result, str]] = {}
     for files in located.results:
         result = check_result(files, public_key, located.root, report)
         if result is not None:
-            results[result.request_id] = result
+            results[result.request_id] = (result, _rel(files.record, located.root))
+    with_files = {f.expected_id for f in located.results if f.expected_id is not None}
+    check_records_agree(located.records_shards, results, with_files, located.root, report)
+    return {request_id: result for request_id, (result, _) in results.items()}
+
+
+def verify(located: Located, public_key: str | None) -> Report:
+    """Run every check on what `locate` (or `locate_args`) found."""
+    report = Report(not_checked=list(located.not_checked), from_shards=located.from_shards)
+    _check_key(located, public_key)
+    results = check_results(located, public_key, report)
     if located.table is not None:
         check_table(located.table, results, located.root, report)
     audit_hashes = check_audits(located.audits, public_key or "", located.root, report)
-    throughput_hashes = check_throughput(located.throughput, public_key, located.root, report)
-    check_throughput_shards(located.throughput_shards, throughput_hashes, located.root, report)
-    if located.table is None and any(f.expected_id is not None for f in located.results):
+    if located.from_shards:
+        throughput_hashes = check_throughput_lines(located.throughput_shards, public_key, located.root, report)
+    else:
+        throughput_hashes = check_throughput(located.throughput, public_key, located.root, report)
+        check_throughput_shards(located.throughput_shards, throughput_hashes, located.root, report)
+    has_entries = located.records_shards or any(f.expected_id is not None for f in located.results)
+    if located.table is None and has_entries:
         report.problems.append(Problem(TABLE_FILE, "is missing: the results repo must carry the consolidated table"))
     if located.log is not None:
         if located.log.is_dir() and has_state(located.log.parent):
@@ -600,7 +778,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("path", help="store root, results/requests repo folder, evaluator --out folder, or owner/name")
     parser.add_argument("--public-key", help=f"base64 Ed25519 public key (default: ${PUBLIC_KEY_ENV}, then the card)")
-    parser.add_argument("--requests-repo", help="requests repo (owner/name or folder) whose log.jsonl to check too")
+    parser.add_argument("--requests-repo", help="requests repo (owner/name or folder) whose log to check too")
+    parser.add_argument(
+        "--deep",
+        action="store_true",
+        help="for a Hub repo: download it whole (every result file and predictions file; the requests repo's state "
+        "files) and check everything, as for a folder. Without it only the records shards, the table, the card, the "
+        "audit records and the log are read: every signature and the log's chain are checked, the predictions are not",
+    )
     return parser
 
 
@@ -609,16 +794,23 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = _parser().parse_args(argv)
     try:
-        requests_root = _as_folder(args.requests_repo) if args.requests_repo else None
-        located = locate(_as_folder(args.path), requests_root)
-        report = verify(located, resolve_public_key(args.public_key, located))
+        with tempfile.TemporaryDirectory(prefix="asr-verify-") as scratch:
+            located = locate_args(args.path, args.requests_repo, args.deep, Path(scratch))
+            for source in located.sources:
+                print(f"READ {source}", file=out)
+            report = verify(located, resolve_public_key(args.public_key, located))
     except VerifyUsageError as exc:
         print(f"error: {exc}", file=out)
         return EXIT_USAGE
     for problem in report.problems:
         print(f"FAIL {problem}", file=out)
+    checked = "its predictions hashes and figures were checked"
+    if report.from_shards:
+        checked = "its predictions were not downloaded, so its figures were not checked (use --deep)"
     for where in report.unsigned:
-        print(f"UNSIGNED {where}: no signature; its predictions hashes and figures were checked", file=out)
+        print(f"UNSIGNED {where}: no signature; {checked}", file=out)
+    for what in report.not_checked:
+        print(f"NOT CHECKED {what}; use --deep", file=out)
     print(report.summary(), file=out)
     return report.exit_code
 

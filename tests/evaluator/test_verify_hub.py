@@ -1,0 +1,301 @@
+"""`python -m evaluator verify owner/name` over the Hub emulator (the REAL `huggingface_hub` client): by default
+it reads the records shards, the table, the card, the audit records the log names and the log chunks, so its
+cost is bounded by shards and chunks, not results; `--deep` downloads everything and checks the predictions."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from core import layout
+from core.dataset_card import (
+    AUDITS_TABLE_FILE,
+    CARD_FILE,
+    TABLE_FILE,
+    CardInfo,
+    audits_table,
+    consolidated_table,
+    render_card,
+)
+from core.eventlog import next_entry
+from core.history import submission_detail
+from core.records import (
+    THROUGHPUT_PUBLISHED,
+    LogEntry,
+    PredictionRow,
+    Request,
+    Result,
+    Status,
+    ThroughputResult,
+    write_jsonl,
+)
+from core.signing import (
+    attach_predictions,
+    audit_hash,
+    generate_keypair,
+    predictions_sha256,
+    sign_audit,
+    sign_result,
+    throughput_hash,
+)
+from core.store.repo_files import render_repos
+from evaluator import verify
+from tests.core.store_contract import ROWS, make_request, make_result
+from tests.core.test_audit_records import make_audit
+from tests.core.test_throughput_track import make_throughput
+from tests.hub_emulator import HubEmulator
+
+REQUESTS, RESULTS = "board/requests", "board/results"
+N_RESULTS = 400  # 3 log events each: 1,200+ entries, so two log chunks
+N_THROUGHPUT = 5
+N_AUDITS = 3
+THR_ROWS = [PredictionRow("a", "hello", "hello", 2.0, 0.001)]
+KEYS = generate_keypair()
+
+
+def run(argv: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    return verify.main(argv, out=out), out.getvalue()
+
+
+def _line(record: ThroughputResult) -> str:
+    """A shard line, as the store writes it."""
+    return json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+@dataclass
+class Board:
+    """What was seeded: the ids, and how many records shards, throughput shards and log chunks hold them."""
+
+    ids: list[str]
+    shards: int
+    throughput_shards: int
+    chunks: int
+    audits: int
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.entries: list[LogEntry] = []
+
+    def add(self, request_id: str, event: str, detail: dict[str, object]) -> None:
+        last = self.entries[-1] if self.entries else None
+        self.entries.append(
+            next_entry(last, request_id=request_id, event=event, actor="w", detail=detail, at="2026-11-28T00:00:00Z")
+        )
+
+
+def _extras(ids: list[str], log: _Log, private: str) -> dict[str, bytes]:
+    """Signed throughput records and audits for the first entries, with the log events that publish them."""
+    files: dict[str, bytes] = {}
+    lines: dict[str, str] = {}
+    for request_id in ids[:N_THROUGHPUT]:
+        hashes = {"ami": predictions_sha256(write_jsonl(THR_ROWS))}
+        record = sign_result(make_throughput(request_id).replace(predictions_sha256=hashes), private)
+        files[layout.throughput_path(request_id)] = record.to_json().encode()
+        files[layout.throughput_predictions_path(request_id, "ami")] = write_jsonl(THR_ROWS).encode()
+        name = layout.shard(request_id)
+        lines[name] = lines.get(name, "") + _line(record)
+        log.add(request_id, THROUGHPUT_PUBLISHED, {"throughput_sha256": throughput_hash(record)})
+    for name, text in lines.items():
+        files[layout.throughput_records_path(name)] = text.encode()
+    audits = []
+    for n, request_id in enumerate(ids[-N_AUDITS:]):
+        audit = sign_audit(make_audit(request_id=request_id, audit_id=f"20261128T06000{n}Z-0123abcd"), private)
+        audits.append(audit)
+        files[layout.audit_path(request_id, audit.audit_id)] = audit.to_json().encode()
+        detail = {"audit_id": audit.audit_id, "audit_sha256": audit_hash(audit)}
+        log.add(request_id, "audit_failed", detail)
+    files[AUDITS_TABLE_FILE] = audits_table(audits).encode()
+    return files
+
+
+def seed(hub: HubEmulator, n: int = N_RESULTS) -> Board:
+    """`n` finished, signed results with predictions, written straight into the emulator in the store's layout
+    (state, closed shards and a log whose every request history agrees with its state)."""
+    private, public = KEYS
+    requests: list[Request] = []
+    results: list[Result] = []
+    log = _Log()
+    for k in range(1, n + 1):
+        request = make_request(k)
+        requests.append(request.replace(status=Status.FINISHED, attempts=1))
+        results.append(sign_result(attach_predictions(make_result(request), {"set": ROWS}), private))
+        log.add(request.request_id, "submitted", submission_detail(request))
+        log.add(request.request_id, "claimed", {"attempt": 1})
+        log.add(request.request_id, "finished", {"avg_wer": 0.1})
+    ids = [r.request_id for r in results]
+    extras = _extras(ids, log, private)
+    request_files, result_files = render_repos(requests, results, log.entries, eval_sets=("set",))
+    result_files.update(extras)
+    result_files.update({layout.predictions_path(i, "set"): write_jsonl(ROWS).encode() for i in ids})
+    card = CardInfo(leaderboard_version="test-v1", public_key=public, eval_sets=("set",), results_repo=RESULTS)
+    result_files[CARD_FILE] = render_card(card).encode()
+    hub.add_repo(REQUESTS, request_files)
+    hub.add_repo(RESULTS, result_files)
+    return Board(
+        ids=ids,
+        shards=len({layout.shard(i) for i in ids}),
+        throughput_shards=len({layout.shard(i) for i in ids[:N_THROUGHPUT]}),
+        chunks=-(-len(log.entries) // layout.LOG_CHUNK),
+        audits=N_AUDITS,
+    )
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubEmulator]:
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))  # --deep's snapshots
+    monkeypatch.delenv("RESULTS_PUBLIC_KEY", raising=False)  # the key comes from the card
+    emulator = HubEmulator()
+    with emulator.installed():
+        yield emulator
+
+
+def _edit(hub: HubEmulator, repo: str, path: str, change: Callable[[str], str]) -> None:
+    hub.push(repo, {path: change(hub.files(repo)[path].decode()).encode()})
+
+
+def repo_requests(hub: HubEmulator) -> int:
+    """Requests to the two repos (huggingface_hub's own once-a-day `/api/agent-harnesses` fetch left out)."""
+    return sum(1 for _, _, path in hub.calls if f"/{REQUESTS}/" in path or f"/{RESULTS}/" in path)
+
+
+def _downloaded(hub: HubEmulator, folder: str) -> int:
+    """How many GETs of files under `folder/` of the results repo were made."""
+    return sum(1 for route, _, path in hub.calls if route == "resolve" and f"/{folder}/" in path.split("/resolve/")[1])
+
+
+def line_of(out: str, text: str) -> str:
+    return next(line for line in out.splitlines() if text in line)
+
+
+def test_default_verify_costs_shards_and_chunks_not_results(hub: HubEmulator) -> None:
+    board = seed(hub)
+    hub.reset_counts()
+    code, out = run([RESULTS, "--requests-repo", REQUESTS])
+    assert code == verify.EXIT_OK, out
+    lines = out.splitlines()
+    assert "NOT CHECKED per-entry result files and predictions not downloaded; use --deep" in lines
+    assert lines[-1].startswith(f"OK: {N_RESULTS} result(s) (signatures checked from the records shards)")
+    assert f"{N_AUDITS} audit record(s), {N_THROUGHPUT} throughput record(s), log of" in lines[-1]
+    assert "everything checked verifies; not checked (use --deep): per-entry result files and predictions" in lines[-1]
+    # two heads, three folder listings (records/, throughput-records/, log/), the card and the table, then one GET
+    # per shard, per log chunk and per audit record the log names: nothing per result.
+    expected = 2 + 3 + 2 + board.shards + board.throughput_shards + board.chunks + board.audits
+    assert repo_requests(hub) == expected, hub.calls
+    assert hub.count("resolve-head") == 0 and board.chunks == 2
+    assert _downloaded(hub, layout.RESULTS_DIR) == _downloaded(hub, layout.PREDICTIONS_DIR) == 0
+    assert repo_requests(hub) < board.shards + 40 < N_RESULTS
+    print(f"default verify of {N_RESULTS} results: {repo_requests(hub)} HTTP requests")
+
+
+def test_deep_catches_altered_predictions_that_the_default_does_not_download(hub: HubEmulator) -> None:
+    board = seed(hub)
+    target = layout.predictions_path(board.ids[7], "set")
+    _edit(hub, RESULTS, target, lambda text: text.replace("Hello, world!", "Hello, world."))
+    hub.reset_counts()
+    code, out = run([RESULTS, "--requests-repo", REQUESTS])
+    assert code == verify.EXIT_OK and "FAIL" not in out, out
+    hub.reset_counts()
+    code, out = run([RESULTS, "--requests-repo", REQUESTS, "--deep"])
+    assert code == verify.EXIT_ALTERED, out
+    assert f"FAIL {target}: does not match the sha256 signed in {layout.result_path(board.ids[7])}" in out
+    assert [line for line in out.splitlines() if line.startswith("FAIL ")] == [line_of(out, target)]
+    assert "NOT CHECKED" not in out
+    predictions = N_RESULTS + N_THROUGHPUT
+    assert f"{N_RESULTS} result(s), {predictions} predictions file(s)" in out.splitlines()[-1]
+    print(f"--deep verify of {N_RESULTS} results: {repo_requests(hub)} HTTP requests")
+
+
+def test_deep_of_an_untouched_board_checks_state_and_shards_and_passes(hub: HubEmulator) -> None:
+    seed(hub, n=40)
+    code, out = run([RESULTS, "--requests-repo", REQUESTS, "--deep"])
+    summary = out.splitlines()[-1]
+    assert code == verify.EXIT_OK and summary.startswith(f"OK: 40 result(s), {40 + N_THROUGHPUT} predictions"), out
+
+
+def test_default_catches_an_altered_signed_record_in_a_shard(hub: HubEmulator) -> None:
+    board = seed(hub)
+    request_id = board.ids[11]
+    shard = layout.records_path(layout.shard(request_id))
+    lines = hub.files(RESULTS)[shard].decode().splitlines()
+    number = next(n for n, line in enumerate(lines, start=1) if f'"request_id":"{request_id}"' in line)
+    _edit(hub, RESULTS, shard, lambda text: text.replace(lines[number - 1], lines[number - 1].replace("0.1", "0.01")))
+    code, out = run([RESULTS, "--requests-repo", REQUESTS])
+    assert code == verify.EXIT_ALTERED
+    assert f"FAIL results/{shard} line {number}: signature does not verify" in out
+    code, out = run([RESULTS, "--deep"])  # the per-entry file is intact: the deep check names the shard line
+    assert code == verify.EXIT_ALTERED
+    assert f"{shard} line {number}: the record of {request_id} differs from {layout.result_path(request_id)}" in out
+
+
+def test_default_catches_a_broken_log_chain_and_an_altered_audit(hub: HubEmulator) -> None:
+    board = seed(hub)
+    chunk = layout.log_chunk_path(1)
+    _edit(hub, REQUESTS, chunk, lambda text: text.replace('"actor":"w"', '"actor":"mallory"', 1))
+    audit = next(p for p in hub.files(RESULTS) if p.startswith(f"{layout.AUDITS_DIR}/"))
+    _edit(hub, RESULTS, audit, lambda text: text.replace('"passed": false', '"passed": true'))
+    code, out = run([RESULTS, "--requests-repo", REQUESTS])
+    assert code == verify.EXIT_ALTERED
+    assert f"FAIL requests/log seq {layout.LOG_CHUNK + 1}: hash chain breaks" in out
+    assert f"FAIL results/{audit}: audit signature does not verify" in out
+    assert len(board.ids) == N_RESULTS
+
+
+def test_default_without_the_requests_repo_reads_audits_from_their_table(hub: HubEmulator) -> None:
+    board = seed(hub, n=30)
+    hub.reset_counts()
+    code, out = run([RESULTS])
+    assert code == verify.EXIT_OK and f"{N_AUDITS} audit record(s)" in out and ", no log" in out, out
+    assert repo_requests(hub) == 1 + 2 + 3 + board.shards + board.throughput_shards + board.audits  # + audits.csv
+
+
+def test_a_shard_line_in_the_wrong_shard_or_the_table_disagreeing_fails(hub: HubEmulator) -> None:
+    board = seed(hub, n=30)
+    first, other = board.ids[0], next(i for i in board.ids if layout.shard(i) != layout.shard(board.ids[0]))
+    source, target = layout.records_path(layout.shard(first)), layout.records_path(layout.shard(other))
+    moved = hub.files(RESULTS)[source].decode()
+    hub.push(RESULTS, {target: (hub.files(RESULTS)[target].decode() + moved).encode(), source: b""})
+    code, out = run([RESULTS])
+    assert code == verify.EXIT_ALTERED
+    assert f"holds request {first}, whose shard is {layout.shard(first)}" in out
+    _edit(hub, RESULTS, TABLE_FILE, lambda text: text.replace(",0.1,0.25,", ",0.01,0.25,", 1))
+    assert "differ from the signed record of" in run([RESULTS])[1]
+
+
+def test_a_missing_repo_is_a_usage_error(hub: HubEmulator) -> None:
+    code, out = run(["board/nothing-here"])
+    assert code == verify.EXIT_USAGE and "board/nothing-here is not a dataset repo on the Hub" in out
+    seed(hub, n=3)
+    code, out = run([RESULTS, "--requests-repo", "board/nope"])
+    assert code == verify.EXIT_USAGE and "board/nope is not a dataset repo on the Hub" in out
+    code, out = run([RESULTS, "--requests-repo", "board/nope", "--deep"])
+    assert code == verify.EXIT_USAGE and "board/nope is not a dataset repo on the Hub" in out
+    code, out = run([REQUESTS, "--requests-repo", RESULTS])  # swapped: the results repo has no log
+    assert code == verify.EXIT_USAGE and f"{RESULTS} has no log/" in out
+
+
+def test_an_unsigned_record_in_a_shard_is_reported_unsigned(hub: HubEmulator) -> None:
+    board = seed(hub, n=10)
+    shard = layout.records_path(layout.shard(board.ids[0]))
+    unsigned = [
+        json.dumps({**json.loads(line), "signature": None}) for line in hub.files(RESULTS)[shard].decode().splitlines()
+    ]
+    hub.push(RESULTS, {shard: ("\n".join(unsigned) + "\n").encode()})
+    records = [
+        Result.from_json(line)
+        for path, data in hub.files(RESULTS).items()
+        if path.startswith(f"{layout.RECORDS_DIR}/")
+        for line in data.decode().splitlines()
+    ]
+    hub.push(RESULTS, {TABLE_FILE: consolidated_table(records, ("set",)).encode()})
+    code, out = run([RESULTS])
+    assert code == verify.EXIT_UNSIGNED, out
+    assert f"UNSIGNED results/{shard} line 1: no signature; its predictions were not downloaded" in out
+    assert out.splitlines()[-1].startswith("UNSIGNED: 10 result(s) (signatures checked from the records shards)")

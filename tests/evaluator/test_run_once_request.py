@@ -3,6 +3,7 @@ cleanly when someone else has it; its result records GPU seconds, flavor and cos
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def test_run_once_claims_exactly_the_named_request_and_records_its_cost(board) -
     result = snap.results["req-0002"]
     compute = result.compute
     assert compute.flavor == "a10g-small" and compute.gpu_seconds > 0 and compute.price_date == "2026-11-27"
-    assert compute.cost_usd == pytest.approx(compute.gpu_seconds / 60 * 0.016667, abs=1e-6)
+    assert compute.billed_minutes == math.ceil(compute.gpu_seconds / 60), "a Job bills every started minute"
+    assert compute.cost_usd == pytest.approx(compute.billed_minutes * 0.016667, abs=1e-6)
     assert verify_result(result, public_key_for(config)), "the compute record is covered by the signature"
 
 

@@ -56,7 +56,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from core import layout
 from core.audits import AUDIT_EVENTS
@@ -512,26 +512,38 @@ def _misplaced(request_id: str, shard: Path) -> str | None:
     return None if expected == shard.stem else f"holds request {request_id}, whose shard is {expected}"
 
 
+_Record = TypeVar("_Record", Result, ThroughputResult)
+
+
 def check_records_shards(shards: list[Path], public_key: str | None, root: Path, report: Report) -> dict[str, Result]:
     """Without the per-entry files (a Hub repo read without --deep): each line of `records/<xx>.jsonl` is a signed
     result; its signature is checked from the line, as the board reads it. Returns request id -> record."""
     results: dict[str, Result] = {}
+    for where, result in _shard_records(shards, root, report, Result, "result record"):
+        report.results += 1
+        if result.request_id in results:
+            report.problems.append(Problem(where, f"is a second record of {result.request_id}"))
+        _check_signature(result, public_key, where, report)
+        results[result.request_id] = result
+    return results
+
+
+def _shard_records(
+    shards: list[Path], root: Path, report: Report, kind: type[_Record], what: str
+) -> Iterator[tuple[str, _Record]]:
+    """Each line of these shards parsed as `kind`, with where it is; a line that does not parse, or that sits in
+    another shard than its request id's, is reported (a misplaced record is still yielded)."""
     for shard in shards:
         for where, line in _shard_lines(shard, root):
-            report.results += 1
             try:
-                result = Result.from_json(line)
+                record = kind.from_json(line)
             except (ValueError, TypeError, KeyError) as exc:
-                report.problems.append(Problem(where, f"not a valid result record ({exc})"))
+                report.problems.append(Problem(where, f"not a valid {what} ({exc})"))
                 continue
-            misplaced = _misplaced(result.request_id, shard)
+            misplaced = _misplaced(record.request_id, shard)
             if misplaced:
                 report.problems.append(Problem(where, misplaced))
-            if result.request_id in results:
-                report.problems.append(Problem(where, f"is a second record of {result.request_id}"))
-            _check_signature(result, public_key, where, report)
-            results[result.request_id] = result
-    return results
+            yield where, record
 
 
 def check_records_agree(
@@ -541,22 +553,13 @@ def check_records_agree(
     `check_result` verified: signature, predictions), and every result file must have its line. `results` maps
     request id -> (record, its file); `with_files` names every result file's request, parsed or not."""
     seen: set[str] = set()
-    for shard in shards:
-        for where, line in _shard_lines(shard, root):
-            try:
-                record = Result.from_json(line)
-            except (ValueError, TypeError, KeyError) as exc:
-                report.problems.append(Problem(where, f"not a valid result record ({exc})"))
-                continue
-            seen.add(record.request_id)
-            misplaced = _misplaced(record.request_id, shard)
-            if misplaced:
-                report.problems.append(Problem(where, misplaced))
-            found = results.get(record.request_id)
-            if found is not None and found[0] != record:
-                report.problems.append(Problem(where, f"the record of {record.request_id} differs from {found[1]}"))
-            elif found is None and record.request_id not in with_files:
-                report.problems.append(Problem(where, f"the record of {record.request_id} has no result file"))
+    for where, record in _shard_records(shards, root, report, Result, "result record"):
+        seen.add(record.request_id)
+        found = results.get(record.request_id)
+        if found is not None and found[0] != record:
+            report.problems.append(Problem(where, f"the record of {record.request_id} differs from {found[1]}"))
+        elif found is None and record.request_id not in with_files:
+            report.problems.append(Problem(where, f"the record of {record.request_id} has no result file"))
     for request_id, (_, path) in sorted(results.items()):
         if shards and request_id not in seen:
             report.problems.append(Problem(path, "has no line in the records shards the board reads"))
@@ -566,19 +569,10 @@ def check_throughput_lines(shards: list[Path], public_key: str | None, root: Pat
     """Without the per-entry files: each line of `throughput-records/<xx>.jsonl` is a signed throughput record,
     checked from the line. Returns record sha256 -> where (for the log's `throughput_published` events)."""
     hashes: dict[str, str] = {}
-    for shard in shards:
-        for where, line in _shard_lines(shard, root):
-            report.throughput += 1
-            try:
-                record = ThroughputResult.from_json(line)
-            except (ValueError, TypeError, KeyError) as exc:
-                report.problems.append(Problem(where, f"not a valid throughput record ({exc})"))
-                continue
-            misplaced = _misplaced(record.request_id, shard)
-            if misplaced:
-                report.problems.append(Problem(where, misplaced))
-            _check_signature(record, public_key, where, report)
-            hashes[throughput_hash(record)] = where
+    for where, record in _shard_records(shards, root, report, ThroughputResult, "throughput record"):
+        report.throughput += 1
+        _check_signature(record, public_key, where, report)
+        hashes[throughput_hash(record)] = where
     return hashes
 
 

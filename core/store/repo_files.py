@@ -335,6 +335,7 @@ class RequestsReader:
         lines = Log(
             length, lambda index: self._log_chunk(fetch, index, length, digests, count, tail), log.loaded_chunks()
         )
+        bound.bad, lines.bad = list(requests.bad), list(log.bad)  # what was read stays reported
         return replace(view, requests=bound, log=lines)
 
     def _closed_shard(self, fetch: Fetch, name: str, digest: str, bad: list[BadFile]) -> dict[str, Request]:

@@ -276,3 +276,24 @@ def test_a_damaged_log_line_keeps_its_place_and_no_process_erases_another_ones_e
     assert any("seq 2" in d for d in snap.damaged)
     quarantined = [p for p in (space.requests_root / layout.QUARANTINE_DIR).rglob("*") if p.is_file()]
     assert any(GARBAGE in p.read_bytes() for p in quarantined)
+
+
+def test_the_hub_store_keeps_reporting_a_damaged_closed_shard_on_every_read() -> None:
+    """A long-running process reads a damaged shard once; every later board read still names it."""
+    from tests.core.test_hub_store import REQUESTS, make_hub_store
+    from tests.hub_emulator import HubEmulator
+
+    hub = HubEmulator()
+    with hub.installed():
+        store = make_hub_store(hub)
+        store.submit(make_request(1))
+        store.submit(make_request(2))
+        claimed = store.claim("w", 600, 3)
+        store.finish(claimed.request_id, "w", make_result(claimed), {"set": ROWS})
+        running = store.claim("w", 600, 3)
+        path = layout.closed_path(layout.shard("req-0001"))
+        hub.push(REQUESTS, {path: hub.files(REQUESTS)[path] + GARBAGE})
+        reader = make_hub_store(hub)
+        assert any(path in d for d in reader.snapshot().damaged)
+        store.heartbeat(running.request_id, "w", 600)  # the head moves, the state does not: the cached one is used
+        assert any(path in d for d in reader.snapshot().damaged)

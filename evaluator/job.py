@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.compute import compute_record, job_context, with_compute
 from core.config import LeaderboardConfig
@@ -225,17 +225,25 @@ def run_once(
     return finished
 
 
+def _as_requested(config: LeaderboardConfig, store: Store, request: Request) -> dict[str, Any]:
+    """What both tracks evaluate a request with: its revision, precision and model facts, the version's data
+    pins, and the R4 check of the weights against the hashes recorded at submission."""
+    return {
+        "request_id": request.request_id,
+        "revision": request.revision,
+        "precision": request.precision,
+        "model_info": request.model,
+        "pinned_revisions": pins_from_sources(store.version_sources(config.version), config.eval_sets),
+        "before_load": lambda folder: check_pinned_weights(request, folder),
+    }
+
+
 def _evaluate_held(config: LeaderboardConfig, store: Store, request: Request, keeper: LeaseKeeper) -> Evaluation:
     """The evaluation of a claimed request, stopped as soon as the keeper loses the lease."""
     evaluation = evaluate(
         config,
         request.model_id,
-        request_id=request.request_id,
-        revision=request.revision,
-        precision=request.precision,
-        model_info=request.model,
-        pinned_revisions=pins_from_sources(store.version_sources(config.version), config.eval_sets),
-        before_load=lambda folder: check_pinned_weights(request, folder),
+        **_as_requested(config, store, request),
         on_progress=keeper.update,
         should_stop=keeper.lost,
     )
@@ -259,16 +267,7 @@ def run_throughput(
     from evaluator.throughput_eval import evaluate_throughput
 
     try:
-        evaluation = evaluate_throughput(
-            config,
-            request.model_id,
-            request_id=request.request_id,
-            revision=request.revision,
-            precision=request.precision,
-            model_info=request.model,
-            pinned_revisions=pins_from_sources(store.version_sources(config.version), config.eval_sets),
-            before_load=lambda folder: check_pinned_weights(request, folder),
-        )
+        evaluation = evaluate_throughput(config, request.model_id, **_as_requested(config, store, request))
         store.publish_throughput(sign(evaluation.result, signing_key), evaluation.predictions, actor=worker)
     except Exception as exc:
         logger.warning("%s: throughput track failed: %s", request.request_id, redact(f"{type(exc).__name__}: {exc}"))

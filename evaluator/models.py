@@ -141,12 +141,16 @@ def utterances_in_call(args: tuple[Any, ...], kwargs: dict[str, Any], rows: tupl
     utterances (R2). A family that cuts a long utterance into chunks on the batch axis (`rows`: rows per
     utterance) still holds one utterance per chunk group; a batch dimension the rows do not explain counts as it
     is, so nothing unexplained can hide."""
-    utterances = 0
-    for value in (*args, *kwargs.values()):
-        if isinstance(value, torch.Tensor) and value.dim() >= 2:  # 1-D inputs (cache_position) are not batched
-            size = int(value.shape[0])
-            utterances = max(utterances, len(rows) if rows and size == sum(rows) else size)
-    return utterances
+    return max((_utterances(v, rows) for v in (*args, *kwargs.values()) if _batched(v)), default=0)
+
+
+def _batched(value: object) -> bool:
+    return isinstance(value, torch.Tensor) and value.dim() >= 2  # 1-D inputs (cache_position) are not batched
+
+
+def _utterances(value: torch.Tensor, rows: tuple[int, ...]) -> int:
+    size = int(value.shape[0])
+    return len(rows) if rows and size == sum(rows) else size
 
 
 @dataclass
@@ -163,11 +167,13 @@ class BatchProbe:
     rows: tuple[int, ...] = ()
 
     def __call__(self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        # Runs once per decoding step, inside the timed call: one pass over the inputs.
         self.forward_calls += 1
-        self.max_batch_size = max(self.max_batch_size, utterances_in_call(args, kwargs, self.rows))
         for value in (*args, *kwargs.values()):
-            if isinstance(value, torch.Tensor) and value.dim() >= 2 and value.is_floating_point():
-                self.input_dtypes.add(str(value.dtype).removeprefix("torch."))
+            if _batched(value):
+                self.max_batch_size = max(self.max_batch_size, _utterances(value, self.rows))
+                if value.is_floating_point():
+                    self.input_dtypes.add(str(value.dtype).removeprefix("torch."))
 
     def reset(self) -> None:
         self.max_batch_size, self.forward_calls = 0, 0

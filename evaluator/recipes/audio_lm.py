@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from evaluator.decoding import Decoding
 from evaluator.recipes.base import Inputs
 from evaluator.recipes.encoder_decoder import EncoderDecoder
 
@@ -31,16 +30,13 @@ class AudioLanguageModel(EncoderDecoder):
     #: A family that stacks fixed-length chunks of one utterance on the audio encoder's batch axis.
     chunk_s: ClassVar[float | None] = None
 
-    def build_decoding(self) -> Decoding:
-        silence = np.zeros(self.loaded.sampling_rate, dtype=np.float32)
-        prompt = self.request([silence])["input_ids"][0]
-        return self.generate_decoding(prompt=self.loaded.family.prompt, prompt_tokens=self.prompt_tokens(prompt))
+    prompt_key = "input_ids"
 
-    def prompt_tokens(self, input_ids: torch.Tensor) -> list[int]:
+    def prompt_tokens(self, ids: torch.Tensor) -> list[int]:
         """The request's token ids for one second of audio, with runs of one repeated id (the audio placeholders,
         whose count depends on the utterance's length) kept once."""
-        ids = [int(i) for i in input_ids]
-        return [token for index, token in enumerate(ids) if index == 0 or token != ids[index - 1]]
+        tokens = [int(i) for i in ids]
+        return [token for index, token in enumerate(tokens) if index == 0 or token != tokens[index - 1]]
 
     def hooked_modules(self) -> list[torch.nn.Module]:
         # The model itself runs once per decoding step, its audio encoder inside the first step: hooked once.

@@ -77,8 +77,6 @@ class Recipe:
 
     name: ClassVar[str]
     version: ClassVar[int] = 1
-    #: A short description of the decoding, shown on the About page and recorded in `decoding["strategy"]`.
-    strategy: ClassVar[str] = "greedy"
 
     def __init__(self, loaded: Loaded, limits: Limits) -> None:
         self.loaded = loaded

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -26,8 +26,19 @@ class EncoderDecoder(Recipe):
 
     name = "encoder-decoder"
 
+    #: For a prompted family, the processor output that holds its fixed request's token ids (None: no prompt).
+    prompt_key: ClassVar[str | None] = None
+
     def build_decoding(self) -> Decoding:
-        return self.generate_decoding()
+        if self.prompt_key is None:
+            return self.generate_decoding()
+        silence = np.zeros(self.loaded.sampling_rate, dtype=np.float32)  # the request for one second of audio
+        prompt = self.prompt_tokens(self.features([silence])[self.prompt_key][0])
+        return self.generate_decoding(prompt=self.loaded.family.prompt, prompt_tokens=prompt)
+
+    def prompt_tokens(self, ids: torch.Tensor) -> list[int]:
+        """The request's token ids as recorded in the result."""
+        return [int(i) for i in ids]
 
     def generate_decoding(self, **options: Any) -> Decoding:
         """`generate_decoding` with this model's files, config and the rules' budget."""
@@ -148,10 +159,7 @@ class Canary(EncoderDecoder):
 
     name = "canary"
 
-    def build_decoding(self) -> Decoding:
-        silence = np.zeros(self.loaded.sampling_rate, dtype=np.float32)
-        prompt = self.features([silence])["decoder_input_ids"][0]
-        return self.generate_decoding(prompt=self.loaded.family.prompt, prompt_tokens=[int(i) for i in prompt])
+    prompt_key = "decoder_input_ids"
 
     def features(self, waveforms: Sequence[np.ndarray]) -> Mapping[str, Any]:
         return self.loaded.processor.apply_transcription_request(audio=list(waveforms), source_language="en")
@@ -167,10 +175,7 @@ class CohereAsr(EncoderDecoder):
 
     name = "cohere-asr"
 
-    def build_decoding(self) -> Decoding:
-        silence = np.zeros(self.loaded.sampling_rate, dtype=np.float32)
-        prompt = self.features([silence])["decoder_input_ids"][0]
-        return self.generate_decoding(prompt=self.loaded.family.prompt, prompt_tokens=[int(i) for i in prompt])
+    prompt_key = "decoder_input_ids"
 
     @property
     def max_audio_s(self) -> float | None:

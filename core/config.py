@@ -73,7 +73,12 @@ class AuditConfig:
 
 @dataclass(frozen=True)
 class EvalSetConfig:
-    """One eval set: a local AudioFolder (`path`) or a Hub dataset (`hub_id`, `config`, `split`, `revision`)."""
+    """One eval set: a local AudioFolder (`path`) or a Hub dataset (`hub_id`, `config`, `split`, `revision`).
+
+    `claims` (R15): the test sets a model repo's claims may name that count as this one, each `id`,
+    `id:config` or `id:config:split` (an `.eval_results` entry's `task_id` stands in the config's place), e.g.
+    `"librispeech_asr:clean:test"`. A Hub set always counts its own `hub_id:config:split`; a local set, its name.
+    """
 
     name: str
     path: Path | None = None
@@ -84,6 +89,7 @@ class EvalSetConfig:
     audio_column: str = "audio"
     text_column: str = "text"
     id_column: str | None = None
+    claims: tuple[str, ...] = ()
 
     @property
     def source(self) -> str:
@@ -262,6 +268,10 @@ def _eval_sets(items: list[Mapping[str, Any]], base: Path, path: Path) -> tuple[
         if bool(item.get("path")) == bool(item.get("hub_id")):
             raise ConfigError(f"{path}: eval set {name!r} needs exactly one of `path` (local folder) or `hub_id`")
         values = dict(item)
+        claims = values.get("claims", ())
+        if not isinstance(claims, (list, tuple)) or not all(isinstance(c, str) and c.strip() for c in claims):
+            raise ConfigError(f"{path}: eval set {name!r}: `claims` must be a list of `id[:config[:split]]` strings")
+        values["claims"] = tuple(c.strip() for c in claims)
         if values.get("path"):
             values["path"] = _resolve(base, values["path"])
         result.append(EvalSetConfig(**values))

@@ -22,13 +22,21 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+#: The one hidden folder that is part of a model: the Hub's Evaluation Results files (`core.claims`, R15).
+EVAL_RESULTS_DIR = ".eval_results"
+
+
+def _counted(parts: tuple[str, ...]) -> bool:
+    """Not hidden (.git, .cache), except `.eval_results/<file>`: its claims are part of the revision."""
+    if parts[0] == EVAL_RESULTS_DIR and len(parts) == 2:
+        return not parts[1].startswith(".")
+    return not any(part.startswith(".") for part in parts)
+
+
 def model_files(folder: Path) -> list[Path]:
-    """Every regular file of the model, relative order fixed, hidden files (.git, .cache) left out."""
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
+    """Every regular file of the model, relative order fixed, hidden files (.git, .cache) left out but the
+    claims in `.eval_results/` kept, so a local folder's revision changes when its claims do."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and _counted(p.relative_to(folder).parts))
 
 
 def weight_file_hashes(folder: Path) -> dict[str, str]:

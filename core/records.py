@@ -175,6 +175,69 @@ class ModelInfo(Record):
     weight_files: dict[str, str] = field(default_factory=dict)
 
 
+# --- Claims (R15) ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimSource(Record):
+    """Where a claim was read: the file in the model repo and the entry in it, and the attribution the entry
+    gives itself (`source:` of an `.eval_results` entry: url, name, user), cleaned and capped, never checked."""
+
+    file: str
+    entry: str
+    url: str | None = None
+    name: str | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True)
+class Claim(Record):
+    """What a model repo says its WER is on one of the board's eval sets (see `core.claims`).
+
+    `wer` is a fraction, like every rate in records; `as_written` is the value as the file wrote it and `unit`
+    how it was read (`percent` or `fraction`), so a reader can check the reading. `dataset` names the test set
+    the file claims (`id:config:split`) that the board's config counts as `eval_set`."""
+
+    eval_set: str
+    wer: float
+    as_written: str
+    unit: str
+    dataset: str
+    source: ClaimSource
+    date: str | None = None
+    notes: str | None = None
+    verify_token: bool = False
+
+
+@dataclass(frozen=True)
+class ClaimsRead(Record):
+    """Every claim read from a model repo at its pinned revision, at submission (`core.claims.read_claims`).
+
+    `files`: what was read; `problems`: one line per file (or entry) that could not be read, "could not read
+    .eval_results/x.yaml: ..."; `unmatched`: WER claims on test sets none of the board's eval sets counts."""
+
+    claims: list[Claim] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    unmatched: int = 0
+
+
+@dataclass(frozen=True)
+class ClaimComparison(Record):
+    """One claim beside what the board measured on that eval set (R15): `gap_points` is measured minus claimed,
+    in percentage points (positive: the board measured more errors than the repo claims). Never ranked."""
+
+    claimed_wer: float
+    measured_wer: float
+    gap_points: float
+    as_written: str
+    unit: str
+    dataset: str
+    source: ClaimSource
+    date: str | None = None
+    notes: str | None = None
+
+
 @dataclass(frozen=True)
 class Request(Record):
     request_id: str
@@ -193,6 +256,10 @@ class Request(Record):
     schema_version: int = SCHEMA_VERSION
     #: Also measure the throughput track (R14) after the batch-one evaluation of this request.
     throughput: bool = False
+    #: What the model repo claimed at the pinned revision, read at submission (R15); None before claims were read.
+    claims: ClaimsRead | None = field(default=None, metadata=OMIT_DEFAULT)
+    #: Open a pull request with the verified results on the model's repo once FINISHED (opt-in, R15).
+    publish_results: bool = field(default=False, metadata=OMIT_DEFAULT)
 
     def replace(self, **changes: Any) -> Request:
         return dataclasses.replace(self, **changes)
@@ -334,6 +401,9 @@ class Result(Record):
     compute: Compute | None = None
     #: The family recipe that ran the model (None in results from before recipes were recorded).
     recipe: RecipeInfo | None = field(default=None, metadata=OMIT_DEFAULT)
+    #: R15: per eval set, what the model repo claimed at submission beside what was measured (signed with the
+    #: rest; absent from results without claims, which serialize and verify as they were signed).
+    claims: dict[str, list[ClaimComparison]] = field(default_factory=dict, metadata=OMIT_DEFAULT)
 
     def replace(self, **changes: Any) -> Result:
         return dataclasses.replace(self, **changes)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from core.records import Lease, LogEntry, ModelInfo, Request, Status
+from core.records import ClaimsRead, Lease, LogEntry, ModelInfo, Request, Status
 
 #: The events that change a request's status, and the status each one leaves it in.
 STATUS_EVENTS: dict[str, Status] = {
@@ -93,7 +93,23 @@ def submission_detail(request: Request) -> dict[str, object]:
     }
     if request.model is not None:
         detail["model"] = request.model.to_dict()
+    # R15: the repo's claims as read at the pinned revision, logged so they cannot change afterwards; left out
+    # (like the opt-in) when absent, so a request without them logs exactly what it did before.
+    if request.claims is not None:
+        detail["claims"] = request.claims.to_dict()
+    if request.publish_results:
+        detail["publish_results"] = True
     return detail
+
+
+def _claims(raw: object) -> ClaimsRead | None:
+    """The claims of a `submitted` event; None when it recorded none (or they do not parse)."""
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return ClaimsRead.from_dict(raw)
+    except (TypeError, ValueError, KeyError):
+        return None
 
 
 def _model_facts(raw: object) -> ModelInfo | None:
@@ -126,4 +142,6 @@ def recovered_request(replayed: Replayed) -> Request | None:
         error=replayed.error,
         model=_model_facts(detail.get("model")),
         throughput=detail.get("throughput") is True,
+        claims=_claims(detail.get("claims")),
+        publish_results=detail.get("publish_results") is True,
     )

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from core.claims import with_claims
 from core.compute import compute_record, job_context, with_compute
 from core.config import LeaderboardConfig
 from core.records import PredictionRow, Progress, Request, Result, ThroughputResult, parse_time
@@ -190,7 +191,8 @@ def run_once(
         with LeaseKeeper(store, request.request_id, worker, rules.lease_s, interval, expires) as keeper:
             evaluation = _evaluate_held(config, store, request, keeper)
             compute = compute_record(context, time.monotonic() - held_since)
-            result = sign(with_compute(evaluation.result, compute, config.workers.flavor), signing_key)
+            measured = with_claims(evaluation.result, request.claims)  # R15: beside what the repo claimed
+            result = sign(with_compute(measured, compute, config.workers.flavor), signing_key)
             finished = publish(
                 store, request, worker, result, evaluation.predictions, keeper, policy or DEFAULT_PUBLISH
             )
@@ -222,6 +224,10 @@ def run_once(
     logger.info("%s finished: avg WER %.4f, RTF %.4f", request.request_id, aggregate.avg_wer, aggregate.rtf)
     if request.throughput and finished is not None and finished.status == "FINISHED":
         run_throughput(config, store, request, signing_key, worker)
+    if request.publish_results and finished is not None and finished.status == "FINISHED":
+        from evaluator.results_pr import publish_results_pr
+
+        publish_results_pr(config, store, request.request_id, actor=worker)  # logs its outcome; never raises
     return finished
 
 

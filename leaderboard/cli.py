@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also measure offline throughput after batch one (the form's tick box)",
     )
+    submit.add_argument(
+        "--publish-results",
+        action="store_true",
+        help="open a pull request with the verified results on the model's repo once finished (the form's tick box)",
+    )
     return parser
 
 
@@ -55,8 +60,12 @@ def submit_command(
     config = load_config(args.config)
     store = store or open_store(config)
     source = source or ModelInspector(LocalModels(config.models_dir), HubModels())
-    form = SubmissionForm.from_inputs(args.model, args.revision, args.precision, True, args.throughput)
-    outcome = submission.submit(form, config.local_user, source=source, store=store, rules=config.rules)
+    form = SubmissionForm.from_inputs(
+        args.model, args.revision, args.precision, True, args.throughput, args.publish_results
+    )
+    outcome = submission.submit(
+        form, config.local_user, source=source, store=store, rules=config.rules, eval_sets=config.eval_sets
+    )
     if not outcome.accepted or outcome.request is None:
         print(plain(outcome.message), file=err)
         return 1

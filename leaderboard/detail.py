@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
 from core.licenses import shown_license
-from core.records import HUB_REPO_ID, Compute, Request, Result
+from core.records import HUB_REPO_ID, ClaimComparison, Compute, LogEntry, Request, Result
 from core.untrusted import html_text, md_code, md_text
 from leaderboard.table import BoardEntry, badges, format_params, model_url
 
@@ -283,3 +283,83 @@ def decoding_section(result: Result) -> str:
 
 
 EMPTY_DETAIL = "### No results yet\n\nWhen a submitted model has been evaluated, choose it here to see every number."
+
+
+# --- claimed vs measured (R15) ----------------------------------------------------------------------------
+
+CLAIMS_INTRO = (
+    "What the model's own repo said at the pinned revision (its `.eval_results/*.yaml` files and its card's "
+    "`model-index`, read at submission), beside what this board measured. Claims are never ranked; a gap is a "
+    "fact about two measurements under different conditions, not an accusation."
+)
+
+
+def _claimant(comparison: ClaimComparison) -> str:
+    """Who says it, as markdown: the model card, or the `.eval_results` file and its entry."""
+    source = comparison.source
+    if source.file == "README.md":
+        return f"the model card (`model-index`, {md_text(source.entry)})"
+    return f"{md_code(source.file)} ({md_text(source.entry)})"
+
+
+def claim_sentence(eval_set: str, comparison: ClaimComparison, gpu_class: str) -> str:
+    """One claim as a fact, in markdown: "the model card says 5.1%, measured 6.3% here under batch one on A10G"."""
+    shown = f"{comparison.claimed_wer * 100:.2f}"
+    written_as = comparison.as_written.rstrip("%").strip()
+    plain = comparison.unit == "percent" and written_as in (shown, shown.rstrip("0").rstrip("."))
+    written = "" if plain else f" (written {md_code(comparison.as_written)}, read as a {comparison.unit})"
+    when = f" on {md_text(comparison.date)}" if comparison.date else ""
+    conditions = f"; the claim's conditions: “{md_text(comparison.notes)}”" if comparison.notes else ""
+    return (
+        f"On {md_code(eval_set)}: {_claimant(comparison)} says {_pct(comparison.claimed_wer)}%{written}{when}, "
+        f"measured {_pct(comparison.measured_wer)}% here under batch one on {md_text(gpu_class)} "
+        f"({comparison.gap_points:+.2f} points){conditions}."
+    )
+
+
+def claims_markdown(result: Result, request: Request | None, log: Sequence[LogEntry]) -> str:
+    """The detail page's "Claimed vs measured" section: a table, one factual sentence per claim, the claim files
+    that could not be read, and the results pull request (opened or failed) when the submitter asked for one.
+    Every text from the model repo is escaped (`core.untrusted`)."""
+    parts = ["### Claimed vs measured (R15)", CLAIMS_INTRO]
+    rows, sentences = [], []
+    for eval_set, comparisons in result.claims.items():
+        for c in comparisons:
+            cells = [
+                eval_set,
+                f"{_pct(c.claimed_wer)}%",
+                f"{_pct(c.measured_wer)}%",
+                f"{c.gap_points:+.2f}",
+                f"{c.source.file} ({c.source.entry})" + (f" · {c.source.name}" if c.source.name else ""),
+                c.date or "",
+                c.notes or "",
+            ]
+            rows.append("<tr>" + "".join(f"<td>{html_text(v)}</td>" for v in cells) + "</tr>")
+            sentences.append(f"- {claim_sentence(eval_set, c, result.hardware.gpu_class)}")
+    if rows:
+        head = "".join(
+            f"<th>{h}</th>"
+            for h in ("Eval set", "Claimed", "Measured here", "Gap (points)", "Source", "Date", "Conditions")
+        )
+        parts += [f'<table class="lb-claims"><tr>{head}</tr>{"".join(rows)}</table>', "\n".join(sentences)]
+    else:
+        parts.append("_The model's repo claimed no WER on this board's eval sets at the pinned revision._")
+    claims = request.claims if request else None
+    if claims and claims.problems:
+        parts.append("Left out of the claims: " + "; ".join(md_text(p) for p in claims.problems[:10]) + ".")
+    parts.append(results_pr_line(result.request_id, log))
+    return "\n\n".join(p for p in parts if p)
+
+
+def results_pr_line(request_id: str, log: Sequence[LogEntry]) -> str:
+    """The results pull request on the model's repo (R15), from the log: its link, or why it could not be opened."""
+    for entry in reversed(log):
+        if entry.request_id != request_id or entry.event not in ("results_pr_opened", "results_pr_failed"):
+            continue
+        if entry.event == "results_pr_failed":
+            return f"The pull request with these results could not be opened: {md_text(entry.detail.get('error'))}."
+        url = str(entry.detail.get("pr_url", ""))
+        number = md_text(entry.detail.get("pr_num", ""))
+        link = f"[#{number}]({url})" if _SAFE_URL.match(url) else f"#{number}"
+        return f"📬 A pull request adding these verified results to the model's repo was opened: {link}."
+    return ""

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 from safetensors import SafetensorError, safe_open
 
+from core.claims import CARD_FILE, MAX_CARD_BYTES, MAX_FILE_BYTES, MAX_FILES, is_claims_file
 from core.model_files import (
     WEIGHT_SUFFIXES,
     card_declared_license,
@@ -93,6 +95,7 @@ class LocalModels:
                 parameters += count_parameters(folder / name)
         except (OSError, SafetensorError):
             parameters = 0
+        claim_files, claim_problems = local_claim_files(folder, files)
         return ModelFacts(
             model_id=model_id,
             source="local",
@@ -105,7 +108,63 @@ class LocalModels:
             parameters=parameters,
             location=str(folder),
             license_name=declared.name,
+            claim_files=claim_files,
+            claim_problems=claim_problems,
         )
+
+
+# --- claim files (R15) ------------------------------------------------------------------------------------
+
+
+def claim_paths(files: Iterable[str]) -> list[str]:
+    """The claim files among a model's files: `.eval_results/*.yaml` by name (at most `MAX_FILES`), README.md."""
+    names = sorted(f for f in files if is_claims_file(f))[:MAX_FILES]
+    return names + ([CARD_FILE] if CARD_FILE in files else [])
+
+
+def _limit(path: str) -> int:
+    return MAX_CARD_BYTES if path == CARD_FILE else MAX_FILE_BYTES
+
+
+def _too_big(path: str, size: int) -> str:
+    return f"could not read {path}: {size:,} bytes, over the {_limit(path):,}-byte limit"
+
+
+def local_claim_files(folder: Path, files: Iterable[str]) -> tuple[dict[str, bytes], tuple[str, ...]]:
+    """The claim files of a local model folder (sizes checked before reading), and what could not be read."""
+    found: dict[str, bytes] = {}
+    problems: list[str] = []
+    for path in claim_paths(files):
+        try:
+            size = (folder / path).stat().st_size
+            if size > _limit(path):
+                problems.append(_too_big(path, size))
+                continue
+            found[path] = (folder / path).read_bytes()
+        except OSError as exc:
+            problems.append(f"could not read {path}: {type(exc).__name__}")
+    return found, tuple(problems)
+
+
+def hub_claim_files(
+    api: HubApi, model_id: str, sha: str, sizes: Mapping[str, int | None]
+) -> tuple[dict[str, bytes], tuple[str, ...]]:
+    """The claim files of a Hub model at `sha` (one download each, sizes checked first from the listing); a
+    failed download is a problem line, never a refusal of the submission."""
+    found: dict[str, bytes] = {}
+    problems: list[str] = []
+    for path in claim_paths(sizes):
+        size = sizes.get(path)
+        if size is not None and size > _limit(path):
+            problems.append(_too_big(path, size))
+            continue
+        try:
+            data = Path(api.hf_hub_download(model_id, path, revision=sha)).read_bytes()
+        except Exception as exc:  # offline, 5xx, a file gone: the claims are left out, the submission goes on
+            problems.append(f"could not read {path}: download failed ({type(exc).__name__})")
+            continue
+        found[path] = data
+    return found, tuple(problems)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -186,6 +245,8 @@ class HubModels:
                 parameters = None
             except Exception as exc:
                 raise InspectionError(_unreachable(model_id, exc)) from exc
+        sizes = {s.rfilename: getattr(s, "size", None) for s in siblings}
+        claim_files, claim_problems = hub_claim_files(self.api, model_id, sha, sizes) if sha else ({}, ())
         return ModelFacts(
             model_id=model_id,
             source="hub",
@@ -198,6 +259,8 @@ class HubModels:
             parameters=parameters,
             location=url,
             license_name=declared.name,
+            claim_files=claim_files,
+            claim_problems=claim_problems,
         )
 
 

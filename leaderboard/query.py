@@ -11,6 +11,7 @@ forgiving: a hand-edited or stale link never breaks the page, unknown or malform
 | `realtime` | `1`: only entries meeting the real-time constraint | |
 | `official` | `0`: include unofficial entries | |
 | `flagged` | `1`: include entries whose latest audit failed (R13) | |
+| `claims` | `1`: only entries whose model repo claimed a WER on one of the eval sets (R15) | |
 | `sort` | sort option id | `sort=rtf` |
 | `cols` | shown optional columns | `cols=avg_wer,rtf` |
 | `tab` | the open page, when not the Leaderboard | `tab=plot` |
@@ -72,6 +73,8 @@ def filters_to_query(filters: Filters) -> str:
         params.append(("official", "0"))
     if filters.show_flagged:
         params.append(("flagged", "1"))
+    if filters.claims_only:
+        params.append(("claims", "1"))
     if filters.sort != DEFAULT_SORT:
         params.append(("sort", filters.sort))
     if filters.columns is not None:
@@ -94,6 +97,7 @@ def filters_from_query(params: Mapping[str, str] | str) -> Filters:
     values["realtime_only"] = params.get("realtime", "").lower() in ("1", "true", "yes")
     values["official_only"] = params.get("official", "").lower() not in ("0", "false", "no")
     values["show_flagged"] = params.get("flagged", "").lower() in ("1", "true", "yes")
+    values["claims_only"] = params.get("claims", "").lower() in ("1", "true", "yes")
     if params.get("sort"):
         values["sort"] = params["sort"]
     if "cols" in params:

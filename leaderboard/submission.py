@@ -11,18 +11,19 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from core.config import Rules
+from core.claims import read_claims
+from core.config import EvalSetConfig, Rules
 from core.families import FAMILIES, Family, missing_package_message, package_installed, supported_list
 from core.licenses import DeclaredLicense, license_id, license_problem
 from core.model_files import UNSAFE_WEIGHT_SUFFIXES
-from core.records import HUB_REPO_ID, PRECISIONS, LogEntry, ModelInfo, Request, Status, parse_time
+from core.records import HUB_REPO_ID, PRECISIONS, ClaimsRead, LogEntry, ModelInfo, Request, Status, parse_time
 from core.store import Refused, Store, StoreError, StoreState
-from core.untrusted import echo
+from core.untrusted import echo, md_text
 
 MODEL_ID_PATTERN = HUB_REPO_ID
 REVISION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}\Z")
@@ -44,6 +45,7 @@ class SubmissionForm:
     precision: str
     accepted_rules: bool
     throughput: bool = False  # also measure the offline throughput track after batch one (R14)
+    publish_results: bool = False  # open a PR with the verified results on the model's repo (R15)
 
     @classmethod
     def from_inputs(
@@ -53,6 +55,7 @@ class SubmissionForm:
         precision: str | None,
         accepted_rules: bool | None,
         throughput: bool | None = False,
+        publish_results: bool | None = False,
     ) -> SubmissionForm:
         return cls(
             model_id=(model_id or "").strip(),
@@ -60,6 +63,7 @@ class SubmissionForm:
             precision=(precision or "").strip(),
             accepted_rules=bool(accepted_rules),
             throughput=bool(throughput),
+            publish_results=bool(publish_results),
         )
 
 
@@ -83,6 +87,10 @@ class ModelFacts:
     parameters: int | None
     location: str
     license_name: str | None = None
+    #: The claim files at `sha` (R15): `.eval_results/*.yaml` and README.md, path -> bytes, as fetched (capped).
+    claim_files: Mapping[str, bytes] = field(default_factory=dict)
+    #: Claim files that could not be fetched, one line each ("could not read ...: ...").
+    claim_problems: tuple[str, ...] = ()
 
     @property
     def declared_license(self) -> DeclaredLicense:
@@ -400,8 +408,36 @@ def accepted_message(request: Request, position: int, running: int) -> str:
     return (
         f"✅ **Accepted.** {echo(request.model_id)} at {echo(request.revision[:12])} ({request.precision}) is request "
         f"{echo(request.request_id)}, **#{position} in the queue** ({queue}). Follow it on the Queue tab; the result "
-        "appears on the Leaderboard when the evaluation finishes."
+        "appears on the Leaderboard when the evaluation finishes." + claims_message(request.claims)
     )
+
+
+def claims_message(claims: ClaimsRead | None) -> str:
+    """What the submission recorded of the repo's own claims (R15), and each claim file it could not read."""
+    if claims is None:
+        return ""
+    sets = sorted({c.eval_set for c in claims.claims})
+    found = (
+        f"{len(claims.claims)} claimed WER(s) on {', '.join(echo(s) for s in sets)} were recorded from the model "
+        "repo, to be shown beside the measured numbers."
+        if claims.claims
+        else "No claimed WER on this board's eval sets was found in the model repo."
+    )
+    problems = "".join(f"\n- {md_text(p)}" for p in claims.problems[:10])
+    return f"\n\n{found}" + (f" Some claim files were left out:{problems}" if problems else "")
+
+
+def submission_claims(facts: ModelFacts, eval_sets: Sequence[EvalSetConfig]) -> ClaimsRead | None:
+    """The repo's claims at the pinned revision (R15); None when its files claim nothing on this board's eval
+    sets and nothing was unreadable (the request and its log event then stay as they were). Never raises:
+    claims are untrusted input and never block a submission."""
+    if not facts.claim_files and not facts.claim_problems:
+        return None
+    try:
+        read = read_claims(facts.claim_files, eval_sets, facts.claim_problems)
+    except Exception as exc:  # a parser bug must not refuse a valid model
+        return ClaimsRead(problems=[f"could not read the claim files: internal error ({type(exc).__name__})"])
+    return read if read.claims or read.problems else None
 
 
 def submit(
@@ -413,9 +449,11 @@ def submit(
     rules: Rules,
     families: Sequence[Family] = FAMILIES,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    eval_sets: Sequence[EvalSetConfig] = (),
 ) -> SubmissionOutcome:
     """Validate `form` (nothing is written unless every rule holds), then write the PENDING request and its
-    log entry. Returns the outcome the form shows; never raises for a refusal."""
+    log entry, with the repo's claims on `eval_sets` (R15). Returns the outcome the form shows; never raises
+    for a refusal."""
     for refusal in (
         check_submitter(submitter),
         check_model_id(form.model_id),
@@ -450,6 +488,8 @@ def submit(
             weight_files={name: sha for name, sha in facts.weight_files.items() if sha},
         ),
         throughput=form.throughput,
+        claims=submission_claims(facts, eval_sets),
+        publish_results=form.publish_results,
     )
     placement = _Placement()
     try:

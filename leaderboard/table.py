@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.claims import average_gap
 from core.cost import cost_of_batch_one
 from core.families import family_for
 from core.licenses import shown_license
@@ -80,6 +81,9 @@ class BoardEntry:
     audit_passed: bool | None = None  # the latest audit's verdict; None: never audited
     #: Batch-one cost (R14): the price recorded in the result's rules x RTF x 1000; None when none was recorded.
     usd_per_1000_audio_hours: float | None = None
+    #: R15: mean of measured minus claimed WER, in points, over the eval sets the model repo claimed; None when it
+    #: claimed none. A fact shown on request, never ranked or sorted on by default.
+    claims_gap: float | None = None
 
     @property
     def flagged(self) -> bool:
@@ -139,6 +143,7 @@ def make_entry(item: BoardInput, verified: Callable[[Result], bool] | None = Non
         audited_at=item.audit.finished_at if item.audit else None,
         audit_passed=item.audit.passed if item.audit else None,
         usd_per_1000_audio_hours=cost_of_batch_one(result),
+        claims_gap=average_gap(result),
     )
 
 
@@ -237,17 +242,21 @@ def audit_cell(entry: BoardEntry) -> str:
 
 @dataclass(frozen=True)
 class Column:
-    """A table column: `id` is what the URL and the column picker use, `label` what the header shows."""
+    """A table column: `id` is what the URL and the column picker use, `label` what the header shows;
+    `default`: shown on a plain board (False: only when the viewer picks it)."""
 
     id: str
     label: str
     datatype: str
+    default: bool = True
 
 
 RANK = Column("rank", "Rank", "number")
 COST_COLUMN = "cost"
 COST_LABEL = "$ per 1,000 audio hours"
 MODEL = Column("model", "Model", "markdown")
+CLAIMS_COLUMN = "claims_gap"
+CLAIMS_LABEL = "Claimed vs measured (avg gap, pts)"
 
 
 def dataset_column_id(eval_set: str) -> str:
@@ -268,6 +277,7 @@ def optional_columns(eval_sets: Sequence[str]) -> list[Column]:
         Column("license", "License", "str"),
         Column("badges", "Badges", "str"),
         Column("audit", "Last audit", "str"),
+        Column(CLAIMS_COLUMN, CLAIMS_LABEL, "number", default=False),
     ]
 
 
@@ -300,7 +310,7 @@ class Filters:
     """What the viewer chose; the defaults are the board a new visitor sees (official results only).
 
     Empty tuples mean "any". `params_min_m`/`params_max_m` are millions of parameters; rows whose parameter
-    count is unknown are left out once either bound is set. `columns=None` shows every column.
+    count is unknown are left out once either bound is set. `columns=None` shows the default columns.
     """
 
     search: str = ""
@@ -314,6 +324,7 @@ class Filters:
     sort: str = DEFAULT_SORT
     columns: tuple[str, ...] | None = None
     show_flagged: bool = False  # include entries whose latest audit failed (R13)
+    claims_only: bool = False  # only entries whose model repo claimed a WER on one of the eval sets (R15)
 
 
 # --- the board --------------------------------------------------------------------------------------------
@@ -391,6 +402,8 @@ class Board:
             keep &= frame["params_n"] <= filters.params_max_m * 1e6
         for term in filters.search.lower().split():
             keep &= frame["search_text"].str.contains(term, regex=False)
+        if filters.claims_only:
+            keep &= frame["has_claims"]
         if not filters.show_flagged:
             keep &= ~frame["flagged"]
         return keep
@@ -421,9 +434,9 @@ class Board:
         )
 
     def visible_columns(self, ids: Sequence[str] | None) -> list[Column]:
-        """The optional columns to show, in display order; unknown ids are ignored, None means all."""
+        """The optional columns to show, in display order; unknown ids are ignored, None means the defaults."""
         if ids is None:
-            return list(self.columns)
+            return [c for c in self.columns if c.default]
         wanted = set(ids)
         return [c for c in self.columns if c.id in wanted]
 
@@ -467,6 +480,8 @@ def build_board(
         "rtfx": np.array([e.rtfx for e in entries], dtype=float),
         "latency_p90_s": np.array([e.latency_p90_s for e in entries], dtype=float),
         COST_COLUMN: np.array([_or_nan(e.usd_per_1000_audio_hours) for e in entries], dtype=float),
+        CLAIMS_COLUMN: np.array([_or_nan(e.claims_gap) for e in entries], dtype=float),
+        "has_claims": np.array([e.claims_gap is not None for e in entries], dtype=bool),
         "meets_realtime": np.array([e.meets_realtime for e in entries], dtype=bool),
         "official": np.array([e.official for e in entries], dtype=bool),
         "verified": [e.verified for e in entries],
@@ -491,6 +506,7 @@ def build_board(
     data["show:rtfx"] = significant_array(data["rtfx"])
     data["show:latency_p90"] = significant_array(data["latency_p90_s"])
     data[f"show:{COST_COLUMN}"] = significant_array(data[COST_COLUMN])
+    data[f"show:{CLAIMS_COLUMN}"] = np.round(data[CLAIMS_COLUMN], 2)
     for name in names:
         column = dataset_column_id(name)
         data[column] = np.array([e.dataset_wer.get(name, nan) for e in entries], dtype=float)
@@ -546,6 +562,7 @@ def csv_frame(view: BoardView, eval_sets: Sequence[str]) -> pd.DataFrame:
             "gpu_class": raw["gpu_class"],
             "last_audit_at": raw["audited_at"],
             "last_audit_passed": raw["audit_passed"],
+            "claims_avg_gap_points": raw[CLAIMS_COLUMN],
             "request_id": raw["request_id"],
         }
     )

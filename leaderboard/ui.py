@@ -232,8 +232,10 @@ class Ui:
             accepted: bool,
             throughput: bool,
             profile: gr.OAuthProfile | None,
+            publish: bool = False,  # gradio passes the profile by its type and the inputs in order around it
         ) -> Update:
-            return {**submit.submit(model, revision, precision, accepted, throughput, profile), **queue.render()}
+            answer = submit.submit(model, revision, precision, accepted, throughput, profile, publish)
+            return {**answer, **queue.render()}
 
         submit.button.click(
             on_submit, inputs=submit.inputs, outputs=[submit.result, *queue.outputs], concurrency_limit=4

@@ -16,7 +16,11 @@ for the endpoints a store, a submission check and `verify` use:
   ones, so the client drops unchanged files; `uploadMode: "lfs"` for files over `LFS_THRESHOLD` bytes),
   `POST /api/{type}s/{repo}/commit/{rev}` (ndjson `file`, `lfsFile`, `deletedFile`, `deletedFolder`;
   `parentCommit` that is not the head answers 412; an `lfsFile` whose object was never uploaded is refused),
-  `POST /api/validate-yaml`;
+  `POST /api/validate-yaml`; `create_pr=1` on a commit opens a pull request instead: the commit goes to a new
+  `refs/pr/<n>` on top of the head (main does not move) and the answer names its `pullRequestUrl`;
+- pull requests: `GET /api/{type}s/{repo}/refs?include_prs=1` lists each as `refs/pr/<n>`, and
+  `GET /api/{type}s/{repo}/discussions` (`type`, `status`, `author` filters, pages of 50 by `p`) lists them with
+  their titles, as `HfApi.get_repo_discussions` reads them; a PR's files are read at `repo.at("refs/pr/<n>")`;
 - the Git LFS basic transfer: `POST /[{type}s/]{repo}.git/info/lfs/objects/batch` answers, per object, an
   `upload` action (a signed `PUT` URL on `LFS_STORAGE`, standing in for S3) and a `verify` action, or no
   actions when the repo already stores that object; `PUT` stores the bytes (refused unless the URL's signature
@@ -112,6 +116,7 @@ class Repo:
     lfs: set[str] = field(default_factory=set)
     lfs_at: dict[str, frozenset[str]] = field(default_factory=dict)
     objects: dict[str, bytes] = field(default_factory=dict)
+    pulls: list[PullRequest] = field(default_factory=list)
 
     @property
     def head(self) -> tuple[str, dict[str, bytes]]:
@@ -121,10 +126,13 @@ class Repo:
         if revision == "main":
             return self.head
         revision = self.meta.get("refs", {}).get(revision, revision)  # tags and other branches
-        for sha, files in self.commits:
-            if sha == revision:
+        for sha, files in [*self.commits, *((p.sha, p.files) for p in self.pulls)]:
+            if sha == revision or revision == f"refs/pr/{self._num_of(sha)}":
                 return sha, files
         return None
+
+    def _num_of(self, sha: str) -> int | None:
+        return next((p.num for p in self.pulls if p.sha == sha), None)
 
     def is_lfs(self, sha: str, path: str) -> bool:
         """Whether `path` is an LFS file at commit `sha`."""
@@ -137,6 +145,21 @@ class Repo:
                 self.lfs_at.setdefault(earlier, frozenset(self.lfs))
             self.lfs_at[sha] = frozenset(paths)
         self.lfs = set(paths)
+
+
+@dataclass
+class PullRequest:
+    """A pull request opened by a commit with `create_pr=1`: its number, title (the commit summary), description,
+    author (the caller's token), status, and the commit on `refs/pr/<num>` with its whole tree."""
+
+    num: int
+    title: str
+    description: str
+    author: str
+    sha: str
+    files: dict[str, bytes]
+    created_at: str
+    status: str = "open"
 
 
 @dataclass
@@ -443,14 +466,18 @@ class HubEmulator:
             revision = rest.removeprefix("revision/") if rest.startswith("revision/") else "main"
             return self._info(repo, revision, params.get("blobs") == "true", params.get_list("expand"))
         if route == "refs":
-            return httpx2.Response(
-                200,
-                json={
-                    "branches": [{"name": "main", "ref": "refs/heads/main", "targetCommit": repo.head[0]}],
-                    "converts": [],
-                    "tags": [],
-                },
-            )
+            body: dict[str, Any] = {
+                "branches": [{"name": "main", "ref": "refs/heads/main", "targetCommit": repo.head[0]}],
+                "converts": [],
+                "tags": [],
+            }
+            if params.get("include_prs") in ("1", "true", "True"):
+                body["pullRequests"] = [
+                    {"name": f"refs/pr/{p.num}", "ref": f"refs/pr/{p.num}", "targetCommit": p.sha} for p in repo.pulls
+                ]
+            return httpx2.Response(200, json=body)
+        if route == "discussions":
+            return self._discussions(repo, params)
         if route == "tree":
             revision, _, folder = rest.removeprefix("tree/").partition("/")
             return self._tree(request, repo, revision, folder, params.get("recursive") in ("true", "True", "1"))
@@ -459,7 +486,8 @@ class HubEmulator:
         if route == "preupload":
             return self._preupload(repo, json.loads(request.content))
         if route == "commit":
-            return self._commit(repo, request.content)
+            author = request.headers.get("authorization", "anonymous").removeprefix("Bearer ")[:12] or "anonymous"
+            return self._commit(repo, request.content, params.get("create_pr") == "1", author)
         raise AssertionError(f"the emulator does not serve {request.method} {path}")
 
     def _repo(self, repo_type: str, repo_id: str) -> Repo:
@@ -670,12 +698,38 @@ class HubEmulator:
             raise _error(404, None, f"LFS object {body.get('oid')} is not stored with size {body.get('size')}")
         return httpx2.Response(200, json={"success": True})
 
-    def _commit(self, repo: Repo, content: bytes) -> httpx2.Response:
+    def _discussions(self, repo: Repo, params: Any) -> httpx2.Response:
+        """The repo's pull requests as `GET .../discussions` lists them (this emulator opens no plain discussion)."""
+        found = [
+            p
+            for p in reversed(repo.pulls)  # the Hub lists the newest first
+            if params.get("type") in (None, "all", "pull_request")
+            and params.get("status") in (None, "all", p.status)
+            and params.get("author") in (None, p.author)
+        ]
+        start = int(params.get("p", 0)) * 50
+        page = [
+            {
+                "num": p.num,
+                "title": p.title,
+                "author": {"name": p.author},
+                "createdAt": p.created_at,
+                "status": p.status,
+                "repo": {"name": repo.repo_id, "type": repo.repo_type},
+                "isPullRequest": True,
+            }
+            for p in found[start : start + 50]
+        ]
+        return httpx2.Response(200, json={"discussions": page, "count": len(found), "start": start})
+
+    def _commit(
+        self, repo: Repo, content: bytes, create_pr: bool = False, author: str = "anonymous"
+    ) -> httpx2.Response:
         lines = [json.loads(line) for line in content.splitlines() if line.strip()]
         header = lines[0]["value"]
         head_sha, head_files = repo.head
         parent = header.get("parentCommit")
-        if parent is not None and parent != head_sha:
+        if parent is not None and parent != head_sha and not create_pr:
             raise _error(412, None, "A commit has happened since. Please refresh and try again.")
         files = dict(head_files)
         lfs = {p for p in head_files if repo.is_lfs(head_sha, p)}
@@ -704,15 +758,25 @@ class HubEmulator:
             else:
                 raise AssertionError(f"the emulator does not serve commit operation {line['key']}")
         sha = self.new_sha()
-        repo.commits.append((sha, files))
-        repo.set_lfs(sha, lfs)
         prefix = "" if repo.repo_type == "model" else f"{repo.repo_type}s/"
+        pull_url = None
+        if create_pr:  # main stays where it is; the commit lives on refs/pr/<num>
+            num = len(repo.pulls) + 1
+            summary = str(header.get("summary", ""))
+            created = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+            repo.pulls.append(
+                PullRequest(num, summary, str(header.get("description", "")), author, sha, files, created)
+            )
+            pull_url = f"{ENDPOINT}/{prefix}{repo.repo_id}/discussions/{num}"
+        else:
+            repo.commits.append((sha, files))
+            repo.set_lfs(sha, lfs)
         return httpx2.Response(
             200,
             json={
                 "commitUrl": f"{ENDPOINT}/{prefix}{repo.repo_id}/commit/{sha}",
                 "commitOid": sha,
-                "pullRequestUrl": None,
+                "pullRequestUrl": pull_url,
             },
         )
 
@@ -755,7 +819,7 @@ def _route(method: str, path: str, host: str = "huggingface.co") -> str:
         return "unknown"
     if not rest or rest.startswith("revision/"):
         return "info"
-    for name in ("refs", "tree", "paths-info", "preupload", "commit"):
+    for name in ("refs", "tree", "paths-info", "preupload", "commit", "discussions"):
         if rest == name or rest.startswith(f"{name}/"):
             return name
     return "unknown"

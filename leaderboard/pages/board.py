@@ -72,10 +72,16 @@ class BoardPage:
                     elem_id="lb-flagged",
                     info="Entries whose latest audit failed are left out of the ranking (R13).",
                 )
+                self.claims = gr.Checkbox(
+                    label="Has claims",
+                    value=False,
+                    elem_id="lb-claims",
+                    info="Only models whose own repo claims a WER on these eval sets (R15); never ranked.",
+                )
         with gr.Accordion("Columns", open=False):
             self.columns = gr.CheckboxGroup(
                 [(c.label, c.id) for c in board.columns],
-                value=[c.id for c in board.columns],
+                value=[c.id for c in board.columns if c.default],
                 show_label=False,
                 elem_id="lb-columns",
             )
@@ -122,6 +128,7 @@ class BoardPage:
             self.sort,
             self.columns,
             self.flagged,
+            self.claims,
         ]
 
     @property
@@ -139,8 +146,9 @@ class BoardPage:
 
     def filters(self, loaded: Loaded, *values: Any) -> Filters:
         """The controls' values as filters this board can show."""
-        all_ids = [c.id for c in loaded.board.columns]
-        return sanitize(filters_from_controls(*values, all_columns=all_ids), loaded.board)
+        columns = loaded.board.columns
+        all_ids, defaults = [c.id for c in columns], [c.id for c in columns if c.default]
+        return sanitize(filters_from_controls(*values, all_columns=all_ids, default_columns=defaults), loaded.board)
 
     def render(
         self, view: BoardView, filters: Filters, loaded: Loaded, shown: Layout | None = None, *, serialized: bool = True
@@ -178,7 +186,7 @@ class BoardPage:
     def restore(self, filters: Filters, loaded: Loaded) -> Update:
         """The controls set to `filters` (from a shared link), with choices from this board."""
         board = loaded.board
-        shown = list(filters.columns) if filters.columns is not None else [c.id for c in board.columns]
+        shown = [c.id for c in board.visible_columns(filters.columns)]
         return {
             self.search: filters.search,
             self.licenses: gr.Dropdown(
@@ -197,4 +205,5 @@ class BoardPage:
             ),
             self.columns: gr.CheckboxGroup(choices=[(c.label, c.id) for c in board.columns], value=shown),
             self.flagged: filters.show_flagged,
+            self.claims: filters.claims_only,
         }

@@ -13,7 +13,7 @@ from core.records import ThroughputResult
 from core.store import Store
 from leaderboard.audit_view import audit_markdown
 from leaderboard.data import Loaded
-from leaderboard.detail import EMPTY_DETAIL, DetailView, detail_choices, detail_view
+from leaderboard.detail import EMPTY_DETAIL, DetailView, claims_markdown, detail_choices, detail_view
 from leaderboard.pages.board import Update
 from leaderboard.pages.serving import READ_ONLY
 from leaderboard.pages.throughput import throughput_records
@@ -67,6 +67,7 @@ class DetailPage:
         self.link = gr.Markdown(elem_classes=["lb-link"], elem_id="detail-link")
         self.header = gr.Markdown(EMPTY_DETAIL, elem_id="detail-header")
         self.table = gr.Dataframe(interactive=False, wrap=True, show_label=False, visible=False, elem_id="detail-table")
+        self.claims = gr.Markdown(elem_id="detail-claims")
         self.tracks = gr.Markdown(elem_id="detail-tracks")
         self.audit = gr.Markdown(elem_id="detail-audit")
         with gr.Row(equal_height=True):
@@ -106,6 +107,7 @@ class DetailPage:
             self.link,
             self.header,
             self.table,
+            self.claims,
             self.tracks,
             self.audit,
             self.audit_button,
@@ -142,6 +144,7 @@ class DetailPage:
             self.link: f"Link to this entry: [`{detail_link(request_id)}`]({detail_link(request_id)})",
             self.header: view.header,
             self.table: gr.Dataframe(value=view.datasets, visible=True),
+            self.claims: loaded.cached(("claims", request_id), lambda: self.claims_of(loaded, request_id)),
             self.tracks: loaded.cached(("tracks", request_id), lambda: self.tracks_of(loaded, request_id)),
             self.audit: loaded.cached(("audit", request_id), lambda: self.audits(loaded, request_id)),
             self.audit_button: gr.Button(visible=True),
@@ -170,6 +173,12 @@ class DetailPage:
         return tracks_markdown(both_tracks(result, throughput, self.verified))
 
     @staticmethod
+    def claims_of(loaded: Loaded, request_id: str) -> str:
+        """What the model's repo claimed beside what was measured, and the results PR if one was asked for (R15)."""
+        snapshot = loaded.snapshot
+        return claims_markdown(snapshot.results[request_id], snapshot.requests.get(request_id), snapshot.log)
+
+    @staticmethod
     def audits(loaded: Loaded, request_id: str) -> str:
         """The entry's audit section: latest verdict and evidence, open request, its audit log."""
         snapshot = loaded.snapshot
@@ -180,6 +189,7 @@ class DetailPage:
             self.link: "",
             self.header: message,
             self.table: gr.Dataframe(visible=False),
+            self.claims: "",
             self.tracks: "",
             self.audit: "",
             self.audit_button: gr.Button(visible=False),

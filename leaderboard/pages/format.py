@@ -33,11 +33,15 @@ def filters_from_controls(
     sort: str | None,
     columns: Sequence[str] | None,
     show_flagged: bool | None = False,
+    claims_only: bool | None = False,
     *,
     all_columns: Sequence[str],
+    default_columns: Sequence[str] | None = None,
 ) -> Filters:
-    """The controls' values as `Filters`; showing every column is `columns=None`, so the URL stays short."""
+    """The controls' values as `Filters`; showing the default columns (`default_columns`, else every one) is
+    `columns=None`, so the URL stays short."""
     chosen = tuple(c for c in all_columns if c in set(columns or ()))
+    defaults = all_columns if default_columns is None else default_columns
     return Filters(
         search=(search or "").strip(),
         licenses=tuple(licenses or ()),
@@ -48,8 +52,9 @@ def filters_from_controls(
         realtime_only=bool(realtime_only),
         official_only=bool(official_only),
         sort=sort or DEFAULT_SORT,
-        columns=None if set(chosen) == set(all_columns) else chosen,
+        columns=None if set(chosen) == set(defaults) else chosen,
         show_flagged=bool(show_flagged),
+        claims_only=bool(claims_only),
     )
 
 

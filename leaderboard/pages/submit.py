@@ -67,12 +67,19 @@ class SubmitPage:
             "Throughput tab. It never changes the Leaderboard's ranking or its real-time verdict.",
             elem_id="submit-throughput",
         )
+        self.publish = gr.Checkbox(
+            label="Open a pull request with the verified results on the model's repo",
+            info="After the result is finished and its signature verifies, the board opens one pull request adding "
+            "`.eval_results/<board>.yaml` (the Hub's Evaluation Results format) with the measured WER per eval set. "
+            "The model's owners decide whether to merge it.",
+            elem_id="submit-publish",
+        )
         self.button = gr.Button("Submit for evaluation", variant="primary", elem_id="submit-button")
         self.result = gr.Markdown(elem_id="submit-result")
 
     @property
     def inputs(self) -> list[gr.components.Component]:
-        return [self.model_id, self.revision, self.precision, self.accept, self.throughput]
+        return [self.model_id, self.revision, self.precision, self.accept, self.throughput, self.publish]
 
     def help_markdown(self) -> str:
         local = self.ctx.inspector.local
@@ -104,13 +111,24 @@ class SubmitPage:
         accepted: bool,
         throughput: bool,
         profile: gr.OAuthProfile | None,
+        publish: bool = False,
     ) -> Update:
-        """Check and queue one submission; on success the board re-reads the store and the scheduler wakes."""
+        """Check and queue one submission; on success the board re-reads the store and the scheduler wakes.
+        The repo's claims on the board's eval sets are read and recorded with it (R15)."""
         ctx = self.ctx
         username = profile.username if profile is not None else None
         submitter = resolve_submitter(username, ctx.space, ctx.config.local_user)
-        form = submission.SubmissionForm.from_inputs(model_text, revision_text, precision, accepted, throughput)
-        outcome = submission.submit(form, submitter, source=ctx.inspector, store=ctx.store, rules=ctx.config.rules)
+        form = submission.SubmissionForm.from_inputs(
+            model_text, revision_text, precision, accepted, throughput, publish
+        )
+        outcome = submission.submit(
+            form,
+            submitter,
+            source=ctx.inspector,
+            store=ctx.store,
+            rules=ctx.config.rules,
+            eval_sets=ctx.config.eval_sets,
+        )
         if outcome.accepted:
             ctx.source.invalidate()
             ctx.wake_scheduler()

@@ -20,8 +20,8 @@ from tests.leaderboard.test_app import make_env
 
 
 def default_controls(ui: Any, columns: list[str] | None = None) -> list[Any]:
-    """The controls as a fresh page shows them (every column), in `BoardPage.controls` order."""
-    every = [c.id for c in ui.ctx.source.get().board.columns]
+    """The controls as a fresh page shows them (the default columns), in `BoardPage.controls` order."""
+    every = [c.id for c in ui.ctx.source.get().board.columns if c.default]
     return ["", [], [], [], None, None, False, True, "avg_wer", every if columns is None else columns, False]
 
 
@@ -60,7 +60,7 @@ def test_the_table_sends_its_properties_only_when_its_layout_changes(ui: Any) ->
     assert not is_property_update(again[board.table]) and again[board.table]["headers"][:2] == ["Rank", "Model"]
     assert not any(is_property_update(again[c]) for c in (board.empty, board.download))
     assert again[board.download]["path"].endswith(".csv")  # a file in the wire format (FileData), not a path
-    columns = [c.id for c in ui.ctx.source.get().board.columns if c.id != "params"]
+    columns = [c.id for c in ui.ctx.source.get().board.columns if c.default and c.id != "params"]
     narrower = ui.on_filters(layout, *default_controls(ui, columns))
     assert is_property_update(narrower[board.table]) and narrower[board.layout] != layout
     assert len(narrower[board.table]["datatype"]) == len(first[board.table]["datatype"]) - 1

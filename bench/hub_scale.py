@@ -18,7 +18,7 @@ own layout, with a board as production would hold it after a year (`--results`, 
 - predictions for every result and throughput record, so the repo holds production's number of files: ESB-size
   (librispeech test.clean 2,620 rows, spgispeech 39,341, ... 83,179 rows in all) for the entry the detail page
   opens, and one row per eval set for the others (the file count is production's, those bytes are not);
-- the results card (README.md, with the public key that `verify` reads), `leaderboard.csv`, `state.json`.
+- the results card (README.md, with the public key that `verify` reads), the table shards (`leaderboard/<xx>.csv`), `state.json`.
 
 `core/store/repo_files.py` `render_repos` writes the requests repo and the results, records shards and table
 (so the seed is exactly what the store code of this checkout writes); the rest is written here as the store
@@ -118,7 +118,7 @@ from core.signing import (  # noqa: E402
 )
 from core.store import open_store  # noqa: E402
 from core.store.hub import HubStore  # noqa: E402
-from core.store.repo_files import render_repos  # noqa: E402
+from core.store.repo_files import render_repos, table_header  # noqa: E402
 from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table  # noqa: E402
 from tests.hub_emulator import LFS_THRESHOLD, HubEmulator  # noqa: E402
 
@@ -664,8 +664,7 @@ def build_board(
 def seed_hub(hub: HubEmulator, board: Board, card: CardInfo) -> dict[str, int]:
     """Both repos' files, in the layout this checkout's store writes, as one commit each (results first: the
     requests repo's `state.json` names the results commit, as after a finish). Returns file counts."""
-    eval_sets = tuple(s.name for s in ESB)
-    request_files, result_files = render_repos(board.requests, board.results, board.log, eval_sets)
+    request_files, result_files = render_repos(board.requests, board.results, board.log)
     for request_id, files in board.predictions.items():
         for eval_set, data in files.items():
             result_files[layout.predictions_path(request_id, eval_set)] = data
@@ -681,7 +680,7 @@ def seed_hub(hub: HubEmulator, board: Board, card: CardInfo) -> dict[str, int]:
     for name, members in shards.items():
         result_files[layout.throughput_records_path(name)] = write_jsonl(members[k] for k in sorted(members)).encode()
     result_files[THROUGHPUT_TABLE_FILE] = throughput_table(board.throughput).encode()
-    result_files[CARD_FILE] = render_card(card).encode()
+    result_files[CARD_FILE] = render_card(card, table_header(result_files[layout.PINS_FILE])).encode()
     hub.add_repo(RESULTS, {".gitattributes": GITATTRIBUTES})
     hub.add_repo(REQUESTS, {".gitattributes": GITATTRIBUTES})
     big = {p for p, data in result_files.items() if len(data) > LFS_THRESHOLD}

@@ -47,7 +47,7 @@ from bench.reliability_inputs import bad_inputs  # noqa: E402
 def app_under_load(workdir: Path, clients: int = 50) -> tuple[Tally, float]:
     """A damaged store served by `python app.py` while a real run-once evaluates, under `clients` visitors."""
     from bench.load import measure, populate, serve_app
-    from core.dataset_card import TABLE_FILE
+    from core import layout
     from core.store import LocalStore
 
     tally = Tally("app + run-once + 50 clients", "local", workers=1, requests=1)
@@ -80,7 +80,8 @@ def app_under_load(workdir: Path, clients: int = 50) -> tuple[Tally, float]:
     p95 = max(f.p95_s for f in results.values())
     errors = sum(f.errors for f in results.values())
     finished = run.returncode == 0 and f"{request_id}: FINISHED" in output
-    table = (store_root / "results" / TABLE_FILE).read_text(encoding="utf-8", errors="replace")
+    shards = sorted((store_root / "results" / layout.TABLE_DIR).glob("*.csv"))
+    table = "".join(path.read_text(encoding="utf-8", errors="replace") for path in shards)
     snapshot = LocalStore(store_root).snapshot()
     if finished and request_id in table and errors == 0:
         tally.survived = tally.faults
@@ -121,7 +122,6 @@ def _damage_app_store(root: Path) -> list[str]:
     """Damage the app's store the ways a stray edit can (state.json is left: the pending request's weight
     hashes live only there, and its rebuild is covered by the damaged-files scenarios)."""
     from core import layout
-    from core.dataset_card import TABLE_FILE
 
     requests, results = root / "requests", root / "results"
     (requests / layout.log_chunk_path(0)).write_bytes(
@@ -132,13 +132,13 @@ def _damage_app_store(root: Path) -> list[str]:
     records = sorted((results / layout.RECORDS_DIR).glob("*.jsonl"))[0]
     records.write_bytes(records.read_bytes()[:50])
     next(iter(sorted((results / layout.RESULTS_DIR).rglob("*.json")))).write_bytes(b"{truncated")
-    (results / TABLE_FILE).write_bytes(b"\x00garbage,\n1,2,3\n")
+    (results / layout.table_path(layout.FIRST_TABLE_SHARD)).write_bytes(b"\x00garbage,\n1,2,3\n")
     return [
         "garbage log line",
         "garbage closed shard line",
         "truncated records shard",
         "corrupt result file",
-        "corrupt leaderboard.csv",
+        "corrupt table shard",
     ]
 
 

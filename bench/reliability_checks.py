@@ -1,7 +1,7 @@
 """What `bench/reliability.py` counts after each scenario, the same for the local store and the Hub emulator.
 
 lost:       a submitted request that did not end FINISHED with its result on the board (records shard) and its
-            row in `leaderboard.csv`
+            row in the table (`leaderboard/<xx>.csv`)
 duplicated: a request finished more than once (two `finished` log events, or two table rows)
 log_gaps:   a request whose state disagrees with its log history (`core.history.disagreements`), plus a broken
             hash chain, plus any damaged file the store reports after the scenario ended

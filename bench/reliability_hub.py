@@ -19,7 +19,7 @@ from typing import Any
 from bench.reliability_checks import Tally, count
 from bench.reliability_worker import EVAL_SET, ROWS, VERSION, work
 from core import layout
-from core.dataset_card import TABLE_FILE, CardInfo
+from core.dataset_card import CardInfo
 from core.records import Status
 from core.store.hub import HubStore, RetryPolicy
 from tests.factories import make_request, make_result
@@ -40,6 +40,16 @@ KILL_POINTS = (
 
 class Killed(BaseException):
     """The simulated `kill -9` of one worker thread."""
+
+
+def _table_text(hub: HubEmulator) -> str:
+    """Every shard of the results repo's table, joined."""
+    files = hub.files(RESULTS)
+    return "".join(
+        data.decode("utf-8", "replace")
+        for path, data in sorted(files.items())
+        if path.startswith(f"{layout.TABLE_DIR}/")
+    )
 
 
 def make_store(hub: HubEmulator, create: bool = False) -> HubStore:
@@ -137,7 +147,7 @@ def campaign(requests: int = 16, workers: int = 4, http_faults: int = 12, seed: 
         tally.notes = [f"{len(deaths)} killed threads, {injected} HTTP faults: {', '.join(sorted(set(tally.notes)))}"]
         tally.notes += errors[:3]
         fresh = make_store(hub)
-        table = hub.files(RESULTS).get(TABLE_FILE, b"").decode()
+        table = _table_text(hub)
         count(tally, fresh.snapshot(), table, ids)
     tally.requests = len(ids)
     tally.survived = tally.faults if tally.clean else 0
@@ -159,7 +169,11 @@ def corruptions() -> Tally:
             layout.records_path(layout.shard("h-000")),
             r[layout.records_path(layout.shard("h-000"))][:30],
         ),
-        "corrupt leaderboard.csv": lambda _q, _r: (RESULTS, TABLE_FILE, b"\x00,garbage\n1,2\n"),
+        "corrupt table shard": lambda _q, _r: (
+            RESULTS,
+            layout.table_path(layout.shard("h-new")),
+            b"\x00,garbage\n1,2\n",
+        ),
     }
     for name, damage in damages.items():
         tally.faults += 1
@@ -185,7 +199,7 @@ def _hub_corruption(damage: Callable[[dict[str, bytes], dict[str, bytes]], tuple
             store.finish(claimed.request_id, "w", result, {EVAL_SET: ROWS})  # type: ignore[union-attr]
         repo, path, data = damage(hub.files(REQUESTS), hub.files(RESULTS))
         hub.push(repo, {path: data})
-        must_report = path != TABLE_FILE  # the table is not read by the board: it is rebuilt on the next finish
+        must_report = not path.startswith(f"{layout.TABLE_DIR}/")  # never read: rewritten with its records shard
         try:
             fresh = make_store(hub)
             reported = bool(fresh.snapshot().damaged)
@@ -196,8 +210,8 @@ def _hub_corruption(damage: Callable[[dict[str, bytes], dict[str, bytes]], tuple
         except Exception as exc:
             return [f"{type(exc).__name__}: {exc}"]
         failures = []
-        if b"h-new" not in hub.files(RESULTS).get(TABLE_FILE, b""):
-            failures.append("the finish did not reach leaderboard.csv")
+        if "h-new" not in _table_text(hub):
+            failures.append("the finish did not reach the table")
         after = make_store(hub).snapshot()
         if after.requests["h-new"].status is not Status.FINISHED:
             failures.append("h-new did not finish")

@@ -22,7 +22,6 @@ from pathlib import Path
 from bench.reliability_checks import Tally, count
 from bench.reliability_worker import EVAL_SET, ROWS, VERSION, open_store
 from core import layout
-from core.dataset_card import TABLE_FILE
 from core.store import LocalStore
 from tests.factories import make_request, make_result
 
@@ -36,7 +35,7 @@ KILL_POINTS = (
     "finish:results/predictions",
     "finish:results/results",
     "finish:results/records",
-    "finish:results/leaderboard.csv",
+    "finish:results/leaderboard/",
     "finish:results/README.md",
     "finish:requests/closed",
     "finish:requests/state.json",
@@ -109,8 +108,8 @@ def _open(store: LocalStore) -> bool:
 
 
 def _table(store: LocalStore) -> str | None:
-    path = store.results_root / TABLE_FILE
-    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else None
+    shards = sorted((store.results_root / layout.TABLE_DIR).glob("*.csv"))
+    return "".join(path.read_text(encoding="utf-8", errors="replace") for path in shards) if shards else None
 
 
 # --- damaged files ------------------------------------------------------------------------------------------
@@ -163,8 +162,11 @@ CORRUPTIONS: dict[str, tuple[Callable[[Path], None], bool]] = {
         lambda r: _truncate(r / "results" / layout.predictions_path("c-000", EVAL_SET)),
         False,
     ),
-    "corrupt leaderboard.csv": (lambda r: (r / "results" / TABLE_FILE).write_bytes(b"\x00garbage,\n1,2,3\n"), False),
-    "missing leaderboard.csv": (lambda r: (r / "results" / TABLE_FILE).unlink(), False),
+    "corrupt table shard": (
+        lambda r: (r / "results" / layout.table_path(layout.FIRST_TABLE_SHARD)).write_bytes(b"\x00garbage,\n1,2,3\n"),
+        False,
+    ),
+    "missing table shard": (lambda r: (r / "results" / layout.table_path(layout.FIRST_TABLE_SHARD)).unlink(), False),
 }
 
 
@@ -196,7 +198,7 @@ def corruption(root: Path, name: str, base: Path) -> list[str]:
     except Exception as exc:
         return [*failures, f"submit/claim/finish raised {type(exc).__name__}: {exc}"]
     if "c-new" not in (_table(store) or ""):
-        failures.append("the finish did not reach leaderboard.csv")
+        failures.append("the finish did not reach the table")
     return failures
 
 

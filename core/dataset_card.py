@@ -1,14 +1,16 @@
 """The public results dataset's front door: its consolidated table and its README.md (dataset card).
 
-`consolidated_table(results)` renders `leaderboard.csv`, one flat row per stored result. The store writes it
-in the same commit as each new result, so the table and the records never disagree.
+`table_shard(results, columns)` renders one `leaderboard/<xx>.csv`: a flat row per stored result of records shard
+`<xx>`. The store writes it in the same commit as the records shard it repeats, so the table and the records never
+disagree, and a finish uploads one small shard of the table instead of the whole table (which passed 6 MB at
+10,000 results). Every shard has the same header (`board_columns`), so `load_dataset` reads them as one table.
 
 `render_card(info)` renders `README.md`. Its YAML front matter declares a `configs:` entry, so
 `datasets.load_dataset("<results repo>")` yields the table, and carries the public key that verifies every
 signature (`public_key:`). Its body documents every column of the table and every field of `result.json`,
 the rules in force, how to verify, and how to re-score the raw predictions with one's own normalizer.
 
-Why CSV and not Parquet for the table: it is small (one row per evaluated model), every commit's diff of it
+Why CSV and not Parquet for the table: it is small (one row per evaluated model), every commit's diff of a shard
 is readable on the Hub (which row changed, and how: part of the audit trail), and pandas reads it from
 `hf://` without pyarrow. The full-precision numbers stay in each `results/<xx>/<request_id>.json`.
 
@@ -41,7 +43,7 @@ from core.throughput_table import THROUGHPUT_COLUMNS, THROUGHPUT_TABLE_FILE
 if TYPE_CHECKING:
     from core.config import LeaderboardConfig
 
-TABLE_FILE = "leaderboard.csv"
+TABLE_FILES = f"{layout.TABLE_DIR}/*.csv"  # what the default config loads: every shard of the table
 AUDITS_TABLE_FILE = "audits.csv"
 
 #: Columns of `audits.csv`, with what each holds (the card documents them from this).
@@ -144,16 +146,32 @@ RESULT_FIELDS: dict[str, str] = {
 }
 
 
+#: The type `load_dataset` gives each column (declared in the card, so every shard loads alike whatever pandas
+#: would infer from it alone: a shard where no row has a license would otherwise make it a float column). Numbers
+#: a record may lack are float64, since a CSV integer column cannot hold an empty cell.
+COLUMN_DTYPES: dict[str, str] = {
+    "official": "bool",
+    "meets_realtime": "bool",
+    "avg_wer": "float64",
+    "rtf": "float64",
+    "rtfx": "float64",
+    "params": "float64",
+    "max_batch_size": "int64",
+    "warmup_utterances": "int64",
+    "gpu_seconds": "float64",
+    "cost_usd": "float64",
+    "price_usd_per_minute": "float64",
+    "usd_per_1000_audio_hours": "float64",
+}
+
+
+def column_dtype(column: str) -> str:
+    """The declared type of a table column (`wer_<set>` columns are float64, other columns not listed strings)."""
+    return "float64" if column.startswith("wer_") else COLUMN_DTYPES.get(column, "string")
+
+
 def wer_column(eval_set: str) -> str:
     return f"wer_{eval_set}"
-
-
-def table_columns(results: Iterable[Result], eval_sets: Sequence[str] = ()) -> list[str]:
-    """The table's header: lead columns, `wer_<set>` for every set seen (config order first), tail columns."""
-    names = list(dict.fromkeys(eval_sets))
-    for result in results:
-        names += sorted(name for name in result.datasets if name not in names)
-    return [*LEAD_COLUMNS, *(wer_column(n) for n in names), *TAIL_COLUMNS]
 
 
 def table_row(result: Result) -> dict[str, Any]:
@@ -193,12 +211,32 @@ def table_row(result: Result) -> dict[str, Any]:
     return row
 
 
-def consolidated_table(results: Iterable[Result], eval_sets: Sequence[str] = ()) -> str:
-    """`leaderboard.csv`: one row per result, best average WER first, deterministic for identical input."""
+def board_columns(sets_by_version: Mapping[str, Sequence[str]]) -> list[str]:
+    """The table's header: lead columns, `wer_<set>` for every eval set of every version (versions in order, each
+    version's sets in their recorded order), tail columns. A function of stored data only (`pins.json`), so every
+    process writes the same header whatever its own config says."""
+    names: list[str] = []
+    for version in sorted(sets_by_version):
+        names += [n for n in sets_by_version[version] if n not in names]
+    return [*LEAD_COLUMNS, *(wer_column(n) for n in names), *TAIL_COLUMNS]
+
+
+def table_columns(results: Iterable[Result]) -> list[str]:
+    """The header `board_columns` gives for exactly these results."""
+    sets: dict[str, list[str]] = {}
+    for result in results:
+        known = sets.setdefault(result.leaderboard_version, [])
+        known += [n for n in result.datasets if n not in known]
+    return board_columns(sets)
+
+
+def table_shard(results: Iterable[Result], columns: Sequence[str] | None = None) -> str:
+    """One shard of the table (or a whole table): a row per result, best average WER first within a version,
+    deterministic for identical input. `columns` defaults to the header these results alone need."""
     ordered = sorted(results, key=lambda r: (r.leaderboard_version, r.aggregate.avg_wer, r.request_id))
-    columns = table_columns(ordered, eval_sets)
+    header = list(columns) if columns is not None else table_columns(ordered)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="raise")
+    writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n", extrasaction="raise")
     writer.writeheader()
     for result in ordered:
         writer.writerow({k: ("" if v is None else v) for k, v in table_row(result).items()})
@@ -297,16 +335,23 @@ class CardLocations:
     requests: str
 
 
-def front_matter(info: CardInfo) -> dict[str, Any]:
-    """The card's YAML metadata: `configs` for `datasets.load_dataset`, and the key that verifies results."""
+def front_matter(info: CardInfo, columns: Sequence[str] | None = None) -> dict[str, Any]:
+    """The card's YAML metadata: `configs` for `datasets.load_dataset` (the table's config declares the type of
+    each of its `columns`), and the key that verifies results."""
     from core.signing import fingerprint
 
+    features = [{"name": c, "dtype": column_dtype(c)} for c in (columns or board_columns({}))]
     return {
         "pretty_name": f"{info.title}: results",
         "license": "other",
         "tags": ["leaderboard", "automatic-speech-recognition", "evaluation", "signed"],
         "configs": [
-            {"config_name": "default", "data_files": [{"split": "train", "path": TABLE_FILE}], "default": True},
+            {
+                "config_name": "default",
+                "data_files": [{"split": "train", "path": TABLE_FILES}],
+                "default": True,
+                "features": features,
+            },
             {"config_name": "audits", "data_files": [{"split": "train", "path": AUDITS_TABLE_FILE}]},
             {"config_name": THROUGHPUT_TRACK, "data_files": [{"split": "train", "path": THROUGHPUT_TABLE_FILE}]},
         ],
@@ -340,9 +385,10 @@ WER is corpus-level: total errors over total reference words, never a mean of pe
 ```python
 import jiwer
 import pandas as pd
+from datasets import load_dataset
 
 repo = "{where.files}"
-table = pd.read_csv(f"{{repo}}/{TABLE_FILE}")
+table = load_dataset("{where.load}", split="train").to_pandas()
 predictions = table.iloc[0]["result_file"].replace("{layout.RESULTS_DIR}/", "{layout.PREDICTIONS_DIR}/", 1)[: -len(".json")]
 rows = pd.read_json(f"{{repo}}/{{predictions}}/{first_set}.jsonl", lines=True)
 
@@ -375,7 +421,7 @@ def _files_section() -> str:
 
 | path | what |
 |---|---|
-| `{TABLE_FILE}` | the consolidated table, updated in the same commit as each new result |
+| `{layout.TABLE_DIR}/<xx>.csv` | the consolidated table in shards, one per records shard, all with the same header (the default config loads them as one table); a result's row is written in the same commit as its record |
 | `{layout.RESULTS_DIR}/<xx>/<request_id>.json` | the full, signed record of one evaluation (`<xx>`: first two hex digits of the sha256 of the request id; the `result_file` column gives the path) |
 | `{layout.PREDICTIONS_DIR}/<xx>/<request_id>/<set>.jsonl` | raw predictions: `id`, `reference`, `prediction` (unnormalized), `duration_s`, `time_s` |
 | `{layout.RECORDS_DIR}/<xx>.jsonl` | the same signed records, one per line, grouped by `<xx>` (what the leaderboard reads) |
@@ -404,10 +450,11 @@ The signed bytes are the canonical JSON (sorted keys, no spaces, UTF-8) of the r
 """
 
 
-def render_card(info: CardInfo) -> str:
-    """README.md of the results dataset: front matter, then what a reader needs to use and check the data."""
+def render_card(info: CardInfo, columns: Sequence[str] | None = None) -> str:
+    """README.md of the results dataset: front matter, then what a reader needs to use and check the data.
+    `columns`: the table's header as stored (`repo_files.table_header`); none on a board with no result yet."""
     where = info.locations()
-    meta = yaml.safe_dump(front_matter(info), sort_keys=False, allow_unicode=True).strip()
+    meta = yaml.safe_dump(front_matter(info, columns), sort_keys=False, allow_unicode=True).strip()
     sets = info.eval_sets or ("<set>",)
     wer_rows = {wer_column(s): f"Corpus-level WER on eval set `{s}`, as a fraction." for s in sets}
     columns = {**LEAD_COLUMNS, **wer_rows, **TAIL_COLUMNS}
@@ -439,15 +486,13 @@ from datasets import load_dataset
 table = load_dataset("{where.load}", split="train")          # the consolidated table, one row per result
 audits = load_dataset("{where.load}", "audits", split="train")  # one row per audit (R13)
 
-import pandas as pd
-
-table = pd.read_csv("{where.files}/{TABLE_FILE}")
+table = table.to_pandas()                                        # or as a pandas DataFrame
 ```
 
 Only rows whose signature verifies are ranked on the leaderboard; verify before you rely on a number.
 
 {_files_section()}
-## Columns of `{TABLE_FILE}`
+## Columns of the table (`{layout.TABLE_DIR}/<xx>.csv`)
 
 Rates are fractions (a WER of 6.3% is 0.063); times are seconds; timestamps ISO 8601 UTC.
 

@@ -19,14 +19,17 @@ results repo:
   `throughput-records/<xx>.jsonl`, `throughput/<xx>/<request_id>.json`, `throughput/<xx>/<request_id>/<set>.jsonl`,
   `throughput.csv`: the throughput track (R14), sharded like results but in folders of its own, so nothing that
                            reads the batch-one results can ever see it.
-  `leaderboard.csv`, `README.md` (see `core.dataset_card`).
+  `leaderboard/<xx>.csv`   the table (`load_dataset`'s default config), one shard per records shard, written in the
+                           same commit as the records shard it repeats; `leaderboard/00.csv` always exists (header
+                           only on an empty board). Every shard has the same header, so they load as one table.
+  `README.md`              the dataset card (see `core.dataset_card`).
   `pins.json`              per board version, the eval-set sources (with the data revision each streamed) of
                            its first finished result: the version's data pins, read by a Job in one request.
 
 `<xx>` is the first two hex digits of the request id's sha256, so no folder holds more than 256 entries and
 `results/<xx>/`, `predictions/<xx>/` reach the Hub's 10,000-files-per-folder limit only past 2.5 million
-results. Layout 1 (`requests/<id>.json`, `log.jsonl`, `results/<id>.json`, `predictions/<id>/`) is refused
-with a message naming the migration command (`python -m core.store.migrate`).
+results. Layout 1 (`requests/<id>.json`, `log.jsonl`, `results/<id>.json`, `predictions/<id>/`), a development
+layout never released, is refused with a message saying so.
 local store: `<root>/requests/` holds the requests repo's files, `<root>/results/` the results repo's.
 
 A leaf module (it imports nothing of the project), so the stores, the dataset card and `verify` all import it
@@ -44,6 +47,11 @@ INDEX_FILE = "index.json"
 CLOSED_DIR = "closed"
 LOG_DIR = "log"
 RECORDS_DIR = "records"
+TABLE_DIR = "leaderboard"
+#: The shard of the table that always exists, so the default config has a file on an empty board.
+FIRST_TABLE_SHARD = "00"
+#: The unsharded table written before `leaderboard/<xx>.csv`: removed when the shards are first written.
+LEGACY_TABLE_FILE = "leaderboard.csv"
 RESULTS_DIR = "results"
 PREDICTIONS_DIR = "predictions"
 AUDITS_DIR = "audits"
@@ -57,7 +65,7 @@ FORMAT = 2
 #: Layout 1 names, read only by the migration.
 LEGACY_REQUESTS_DIR = "requests"
 LEGACY_LOG_FILE = "log.jsonl"
-MIGRATE_HINT = "run `python -m core.store.migrate` once to move it to layout 2"
+MIGRATE_HINT = "that development layout was never released and this version does not read it: start a new store"
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -84,6 +92,10 @@ def log_chunk_path(index: int) -> str:
 
 def records_path(shard_name: str) -> str:
     return f"{RECORDS_DIR}/{shard_name}.jsonl"
+
+
+def table_path(shard_name: str) -> str:
+    return f"{TABLE_DIR}/{shard_name}.csv"
 
 
 def result_path(request_id: str) -> str:

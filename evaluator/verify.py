@@ -53,14 +53,14 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from core import layout
 from core.audits import AUDIT_EVENTS
-from core.dataset_card import CARD_FILE, TABLE_FILE, parse_front_matter, table_row
+from core.dataset_card import CARD_FILE, parse_front_matter, table_row
 from core.eventlog import verify_chain
 from core.records import (
     HUB_REPO_ID,
@@ -124,13 +124,13 @@ class ResultFiles:
 
 @dataclass(frozen=True)
 class Located:
-    """What was found under a path: result files, the log, the card, the table."""
+    """What was found under a path: result files, the log, the card, the table's shards."""
 
     root: Path
     results: list[ResultFiles]
     log: Path | None = None
     card: Path | None = None
-    table: Path | None = None
+    tables: list[Path] = field(default_factory=list)
     audits: list[Path] = field(default_factory=list)
     throughput: list[Path] = field(default_factory=list)
     throughput_shards: list[Path] = field(default_factory=list)
@@ -244,12 +244,19 @@ def _repo_located(root: Path, results_root: Path, log: Path | None) -> Located:
         _repo_results(results_root),
         log=log,
         card=_existing(results_root / CARD_FILE),
-        table=_existing(results_root / TABLE_FILE),
+        tables=_table_files(results_root),
         audits=_repo_audits(results_root),
         throughput=_repo_throughput(results_root),
         throughput_shards=sorted((results_root / layout.THROUGHPUT_RECORDS_DIR).glob("*.jsonl")),
         records_shards=sorted((results_root / layout.RECORDS_DIR).glob("*.jsonl")),
     )
+
+
+def _table_files(results_root: Path) -> list[Path]:
+    """The table's shards (`leaderboard/<xx>.csv`); a board written before the table was sharded has one file."""
+    shards = sorted((results_root / layout.TABLE_DIR).glob("*.csv"))
+    legacy = results_root / layout.LEGACY_TABLE_FILE
+    return shards or ([legacy] if legacy.is_file() else [])
 
 
 def _with_requests(located: Located, requests_root: Path | None) -> Located:
@@ -414,28 +421,53 @@ def _same_aggregate(a: Aggregate, b: Aggregate) -> bool:
     return close and a.meets_realtime == b.meets_realtime
 
 
-def check_table(table: Path, results: dict[str, Result], root: Path, report: Report) -> None:
-    """Every row of the consolidated table must repeat its signed record, and every record must have a row."""
-    where = _rel(table, root)
-    with open(table, encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    seen = set()
-    for line, row in enumerate(rows, start=2):
-        request_id = row.get("request_id", "")
-        seen.add(request_id)
-        result = results.get(request_id)
-        if result is None:
-            report.problems.append(Problem(f"{where} line {line}", f"row for {request_id!r} has no result record"))
+def check_tables(tables: Sequence[Path], results: dict[str, Result], root: Path, report: Report) -> None:
+    """Every row of the table repeats its signed record, in the shard of its records shard; every record has a
+    row; every shard has the same header (so `load_dataset` reads them as one table)."""
+    seen: set[str] = set()
+    headers: dict[tuple[str, ...], str] = {}
+    for table in tables:
+        where = _rel(table, root)
+        try:
+            with open(table, encoding="utf-8", newline="") as handle:
+                reader = csv.DictReader(handle)
+                rows = list(reader)
+                headers.setdefault(tuple(reader.fieldnames or ()), where)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            report.problems.append(Problem(where, f"is not a readable CSV table ({exc})"))
             continue
-        expected = {k: "" if v is None else str(v) for k, v in table_row(result).items()}
-        differing = sorted(k for k, v in row.items() if k in expected and v != expected[k])
-        differing += sorted(k for k, v in row.items() if k.startswith("wer_") and k not in expected and v != "")
-        if differing:
-            report.problems.append(
-                Problem(f"{where} line {line}", f"{', '.join(differing)} differ from the signed record of {request_id}")
-            )
+        shard_name = table.stem if table.parent.name == layout.TABLE_DIR else None
+        for line, row in enumerate(rows, start=2):
+            problem = _table_row_problem(row, results, shard_name)
+            seen.add(str(row.get("request_id") or ""))
+            if problem:
+                report.problems.append(Problem(f"{where} line {line}", problem))
+    if len(headers) > 1:
+        report.problems.append(
+            Problem(", ".join(sorted(headers.values())), "the table's shards have different headers")
+        )
     for request_id in sorted(set(results) - seen):
-        report.problems.append(Problem(where, f"has no row for result {request_id}"))
+        report.problems.append(Problem(layout.TABLE_DIR, f"has no row for result {request_id}"))
+
+
+def _table_row_problem(row: Mapping[str | None, Any], results: dict[str, Result], shard_name: str | None) -> str:
+    """What is wrong with one row of the table ("" when it repeats its signed record)."""
+    request_id = str(row.get("request_id") or "")
+    result = results.get(request_id)
+    if None in row:
+        return f"row for {request_id!r} has more fields than the header"
+    if result is None:
+        return f"row for {request_id!r} has no result record"
+    try:
+        home = layout.shard(result.request_id)
+    except ValueError as exc:
+        return str(exc)
+    if shard_name is not None and home != shard_name:
+        return f"row for {request_id} belongs in {layout.table_path(home)}"
+    expected = {k: "" if v is None else str(v) for k, v in table_row(result).items()}
+    differing = sorted(k for k, v in row.items() if k in expected and v != expected[k])
+    differing += sorted(str(k) for k, v in row.items() if str(k).startswith("wer_") and k not in expected and v != "")
+    return f"{', '.join(differing)} differ from the signed record of {request_id}" if differing else ""
 
 
 def check_predictions(hashes: Mapping[str, str], folder: Path, where: str, root: Path, report: Report) -> None:
@@ -728,8 +760,8 @@ def verify(located: Located, public_key: str | None) -> Report:
     report = Report(not_checked=list(located.not_checked), from_shards=located.from_shards)
     _check_key(located, public_key)
     results = check_results(located, public_key, report)
-    if located.table is not None:
-        check_table(located.table, results, located.root, report)
+    if located.tables:
+        check_tables(located.tables, results, located.root, report)
     audit_hashes = check_audits(located.audits, public_key or "", located.root, report)
     if located.from_shards:
         throughput_hashes = check_throughput_lines(located.throughput_shards, public_key, located.root, report)
@@ -737,8 +769,8 @@ def verify(located: Located, public_key: str | None) -> Report:
         throughput_hashes = check_throughput(located.throughput, public_key, located.root, report)
         check_throughput_shards(located.throughput_shards, throughput_hashes, located.root, report)
     has_entries = located.records_shards or any(f.expected_id is not None for f in located.results)
-    if located.table is None and has_entries:
-        report.problems.append(Problem(TABLE_FILE, "is missing: the results repo must carry the consolidated table"))
+    if not located.tables and has_entries:
+        report.problems.append(Problem(layout.TABLE_DIR, "is missing: the results repo must carry the table"))
     if located.log is not None:
         if located.log.is_dir() and has_state(located.log.parent):
             entries = check_requests_repo(located.log.parent, located.root, report)

@@ -5,7 +5,7 @@ entry), but every signed result is repeated in the 256 records shards the board 
 fetches only:
 
 - from the requests repo (`--requests-repo`): the log chunks (`log/<nnnnnn>.jsonl`, or layout 1's `log.jsonl`);
-- from the results repo: `records/<xx>.jsonl`, `throughput-records/<xx>.jsonl`, `leaderboard.csv`, `README.md`
+- from the results repo: `records/<xx>.jsonl`, `throughput-records/<xx>.jsonl`, `leaderboard/<xx>.csv`, `README.md`
   (the card that publishes the public key) and the audit records the log names (without a log: those
   `audits.csv` lists).
 
@@ -37,7 +37,7 @@ from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_st
 
 from core import layout
 from core.audits import AUDIT_EVENTS
-from core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE, TABLE_FILE
+from core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE
 from core.store.base import StoreError
 from core.store.hub_http import HubCaller, RetryPolicy
 
@@ -161,7 +161,8 @@ def fetch_results(repo_id: str, folder: Path, log: Path | None, retry: RetryPoli
     names (or, without a log, those `audits.csv` lists) under `folder`."""
     repo = HubRepoFiles(repo_id, folder, retry or RetryPolicy())
     shards = repo.listing(layout.RECORDS_DIR) + repo.listing(layout.THROUGHPUT_RECORDS_DIR)
-    repo.download([CARD_FILE, TABLE_FILE, *shards, *([] if log is not None else [AUDITS_TABLE_FILE])])
+    tables = repo.listing(layout.TABLE_DIR, ".csv") or [layout.LEGACY_TABLE_FILE]
+    repo.download([CARD_FILE, *tables, *shards, *([] if log is not None else [AUDITS_TABLE_FILE])])
     repo.download(audits_named_by_log(log) if log is not None else audits_listed(folder / AUDITS_TABLE_FILE))
     return repo
 

@@ -76,10 +76,10 @@ def _reading_snippets(config: LeaderboardConfig, results_location: str, requests
     if on_hub:
         load_results = f"""```python
 from datasets import load_dataset
-table = load_dataset("{results_location}", split="train").to_pandas()  # leaderboard.csv, one row per result
+table = load_dataset("{results_location}", split="train").to_pandas()  # leaderboard/<xx>.csv, one row per result
 
 import pandas as pd
-table = pd.read_csv("hf://datasets/{results_location}/leaderboard.csv")
+shard = pd.read_csv("hf://datasets/{results_location}/leaderboard/00.csv")  # one shard of the table
 result = pd.read_json("hf://datasets/{results_location}/results/<xx>/<request_id>.json", typ="series")
 predictions = pd.read_json("hf://datasets/{results_location}/predictions/<xx>/<request_id>/{example_set}.jsonl", lines=True)
 log = pd.read_json("hf://datasets/{requests_location}/log/000000.jsonl", lines=True)

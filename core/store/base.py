@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from core import layout
-from core.audits import AUDIT_DROPPED, AUDIT_EVENTS, AUDIT_REQUESTED, open_audit_requests
+from core.audits import AUDIT_DROPPED, AUDIT_EVENTS, AUDIT_PROGRESS_EVENTS, AUDIT_REQUESTED, open_audit_requests
 from core.eventlog import ChainCheck, next_entry, verify_chain
 from core.history import submission_detail
 from core.records import (
@@ -244,7 +244,9 @@ class Store(ABC):
             )
         for _ in range(self.max_conflict_retries):
             try:
-                self._put_throughput_files(self._throughput_files(result, predictions), f"Throughput {result.request_id}")
+                self._put_throughput_files(
+                    self._throughput_files(result, predictions), f"Throughput {result.request_id}"
+                )
                 break
             except Conflict:
                 continue
@@ -370,9 +372,7 @@ class Store(ABC):
                 event, detail = "lease_expired", {"worker": worker, "attempts": request.attempts}
             requests[request.request_id] = updated
             changes.requests.append(updated)
-            self._log(
-                state, changes.log, request_id=request.request_id, event=event, actor="scheduler", detail=detail
-            )
+            self._log(state, changes.log, request_id=request.request_id, event=event, actor="scheduler", detail=detail)
         return requests
 
     def expire_leases(self, max_attempts: int) -> list[Request]:
@@ -495,14 +495,11 @@ class Store(ABC):
             updated = request.replace(status=Status.FAILED, lease=None, error=error)
             done[:] = [updated]
             changes = Changes(requests=[updated])
-            self._log(
-                state, changes.log, request_id=request_id, event="failed", actor=worker, detail={"error": error}
-            )
+            self._log(state, changes.log, request_id=request_id, event="failed", actor=worker, detail={"error": error})
             return changes
 
         self._transact(compute)
         return done[0]
-
 
     # --- audits (R13) ------------------------------------------------------------------------------
 
@@ -520,7 +517,9 @@ class Store(ABC):
         def compute(state: StoreState) -> Changes:
             request = state.requests.get(record.request_id)
             if request is None or request.status is not Status.FINISHED:
-                raise StoreError(f"request {record.request_id} is not a finished entry; only finished entries are audited")
+                raise StoreError(
+                    f"request {record.request_id} is not a finished entry; only finished entries are audited"
+                )
             if any(e.event in AUDIT_EVENTS and e.detail.get("audit_id") == record.audit_id for e in state.log):
                 raise StoreError(f"audit {record.audit_id} is already recorded")
             changes = Changes(audits=[record])
@@ -567,6 +566,13 @@ class Store(ABC):
             request_id, AUDIT_DROPPED, actor, lambda _: {"reason": reason, "requested": requested}
         )
 
+    def log_audit_progress(self, request_id: str, event: str, actor: str, detail: Mapping[str, object]) -> LogEntry:
+        """Log one of an audit's attempts (`core.audits.AUDIT_PROGRESS_EVENTS`: started, inconclusive, failed to
+        run); the planner counts them, and none of them ends the audit or changes the entry."""
+        if event not in AUDIT_PROGRESS_EVENTS:
+            raise ValueError(f"{event!r} is not an audit progress event")
+        return self._append_event(request_id, event, actor, lambda _: dict(detail))
+
     def _append_event(
         self, request_id: str, event: str, actor: str, detail: Callable[[StoreState], dict[str, object]]
     ) -> LogEntry:
@@ -575,9 +581,7 @@ class Store(ABC):
 
         def compute(state: StoreState) -> Changes:
             changes = Changes()
-            entry = self._log(
-                state, changes.log, request_id=request_id, event=event, actor=actor, detail=detail(state)
-            )
+            entry = self._log(state, changes.log, request_id=request_id, event=event, actor=actor, detail=detail(state))
             written[:] = [entry]
             return changes
 
@@ -595,7 +599,9 @@ def _throughput_shard(name: str, data: bytes) -> dict[str, ThroughputResult]:
         try:
             record = ThroughputResult.from_json(line)
         except (ValueError, TypeError, KeyError) as exc:
-            logger.warning("%s line %d is not a throughput record: %s", layout.throughput_records_path(name), number, exc)
+            logger.warning(
+                "%s line %d is not a throughput record: %s", layout.throughput_records_path(name), number, exc
+            )
             continue
         records[record.request_id] = record
     return records

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_url
+from huggingface_hub import CommitOperation, CommitOperationAdd, CommitOperationDelete, HfApi, hf_hub_url
 from huggingface_hub.errors import EntryNotFoundError
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
@@ -45,12 +45,12 @@ from core import layout
 from core.dataset_card import (
     AUDITS_TABLE_FILE,
     CARD_FILE,
-    TABLE_FILE,
     CardInfo,
     audits_table,
-    consolidated_table,
+    board_columns,
     parse_front_matter,
     render_card,
+    table_shard,
 )
 from core.records import AuditRecord, EvalSetSource, LogEntry, PredictionRow, Result, Status, read_jsonl
 from core.store.bad_files import parse_record
@@ -66,14 +66,13 @@ from core.store.repo_files import (
     RequestsReader,
     RequestsView,
     ResultsReader,
-    TableDamaged,
+    ResultsWrite,
     Tail,
     audit_files,
-    merge_table,
     read_pins,
     requests_files,
     results_files,
-    updated_pins,
+    table_header,
 )
 from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 
@@ -129,7 +128,6 @@ class HubStore(Store):
         self._requests_reader = RequestsReader()
         self._results_reader = ResultsReader()
         self._audits_reader = AuditsReader()
-        self._tables: dict[str, str | None] = {}
         self._throughput_cache: dict[str, Any] = {}
         self._results_seen: set[str] = set()
         logger.info("Hub store: requests in dataset %s, results in dataset %s", requests_repo, results_repo)
@@ -251,18 +249,20 @@ class HubStore(Store):
         sha = self._head(self.requests_repo)
         view = self._view(sha)
         # Lease expiry asks whether a re-queued or expired request's result landed: all of them at once, once.
-        candidates = [i for i, r in view.requests.open.items() if r.attempts > 0] if isinstance(view.requests, Requests) else []
+        candidates = (
+            [i for i, r in view.requests.open.items() if r.attempts > 0] if isinstance(view.requests, Requests) else []
+        )
         stored: list[set[str]] = []
 
         def has(request_id: str) -> bool:
             if not stored:
                 stored.append(self._stored_results(sorted({*candidates, request_id})))
-            return request_id in stored[0] or (request_id not in candidates and bool(self._stored_results([request_id])))
+            return request_id in stored[0] or (
+                request_id not in candidates and bool(self._stored_results([request_id]))
+            )
 
         self._lookup = Lookup(has)
-        return StoreState(
-            requests=view.requests, result_ids=self._lookup, log=view.log, log_length=view.last_seq
-        ), sha
+        return StoreState(requests=view.requests, result_ids=self._lookup, log=view.log, log_length=view.last_seq), sha
 
     def _results_commit(self, view: RequestsView) -> str | None:
         if view.results_commit:
@@ -373,13 +373,18 @@ class HubStore(Store):
         parent: str,
         message: str,
         landed: Callable[[], bool] | None = None,
+        deleted: Sequence[str] = (),
     ) -> str | None:
-        """Commit `files` on top of `parent`; the new commit's oid, or None when an ambiguous earlier try turned
-        out to have landed (its oid is then unknown: the caller re-reads)."""
+        """Commit `files` (and the removal of the paths in `deleted`, which must exist) on top of `parent`; the
+        new commit's oid, or None when an ambiguous earlier try turned out to have landed (its oid is then
+        unknown: the caller re-reads)."""
 
         def attempt() -> Any:
             # Fresh operations per try: create_commit marks the ones it was given as committed.
-            operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in files.items()]
+            operations: list[CommitOperation] = [
+                CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in files.items()
+            ]
+            operations += [CommitOperationDelete(path_in_repo=p) for p in deleted]
             return self.api.create_commit(
                 repo_id, operations, commit_message=message, repo_type=REPO_TYPE, parent_commit=parent
             )
@@ -442,47 +447,56 @@ class HubStore(Store):
         shards = {name: self._results_reader.shard(fetch, head, name) for name in names}
         set_aside = {b.quarantine_path: b.data for b in self._results_reader.bad_files(names)}
         shards.update({name: self._repaired_shard(fetch, name, shards[name], finished()) for name in damaged})
-        files, updated = results_files(shards, results, rewrite=damaged)
-        files.update(audit_files(audits))
+        written = (
+            results_files(
+                shards,
+                results,
+                fetch(layout.PINS_FILE),
+                lambda: self._every(fetch, head, finished),
+                rewrite=damaged,
+                has_legacy_table=lambda: fetch(layout.LEGACY_TABLE_FILE) is not None,
+            )
+            if shards
+            else ResultsWrite({}, [], {})
+        )
+        files = {**written.files, **audit_files(audits), **set_aside}
+        if written.new_columns:  # the card declares the table's header to `datasets`
+            raw_card = fetch(CARD_FILE)
+            card = self._card_update(raw_card.decode("utf-8", errors="replace") if raw_card else None, written.columns)
+            if card is not None:
+                files[CARD_FILE] = card.encode("utf-8")
         if audits:  # the log event that publishes them follows in the requests commit (retried once if it fails)
             published = self._audits_reader.read(fetch, log, [])
             files[AUDITS_TABLE_FILE] = audits_table([*published, *audits]).encode("utf-8")
-        files.update(set_aside)
-        pins = updated_pins(fetch(layout.PINS_FILE), [r for r, _ in results], lambda: self._every(fetch, head, finished))
-        if pins is not None:
-            files[layout.PINS_FILE] = pins
-        table = None
-        if results:
-            eval_sets = tuple(self.card.eval_sets) if self.card else ()
-            new = [r for r, _ in results]
-            try:
-                table = merge_table(self._table(head, fetch), new, eval_sets)
-            except TableDamaged:  # rebuilt from the records of every finished request, the damaged one set aside
-                files[layout.quarantine_path(TABLE_FILE, head[:12])] = (self._table(head, fetch) or "").encode()
-                every = self._results_reader.read(fetch, head, finished())
-                every.update((r.request_id, r) for r in new)
-                table = consolidated_table(list(every.values()), eval_sets)
-            files[TABLE_FILE] = table.encode("utf-8")
         what = [f"Result for {r.request_id}" for r, _ in results] + [f"Audit {a.audit_id}" for a in audits]
         oid = self._commit(
-            self.results_repo, files, head, "; ".join(what), landed=lambda: self._stored(results, audits)
+            self.results_repo,
+            files,
+            head,
+            "; ".join(what),
+            landed=lambda: self._stored(results, audits),
+            deleted=written.deleted,
         )
         if oid is None:
             return self._head(self.results_repo)
-        for name, members in updated.items():
+        for name, members in written.shards.items():
             self._results_reader.seed(name, oid, members)
         self._audits_reader.seed(audits)
-        if table is not None:
-            self._tables = {oid: table}
         return oid
 
-    def _every(self, fetch: Fetch, head: str, finished: Callable[[], Sequence[str]]) -> list[Result]:
-        """Every finished result at `head` (the records shards): once, to write a board's first `pins.json`."""
-        return list(self._results_reader.read(fetch, head, finished()).values())
+    def _every(self, fetch: Fetch, head: str, finished: Callable[[], Sequence[str]]) -> dict[str, dict[str, Result]]:
+        """Every finished result at `head` by records shard: read only when the whole table is written."""
+        every: dict[str, dict[str, Result]] = {}
+        for request_id, result in self._results_reader.read(fetch, head, finished()).items():
+            every.setdefault(layout.shard(request_id), {})[request_id] = result
+        return every
 
     def _damaged_shards(self, fetch: Fetch, head: str) -> set[str]:
         """Records shards read as damaged that are still damaged at `head` (rewritten by this commit)."""
-        names = {b.path.removeprefix(f"{layout.RECORDS_DIR}/").removesuffix(".jsonl") for b in self._results_reader.bad_files()}
+        names = {
+            b.path.removeprefix(f"{layout.RECORDS_DIR}/").removesuffix(".jsonl")
+            for b in self._results_reader.bad_files()
+        }
         for name in names:
             self._results_reader.shard(fetch, head, name)
         return {name for name in names if self._results_reader.bad_files([name])}
@@ -517,13 +531,7 @@ class HubStore(Store):
         )
         return stored and all(fetch(path) == data for path, data in audit_files(audits).items())
 
-    def _table(self, sha: str, fetch: Fetch) -> str | None:
-        if sha not in self._tables:
-            raw = fetch(TABLE_FILE)
-            self._tables = {sha: raw.decode("utf-8", errors="replace") if raw is not None else None}
-        return self._tables[sha]
-
-    def _card_update(self, existing: str | None) -> str | None:
+    def _card_update(self, existing: str | None, columns: Sequence[str]) -> str | None:
         """The new README.md, or None to leave the card as it is.
 
         A process without a public key never overwrites a card, and one whose key differs from the published
@@ -532,7 +540,7 @@ class HubStore(Store):
         """
         if self.card is None:
             return None
-        rendered = render_card(self.card)
+        rendered = render_card(self.card, columns)
         if rendered == existing:
             return None
         if existing is not None:
@@ -579,12 +587,13 @@ class HubStore(Store):
             fetch = self._fetcher(self.results_repo, sha)
             raw = fetch(CARD_FILE)
             existing = raw.decode("utf-8") if raw is not None else None
-            card = render_card(self.card) if force else self._card_update(existing)
+            columns = table_header(fetch(layout.PINS_FILE))
+            card = render_card(self.card, columns) if force else self._card_update(existing, columns)
             changes: dict[str, bytes] = {}
             if card is not None and card != existing:
                 changes[CARD_FILE] = card.encode("utf-8")
-            if self._table(sha, fetch) is None:
-                changes[TABLE_FILE] = consolidated_table([], tuple(self.card.eval_sets)).encode("utf-8")
+            if fetch(layout.PINS_FILE) is None and fetch(layout.table_path(layout.FIRST_TABLE_SHARD)) is None:
+                changes[layout.table_path(layout.FIRST_TABLE_SHARD)] = table_shard([], board_columns({})).encode()
             # Every config the card declares has its file from the start, so loading one names no missing file.
             for path, empty in ((AUDITS_TABLE_FILE, audits_table([])), (THROUGHPUT_TABLE_FILE, throughput_table([]))):
                 if fetch(path) is None:

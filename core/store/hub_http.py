@@ -89,6 +89,7 @@ def store_call() -> Iterator[None]:
     finally:
         _STORE_CALL.depth -= 1
 
+
 _T = TypeVar("_T")
 
 

@@ -22,10 +22,8 @@ from core import layout
 from core.dataset_card import (
     AUDITS_TABLE_FILE,
     CARD_FILE,
-    TABLE_FILE,
     CardInfo,
     audits_table,
-    consolidated_table,
     render_card,
 )
 from core.files import atomic_write
@@ -40,9 +38,7 @@ from core.store.repo_files import (
     RequestsReader,
     RequestsView,
     ResultsReader,
-    TableDamaged,
     audit_files,
-    merge_table,
     requests_files,
     results_files,
 )
@@ -192,26 +188,31 @@ class LocalStore(Store):
         names = {layout.shard(r.request_id) for r, _ in changes.results} | repair
         fetch = self._fetcher(self.results_root)
         bad: list[BadFile] = []
-        shards = {name: ResultsReader.parse(fetch(layout.records_path(name)), layout.records_path(name), bad) for name in names}
+        shards = {
+            name: ResultsReader.parse(fetch(layout.records_path(name)), layout.records_path(name), bad)
+            for name in names
+        }
         shards.update({name: self._repaired_shard(name, shards[name]) for name in repair})
-        files, _ = results_files(shards, changes.results, rewrite=repair)
-        files.update({b.quarantine_path: b.data for b in bad})  # the damaged shard's bytes, set aside
-        table = self.results_root / TABLE_FILE
-        existing = table.read_text(encoding="utf-8", errors="replace") if table.exists() else None
-        eval_sets = tuple(self.card.eval_sets) if self.card else ()
-        try:
-            text = merge_table(existing, [r for r, _ in changes.results], eval_sets)
-        except TableDamaged:
-            files[layout.quarantine_path(TABLE_FILE, "damaged")] = table.read_bytes()
-            every = {r.request_id: r for path in sorted((self.results_root / layout.RECORDS_DIR).glob("*.jsonl"))
-                     for r in ResultsReader.parse(path.read_bytes()).values()}
-            every.update((r.request_id, r) for r, _ in changes.results)
-            text = consolidated_table(list(every.values()), eval_sets)
-        files[TABLE_FILE] = text.encode("utf-8")
+        written = results_files(
+            shards,
+            changes.results,
+            fetch(layout.PINS_FILE),
+            self._every,
+            rewrite=repair,
+            has_legacy_table=(self.results_root / layout.LEGACY_TABLE_FILE).exists,
+        )
+        files = {**written.files, **{b.quarantine_path: b.data for b in bad}}  # a damaged shard's bytes, set aside
         if self.card is not None:
-            files[CARD_FILE] = render_card(self.card).encode("utf-8")
+            files[CARD_FILE] = render_card(self.card, written.columns).encode("utf-8")
         for path, data in files.items():
             atomic_write(self.results_root / path, data)
+        for path in written.deleted:  # after the table shards that replace it
+            (self.results_root / path).unlink(missing_ok=True)
+
+    def _every(self) -> dict[str, dict[str, Result]]:
+        """Every records shard (read only when the whole table is written)."""
+        folder = self.results_root / layout.RECORDS_DIR
+        return {path.stem: ResultsReader.parse(path.read_bytes()) for path in sorted(folder.glob("*.jsonl"))}
 
     def snapshot(self) -> Snapshot:
         with self._exclusive():
@@ -261,4 +262,3 @@ def _result_file(path: Path) -> Result | None:
         return Result.from_json(path.read_bytes())
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
-

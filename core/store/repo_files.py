@@ -9,9 +9,7 @@ readers with what it wrote (`RequestsView` returned by `requests_files`), so its
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -20,7 +18,7 @@ from typing import Any
 
 from core import layout
 from core.audits import AUDIT_EVENTS
-from core.dataset_card import TABLE_FILE, consolidated_table
+from core.dataset_card import board_columns, table_shard
 from core.history import recovered_request, replay
 from core.records import AuditRecord, EvalSetSource, LogEntry, PredictionRow, Request, Result, Status, write_jsonl
 from core.store.bad_files import PARSE_ERRORS, BadFile, parse_lines, parse_record, text_lines
@@ -700,15 +698,34 @@ class ResultsReader:
         return {r.request_id: r for r in records}
 
 
+@dataclass(frozen=True)
+class ResultsWrite:
+    """What one write to the results repo puts there: `files` to add, `deleted` paths, and the records shards as
+    they are after it (`shards`, to seed a reader with)."""
+
+    files: dict[str, bytes]
+    deleted: list[str]
+    shards: dict[str, dict[str, Result]]
+    columns: list[str] = field(default_factory=list)  # the table's header after it
+    new_columns: bool = False  # every table shard was written with a new header: the card declares it
+
+
 def results_files(
     shards: Mapping[str, Mapping[str, Result]],
     results: Sequence[tuple[Result, Mapping[str, Sequence[PredictionRow]]]],
+    pins: bytes | None,
+    every: Callable[[], Mapping[str, Mapping[str, Result]]],
     rewrite: Iterable[str] = (),
-) -> tuple[dict[str, bytes], dict[str, dict[str, Result]]]:
-    """The files a finish writes to the results repo (not the table or card) and the records shards it makes.
+    has_legacy_table: Callable[[], bool] = lambda: False,
+) -> ResultsWrite:
+    """The files a finish writes to the results repo (not the card): each result and its predictions, the records
+    shards they fall in, the table shards repeating those, and `pins.json`.
 
-    `shards` holds the current content of the records shards the results fall in; the shards named in
-    `rewrite` (repaired after damage) are written even when no result falls in them."""
+    `shards` holds the current content of the records shards the results fall in (and of those named in
+    `rewrite`: damaged shards being repaired, written even when no result falls in them). `every()` returns every
+    records shard; it is called only when the whole table is written: on a board without `pins.json` (new, or
+    written before the table was sharded, whose `leaderboard.csv` is then removed) and when a result brings an
+    eval set the table has no column for yet (every shard gets the new header)."""
     files: dict[str, bytes] = {}
     updated = {name: dict(members) for name, members in shards.items()}
     for result, predictions in results:
@@ -716,46 +733,83 @@ def results_files(
             files[layout.predictions_path(result.request_id, eval_set)] = write_jsonl(rows).encode("utf-8")
         files[layout.result_path(result.request_id)] = result.to_json().encode("utf-8")
         updated.setdefault(_shard(result.request_id), {})[result.request_id] = result
-    for name in {_shard(r.request_id) for r, _ in results} | set(rewrite):
+    written = {_shard(r.request_id) for r, _ in results} | set(rewrite)
+    for name in written:
         members = sorted(updated[name].values(), key=lambda r: r.request_id)
         files[layout.records_path(name)] = "".join(_line(r) for r in members).encode("utf-8")
-    return files, updated
+    current = _read_pins(pins)
+    whole = current is None or any("sets" not in entry for entry in current.values())
+    table: Mapping[str, Mapping[str, Result]] = updated
+    if whole:
+        table = {**every(), **updated}
+        new_pins = _pins_with({}, [r for members in table.values() for r in members.values()])
+    else:
+        new_pins = _pins_with(current or {}, [r for r, _ in results])
+    columns = board_columns(_sets(new_pins))
+    if not whole and columns != board_columns(_sets(current or {})):
+        whole, table = True, {**every(), **updated}
+    names = (set(table) | {layout.FIRST_TABLE_SHARD}) if whole else written
+    for name in sorted(names):
+        files[layout.table_path(name)] = table_shard(table.get(name, {}).values(), columns).encode("utf-8")
+    if new_pins != current:
+        files[layout.PINS_FILE] = (
+            json.dumps(dict(sorted(new_pins.items())), ensure_ascii=False, indent=1) + "\n"
+        ).encode()
+    deleted = [layout.LEGACY_TABLE_FILE] if whole and has_legacy_table() else []
+    return ResultsWrite(files, deleted, {name: updated[name] for name in written}, columns, whole)
+
+
+def table_header(pins: bytes | None) -> list[str]:
+    """The header every table shard has, from `pins.json` as stored (what the card declares to `datasets`)."""
+    return board_columns(_sets(_read_pins(pins) or {}))
 
 
 def read_pins(raw: bytes | None) -> dict[str, list[EvalSetSource]] | None:
     """`pins.json`: per board version, the eval-set sources of its first finished result; None when the file
     is absent or unreadable (the caller then reads the results themselves)."""
-    if raw is None:
+    data = _read_pins(raw)
+    if data is None:
         return None
     try:
-        data = parse_record(dict, raw)
         return {version: [EvalSetSource.from_dict(s) for s in entry["sources"]] for version, entry in data.items()}
     except (*PARSE_ERRORS, ValueError):
         return None
 
 
-def updated_pins(raw: bytes | None, results: Sequence[Result], every: Callable[[], Sequence[Result]]) -> bytes | None:
-    """The new `pins.json` once `results` are stored (None when it does not change): a version's entry is its
-    earliest finished result's. A board without the file (written before it existed) gets it from `every()`."""
-    current: dict[str, Any] = {}
-    if raw is not None:
-        try:
-            current = parse_record(dict, raw)
-        except ValueError:
-            current = {}
-    candidates = list(results) if current or raw is not None else [*every(), *results]
-    pins = dict(current)
-    for result in candidates:
+def _read_pins(raw: bytes | None) -> dict[str, dict[str, Any]] | None:
+    """`pins.json` as written, None when absent or not a mapping of versions to entries (rewritten whole)."""
+    if raw is None:
+        return None
+    try:
+        data = parse_record(dict, raw)
+    except (*PARSE_ERRORS, ValueError):
+        return None
+    if not all(isinstance(entry, dict) for entry in data.values()):
+        return None
+    return data
+
+
+def _pins_with(current: Mapping[str, dict[str, Any]], results: Sequence[Result]) -> dict[str, dict[str, Any]]:
+    """`pins.json`'s content once `results` are stored: a version's `sources` (its data pins) are its earliest
+    finished result's; its `sets` every eval set any of its results has (the table's columns)."""
+    pins = {version: dict(entry) for version, entry in current.items()}
+    for result in sorted(results, key=lambda r: (r.finished_at, r.request_id)):
         entry = pins.get(result.leaderboard_version)
         if entry is None or result.finished_at < str(entry.get("finished_at", "")):
-            pins[result.leaderboard_version] = {
+            sets = entry.get("sets", []) if entry is not None else []
+            entry = pins[result.leaderboard_version] = {
                 "finished_at": result.finished_at,
                 "request_id": result.request_id,
                 "sources": [s.to_dict() for s in result.eval_sets],
+                "sets": list(sets),
             }
-    if pins == current and raw is not None:
-        return None
-    return (json.dumps(dict(sorted(pins.items())), ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+        known = entry.setdefault("sets", [])
+        known += [name for name in result.datasets if name not in known]
+    return pins
+
+
+def _sets(pins: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    return {version: [str(n) for n in entry.get("sets", [])] for version, entry in pins.items()}
 
 
 def audit_files(audits: Sequence[AuditRecord]) -> dict[str, bytes]:
@@ -795,57 +849,10 @@ class AuditsReader:
         self._records.update(((a.request_id, a.audit_id), a) for a in audits)
 
 
-class TableDamaged(ValueError):
-    """`leaderboard.csv` does not parse as the table we write: the caller rebuilds it from every record."""
-
-
-def merge_table(existing: str | None, results: Sequence[Result], eval_sets: Sequence[str]) -> str:
-    """`leaderboard.csv` with `results` added or replaced, without reading every other result again.
-
-    Rows already in the table are kept as the text they are; the order is the full render's (version, average
-    WER, request id), and new eval-set columns go before the tail columns."""
-    if not existing or not existing.strip():
-        return consolidated_table(results, eval_sets)
-    old = csv.DictReader(io.StringIO(existing))
-    columns = list(old.fieldnames or [])
-    try:
-        rows = {row["request_id"]: row for row in old}
-        for row in rows.values():
-            float(row.get("avg_wer") or "inf")
-    except (KeyError, ValueError, csv.Error) as exc:
-        raise TableDamaged(f"{TABLE_FILE} is damaged ({exc}); it is rebuilt from the signed records") from None
-    if "request_id" not in columns or any(None in row for row in rows.values()):
-        raise TableDamaged(f"{TABLE_FILE} is damaged (rows do not match its header); it is rebuilt from the records")
-    fresh = csv.DictReader(io.StringIO(consolidated_table(results, eval_sets)))
-    rows.update((row["request_id"], row) for row in fresh)
-    tail_start = columns.index("params") if "params" in columns else len(columns)
-    for name in fresh.fieldnames or []:
-        if name not in columns:
-            columns.insert(tail_start, name)
-            tail_start += 1
-
-    def key(row: dict[str, str]) -> tuple[str, float, str]:
-        return row.get("leaderboard_version", ""), float(row.get("avg_wer") or "inf"), row["request_id"]
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", restval="")
-    writer.writeheader()
-    for row in sorted(rows.values(), key=key):
-        writer.writerow({k: row.get(k) or "" for k in columns})
-    return buffer.getvalue()
-
-
 def render_repos(
-    requests: Iterable[Request], results: Iterable[Result], log: Sequence[LogEntry], eval_sets: Sequence[str] = ()
+    requests: Iterable[Request], results: Iterable[Result], log: Sequence[LogEntry]
 ) -> tuple[dict[str, bytes], dict[str, bytes]]:
-    """Both repos' files for a whole state at once (the migration and the benchmark's seeding write these)."""
-    results = list(results)
+    """Both repos' files for a whole state at once (the benchmarks' seeding writes these)."""
     request_files, _ = requests_files(EMPTY, list(requests), list(log), None, "seed")
-    result_files, _ = results_files({}, [(r, {}) for r in results])
-    from core.dataset_card import TABLE_FILE
-
-    result_files[TABLE_FILE] = consolidated_table(results, eval_sets).encode("utf-8")
-    pins = updated_pins(None, [], lambda: results)
-    if pins is not None:
-        result_files[layout.PINS_FILE] = pins
-    return request_files, result_files
+    written = results_files({}, [(r, {}) for r in results], None, dict)
+    return request_files, written.files

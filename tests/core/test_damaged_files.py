@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from core import layout
-from core.dataset_card import CARD_FILE, TABLE_FILE, CardInfo
+from core.dataset_card import CARD_FILE, CardInfo
 from core.records import ModelInfo, Status
 from core.store import LocalStore
 from core.store import local as local_store
@@ -44,7 +44,8 @@ def _board(tmp_path: Path) -> LocalStore:
 
 
 def _table_ids(store: LocalStore) -> list[str]:
-    return list(pd.read_csv(store.results_root / TABLE_FILE)["request_id"])
+    shards = sorted((store.results_root / layout.TABLE_DIR).glob("*.csv"))
+    return sorted(request_id for path in shards for request_id in pd.read_csv(path)["request_id"])
 
 
 def _verify(store: LocalStore) -> tuple[int, str]:
@@ -57,7 +58,7 @@ def _store_problems(store: LocalStore) -> list[str]:
     """verify's FAIL lines about the requests repo, the log and the table (the unsigned test results' own
     lines are not the point here)."""
     lines = _verify(store)[1].splitlines()
-    return [line for line in lines if line.startswith("FAIL") and ("requests" in line or TABLE_FILE in line)]
+    return [line for line in lines if line.startswith("FAIL") and ("requests" in line or layout.TABLE_DIR in line)]
 
 
 def _still_works(store: LocalStore, n: int = 4) -> None:
@@ -141,21 +142,31 @@ def test_corrupt_records_shard_and_result_file_do_not_stop_finishes(tmp_path: Pa
     assert list((store.results_root / layout.QUARANTINE_DIR / layout.RECORDS_DIR).glob("*.jsonl.*"))
 
 
-def test_corrupt_table_is_rebuilt_from_the_records_on_the_next_finish(tmp_path: Path) -> None:
+def test_corrupt_table_shard_is_reported_and_rewritten_from_the_records_by_the_next_finish_there(
+    tmp_path: Path,
+) -> None:
+    """The table is never read to be written: a shard is rendered from its records shard, so damage (bytes that
+    are not text, a row with a field too many) cannot stop a finish, and is gone when its shard is next written."""
     store = _board(tmp_path)
-    (store.results_root / TABLE_FILE).write_bytes(b"garbage,header\n\x00\x01,2,3,4\n")
+    path = store.results_root / layout.table_path(layout.shard("req-0001"))
+    path.write_bytes(
+        path.read_bytes() + b"\x00\xff{garbage: tru,1,2,3,4,5,6,7,8,9,0,1,2,3,4,5,6,7,8,9,0,1,2,3,4,5\n<html>\n"
+    )
+    code, out = _verify(store)
+    assert code == 1 and layout.table_path(layout.shard("req-0001")) in out
+    same_shard = next(n for n in range(5, 2000) if layout.shard(f"req-{n:04d}") == layout.shard("req-0001"))
     fresh = _store(store.root)
-    fresh.snapshot()
-    _still_works(fresh)
-    assert _table_ids(fresh) == ["req-0001", "req-0002", "req-0003", "req-0004"]
-    assert (store.results_root / layout.quarantine_path(TABLE_FILE, "damaged")).is_file()
+    _still_works(fresh, same_shard)
+    assert _table_ids(fresh) == sorted(["req-0001", "req-0002", "req-0003", f"req-{same_shard:04d}"])
+    assert _store_problems(fresh) == []
 
 
 def test_missing_table_fails_verify(tmp_path: Path) -> None:
     store = _board(tmp_path)
-    (store.results_root / TABLE_FILE).unlink()
+    for path in (store.results_root / layout.TABLE_DIR).glob("*.csv"):
+        path.unlink()
     code, out = _verify(store)
-    assert code == 1 and "leaderboard.csv: is missing" in out
+    assert code == 1 and "leaderboard: is missing" in out
 
 
 def test_state_that_disagrees_with_the_log_fails_verify(tmp_path: Path) -> None:
@@ -180,7 +191,7 @@ def test_crash_between_result_and_table_is_published_in_full_by_lease_expiry(
     real_write = local_store.atomic_write
 
     def killed_at_the_table(path: Path, data) -> None:
-        if path.name == TABLE_FILE:
+        if path.parent.name == layout.TABLE_DIR:
             raise KeyboardInterrupt  # kill -9 after the result and its records line, before the table
         real_write(path, data)
 

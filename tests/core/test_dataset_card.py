@@ -17,16 +17,18 @@ from core.dataset_card import (
     CARD_FILE,
     LEAD_COLUMNS,
     RESULT_FIELDS,
-    TABLE_FILE,
     TAIL_COLUMNS,
     CardInfo,
-    consolidated_table,
+    board_columns,
+    column_dtype,
     parse_front_matter,
     render_card,
+    table_shard,
 )
-from core.records import Compute, DatasetScore, ModelInfo, Result, write_jsonl
+from core.records import Compute, DatasetScore, ModelInfo, Result
 from core.signing import generate_keypair, sign_result
 from core.store import open_store
+from core.store.repo_files import results_files
 from tests.core.store_contract import ROWS, make_request, make_result
 
 
@@ -53,7 +55,7 @@ def info() -> CardInfo:
 
 
 def test_table_has_one_flat_row_per_result_and_pandas_reads_it() -> None:
-    table = pd.read_csv(io.StringIO(consolidated_table(results(), ("set", "other"))))
+    table = pd.read_csv(io.StringIO(table_shard(results())))
     assert list(table["request_id"]) == ["req-0001", "req-0002"]  # deterministic order
     assert list(table.columns[:10]) == list(LEAD_COLUMNS)
     assert {"wer_set", "wer_other", *TAIL_COLUMNS} <= set(table.columns)
@@ -63,32 +65,34 @@ def test_table_has_one_flat_row_per_result_and_pandas_reads_it() -> None:
 
 
 def test_table_has_the_compute_columns_and_verify_agrees_with_them(tmp_path: Path) -> None:
-    from evaluator.verify import Report, check_table
+    from evaluator.verify import Report, check_tables
 
     jobs = Compute(
         flavor="a10g-small", gpu_seconds=5400.5, price_usd_per_minute=0.016667, price_date="2026-11-27", cost_usd=1.5
     )
     second, first = results()
     records = [first.replace(compute=jobs), second]  # the second was recorded before `compute` existed
-    path = tmp_path / TABLE_FILE
-    path.write_text(consolidated_table(records, ("set", "other")))
+    path = tmp_path / "table.csv"
+    path.write_text(table_shard(records))
     table = pd.read_csv(path)
     assert table.loc[0, "compute_flavor"] == "a10g-small" and table.loc[0, "gpu_seconds"] == 5400.5
     assert table.loc[0, "cost_usd"] == 1.5 and table.loc[0, "price_usd_per_minute"] == 0.016667
     assert table.loc[0, "price_date"] == "2026-11-27"
     assert table.loc[1, ["compute_flavor", "gpu_seconds", "cost_usd", "price_date"]].isna().all()
     report = Report()
-    check_table(path, {r.request_id: r for r in records}, tmp_path, report)
+    check_tables([path], {r.request_id: r for r in records}, tmp_path, report)
     assert report.ok, report.problems
     path.write_text(path.read_text().replace(",1.5,", ",0.5,"))  # a cheaper cost than the signed record's
-    check_table(path, {r.request_id: r for r in records}, tmp_path, report)
+    check_tables([path], {r.request_id: r for r in records}, tmp_path, report)
     assert [p.what for p in report.problems] == ["cost_usd differ from the signed record of req-0001"]
 
 
 def test_front_matter_parses_with_configs_and_public_key(info: CardInfo) -> None:
     meta = parse_front_matter(render_card(info))
+    default = meta["configs"][0]
+    assert default.pop("features") == [{"name": c, "dtype": column_dtype(c)} for c in board_columns({})]
     assert meta["configs"] == [
-        {"config_name": "default", "data_files": [{"split": "train", "path": TABLE_FILE}], "default": True},
+        {"config_name": "default", "data_files": [{"split": "train", "path": "leaderboard/*.csv"}], "default": True},
         {"config_name": "audits", "data_files": [{"split": "train", "path": AUDITS_TABLE_FILE}]},
         {"config_name": "throughput", "data_files": [{"split": "train", "path": "throughput.csv"}]},
     ]
@@ -104,20 +108,34 @@ def test_card_documents_every_column_and_field(info: CardInfo) -> None:
     assert "`max_rtf`: 1.0" in card
 
 
-def _results_repo(folder: Path, info: CardInfo) -> Path:
+def _results_repo(folder: Path, info: CardInfo, records: list[Result] | None = None) -> Path:
+    """A results repo as the store writes it: records and table shards, `pins.json`, the card, predictions."""
     private, _ = generate_keypair()
-    signed = [sign_result(r, private) for r in results()]
-    folder.mkdir(parents=True)
-    (folder / TABLE_FILE).write_text(consolidated_table(signed, info.eval_sets))
-    (folder / CARD_FILE).write_text(render_card(info))
-    for result in signed:
-        (folder / layout.result_path(result.request_id)).parent.mkdir(parents=True, exist_ok=True)
-        (folder / layout.result_path(result.request_id)).write_text(result.to_json())
-        for name in result.datasets:
-            path = folder / layout.predictions_path(result.request_id, name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(write_jsonl(ROWS))
+    signed = [sign_result(r, private) for r in (records or results())]
+    written = results_files({}, [(r, {name: ROWS for name in r.datasets}) for r in signed], None, dict)
+    for path, data in {**written.files, CARD_FILE: render_card(info, written.columns).encode()}.items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_bytes(data)
     return folder
+
+
+def test_the_table_is_sharded_with_one_header_and_loads_as_one_table(
+    tmp_path: Path, info: CardInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shards whose columns pandas would type differently (a license in one, none in another; a set only some
+    rows have) still load as one table, because every shard has the same header."""
+    datasets = pytest.importorskip("datasets")
+    for name, value in (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("HF_HOME", str(tmp_path / "hf"))):
+        monkeypatch.setenv(name, value)
+    second, first = results()
+    records = [first, second, *(second.replace(request_id=f"req-{n:04d}", model=None) for n in range(3, 12))]
+    repo = _results_repo(tmp_path / "repo", info, records)
+    shards = sorted((repo / layout.TABLE_DIR).glob("*.csv"))
+    assert len(shards) > 3 and (repo / layout.table_path(layout.FIRST_TABLE_SHARD)) in shards
+    assert len({path.read_text().splitlines()[0] for path in shards}) == 1
+    loaded = datasets.load_dataset(str(repo), split="train", cache_dir=str(tmp_path / "cache"))
+    assert sorted(loaded["request_id"]) == sorted(r.request_id for r in records)
+    assert sorted(str(x) for x in loaded["license"]) == ["None"] * 10 + ["mit"]
 
 
 def test_datasets_load_dataset_yields_the_table(
@@ -133,12 +151,16 @@ def test_datasets_load_dataset_yields_the_table(
     assert "wer_other" in loaded.column_names
 
 
-def test_rescoring_snippet_in_the_card_runs(tmp_path: Path, info: CardInfo) -> None:
+def test_rescoring_snippet_in_the_card_runs(tmp_path: Path, info: CardInfo, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("jiwer")
+    for name, value in (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("HF_HOME", str(tmp_path / "hf"))):
+        monkeypatch.setenv(name, value)
     repo = _results_repo(tmp_path / "repo", info)
     card = render_card(info)
     snippet = re.search(r"## Re-score.*?```python\n(.*?)```", card, re.S).group(1)
-    snippet = snippet.replace('"hf://datasets/board/results"', repr(str(repo)))
+    snippet = snippet.replace('"hf://datasets/board/results"', repr(str(repo))).replace(
+        '"board/results"', repr(str(repo))
+    )
     printed: list[str] = []
     exec(snippet, {"print": lambda *args: printed.append(" ".join(map(str, args)))})
     assert printed and printed[0].startswith("WER ")

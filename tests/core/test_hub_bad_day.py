@@ -151,7 +151,7 @@ def test_every_request_of_a_store_call_has_a_timeout(hub: HubEmulator) -> None:
 def test_a_results_repo_created_by_hand_gets_its_card_and_every_table_at_the_spaces_start(hub: HubEmulator) -> None:
     from huggingface_hub import HfApi
 
-    from core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE, TABLE_FILE, CardInfo, parse_front_matter
+    from core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE, CardInfo, parse_front_matter
     from core.store.hub import HubStore, RetryPolicy
     from core.throughput_table import THROUGHPUT_TABLE_FILE
     from tests.core.test_hub_store import RESULTS, TOKEN
@@ -165,7 +165,9 @@ def test_a_results_repo_created_by_hand_gets_its_card_and_every_table_at_the_spa
     assert CARD_FILE not in hub.files(RESULTS)  # nothing is written until the Space starts on them
     store.on_start()
     files = hub.files(RESULTS)
-    assert {CARD_FILE, TABLE_FILE, AUDITS_TABLE_FILE, THROUGHPUT_TABLE_FILE} <= set(files)
+    assert {CARD_FILE, layout.table_path(layout.FIRST_TABLE_SHARD), AUDITS_TABLE_FILE, THROUGHPUT_TABLE_FILE} <= set(
+        files
+    )
     meta = parse_front_matter(files[CARD_FILE].decode())
     assert meta["public_key"] == "k" * 44 and {c["config_name"] for c in meta["configs"]} >= {"default", "audits"}
     commits = hub.commit_count(RESULTS)

@@ -18,7 +18,7 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
 from core import layout
-from core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE, TABLE_FILE, CardInfo, audits_table, parse_front_matter
+from core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE, CardInfo, audits_table, parse_front_matter
 from core.records import Progress, Status
 from core.signing import generate_keypair, sign_result
 from core.store import Conflict, Store, StoreError
@@ -252,10 +252,11 @@ def test_finish_writes_result_predictions_records_and_table_in_one_commit(hub: H
     files = hub.files(RESULTS)
     shard = layout.shard("req-0001")
     expected = {f"results/{shard}/req-0001.json", f"predictions/{shard}/req-0001/set.jsonl", f"records/{shard}.jsonl"}
-    assert expected | {TABLE_FILE, CARD_FILE} <= set(files)
-    table = pd.read_csv(pd.io.common.StringIO(files[TABLE_FILE].decode()))
+    assert expected | {layout.table_path(shard), layout.PINS_FILE, CARD_FILE} <= set(files)
+    table = pd.read_csv(pd.io.common.StringIO(files[layout.table_path(shard)].decode()))
     assert list(table["request_id"]) == ["req-0001"] and table.loc[0, "wer_set"] == 0.1
-    assert parse_front_matter(files[CARD_FILE].decode())["public_key"] == public
+    meta = parse_front_matter(files[CARD_FILE].decode())
+    assert meta["public_key"] == public and "wer_set" in {f["name"] for f in meta["configs"][0]["features"]}
     assert _state(hub)["results_commit"] == hub.repo(RESULTS).head[0]
     assert store.result("req-0001") == store.snapshot().results["req-0001"]
 
@@ -271,13 +272,14 @@ def test_audit_record_is_committed_to_the_results_repo_before_its_log_event(hub:
 
     store = make_hub_store(hub)
     _finished(store)
-    results, requests, table = hub.commit_count(RESULTS), hub.commit_count(REQUESTS), hub.files(RESULTS)[TABLE_FILE]
+    table_path = layout.table_path(layout.shard("req-0001"))
+    results, requests, table = hub.commit_count(RESULTS), hub.commit_count(REQUESTS), hub.files(RESULTS)[table_path]
     record = make_audit(request_id="req-0001")
     store.record_audit(record, actor="auditor")
     assert (hub.commit_count(RESULTS), hub.commit_count(REQUESTS)) == (results + 1, requests + 1)
     files = hub.files(RESULTS)
     path = f"audits/{layout.shard('req-0001')}/req-0001/{record.audit_id}.json"
-    assert files[path] == record.to_json().encode() and files[TABLE_FILE] == table  # the table is untouched
+    assert files[path] == record.to_json().encode() and files[table_path] == table  # the table is untouched
     assert files[AUDITS_TABLE_FILE].decode() == audits_table([record])  # the audits config of the card
     assert _state(hub)["results_commit"] == hub.repo(RESULTS).head[0]
     fresh = make_hub_store(hub)
@@ -387,10 +389,10 @@ def test_local_entry_not_found_from_the_client_is_transient() -> None:
     assert caller("download", "a/b", flaky) == "ok" and len(sleeps) == 1
 
 
-def test_layout_1_is_refused_with_the_migration_command(hub: HubEmulator) -> None:
+def test_layout_1_is_refused_with_a_message_saying_what_to_do(hub: HubEmulator) -> None:
     make_hub_store(hub)
     hub.push(REQUESTS, {layout.LEGACY_LOG_FILE: b"", "requests/req-0001.json": b"{}"})
-    with pytest.raises(StoreError, match=r"python -m core\.store\.migrate"):
+    with pytest.raises(StoreError, match=r"layout 1.*never released.*start a new store"):
         make_hub_store(hub).snapshot()
 
 

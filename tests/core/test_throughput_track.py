@@ -21,7 +21,7 @@ from core.cost import (
     recorded_price,
     throughput_cost,
 )
-from core.dataset_card import consolidated_table
+from core.dataset_card import table_shard
 from core.records import (
     THROUGHPUT_PUBLISHED,
     LadderStep,
@@ -93,7 +93,7 @@ def test_cost_uses_the_price_the_result_recorded_not_todays_config() -> None:
     assert cost_of_batch_one(make_result("r2")) is None  # recorded no price: no cost is invented
     record = make_throughput("r1", rtfx=250.0)
     assert cost_of_throughput(record) == record.usd_per_1000_audio_hours == 4.0
-    table = list(csv.DictReader(io.StringIO(consolidated_table([result, make_result("r2", rtf=0.2)]))))
+    table = list(csv.DictReader(io.StringIO(table_shard([result, make_result("r2", rtf=0.2)]))))
     costs = {row["request_id"]: row["usd_per_1000_audio_hours"] for row in table}
     assert costs == {"r1": "50.0", "r2": ""}
 

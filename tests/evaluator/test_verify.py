@@ -24,6 +24,7 @@ from core.signing import (
     sign_result,
 )
 from core.store import LocalStore
+from core.store.repo_files import table_header
 from evaluator import keygen, verify
 from evaluator.metrics import aggregate, get_normalizer, score_eval_set
 from tests.core.store_contract import ROWS, make_request, make_result
@@ -228,11 +229,13 @@ def _hub_repo_folder_checks(hub: HubEmulator, tmp_path: Path, private: str, publ
             (folder / name).write_bytes(data)
     code, out = run([str(results_dir), "--requests-repo", str(requests_dir)])
     assert code == 0 and "log of 3 entries" in out, out
-    table = results_dir / "leaderboard.csv"
+    shard = layout.table_path(layout.shard("req-0001"))
+    table = results_dir / shard
     table.write_text(table.read_text().replace(",0.1,0.25,", ",0.01,0.25,", 1))
     code, out = run([str(results_dir)])
-    assert code == 1 and "leaderboard.csv line 2: avg_wer differ from the signed record of req-0001" in out
-    assert (results_dir / CARD_FILE).read_text() == render_card(store.card)
+    assert code == 1 and f"{shard} line 2: avg_wer differ from the signed record of req-0001" in out
+    header = table_header((results_dir / layout.PINS_FILE).read_bytes())
+    assert (results_dir / CARD_FILE).read_text() == render_card(store.card, header)
 
 
 def test_keygen_writes_private_key_0600_and_prints_only_the_public_key(tmp_path: Path) -> None:

@@ -15,11 +15,10 @@ from core import layout
 from core.dataset_card import (
     AUDITS_TABLE_FILE,
     CARD_FILE,
-    TABLE_FILE,
     CardInfo,
     audits_table,
-    consolidated_table,
     render_card,
+    table_shard,
 )
 from core.eventlog import next_entry
 from core.history import submission_detail
@@ -42,7 +41,7 @@ from core.signing import (
     sign_result,
     throughput_hash,
 )
-from core.store.repo_files import render_repos
+from core.store.repo_files import render_repos, table_header
 from evaluator import verify
 from tests.core.store_contract import ROWS, make_request, make_result
 from tests.core.test_audit_records import make_audit
@@ -73,6 +72,7 @@ class Board:
 
     ids: list[str]
     shards: int
+    tables: int
     throughput_shards: int
     chunks: int
     audits: int
@@ -130,16 +130,17 @@ def seed(hub: HubEmulator, n: int = N_RESULTS) -> Board:
         log.add(request.request_id, "finished", {"avg_wer": 0.1})
     ids = [r.request_id for r in results]
     extras = _extras(ids, log, private)
-    request_files, result_files = render_repos(requests, results, log.entries, eval_sets=("set",))
+    request_files, result_files = render_repos(requests, results, log.entries)
     result_files.update(extras)
     result_files.update({layout.predictions_path(i, "set"): write_jsonl(ROWS).encode() for i in ids})
     card = CardInfo(leaderboard_version="test-v1", public_key=public, eval_sets=("set",), results_repo=RESULTS)
-    result_files[CARD_FILE] = render_card(card).encode()
+    result_files[CARD_FILE] = render_card(card, table_header(result_files[layout.PINS_FILE])).encode()
     hub.add_repo(REQUESTS, request_files)
     hub.add_repo(RESULTS, result_files)
     return Board(
         ids=ids,
         shards=len({layout.shard(i) for i in ids}),
+        tables=len({layout.shard(i) for i in ids} | {layout.FIRST_TABLE_SHARD}),
         throughput_shards=len({layout.shard(i) for i in ids[:N_THROUGHPUT]}),
         chunks=-(-len(log.entries) // layout.LOG_CHUNK),
         audits=N_AUDITS,
@@ -185,13 +186,14 @@ def test_default_verify_costs_shards_and_chunks_not_results(hub: HubEmulator) ->
     assert lines[-1].startswith(f"OK: {N_RESULTS} result(s) (signatures checked from the records shards)")
     assert f"{N_AUDITS} audit record(s), {N_THROUGHPUT} throughput record(s), log of" in lines[-1]
     assert "everything checked verifies; not checked (use --deep): per-entry result files and predictions" in lines[-1]
-    # two heads, three folder listings (records/, throughput-records/, log/), the card and the table, then one GET
-    # per shard, per log chunk and per audit record the log names: nothing per result.
-    expected = 2 + 3 + 2 + board.shards + board.throughput_shards + board.chunks + board.audits
+    # two heads, four folder listings (records/, throughput-records/, leaderboard/, log/), the card, then one GET
+    # per shard of the records and of the table, per log chunk and per audit record the log names: nothing per
+    # result.
+    expected = 2 + 4 + 1 + board.shards + board.tables + board.throughput_shards + board.chunks + board.audits
     assert repo_requests(hub) == expected, hub.calls
     assert hub.count("resolve-head") == 0 and board.chunks == 2
     assert _downloaded(hub, layout.RESULTS_DIR) == _downloaded(hub, layout.PREDICTIONS_DIR) == 0
-    assert repo_requests(hub) < board.shards + 40 < N_RESULTS
+    assert repo_requests(hub) - board.shards - board.tables < 40  # the rest does not grow with the results
     print(f"default verify of {N_RESULTS} results: {repo_requests(hub)} HTTP requests")
 
 
@@ -253,7 +255,7 @@ def test_default_without_the_requests_repo_reads_audits_from_their_table(hub: Hu
     hub.reset_counts()
     code, out = run([RESULTS])
     assert code == verify.EXIT_OK and f"{N_AUDITS} audit record(s)" in out and ", no log" in out, out
-    assert repo_requests(hub) == 1 + 2 + 3 + board.shards + board.throughput_shards + board.audits  # + audits.csv
+    assert repo_requests(hub) == 1 + 3 + 1 + 1 + board.shards + board.tables + board.throughput_shards + board.audits
 
 
 def test_a_shard_line_in_the_wrong_shard_or_the_table_disagreeing_fails(hub: HubEmulator) -> None:
@@ -265,7 +267,12 @@ def test_a_shard_line_in_the_wrong_shard_or_the_table_disagreeing_fails(hub: Hub
     code, out = run([RESULTS])
     assert code == verify.EXIT_ALTERED
     assert f"holds request {first}, whose shard is {layout.shard(first)}" in out
-    _edit(hub, RESULTS, TABLE_FILE, lambda text: text.replace(",0.1,0.25,", ",0.01,0.25,", 1))
+    _edit(
+        hub,
+        RESULTS,
+        layout.table_path(layout.shard(board.ids[0])),
+        lambda text: text.replace(",0.1,0.25,", ",0.01,0.25,", 1),
+    )
     assert "differ from the signed record of" in run([RESULTS])[1]
 
 
@@ -294,7 +301,8 @@ def test_an_unsigned_record_in_a_shard_is_reported_unsigned(hub: HubEmulator) ->
         if path.startswith(f"{layout.RECORDS_DIR}/")
         for line in data.decode().splitlines()
     ]
-    hub.push(RESULTS, {TABLE_FILE: consolidated_table(records, ("set",)).encode()})
+    same = [r for r in records if layout.shard(r.request_id) == layout.shard(board.ids[0])]
+    hub.push(RESULTS, {layout.table_path(layout.shard(board.ids[0])): table_shard(same).encode()})
     code, out = run([RESULTS])
     assert code == verify.EXIT_UNSIGNED, out
     assert f"UNSIGNED results/{shard} line 1: no signature; its predictions were not downloaded" in out

@@ -176,7 +176,7 @@ def test_about_for_the_hub_store(tmp_path: Path) -> None:
         env={"LEADERBOARD_STORE": str(tmp_path), "REQUESTS_REPO": "o/requests", "RESULTS_REPO": "o/results"}
     )
     text = about_markdown(config, "o/results", "o/requests", public_key=None)
-    assert 'load_dataset("o/results"' in text and "hf://datasets/o/results/leaderboard.csv" in text
+    assert 'load_dataset("o/results"' in text and "hf://datasets/o/results/leaderboard/00.csv" in text
 
 
 def test_controls_to_filters() -> None:

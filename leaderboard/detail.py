@@ -298,7 +298,7 @@ def _claimant(comparison: ClaimComparison) -> str:
     """Who says it, as markdown: the model card, or the `.eval_results` file and its entry."""
     source = comparison.source
     if source.file == "README.md":
-        return f"the model card (`model-index`, {md_text(source.entry)})"
+        return f"the model card ({md_text(source.entry)})"
     return f"{md_code(source.file)} ({md_text(source.entry)})"
 
 

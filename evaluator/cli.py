@@ -14,35 +14,13 @@ from typing import TYPE_CHECKING
 from core.config import ConfigError, EvalSetConfig, LeaderboardConfig, load_config
 from core.logs import configure_logging
 from core.records import BATCH_ONE_TRACK, PRECISIONS, THROUGHPUT_TRACK, Result, ThroughputResult, write_jsonl
-from core.signing import SigningKeyError
 from core.store import StoreError, open_store
-from evaluator.eval_sets import EvalSetError, eval_set_from_path
+from evaluator.errors import ErrorKind, error_kind
+from evaluator.eval_sets import eval_set_from_path
 
 if TYPE_CHECKING:
     from evaluator.evaluate import Evaluation
     from evaluator.throughput_eval import ThroughputEvaluation
-
-#: Errors that are the user's to fix, printed as one line. These need no heavy import.
-EXPECTED_ERRORS: tuple[type[Exception], ...] = (ConfigError, EvalSetError, StoreError, SigningKeyError)
-
-#: The same, defined in modules that import torch/transformers: `--help` and `verify` must not load those, and
-#: such an error can only have been raised once its module was imported, so it is looked up in `sys.modules`.
-_HEAVY_EXPECTED_ERRORS = (
-    ("evaluator.audio", "AudioError"),
-    ("evaluator.models", "ModelLoadError"),
-    ("evaluator.recipes.base", "DecodingStalled"),
-    ("evaluator.runner", "UtteranceTimeout"),
-    ("evaluator.evaluate", "InvalidResult"),
-    ("evaluator.device_check", "WrongDevice"),
-)
-
-
-def expected_errors() -> tuple[type[Exception], ...]:
-    """`EXPECTED_ERRORS` plus those of the heavy modules already imported (never imports one)."""
-    loaded = tuple(
-        getattr(sys.modules[module], name) for module, name in _HEAVY_EXPECTED_ERRORS if module in sys.modules
-    )
-    return EXPECTED_ERRORS + loaded
 
 
 def _eval_sets(config: LeaderboardConfig, names: Sequence[str] | None) -> list[EvalSetConfig] | None:
@@ -223,7 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except Exception as exc:
-        if not isinstance(exc, expected_errors()):
+        kind = error_kind(exc)  # one table (`evaluator.errors`) for every place that decides on an exception
+        if kind is ErrorKind.BUG:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        later = "; it is temporary, try again later" if kind is ErrorKind.TRANSIENT else ""
+        print(f"error: {exc}{later}", file=sys.stderr)
         return 2

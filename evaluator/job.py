@@ -26,22 +26,17 @@ from core.signing import PRIVATE_KEY_ENV, sign_result, signing_key_for
 from core.store import LeaseLost, Store, StoreError, StoreUnavailable
 from core.weights import WeightMismatch, check_weight_hashes
 from core.workers import default_worker_name
-from evaluator.audio import AudioError
 from evaluator.device_check import require_device
-from evaluator.eval_sets import EvalSetError, pins_from_sources
-from evaluator.evaluate import Evaluation, InvalidResult, evaluate
-from evaluator.models import ModelLoadError
-from evaluator.runner import TIMED_REGION, Stopped, UtteranceTimeout
+from evaluator.errors import ErrorKind, describe, error_kind
+from evaluator.eval_sets import pins_from_sources
+from evaluator.evaluate import Evaluation, evaluate
+from evaluator.runner import TIMED_REGION, Stopped
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 logger = logging.getLogger(__name__)
 _Signable = TypeVar("_Signable", Result, ThroughputResult)
-
-#: Errors whose message already tells the submitter what is wrong and what to do. Only these specific types:
-#: any other exception (a bare ValueError included) is a bug of ours, reported as an internal error.
-USER_FACING_ERRORS = (ModelLoadError, EvalSetError, AudioError, UtteranceTimeout, InvalidResult, WeightMismatch)
 
 
 class LeaseKeeper:
@@ -205,21 +200,8 @@ def run_once(
         raise LeaseLost(
             f"{worker} lost its lease on {request.request_id} before publishing ({exc}); result discarded"
         ) from None
-    except USER_FACING_ERRORS as exc:
-        logger.warning("%s failed: %s", request.request_id, redact(str(exc)))
-        return _fail(store, request, worker, redact(str(exc)))
-    except StoreError:
-        raise  # the store itself failed outside publishing (a read for the data pins): not the model's fault
     except Exception as exc:
-        logger.exception("%s: unexpected error", request.request_id)
-        return _fail(
-            store,
-            request,
-            worker,
-            redact(
-                f"internal evaluator error ({type(exc).__name__}: {exc}); the maintainers were notified in the logs"
-            ),
-        )
+        return _after_error(store, request, worker, exc)
     aggregate = evaluation.result.aggregate
     logger.info("%s finished: avg WER %.4f, RTF %.4f", request.request_id, aggregate.avg_wer, aggregate.rtf)
     if request.throughput and finished is not None and finished.status == "FINISHED":
@@ -285,6 +267,22 @@ def run_throughput(
         evaluation.result.aggregate.rtfx,
     )
     return True
+
+
+def _after_error(store: Store, request: Request, worker: str, exc: Exception) -> Request | None:
+    """What an evaluation's error does to its request, by its kind (`evaluator.errors`): the submitter's to fix
+    fails it with the message; a transient one (the Hub down) or one this worker cannot run is raised, so the
+    request is never failed for it and its lease returns it to the queue; a bug fails it as an internal error."""
+    kind = error_kind(exc)
+    if kind is ErrorKind.USER:
+        logger.warning("%s failed: %s", request.request_id, redact(str(exc)))
+        return _fail(store, request, worker, redact(str(exc)))
+    if kind in (ErrorKind.TRANSIENT, ErrorKind.CANNOT_RUN):
+        logger.warning("%s left to its lease (%s): %s", request.request_id, kind, redact(describe(exc)))
+        raise exc
+    logger.exception("%s: unexpected error", request.request_id)
+    internal = f"internal evaluator error ({describe(exc)}); the maintainers were notified in the logs"
+    return _fail(store, request, worker, redact(internal))
 
 
 def _fail(store: Store, request: Request, worker: str, error: str) -> Request | None:

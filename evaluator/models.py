@@ -86,13 +86,29 @@ def check_revision(source: ModelSource, requested: str | None) -> None:
         )
 
 
+class HubUnreachable(ModelLoadError):
+    """The Hub could not be reached, or answered 429/5xx: nothing is wrong with the model, try again later
+    (`evaluator.errors` counts it as transient, never as the submitter's fault)."""
+
+
+def _hub_outage(exc: BaseException) -> bool:
+    """Whether `exc` is the network or the Hub failing (no answer, a timeout, 429 or 5xx), not a refusal."""
+    import httpx
+
+    if isinstance(exc, (ConnectionError, TimeoutError, httpx.TransportError)):
+        return True
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return isinstance(status, int) and (status == 429 or status >= 500)
+
+
 def _download(model_id: str, sha: str) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
         return Path(snapshot_download(model_id, revision=sha, ignore_patterns=HUB_IGNORE_PATTERNS))
     except Exception as exc:
-        raise ModelLoadError(f"cannot download {model_id}@{sha}: {type(exc).__name__}: {exc}") from exc
+        error = HubUnreachable if _hub_outage(exc) else ModelLoadError
+        raise error(f"cannot download {model_id}@{sha}: {type(exc).__name__}: {exc}") from exc
 
 
 def _resolve_hub_revision(model_id: str, revision: str) -> str:
@@ -106,7 +122,8 @@ def _resolve_hub_revision(model_id: str, revision: str) -> str:
     except RevisionNotFoundError as exc:
         raise ModelLoadError(f"model {model_id} has no revision {revision!r}; use a branch, tag or commit SHA") from exc
     except Exception as exc:
-        raise ModelLoadError(f"cannot reach the Hub to resolve {model_id}@{revision}: {type(exc).__name__}") from exc
+        error = HubUnreachable if _hub_outage(exc) else ModelLoadError
+        raise error(f"cannot reach the Hub to resolve {model_id}@{revision}: {type(exc).__name__}") from exc
     if not sha:
         raise ModelLoadError(f"the Hub returned no commit SHA for {model_id}@{revision}")
     return sha

@@ -22,7 +22,7 @@ from types import FrameType
 
 import gradio as gr
 
-from core.audits import AuditPlan, plan_audit
+from core.audits import AUDIT, DROP, WorkPlan, plan_work
 from core.config import LeaderboardConfig, load_config
 from core.logs import configure_logging
 from core.records import Request, Result, Status
@@ -73,23 +73,27 @@ def evaluator_step(
     run_audit: Callable[..., str] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Callable[[], str]:
-    """The step the scheduler runs: `evaluator.job.run_once` (imported on first use, so the UI starts without
-    torch; tests pass their own), described in one line for the Queue page. Built here, not in the scheduler,
-    so that the scheduler never imports the evaluator.
-
-    When nothing was pending, the step may run one audit instead (`evaluator.audit.scheduled_audit`, R13):
-    a requested one first, else a random one when `[audit]`'s cadence and budget allow (`plan_audit`). Each
-    tick evaluates first and audits at most once, so a submission waits behind one audit at most."""
+    """The step the scheduler runs, described in one line for the Queue page. `plan_work` (the planner the Jobs
+    dispatcher uses too) decides: evaluate, else audit. An audit attempt (`evaluator.audit.scheduled_audit`, R13)
+    or the drop of an audit whose attempts are spent is carried out here; anything else runs
+    `evaluator.job.run_once` (imported on first use, so the UI starts without torch; tests pass their own),
+    which claims a pending request or one whose lease ran out. Built here, not in the scheduler, so that the
+    scheduler never imports the evaluator. Each tick does one thing, so a submission waits behind one audit
+    attempt at most."""
     worker = worker or default_worker_name("space")
 
     def step() -> str:
+        plan = next_work(config, store, clock()) if store.writes_audits else None
+        if plan is not None and plan.action in (AUDIT, DROP):
+            return audit_step(config, store, worker, run_audit, plan)
         run = run_once
         if run is None:
             from evaluator.job import run_once as run
 
         request = run(config, store, worker=worker)
         if request is None:
-            return audit_step(config, store, worker, run_audit, clock())
+            why = plan.reason if plan else f"{type(store).__name__} cannot record audits yet"
+            return f"nothing pending; no audit: {why}"
         status = getattr(request.status, "value", request.status)
         if request.error:
             return f"{request.model_id} ({request.precision}) {status}: {request.error[:160]}"
@@ -110,12 +114,12 @@ def device_check(config: LeaderboardConfig) -> Callable[[], str | None]:
     return check
 
 
-def next_audit(config: LeaderboardConfig, store: Store, now: datetime) -> AuditPlan:
-    """What the store says about auditing now: the queue, this version's entries, the log's audit history."""
+def next_work(config: LeaderboardConfig, store: Store, now: datetime) -> WorkPlan:
+    """`plan_work` on what the store says: the queue, this version's entries, the log's audit history."""
     snapshot = store.snapshot()
     statuses = [r.status for r in snapshot.requests.values()]
     entries = sum(1 for r in snapshot.finished_results() if r.leaderboard_version == config.version)
-    return plan_audit(
+    return plan_work(
         pending=statuses.count(Status.PENDING),
         running=statuses.count(Status.RUNNING),
         entries=entries,
@@ -126,14 +130,13 @@ def next_audit(config: LeaderboardConfig, store: Store, now: datetime) -> AuditP
 
 
 def audit_step(
-    config: LeaderboardConfig, store: Store, worker: str, run_audit: Callable[..., str] | None, now: datetime
+    config: LeaderboardConfig, store: Store, worker: str, run_audit: Callable[..., str] | None, plan: WorkPlan
 ) -> str:
-    """One audit when `next_audit` says so, else the line saying why not."""
-    if not store.writes_audits:  # never spend device time on an audit the store would then refuse to record
-        return f"nothing pending; no audit: {type(store).__name__} cannot record audits yet"
-    plan = next_audit(config, store, now)
-    if not plan.run:
-        return f"nothing pending; no audit: {plan.reason}"
+    """Carry out the planner's audit decision: drop an audit whose attempts are spent (logged, with the last
+    reason), or run one attempt (`run_audit`, default `evaluator.audit.scheduled_audit`)."""
+    if plan.action == DROP and plan.request_id:
+        store.drop_audit(plan.request_id, f"audit:{worker}", plan.reason, requested=plan.requested)
+        return f"audit of {plan.request_id} dropped: {plan.reason[:160]}"
     audit = run_audit
     if audit is None:
         from evaluator.audit import scheduled_audit as audit

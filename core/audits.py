@@ -6,9 +6,13 @@ Choosing an entry: every finished entry may be picked, with a weight that favour
 seed, not on when it is made). `pick_entry(candidates, seed, ...)` is reproducible: the same entries and seed
 give the same choice, and the seed is printed and recorded with the audit.
 
-Deciding to audit: the Space's scheduler starts an audit only when no request is pending or running, so a
-submission that arrives during an audit waits for that one audit at most, never for a second one; audits are
-due every `every_n_evaluations` finished evaluations and share a budget of `max_minutes_per_day` in any 24 hours.
+Deciding to audit (`plan_work`, the one planner of the Space's scheduler and of the Jobs dispatcher): evaluate
+when a request is pending; audit only when no request is pending or running, so a submission that arrives
+during an audit waits for that one audit at most, never for a second one. Open audits (requested ones, and
+those whose last attempt was inconclusive or could not finish) go first, each attempt logged `audit_started`,
+at most `max_attempts` of them `retry_after_minutes` apart, then `audit_dropped` with the last reason; random
+audits are due every `every_n_evaluations` finished evaluations; all attempts share a budget of
+`max_minutes_per_day` in any 24 hours.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import math
 import random
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from core.config import AuditConfig
@@ -28,6 +32,16 @@ AUDIT_EVENTS = ("audit_passed", "audit_failed")
 AUDIT_REQUESTED = "audit_requested"
 #: The scheduler could not run an audit (the entry cannot be re-run as recorded); closes its request.
 AUDIT_DROPPED = "audit_dropped"
+#: One attempt of an audit began (logged before the re-run, so an attempt that dies is counted too).
+AUDIT_STARTED = "audit_started"
+#: The attempt ran, nothing failed, but the machine was busy with other work: no verdict on speed, no flag.
+AUDIT_INCONCLUSIVE = "audit_inconclusive"
+#: The attempt stopped on an error that a later attempt may not meet (transient, or a bug; the kind is named).
+AUDIT_ATTEMPT_FAILED = "audit_attempt_failed"
+#: The events that record an audit's attempts without ending it.
+AUDIT_PROGRESS_EVENTS = (AUDIT_STARTED, AUDIT_INCONCLUSIVE, AUDIT_ATTEMPT_FAILED)
+#: What an audit's attempts spend, counted in the daily budget (`duration_s` of each).
+_SPENDING_EVENTS = (*AUDIT_EVENTS, AUDIT_INCONCLUSIVE, AUDIT_ATTEMPT_FAILED)
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
 
@@ -94,13 +108,13 @@ def audit_ledger(log: Sequence[LogEntry], now: datetime) -> AuditLedger:
     used = 0.0
     audits = 0
     for entry in log:
-        if entry.event == AUDIT_DROPPED:
-            since = 0  # a random audit that cannot run waits for the next N evaluations, not the next tick
-        elif entry.event in AUDIT_EVENTS:
+        if entry.event in (AUDIT_DROPPED, AUDIT_STARTED):
+            since = 0  # a random audit that dies or cannot run waits for the next N evaluations, not the next tick
+        if entry.event in AUDIT_EVENTS:
             audits += 1
             since = 0
-            if now - parse_time(entry.at) < DAY:
-                used += float(entry.detail.get("duration_s") or 0.0)
+        if entry.event in _SPENDING_EVENTS and now - parse_time(entry.at) < DAY:
+            used += float(entry.detail.get("duration_s") or 0.0)
         elif entry.event == "finished":
             since += 1
     return AuditLedger(evaluations_since_last_audit=since, audit_seconds_last_day=used, audits=audits)
@@ -167,30 +181,93 @@ def recent_audit_requests(log: Sequence[LogEntry], actor: str, now: datetime) ->
 
 
 @dataclass(frozen=True)
-class AuditPlan:
-    """What the scheduler does after finding no submission: audit `request_id` (None: pick at random) or not."""
+class OpenAudit:
+    """An audit still to run: requested and not served, or retried because its last attempt was inconclusive or
+    could not finish. `attempts` counts its `audit_started` events; `last_at` and `last_reason` are its latest
+    attempt's (None and "" before the first)."""
 
-    run: bool
-    request_id: str | None
+    request_id: str
+    requested: bool
+    opened: LogEntry
+    attempts: int = 0
+    last_at: str | None = None
+    last_reason: str = ""
+
+
+def open_audits(log: Sequence[LogEntry]) -> list[OpenAudit]:
+    """Every open audit with its attempts so far, oldest first. A random audit's attempt that ends
+    inconclusive or failing opens it (its own start counted); an outcome or a drop closes it."""
+    opened: dict[str, OpenAudit] = {}
+    starts: dict[str, LogEntry] = {}  # the latest start of an entry that is not open (a random audit's)
+    for entry in log:
+        rid, current = entry.request_id, opened.get(entry.request_id)
+        if entry.event == AUDIT_REQUESTED and current is None:
+            opened[rid] = OpenAudit(rid, True, entry)
+        elif entry.event == AUDIT_STARTED and current is not None:
+            opened[rid] = replace(current, attempts=current.attempts + 1, last_at=entry.at)
+        elif entry.event == AUDIT_STARTED:
+            starts[rid] = entry
+        elif entry.event in (AUDIT_INCONCLUSIVE, AUDIT_ATTEMPT_FAILED):
+            current = current or OpenAudit(rid, False, entry, attempts=1 if starts.pop(rid, None) else 0)
+            opened[rid] = replace(current, last_at=entry.at, last_reason=str(entry.detail.get("reason") or ""))
+        elif entry.event in (*AUDIT_EVENTS, AUDIT_DROPPED):
+            opened.pop(rid, None)
+            starts.pop(rid, None)
+    return sorted(opened.values(), key=lambda a: a.opened.seq)
+
+
+#: What one worker step does (`WorkPlan.action`).
+EVALUATE, AUDIT, DROP, IDLE = "evaluate", "audit", "drop", "idle"
+
+
+@dataclass(frozen=True)
+class WorkPlan:
+    """One worker step's decision, the same in the Space and in the Jobs dispatcher: evaluate; audit
+    `request_id` (None: a random pick) as attempt `attempt`; drop the open audit of `request_id`; or nothing.
+    `requested` says whether the audit (or the drop) answers someone's request; `reason` is the Queue's line."""
+
+    action: str
     reason: str
+    request_id: str | None = None
+    attempt: int = 0
+    requested: bool = False
 
 
-def plan_audit(
+def plan_work(
     *, pending: int, running: int, entries: int, log: Sequence[LogEntry], now: datetime, policy: AuditConfig
-) -> AuditPlan:
-    """The next audit: the oldest open request first, else a random one when the cadence says it is due."""
-    requests = open_audit_requests(log)
+) -> WorkPlan:
+    """Evaluate, else audit: a pending request first; then, with the queue empty, an open audit whose attempts
+    are spent is dropped (with its last reason), else the oldest open audit whose last attempt was at least
+    `retry_after_minutes` ago is tried again, else a random audit when due; audits within the daily budget."""
+    if pending:
+        return WorkPlan(EVALUATE, f"{pending} submission(s) waiting: evaluations go first")
+    waiting = open_audits(log)
+    spent = next((a for a in waiting if a.attempts >= policy.max_attempts), None)
+    if spent is not None and not running:
+        why = spent.last_reason or "the attempt ended without an outcome (the worker stopped)"
+        reason = f"{spent.attempts} attempt(s) of the audit of {spent.request_id} ended without a verdict; last: {why}"
+        return WorkPlan(DROP, reason[:300], spent.request_id, spent.attempts, spent.requested)
     ledger = audit_ledger(log, now)
     decision = should_audit(
-        pending=pending, running=running, entries=entries, ledger=ledger, policy=policy, requested=bool(requests)
+        pending=pending, running=running, entries=entries, ledger=ledger, policy=policy, requested=bool(waiting)
     )
     if not decision.run:
-        return AuditPlan(False, None, decision.reason)
-    if requests:
-        return AuditPlan(
-            True, requests[0].request_id, f"audit of {requests[0].request_id} requested by {requests[0].actor}"
-        )
-    return AuditPlan(True, None, decision.reason)
+        return WorkPlan(IDLE, decision.reason)
+    pause = timedelta(minutes=policy.retry_after_minutes)
+    ready = [a for a in waiting if a.last_at is None or now - parse_time(a.last_at) >= pause]
+    if ready:
+        audit = ready[0]
+        who = f"requested by {audit.opened.actor}" if audit.requested else "retried: its last attempt was inconclusive"
+        reason = f"audit of {audit.request_id} {who} (attempt {audit.attempts + 1} of {policy.max_attempts})"
+        return WorkPlan(AUDIT, reason, audit.request_id, audit.attempts + 1, audit.requested)
+    if waiting:
+        first = min(waiting, key=lambda a: parse_time(a.last_at or a.opened.at))
+        at = (parse_time(first.last_at or first.opened.at) + pause).strftime("%Y-%m-%d %H:%M UTC")
+        return WorkPlan(IDLE, f"the audit of {first.request_id} is tried again after {at}")
+    if ledger.evaluations_since_last_audit < policy.every_n_evaluations:
+        since = ledger.evaluations_since_last_audit
+        return WorkPlan(IDLE, f"{since} of {policy.every_n_evaluations} evaluations since the last audit")
+    return WorkPlan(AUDIT, decision.reason, None, 1)
 
 
 def latest_audits(records: Iterable[AuditRecord]) -> dict[str, AuditRecord]:

@@ -55,8 +55,17 @@ class Rules:
 class AuditConfig:
     """How audits run (R13): the RTF tolerance, the cadence, the daily budget and how entries are chosen.
 
+    `rtf_tolerance_by_class`: per hardware class (as results name it: "A10G", "CPU"), the relative RTF change
+    two honest runs of one entry show on that class (measured with `bench/rtf_noise.py`; the config cites the
+    measurement); `rtf_tolerance` is used for a class not listed. A re-run's RTF is outside the tolerance when
+    the whole 95% interval of its paired time ratio lies outside [1/(1+t), 1+t].
+    `max_attempts`: attempts of one audit (a requested one, or one whose last attempt was inconclusive or could
+    not finish) before it is dropped, each logged `audit_started`; `retry_after_minutes` between two attempts.
+    `busy_min_cpu_share`, `busy_max_load_excess`: a re-run is inconclusive (the machine was busy with other work)
+    when the process got less than this share of its CPU threads during the timed calls, or the 1-minute load
+    average exceeded the core count by more than this (`evaluator.load_probe`).
     `every_n_evaluations`: an audit becomes due after this many finished evaluations since the last audit.
-    `max_minutes_per_day`: device minutes audits may use in any rolling 24 hours.
+    `max_minutes_per_day`: device minutes audits (all attempts) may use in any rolling 24 hours.
     `recent_half_life_days`: an entry this many days old is half as likely to be picked as a new one.
     `max_requests_per_week`: audits one user may ask for in any 7 days (their own limit, apart from submissions).
     """
@@ -66,9 +75,19 @@ class AuditConfig:
     max_minutes_per_day: float = 60.0
     recent_half_life_days: float = 30.0
     max_requests_per_week: int = 2
+    rtf_tolerance_by_class: Mapping[str, float] = field(default_factory=dict, hash=False)
+    max_attempts: int = 3
+    retry_after_minutes: float = 60.0
+    busy_min_cpu_share: float = 0.6
+    busy_max_load_excess: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "rtf_tolerance_by_class": dict(self.rtf_tolerance_by_class)}
+
+    def tolerance_for(self, hardware_class: str) -> float:
+        """The RTF tolerance of `hardware_class` (case-insensitive), else the default `rtf_tolerance`."""
+        by_class = {name.upper(): value for name, value in self.rtf_tolerance_by_class.items()}
+        return by_class.get(hardware_class.upper(), self.rtf_tolerance)
 
 
 @dataclass(frozen=True)
@@ -244,8 +263,15 @@ def _price(table: Mapping[str, Any] | None, path: Path) -> HardwarePrice | None:
 
 def _audit(table: Mapping[str, Any], path: Path) -> AuditConfig:
     audit = AuditConfig(**_typed_values(table, AuditConfig(), "audit", path))
-    if not (0 < audit.rtf_tolerance < 1) or audit.every_n_evaluations < 1:
-        raise ConfigError(f"{path}: [audit] needs 0 < rtf_tolerance < 1 and every_n_evaluations >= 1")
+    tolerances = [audit.rtf_tolerance, *audit.rtf_tolerance_by_class.values()]
+    if not all(isinstance(t, float | int) and not isinstance(t, bool) and 0 < t < 1 for t in tolerances):
+        raise ConfigError(f"{path}: [audit] needs 0 < rtf_tolerance < 1, and the same of each rtf_tolerance_by_class")
+    if audit.every_n_evaluations < 1 or audit.max_attempts < 1 or audit.retry_after_minutes < 0:
+        raise ConfigError(
+            f"{path}: [audit] needs every_n_evaluations >= 1, max_attempts >= 1, retry_after_minutes >= 0"
+        )
+    if not (0 <= audit.busy_min_cpu_share <= 1) or audit.busy_max_load_excess < 0:
+        raise ConfigError(f"{path}: [audit] needs 0 <= busy_min_cpu_share <= 1 and busy_max_load_excess >= 0")
     if audit.max_minutes_per_day < 0 or audit.recent_half_life_days <= 0 or audit.max_requests_per_week < 0:
         raise ConfigError(
             f"{path}: [audit] needs max_minutes_per_day >= 0, recent_half_life_days > 0 and max_requests_per_week >= 0"

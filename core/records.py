@@ -524,11 +524,13 @@ class PredictionRow(Record):
 
 
 class Verdict(StrEnum):
-    """One check's outcome; SKIPPED when an earlier failure made it meaningless (no re-run to compare)."""
+    """One check's outcome; SKIPPED when an earlier failure made it meaningless (no re-run to compare);
+    INCONCLUSIVE when the measurement could not decide (the RTF of a re-run on a machine busy with other work)."""
 
     PASS = "pass"
     FAIL = "fail"
     SKIPPED = "skipped"
+    INCONCLUSIVE = "inconclusive"
 
 
 @dataclass(frozen=True)
@@ -558,6 +560,43 @@ class UtteranceDiff(Record):
 
 
 @dataclass(frozen=True)
+class LoadSummary(Record):
+    """How busy the machine was during one re-run's timed calls (`evaluator.load_probe`).
+
+    `cpu_share` is the process's CPU time over the wall time of the timed calls, per CPU thread the run could
+    use (`threads`: torch's threads on a CPU, 1 on a GPU, where one host thread drives the device); `load_1min`
+    the mean 1-minute load average read after each call, on `cpu_count` cores. On a GPU (when NVML can be read)
+    `gpu_other_processes` is the most processes of others seen on the device and `gpu_clock_ratio` the lowest
+    SM clock over its maximum. `busy` says why the run does not count for speed ("" when it does)."""
+
+    calls: int
+    cpu_share: float
+    threads: float
+    load_1min: float
+    cpu_count: int
+    busy: str = ""
+    gpu_other_processes: int | None = None
+    gpu_clock_ratio: float | None = None
+
+
+@dataclass(frozen=True)
+class RtfRun(Record):
+    """One timed re-run of an audit, paired with the published run utterance by utterance.
+
+    `ratio` is the re-run's summed time over the published summed time on the same utterances (so the ratio of
+    the two pooled RTFs), `ratio_ci95` its 95% bootstrap interval (utterances resampled in pairs, fixed seed);
+    `within` says whether the interval reaches the tolerance band [1/(1+t), 1+t] (None: the machine was busy,
+    the run is not judged)."""
+
+    rtf: float
+    ratio: float
+    ratio_ci95: list[float]
+    utterances: int
+    within: bool | None
+    load: LoadSummary
+
+
+@dataclass(frozen=True)
 class AuditRecord(Record):
     """One audit of one finished entry: every figure compared, the verdict and the evidence; signed (R9, R13).
 
@@ -584,9 +623,18 @@ class AuditRecord(Record):
     rtf_tolerance: float = 0.05
     signature: str | None = None
     schema_version: int = SCHEMA_VERSION
+    rtf_runs: list[RtfRun] = field(default_factory=list, metadata=OMIT_DEFAULT)
 
     def replace(self, **changes: Any) -> AuditRecord:
         return dataclasses.replace(self, **changes)
+
+    @property
+    def outcome(self) -> str:
+        """`failed` when a check failed, else `inconclusive` when one could not decide, else `passed`."""
+        verdicts = {c.verdict for c in self.checks}
+        if Verdict.FAIL in verdicts or (not self.passed and Verdict.INCONCLUSIVE not in verdicts):
+            return "failed"
+        return "inconclusive" if Verdict.INCONCLUSIVE in verdicts else "passed"
 
     @property
     def failed_checks(self) -> list[str]:

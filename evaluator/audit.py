@@ -2,13 +2,19 @@
 
 The entry is re-evaluated with the same model at its pinned revision, the same precision, the same eval sets
 at their recorded revisions and the same leaderboard version, through the very `evaluate` the job uses; the
-comparisons are the pure functions of `evaluator.audit_checks`. The outcome is a signed `AuditRecord`, written
-with its `audit_passed`/`audit_failed` log event in one store transaction: an audit killed part-way writes
-nothing, and is simply picked again later.
+comparisons are the pure functions of `evaluator.audit_checks`. Integrity (weights, revision, eval set data,
+predictions, WER, hardware class) is exact and fails at once; speed is judged with its noise: a re-run whose
+RTF is outside the hardware class's tolerance is re-run once more, and only two re-runs outside on the same
+side fail it; a re-run during which the machine was busy with other work (`evaluator.load_probe`) makes the
+audit *inconclusive*, never failed. A passed or failed audit is a signed `AuditRecord`, written with its
+`audit_passed`/`audit_failed` log event in one store transaction (an audit killed part-way writes nothing); an
+inconclusive one is an `audit_inconclusive` log event with the load it saw, and is tried again later.
 
-Exit codes: 0 every check passed, 1 a check failed, 2 the audit could not run (the reason is printed). With
-`--scheduled` (what an audit Job runs in jobs mode) the outcome is in the log either way: 0 once it is
-recorded, passed, failed or dropped; 2 when the store could not be read or written.
+Exit codes: 0 every check passed, 1 a check failed, 2 the audit could not run (the reason is printed),
+3 inconclusive (the machine was busy). With `--scheduled` (the worker step of the Space and of an audit Job)
+each attempt is logged `audit_started` first and its end is in the log either way (passed, failed,
+inconclusive, `audit_attempt_failed` with the error's kind, or `audit_dropped`): exit 0 once it is; 2 when the
+store could not be read or written.
 """
 
 from __future__ import annotations
@@ -25,35 +31,50 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TextIO
 
-from core.audits import candidates, new_seed, pick_entry
+from core.audits import (
+    AUDIT_ATTEMPT_FAILED,
+    AUDIT_INCONCLUSIVE,
+    AUDIT_STARTED,
+    candidates,
+    new_seed,
+    open_audits,
+    pick_entry,
+)
 from core.config import ConfigError, EvalSetConfig, LeaderboardConfig, load_config
 from core.model_files import weight_file_hashes
 from core.records import (
     AuditCheck,
     AuditRecord,
     Hardware,
+    LogEntry,
     PredictionRow,
     Request,
     Result,
+    RtfRun,
     UtteranceDiff,
     Verdict,
     utc_now,
 )
 from core.signing import sign_audit, signing_key_for
-from core.store import Snapshot, Store, StoreError, open_store
+from core.store import Snapshot, Store, open_store
 from evaluator import audit_checks as checks
-from evaluator.audio import AudioError
-from evaluator.eval_sets import EvalSetError
-from evaluator.evaluate import Evaluation, InvalidResult, evaluate
-from evaluator.models import ModelLoadError, resolve_model
-from evaluator.runner import UtteranceTimeout
+from evaluator.errors import ErrorKind, describe, error_kind
+from evaluator.evaluate import Evaluation, evaluate
+from evaluator.load_probe import BusyRule, LoadProbe, nvml_reader
+from evaluator.models import resolve_model
 
 logger = logging.getLogger(__name__)
 
-#: Errors that mean "the audit could not run" (exit 2), as opposed to a check that failed (exit 1).
-CANNOT_RUN = (ConfigError, ModelLoadError, EvalSetError, AudioError, UtteranceTimeout, InvalidResult, StoreError)
-
 EvaluateFn = Callable[..., Evaluation]
+#: Makes the probe of one re-run (`on_gpu`: the entry was measured on a GPU); tests inject the measurements.
+ProbeFactory = Callable[[bool], LoadProbe]
+#: Exit code of an inconclusive audit (0 passed, 1 failed, 2 could not run).
+INCONCLUSIVE_EXIT = 3
+
+
+def new_probe(on_gpu: bool) -> LoadProbe:
+    """The real probe: this process's CPU time, the wall clock, the load average, and NVML on a GPU."""
+    return LoadProbe(on_gpu=on_gpu, gpu=nvml_reader() if on_gpu else None)
 
 
 class AuditUnavailable(RuntimeError):
@@ -140,22 +161,76 @@ def local_hardware(device: str) -> Hardware:
     return hardware_fingerprint(torch.device("cuda" if wants_cuda else "cpu"))
 
 
-def compare_rerun(
+@dataclass(frozen=True)
+class Rerun:
+    """What the re-runs showed: the checks that need them, the differing utterances, each timed run's speed."""
+
+    checks: list[AuditCheck]
+    evidence: list[UtteranceDiff]
+    runs: list[RtfRun]
+    hardware: Hardware
+
+
+def _timed_rerun(
+    config: LeaderboardConfig, target: Target, eval_sets: list[EvalSetConfig], evaluate_fn: EvaluateFn, probe: LoadProbe
+) -> Evaluation:
+    result = target.result
+    return evaluate_fn(
+        config,
+        result.model_id,
+        request_id=result.request_id,
+        revision=result.revision,
+        precision=result.precision,
+        device=str(result.rules.get("device_requested", "auto")),
+        eval_sets=eval_sets,
+        max_samples=result.rules.get("max_samples"),
+        model_info=result.model,
+        probe=probe,
+    )
+
+
+def rerun_and_compare(
+    config: LeaderboardConfig,
     target: Target,
-    evaluation: Evaluation,
     published: dict[str, list[PredictionRow]],
-    tolerance: float,
-) -> tuple[list[AuditCheck], list[UtteranceDiff]]:
-    """The checks that need the re-run: eval set data, predictions, WER, RTF and hardware class."""
-    result, rerun = target.result, evaluation.result
-    predictions, evidence = checks.compare_predictions(published, evaluation.predictions)
-    return [
-        checks.compare_eval_sets(result.eval_sets, rerun.eval_sets),
-        predictions,
-        checks.compare_wer(result.aggregate.avg_wer, rerun.aggregate.avg_wer),
-        checks.compare_rtf(result.aggregate.rtf, rerun.aggregate.rtf, tolerance),
-        checks.compare_hardware(result.hardware, rerun.hardware),
-    ], evidence
+    evaluate_fn: EvaluateFn,
+    probe_factory: ProbeFactory,
+) -> Rerun:
+    """Re-run and compare; a re-run outside the RTF tolerance (integrity intact, machine quiet) is re-run once
+    more to confirm. Predictions are compared exactly in every re-run."""
+    result, audit = target.result, config.audit
+    eval_sets = recorded_eval_sets(config, result)
+    tolerance = audit.tolerance_for(result.hardware.gpu_class)
+    rule = BusyRule(audit.busy_min_cpu_share, audit.busy_max_load_excess)
+    on_gpu = result.hardware.device != "cpu"
+    runs: list[RtfRun] = []
+    integrity: list[AuditCheck] = []
+    evidence: list[UtteranceDiff] = []
+    hardware = result.hardware
+    for _ in range(2):
+        probe = probe_factory(on_gpu)
+        evaluation = _timed_rerun(config, target, eval_sets, evaluate_fn, probe)
+        rerun, hardware = evaluation.result, evaluation.result.hardware
+        predictions, diffs = checks.compare_predictions(published, evaluation.predictions)
+        if not integrity or predictions.verdict is not Verdict.PASS:
+            integrity = [
+                checks.compare_eval_sets(result.eval_sets, rerun.eval_sets),
+                predictions,
+                checks.compare_wer(result.aggregate.avg_wer, rerun.aggregate.avg_wer),
+                checks.compare_hardware(result.hardware, rerun.hardware),
+            ]
+            evidence = diffs
+        samples, seed = config.rules.bootstrap_samples, config.rules.bootstrap_seed
+        load = probe.summary(rule)
+        runs.append(
+            checks.rtf_run(
+                published, evaluation.predictions, rerun.aggregate.rtf, load, tolerance, samples=samples, seed=seed
+            )
+        )
+        if runs[-1].within is not False or any(c.verdict is not Verdict.PASS for c in integrity):
+            break
+    rtf = checks.compare_rtf(result.aggregate.rtf, runs, tolerance, result.hardware.gpu_class)
+    return Rerun([*integrity[:3], rtf, integrity[3]], evidence, runs, hardware)
 
 
 def published_predictions(store: Store, result: Result) -> dict[str, list[PredictionRow]]:
@@ -183,11 +258,13 @@ def run_audit(
     auditor: str,
     evaluate_fn: EvaluateFn = evaluate,
     clock: Callable[[], float] = time.monotonic,
+    probe_factory: ProbeFactory | None = None,
 ) -> AuditRecord:
-    """Re-run `target` as recorded and compare; returns the signed record (not yet written to the store)."""
+    """Re-run `target` as recorded and compare; returns the signed record (not yet written to the store).
+    Its `outcome` is passed, failed or inconclusive (the machine was busy: the RTF was not judged)."""
     result = target.result
     started, started_at = clock(), utc_now()
-    eval_sets = recorded_eval_sets(config, result)
+    recorded_eval_sets(config, result)  # an entry of another version cannot be re-run: say so before any work
     recorded = recorded_weights(target)
     device = str(result.rules.get("device_requested", "auto"))
     source = resolve_model(result.model_id, result.revision, config.models_dir)
@@ -195,25 +272,13 @@ def run_audit(
         checks.compare_weights(recorded, weight_file_hashes(source.folder)),
         checks.compare_revision(result.revision, source.revision),
     ]
-    evidence: list[UtteranceDiff] = []
     if any(c.verdict is not Verdict.PASS for c in found):
-        rerun_checks, hardware = skipped_rerun(result, "not re-run: the model's files changed"), local_hardware(device)
+        why = "not re-run: the model's files changed"
+        rerun = Rerun(skipped_rerun(result, why), [], [], local_hardware(device))
     else:
         published = published_predictions(store, result)
-        evaluation = evaluate_fn(
-            config,
-            result.model_id,
-            request_id=result.request_id,
-            revision=result.revision,
-            precision=result.precision,
-            device=device,
-            eval_sets=eval_sets,
-            max_samples=result.rules.get("max_samples"),
-            model_info=result.model,
-        )
-        rerun_checks, evidence = compare_rerun(target, evaluation, published, config.audit.rtf_tolerance)
-        hardware = evaluation.result.hardware
-    all_checks = found + rerun_checks
+        rerun = rerun_and_compare(config, target, published, evaluate_fn, probe_factory or new_probe)
+    all_checks = found + rerun.checks
     record = AuditRecord(
         audit_id=new_audit_id(),
         request_id=result.request_id,
@@ -227,17 +292,54 @@ def run_audit(
         auditor=auditor,
         selection=target.selection,
         seed=target.seed,
-        hardware=hardware,
+        hardware=rerun.hardware,
         checks=all_checks,
         passed=all(c.verdict is Verdict.PASS for c in all_checks),
-        evidence=evidence,
-        rtf_tolerance=config.audit.rtf_tolerance,
+        evidence=rerun.evidence,
+        rtf_tolerance=config.audit.tolerance_for(result.hardware.gpu_class),
+        rtf_runs=rerun.runs,
     )
     key = signing_key_for(config)
     if key is None:
         logger.warning("no signing key: audit %s is recorded unsigned", record.audit_id)
         return record
     return sign_audit(record, key)
+
+
+def inconclusive_detail(record: AuditRecord) -> dict[str, object]:
+    """The `audit_inconclusive` event's detail: why, the runs' paired ratios and the load each one saw."""
+    rtf = next((c for c in record.checks if c.verdict is Verdict.INCONCLUSIVE), None)
+    return {
+        "audit_id": record.audit_id,
+        "reason": (rtf.detail if rtf else "inconclusive")[:300],
+        "duration_s": record.duration_s,
+        "selection": record.selection,
+        "seed": record.seed,
+        "runs": [
+            {
+                "ratio": run.ratio,
+                "ratio_ci95": run.ratio_ci95,
+                "cpu_share": run.load.cpu_share,
+                "load_1min": run.load.load_1min,
+                "busy": run.load.busy,
+            }
+            for run in record.rtf_runs
+        ],
+    }
+
+
+def record_outcome(store: Store, record: AuditRecord, actor: str) -> LogEntry:
+    """A passed or failed audit is written with its signed record; an inconclusive one is logged as such (no
+    record, no flag, and `core.audits.open_audits` keeps it open to be tried again later)."""
+    if record.outcome == "inconclusive":
+        return store.log_audit_progress(record.request_id, AUDIT_INCONCLUSIVE, actor, inconclusive_detail(record))
+    return store.record_audit(record, actor=actor)
+
+
+def _verdict_line(record: AuditRecord) -> str:
+    if record.outcome == "failed":
+        return f"FAILED ({', '.join(record.failed_checks)})"
+    return "INCONCLUSIVE (the machine was busy: tried again later)" if record.outcome == "inconclusive" else "passed"
 
 
 # --- the command ------------------------------------------------------------------------------------------
@@ -260,7 +362,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def audit_command(
-    config: LeaderboardConfig, store: Store, args: argparse.Namespace, out: TextIO, evaluate_fn: EvaluateFn
+    config: LeaderboardConfig,
+    store: Store,
+    args: argparse.Namespace,
+    out: TextIO,
+    evaluate_fn: EvaluateFn,
+    probe_factory: ProbeFactory | None = None,
 ) -> int:
     """Choose, re-run, compare, print, record. Returns the exit code."""
     target = choose_target(store.snapshot(), args.request_id, args.seed, config.audit.recent_half_life_days)
@@ -272,19 +379,35 @@ def audit_command(
             file=out,
         )
     auditor = args.auditor or default_auditor()
-    record = run_audit(config, store, target, auditor=auditor, evaluate_fn=evaluate_fn)
+    record = run_audit(config, store, target, auditor=auditor, evaluate_fn=evaluate_fn, probe_factory=probe_factory)
     print(checks.render_table(record), file=out)
     if not args.dry_run:
-        entry = store.record_audit(record, actor=auditor)
+        entry = record_outcome(store, record, auditor)
+        digest = entry.detail.get("audit_sha256")
         print(
-            f"recorded as log entry {entry.seq} ({entry.event}, audit sha256 {entry.detail['audit_sha256']})", file=out
+            f"recorded as log entry {entry.seq} ({entry.event}" + (f", audit sha256 {digest})" if digest else ")"),
+            file=out,
         )
-    return 0 if record.passed else 1
+    return {"passed": 0, "failed": 1}.get(record.outcome, INCONCLUSIVE_EXIT)
 
 
-#: Errors after which the scheduler drops an audit (logged `audit_dropped`) instead of retrying it next tick:
-#: the entry cannot be re-run as recorded. Anything else (the store or the network briefly down) is retried.
-DROP = (AuditUnavailable, ConfigError, ModelLoadError, EvalSetError, AudioError, UtteranceTimeout, InvalidResult)
+def _attempt_failed(
+    store: Store, config: LeaderboardConfig, target: Target, auditor: str, exc: Exception, attempt: int, took_s: float
+) -> str:
+    """An attempt stopped by an error, handled by its kind (`evaluator.errors`): one this board cannot run at all
+    drops the audit at once; any other (transient, the model's, a bug) is logged `audit_attempt_failed` with its
+    kind and reason, and the planner tries again until `max_attempts`, then drops it with that reason."""
+    kind, entry = error_kind(exc), target.result.request_id
+    reason = describe(exc)[:300]
+    if kind is ErrorKind.BUG:
+        logger.exception("audit of %s: unexpected error", entry)
+    if kind is ErrorKind.CANNOT_RUN:
+        store.drop_audit(entry, auditor, reason, requested=target.selection == "requested")
+        return f"audit of {entry} could not run: {reason[:160]}"
+    limit = config.audit.max_attempts
+    detail = {"attempt": attempt, "max_attempts": limit, "kind": str(kind), "reason": reason, "duration_s": took_s}
+    store.log_audit_progress(entry, AUDIT_ATTEMPT_FAILED, auditor, detail)
+    return f"audit of {entry}: attempt {attempt} of {limit} failed ({kind}): {reason[:160]}"
 
 
 def scheduled_audit(
@@ -295,27 +418,39 @@ def scheduled_audit(
     auditor: str,
     evaluate_fn: EvaluateFn = evaluate,
     seed: int | None = None,
+    probe_factory: ProbeFactory | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> str:
-    """One audit run by the board's scheduler, in the Space or as an audit Job (requested when `request_id` is
-    given, else random among this version's entries, from `seed` when given), recorded in the store; returns
-    one line for the Queue page. An audit that cannot run is logged as `audit_dropped` with its reason, which
-    closes its request; a killed one writes nothing."""
+    """One audit attempt, the worker step of the Space and of an audit Job (requested or retried when
+    `request_id` is given, else random among this version's entries, from `seed` when given): logged
+    `audit_started` first, so an attempt that dies is counted; its end is logged whatever happens (see
+    `_attempt_failed`, `record_outcome`). Returns one line for the Queue page."""
     snapshot = store.snapshot()
-    target: Target | None = None
     try:
         target = choose_target(snapshot, request_id, seed, config.audit.recent_half_life_days, config.version)
-        record = run_audit(config, store, target, auditor=auditor, evaluate_fn=evaluate_fn)
-    except DROP as exc:
-        entry = request_id or (target.result.request_id if target else "")
-        if entry:
-            store.drop_audit(entry, auditor, f"{type(exc).__name__}: {exc}"[:300], requested=request_id is not None)
-        logger.warning("audit of %s dropped: %s", entry or "a random entry", exc)
-        return f"audit of {entry or 'a random entry'} could not run: {str(exc)[:160]}"
+    except AuditUnavailable as exc:  # cannot run at all: a named entry's audit is closed with the reason
+        if request_id:
+            store.drop_audit(request_id, auditor, describe(exc)[:300], requested=True)
+        logger.warning("audit of %s dropped: %s", request_id or "a random entry", exc)
+        return f"audit of {request_id or 'a random entry'} could not run: {str(exc)[:160]}"
     if target.seed is not None:
         logger.info("audit selection seed %d chose %s", target.seed, target.result.request_id)
-    store.record_audit(record, actor=auditor)
-    verdict = "passed" if record.passed else f"FAILED ({', '.join(record.failed_checks)})"
-    return f"audit of {record.model_id} ({record.precision}) {verdict}"
+    entry = target.result.request_id
+    opened = next((a for a in open_audits(snapshot.log) if a.request_id == entry), None)
+    if request_id and opened is not None and not opened.requested:
+        target = replace(target, selection="retry")  # a random audit tried again after an inconclusive attempt
+    attempt = 1 + (opened.attempts if opened else 0)
+    started = {"attempt": attempt, "max_attempts": config.audit.max_attempts, "selection": target.selection}
+    store.log_audit_progress(entry, AUDIT_STARTED, auditor, {**started, "seed": target.seed})
+    began = clock()
+    try:
+        record = run_audit(
+            config, store, target, auditor=auditor, evaluate_fn=evaluate_fn, probe_factory=probe_factory, clock=clock
+        )
+    except Exception as exc:
+        return _attempt_failed(store, config, target, auditor, exc, attempt, round(clock() - began, 3))
+    record_outcome(store, record, auditor)
+    return f"audit of {record.model_id} ({record.precision}) {_verdict_line(record)}"
 
 
 def main(
@@ -323,6 +458,7 @@ def main(
     out: TextIO | None = None,
     evaluate_fn: EvaluateFn = evaluate,
     store: Store | None = None,
+    probe_factory: ProbeFactory | None = None,
 ) -> int:
     out = out or sys.stdout
     args = _parser().parse_args(argv)
@@ -332,11 +468,19 @@ def main(
         if args.scheduled:
             auditor = args.auditor or default_auditor()
             line = scheduled_audit(
-                config, store, request_id=args.request_id, auditor=auditor, evaluate_fn=evaluate_fn, seed=args.seed
+                config,
+                store,
+                request_id=args.request_id,
+                auditor=auditor,
+                evaluate_fn=evaluate_fn,
+                seed=args.seed,
+                probe_factory=probe_factory,
             )
             print(line, file=out)
             return 0
-        return audit_command(config, store, args, out, evaluate_fn)
-    except (AuditUnavailable, *CANNOT_RUN) as exc:
+        return audit_command(config, store, args, out, evaluate_fn, probe_factory)
+    except Exception as exc:
+        if error_kind(exc) is ErrorKind.BUG:
+            raise
         print(f"audit could not run: {exc}", file=sys.stderr)
         return 2

@@ -5,7 +5,10 @@
 - eval sets: the re-run read the same eval set data (Hub revision, local folder digest);
 - predictions: raw predictions equal, utterance by utterance; the differing ones are the evidence;
 - avg WER: equal (it follows from the predictions, shown so a reader sees the effect);
-- RTF: the re-run's pooled RTF within the configured relative tolerance of the published one (SPEC: 5%);
+- RTF, judged with its noise: each re-run is paired with the published run utterance by utterance (the ratio of
+  their summed times, with a 95% bootstrap interval over utterances); it is outside the hardware class's
+  tolerance t only when that whole interval lies outside [1/(1+t), 1+t]. A flag needs two re-runs outside on
+  the same side; a re-run on a busy machine decides nothing (inconclusive);
 - hardware class: the same GPU class in both fingerprints.
 """
 
@@ -13,7 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from core.records import AuditCheck, AuditRecord, EvalSetSource, Hardware, PredictionRow, UtteranceDiff, Verdict
+import numpy as np
+
+from core.records import (
+    AuditCheck,
+    AuditRecord,
+    EvalSetSource,
+    Hardware,
+    LoadSummary,
+    PredictionRow,
+    RtfRun,
+    UtteranceDiff,
+    Verdict,
+)
 
 #: At most this many differing utterances are kept as evidence in one record (the count is always exact).
 MAX_EVIDENCE = 100
@@ -134,17 +149,100 @@ def relative_change(published: float, rerun: float) -> float:
     return (rerun - published) / published if published else float("inf")
 
 
-def compare_rtf(published: float, rerun: float, tolerance: float) -> AuditCheck:
-    """R13: the re-run's pooled RTF lands within `tolerance` (a fraction) of the published RTF, either way."""
-    change = relative_change(published, rerun)
-    ok = abs(change) <= tolerance + 1e-12  # exactly on the boundary passes, despite float rounding
+def paired_times(
+    published: Mapping[str, Sequence[PredictionRow]], rerun: Mapping[str, Sequence[PredictionRow]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The timed seconds of the utterances both runs have, in pairs (published, re-run)."""
+    before, after = [], []
+    for eval_set in sorted(set(published) & set(rerun)):
+        times = {row.id: row.time_s for row in rerun[eval_set]}
+        for row in published[eval_set]:
+            if row.id in times:
+                before.append(row.time_s)
+                after.append(times[row.id])
+    return np.asarray(before, dtype=float), np.asarray(after, dtype=float)
+
+
+def paired_ratio(
+    published: np.ndarray, rerun: np.ndarray, samples: int, seed: int
+) -> tuple[float, tuple[float, float]]:
+    """Σ re-run / Σ published (the ratio of the pooled RTFs on the same audio) and its 95% bootstrap interval:
+    utterances resampled with replacement in pairs, so what varies from utterance to utterance is in the
+    interval and what both runs share (the audio, the decoded length) cancels out. Seeded: reproducible."""
+    if len(published) == 0 or published.sum() <= 0:
+        return float("inf"), (float("inf"), float("inf"))
+    ratio = float(rerun.sum() / published.sum())
+    rng = np.random.default_rng(seed)
+    n, chunk = len(published), max(1, 2_000_000 // len(published))  # bounded memory on a large board
+    ratios = []
+    for start in range(0, samples, chunk):
+        picks = rng.integers(0, n, size=(min(chunk, samples - start), n))
+        ratios.append(rerun[picks].sum(axis=1) / np.maximum(published[picks].sum(axis=1), 1e-12))
+    low, high = np.percentile(np.concatenate(ratios), [2.5, 97.5])
+    return ratio, (float(low), float(high))
+
+
+def rtf_run(
+    published: Mapping[str, Sequence[PredictionRow]],
+    rerun: Mapping[str, Sequence[PredictionRow]],
+    rerun_rtf: float,
+    load: LoadSummary,
+    tolerance: float,
+    *,
+    samples: int = 2000,
+    seed: int = 0,
+) -> RtfRun:
+    """One re-run's speed against the published run: within the tolerance unless the whole 95% interval of the
+    paired ratio lies outside [1/(1+t), 1+t]; not judged (None) when the machine was busy."""
+    before, after = paired_times(published, rerun)
+    ratio, (low, high) = paired_ratio(before, after, samples=samples, seed=seed)
+    within = None if load.busy else not (low > 1 + tolerance + 1e-12 or high < 1 / (1 + tolerance) - 1e-12)
+    return RtfRun(
+        rtf=rerun_rtf,
+        ratio=round(ratio, 6),
+        ratio_ci95=[round(low, 6), round(high, 6)],
+        utterances=len(before),
+        within=within,
+        load=load,
+    )
+
+
+def _side(run: RtfRun) -> int:
+    return 1 if run.ratio > 1 else -1
+
+
+def _run_text(number: int, run: RtfRun) -> str:
+    low, high = run.ratio_ci95
+    text = (
+        f"re-run {number}: {100 * (run.ratio - 1):+.1f}% (95% CI {100 * (low - 1):+.1f}% to {100 * (high - 1):+.1f}%)"
+    )
+    return text + (f", machine busy: {run.load.busy}" if run.load.busy else "")
+
+
+def compare_rtf(published: float, runs: Sequence[RtfRun], tolerance: float, hardware_class: str) -> AuditCheck:
+    """R13's speed verdict over the re-runs (one, or two when the first was outside the tolerance): a busy
+    run decides nothing (INCONCLUSIVE); the first within passes; outside twice on the same side fails; a second
+    re-run that does not confirm the first passes (the first was noise)."""
+    band = f"±{100 * tolerance:g}% ({hardware_class})"
+    detail = "; ".join(_run_text(i, run) for i, run in enumerate(runs, start=1))
+    last = runs[-1]
+    if any(run.within is None for run in runs):
+        verdict, why = Verdict.INCONCLUSIVE, "the machine was busy with other work: speed not judged, retried later"
+    elif runs[0].within:
+        verdict, why = Verdict.PASS, ""
+    elif len(runs) == 1:
+        verdict, why = Verdict.INCONCLUSIVE, f"outside {band}, not confirmed by a second re-run"
+    elif not last.within and _side(last) == _side(runs[0]):
+        verdict, why = Verdict.FAIL, f"outside {band} in both re-runs"
+    else:
+        verdict, why = Verdict.PASS, f"the second re-run did not confirm the first (within {band})"
     return AuditCheck(
         name="RTF",
         published=published,
-        rerun=rerun,
-        difference=f"{100 * change:+.1f}%",
-        verdict=_verdict(ok),
-        detail="" if ok else f"outside the ±{100 * tolerance:g}% tolerance",
+        rerun=last.rtf,
+        difference=f"{100 * (last.ratio - 1):+.1f}% (CI {100 * (last.ratio_ci95[0] - 1):+.1f}..{100 * (last.ratio_ci95[1] - 1):+.1f}%)",
+        verdict=verdict,
+        detail="; ".join(part for part in (why, detail) if part),
     )
 
 
@@ -174,7 +272,7 @@ def _cell(value: float | int | str | None) -> str:
 
 def render_table(record: AuditRecord) -> str:
     """The side-by-side table the CLI prints: published, re-run, difference and verdict per check."""
-    header = f"{'check':<16} {'published':>22} {'re-run':>22} {'difference':>24} {'verdict':>8}"
+    header = f"{'check':<16} {'published':>22} {'re-run':>22} {'difference':>30} {'verdict':>12}"
     lines = [
         f"audit {record.audit_id} of {record.request_id}: {record.model_id}@{record.revision[:12]} ({record.precision}), "
         f"leaderboard {record.leaderboard_version}",
@@ -187,7 +285,7 @@ def render_table(record: AuditRecord) -> str:
     for check in record.checks:
         lines.append(
             f"{check.name:<16} {_cell(check.published):>22} {_cell(check.rerun):>22} "
-            f"{check.difference:>24} {check.verdict.value.upper():>8}"
+            f"{check.difference:>30} {check.verdict.value.upper():>12}"
         )
     lines.append("-" * len(header))
     for check in record.checks:
@@ -197,6 +295,18 @@ def render_table(record: AuditRecord) -> str:
         lines.append(f"  {diff.eval_set}/{diff.id}: published {diff.published!r} | re-run {diff.rerun!r}")
     if len(record.evidence) > 10:
         lines.append(f"  … {len(record.evidence) - 10} more differing utterance(s) in the audit record")
-    failed = record.failed_checks
-    lines.append("verdict: PASSED" if record.passed else f"verdict: FAILED ({', '.join(failed)})")
+    for number, run in enumerate(record.rtf_runs, start=1):
+        load = run.load
+        lines.append(
+            f"  re-run {number}: RTF {run.rtf:.5g}, time ratio {run.ratio:.4f} (95% CI {run.ratio_ci95[0]:.4f}-"
+            f"{run.ratio_ci95[1]:.4f}) over {run.utterances} utterance(s); CPU share {load.cpu_share:.0%} of "
+            f"{load.threads:g} thread(s), load {load.load_1min:.2f} on {load.cpu_count} core(s)"
+            + (f"; busy: {load.busy}" if load.busy else "")
+        )
+    if record.outcome == "failed":
+        lines.append(f"verdict: FAILED ({', '.join(record.failed_checks)})")
+    elif record.outcome == "inconclusive":
+        lines.append("verdict: INCONCLUSIVE (the machine was busy with other work: no flag, tried again later)")
+    else:
+        lines.append("verdict: PASSED")
     return "\n".join(lines)

@@ -20,7 +20,7 @@ from evaluator.eval_sets import EvalSet
 from evaluator.fingerprint import hardware_fingerprint, is_official, software_fingerprint
 from evaluator.metrics import aggregate, get_normalizer, score_eval_set
 from evaluator.models import ModelSource, Transcriber, check_revision, hub_license, resolve_model
-from evaluator.runner import run_set, warm_up
+from evaluator.runner import CallProbe, run_set, warm_up
 
 
 class InvalidResult(RuntimeError):
@@ -115,6 +115,7 @@ def _run_sets(
     sets: Sequence[EvalSet],
     on_progress: Callable[[Progress], None] | None,
     should_stop: Callable[[], bool] | None,
+    probe: CallProbe | None = None,
 ) -> _SetsRun:
     """Every eval set at batch size one, then scored (R3, R11)."""
     rules = config.rules
@@ -132,6 +133,7 @@ def _run_sets(
             timeout_s=rules.utterance_timeout_s,
             on_progress=lambda done, total, index=index: report(index, done, total),
             should_stop=should_stop,
+            probe=probe,
         )
         loop_wall += run.wall_s
         predictions[eval_set.name] = run.rows
@@ -200,13 +202,14 @@ def evaluate(
     before_load: Callable[[Path], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    probe: CallProbe | None = None,
 ) -> Evaluation:
     """Evaluate `model` on `eval_sets` (default: all of the config's) under the config's rules.
 
     `pinned_revisions` (eval set name -> commit SHA) are the board version's data pins: a Hub set streams that
     commit (see `evaluator.eval_sets.pinned_revisions`). `before_load` gets the model's folder (a Hub model
     is downloaded at its pinned SHA first) before any weight is loaded; the job uses it to check the weight
-    hashes recorded at submission (R4).
+    hashes recorded at submission (R4). `probe` (an audit's) watches how busy the machine was in the timed calls.
     """
     rules = config.rules
     started_at = utc_now()
@@ -215,7 +218,7 @@ def evaluate(
         config, model, revision, precision, device, chosen, max_samples, pinned_revisions, before_load
     )
     warmup_done = warm_up(transcriber, sets[0], rules.warmup_utterances)
-    run = _run_sets(config, transcriber, sets, on_progress, should_stop)
+    run = _run_sets(config, transcriber, sets, on_progress, should_stop, probe)
 
     evidence = BatchEvidence(
         max_batch_size=transcriber.probe.max_batch_size, forward_calls=transcriber.probe.forward_calls

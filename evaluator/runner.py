@@ -49,6 +49,14 @@ class LongUtteranceRefused(EvalSetError):
     """An utterance is longer than the model can take whole; the set is refused rather than cut (no silent loss)."""
 
 
+class CallProbe(Protocol):
+    """Brackets each timed call, outside the timer (`evaluator.load_probe.LoadProbe`: was the machine busy?)."""
+
+    def enter(self) -> None: ...
+
+    def exit(self) -> None: ...
+
+
 class SupportsTranscribe(Protocol):
     sampling_rate: int
 
@@ -158,10 +166,12 @@ def run_set(
     should_stop: Callable[[], bool] | None = None,
     clock: Clock | None = None,
     window_utterances: int | None = None,
+    probe: CallProbe | None = None,
 ) -> SetRun:
     """Transcribe every utterance once, one per call, timing each one (R2, R3).
 
     `timeout_s` None (or infinite) sets no wall-clock limit per utterance. `clock` is injectable for tests.
+    `probe` (an audit's) is entered before each timer starts and exited after it stops.
     `wall_s` spans the whole loop, loading included, so `wall_s / sum(time_s)` shows what the loop adds.
     """
     clock = clock or time.perf_counter  # looked up per call, so a test's patched clock applies too
@@ -183,9 +193,13 @@ def run_set(
                 if should_stop and should_stop():
                     raise Stopped(f"stopped during {name} after {len(rows)} utterances")
                 with TIMED_REGION:
+                    if probe:
+                        probe.enter()
                     tic = clock()
                     text = transcriber.transcribe(item.waveform)
                     elapsed = clock() - tic
+                    if probe:
+                        probe.exit()
                 _check_time(item, name, elapsed, limit)
                 rows.append(PredictionRow(item.id, item.reference, text, item.duration_s, elapsed))
                 bar.update(1)

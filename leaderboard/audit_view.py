@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.audits import AUDIT_DROPPED, AUDIT_EVENTS, AUDIT_REQUESTED, open_audit_requests
+from core.audits import AUDIT_DROPPED, AUDIT_EVENTS, AUDIT_PROGRESS_EVENTS, AUDIT_REQUESTED, open_audits
 from core.records import AuditRecord, LogEntry, Verdict
 from core.untrusted import html_text
 
-AUDIT_LOG_EVENTS = (*AUDIT_EVENTS, AUDIT_REQUESTED, AUDIT_DROPPED)
+AUDIT_LOG_EVENTS = (*AUDIT_EVENTS, AUDIT_REQUESTED, AUDIT_DROPPED, *AUDIT_PROGRESS_EVENTS)
 HISTORY_ROWS = 10
-_VERDICT = {Verdict.PASS: "✅ pass", Verdict.FAIL: "❌ fail", Verdict.SKIPPED: "— skipped"}
+_VERDICT = {
+    Verdict.PASS: "✅ pass",
+    Verdict.FAIL: "❌ fail",
+    Verdict.SKIPPED: "— skipped",
+    Verdict.INCONCLUSIVE: "⏸ inconclusive",
+}
 
 
 def _cell(value: object) -> str:
@@ -62,10 +67,15 @@ def latest_markdown(record: AuditRecord) -> str:
 
 
 def history_markdown(events: Sequence[LogEntry]) -> str:
-    """The entry's audit events from the public log, newest first (requests, outcomes, drops)."""
+    """The entry's audit events from the public log, newest first: requests, attempts (started, inconclusive with
+    why, failed to run with the error's kind), outcomes and drops."""
     lines = []
     for entry in list(events)[::-1][:HISTORY_ROWS]:
         reason = entry.detail.get("reason") or ", ".join(entry.detail.get("failed_checks") or [])
+        if entry.detail.get("attempt"):
+            attempt = f"attempt {entry.detail['attempt']} of {entry.detail.get('max_attempts', '?')}"
+            kind = f" ({entry.detail['kind']})" if entry.detail.get("kind") else ""
+            reason = f"{attempt}{kind}" + (f": {reason}" if reason else "")
         extra = f": {_cell(reason)}" if reason else ""
         lines.append(f"- {entry.at} · `{entry.event}` by `{_cell(entry.actor)}`{extra}")
     return "\n".join(lines)
@@ -79,11 +89,16 @@ def audit_markdown(request_id: str, audits: Sequence[AuditRecord], log: Sequence
         parts.append(latest_markdown(max(mine, key=lambda a: (a.finished_at, a.audit_id))))
     else:
         parts.append("Not audited yet. Audits re-run an entry as recorded and compare every figure (About tab).")
-    waiting = [e for e in open_audit_requests(log) if e.request_id == request_id]
-    if waiting:
+    waiting = next((a for a in open_audits(log) if a.request_id == request_id), None)
+    if waiting is not None and waiting.requested:
         parts.append(
-            f"⏳ An audit was requested by `{_cell(waiting[0].actor)}` on {waiting[0].at}; it runs when no "
+            f"⏳ An audit was requested by `{_cell(waiting.opened.actor)}` on {waiting.opened.at}; it runs when no "
             "submission waits."
+        )
+    elif waiting is not None:
+        parts.append(
+            f"⏸ The last audit attempt ({waiting.last_at}) was inconclusive or could not finish: "
+            f"{_cell(waiting.last_reason)}. It is tried again later; this is not a flag."
         )
     events = [e for e in log if e.request_id == request_id and e.event in AUDIT_LOG_EVENTS]
     if events:

@@ -111,10 +111,10 @@ class Dispatcher:
         return ", ".join(parts)
 
     def _audit(self, audit: AuditJobPlan, errors: list[str]) -> list[JobView]:
-        """Start the audit Job, or log the drop of a requested audit that cannot be served (closing its request)."""
+        """Start the audit Job, or log the drop of an open audit that cannot be served (closing it)."""
         if audit.drop is not None:
             try:
-                self.store.drop_audit(audit.drop, "dispatcher", audit.reason, requested=True)
+                self.store.drop_audit(audit.drop, "dispatcher", audit.reason, requested=audit.requested)
             except Exception as exc:  # dropped on a later tick
                 errors.append(f"dropping the audit of {audit.drop}: {type(exc).__name__}: {exc}")
             return []

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from core.audits import AuditPlan, open_audit_requests, plan_audit
+from core import audits as rules
+from core.audits import WorkPlan, open_audits, plan_work
 from core.config import AuditConfig, WorkersConfig
 from core.records import LogEntry, Request, Status, parse_time
 
@@ -158,12 +159,14 @@ def plan_tick(
 
 @dataclass(frozen=True)
 class AuditJobPlan:
-    """This tick's audit decision: a Job to start, or a requested audit to drop (its Jobs kept ending without
-    recording it), or neither; `reason` is the line the Queue page shows."""
+    """This tick's audit decision: a Job to start, or an audit to drop (its attempts are spent, or its Jobs kept
+    ending without recording it; `requested` says whether someone asked for it), or neither; `reason` is the
+    line the Queue page shows."""
 
     launch: Launch | None
     drop: str | None
     reason: str
+    requested: bool = True
 
 
 def plan_audit_job(
@@ -179,25 +182,29 @@ def plan_audit_job(
     max_jobs_per_request: int,
     seed: int,
 ) -> AuditJobPlan:
-    """R13 in jobs mode, after `plan_tick`: the Space scheduler's rules (`core.audits.plan_audit`: no submission
-    waiting, none running, the cadence, the daily audit minutes, a requested audit first), plus one audit Job
-    at a time, within the weekly budget and a free slot. A requested audit that had `max_jobs_per_request` Jobs
-    since it was asked for is dropped; random audits pause after as many failed audit Jobs in 24 hours."""
-    audits = [job for job in jobs if job.kind == AUDIT]
-    if any(job.active and job not in plan.cancel for job in audits):
+    """R13 in jobs mode, after `plan_tick`: the decision is `core.audits.plan_work`'s, the planner the Space's
+    scheduler uses too (evaluate, else audit: open audits first with their attempts counted in the log, drop
+    once spent, else a random one when due, within the daily audit minutes); the dispatcher adds one audit Job
+    at a time, the weekly budget and a free slot. An open audit that had `max_jobs_per_request` Jobs since it was
+    opened is dropped too (a Job can die before it logs its attempt); random audits pause after as many failed
+    audit Jobs in 24 hours."""
+    audit_jobs = [job for job in jobs if job.kind == AUDIT]
+    if any(job.active and job not in plan.cancel for job in audit_jobs):
         return AuditJobPlan(None, None, "an audit Job is running")
     if plan.budget.spent:
         return AuditJobPlan(None, None, "the weekly GPU budget is spent")
     waiting = [r for r in requests.values() if r.status is Status.PENDING and r.request_id not in plan.held]
     running = sum(1 for job in plan.live if job.kind == EVALUATION) + len(plan.start)
-    decision = plan_audit(pending=len(waiting), running=running, entries=entries, log=log, now=now, policy=policy)
-    if not decision.run:
+    decision = plan_work(pending=len(waiting), running=running, entries=entries, log=log, now=now, policy=policy)
+    if decision.action == rules.DROP:
+        return AuditJobPlan(None, decision.request_id, decision.reason, decision.requested)
+    if decision.action != rules.AUDIT:
         return AuditJobPlan(None, None, decision.reason)
     if workers.max_parallel_jobs <= len(plan.live) + len(plan.start):
         return AuditJobPlan(None, None, f"all {workers.max_parallel_jobs} Job slots are taken")
     if decision.request_id is not None:
-        return _requested_audit(decision, requests, audits, log, workers, max_jobs_per_request)
-    failed = [job for job in audits if job.stage not in ("COMPLETED", *ACTIVE_STAGES) and _within_day(job, now)]
+        return _open_audit_job(decision, requests, audit_jobs, log, workers, max_jobs_per_request)
+    failed = [job for job in audit_jobs if job.stage not in ("COMPLETED", *ACTIVE_STAGES) and _within_day(job, now)]
     if len(failed) >= max_jobs_per_request:
         return AuditJobPlan(None, None, f"{len(failed)} audit Jobs failed in the last 24 hours; see their logs")
     finished = [r for r in requests.values() if r.status is Status.FINISHED]
@@ -205,20 +212,23 @@ def plan_audit_job(
     return AuditJobPlan(Launch("", timeout, kind=AUDIT, seed=seed), None, decision.reason)
 
 
-def _requested_audit(
-    decision: AuditPlan,
+def _open_audit_job(
+    decision: WorkPlan,
     requests: Mapping[str, Request],
-    audits: Sequence[JobView],
+    audit_jobs: Sequence[JobView],
     log: Sequence[LogEntry],
     workers: WorkersConfig,
     max_jobs_per_request: int,
 ) -> AuditJobPlan:
-    """A Job for the requested audit, or its drop once that many Jobs since the request ended without it."""
+    """A Job for the open audit the planner chose, or its drop once that many Jobs since it was opened ended
+    without it (Jobs that died before logging their attempt)."""
     request_id = decision.request_id or ""
-    asked = next(e for e in open_audit_requests(log) if e.request_id == request_id)
-    tries = sum(1 for job in audits if job.request_id == request_id and job.created_at >= parse_time(asked.at))
+    opened = next(a for a in open_audits(log) if a.request_id == request_id)
+    since = parse_time(opened.opened.at)
+    tries = sum(1 for job in audit_jobs if job.request_id == request_id and job.created_at >= since)
     if tries >= max_jobs_per_request:
-        return AuditJobPlan(None, request_id, f"{tries} audit Jobs ended without recording the audit; see their logs")
+        why = f"{tries} audit Jobs ended without recording the audit; see their logs"
+        return AuditJobPlan(None, request_id, why, decision.requested)
     request = requests.get(request_id)
     timeout = job_timeout_s(request, workers) if request else int(workers.min_timeout_s)
     return AuditJobPlan(Launch(request_id, timeout, kind=AUDIT), None, decision.reason)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from core.records import EvalSetSource, Hardware, PredictionRow, Verdict
+from core.records import EvalSetSource, Hardware, LoadSummary, PredictionRow, Verdict
 from evaluator import audit_checks as checks
 from tests.core.test_audit_records import make_audit
 
@@ -44,11 +45,59 @@ def test_evidence_is_capped_but_the_count_is_exact() -> None:
     assert len(evidence) == checks.MAX_EVIDENCE and check.difference == f"{len(many)} utterance(s) differ"
 
 
-@pytest.mark.parametrize(
-    ("rerun", "verdict"), [(0.105, Verdict.PASS), (0.095, Verdict.PASS), (0.1051, Verdict.FAIL), (0.0949, Verdict.FAIL)]
-)
-def test_rtf_tolerance_is_relative_and_both_ways(rerun: float, verdict: Verdict) -> None:
-    assert checks.compare_rtf(0.1, rerun, 0.05).verdict is verdict
+def timed(times: list[float]) -> dict[str, list[PredictionRow]]:
+    return {"s": [PredictionRow(f"u{i}", "ref", "x", 1.0, t) for i, t in enumerate(times)]}
+
+
+QUIET = LoadSummary(calls=20, cpu_share=0.97, threads=2.0, load_1min=1.0, cpu_count=2)
+BUSY = LoadSummary(calls=20, cpu_share=0.4, threads=2.0, load_1min=3.2, cpu_count=2, busy="the machine was busy")
+
+
+@pytest.mark.parametrize(("scale", "within"), [(1.05, True), (1 / 1.05, True), (1.0501, False), (1 / 1.0501, False)])
+def test_a_uniform_change_is_judged_against_the_tolerance_band_both_ways(scale: float, within: bool) -> None:
+    """With the same change on every utterance the interval is one point: within [1/(1+t), 1+t] or not."""
+    base = [0.1 + 0.01 * i for i in range(20)]
+    run = checks.rtf_run(timed(base), timed([t * scale for t in base]), 0.1 * scale, QUIET, 0.05, samples=200)
+    assert run.within is within and run.ratio == pytest.approx(scale, rel=1e-5) and run.utterances == 20
+
+
+def test_noisy_utterances_widen_the_interval_so_noise_alone_is_not_outside() -> None:
+    """A +8% pooled change made of large utterance-to-utterance noise has an interval reaching the band: not
+    outside a 5% tolerance; the same +8% on every utterance is."""
+    rng = np.random.default_rng(1)
+    base = list(rng.uniform(0.5, 1.5, 40))
+    noise = rng.normal(0.0, 0.5, 40)
+    noisy = [t * max(0.05, 1.08 + n) for t, n in zip(base, noise, strict=True)]
+    wide = checks.rtf_run(timed(base), timed(noisy), 1.0, QUIET, 0.05, samples=500)
+    assert wide.ratio_ci95[0] < 1.05 < wide.ratio_ci95[1] and wide.within is True
+    steady = checks.rtf_run(timed(base), timed([t * 1.08 for t in base]), 1.0, QUIET, 0.05, samples=500)
+    assert steady.within is False
+    again = checks.rtf_run(timed(base), timed(noisy), 1.0, QUIET, 0.05, samples=500)
+    assert again.ratio_ci95 == wide.ratio_ci95  # seeded: the same interval every time
+
+
+def test_rtf_verdict_over_the_reruns() -> None:
+    base = [0.1] * 10
+    within = checks.rtf_run(timed(base), timed(base), 0.1, QUIET, 0.05, samples=50)
+    slow = checks.rtf_run(timed(base), timed([0.2] * 10), 0.2, QUIET, 0.05, samples=50)
+    fast = checks.rtf_run(timed(base), timed([0.05] * 10), 0.05, QUIET, 0.05, samples=50)
+    busy = checks.rtf_run(timed(base), timed([0.2] * 10), 0.2, BUSY, 0.05, samples=50)
+    assert busy.within is None
+    cases = [
+        ((within,), Verdict.PASS),
+        ((busy,), Verdict.INCONCLUSIVE),
+        ((slow,), Verdict.INCONCLUSIVE),  # outside once: never a flag without the confirming re-run
+        ((slow, slow), Verdict.FAIL),
+        ((fast, fast), Verdict.FAIL),
+        ((slow, within), Verdict.PASS),
+        ((slow, fast), Verdict.PASS),  # the two re-runs disagree: not confirmed
+        ((slow, busy), Verdict.INCONCLUSIVE),
+    ]
+    for runs, expected in cases:
+        check = checks.compare_rtf(0.1, list(runs), 0.05, "CPU")
+        assert check.verdict is expected, (runs, check)
+    failed = checks.compare_rtf(0.1, [slow, slow], 0.05, "CPU")
+    assert "±5% (CPU) in both re-runs" in failed.detail and "re-run 2: +100.0%" in failed.detail
 
 
 def test_eval_set_data_and_hardware_class() -> None:

@@ -342,7 +342,7 @@ def test_a_requested_audit_runs_as_an_audit_job_once_no_evaluation_waits_or_runs
     (job,) = _audit_jobs(rig)
     assert job.spec["command"][:5] == ["python", "-m", "evaluator", "audit", "--scheduled"]
     assert job.spec["command"][-2:] == ["--request-id", "req-0001"] and job.labels["request"] == "req-0001"
-    assert "an audit Job (audit of req-0001 requested by someone)" in outcome
+    assert "an audit Job (audit of req-0001 requested by someone (attempt 1 of 3))" in outcome
     assert job.spec["secrets"] == {"HF_TOKEN": TOKEN, "RESULTS_SIGNING_KEY": SIGNING_KEY}
     rig.step(120)
     assert len(_audit_jobs(rig)) == 1 and rig.dispatcher.status().audits == "an audit Job is running"

@@ -20,7 +20,7 @@ own layout, with a board as production would hold it after a year (`--results`, 
   opens, and one row per eval set for the others (the file count is production's, those bytes are not);
 - the results card (README.md, with the public key that `verify` reads), the table shards (`leaderboard/<xx>.csv`), `state.json`.
 
-`core/store/repo_files.py` `render_repos` writes the requests repo and the results, records shards and table
+`core/store/render.py` `render_repos` writes the requests repo and the results, records shards and table
 (so the seed is exactly what the store code of this checkout writes); the rest is written here as the store
 writes it. Then, each right after one commit by another client (another HubStore submitting, as in production
 where every claim, heartbeat and submission moves the requests repo), with the emulator's counts reset around it:
@@ -118,7 +118,8 @@ from core.signing import (  # noqa: E402
 )
 from core.store import open_store  # noqa: E402
 from core.store.hub import HubStore  # noqa: E402
-from core.store.repo_files import render_repos, table_header  # noqa: E402
+from core.store.render import render_repos  # noqa: E402
+from core.store.repo_files import table_header  # noqa: E402
 from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table  # noqa: E402
 from tests.hub_emulator import LFS_THRESHOLD, HubEmulator  # noqa: E402
 

@@ -148,7 +148,7 @@ def bench_store_read(n: int) -> None:
     one snapshot (the read every page refresh shares)."""
     from core.files import atomic_write
     from core.store import LocalStore
-    from core.store.repo_files import render_repos
+    from core.store.render import render_repos
 
     root = Path(tempfile.mkdtemp(prefix="bench-store-"))
     try:

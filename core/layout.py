@@ -1,13 +1,17 @@
 """File paths inside the two dataset repos; the local store uses the same paths under two folders.
 
 requests repo:
-  `state.json`             the open (PENDING/RUNNING) requests, the version of each closed shard and log chunk,
-                           the log's length, and the results commit the requests were written against. Written
-                           in the same commit as the log lines that explain the change, so every status change
-                           is in the public log or did not happen.
+  `state.json`             the queue: one small entry per open (PENDING/RUNNING) request with its place, status,
+                           attempts, lease and progress; the version of each open and closed shard and log
+                           chunk, the log's length and chunk size, and the results commit the requests were
+                           written against. Written in the same commit as the log lines that explain the change,
+                           so every status change is in the public log or did not happen.
   `index.json`             small, written by every commit: the digest of `state.json` (a reader fetches that
                            only when it changed) and the leases heartbeats renewed since (a heartbeat writes this
                            file alone, not every open request).
+  `open/<xx>.jsonl`        each open request as submitted (model, revision, submitter, model facts, claims), one
+                           per line, in 256 shards by request id: written when a request is submitted, never by a
+                           claim, heartbeat or finish.
   `closed/<xx>.jsonl`      FINISHED and FAILED requests, one per line, in 256 shards by request id.
   `log/<nnnnnn>.jsonl`     the append-only hash-chained log, in chunks of `LOG_CHUNK` entries; full chunks
                            never change again, so a reader fetches only the last one after a commit.
@@ -45,6 +49,7 @@ STATE_FILE = "state.json"
 PINS_FILE = "pins.json"
 INDEX_FILE = "index.json"
 CLOSED_DIR = "closed"
+OPEN_DIR = "open"
 LOG_DIR = "log"
 RECORDS_DIR = "records"
 TABLE_DIR = "leaderboard"
@@ -59,8 +64,10 @@ THROUGHPUT_DIR = "throughput"
 THROUGHPUT_RECORDS_DIR = "throughput-records"
 LOCAL_REQUESTS_DIR = "requests"
 LOCAL_RESULTS_DIR = "results"
-LOG_CHUNK = 1000
-FORMAT = 2
+#: Entries per log chunk in a new store: the newest chunk is uploaded whole with every write, so it stays small
+#: (about 150 KB at 250 entries); a store written in format 2 keeps the 1,000 it was written with.
+LOG_CHUNK = 250
+FORMAT = 3
 
 #: Layout 1 names, read only by the migration.
 LEGACY_REQUESTS_DIR = "requests"
@@ -80,6 +87,10 @@ def safe_name(value: str, what: str) -> str:
 def shard(request_id: str) -> str:
     """The shard of a request id: two hex digits, stable across runs and machines."""
     return hashlib.sha256(safe_name(request_id, "request id").encode()).hexdigest()[:2]
+
+
+def open_path(shard_name: str) -> str:
+    return f"{OPEN_DIR}/{shard_name}.jsonl"
 
 
 def closed_path(shard_name: str) -> str:

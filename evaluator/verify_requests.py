@@ -14,7 +14,7 @@ from pathlib import Path
 from core import layout
 from core.history import disagreements
 from core.records import LogEntry, Request
-from core.store.repo_files import LayoutError, RequestsReader
+from core.store.requests_repo import LayoutError, RequestsReader
 
 
 @dataclass(frozen=True)

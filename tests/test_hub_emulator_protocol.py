@@ -188,7 +188,7 @@ def test_the_store_waits_the_reset_the_header_names() -> None:
     # exactly that and then the whole commit (preupload and commit) goes through in the next window.
     assert waited == [30.0]
     assert routes(hub)[-4:] == ["preupload", "commit", "preupload", "commit"]
-    assert json.loads(hub.files("org/requests")["state.json"])["open"][0]["request_id"] == "req-1"
+    assert json.loads(hub.files("org/requests")["state.json"])["queue"][0]["request_id"] == "req-1"
 
 
 # --- 3. tree pagination ---------------------------------------------------------------------------------------

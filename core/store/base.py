@@ -37,6 +37,7 @@ from core.records import (
     write_jsonl,
 )
 from core.signing import audit_hash, throughput_hash
+from core.store.requests_repo import QueueEntry
 from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,14 @@ class StoreState:
         if held is not None:
             return held
         return {k: r for k, r in self.requests.items() if r.status in (Status.PENDING, Status.RUNNING)}
+
+    def queue(self) -> Mapping[str, QueueEntry]:
+        """The open requests' queue entries (status, attempts, lease, place): what scheduling reads, without
+        reading what each request was submitted with."""
+        held = getattr(getattr(self.requests, "open", None), "queue", None)
+        if held is not None:
+            return held
+        return {k: QueueEntry.of(r) for k, r in self.open_requests().items()}
 
 
 @dataclass
@@ -337,43 +346,26 @@ class Store(ABC):
         self._transact(compute)
         return request
 
-    def _expire(self, state: StoreState, now: datetime, max_attempts: int, changes: Changes) -> dict[str, Request]:
-        """Return expired RUNNING requests to PENDING (or FAILED after `max_attempts`), logging each."""
-        requests = dict(state.open_requests())  # closed requests never expire: none is read here
-        for request in state.open_requests().values():
+    def _expire(self, state: StoreState, now: datetime, max_attempts: int, changes: Changes) -> dict[str, QueueEntry]:
+        """Return expired RUNNING requests to PENDING (or FAILED after `max_attempts`), logging each; the queue
+        after. Only the queue is read, and the whole request only of those that change."""
+        queue = dict(state.queue())  # closed requests never expire: none is read here
+        for entry in state.queue().values():
             # Which results are stored is asked only where it matters (a lookup may cost a Hub request).
-            if request.status is Status.PENDING:
-                if request.attempts == 0 or request.request_id not in state.result_ids:
+            if entry.status is Status.PENDING:
+                if entry.attempts == 0 or entry.request_id not in state.result_ids:
                     continue
                 # Its lease expired while the worker was publishing: the result landed, so it ran once.
-                stored, worker = True, request.lease.worker if request.lease else "unknown"
-            elif (
-                request.status is not Status.RUNNING
-                or request.lease is None
-                or parse_time(request.lease.expires_at) > now
-            ):
+                stored, worker = True, entry.lease.worker if entry.lease else "unknown"
+            elif entry.status is not Status.RUNNING or entry.lease is None or parse_time(entry.lease.expires_at) > now:
                 continue
             else:
-                stored, worker = request.request_id in state.result_ids, request.lease.worker
-            if stored:
-                # The worker wrote its result but died before marking the request: it was evaluated once.
-                updated = request.replace(status=Status.FINISHED, lease=None)
-                event, detail = "finished", {"note": "result found after the worker's lease expired"}
-            elif request.attempts >= max_attempts:
-                error = (
-                    f"the evaluation stopped without finishing {request.attempts} times (last worker {worker}); "
-                    "the model may crash or exhaust memory on this hardware. Check it loads and transcribes "
-                    "locally with `python -m evaluator evaluate`, then submit again."
-                )
-                updated = request.replace(status=Status.FAILED, lease=None, error=error)
-                event, detail = "failed", {"error": error}
-            else:
-                updated = request.replace(status=Status.PENDING, lease=None, progress=None)
-                event, detail = "lease_expired", {"worker": worker, "attempts": request.attempts}
-            requests[request.request_id] = updated
+                stored, worker = entry.request_id in state.result_ids, entry.lease.worker
+            updated, event, detail = _expired(state.requests[entry.request_id], stored, worker, max_attempts)
+            queue[entry.request_id] = QueueEntry.of(updated)
             changes.requests.append(updated)
-            self._log(state, changes.log, request_id=request.request_id, event=event, actor="scheduler", detail=detail)
-        return requests
+            self._log(state, changes.log, request_id=entry.request_id, event=event, actor="scheduler", detail=detail)
+        return queue
 
     def expire_leases(self, max_attempts: int) -> list[Request]:
         """Apply lease expiry now, without claiming anything (the Queue page calls this through the scheduler)."""
@@ -398,20 +390,22 @@ class Store(ABC):
             claimed.clear()
             now = self._now()
             changes = Changes()
-            requests = self._expire(state, now, max_attempts, changes)
+            queue = self._expire(state, now, max_attempts, changes)
             pending = sorted(
                 (
-                    r
-                    for r in requests.values()
-                    if r.status is Status.PENDING and (request_id is None or r.request_id == request_id)
+                    e
+                    for e in queue.values()
+                    if e.status is Status.PENDING and (request_id is None or e.request_id == request_id)
                 ),
-                key=lambda r: (r.submitted_at, r.request_id),
+                key=lambda e: (e.submitted_at, e.request_id),
             )
             if not pending:
                 return changes
-            chosen = pending[0].replace(
+            first = pending[0]
+            requeued = [r for r in changes.requests if r.request_id == first.request_id]
+            chosen = (requeued[-1] if requeued else state.requests[first.request_id]).replace(
                 status=Status.RUNNING,
-                attempts=pending[0].attempts + 1,
+                attempts=first.attempts + 1,
                 lease=_lease(worker, now, lease_s),
                 progress=None,
                 error=None,
@@ -605,6 +599,26 @@ def _throughput_shard(name: str, data: bytes) -> dict[str, ThroughputResult]:
             continue
         records[record.request_id] = record
     return records
+
+
+def _expired(request: Request, stored: bool, worker: str, max_attempts: int) -> tuple[Request, str, dict[str, object]]:
+    """What lease expiry makes of a request whose lease ran out: FINISHED when its result was stored (the worker
+    died while publishing), FAILED after `max_attempts`, else PENDING again; with the log event that says so."""
+    if stored:
+        return (
+            request.replace(status=Status.FINISHED, lease=None),
+            "finished",
+            {"note": "result found after the worker's lease expired"},
+        )
+    if request.attempts >= max_attempts:
+        error = (
+            f"the evaluation stopped without finishing {request.attempts} times (last worker {worker}); "
+            "the model may crash or exhaust memory on this hardware. Check it loads and transcribes "
+            "locally with `python -m evaluator evaluate`, then submit again."
+        )
+        return request.replace(status=Status.FAILED, lease=None, error=error), "failed", {"error": error}
+    updated = request.replace(status=Status.PENDING, lease=None, progress=None)
+    return updated, "lease_expired", {"worker": worker, "attempts": request.attempts}
 
 
 def _lease(worker: str, now: datetime, lease_s: float) -> Lease:

@@ -2,7 +2,7 @@
 
 Reads cost a bounded number of HTTP requests whatever the number of entries. A read asks the requests repo's
 head (`list_repo_refs`: one small request); when it moved, it GETs `state.json` at that commit, the last log
-chunk, and only the closed shards whose digest changed (`core.store.repo_files`). The board's results come from
+chunk, and only the shards whose digest changed (`core.store.requests_repo`). The board's results come from
 the records shards of the results commit that `state.json` names, fetched only for FINISHED requests whose
 result it does not hold yet: after a finish, one shard. One result's file and predictions are fetched only
 when the detail page or `verify` asks. Files are fetched straight from `resolve/<commit>/<path>` through
@@ -59,20 +59,22 @@ from core.store.hub_http import CREATE_REPOS_ENV, HubCaller, RetryPolicy
 from core.store.repo_files import (
     AuditsReader,
     Fetch,
+    ResultsReader,
+    ResultsWrite,
+    Tail,
+    audit_files,
+    read_pins,
+    results_files,
+    table_header,
+)
+from core.store.requests_repo import (
     LayoutError,
     Log,
     Lookup,
     Requests,
     RequestsReader,
     RequestsView,
-    ResultsReader,
-    ResultsWrite,
-    Tail,
-    audit_files,
-    read_pins,
     requests_files,
-    results_files,
-    table_header,
 )
 from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 
@@ -250,7 +252,9 @@ class HubStore(Store):
         view = self._view(sha)
         # Lease expiry asks whether a re-queued or expired request's result landed: all of them at once, once.
         candidates = (
-            [i for i, r in view.requests.open.items() if r.attempts > 0] if isinstance(view.requests, Requests) else []
+            [i for i, e in view.requests.open.queue.items() if e.attempts > 0]
+            if isinstance(view.requests, Requests)
+            else []
         )
         stored: list[set[str]] = []
 
@@ -398,8 +402,10 @@ class HubStore(Store):
         results_commit = view.results_commit
         if changes.results or changes.audits:
 
-            def finished() -> list[str]:  # read only when a damaged shard or table is rebuilt
-                return [i for i, r in view.requests.items() if r.status is Status.FINISHED]
+            def finished() -> list[str]:  # read only when a damaged shard or the whole table is rewritten
+                requests = view.requests
+                every = requests.closed_requests() if isinstance(requests, Requests) else requests.values()
+                return [r.request_id for r in every if r.status is Status.FINISHED]
 
             results_commit = self._write_results(changes.results, changes.audits, finished, view.log)
         elif lookup is not None and lookup.asked:

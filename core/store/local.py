@@ -30,25 +30,15 @@ from core.files import atomic_write
 from core.records import PredictionRow, Result, Status, read_jsonl
 from core.store.bad_files import BadFile
 from core.store.base import Changes, Clock, Snapshot, Store, StoreError, StoreState
-from core.store.repo_files import (
-    AuditsReader,
-    Fetch,
-    LayoutError,
-    Lookup,
-    RequestsReader,
-    RequestsView,
-    ResultsReader,
-    audit_files,
-    requests_files,
-    results_files,
-)
+from core.store.repo_files import AuditsReader, Fetch, ResultsReader, audit_files, results_files
+from core.store.requests_repo import LayoutError, Lookup, RequestsReader, RequestsView, requests_files
 
 REQUESTS_REPO_DIR = layout.LOCAL_REQUESTS_DIR
 RESULTS_REPO_DIR = layout.LOCAL_RESULTS_DIR
 
 
 class LocalStore(Store):
-    """The two repos as two folders; same files and same reading code as the Hub store (`core.store.repo_files`)."""
+    """The two repos as two folders; same files and same reading code as the Hub store (`core.store.requests_repo`, `core.store.repo_files`)."""
 
     writes_audits = True
 
@@ -60,6 +50,7 @@ class LocalStore(Store):
         self._requests_reader = RequestsReader()
         self._results_reader = ResultsReader()
         self._audits_reader = AuditsReader()
+        self._read_views: dict[str, RequestsView] = {}
         self.requests_root = self.root / REQUESTS_REPO_DIR
         self.results_root = self.root / RESULTS_REPO_DIR
         for folder in (self.requests_root, self.results_root):
@@ -128,9 +119,13 @@ class LocalStore(Store):
 
     def _read_state(self) -> tuple[StoreState, str]:
         view = self._view()
+        token = uuid.uuid4().hex
+        # The transaction writes from the view it computed on (under the same lock): what reading it found (a
+        # damaged shard, a request rebuilt from the log) is repaired by that write.
+        self._read_views = {token: view}
         return StoreState(
             requests=view.requests, result_ids=Lookup(self._has_result), log=view.log, log_length=view.last_seq
-        ), ""
+        ), token
 
     def _write(self, token: str, changes: Changes) -> None:
         for path, data in audit_files(changes.audits).items():  # before the log line that makes it public
@@ -139,7 +134,7 @@ class LocalStore(Store):
         repair = {Path(b.path).stem for b in self._results_reader.bad_files()}
         if changes.results or recovered or repair:
             self._write_results(Changes(results=[*changes.results, *((r, {}) for r in recovered)]), repair)
-        view = self._view()
+        view = self._read_views.pop(token, None) or self._view()
         files, _ = requests_files(
             view, changes.requests, changes.log, None, uuid.uuid4().hex[:12], renewals=changes.renewals
         )

@@ -173,8 +173,8 @@ def test_state_that_disagrees_with_the_log_fails_verify(tmp_path: Path) -> None:
     store = _board(tmp_path)
     state_path = store.requests_root / layout.STATE_FILE
     state = json.loads(state_path.read_text())
-    state["open"][0]["status"] = "RUNNING"  # req-0003 is PENDING in its log
-    state["open"][0]["attempts"] = 1
+    state["queue"][0]["status"] = "RUNNING"  # req-0003 is PENDING in its log
+    state["queue"][0]["attempts"] = 1
     state_path.write_text(json.dumps(state))
     code, out = _verify(store)
     assert code == 1 and "request req-0003 is RUNNING after 1 attempt(s), but its log (submitted) says PENDING" in out

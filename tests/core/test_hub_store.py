@@ -68,11 +68,13 @@ def test_claim_is_one_atomic_commit_on_the_requests_repo(hub: HubEmulator) -> No
     store = make_hub_store(hub)
     store.submit(make_request(1))
     before = hub.commit_count(REQUESTS), hub.commit_count(RESULTS)
+    submitted = hub.files(REQUESTS)[layout.open_path(layout.shard("req-0001"))]
     store.claim("w", 60, 3)
     assert (hub.commit_count(REQUESTS), hub.commit_count(RESULTS)) == (before[0] + 1, before[1])
-    (running,) = _state(hub)["open"]
+    (running,) = _state(hub)["queue"]
     assert running["status"] == "RUNNING" and running["lease"]["worker"] == "w"
     assert b'"claimed"' in hub.files(REQUESTS)[layout.log_chunk_path(0)]
+    assert hub.files(REQUESTS)[layout.open_path(layout.shard("req-0001"))] == submitted  # the queue alone changed
 
 
 def test_two_workers_claiming_at_once_get_different_requests(hub: HubEmulator) -> None:
@@ -351,7 +353,8 @@ def test_read_cost_does_not_grow_with_the_number_of_entries(hub: HubEmulator, en
     writer.submit(make_request(999))
     hub.reset_counts()
     reader.snapshot()
-    assert hub.count() == 4  # head, index.json, state.json, the last log chunk: whatever the number of entries
+    # head, index.json, state.json, the new request's open shard, the last log chunk: whatever the number of entries
+    assert hub.count() == 5
     hub.reset_counts()
     reader.claim("w2", 600, 3)
     assert hub.count() <= 5 and hub.count("tree") == 0  # head, preupload, commit (+ state/log if moved)

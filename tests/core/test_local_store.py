@@ -67,7 +67,7 @@ def test_result_written_before_crash_is_finished_not_rerun(tmp_path: Path) -> No
 def test_a_crash_before_state_json_leaves_no_status_change_without_its_log_line(tmp_path: Path) -> None:
     """Shards and log chunks are written before `state.json`; a crash in between changes nothing readers see."""
     from core import layout
-    from core.store.repo_files import requests_files
+    from core.store.requests_repo import requests_files
 
     store = LocalStore(tmp_path / "store")
     store.submit(make_request(1))

@@ -1,0 +1,19 @@
+"""Both repos' files for a whole board at once, as the store would have written them one request at a time
+(the benchmarks and tests seed a Hub stand-in with these)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from core.records import LogEntry, Request, Result
+from core.store.repo_files import results_files
+from core.store.requests_repo import EMPTY, requests_files
+
+
+def render_repos(
+    requests: Iterable[Request], results: Iterable[Result], log: Sequence[LogEntry]
+) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """The requests repo's files and the results repo's files (records, table, pins; no card, no predictions)."""
+    request_files, _ = requests_files(EMPTY, list(requests), list(log), None, "seed")
+    written = results_files({}, [(r, {}) for r in results], None, dict)
+    return request_files, written.files

@@ -1,4 +1,4 @@
-"""How much the evaluator adds around the timed utterances.
+"""How much the evaluator adds around the timed utterances, and inside them.
 
 whisper-base on all 32 LJ Speech clips at batch size one; prints WER, RTF and the overhead ratio
 (wall time of the evaluation loops / sum of the timed per-utterance times). Target: at most 1.05.
@@ -7,26 +7,47 @@ The loop wall time includes the untimed loading of each window of utterances (de
 memory, in the main thread, with nothing in the background), so the ratio shows exactly what windowed
 loading adds around the timed calls.
 
-    python bench/overhead.py [--device cpu|cuda|auto] [--precision float32] [--window 8]
+Inside the timed calls, every RTF also pays for the evaluator's own work around the model: features, logits
+processing, `generate`'s own per-step code, decoding to text. A second pass over the same clips, profiled with
+cProfile (the standard library's deterministic profiler), prints the share of timed work spent outside the
+model's forward passes. The forward passes are the calls of the modules the batch hook watches (the model, and
+an encoder that `generate` calls on its own), timed by their `forward` functions' cumulative time; they never
+nest in each other in these recipes' `generate`. cProfile's own cost per Python call inflates Python-heavy code
+(generate's loop more than the tensor work), so the share is an upper bound of the unprofiled one. Target:
+under 2 %.
+
+    python bench/overhead.py [--device cpu|cuda|auto] [--precision float32] [--window 8] [--profile-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import inspect
+import pstats
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from transformers import LogitsProcessorList
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import evaluator.runner as runner  # noqa: E402
+from evaluator.audio import decode_audio  # noqa: E402
 from evaluator.evaluate import evaluate  # noqa: E402
+from evaluator.models import Transcriber, resolve_model  # noqa: E402
 from tests.fixtures.audio import write_config  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 TARGET = 1.05
+SHARE_TARGET = 0.02
+WARMUP = 2
 
 
 def main() -> int:
@@ -36,16 +57,25 @@ def main() -> int:
     parser.add_argument("--model", default=str(SHARED / "models" / "whisper-base"))
     parser.add_argument("--data", default=str(SHARED / "data" / "ljspeech-32"))
     parser.add_argument("--window", type=int, default=8, help="utterances loaded per window (product: 64)")
+    parser.add_argument("--profile-only", action="store_true", help="only the profiled pass (no evaluation)")
     args = parser.parse_args()
-    runner.WINDOW_UTTERANCES = args.window  # smaller than the set, so several windows are loaded and timed
     if not Path(args.model).is_dir() or not Path(args.data).is_dir():
         print(f"needs {args.model} and {args.data} (../shared); nothing measured")
         return 1
+    if not args.profile_only:
+        measure_overhead(args)
+    print_share(profile_timed_work(args.model, Path(args.data), args.device, args.precision))
+    return 0
+
+
+def measure_overhead(args: argparse.Namespace) -> None:
+    """One evaluation as the product runs it: WER, RTF, latencies and the overhead ratio."""
+    runner.WINDOW_UTTERANCES = args.window  # smaller than the set, so several windows are loaded and timed
     with tempfile.TemporaryDirectory() as tmp:
         config = write_config(
             Path(tmp),
             {"ljspeech-32": Path(args.data)},
-            warmup=2,
+            warmup=WARMUP,
             bootstrap_samples=1000,
             max_new_tokens=440,
             timeout_s=float("inf"),
@@ -67,7 +97,70 @@ def main() -> int:
     verdict = "meets" if evaluation.overhead_ratio <= TARGET else "MISSES"
     print(f"overhead ratio    {evaluation.overhead_ratio:.4f} (target <= {TARGET:.2f}: {verdict})")
     print(f"whole run         {total:.1f} s (model load, warm-up, scoring included)")
-    return 0
+
+
+@dataclass(frozen=True)
+class TimedWork:
+    """cProfile's cumulative seconds of one pass: all timed calls, and the parts of them by what they do."""
+
+    timed_s: float
+    forward_s: float
+    logits_s: float
+    features_s: float
+    text_s: float
+
+    @property
+    def outside_share(self) -> float:
+        """The share of timed work outside the model's forward passes."""
+        return (self.timed_s - self.forward_s) / self.timed_s if self.timed_s > 0 else 0.0
+
+
+def profile_timed_work(model: str, data: Path, device: str, precision: str) -> TimedWork:
+    """Every clip of `data` transcribed once at batch one under cProfile, after `WARMUP` unprofiled ones."""
+    transcriber = Transcriber(resolve_model(model), precision=precision, device=device)
+    waveforms = [decode_audio(path, transcriber.sampling_rate) for path in sorted(data.glob("*.flac"))]
+    for waveform in waveforms[:WARMUP]:
+        transcriber.transcribe(waveform)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for waveform in waveforms:
+        transcriber.transcribe(waveform)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    recipe = type(transcriber.recipe)
+    forwards = {type(module).forward for module in transcriber.recipe.hooked_modules()}
+    return TimedWork(
+        timed_s=_cumulative(stats, Transcriber.transcribe_batch),
+        forward_s=sum(_cumulative(stats, forward) for forward in forwards),
+        logits_s=_cumulative(stats, LogitsProcessorList.__call__),
+        features_s=_cumulative(stats, recipe.inputs),
+        text_s=_cumulative(stats, getattr(recipe, "texts", None)),
+    )
+
+
+def _cumulative(stats: pstats.Stats, function: Callable[..., Any] | None) -> float:
+    """cProfile's cumulative seconds in `function` (its own code, beneath any decorator's wrapper)."""
+    if function is None:
+        return 0.0
+    code = inspect.unwrap(function).__code__
+    key = (code.co_filename, code.co_firstlineno, code.co_name)
+    entry = stats.stats.get(key)  # type: ignore[attr-defined]
+    return float(entry[3]) if entry else 0.0
+
+
+def print_share(work: TimedWork) -> None:
+    def line(label: str, seconds: float) -> None:
+        print(f"  {label:<34}{seconds:8.2f} s  {100 * seconds / work.timed_s:5.1f} %")
+
+    print(f"profiled pass (cProfile)  timed calls {work.timed_s:.2f} s")
+    line("model forward passes", work.forward_s)
+    line("logits processors", work.logits_s)
+    line("features + copy to the device", work.features_s)
+    line("decoding to text", work.text_s)
+    rest = work.timed_s - work.forward_s - work.logits_s - work.features_s - work.text_s
+    line("generate's own code and the rest", rest)
+    verdict = "meets" if work.outside_share < SHARE_TARGET else "MISSES"
+    print(f"outside-forward share  {100 * work.outside_share:.2f} % (target < {100 * SHARE_TARGET:.0f} %: {verdict})")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from transformers import GenerationConfig, PreTrainedModel
 
 from core.families import Family
 from evaluator.decoding import Decoding
+from evaluator.logits import CachedRules
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ class Recipe:
         self.loaded = loaded
         self.limits = limits
         self.decoding = self.build_decoding()
+        # R7's fixed token masks (Whisper's suppression, a TDT's duration slots) built once per model, not at
+        # every decoding step: the same rules at the same place in the list, at the cost of one fill a step.
+        self.cached_rules = CachedRules.install(loaded.model)
 
     # --- what the recipe is -------------------------------------------------------------------------------
 

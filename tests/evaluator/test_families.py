@@ -12,16 +12,19 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+import torch
 
 from core.families import FAMILIES, Kind, family_for
 from evaluator.audio import decode_audio
 from evaluator.cli import main as evaluator_main
 from evaluator.models import DecodingStalled, Transcriber, resolve_model
+from evaluator.recipes.base import generated_ids
 from evaluator.throughput import BatchTranscriber
 from tests.conftest import REPO_ROOT
 from tests.fixtures.audio import write_config
@@ -237,8 +240,6 @@ def test_a_prompted_family_records_its_fixed_request(name: str, models) -> None:
 
 
 def test_the_hook_counts_utterances_not_a_familys_chunks() -> None:
-    import torch
-
     from evaluator.models import utterances_in_call
 
     def call(*sizes: int) -> tuple[torch.Tensor, ...]:
@@ -258,3 +259,48 @@ def test_a_batch_with_a_chunked_utterance_counts_two_utterances(models) -> None:
     assert transcriber.probe.max_batch_size == 1
     batched = BatchTranscriber(transcriber)
     assert batched([long, short]) == one and max(batched.probe.sizes) == 2
+
+
+#: Families whose R7 decoding has a fixed-per-model logits rule: Whisper's suppression, a TDT's duration slots.
+FIXED_MASKS = {"whisper": 2, "parakeet_tdt": 1}
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if family_for(MODULES[n].ARCHITECTURE).kind != Kind.CTC))
+def test_fixed_masks_are_built_once_and_give_the_same_tokens(
+    name: str, models, clips: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No decoding step rebuilds a mask that depends only on the model (transformers' suppression processors
+    never run); the tokens are those of transformers' own processors, which run once the cached masks are
+    removed. Families without such a rule replace nothing (their processor lists hold no rule of the model)."""
+    _runnable(name)
+    from transformers.generation import logits_process
+
+    transcriber = Transcriber(resolve_model(str(models[name])), device="cpu", max_new_tokens=BUDGET)
+    rules = transcriber.recipe.cached_rules
+    assert rules is not None
+    steps = {"transformers": 0}
+    for cls in (logits_process.SuppressTokensLogitsProcessor, logits_process.SuppressTokensAtBeginLogitsProcessor):
+        monkeypatch.setattr(cls, "__call__", _counted(cls.__call__, steps))
+    outputs: list[object] = []
+    generate = transcriber.model.generate
+    monkeypatch.setattr(transcriber.model, "generate", lambda *a, **k: outputs.append(generate(*a, **k)) or outputs[-1])
+    waveform = decode_audio(clips / f"{CLIPS[0]}.flac", transcriber.sampling_rate)
+    cached = transcriber.transcribe(waveform)
+    assert steps["transformers"] == 0 and rules.replaced == FIXED_MASKS.get(name, 0)
+    if name not in FIXED_MASKS:
+        return  # nothing was replaced: the decoding loop ran transformers' list as it was
+    rules.remove()
+    plain = transcriber.transcribe(waveform)
+    assert steps["transformers"] > 0  # the comparison ran transformers' own processors
+    first, second = (generated_ids(output) for output in outputs)
+    assert cached == plain and torch.equal(first, second)
+
+
+def _counted(call: Callable[..., torch.Tensor], steps: dict[str, int]) -> Callable[..., torch.Tensor]:
+    """`call` (a processor's `__call__`), counting its steps in `steps`."""
+
+    def counted(self: object, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        steps["transformers"] += 1
+        return call(self, input_ids, scores)
+
+    return counted

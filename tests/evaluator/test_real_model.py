@@ -6,24 +6,43 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from transformers.generation.logits_process import (
+    SuppressTokensAtBeginLogitsProcessor,
+    SuppressTokensLogitsProcessor,
+)
 
 from core.config import LeaderboardConfig
 from evaluator.evaluate import evaluate
 from evaluator.metrics import english_normalizer
+from tests.conftest import REPO_ROOT
 from tests.fixtures.audio import write_config
+
+#: What the evaluator transcribed before the decoding rules' masks were cached (issue 27), from that commit.
+BEFORE = json.loads((REPO_ROOT / "tests" / "fixtures" / "whisper_base_transcripts.json").read_text(encoding="utf-8"))
 
 
 def _without_time_limit(config: LeaderboardConfig) -> LeaderboardConfig:
     return dataclasses.replace(config, rules=dataclasses.replace(config.rules, utterance_timeout_s=float("inf")))
 
 
+@pytest.fixture
+def no_per_step_masks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """transformers' suppression processors (a mask rebuilt at every step) must never run: the cached masks of
+    `evaluator.logits` stand in their place."""
+    for cls in (SuppressTokensLogitsProcessor, SuppressTokensAtBeginLogitsProcessor):
+        monkeypatch.setattr(cls, "__call__", lambda *a, **k: pytest.fail("a decoding step rebuilt a fixed mask"))
+
+
 @pytest.mark.slow
-def test_whisper_base_on_ljspeech_32(tmp_path: Path, whisper_base: Path, ljspeech_32: Path) -> None:
+def test_whisper_base_on_ljspeech_32(
+    tmp_path: Path, whisper_base: Path, ljspeech_32: Path, no_per_step_masks: None
+) -> None:
     config = write_config(tmp_path, {"ljspeech-32": ljspeech_32}, warmup=1, bootstrap_samples=1000, max_new_tokens=440)
     evaluation = evaluate(_without_time_limit(config), str(whisper_base), request_id="real", device="cpu")
     score = evaluation.result.datasets["ljspeech-32"]
@@ -34,6 +53,7 @@ def test_whisper_base_on_ljspeech_32(tmp_path: Path, whisper_base: Path, ljspeec
     rows = {row.id: row for row in evaluation.predictions["ljspeech-32"]}
     normalize = english_normalizer()
     assert normalize(rows["LJ001-0002"].prediction) == normalize("in being comparatively modern.")
+    assert {row.id: row.prediction for row in rows.values()} == BEFORE["ljspeech-32"]  # every token as before
     assert evaluation.result.batch_evidence.max_batch_size == 1
     assert evaluation.result.decoding["strategy"] == "greedy"
     # Whisper's standard suppression is applied by rule, so the model's identical lists are not "ignored".
@@ -41,7 +61,9 @@ def test_whisper_base_on_ljspeech_32(tmp_path: Path, whisper_base: Path, ljspeec
 
 
 @pytest.mark.slow
-def test_a_40_s_utterance_comes_back_with_its_last_words(tmp_path: Path, whisper_base: Path, ljspeech_32: Path) -> None:
+def test_a_40_s_utterance_comes_back_with_its_last_words(
+    tmp_path: Path, whisper_base: Path, ljspeech_32: Path, no_per_step_masks: None
+) -> None:
     """Six LJ Speech clips joined into one utterance of about 40 s: the last clip's words must be transcribed."""
     with open(ljspeech_32 / "metadata.csv", newline="", encoding="utf-8") as handle:
         records = list(csv.DictReader(handle))
@@ -63,4 +85,5 @@ def test_a_40_s_utterance_comes_back_with_its_last_words(tmp_path: Path, whisper
     normalize = english_normalizer()
     last_words = normalize(texts[-1]).split()[-4:]
     assert " ".join(last_words) in normalize(row.prediction), (last_words, row.prediction)
+    assert row.prediction == BEFORE["long-40s"]  # long-form: suppression still runs before the timestamp rule
     assert evaluation.result.datasets["long"].wer < 0.2

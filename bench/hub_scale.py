@@ -119,7 +119,7 @@ from core.signing import (  # noqa: E402
 from core.store import open_store  # noqa: E402
 from core.store.hub import HubStore  # noqa: E402
 from core.store.render import render_repos  # noqa: E402
-from core.store.repo_files import table_header  # noqa: E402
+from core.store.repo_files import audit_files, table_header  # noqa: E402
 from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table  # noqa: E402
 from tests.hub_emulator import LFS_THRESHOLD, HubEmulator  # noqa: E402
 
@@ -669,8 +669,7 @@ def seed_hub(hub: HubEmulator, board: Board, card: CardInfo) -> dict[str, int]:
     for request_id, files in board.predictions.items():
         for eval_set, data in files.items():
             result_files[layout.predictions_path(request_id, eval_set)] = data
-    for record in board.audits:
-        result_files[layout.audit_path(record.request_id, record.audit_id)] = record.to_json().encode()
+    result_files.update(audit_files(board.audits, lambda _path: None))  # each record, and the audit-records shards
     result_files[AUDITS_TABLE_FILE] = audits_table(board.audits).encode()
     shards: dict[str, dict[str, ThroughputResult]] = {}
     for record in board.throughput:
@@ -821,7 +820,8 @@ def run_job(hub: HubEmulator, config: LeaderboardConfig, board: Board, request_i
 
 
 def run_verify(hub: HubEmulator) -> tuple[Figure, int, str]:
-    """`python -m evaluator verify RESULTS` with the HF cache in a scratch folder: figure, exit code, summary."""
+    """`python -m evaluator verify RESULTS --requests-repo REQUESTS` (the card's command: signatures and the log)
+    with the HF cache in a scratch folder: figure, exit code, summary."""
     from evaluator.verify import main as verify_main
 
     out = io.StringIO()
@@ -831,7 +831,7 @@ def run_verify(hub: HubEmulator) -> tuple[Figure, int, str]:
         patched(hf_constants, "HF_HUB_CACHE", cache),
         environment({PUBLIC_KEY_ENV: None}),
     ):
-        figure, code = measure(hub, lambda: verify_main([RESULTS], out=out))
+        figure, code = measure(hub, lambda: verify_main([RESULTS, "--requests-repo", REQUESTS], out=out))
     lines = out.getvalue().splitlines()
     return figure, code, lines[-1] if lines else ""
 
@@ -975,13 +975,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--verify-results",
         type=int,
-        default=1_000,
-        help="board size `verify` is measured at (a separate board seeded the same way, scaled; equal to --results: "
-        "the full board, which takes minutes on code that downloads the whole repo)",
+        default=None,
+        help="board size `verify` is measured at (default: --results, the full board; a smaller one is seeded the "
+        "same way, scaled, for code whose verify downloads the whole repo and takes hours at 10,000)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated board")
     args = parser.parse_args(argv)
-    args.verify_results = min(args.verify_results, args.results)
+    args.verify_results = min(args.verify_results or args.results, args.results)
     print(run(args))
 
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 TABLE_FILES = f"{layout.TABLE_DIR}/*.csv"  # what the default config loads: every shard of the table
 AUDITS_TABLE_FILE = "audits.csv"
+CLAIMS_FILES = f"{layout.CLAIMS_DIR}/*.csv"  # the `claims` config: every shard of the claims table
 
 #: Columns of `audits.csv`, with what each holds (the card documents them from this).
 AUDIT_COLUMNS: dict[str, str] = {
@@ -105,6 +106,57 @@ TAIL_COLUMNS: dict[str, str] = {
     "usd_per_1000_audio_hours": "Hardware price per hour (recorded in the result's rules) x rtf x 1000, in US "
     "dollars; empty for a result that recorded no price.",
 }
+
+#: Columns of the `claims` config (`claims/<xx>.csv`, R15): one row per claim a model repo made, beside what the
+#: board measured. Never ranked; rates are fractions like everywhere else.
+CLAIMS_COLUMNS: dict[str, str] = {
+    "request_id": "The entry (its result is `result_file` in the main table).",
+    "model_id": "The model whose repo made the claim.",
+    "revision": "The pinned commit the claim was read at (at submission).",
+    "leaderboard_version": "The leaderboard version of the measurement.",
+    "eval_set": "The board's eval set the claimed test set counts as.",
+    "claimed_wer": "What the model repo says, as a fraction.",
+    "measured_wer": "What the board measured on that eval set, as a fraction.",
+    "gap_points": "measured - claimed, in percentage points (positive: the board measured more errors).",
+    "as_written": "The value as the file wrote it.",
+    "unit": "How it was read: `percent` or `fraction`.",
+    "dataset": "The test set the file names (`id:config:split`).",
+    "source_file": "The file the claim was read from (`.eval_results/*.yaml` or the card's `model-index`).",
+    "source_entry": "The entry in that file.",
+    "date": "The claim's date, when the file gives one.",
+    "notes": "The claim's own conditions, when the file gives them (untrusted text, capped).",
+}
+CLAIMS_DTYPES = {"claimed_wer": "float64", "measured_wer": "float64", "gap_points": "float64"}
+
+
+def claims_shard(results: Iterable[Result]) -> str:
+    """One shard of the claims table: a row per claim of these results, in request and eval-set order."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(CLAIMS_COLUMNS), lineterminator="\n", extrasaction="raise")
+    writer.writeheader()
+    for result in sorted(results, key=lambda r: r.request_id):
+        for eval_set, comparisons in sorted(result.claims.items()):
+            for claim in comparisons:
+                row = {
+                    "request_id": result.request_id,
+                    "model_id": result.model_id,
+                    "revision": result.revision,
+                    "leaderboard_version": result.leaderboard_version,
+                    "eval_set": eval_set,
+                    "claimed_wer": claim.claimed_wer,
+                    "measured_wer": claim.measured_wer,
+                    "gap_points": claim.gap_points,
+                    "as_written": claim.as_written,
+                    "unit": claim.unit,
+                    "dataset": claim.dataset,
+                    "source_file": claim.source.file,
+                    "source_entry": claim.source.entry,
+                    "date": claim.date,
+                    "notes": claim.notes,
+                }
+                writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return buffer.getvalue()
+
 
 #: Fields of `result.json`, documented in the card.
 RESULT_FIELDS: dict[str, str] = {
@@ -353,6 +405,11 @@ def front_matter(info: CardInfo, columns: Sequence[str] | None = None) -> dict[s
                 "features": features,
             },
             {"config_name": "audits", "data_files": [{"split": "train", "path": AUDITS_TABLE_FILE}]},
+            {
+                "config_name": "claims",
+                "data_files": [{"split": "train", "path": CLAIMS_FILES}],
+                "features": [{"name": c, "dtype": CLAIMS_DTYPES.get(c, "string")} for c in CLAIMS_COLUMNS],
+            },
             {"config_name": THROUGHPUT_TRACK, "data_files": [{"split": "train", "path": THROUGHPUT_TABLE_FILE}]},
         ],
         "leaderboard_version": info.leaderboard_version,
@@ -403,6 +460,19 @@ print("WER", jiwer.wer(list(refs[keep]), list(hyps[keep])))
 """
 
 
+def _claims_section(where: CardLocations) -> str:
+    """The card's claimed-vs-measured section (R15): its config and columns."""
+    return f"""## Claimed vs measured (`{layout.CLAIMS_DIR}/<xx>.csv`)
+
+`load_dataset("{where.load}", "claims", split="train")`: one row per WER a model repo states for itself (its
+`.eval_results/*.yaml` files and its card's `model-index`, read at the pinned revision when it was submitted),
+beside what this board measured on the same test set under its own rules. Claims are facts about the model
+repo, never ranked; their conditions (hardware, batch size) are whatever the repo says in `notes`.
+
+{_md_table(("column", "meaning"), CLAIMS_COLUMNS)}
+"""
+
+
 def _throughput_section(where: CardLocations) -> str:
     """The card's throughput-track section (R14): how to load its own config, and its columns."""
     return f"""## The throughput track
@@ -426,6 +496,8 @@ def _files_section() -> str:
 | `{layout.PREDICTIONS_DIR}/<xx>/<request_id>/<set>.jsonl` | raw predictions: `id`, `reference`, `prediction` (unnormalized), `duration_s`, `time_s` |
 | `{layout.RECORDS_DIR}/<xx>.jsonl` | the same signed records, one per line, grouped by `<xx>` (what the leaderboard reads) |
 | `{AUDITS_TABLE_FILE}` | one row per audit (R13), updated with each audit |
+| `{layout.AUDIT_RECORDS_DIR}/<x>.jsonl` | the signed audit records, one per line, in 16 shards (what the leaderboard and `verify` read) |
+| `{layout.CLAIMS_DIR}/<xx>.csv` | what each entry's model repo claims beside what was measured (config `claims`, R15), sharded like the table |
 | `{layout.AUDITS_DIR}/<xx>/<request_id>/<audit_id>.json` | one signed re-run (audit) of that entry; its log event carries the record's sha256 |
 | `{THROUGHPUT_TABLE_FILE}` | the throughput track (config `{THROUGHPUT_TRACK}`): batched, never part of the batch-one ranking |
 | `{layout.THROUGHPUT_DIR}/<xx>/<request_id>.json` | the full record of one throughput evaluation (`track: "{THROUGHPUT_TRACK}"`) |
@@ -485,6 +557,7 @@ from datasets import load_dataset
 
 table = load_dataset("{where.load}", split="train")          # the consolidated table, one row per result
 audits = load_dataset("{where.load}", "audits", split="train")  # one row per audit (R13)
+claims = load_dataset("{where.load}", "claims", split="train")  # what model repos claim, beside the measurement
 
 table = table.to_pandas()                                        # or as a pandas DataFrame
 ```
@@ -506,6 +579,7 @@ also a public log event, `audit_passed` or `audit_failed`, carrying the record's
 
 {_md_table(("column", "meaning"), AUDIT_COLUMNS)}
 
+{_claims_section(where)}
 {_throughput_section(where)}
 ## Fields of `{layout.RESULTS_DIR}/<xx>/<request_id>.json`
 

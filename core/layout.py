@@ -20,12 +20,16 @@ results repo:
   `results/<xx>/<request_id>.json`, `predictions/<xx>/<request_id>/<set>.jsonl`: one result and its raw
                            predictions, for the detail page, `verify` and people browsing the repo.
   `audits/<xx>/<request_id>/<audit_id>.json` one signed record per audit of that entry (R13).
+  `audit-records/<x>.jsonl` the same signed audit records, one per line, in 16 shards by the first hex digit of the
+                           request's shard: what the board and `verify` read (16 requests, not one per audit).
   `throughput-records/<xx>.jsonl`, `throughput/<xx>/<request_id>.json`, `throughput/<xx>/<request_id>/<set>.jsonl`,
   `throughput.csv`: the throughput track (R14), sharded like results but in folders of its own, so nothing that
                            reads the batch-one results can ever see it.
   `leaderboard/<xx>.csv`   the table (`load_dataset`'s default config), one shard per records shard, written in the
                            same commit as the records shard it repeats; `leaderboard/00.csv` always exists (header
                            only on an empty board). Every shard has the same header, so they load as one table.
+  `claims/<xx>.csv`        what each entry's model repo claimed beside what was measured (R15; the card's `claims`
+                           config), sharded and written like the table, `claims/00.csv` always there.
   `README.md`              the dataset card (see `core.dataset_card`).
   `pins.json`              per board version, the eval-set sources (with the data revision each streamed) of
                            its first finished result: the version's data pins, read by a Job in one request.
@@ -53,6 +57,7 @@ OPEN_DIR = "open"
 LOG_DIR = "log"
 RECORDS_DIR = "records"
 TABLE_DIR = "leaderboard"
+CLAIMS_DIR = "claims"
 #: The shard of the table that always exists, so the default config has a file on an empty board.
 FIRST_TABLE_SHARD = "00"
 #: The unsharded table written before `leaderboard/<xx>.csv`: removed when the shards are first written.
@@ -60,6 +65,7 @@ LEGACY_TABLE_FILE = "leaderboard.csv"
 RESULTS_DIR = "results"
 PREDICTIONS_DIR = "predictions"
 AUDITS_DIR = "audits"
+AUDIT_RECORDS_DIR = "audit-records"
 THROUGHPUT_DIR = "throughput"
 THROUGHPUT_RECORDS_DIR = "throughput-records"
 LOCAL_REQUESTS_DIR = "requests"
@@ -109,6 +115,10 @@ def table_path(shard_name: str) -> str:
     return f"{TABLE_DIR}/{shard_name}.csv"
 
 
+def claims_path(shard_name: str) -> str:
+    return f"{CLAIMS_DIR}/{shard_name}.csv"
+
+
 def result_path(request_id: str) -> str:
     return f"{RESULTS_DIR}/{shard(request_id)}/{request_id}.json"
 
@@ -127,6 +137,11 @@ def legacy_predictions_path(request_id: str, eval_set: str) -> str:
 
 def audit_path(request_id: str, audit_id: str) -> str:
     return f"{AUDITS_DIR}/{shard(request_id)}/{request_id}/{safe_name(audit_id, 'audit id')}.json"
+
+
+def audit_records_path(request_id: str) -> str:
+    """The audit-records shard of a request's audits (16 shards: audits are one in every few results)."""
+    return f"{AUDIT_RECORDS_DIR}/{shard(request_id)[0]}.jsonl"
 
 
 QUARANTINE_DIR = "quarantine"

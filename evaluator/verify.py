@@ -47,20 +47,21 @@ The public key comes from `--public-key`, else `RESULTS_PUBLIC_KEY`, else the re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from core import layout
 from core.audits import AUDIT_EVENTS
-from core.dataset_card import CARD_FILE, parse_front_matter, table_row
+from core.dataset_card import CARD_FILE, claims_shard, parse_front_matter, table_row
 from core.eventlog import verify_chain
 from core.records import (
     HUB_REPO_ID,
@@ -131,7 +132,9 @@ class Located:
     log: Path | None = None
     card: Path | None = None
     tables: list[Path] = field(default_factory=list)
+    claims: list[Path] = field(default_factory=list)  # `claims/<xx>.csv` (read by --deep and for folders only)
     audits: list[Path] = field(default_factory=list)
+    audit_shards: list[Path] = field(default_factory=list)
     throughput: list[Path] = field(default_factory=list)
     throughput_shards: list[Path] = field(default_factory=list)
     records_shards: list[Path] = field(default_factory=list)
@@ -245,7 +248,9 @@ def _repo_located(root: Path, results_root: Path, log: Path | None) -> Located:
         log=log,
         card=_existing(results_root / CARD_FILE),
         tables=_table_files(results_root),
+        claims=sorted((results_root / layout.CLAIMS_DIR).glob("*.csv")),
         audits=_repo_audits(results_root),
+        audit_shards=sorted((results_root / layout.AUDIT_RECORDS_DIR).glob("*.jsonl")),
         throughput=_repo_throughput(results_root),
         throughput_shards=sorted((results_root / layout.THROUGHPUT_RECORDS_DIR).glob("*.jsonl")),
         records_shards=sorted((results_root / layout.RECORDS_DIR).glob("*.jsonl")),
@@ -450,6 +455,19 @@ def check_tables(tables: Sequence[Path], results: dict[str, Result], root: Path,
         report.problems.append(Problem(layout.TABLE_DIR, f"has no row for result {request_id}"))
 
 
+def check_claims(shards: Sequence[Path], results: dict[str, Result], root: Path, report: Report) -> None:
+    """Each `claims/<xx>.csv` is exactly what the signed records of shard `<xx>` claim (the store writes it from
+    them), so a forged claim or measurement in the `claims` config is caught."""
+    by_shard: dict[str, list[Result]] = {}
+    for result in results.values():
+        with contextlib.suppress(ValueError):
+            by_shard.setdefault(layout.shard(result.request_id), []).append(result)
+    for shard in shards:
+        expected = claims_shard(by_shard.get(shard.stem, []))
+        if shard.read_bytes() != expected.encode("utf-8"):
+            report.problems.append(Problem(_rel(shard, root), "does not repeat the claims of the signed records"))
+
+
 def _table_row_problem(row: Mapping[str | None, Any], results: dict[str, Result], shard_name: str | None) -> str:
     """What is wrong with one row of the table ("" when it repeats its signed record)."""
     request_id = str(row.get("request_id") or "")
@@ -611,15 +629,34 @@ def check_throughput_lines(shards: list[Path], public_key: str | None, root: Pat
 def check_throughput_shards(shards: list[Path], hashes: dict[str, str], root: Path, report: Report) -> None:
     """The Throughput tab reads `throughput-records/<xx>.jsonl`: every line must be exactly the record of its
     per-entry file (which `check_throughput` verified), and every record file must have its line."""
+    _check_lines_repeat_files(shards, hashes, ThroughputResult, throughput_hash, "throughput record", root, report)
+
+
+def check_audit_shards(shards: list[Path], hashes: dict[str, str], root: Path, report: Report) -> None:
+    """The board reads `audit-records/<x>.jsonl`: every line must be exactly an audit record file (which
+    `check_audits` verified), and every record file must have its line."""
+    _check_lines_repeat_files(shards, hashes, AuditRecord, audit_hash, "audit record", root, report)
+
+
+def _check_lines_repeat_files(
+    shards: list[Path],
+    hashes: dict[str, str],
+    kind: type[AuditRecord] | type[ThroughputResult],
+    digest_of: Callable[[Any], str],
+    what: str,
+    root: Path,
+    report: Report,
+) -> None:
+    """Each shard line's record has the sha256 of a per-record file (`hashes`), and each file has a line."""
     seen: set[str] = set()
     for shard in shards:
         for where, line in _shard_lines(shard, root):
             try:
-                record = ThroughputResult.from_json(line)
+                record = kind.from_json(line)
             except (ValueError, TypeError, KeyError) as exc:
-                report.problems.append(Problem(where, f"not a valid throughput record ({exc})"))
+                report.problems.append(Problem(where, f"not a valid {what} ({exc})"))
                 continue
-            digest = throughput_hash(record)
+            digest = digest_of(record)
             seen.add(digest)
             if digest not in hashes:
                 report.problems.append(
@@ -627,7 +664,7 @@ def check_throughput_shards(shards: list[Path], hashes: dict[str, str], root: Pa
                 )
     for digest, path in sorted(hashes.items(), key=lambda item: item[1]):
         if shards and digest not in seen:
-            report.problems.append(Problem(path, "has no line in the throughput records shards the board reads"))
+            report.problems.append(Problem(path, f"has no line in the {what}s shards the board reads"))
 
 
 def check_throughput_events(entries: list[LogEntry], hashes: dict[str, str], where: str, report: Report) -> None:
@@ -669,6 +706,27 @@ def check_audits(paths: list[Path], public_key: str, root: Path, report: Report)
         if not verify_audit(record, public_key):
             report.problems.append(Problem(where, "audit signature does not verify (unsigned, changed or another key)"))
         hashes[audit_hash(record)] = where
+    return hashes
+
+
+def check_audit_lines(shards: list[Path], public_key: str, root: Path, report: Report) -> dict[str, str]:
+    """Without the per-record files: each line of `audit-records/<x>.jsonl` is a signed audit record in the
+    shard of its request. Returns hash -> where (for the log's audit events)."""
+    hashes: dict[str, str] = {}
+    for shard in shards:
+        for where, line in _shard_lines(shard, root):
+            report.audits += 1
+            try:
+                record = AuditRecord.from_json(line)
+                home = Path(layout.audit_records_path(record.request_id)).stem
+            except (ValueError, TypeError, KeyError) as exc:
+                report.problems.append(Problem(where, f"not a valid audit record ({exc})"))
+                continue
+            if home != shard.stem:
+                report.problems.append(Problem(where, f"holds an audit of {record.request_id}, whose shard is {home}"))
+            if not verify_audit(record, public_key):
+                report.problems.append(Problem(where, "audit signature does not verify (unsigned, changed or another key)"))
+            hashes[audit_hash(record)] = where
     return hashes
 
 
@@ -728,7 +786,7 @@ def resolve_public_key(given: str | None, located: Located) -> str | None:
 
 
 def _check_key(located: Located, public_key: str | None) -> None:
-    if located.audits and not public_key:
+    if (located.audits or located.audit_shards) and not public_key:
         raise VerifyUsageError(
             f"no public key: pass --public-key, set {PUBLIC_KEY_ENV}, or verify a results repo whose "
             f"{CARD_FILE} has `public_key:` in its front matter (audit records are always signed)"
@@ -762,7 +820,12 @@ def verify(located: Located, public_key: str | None) -> Report:
     results = check_results(located, public_key, report)
     if located.tables:
         check_tables(located.tables, results, located.root, report)
-    audit_hashes = check_audits(located.audits, public_key or "", located.root, report)
+    check_claims(located.claims, results, located.root, report)
+    if located.from_shards and located.audit_shards:
+        audit_hashes = check_audit_lines(located.audit_shards, public_key or "", located.root, report)
+    else:
+        audit_hashes = check_audits(located.audits, public_key or "", located.root, report)
+        check_audit_shards(located.audit_shards, audit_hashes, located.root, report)
     if located.from_shards:
         throughput_hashes = check_throughput_lines(located.throughput_shards, public_key, located.root, report)
     else:

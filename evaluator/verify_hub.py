@@ -5,12 +5,12 @@ entry), but every signed result is repeated in the 256 records shards the board 
 fetches only:
 
 - from the requests repo (`--requests-repo`): the log chunks (`log/<nnnnnn>.jsonl`, or layout 1's `log.jsonl`);
-- from the results repo: `records/<xx>.jsonl`, `throughput-records/<xx>.jsonl`, `leaderboard/<xx>.csv`, `README.md`
-  (the card that publishes the public key) and the audit records the log names (without a log: those
-  `audits.csv` lists).
+- from the results repo: `records/<xx>.jsonl`, `throughput-records/<xx>.jsonl`, `leaderboard/<xx>.csv`,
+  `audit-records/<x>.jsonl` and `README.md` (the card that publishes the public key); on a board written before
+  the audit-records shards, the audit records the log names one by one (without a log: those `audits.csv` lists).
 
 Each repo is read at one commit (its head, asked once): one listing per folder (`records/`, `throughput-records/`,
-`log/`: one request per 1,000 entries), then one GET per file through huggingface_hub's own HTTP session (no HEAD,
+`leaderboard/`, `audit-records/`, `log/`: one request per 1,000 entries), then one GET per file through huggingface_hub's own HTTP session (no HEAD,
 nothing written to the download cache), eight at a time, with the store's retries of 429/5xx and dropped
 connections (`core.store.hub_http`). The requests repo is read first: the results repo is always written before
 the log event that names what it got, so every audit record the log names is in the results commit read after.
@@ -162,8 +162,12 @@ def fetch_results(repo_id: str, folder: Path, log: Path | None, retry: RetryPoli
     repo = HubRepoFiles(repo_id, folder, retry or RetryPolicy())
     shards = repo.listing(layout.RECORDS_DIR) + repo.listing(layout.THROUGHPUT_RECORDS_DIR)
     tables = repo.listing(layout.TABLE_DIR, ".csv") or [layout.LEGACY_TABLE_FILE]
-    repo.download([CARD_FILE, *tables, *shards, *([] if log is not None else [AUDITS_TABLE_FILE])])
-    repo.download(audits_named_by_log(log) if log is not None else audits_listed(folder / AUDITS_TABLE_FILE))
+    audit_shards = repo.listing(layout.AUDIT_RECORDS_DIR)
+    per_record = not audit_shards  # a board written before the audit-records shards
+    listed = [AUDITS_TABLE_FILE] if per_record and log is None else []
+    repo.download([CARD_FILE, *tables, *shards, *audit_shards, *listed])
+    if per_record:
+        repo.download(audits_named_by_log(log) if log is not None else audits_listed(folder / AUDITS_TABLE_FILE))
     return repo
 
 

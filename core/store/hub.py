@@ -48,6 +48,7 @@ from core.dataset_card import (
     CardInfo,
     audits_table,
     board_columns,
+    claims_shard,
     parse_front_matter,
     render_card,
     table_shard,
@@ -465,7 +466,7 @@ class HubStore(Store):
             if shards
             else ResultsWrite({}, [], {})
         )
-        files = {**written.files, **audit_files(audits), **set_aside}
+        files = {**written.files, **audit_files(audits, fetch), **set_aside}
         if written.new_columns:  # the card declares the table's header to `datasets`
             raw_card = fetch(CARD_FILE)
             card = self._card_update(raw_card.decode("utf-8", errors="replace") if raw_card else None, written.columns)
@@ -600,6 +601,7 @@ class HubStore(Store):
                 changes[CARD_FILE] = card.encode("utf-8")
             if fetch(layout.PINS_FILE) is None and fetch(layout.table_path(layout.FIRST_TABLE_SHARD)) is None:
                 changes[layout.table_path(layout.FIRST_TABLE_SHARD)] = table_shard([], board_columns({})).encode()
+                changes[layout.claims_path(layout.FIRST_TABLE_SHARD)] = claims_shard([]).encode()
             # Every config the card declares has its file from the start, so loading one names no missing file.
             for path, empty in ((AUDITS_TABLE_FILE, audits_table([])), (THROUGHPUT_TABLE_FILE, throughput_table([]))):
                 if fetch(path) is None:

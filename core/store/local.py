@@ -128,7 +128,8 @@ class LocalStore(Store):
         ), token
 
     def _write(self, token: str, changes: Changes) -> None:
-        for path, data in audit_files(changes.audits).items():  # before the log line that makes it public
+        records = audit_files(changes.audits, self._fetcher(self.results_root))
+        for path, data in records.items():  # before the log line that makes it public
             atomic_write(self.results_root / path, data)
         recovered = self._recovered_results(changes)
         repair = {Path(b.path).stem for b in self._results_reader.bad_files()}

@@ -17,7 +17,7 @@ from typing import Any
 
 from core import layout
 from core.audits import AUDIT_EVENTS
-from core.dataset_card import board_columns, table_shard
+from core.dataset_card import board_columns, claims_shard, table_shard
 from core.records import AuditRecord, EvalSetSource, LogEntry, PredictionRow, Request, Result, write_jsonl
 from core.store.bad_files import PARSE_ERRORS, BadFile, parse_lines, parse_record, text_lines
 
@@ -145,7 +145,9 @@ def results_files(
         whole, table = True, {**every(), **updated}
     names = (set(table) | {layout.FIRST_TABLE_SHARD}) if whole else written
     for name in sorted(names):
-        files[layout.table_path(name)] = table_shard(table.get(name, {}).values(), columns).encode("utf-8")
+        members = table.get(name, {}).values()
+        files[layout.table_path(name)] = table_shard(members, columns).encode("utf-8")
+        files[layout.claims_path(name)] = claims_shard(members).encode("utf-8")
     if new_pins != current:
         files[layout.PINS_FILE] = (
             json.dumps(dict(sorted(new_pins.items())), ensure_ascii=False, indent=1) + "\n"
@@ -207,38 +209,70 @@ def _sets(pins: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
     return {version: [str(n) for n in entry.get("sets", [])] for version, entry in pins.items()}
 
 
-def audit_files(audits: Sequence[AuditRecord]) -> dict[str, bytes]:
-    """The files an audit writes to the results repo: one signed record each, sharded like the results."""
-    return {layout.audit_path(a.request_id, a.audit_id): a.to_json().encode("utf-8") for a in audits}
+def audit_files(audits: Sequence[AuditRecord], fetch: Fetch | None = None) -> dict[str, bytes]:
+    """The files an audit writes to the results repo: one signed record each (sharded like the results), and,
+    given `fetch` (the repo as it is), the audit-records shards with each new record appended as a line."""
+    files = {layout.audit_path(a.request_id, a.audit_id): a.to_json().encode("utf-8") for a in audits}
+    if fetch is None:
+        return files
+    for path in sorted({layout.audit_records_path(a.request_id) for a in audits}):
+        existing = files.get(path) or fetch(path) or b""
+        if existing and not existing.endswith(b"\n"):
+            existing += b"\n"  # a torn last line stays as it is (readers skip it); the new lines start fresh
+        lines = [
+            jsonl_line(a)
+            for a in audits
+            if layout.audit_records_path(a.request_id) == path and f'"audit_id":"{a.audit_id}"'.encode() not in existing
+        ]
+        files[path] = existing + "".join(lines).encode("utf-8")
+    return files
 
 
 class AuditsReader:
     """The audit records the log names (an `audit_passed`/`audit_failed` event carries the request and audit id),
-    each fetched once: records never change, so a read after a new audit costs one GET, and no listing of the
-    `audits/` folders is needed. A record the log names but the repo lacks is skipped (and `verify` reports it)."""
+    each read once: records never change. They are read from the 16 audit-records shards (a cold read costs 16
+    requests, not one per audit); a record no shard holds (a board written before the shards) from its own file.
+    A record the log names but the repo lacks is skipped (and `verify` reports it)."""
 
     def __init__(self) -> None:
         self._records: dict[tuple[str, str], AuditRecord] = {}
 
     def read(self, fetch: Fetch, log: Sequence[LogEntry], bad: list[BadFile] | None = None) -> list[AuditRecord]:
-        found: list[AuditRecord] = []
-        for entry in log:
-            audit_id = entry.detail.get("audit_id") if entry.event in AUDIT_EVENTS else None
-            if not isinstance(audit_id, str):
+        found = bad if bad is not None else []
+        wanted = _audit_keys(log, found)
+        missing = [key for key in wanted if key not in self._records]
+        for path in sorted({layout.audit_records_path(request_id) for request_id, _ in missing}):
+            raw = fetch(path)
+            for record in parse_lines(AuditRecord.from_dict, text_lines(raw or b""), path, found, raw or b""):
+                self._records.setdefault((record.request_id, record.audit_id), record)
+        for key in (k for k in missing if k not in self._records):
+            raw = fetch(layout.audit_path(*key))
+            if raw is None:
                 continue
-            key = (entry.request_id, audit_id)
-            if key not in self._records:
-                raw = fetch(layout.audit_path(*key))
-                if raw is None:
-                    continue
-                try:
-                    self._records[key] = parse_record(AuditRecord.from_dict, raw)
-                except ValueError as exc:
-                    if bad is not None:
-                        bad.append(BadFile(layout.audit_path(*key), f"unreadable audit record ({exc})", raw))
-                    continue
-            found.append(self._records[key])
-        return found
+            try:
+                self._records[key] = parse_record(AuditRecord.from_dict, raw)
+            except ValueError as exc:
+                found.append(BadFile(layout.audit_path(*key), f"unreadable audit record ({exc})", raw))
+        return [self._records[key] for key in wanted if key in self._records]
 
     def seed(self, audits: Sequence[AuditRecord]) -> None:
         self._records.update(((a.request_id, a.audit_id), a) for a in audits)
+
+
+def _audit_keys(log: Sequence[LogEntry], bad: list[BadFile]) -> list[tuple[str, str]]:
+    """(request id, audit id) of every audit event in the log, in log order; an event naming an id the layout
+    refuses (a path outside its folder) is reported, never fetched."""
+    keys: list[tuple[str, str]] = []
+    for entry in log:
+        audit_id = entry.detail.get("audit_id") if entry.event in AUDIT_EVENTS else None
+        if not isinstance(audit_id, str):
+            continue
+        try:
+            layout.audit_path(entry.request_id, audit_id)
+        except ValueError as exc:
+            bad.append(
+                BadFile(f"{layout.LOG_DIR}/ seq {entry.seq}", f"{entry.event} names no audit record: {exc}", b"")
+            )
+            continue
+        keys.append((entry.request_id, audit_id))
+    return keys

@@ -308,3 +308,18 @@ def test_the_hub_store_keeps_reporting_a_damaged_closed_shard_on_every_read() ->
         assert any(path in d for d in reader.snapshot().damaged)
         store.heartbeat(running.request_id, "w", 600)  # the head moves, the state does not: the cached one is used
         assert any(path in d for d in reader.snapshot().damaged)
+
+
+def test_a_forged_claim_in_the_claims_config_fails_verify(tmp_path: Path) -> None:
+    from core.records import ClaimComparison, ClaimSource
+
+    store = _store(tmp_path / "store")
+    store.submit(make_request(1))
+    claimed = store.claim("w", 600, 3)
+    claim = ClaimComparison(0.05, 0.1, 5.0, "5", "percent", "a:b:c", ClaimSource(file="README.md", entry="0"))
+    store.finish(claimed.request_id, "w", make_result(claimed).replace(claims={"set": [claim]}), {"set": ROWS})
+    assert _store_problems(store) == []
+    path = store.results_root / layout.claims_path(layout.shard("req-0001"))
+    path.write_text(path.read_text().replace(",0.05,", ",0.1,"))  # "the repo claims what was measured"
+    code, out = _verify(store)
+    assert code == 1 and f"{layout.claims_path(layout.shard('req-0001'))}: does not repeat the claims" in out

@@ -15,6 +15,8 @@ from core.dataset_card import (
     AUDIT_COLUMNS,
     AUDITS_TABLE_FILE,
     CARD_FILE,
+    CLAIMS_COLUMNS,
+    CLAIMS_DTYPES,
     LEAD_COLUMNS,
     RESULT_FIELDS,
     TAIL_COLUMNS,
@@ -94,6 +96,11 @@ def test_front_matter_parses_with_configs_and_public_key(info: CardInfo) -> None
     assert meta["configs"] == [
         {"config_name": "default", "data_files": [{"split": "train", "path": "leaderboard/*.csv"}], "default": True},
         {"config_name": "audits", "data_files": [{"split": "train", "path": AUDITS_TABLE_FILE}]},
+        {
+            "config_name": "claims",
+            "data_files": [{"split": "train", "path": "claims/*.csv"}],
+            "features": [{"name": c, "dtype": CLAIMS_DTYPES.get(c, "string")} for c in CLAIMS_COLUMNS],
+        },
         {"config_name": "throughput", "data_files": [{"split": "train", "path": "throughput.csv"}]},
     ]
     assert meta["public_key"] == info.public_key and meta["public_key_fingerprint"].startswith("ed25519:")
@@ -207,3 +214,29 @@ def test_audits_load_with_datasets_as_the_second_config(tmp_path: Path, monkeypa
     assert audits[0]["audit_file"] == layout.audit_path("req-0001", "20261128T060000Z-0123abcd")
     table = datasets.load_dataset(str(repo), split="train", cache_dir=str(tmp_path / "cache"))
     assert table.num_rows == 1  # the default config is still the results table
+
+
+def test_claims_load_as_their_own_config_beside_the_measurement(
+    tmp_path: Path, info: CardInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R15: the `claims` config has a row per claim (shards without any claim are header-only and still load),
+    and never touches the default table."""
+    from core.records import ClaimComparison, ClaimSource
+
+    datasets = pytest.importorskip("datasets")
+    for name, value in (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("HF_HOME", str(tmp_path / "hf"))):
+        monkeypatch.setenv(name, value)
+    second, first = results()
+    source = ClaimSource(file=".eval_results/board.yaml", entry="0")
+    claim = ClaimComparison(
+        0.051, 0.1, 4.9, "5.1", "percent", "openslr/librispeech_asr:clean:test", source, notes="A100, batch 64"
+    )
+    claimed = first.replace(claims={"set": [claim]})
+    others = [second.replace(request_id=f"req-{n:04d}") for n in range(3, 9)]
+    repo = _results_repo(tmp_path / "repo", info, [claimed, *others])
+    assert len(list((repo / layout.CLAIMS_DIR).glob("*.csv"))) > 2
+    loaded = datasets.load_dataset(str(repo), "claims", split="train", cache_dir=str(tmp_path / "cache"))
+    assert loaded.num_rows == 1 and loaded[0]["request_id"] == "req-0001" and loaded[0]["gap_points"] == 4.9
+    assert loaded[0]["notes"] == "A100, batch 64" and loaded[0]["unit"] == "percent"
+    table = datasets.load_dataset(str(repo), split="train", cache_dir=str(tmp_path / "cache"))
+    assert table.num_rows == 7 and "claimed_wer" not in table.column_names

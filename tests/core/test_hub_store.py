@@ -317,7 +317,10 @@ def test_audit_record_changed_after_its_event_is_not_published(hub: HubEmulator)
     _finished(store)
     record = make_audit(request_id="req-0001")
     store.record_audit(record, actor="auditor")
-    hub.push(RESULTS, {layout.audit_path("req-0001", record.audit_id): record.replace(passed=True).to_json().encode()})
+    changed = record.replace(passed=True)
+    shard = layout.audit_records_path("req-0001")  # what the board reads
+    hub.push(RESULTS, {shard: hub.files(RESULTS)[shard].replace(b'"passed":false', b'"passed":true')})
+    hub.push(RESULTS, {layout.audit_path("req-0001", record.audit_id): changed.to_json().encode()})
     _finished(store, 2)  # the next results commit (which state.json then names) holds the changed record
     snap = make_hub_store(hub).snapshot()
     assert len(snap.audits) == 1 and snap.published_audits() == []
@@ -506,3 +509,34 @@ def test_a_job_claims_and_finishes_without_reading_every_closed_shard_and_log_ch
     assert hub.count("resolve") <= 12, hub.count("resolve")  # not one per closed shard or log chunk
     snap = make_hub_store(hub).snapshot()
     assert snap.requests[target.request_id].status is Status.FINISHED and snap.verify_log().ok
+
+
+def test_a_cold_board_read_takes_the_audits_from_their_shards_not_one_request_each(hub: HubEmulator) -> None:
+    from tests.core.test_audit_records import make_audit
+
+    store = make_hub_store(hub)
+    records = []
+    for n in range(1, 9):
+        _finished(store, n)
+        record = make_audit(request_id=f"req-{n:04d}", audit_id=f"20261128T06000{n}Z-0123abcd")
+        store.record_audit(record, actor="auditor")
+        records.append(record)
+    hub.reset_counts()
+    snap = make_hub_store(hub).snapshot()
+    assert sorted(snap.published_audits(), key=lambda a: a.audit_id) == records
+    fetched = [path for route, _, path in hub.calls if route == "resolve" and "/audit" in path]
+    assert fetched and all(f"/{layout.AUDIT_RECORDS_DIR}/" in path for path in fetched)
+    assert len(fetched) == len({layout.audit_records_path(r.request_id) for r in records})
+
+
+def test_an_audit_event_naming_a_path_outside_its_folder_is_reported_not_fetched(tmp_path: Path) -> None:
+    from core.store import LocalStore
+
+    store = LocalStore(tmp_path / "store")
+    store.submit(make_request(1))
+    claimed = store.claim("w", 600, 3)
+    store.finish(claimed.request_id, "w", make_result(claimed), {"set": ROWS})
+    store._append_event("req-0001", "audit_passed", "mallory", lambda _s: {"audit_id": "../../../x"})
+    snap = LocalStore(tmp_path / "store").snapshot()
+    assert snap.audits == [] and any("audit_passed names no audit record" in d for d in snap.damaged)
+    assert snap.requests["req-0001"].status is Status.FINISHED

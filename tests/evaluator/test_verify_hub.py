@@ -42,7 +42,7 @@ from core.signing import (
     throughput_hash,
 )
 from core.store.render import render_repos
-from core.store.repo_files import table_header
+from core.store.repo_files import audit_files, table_header
 from evaluator import verify
 from tests.core.store_contract import ROWS, make_request, make_result
 from tests.core.test_audit_records import make_audit
@@ -77,6 +77,7 @@ class Board:
     throughput_shards: int
     chunks: int
     audits: int
+    audit_shards: int
 
 
 class _Log:
@@ -90,8 +91,9 @@ class _Log:
         )
 
 
-def _extras(ids: list[str], log: _Log, private: str) -> dict[str, bytes]:
-    """Signed throughput records and audits for the first entries, with the log events that publish them."""
+def _extras(ids: list[str], log: _Log, private: str, audit_shards: bool = True) -> dict[str, bytes]:
+    """Signed throughput records and audits for the first entries, with the log events that publish them (the
+    audits also in their audit-records shards, unless the board predates them)."""
     files: dict[str, bytes] = {}
     lines: dict[str, str] = {}
     for request_id in ids[:N_THROUGHPUT]:
@@ -112,10 +114,12 @@ def _extras(ids: list[str], log: _Log, private: str) -> dict[str, bytes]:
         detail = {"audit_id": audit.audit_id, "audit_sha256": audit_hash(audit)}
         log.add(request_id, "audit_failed", detail)
     files[AUDITS_TABLE_FILE] = audits_table(audits).encode()
+    if audit_shards:
+        files.update(audit_files(audits, lambda _path: None))
     return files
 
 
-def seed(hub: HubEmulator, n: int = N_RESULTS) -> Board:
+def seed(hub: HubEmulator, n: int = N_RESULTS, audit_shards: bool = True) -> Board:
     """`n` finished, signed results with predictions, written straight into the emulator in the store's layout
     (state, closed shards and a log whose every request history agrees with its state)."""
     private, public = KEYS
@@ -130,7 +134,7 @@ def seed(hub: HubEmulator, n: int = N_RESULTS) -> Board:
         log.add(request.request_id, "claimed", {"attempt": 1})
         log.add(request.request_id, "finished", {"avg_wer": 0.1})
     ids = [r.request_id for r in results]
-    extras = _extras(ids, log, private)
+    extras = _extras(ids, log, private, audit_shards)
     request_files, result_files = render_repos(requests, results, log.entries)
     result_files.update(extras)
     result_files.update({layout.predictions_path(i, "set"): write_jsonl(ROWS).encode() for i in ids})
@@ -145,6 +149,7 @@ def seed(hub: HubEmulator, n: int = N_RESULTS) -> Board:
         throughput_shards=len({layout.shard(i) for i in ids[:N_THROUGHPUT]}),
         chunks=-(-len(log.entries) // layout.LOG_CHUNK),
         audits=N_AUDITS,
+        audit_shards=len({layout.audit_records_path(i) for i in ids[-N_AUDITS:]}) if audit_shards else 0,
     )
 
 
@@ -187,10 +192,10 @@ def test_default_verify_costs_shards_and_chunks_not_results(hub: HubEmulator) ->
     assert lines[-1].startswith(f"OK: {N_RESULTS} result(s) (signatures checked from the records shards)")
     assert f"{N_AUDITS} audit record(s), {N_THROUGHPUT} throughput record(s), log of" in lines[-1]
     assert "everything checked verifies; not checked (use --deep): per-entry result files and predictions" in lines[-1]
-    # two heads, four folder listings (records/, throughput-records/, leaderboard/, log/), the card, then one GET
-    # per shard of the records and of the table, per log chunk and per audit record the log names: nothing per
-    # result.
-    expected = 2 + 4 + 1 + board.shards + board.tables + board.throughput_shards + board.chunks + board.audits
+    # two heads, five folder listings (records/, throughput-records/, leaderboard/, audit-records/, log/), the
+    # card, then one GET per shard of the records, the table and the audits, and per log chunk: nothing per result.
+    shards = board.shards + board.tables + board.throughput_shards + board.audit_shards
+    expected = 2 + 5 + 1 + shards + board.chunks
     assert repo_requests(hub) == expected, hub.calls
     assert hub.count("resolve-head") == 0 and board.chunks > 1
     assert _downloaded(hub, layout.RESULTS_DIR) == _downloaded(hub, layout.PREDICTIONS_DIR) == 0
@@ -242,21 +247,45 @@ def test_default_catches_a_broken_log_chain_and_an_altered_audit(hub: HubEmulato
     board = seed(hub)
     chunk = layout.log_chunk_path(1)
     _edit(hub, REQUESTS, chunk, lambda text: text.replace('"actor":"w"', '"actor":"mallory"', 1))
-    audit = next(p for p in hub.files(RESULTS) if p.startswith(f"{layout.AUDITS_DIR}/"))
-    _edit(hub, RESULTS, audit, lambda text: text.replace('"passed": false', '"passed": true'))
+    shard = next(p for p in hub.files(RESULTS) if p.startswith(f"{layout.AUDIT_RECORDS_DIR}/"))
+    _edit(hub, RESULTS, shard, lambda text: text.replace('"passed":false', '"passed":true', 1))
     code, out = run([RESULTS, "--requests-repo", REQUESTS])
     assert code == verify.EXIT_ALTERED
     assert f"FAIL requests/log seq {layout.LOG_CHUNK + 1}: hash chain breaks" in out
-    assert f"FAIL results/{audit}: audit signature does not verify" in out
+    assert f"FAIL results/{shard} line 1: audit signature does not verify" in out
     assert len(board.ids) == N_RESULTS
 
 
-def test_default_without_the_requests_repo_reads_audits_from_their_table(hub: HubEmulator) -> None:
+def test_deep_catches_an_audit_file_that_its_shard_line_does_not_repeat(hub: HubEmulator) -> None:
+    seed(hub, n=40)
+    audit = next(p for p in hub.files(RESULTS) if p.startswith(f"{layout.AUDITS_DIR}/"))
+    _edit(hub, RESULTS, audit, lambda text: text.replace('"passed": false', '"passed": true'))
+    code, out = run([RESULTS, "--requests-repo", REQUESTS])
+    assert code == verify.EXIT_OK, out  # the default reads the shards the board reads, not the per-record files
+    code, out = run([RESULTS, "--requests-repo", REQUESTS, "--deep"])
+    assert code == verify.EXIT_ALTERED
+    assert f"FAIL {audit}: audit signature does not verify" in out
+    assert "differs from its file (or the file is missing)" in out
+
+
+def test_default_without_the_requests_repo_reads_the_audit_shards(hub: HubEmulator) -> None:
     board = seed(hub, n=30)
     hub.reset_counts()
     code, out = run([RESULTS])
     assert code == verify.EXIT_OK and f"{N_AUDITS} audit record(s)" in out and ", no log" in out, out
-    assert repo_requests(hub) == 1 + 3 + 1 + 1 + board.shards + board.tables + board.throughput_shards + board.audits
+    shards = board.shards + board.tables + board.throughput_shards + board.audit_shards
+    assert repo_requests(hub) == 1 + 4 + 1 + shards
+
+
+def test_a_board_from_before_the_audit_shards_reads_each_audit_record(hub: HubEmulator) -> None:
+    board = seed(hub, n=30, audit_shards=False)
+    hub.reset_counts()
+    code, out = run([RESULTS])  # no log: audits.csv names the records
+    assert code == verify.EXIT_OK and f"{N_AUDITS} audit record(s)" in out, out
+    shards = board.shards + board.tables + board.throughput_shards
+    assert repo_requests(hub) == 1 + 4 + 1 + 1 + shards + board.audits
+    code, out = run([RESULTS, "--requests-repo", REQUESTS])  # with the log: the records its events name
+    assert code == verify.EXIT_OK and f"{N_AUDITS} audit record(s)" in out, out
 
 
 def test_a_shard_line_in_the_wrong_shard_or_the_table_disagreeing_fails(hub: HubEmulator) -> None:

@@ -83,10 +83,14 @@ MIGRATE_HINT = "that development layout was never released and this version does
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
+class UnsafeName(ValueError):
+    """A name that would not stay inside its folder (`../x`, `a/b`): refused wherever it would become a path."""
+
+
 def safe_name(value: str, what: str) -> str:
     """Refuse names that could escape a folder or clash on case-insensitive file systems' separators."""
     if not _SAFE.match(value) or ".." in value:
-        raise ValueError(f"{what} {value!r} may only contain letters, digits, '.', '_' and '-'")
+        raise UnsafeName(f"{what} {value!r} may only contain letters, digits, '.', '_' and '-'")
     return value
 
 

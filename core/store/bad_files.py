@@ -60,6 +60,21 @@ def parse_lines(parse: Callable[[Any], _T], lines: list[str], path: str, bad: li
     return records
 
 
+def checked_ids(record: _T) -> _T:
+    """`record`, unless the layout refuses its `request_id` (or `audit_id`): a `ValueError` then says which."""
+    layout.safe_name(str(getattr(record, "request_id", "")), "request id")
+    audit_id = getattr(record, "audit_id", None)
+    if audit_id is not None:
+        layout.safe_name(str(audit_id), "audit id")
+    return record
+
+
+def with_safe_ids(parse: Callable[[Any], _T]) -> Callable[[Any], _T]:
+    """`parse`, refusing a record whose ids the layout refuses (`../x/y`): such a line is damage, read around and
+    reported like any unreadable line, and its id never becomes a path."""
+    return lambda data: checked_ids(parse(data))
+
+
 def text_lines(raw: bytes) -> list[str]:
     """The non-empty lines of a JSON Lines file (bytes that are not UTF-8 become U+FFFD, and then fail to parse)."""
     return [line for line in raw.decode("utf-8", errors="replace").splitlines() if line.strip()]

@@ -37,6 +37,7 @@ from core.records import (
     write_jsonl,
 )
 from core.signing import audit_hash, throughput_hash
+from core.store.bad_files import checked_ids
 from core.store.requests_repo import QueueEntry
 from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 
@@ -591,7 +592,7 @@ def _throughput_shard(name: str, data: bytes) -> dict[str, ThroughputResult]:
         if not line.strip():
             continue
         try:
-            record = ThroughputResult.from_json(line)
+            record = checked_ids(ThroughputResult.from_json(line))
         except (ValueError, TypeError, KeyError) as exc:
             logger.warning(
                 "%s line %d is not a throughput record: %s", layout.throughput_records_path(name), number, exc

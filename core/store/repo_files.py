@@ -19,7 +19,7 @@ from core import layout
 from core.audits import AUDIT_EVENTS
 from core.dataset_card import board_columns, claims_shard, table_shard
 from core.records import AuditRecord, EvalSetSource, LogEntry, PredictionRow, Request, Result, write_jsonl
-from core.store.bad_files import PARSE_ERRORS, BadFile, parse_lines, parse_record, text_lines
+from core.store.bad_files import PARSE_ERRORS, BadFile, parse_lines, parse_record, text_lines, with_safe_ids
 
 Fetch = Callable[[str], bytes | None]
 #: `tail(path, start)`: the file's bytes from `start` on (b"" if none were added), or None if it is gone.
@@ -87,7 +87,7 @@ class ResultsReader:
         if raw is None:
             return {}
         found: list[BadFile] = []
-        records = parse_lines(Result.from_dict, text_lines(raw), path, found, raw)
+        records = parse_lines(with_safe_ids(Result.from_dict), text_lines(raw), path, found, raw)
         if bad is not None:
             bad.extend(found)
         return {r.request_id: r for r in records}
@@ -243,7 +243,9 @@ class AuditsReader:
         missing = [key for key in wanted if key not in self._records]
         for path in sorted({layout.audit_records_path(request_id) for request_id, _ in missing}):
             raw = fetch(path)
-            for record in parse_lines(AuditRecord.from_dict, text_lines(raw or b""), path, found, raw or b""):
+            for record in parse_lines(
+                with_safe_ids(AuditRecord.from_dict), text_lines(raw or b""), path, found, raw or b""
+            ):
                 self._records.setdefault((record.request_id, record.audit_id), record)
         for key in (k for k in missing if k not in self._records):
             raw = fetch(layout.audit_path(*key))

@@ -29,15 +29,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from core import layout
 from core.history import recovered_request, replay
 from core.records import OMIT_DEFAULT, Lease, LogEntry, Progress, Record, Request, Status
-from core.store.bad_files import PARSE_ERRORS, BadFile, parse_lines, parse_record, text_lines
+from core.store.bad_files import (
+    PARSE_ERRORS,
+    BadFile,
+    checked_ids,
+    parse_lines,
+    parse_record,
+    text_lines,
+    with_safe_ids,
+)
 from core.store.repo_files import Fetch, Tail, digest_of, jsonl_line, shard_of
 
 OPEN = (Status.PENDING, Status.RUNNING)
+_R = TypeVar("_R")
 #: The log chunk size of a store written in format 2.
 FORMAT_2_LOG_CHUNK = 1000
 
@@ -417,6 +426,15 @@ class Requests(Mapping[str, Request]):
         return len(self.open) + sum(len(self.shard(name)) for name in self.closed)
 
 
+def _accepted(request_id: str) -> bool:
+    """Whether the layout accepts this request id (a log line naming `../x` rebuilds no request)."""
+    try:
+        layout.safe_name(request_id, "request id")
+    except ValueError:
+        return False
+    return True
+
+
 def _submission_from_log(log: Sequence[LogEntry], request_id: str) -> Request | None:
     """An open request rebuilt from its log history (reads the whole log: only when its open shard lost it)."""
     replayed = replay(e for e in log if e.request_id == request_id).get(request_id)
@@ -435,14 +453,26 @@ class _State:
     results_commit: str | None
 
 
-def _parse_state(state: dict[str, Any]) -> _State:
-    """Format 3, or format 2 (open requests whole, log chunks of 1,000) read as it is."""
+def _safe(parse: Callable[[Any], _R], items: Iterable[Any], refused: list[str]) -> list[_R]:
+    """Each item parsed; one whose id the layout refuses (`../x`) is left out and named in `refused`."""
+    kept: list[_R] = []
+    for item in items:
+        try:
+            kept.append(checked_ids(parse(item)))
+        except layout.UnsafeName as exc:
+            refused.append(str(exc))
+    return kept
+
+
+def _parse_state(state: dict[str, Any], refused: list[str]) -> _State:
+    """Format 3, or format 2 (open requests whole, log chunks of 1,000) read as it is. An open request whose id
+    the layout refuses is left out and named in `refused` (the state is reported, and rewritten without it)."""
     version = state.get("format")
     if version == 2:
-        opened = OpenRequests.of({r.request_id: r for r in map(Request.from_dict, state["open"])})
+        opened = OpenRequests.of({r.request_id: r for r in _safe(Request.from_dict, state["open"], refused)})
         size = FORMAT_2_LOG_CHUNK
     elif version == layout.FORMAT:
-        queue = [QueueEntry.from_dict(e) for e in state["queue"]]
+        queue = _safe(QueueEntry.from_dict, state["queue"], refused)
         opened = OpenRequests({e.request_id: e for e in queue}, {str(k): str(v) for k, v in state["open"].items()})
         size = int(state["log_chunk"])
         if size < 1:
@@ -491,12 +521,14 @@ class RequestsReader:
             if fetch(layout.LEGACY_LOG_FILE) is not None:
                 raise LayoutError(f"the requests repo is in layout 1; {layout.MIGRATE_HINT}")
             return EMPTY
+        refused: list[str] = []
         try:
-            state = _parse_state(parse_record(dict, raw))
+            state = _parse_state(parse_record(dict, raw), refused)
         except LayoutError:
             raise
         except PARSE_ERRORS as exc:
             return self.recover(fetch, BadFile(layout.STATE_FILE, f"unreadable ({exc}); rebuilt from the log", raw))
+        bad = (BadFile(layout.STATE_FILE, "left out: " + "; ".join(refused[:3]), raw),) if refused else ()
         view = RequestsView(
             requests=Requests(state.open, state.closed),
             log=Log(state.log_length, size=state.log_chunk),
@@ -506,6 +538,7 @@ class RequestsReader:
             log_chunks=dict(state.log_chunks or {}),
             state_digest=digest_of(raw),
             log_chunk=state.log_chunk,
+            bad=bad,
         )
         return self._bind(view, fetch, tail)
 
@@ -548,7 +581,7 @@ class RequestsReader:
             if raw is None:
                 found.append(BadFile(path, f"named in {layout.STATE_FILE} but missing", b""))
                 raw = b""
-            records = parse_lines(Request.from_dict, text_lines(raw), path, found, raw)
+            records = parse_lines(with_safe_ids(Request.from_dict), text_lines(raw), path, found, raw)
             parsed = {r.request_id: r for r in records}
             if digest_of(raw) != digest and not found:  # written after the state that names it (a crash window)
                 return parsed
@@ -643,14 +676,18 @@ class RequestsReader:
             index += 1
         log = [by_seq[seq] for seq in sorted(by_seq)]
         size = FORMAT_2_LOG_CHUNK if first_chunk_last > layout.LOG_CHUNK else layout.LOG_CHUNK
-        requests = {i: r for i, state in replay(log).items() if (r := recovered_request(state)) is not None}
+        requests = {
+            i: r for i, state in replay(log).items() if (r := recovered_request(state)) is not None and _accepted(i)
+        }
         closed: dict[str, str] = {}
         for name in sorted({shard_of(i) for i, r in requests.items() if r.status not in OPEN}):
             raw = fetch(layout.closed_path(name))
             if raw is None:
                 continue
             closed[name] = digest_of(raw)
-            for record in parse_lines(Request.from_dict, text_lines(raw), layout.closed_path(name), bad, raw):
+            for record in parse_lines(
+                with_safe_ids(Request.from_dict), text_lines(raw), layout.closed_path(name), bad, raw
+            ):
                 if record.request_id in requests and requests[record.request_id].status is record.status:
                     requests[record.request_id] = record
         self._chunks.clear()

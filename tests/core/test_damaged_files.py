@@ -323,3 +323,41 @@ def test_a_forged_claim_in_the_claims_config_fails_verify(tmp_path: Path) -> Non
     path.write_text(path.read_text().replace(",0.05,", ",0.1,"))  # "the repo claims what was measured"
     code, out = _verify(store)
     assert code == 1 and f"{layout.claims_path(layout.shard('req-0001'))}: does not repeat the claims" in out
+
+
+@pytest.mark.parametrize("where", ["closed", "queue", "records", "throughput"])
+def test_a_hostile_id_in_a_store_line_is_read_around_never_a_path(tmp_path: Path, where: str) -> None:
+    """Issue 26: `../x/y` as a request id in a closed shard, the queue, a records shard or a throughput shard
+    stopped the app (a ValueError outside the damaged-file handling); now the line is damage, reported, and the
+    queue goes on."""
+    store = _board(tmp_path)  # req-0001 and req-0002 finished, req-0003 pending
+    hostile = "../x/y"
+    if where == "closed":
+        path = store.requests_root / layout.closed_path(layout.shard("req-0001"))
+        line = json.loads(path.read_text().splitlines()[0])
+        path.write_text(path.read_text() + json.dumps({**line, "request_id": hostile}) + "\n")
+    elif where == "queue":
+        path = store.requests_root / layout.STATE_FILE
+        state = json.loads(path.read_text())
+        state["queue"].insert(0, {**state["queue"][0], "request_id": hostile, "submitted_at": "2000-01-01T00:00:00Z"})
+        path.write_text(json.dumps(state))
+    elif where == "records":
+        path = store.results_root / layout.records_path(layout.shard("req-0001"))
+        line = json.loads(path.read_text().splitlines()[0])
+        path.write_text(path.read_text() + json.dumps({**line, "request_id": hostile}) + "\n")
+    else:
+        from tests.core.test_throughput_track import make_throughput
+
+        path = store.results_root / layout.throughput_records_path("00")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(make_throughput("req-0001").replace(request_id=hostile).to_json().replace("\n", "") + "\n")
+    fresh = _store(store.root)
+    snap = fresh.snapshot()
+    assert hostile not in snap.requests and hostile not in snap.results
+    assert fresh.throughput_results().get(hostile) is None
+    if where != "throughput":  # the throughput shards are not the board's snapshot: their reader logs and skips
+        assert snap.damaged
+    claimed = fresh.claim("w", 600, 3)
+    assert claimed is not None and claimed.request_id == "req-0003"  # the queue goes on
+    code, out = _verify(fresh)
+    assert "Traceback" not in out

@@ -33,7 +33,8 @@ where every claim, heartbeat and submission moves the requests repo), with the e
   from `core.store.open_store(config)` (no cache) and `evaluator.job.run_once` itself, its evaluation stubbed
   (it reports progress, waits for one heartbeat, returns ESB-size predictions; later heartbeats are not sent);
 - throughput_tab: what the Throughput tab reads (`store.throughput_results()`), by a warm reader;
-- verify: `python -m evaluator verify <results repo>` (`evaluator.verify.main`), HF cache in a scratch folder.
+- verify: `python -m evaluator verify <results repo> --requests-repo <requests repo> --public-key <key>`
+  (`evaluator.verify.main`), HF cache in a scratch folder.
   Downloading a whole repo of 10,000 results and their predictions (~100,000 files) takes minutes, so by default
   it runs on a board of `--verify-results` (1,000) seeded the same way, and says so; `--verify-results 10000`
   measures it on the full board.
@@ -819,9 +820,10 @@ def run_job(hub: HubEmulator, config: LeaderboardConfig, board: Board, request_i
     return Figure(figure.http, figure.down, figure.up - predictions, figure.seconds, figure.routes)
 
 
-def run_verify(hub: HubEmulator) -> tuple[Figure, int, str]:
-    """`python -m evaluator verify RESULTS --requests-repo REQUESTS` (the card's command: signatures and the log)
-    with the HF cache in a scratch folder: figure, exit code, summary."""
+def run_verify(hub: HubEmulator, public_key: str) -> tuple[Figure, int, str]:
+    """`python -m evaluator verify RESULTS --requests-repo REQUESTS --public-key KEY` (the About page's command:
+    signatures against the pinned key, and the log) with the HF cache in a scratch folder: figure, exit code,
+    summary."""
     from evaluator.verify import main as verify_main
 
     out = io.StringIO()
@@ -831,7 +833,8 @@ def run_verify(hub: HubEmulator) -> tuple[Figure, int, str]:
         patched(hf_constants, "HF_HUB_CACHE", cache),
         environment({PUBLIC_KEY_ENV: None}),
     ):
-        figure, code = measure(hub, lambda: verify_main([RESULTS, "--requests-repo", REQUESTS], out=out))
+        argv = [RESULTS, "--requests-repo", REQUESTS, "--public-key", public_key]
+        figure, code = measure(hub, lambda: verify_main(argv, out=out))
     lines = out.getvalue().splitlines()
     return figure, code, lines[-1] if lines else ""
 
@@ -872,7 +875,7 @@ def run(args: argparse.Namespace) -> str:
             print(f"ESB-size predictions: {detail_bytes:,} B for one entry ({sum(s.utterances for s in ESB):,} rows)")
             figures, notes = measure_board(hub, config, board, key, rng)
             if args.verify_results == args.results:
-                figures["verify"], code, summary = run_verify(hub)
+                figures["verify"], code, summary = run_verify(hub, public)
                 notes["verify"] = f"results={args.results}, exit {code}: {summary[:160]}"
         if args.verify_results != args.results:
             small = board_for(
@@ -881,7 +884,7 @@ def run(args: argparse.Namespace) -> str:
             verify_hub = HubEmulator()
             with verify_hub.installed():
                 seed_hub(verify_hub, small, card)
-                figures["verify"], code, summary = run_verify(verify_hub)
+                figures["verify"], code, summary = run_verify(verify_hub, public)
             notes["verify"] = (
                 f"MEASURED AT results={args.verify_results}, not {args.results} (--verify-results; "
                 f"--verify-results {args.results} measures the full board): exit {code}: {summary[:160]}"

@@ -514,10 +514,12 @@ def _verify_section(where: CardLocations) -> str:
 python -m evaluator verify {where.verify}
 ```
 
-This checks every result's signature against the public key above (the signature covers every field of the
-record, including the sha256 of each predictions file) and the hash chain of the public log; add `--deep` to
-also download every predictions file and check it matches its recorded sha256. It prints each problem and
-exits 1 if there is any.
+This checks every result's signature (the signature covers every field of the record, including the sha256 of
+each predictions file) and the hash chain of the public log; add `--deep` to also download every predictions
+file and check it matches its recorded sha256. It prints each problem and exits 1 if there is any. Pin the key
+with `--public-key`, copied from the leaderboard's About page rather than from this card: whoever can write this
+dataset could replace both the records and the key above, so against the card's own key `verify` can only say
+the data are self-consistent (exit 4).
 The signed bytes are the canonical JSON (sorted keys, no spaces, UTF-8) of the record without `signature`.
 """
 

@@ -16,6 +16,10 @@ Exit status, so a script can tell the cases apart:
   1  something does not verify: a record, prediction, table row or log entry was altered (or is missing)
   2  nothing could be checked (no such path, no public key for a signed result)
   3  nothing was altered, but at least one result is unsigned (its figures match its predictions)
+  4  everything verifies, but only against the key in the card of the repo being checked: whoever can write the
+     repo can re-sign everything with a key of their own and put it in the card, so this shows the data agree
+     with themselves, not who measured them. Pin the key (`--public-key`, or `RESULTS_PUBLIC_KEY`) from a place
+     the repo's writers do not control, e.g. the board's About page, to get 0.
 
 PATH may be:
 - a local store root (`requests/` and `results/` folders, as `core.store.local` lays them out),
@@ -41,7 +45,8 @@ Audit records (`audits/<xx>/<request_id>/<audit_id>.json`, R13) are checked the 
 signature, and where the log is present every `audit_passed`/`audit_failed` event must name the sha256 of an
 audit record that is there, unchanged.
 
-The public key comes from `--public-key`, else `RESULTS_PUBLIC_KEY`, else the results card's front matter.
+The public key comes from `--public-key`, else `RESULTS_PUBLIC_KEY` (both pinned), else the results card's
+front matter (not pinned: exit 4 at best).
 """
 
 from __future__ import annotations
@@ -92,6 +97,7 @@ EXIT_OK = 0
 EXIT_ALTERED = 1
 EXIT_USAGE = 2
 EXIT_UNSIGNED = 3
+EXIT_UNPINNED = 4
 
 #: What a Hub repo read without --deep leaves unchecked (printed as NOT CHECKED lines, "; use --deep" added, and
 #: named in the summary).
@@ -158,6 +164,8 @@ class Report:
     throughput: int = 0
     not_checked: list[str] = field(default_factory=list)
     from_shards: bool = False
+    #: The key came from `--public-key` or `RESULTS_PUBLIC_KEY`, not from the card of the repo being checked.
+    pinned: bool = True
 
     @property
     def ok(self) -> bool:
@@ -178,6 +186,12 @@ class Report:
                 f"UNSIGNED: {checked}; {what}, but {len(self.unsigned)} "
                 f"result(s) carry no signature, so nothing shows who measured them{unchecked}"
             )
+        if not self.pinned:
+            return (
+                f"SELF-CONSISTENT: {checked}; every signature verifies, but against the key in the repo's own card, "
+                "which whoever can write the repo can replace with theirs: pin the key with --public-key (the "
+                f"board's About page shows it) or {PUBLIC_KEY_ENV}{unchecked}"
+            )
         if self.not_checked:
             return f"OK: {checked}; everything checked verifies{unchecked}"
         return f"OK: {checked}; everything verifies"
@@ -186,7 +200,9 @@ class Report:
     def exit_code(self) -> int:
         if not self.ok:
             return EXIT_ALTERED
-        return EXIT_UNSIGNED if self.unsigned else EXIT_OK
+        if self.unsigned:
+            return EXIT_UNSIGNED
+        return EXIT_OK if self.pinned else EXIT_UNPINNED
 
 
 # --- finding the files ------------------------------------------------------------------------------------
@@ -772,17 +788,18 @@ def check_log(log: Path, root: Path, report: Report) -> list[LogEntry]:
     return entries
 
 
-def resolve_public_key(given: str | None, located: Located) -> str | None:
-    """`--public-key`, else `RESULTS_PUBLIC_KEY`, else `public_key` in the results card's front matter."""
+def resolve_public_key(given: str | None, located: Located) -> tuple[str | None, bool]:
+    """The key and whether it is pinned: `--public-key`, else `RESULTS_PUBLIC_KEY` (pinned: chosen by whoever
+    verifies), else `public_key` in the results card's front matter (not pinned: the repo vouches for itself)."""
     if given:
-        return given.strip()
+        return given.strip(), True
     if os.environ.get(PUBLIC_KEY_ENV, "").strip():
-        return os.environ[PUBLIC_KEY_ENV].strip()
+        return os.environ[PUBLIC_KEY_ENV].strip(), True
     if located.card is not None:
-        value = parse_front_matter(located.card.read_text(encoding="utf-8")).get("public_key")
+        value = parse_front_matter(located.card.read_text(encoding="utf-8", errors="replace")).get("public_key")
         if value:
-            return str(value).strip()
-    return None
+            return str(value).strip(), False
+    return None, True
 
 
 def _check_key(located: Located, public_key: str | None) -> None:
@@ -863,10 +880,15 @@ def _parser() -> argparse.ArgumentParser:
         "figures are recomputed from its predictions.",
         epilog="exit status: 0 everything verifies and is signed; 1 something was altered or is missing; "
         "2 nothing could be checked (bad path, no public key); 3 nothing altered, but a result is unsigned "
-        "(e.g. an `evaluate --out` folder)",
+        "(e.g. an `evaluate --out` folder); 4 everything verifies, but only against the key the repo's own card "
+        "names (pin it with --public-key)",
     )
     parser.add_argument("path", help="store root, results/requests repo folder, evaluator --out folder, or owner/name")
-    parser.add_argument("--public-key", help=f"base64 Ed25519 public key (default: ${PUBLIC_KEY_ENV}, then the card)")
+    parser.add_argument(
+        "--public-key",
+        help=f"base64 Ed25519 public key, from a place the repo's writers do not control (default: ${PUBLIC_KEY_ENV}, "
+        "then the card, which only shows the repo is self-consistent: exit 4)",
+    )
     parser.add_argument("--requests-repo", help="requests repo (owner/name or folder) whose log to check too")
     parser.add_argument(
         "--deep",
@@ -887,7 +909,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             located = locate_args(args.path, args.requests_repo, args.deep, Path(scratch))
             for source in located.sources:
                 print(f"READ {source}", file=out)
-            report = verify(located, resolve_public_key(args.public_key, located))
+            key, pinned = resolve_public_key(args.public_key, located)
+            report = verify(located, key)
+            report.pinned = pinned or key is None
     except VerifyUsageError as exc:
         print(f"error: {exc}", file=out)
         return EXIT_USAGE

@@ -159,6 +159,7 @@ def about_markdown(
     rules = config.rules
     sets = ", ".join(f"`{e.name}`" for e in config.eval_sets)
     load_results, verify_target = _reading_snippets(config, results_location, requests_location)
+    pin = f" --public-key {public_key}" if public_key else ""
     return f"""
 ## What this leaderboard measures
 
@@ -218,8 +219,12 @@ To check every signature and the log's hash chain yourself (add `--deep` to also
 file's sha256 against its signed result, downloading them all):
 
 ```bash
-python -m evaluator verify {verify_target}
+python -m evaluator verify {verify_target}{pin}
 ```
+
+The key is given here, outside the datasets, on purpose: whoever can write a dataset can re-sign everything with
+a key of their own and put it in the dataset's card. Without `--public-key` the check uses the card's key and
+says only that the data are self-consistent (exit 4).
 
 ## Reproducing an entry
 

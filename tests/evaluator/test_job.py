@@ -141,7 +141,8 @@ def test_published_store_verifies_with_the_cli(setup, capsys) -> None:
     config, store = setup
     _submit(store, 1, "org/tiny", models=config.models_dir)
     run_once(config, store, worker="w")
-    assert main(["verify", str(config.store.local_root)]) == 0
+    assert main(["verify", str(config.store.local_root)]) == 4  # the key came from the store's own card
+    assert main(["verify", str(config.store.local_root), "--public-key", public_key_for(config)]) == 0
     before = store.snapshot()
     from core import layout
 

@@ -228,7 +228,10 @@ def _hub_repo_folder_checks(hub: HubEmulator, tmp_path: Path, private: str, publ
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_bytes(data)
     code, out = run([str(results_dir), "--requests-repo", str(requests_dir)])
-    assert code == 0 and "log of 3 entries" in out, out
+    assert code == verify.EXIT_UNPINNED and "log of 3 entries" in out, out  # the key came from the card alone
+    assert out.splitlines()[-1].startswith("SELF-CONSISTENT: ") and "--public-key" in out.splitlines()[-1]
+    code, out = run([str(results_dir), "--requests-repo", str(requests_dir), "--public-key", public])
+    assert code == 0 and out.splitlines()[-1].startswith("OK: "), out
     shard = layout.table_path(layout.shard("req-0001"))
     table = results_dir / shard
     table.write_text(table.read_text().replace(",0.1,0.25,", ",0.01,0.25,", 1))

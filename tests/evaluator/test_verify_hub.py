@@ -24,6 +24,7 @@ from core.eventlog import next_entry
 from core.history import submission_detail
 from core.records import (
     THROUGHPUT_PUBLISHED,
+    AuditRecord,
     LogEntry,
     PredictionRow,
     Request,
@@ -57,9 +58,10 @@ THR_ROWS = [PredictionRow("a", "hello", "hello", 2.0, 0.001)]
 KEYS = generate_keypair()
 
 
-def run(argv: list[str]) -> tuple[int, str]:
+def run(argv: list[str], pinned: bool = True) -> tuple[int, str]:
+    """`verify`, as a third party who copied the board's key from its About page (`pinned`) runs it."""
     out = io.StringIO()
-    return verify.main(argv, out=out), out.getvalue()
+    return verify.main([*argv, *(["--public-key", KEYS[1]] if pinned else [])], out=out), out.getvalue()
 
 
 def _line(record: ThroughputResult) -> str:
@@ -337,3 +339,42 @@ def test_an_unsigned_record_in_a_shard_is_reported_unsigned(hub: HubEmulator) ->
     assert code == verify.EXIT_UNSIGNED, out
     assert f"UNSIGNED results/{shard} line 1: no signature; its predictions were not downloaded" in out
     assert out.splitlines()[-1].startswith("UNSIGNED: 10 result(s) (signatures checked from the records shards)")
+
+
+def test_a_repo_re_signed_with_a_key_of_its_own_is_only_self_consistent_unless_the_key_is_pinned(
+    hub: HubEmulator,
+) -> None:
+    """Issue 26 item 4: a forger who rewrites every record with a key of their own and puts that key in the card
+    gets a self-consistent repo. Without a pinned key `verify` says only that (exit 4), never OK; with the board's
+    key every forged signature fails."""
+    board = seed(hub, n=20)
+    forger_private, forger_public = generate_keypair()
+    files = hub.files(RESULTS)
+    forged: dict[str, bytes] = {}
+    for path, data in files.items():
+        if path.startswith(f"{layout.RECORDS_DIR}/"):
+            lines = [Result.from_json(line) for line in data.decode().splitlines()]
+            lines = [sign_result(r.replace(signature=None), forger_private) for r in lines]
+            forged[path] = "".join(_line(r) for r in lines).encode()  # type: ignore[arg-type]
+            name = path.removeprefix(f"{layout.RECORDS_DIR}/").removesuffix(".jsonl")
+            header = table_header(files[layout.PINS_FILE])
+            forged[layout.table_path(name)] = table_shard(lines, header).encode()  # the table repeats them
+        elif path.startswith(f"{layout.THROUGHPUT_RECORDS_DIR}/"):
+            lines = [
+                sign_result(ThroughputResult.from_json(x).replace(signature=None), forger_private)
+                for x in data.decode().splitlines()
+            ]
+            forged[path] = "".join(_line(r) for r in lines).encode()
+        elif path.startswith(f"{layout.AUDIT_RECORDS_DIR}/"):
+            audits = [
+                sign_audit(AuditRecord.from_json(x).replace(signature=None), forger_private)
+                for x in data.decode().splitlines()
+            ]
+            forged[path] = "".join(_line(a) for a in audits).encode()  # type: ignore[arg-type]
+    card = files[CARD_FILE].decode().replace(KEYS[1], forger_public)
+    hub.push(RESULTS, {**forged, CARD_FILE: card.encode()})
+    code, out = run([RESULTS], pinned=False)
+    assert code == verify.EXIT_UNPINNED and out.splitlines()[-1].startswith("SELF-CONSISTENT"), out
+    code, out = run([RESULTS])
+    assert code == verify.EXIT_ALTERED and "signature does not verify" in out
+    assert len(board.ids) == 20

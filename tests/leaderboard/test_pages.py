@@ -269,3 +269,15 @@ def test_about_has_a_table_of_the_supported_families(tmp_path: Path) -> None:
     assert r"`<\|en\|><\|transcribe\|>`" in text  # a pipe inside a table cell is escaped
     shown = families_section(installed=lambda name: name != "torchaudio")
     assert "refused here: needs `torchaudio`" in shown and shown.count("| accepted |") == len(FAMILIES) - 1
+
+
+def test_about_pins_the_key_in_the_verify_command(tmp_path: Path) -> None:
+    """Issue 26 item 4: the About page (outside the datasets) gives the key to verify with, not the card."""
+    from core.signing import generate_keypair
+
+    config = load_config(
+        env={"LEADERBOARD_STORE": str(tmp_path), "REQUESTS_REPO": "o/requests", "RESULTS_REPO": "o/results"}
+    )
+    public = generate_keypair()[1]
+    text = about_markdown(config, "o/results", "o/requests", public_key=public)
+    assert f"python -m evaluator verify o/results --requests-repo o/requests --public-key {public}" in text

@@ -1,8 +1,9 @@
 """The Model detail page's audit section (R13): the latest verdict, and for a failed one the evidence (every
 compared figure, the differing utterances), then the entry's public audit history from the log. Pure.
 
-Everything that came from outside (model outputs, references, check details naming files, user names) is
-HTML-escaped: a prediction is whatever the audited model wrote.
+Everything that came from outside (model outputs, references, check details naming files, user names, a log
+entry's reason) is escaped for markdown and HTML (`core.untrusted.md_text`): a prediction is whatever the
+audited model wrote, and these tables and lines are shown by a markdown component.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 
 from core.audits import AUDIT_DROPPED, AUDIT_EVENTS, AUDIT_PROGRESS_EVENTS, AUDIT_REQUESTED, open_audits
 from core.records import AuditRecord, LogEntry, Verdict
-from core.untrusted import html_text
+from core.untrusted import md_text
 
 AUDIT_LOG_EVENTS = (*AUDIT_EVENTS, AUDIT_REQUESTED, AUDIT_DROPPED, *AUDIT_PROGRESS_EVENTS)
 HISTORY_ROWS = 10
@@ -24,11 +25,11 @@ _VERDICT = {
 
 
 def _cell(value: object) -> str:
-    return "" if value is None else html_text(str(value))
+    return "" if value is None else md_text(str(value))
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    head = "".join(f"<th>{html_text(h)}</th>" for h in header)
+    head = "".join(f"<th>{md_text(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows)
     return f'<table class="lb-audit"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
@@ -36,18 +37,18 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def how_chosen(record: AuditRecord) -> str:
     if record.selection == "random" and record.seed is not None:
         return f"picked at random (seed {record.seed})"
-    return "requested" if record.selection == "requested" else html_text(record.selection)
+    return "requested" if record.selection == "requested" else md_text(record.selection)
 
 
 def latest_markdown(record: AuditRecord) -> str:
     """The latest audit: verdict, when and where, and for a failure the evidence."""
-    when = f"{record.finished_at} on {_cell(record.hardware.gpu_class)}, {how_chosen(record)}"
+    when = f"{_cell(record.finished_at)} on {_cell(record.hardware.gpu_class)}, {how_chosen(record)}"
     if record.passed:
-        head = f"**Latest audit: ✅ passed** · {when} · audit `{_cell(record.audit_id)}`"
+        head = f"**Latest audit: ✅ passed** · {when} · audit <code>{_cell(record.audit_id)}</code>"
     else:
         failed = ", ".join(_cell(name) for name in record.failed_checks)
         head = (
-            f"🚩 **Flagged: the latest audit failed** ({failed}) · {when} · audit `{_cell(record.audit_id)}`. "
+            f"🚩 **Flagged: the latest audit failed** ({failed}) · {when} · audit <code>{_cell(record.audit_id)}</code>. "
             "This entry is left out of the ranking until a later audit passes."
         )
     checks = _table(
@@ -77,7 +78,9 @@ def history_markdown(events: Sequence[LogEntry]) -> str:
             kind = f" ({entry.detail['kind']})" if entry.detail.get("kind") else ""
             reason = f"{attempt}{kind}" + (f": {reason}" if reason else "")
         extra = f": {_cell(reason)}" if reason else ""
-        lines.append(f"- {entry.at} · `{entry.event}` by `{_cell(entry.actor)}`{extra}")
+        lines.append(
+            f"- {_cell(entry.at)} · <code>{_cell(entry.event)}</code> by <code>{_cell(entry.actor)}</code>{extra}"
+        )
     return "\n".join(lines)
 
 
@@ -92,12 +95,12 @@ def audit_markdown(request_id: str, audits: Sequence[AuditRecord], log: Sequence
     waiting = next((a for a in open_audits(log) if a.request_id == request_id), None)
     if waiting is not None and waiting.requested:
         parts.append(
-            f"⏳ An audit was requested by `{_cell(waiting.opened.actor)}` on {waiting.opened.at}; it runs when no "
+            f"⏳ An audit was requested by <code>{_cell(waiting.opened.actor)}</code> on {_cell(waiting.opened.at)}; it runs when no "
             "submission waits."
         )
     elif waiting is not None:
         parts.append(
-            f"⏸ The last audit attempt ({waiting.last_at}) was inconclusive or could not finish: "
+            f"⏸ The last audit attempt ({_cell(waiting.last_at)}) was inconclusive or could not finish: "
             f"{_cell(waiting.last_reason)}. It is tried again later; this is not a flag."
         )
     events = [e for e in log if e.request_id == request_id and e.event in AUDIT_LOG_EVENTS]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from core.licenses import shown_license
 from core.records import HUB_REPO_ID, ClaimComparison, Compute, LogEntry, Request, Result
-from core.untrusted import html_text, md_code, md_text
+from core.untrusted import clean, md_code, md_text
 from leaderboard.table import BoardEntry, badges, format_params, model_url
 
 #: A link target that cannot break out of markdown's `(...)`: predictions URLs the store builds.
@@ -30,14 +30,15 @@ class DetailChoice:
 
 
 def detail_choices(entries: list[BoardEntry]) -> list[DetailChoice]:
-    """Every board entry, in board order, labelled so two precisions or revisions of a model stay apart."""
+    """Every board entry, in board order, labelled so two precisions or revisions of a model stay apart. A
+    dropdown shows its labels as text: they are cleaned (`core.untrusted.clean`), not escaped."""
     choices = []
     for entry in entries:
         rank = f"#{entry.rank} " if entry.rank else ""
         extra = "" if entry.official else f" · unofficial ({entry.gpu_class})"
         extra += " · 🚩 failed audit" if entry.flagged else ""
         label = f"{rank}{entry.model_id} · {entry.precision} · {entry.revision[:7]}{extra}"
-        choices.append(DetailChoice(label=label, request_id=entry.request_id))
+        choices.append(DetailChoice(label=clean(label), request_id=entry.request_id))
     return choices
 
 
@@ -61,13 +62,13 @@ def _num(value: float, digits: int = 3) -> str:
 def dataset_frame(result: Result) -> pd.DataFrame:
     """One row per eval set: WER and its CI in percent, substitutions/deletions/insertions, reference words,
     utterances scored and skipped (empty reference), then speed: RTF, RTFx and per-utterance latency
-    percentiles in seconds."""
+    percentiles in seconds. The dataframe shows `str` cells as text: the eval set's name is cleaned, not escaped."""
     rows = []
     for name, score in result.datasets.items():
         low, high = score.wer_ci95
         rows.append(
             {
-                "Eval set": name,
+                "Eval set": clean(name),
                 "WER (%)": _pct(score.wer),
                 "95% CI (%)": f"{_pct(low)} – {_pct(high)}",
                 "Sub": score.substitutions,
@@ -90,8 +91,9 @@ def dataset_frame(result: Result) -> pd.DataFrame:
 
 def _kv_table(rows: list[tuple[str, str]]) -> str:
     """A two-column HTML table without a header row (markdown tables need one, and it shows as an empty bar).
-    Keys and values are escaped: software versions and CPU names come from the evaluated machine."""
-    cells = "".join(f"<tr><th>{html_text(k)}</th><td>{html_text(v)}</td></tr>" for k, v in rows if v not in (None, ""))
+    Keys and values are escaped for markdown as well as HTML (`md_text`): the table sits in a markdown component,
+    and software versions, CPU names and a model's decoding settings come from outside."""
+    cells = "".join(f"<tr><th>{md_text(k)}</th><td>{md_text(v)}</td></tr>" for k, v in rows if v not in (None, ""))
     return f'<table class="lb-kv">{cells}</table>'
 
 
@@ -260,22 +262,23 @@ def recipe_section(result: Result) -> str:
 
 def decoding_section(result: Result) -> str:
     """The decoding settings the evaluator applied, what the model's own files asked for and did not get, and
-    what was left out of scoring. Model files are untrusted: every ignored setting is shown escaped."""
+    what was left out of scoring. Model files are untrusted: every ignored setting is shown escaped for markdown
+    (`md_code`): this list is inline HTML in a markdown paragraph, where markdown links would still be live."""
     if not result.decoding:
         return "_not recorded (evaluated before the decoding settings were recorded)_"
     applied = _kv_table([(k, str(v)) for k, v in result.decoding.items()])
     if result.ignored_settings:
-        items = "".join(f"<li><code>{html_text(s)}</code></li>" for s in result.ignored_settings)
+        items = "".join(f"<li>{md_code(s)}</li>" for s in result.ignored_settings)
         ignored = f"Ignored — the model's files asked for these, and it was evaluated without them:<ul>{items}</ul>"
     else:
         ignored = "Ignored: nothing; the model's files asked for no other decoding setting."
     counts = [
-        f"`{name}`: {s.excluded_references} reference(s) marked “ignore time segment in scoring” "
+        f"{md_code(name)}: {s.excluded_references} reference(s) marked “ignore time segment in scoring” "
         "left out (as the public harness does)"
         for name, s in result.datasets.items()
         if s.excluded_references
     ] + [
-        f"`{name}`: {s.long_utterances} utterance(s) over 30 s, transcribed whole"
+        f"{md_code(name)}: {s.long_utterances} utterance(s) over 30 s, transcribed whole"
         for name, s in result.datasets.items()
         if s.long_utterances
     ]
@@ -334,7 +337,7 @@ def claims_markdown(result: Result, request: Request | None, log: Sequence[LogEn
                 c.date or "",
                 c.notes or "",
             ]
-            rows.append("<tr>" + "".join(f"<td>{html_text(v)}</td>" for v in cells) + "</tr>")
+            rows.append("<tr>" + "".join(f"<td>{md_text(v)}</td>" for v in cells) + "</tr>")
             sentences.append(f"- {claim_sentence(eval_set, c, result.hardware.gpu_class)}")
     if rows:
         head = "".join(

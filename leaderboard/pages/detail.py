@@ -11,6 +11,7 @@ import pandas as pd
 
 from core.records import ThroughputResult
 from core.store import Store
+from core.untrusted import clean
 from leaderboard.audit_view import audit_markdown
 from leaderboard.data import Loaded
 from leaderboard.detail import EMPTY_DETAIL, DetailView, claims_markdown, detail_choices, detail_view
@@ -203,12 +204,17 @@ class DetailPage:
         }
 
     def preview(self, request_id: str | None, eval_set: str | None) -> pd.DataFrame | None:
-        """The first predictions of one eval set, or a line saying there are none."""
+        """The first predictions of one eval set, or a line saying there are none. A model's transcript can hold
+        anything: every text cell is cleaned (`core.untrusted.clean`: bidi overrides and other invisible format
+        characters shown as U+FFFD); the dataframe shows `str` cells as text, so no escaping is needed."""
         if not request_id or not eval_set:
             return None
         try:
             rows = self.store.predictions(request_id, eval_set, limit=PREVIEW_ROWS)
         except (FileNotFoundError, KeyError, ValueError):
-            return pd.DataFrame({"": [f"No stored predictions for {eval_set}."]})
+            return pd.DataFrame({"": [f"No stored predictions for {clean(eval_set)}."]})
         frame = pd.DataFrame([r.to_dict() for r in rows[:PREVIEW_ROWS]])
+        for column in ("id", "reference", "prediction"):
+            if column in frame:
+                frame[column] = frame[column].map(clean)
         return frame.round({"duration_s": 3, "time_s": 3})  # milliseconds; more digits only wrap the narrow columns

@@ -16,6 +16,7 @@ from leaderboard.audit_view import audit_markdown
 from tests.core.test_audit_records import make_audit
 from tests.leaderboard.factories import finish_in_store, make_result
 from tests.leaderboard.test_app import make_env
+from tests.markdown_render import shown_text
 
 NOW = datetime(2026, 11, 28, 7, tzinfo=UTC)
 
@@ -69,7 +70,8 @@ def test_the_detail_page_button_requests_an_audit_and_shows_it(tmp_path: Path, m
     assert "Not audited yet" in page[detail.audit]
     outputs = _callback(app, "on_audit_request")("r1", None)
     assert "✅ Audit requested" in outputs[detail.audit_result]
-    assert "requested by `dev`" in outputs[detail.audit] and "`audit_requested` by `dev`" in outputs[detail.audit]
+    shown = shown_text(outputs[detail.audit])
+    assert "requested by dev" in shown and "audit_requested by dev" in shown
     assert store.snapshot().log[-1].event == "audit_requested"
 
 

@@ -259,7 +259,7 @@ def test_status_lists_running_jobs_with_log_links_escaped_and_no_secret_anywhere
     (row,) = rig.dispatcher.status().running
     assert row.url.startswith("https://huggingface.co/jobs/leaderboard-org/") and row.stage == "RUNNING"
     text = jobs_markdown(rig.dispatcher.status())
-    assert "org/my\\_model\\_v2" in text and row.url in text and "**0.02 GPU hours**, $0.02" in text
+    assert "org/my&#95;model&#95;v2" in text and row.url in text and "**0.02 GPU hours**, $0.02" in text
     for shown in (text, caplog.text, str(rig.dispatcher.status())):
         assert TOKEN not in shown and SIGNING_KEY not in shown
 
@@ -347,7 +347,7 @@ def test_a_requested_audit_runs_as_an_audit_job_once_no_evaluation_waits_or_runs
     rig.step(120)
     assert len(_audit_jobs(rig)) == 1 and rig.dispatcher.status().audits == "an audit Job is running"
     text = jobs_markdown(rig.dispatcher.status())
-    assert "- audit of **org/model\\-1** (request `req-0001`): running" in text
+    assert "- audit of **org/model-1** (request `req-0001`): running" in text
     rig.step(1800)  # the audit Job completed and recorded its audit, which closes the request
     log = rig.store.snapshot().log
     assert rig.workers.audited["req-0001"] == 1 and log[-1].event in ("audit_passed", "audit_failed")
@@ -415,6 +415,6 @@ def test_build_app_in_jobs_mode_shows_the_running_jobs_on_the_queue_page(
     (row,) = rig.dispatcher.status().running
     text = queue.render()[queue.jobs]
     assert "Running Jobs: 1:" in text and f"[Job {row.job_id} and its logs]({row.url})" in text
-    assert "org/my\\_model\\_v2" in text and "weekly budget of 300 GPU hours" in text
+    assert "org/my&#95;model&#95;v2" in text and "weekly budget of 300 GPU hours" in text
     (about,) = [b for b in built.ui.demo.blocks.values() if getattr(b, "elem_id", None) == "about"]
     assert "Hugging Face Jobs (a10g-small), at most 2 at once" in about.value

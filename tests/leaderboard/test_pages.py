@@ -70,7 +70,7 @@ def test_detail_view_shows_every_number() -> None:
         },
         max_rtf=1.0,
     )
-    assert r"[org/model\_x](https://huggingface.co/org/model_x)" in view.header and "Rank #1" in view.header
+    assert "[org/model&#95;x](https://huggingface.co/org/model_x)" in view.header and "Rank #1" in view.header
     assert "Average WER 8.67%" in view.header and "meets" in view.header
     frame = view.datasets
     assert list(frame["Eval set"]) == ["ami", "librispeech"]
@@ -100,7 +100,7 @@ def test_detail_shows_what_the_evaluation_cost_when_recorded() -> None:
     assert "5,400 s (1.50 GPU hours)" in text and "$1.50" in text and "$1.00/h), listed on 2026-11-27" in text
     space = result.replace(compute=Compute(flavor=None, gpu_seconds=60.0))
     text = detail_view(space, board.entries[0], None, {}, max_rtf=1.0).measurement
-    assert "the Space&#x27;s own GPU" in text and "not known (no listed price)" in text
+    assert "the Space&#39;s own GPU" in text and "not known (no listed price)" in text
     plain = detail_view(result.replace(compute=None), board.entries[0], None, {}, max_rtf=1.0).measurement
     assert "Compute and cost" not in plain
 

@@ -358,7 +358,7 @@ class Ui:
         would cost gradio a component rebuild)."""
         loaded = self.ctx.source.get()
         board = loaded.board
-        update = dict(loaded.cached("load", lambda: self._default_page(loaded)))
+        update = fresh_updates(loaded.cached("load", lambda: self._default_page(loaded)))
         if (board.licenses, board.families) != self.board.built_choices:
             update[self.board.licenses] = gr.update(choices=board.licenses, value=[])
             update[self.board.families] = gr.update(choices=board.families, value=[])
@@ -383,6 +383,13 @@ class Ui:
         update[self.tabs] = gr.Tabs(selected=tab)
         update.update(self.on_tab(tab or BOARD_TAB, "", detail_id))
         return update
+
+
+def fresh_updates(update: Update) -> Update:
+    """A copy of a memoized answer that gradio may consume: gradio pops `value` out of every property update
+    (`gr.update(...)`, a dict) it sends, so a memoized one would reach the next visitor without its value (the
+    empty board's "No results yet" reached only the first visitor). Values that are not updates are shared."""
+    return {k: dict(v) if isinstance(v, dict) and v.get("__type__") == "update" else v for k, v in update.items()}
 
 
 def build_demo(ctx: AppContext) -> gr.Blocks:

@@ -159,3 +159,15 @@ def test_board_callbacks_return_only_their_outputs(ui: Any) -> None:
 def test_in_space_mode_the_queue_has_no_jobs_section(ui: Any) -> None:
     assert ui.ctx.dispatch_status is None and not ui.queue.jobs.visible
     assert ui.queue.render()[ui.queue.jobs] == ""
+
+
+def test_every_visitor_of_an_empty_board_reads_no_results_yet(ui: Any) -> None:
+    """Issue 25 item 1: gradio pops `value` out of each property update it sends, so the memoized page-load answer
+    reached the second visitor without the empty board's message (an empty box under the filters)."""
+    from gradio.blocks import postprocess_update_dict
+
+    for visitor in range(3):
+        update = ui.on_load()
+        empty = update[ui.board.empty]
+        assert "No results yet" in empty["value"] and empty["visible"] is True, f"visitor {visitor + 1}: {empty}"
+        postprocess_update_dict(ui.board.empty, empty, postprocess=False)  # what gradio does with the answer

@@ -1,18 +1,22 @@
-"""Fifty visitors at once: latency of the page load and of a filter change on a real `python app.py`.
+"""Fifty visitors at once: latency of the page itself, its load event and filter changes on a real `python app.py`.
 
-    python bench/load.py [--clients 50] [--rounds 3] [--entries 40] [--url http://127.0.0.1:7860/]
+    python bench/load.py [--clients 50] [--rounds 3] [--entries 1000] [--store DIR] [--same-filter] [--url URL]
 
 Without `--url` it starts `python app.py` on a free port, on a temporary local store holding `--entries`
 SYNTHETIC signed results (made up here, never written anywhere else, ids say `bench-`), with the scheduler
-off. Then `--clients` threads each run `--rounds` times: a visit (one gradio session): the page-load event
-(`on_load`, what every visit runs) and one filter change (`on_filters`), sent as the browser sends them: an
-event that skips gradio's queue (the page's reads, `leaderboard.pages.serving.READ_ONLY`) is one POST to
-`/gradio_api/run/predict`; a queued one joins `/gradio_api/queue/join` and waits on the `/gradio_api/queue/data`
-event stream. Each latency runs from the first request to the result. Prints p50/p95 per event; the last line is
-`load: clients=<n> calls=<n> errors=<n> on_load_p50_s=<x> on_load_p95_s=<x> filter_p50_s=<x> filter_p95_s=<x>`.
+off. Then `--clients` threads each run `--rounds` times: a visit (one gradio session): the page's HTML
+(`GET /`, what a browser fetches first), the page-load event (`on_load`, what every visit runs) and one filter
+change (`on_filters`), sent as the browser sends them: an event that skips gradio's queue (the page's reads,
+`leaderboard.pages.serving.READ_ONLY`) is one POST to `/gradio_api/run/predict`; a queued one joins
+`/gradio_api/queue/join` and waits on the `/gradio_api/queue/data` event stream. Each visit's filters differ
+(`varied_filters`: search terms, precisions, families, parameter ranges, toggles, sorts and columns, drawn from a
+seeded generator, so most are new to the app's caches); `--same-filter` sends one fixed filter instead (the old
+bench). Each latency runs from the first request to the result. Prints p50/p95 per event; the last line is
+`load: clients=<n> calls=<n> errors=<n> page_p95_s=<x> on_load_p50_s=<x> on_load_p95_s=<x> filter_p50_s=<x>
+filter_p95_s=<x> p95_s=<x>` (one line; `p95_s` is the worst event's).
 
 `measure(url, clients, rounds)` and `serve_app(...)` are importable (the reliability bench runs them).
-Target (issue 10): p95 under 1 s for 50 clients on loopback.
+Target (issue 26): p95 under 1 s for 50 clients on loopback at 1,000 results, varied filters and the page fetch.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import contextlib
 import json
 import math
 import os
+import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -48,7 +54,47 @@ ALL_COLUMNS = [c.id for c in optional_columns(["ljspeech-sample"])]  # every col
 #: One filter change as the page sends it: the table's layout (a `gr.State`, which the browser sends as null),
 #: then the controls in `BoardPage.controls()` order: search, licenses, precisions, families, params min/max, real-time only,
 #: official only, sort, columns, show flagged.
-FILTER_INPUTS: list[Any] = [None, "whisper", [], ["float32"], [], None, None, False, True, "rtf", ALL_COLUMNS, False]
+FILTER_INPUTS: list[Any] = [
+    None,
+    "whisper",
+    [],
+    ["float32"],
+    [],
+    None,
+    None,
+    False,
+    True,
+    "rtf",
+    ALL_COLUMNS,
+    False,
+    False,
+]
+SEARCHES = ("", "", "whisper", "wav2vec2", "parakeet", "moonshine", "bench-1", "bench-42", "openai/", "nvidia")
+FAMILIES = ("whisper", "wav2vec2", "parakeet", "moonshine")
+SORTS = ("avg_wer", "rtf", "latency_p90", "params", "newest", "model", "wer.ljspeech-sample")
+PRECISION_CHOICES = ((), ("float32",), ("float16",), ("bfloat16",), ("float16", "bfloat16"))
+
+
+def varied_filters(rng: random.Random) -> list[Any]:
+    """One filter change as a visitor might make it: `FILTER_INPUTS`' shape, every control drawn from `rng`."""
+    low = rng.choice((None, None, 0, 50, 100, 300))
+    high = rng.choice((None, None, 500, 1000, 2000))
+    columns = rng.sample(ALL_COLUMNS, rng.randint(1, len(ALL_COLUMNS)))
+    return [
+        None,  # the layout State: the browser sends null
+        rng.choice(SEARCHES),
+        [],
+        list(rng.choice(PRECISION_CHOICES)),
+        rng.sample(FAMILIES, rng.choice((0, 0, 1, 2))),
+        low,
+        high,
+        rng.random() < 0.3,  # real time only
+        rng.random() < 0.8,  # official only
+        rng.choice(SORTS),
+        columns,
+        rng.random() < 0.2,  # show flagged
+        rng.random() < 0.1,  # has claims
+    ]
 
 
 @dataclass(frozen=True)
@@ -134,29 +180,49 @@ def call(client: httpx.Client, base: str, endpoint: Endpoint, data: list[Any], s
     raise RuntimeError(f"event {endpoint.fn_index}: the stream closed before its result")
 
 
-def measure(url: str, clients: int = 50, rounds: int = 3) -> dict[str, EventFigures]:
-    """`clients` concurrent visitors, each loading the page and changing a filter `rounds` times."""
+def fetch_page(client: httpx.Client, base: str) -> float:
+    """The page's HTML, as a browser's first request; seconds until the whole answer arrived."""
+    start = time.perf_counter()
+    answer = client.get(base)
+    if answer.status_code != 200:
+        raise RuntimeError(f"GET / failed: HTTP {answer.status_code} {answer.text[:300]}")
+    return time.perf_counter() - start
+
+
+def measure(
+    url: str, clients: int = 50, rounds: int = 3, *, varied: bool = True, seed: int = 26
+) -> dict[str, EventFigures]:
+    """`clients` concurrent visitors, each fetching the page, loading it and changing a filter `rounds` times;
+    `varied`: each visit's filters drawn by `varied_filters` (seeded per client), else the one `FILTER_INPUTS`."""
     base = url.rstrip("/") + "/"
     with httpx.Client(timeout=CALL_TIMEOUT_S) as probe:
         events = endpoints(probe, base)
-    # An older checkout (`--repo`, for a before/after pair) has no layout State: its filters take the controls only.
     filters = events["on_filters"]
-    plan = {"on_load": (events["on_load"], []), "on_filters": (filters, FILTER_INPUTS[-filters.inputs :])}
+    plan: dict[str, Endpoint | None] = {"page": None, "on_load": events["on_load"], "on_filters": filters}
     if os.environ.get("LOAD_BENCH_FLOOR"):  # a trivial event: what gradio itself costs per call
-        plan["page_query"] = (events["page_query"], ["", "leaderboard", None])
+        plan["page_query"] = events["page_query"]
     latencies: dict[str, list[float]] = {name: [] for name in plan}
     errors = dict.fromkeys(plan, 0)
     lock = threading.Lock()
     start_line = threading.Barrier(clients)
 
-    def visitor() -> None:
+    def inputs(name: str, rng: random.Random) -> list[Any]:
+        if name == "on_filters":  # an older checkout (`--repo`) has no layout State: it takes the controls only
+            return (varied_filters(rng) if varied else FILTER_INPUTS)[-filters.inputs :]
+        return ["", "leaderboard", None] if name == "page_query" else []
+
+    def visitor(number: int) -> None:
+        rng = random.Random(seed * 1_000_003 + number)
         with httpx.Client(timeout=CALL_TIMEOUT_S) as client:
             start_line.wait()
             for _ in range(rounds):
-                session = uuid.uuid4().hex[:11]  # one visit: a page load, then a filter change
-                for name, (endpoint, data) in plan.items():
+                session = uuid.uuid4().hex[:11]  # one visit: the page, its load event, then a filter change
+                for name, endpoint in plan.items():
                     try:
-                        seconds = call(client, base, endpoint, data, session)
+                        if endpoint is None:
+                            seconds = fetch_page(client, base)
+                        else:
+                            seconds = call(client, base, endpoint, inputs(name, rng), session)
                     except Exception as exc:
                         with lock:
                             errors[name] += 1
@@ -165,7 +231,7 @@ def measure(url: str, clients: int = 50, rounds: int = 3) -> dict[str, EventFigu
                     with lock:
                         latencies[name].append(seconds)
 
-    threads = [threading.Thread(target=visitor) for _ in range(clients)]
+    threads = [threading.Thread(target=visitor, args=(n,)) for n in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -227,11 +293,12 @@ def report(results: dict[str, EventFigures], clients: int) -> str:
     lines = [f"{'event':<12} {'calls':>6} {'errors':>6} {'p50 s':>8} {'p95 s':>8} {'max s':>8}"]
     for f in results.values():
         lines.append(f"{f.event:<12} {f.calls:>6} {f.errors:>6} {f.p50_s:>8.3f} {f.p95_s:>8.3f} {f.max_s:>8.3f}")
-    load, flt = results["on_load"], results["on_filters"]
+    page, load, flt = results["page"], results["on_load"], results["on_filters"]
     lines.append(
-        f"load: clients={clients} calls={load.calls + flt.calls} errors={load.errors + flt.errors} "
+        f"load: clients={clients} calls={sum(f.calls for f in results.values())} "
+        f"errors={sum(f.errors for f in results.values())} page_p95_s={page.p95_s:.3f} "
         f"on_load_p50_s={load.p50_s:.3f} on_load_p95_s={load.p95_s:.3f} "
-        f"filter_p50_s={flt.p50_s:.3f} filter_p95_s={flt.p95_s:.3f}"
+        f"filter_p50_s={flt.p50_s:.3f} filter_p95_s={flt.p95_s:.3f} p95_s={max(f.p95_s for f in results.values()):.3f}"
     )
     return "\n".join(lines)
 
@@ -240,19 +307,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--entries", type=int, default=40, help="synthetic results in the temporary store")
+    parser.add_argument("--entries", type=int, default=1000, help="synthetic results in the temporary store")
+    parser.add_argument("--same-filter", action="store_true", help="one fixed filter change (the old bench)")
     parser.add_argument("--url", help="measure a running app instead of starting one")
+    parser.add_argument("--store", type=Path, help="a store made by an earlier run to copy (else --entries are made)")
     parser.add_argument("--repo", type=Path, default=REPO_ROOT, help="the checkout whose app.py to start")
     args = parser.parse_args(argv)
     if args.url:
-        results = measure(args.url, args.clients, args.rounds)
+        results = measure(args.url, args.clients, args.rounds, varied=not args.same_filter)
     else:
         with tempfile.TemporaryDirectory(prefix="load-bench-") as tmp:
             root = Path(tmp)
-            populate(root / "store", args.entries)
+            if args.store:
+                shutil.copytree(args.store, root / "store")
+            else:
+                populate(root / "store", args.entries)
             with serve_app(root / "store", root / "models", repo=args.repo) as url:
-                measure(url, clients=2, rounds=1)  # warm-up: first imports and first renders
-                results = measure(url, args.clients, args.rounds)
+                measure(url, clients=2, rounds=1, seed=0)  # warm-up: first imports and first renders
+                results = measure(url, args.clients, args.rounds, varied=not args.same_filter)
     print(report(results, args.clients))
     worst = max(f.p95_s for f in results.values())
     return 0 if worst < TARGET_P95_S and not any(f.errors for f in results.values()) else 1

@@ -20,6 +20,7 @@ STATUS_EVENTS: dict[str, Status] = {
     "submitted": Status.PENDING,
     "claimed": Status.RUNNING,
     "lease_expired": Status.PENDING,
+    "released": Status.PENDING,  # a clean stop handed it back; its detail says the attempts left counted
     "finished": Status.FINISHED,
     "failed": Status.FAILED,
 }
@@ -50,6 +51,8 @@ def replay(log: Iterable[LogEntry]) -> dict[str, Replayed]:
         lease = None
         if entry.event == "claimed":
             attempts = int(entry.detail.get("attempt", attempts + 1))
+        elif entry.event == "released":
+            attempts = int(entry.detail.get("attempts", attempts))
             lease = Lease(worker=entry.actor, expires_at=str(entry.detail.get("lease_expires_at", entry.at)))
         error = str(entry.detail.get("error")) if entry.event == "failed" else None
         states[entry.request_id] = Replayed(
@@ -79,6 +82,25 @@ def disagreements(requests: Mapping[str, Request], log: Sequence[LogEntry]) -> l
                 f"request {request_id} is {stored.status} after {stored.attempts} attempt(s), but its log "
                 f"({', '.join(logged.events)}) says {logged.status} after {logged.attempts}"
             )
+        elif logged.submitted is not None:
+            problems += [f"request {request_id}: {text}" for text in _submission_differs(stored, logged.submitted)]
+    return problems
+
+
+def _submission_differs(stored: Request, submitted: LogEntry) -> list[str]:
+    """What a stored request says about its submission that its `submitted` event does not: the model, revision
+    or precision to evaluate (an edit would have the board sign another model's numbers under this entry), or a
+    `submitted_at` moved to jump the queue."""
+    detail, problems = submitted.detail, []
+    for name in ("model_id", "revision", "precision"):
+        if name in detail and str(detail[name]) != getattr(stored, name):
+            problems.append(f"{name} is {getattr(stored, name)!r} but its submitted event says {detail[name]!r}")
+    logged_at = detail.get("submitted_at")
+    if logged_at is not None and str(logged_at) != stored.submitted_at:
+        problems.append(
+            f"submitted_at is {stored.submitted_at} but its submitted event says {logged_at}: its place in the "
+            "queue was moved"
+        )
     return problems
 
 
@@ -90,6 +112,7 @@ def submission_detail(request: Request) -> dict[str, object]:
         "requested_revision": request.requested_revision,
         "precision": request.precision,
         "throughput": request.throughput,
+        "submitted_at": request.submitted_at,  # the queue's order key, so a moved one is caught by `verify`
     }
     if request.model is not None:
         detail["model"] = request.model.to_dict()
@@ -135,7 +158,7 @@ def recovered_request(replayed: Replayed) -> Request | None:
         requested_revision=str(detail.get("requested_revision", detail.get("revision", ""))),
         precision=str(detail.get("precision", "")),
         submitter=submitted.actor,
-        submitted_at=submitted.at,
+        submitted_at=str(detail.get("submitted_at", submitted.at)),
         status=replayed.status,
         attempts=replayed.attempts,
         lease=replayed.lease if replayed.status is Status.RUNNING else None,

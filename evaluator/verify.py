@@ -66,7 +66,7 @@ from typing import Any, TextIO, TypeVar
 
 from core import layout
 from core.audits import AUDIT_EVENTS
-from core.dataset_card import CARD_FILE, claims_shard, parse_front_matter, table_row
+from core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE, audits_table, claims_shard, parse_front_matter, table_row
 from core.eventlog import verify_chain
 from core.records import (
     HUB_REPO_ID,
@@ -90,6 +90,7 @@ from core.signing import (
     verify_audit,
     verify_result,
 )
+from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 from evaluator.metrics import aggregate, get_normalizer, score_eval_set
 from evaluator.verify_requests import check_requests, has_state
 
@@ -138,6 +139,7 @@ class Located:
     log: Path | None = None
     card: Path | None = None
     tables: list[Path] = field(default_factory=list)
+    results_root: Path | None = None  # the results repo folder (its `audits.csv`, `throughput.csv`)
     claims: list[Path] = field(default_factory=list)  # `claims/<xx>.csv` (read by --deep and for folders only)
     audits: list[Path] = field(default_factory=list)
     audit_shards: list[Path] = field(default_factory=list)
@@ -264,6 +266,7 @@ def _repo_located(root: Path, results_root: Path, log: Path | None) -> Located:
         log=log,
         card=_existing(results_root / CARD_FILE),
         tables=_table_files(results_root),
+        results_root=results_root,
         claims=sorted((results_root / layout.CLAIMS_DIR).glob("*.csv")),
         audits=_repo_audits(results_root),
         audit_shards=sorted((results_root / layout.AUDIT_RECORDS_DIR).glob("*.jsonl")),
@@ -741,7 +744,9 @@ def check_audit_lines(shards: list[Path], public_key: str, root: Path, report: R
             if home != shard.stem:
                 report.problems.append(Problem(where, f"holds an audit of {record.request_id}, whose shard is {home}"))
             if not verify_audit(record, public_key):
-                report.problems.append(Problem(where, "audit signature does not verify (unsigned, changed or another key)"))
+                report.problems.append(
+                    Problem(where, "audit signature does not verify (unsigned, changed or another key)")
+                )
             hashes[audit_hash(record)] = where
     return hashes
 
@@ -851,6 +856,7 @@ def verify(located: Located, public_key: str | None) -> Report:
     has_entries = located.records_shards or any(f.expected_id is not None for f in located.results)
     if not located.tables and has_entries:
         report.problems.append(Problem(layout.TABLE_DIR, "is missing: the results repo must carry the table"))
+    entries: list[LogEntry] | None = None
     if located.log is not None:
         if located.log.is_dir() and has_state(located.log.parent):
             entries = check_requests_repo(located.log.parent, located.root, report)
@@ -858,7 +864,78 @@ def verify(located: Located, public_key: str | None) -> Report:
             entries = check_log(located.log, located.root, report)
         check_audit_events(entries, audit_hashes, _rel(located.log, located.root), report)
         check_throughput_events(entries, throughput_hashes, _rel(located.log, located.root), report)
+        check_finished_events(entries, results, _rel(located.log, located.root), report)
+    check_derived_tables(located, entries, report)
     return report
+
+
+def check_finished_events(entries: list[LogEntry], results: dict[str, Result], where: str, report: Report) -> None:
+    """The figures a `finished` event states (what the Log page and anyone reading the log see) are the signed
+    record's: an event edited with the chain recomputed is caught here, by the signature it contradicts."""
+    for entry in entries:
+        result = results.get(entry.request_id)
+        if entry.event != "finished" or result is None or "avg_wer" not in entry.detail:
+            continue
+        stated = {k: entry.detail.get(k) for k in ("avg_wer", "rtf", "official", "gpu_class") if k in entry.detail}
+        signed = {
+            "avg_wer": result.aggregate.avg_wer,
+            "rtf": result.aggregate.rtf,
+            "official": result.official,
+            "gpu_class": result.hardware.gpu_class,
+        }
+        differing = sorted(k for k, v in stated.items() if not _same_value(v, signed[k]))
+        if differing:
+            report.problems.append(
+                Problem(
+                    f"{where} seq {entry.seq}",
+                    f"finished event of {entry.request_id} states {', '.join(differing)} unlike its signed record",
+                )
+            )
+
+
+def _same_value(stated: object, signed: object) -> bool:
+    if isinstance(signed, float) and isinstance(stated, int | float) and not isinstance(stated, bool):
+        return math.isclose(float(stated), signed, rel_tol=1e-9, abs_tol=1e-12)
+    return stated == signed
+
+
+def check_derived_tables(located: Located, entries: list[LogEntry] | None, report: Report) -> None:
+    """`audits.csv` and `throughput.csv` (the card's `audits` and `throughput` configs) are exactly what the
+    store renders from the signed records (the audits the log vouches for, when the log is there)."""
+    if located.results_root is None:
+        return
+    audits_csv = located.results_root / AUDITS_TABLE_FILE
+    throughput_csv = located.results_root / THROUGHPUT_TABLE_FILE
+    if audits_csv.is_file():
+        records = _audit_records(located)
+        if entries is not None:
+            vouched = {e.detail.get("audit_sha256") for e in entries if e.event in AUDIT_EVENTS}
+            records = [r for r in records if audit_hash(r) in vouched]
+        if audits_csv.read_bytes() != audits_table(records).encode("utf-8"):
+            report.problems.append(Problem(_rel(audits_csv, located.root), "does not repeat the signed audit records"))
+    if throughput_csv.is_file():
+        throughput = [
+            r for _, r in _shard_records(located.throughput_shards, located.root, Report(), ThroughputResult, "")
+        ]
+        if throughput_csv.read_bytes() != throughput_table(throughput).encode("utf-8"):
+            report.problems.append(
+                Problem(_rel(throughput_csv, located.root), "does not repeat the signed throughput records")
+            )
+
+
+def _audit_records(located: Located) -> list[AuditRecord]:
+    """Every readable audit record: the shards' lines, else the per-record files (problems are reported elsewhere)."""
+    found: dict[tuple[str, str], AuditRecord] = {}
+    for shard in located.audit_shards:
+        for _, line in _shard_lines(shard, located.root):
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                record = AuditRecord.from_json(line)
+                found.setdefault((record.request_id, record.audit_id), record)
+    for path in located.audits:
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            record = AuditRecord.from_json(path.read_bytes())
+            found.setdefault((record.request_id, record.audit_id), record)
+    return list(found.values())
 
 
 def check_requests_repo(folder: Path, root: Path, report: Report) -> list[LogEntry]:

@@ -40,6 +40,7 @@ from core.audits import AUDIT_EVENTS
 from core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE
 from core.store.base import StoreError
 from core.store.hub_http import HubCaller, RetryPolicy
+from core.throughput_table import THROUGHPUT_TABLE_FILE
 
 REPO_TYPE = "dataset"
 #: Downloads in flight at once (what `snapshot_download` uses by default).
@@ -164,8 +165,8 @@ def fetch_results(repo_id: str, folder: Path, log: Path | None, retry: RetryPoli
     tables = repo.listing(layout.TABLE_DIR, ".csv") or [layout.LEGACY_TABLE_FILE]
     audit_shards = repo.listing(layout.AUDIT_RECORDS_DIR)
     per_record = not audit_shards  # a board written before the audit-records shards
-    listed = [AUDITS_TABLE_FILE] if per_record and log is None else []
-    repo.download([CARD_FILE, *tables, *shards, *audit_shards, *listed])
+    derived = [AUDITS_TABLE_FILE, THROUGHPUT_TABLE_FILE]  # the card's `audits` and `throughput` configs
+    repo.download([CARD_FILE, *tables, *shards, *audit_shards, *derived])
     if per_record:
         repo.download(audits_named_by_log(log) if log is not None else audits_listed(folder / AUDITS_TABLE_FILE))
     return repo

@@ -151,6 +151,22 @@ def _tolerances(audit: AuditConfig) -> str:
     return f"±{audit.rtf_tolerance:.0%} by default" + (f", {by_class}" if by_class else "")
 
 
+def _verify_snippet(verify_target: str, public_key: str | None) -> str:
+    """How to verify, with the board's key pinned: given here, outside the datasets it checks (issue 26)."""
+    pin = f" --public-key {public_key}" if public_key else ""
+    return f"""To check every signature and the log's hash chain yourself (add `--deep` to also check every predictions
+file's sha256 against its signed result, downloading them all):
+
+```bash
+python -m evaluator verify {verify_target}{pin}
+```
+
+The key is given here, outside the datasets, on purpose: whoever can write a dataset can re-sign everything with
+a key of their own and put it in the dataset's card. Without `--public-key` the check uses the card's key and
+says only that the data are self-consistent (exit 4).
+"""
+
+
 def about_markdown(
     config: LeaderboardConfig, results_location: str, requests_location: str, *, public_key: str | None
 ) -> str:
@@ -159,7 +175,6 @@ def about_markdown(
     rules = config.rules
     sets = ", ".join(f"`{e.name}`" for e in config.eval_sets)
     load_results, verify_target = _reading_snippets(config, results_location, requests_location)
-    pin = f" --public-key {public_key}" if public_key else ""
     return f"""
 ## What this leaderboard measures
 
@@ -215,17 +230,7 @@ Results live in `{results_location}`, requests and the log in `{requests_locatio
 
 {load_results}
 
-To check every signature and the log's hash chain yourself (add `--deep` to also check every predictions
-file's sha256 against its signed result, downloading them all):
-
-```bash
-python -m evaluator verify {verify_target}{pin}
-```
-
-The key is given here, outside the datasets, on purpose: whoever can write a dataset can re-sign everything with
-a key of their own and put it in the dataset's card. Without `--public-key` the check uses the card's key and
-says only that the data are self-consistent (exit 4).
-
+{_verify_snippet(verify_target, public_key)}
 ## Reproducing an entry
 
 Each result's `reproduce` field (shown on the Model detail tab) is the exact command, for example:

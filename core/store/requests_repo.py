@@ -81,9 +81,15 @@ class QueueEntry(Record):
         )
 
     def applied_to(self, submitted: Request) -> Request:
-        """The request as it is now: what was submitted, with this entry's status, attempts, lease and so on."""
+        """The request as it is now: what was submitted, with this entry's place, status, attempts, lease and so on
+        (the queue is what orders it, so the request shows the queue's `submitted_at`)."""
         return submitted.replace(
-            status=self.status, attempts=self.attempts, lease=self.lease, progress=self.progress, error=self.error
+            submitted_at=self.submitted_at,
+            status=self.status,
+            attempts=self.attempts,
+            lease=self.lease,
+            progress=self.progress,
+            error=self.error,
         )
 
 

@@ -359,5 +359,62 @@ def test_a_hostile_id_in_a_store_line_is_read_around_never_a_path(tmp_path: Path
         assert snap.damaged
     claimed = fresh.claim("w", 600, 3)
     assert claimed is not None and claimed.request_id == "req-0003"  # the queue goes on
-    code, out = _verify(fresh)
-    assert "Traceback" not in out
+    assert "Traceback" not in _verify(fresh)[1]
+
+
+def _rechained(store: LocalStore, change) -> None:
+    """Rewrite the whole log with `change(entry) -> detail` applied and every hash recomputed (a careful forger)."""
+    from core.eventlog import next_entry
+    from core.records import LogEntry
+
+    chunks = sorted((store.requests_root / layout.LOG_DIR).glob("*.jsonl"))
+    entries = [LogEntry.from_dict(json.loads(x)) for path in chunks for x in path.read_text().splitlines()]
+    previous = None
+    rebuilt = []
+    for entry in entries:
+        previous = next_entry(
+            previous,
+            request_id=entry.request_id,
+            event=entry.event,
+            actor=entry.actor,
+            detail=change(entry),
+            at=entry.at,
+        )
+        rebuilt.append(previous)
+    for path in chunks:
+        path.unlink()
+    size = json.loads((store.requests_root / layout.STATE_FILE).read_text())["log_chunk"]
+    for index in range(0, len(rebuilt), size):
+        lines = "".join(json.dumps(e.to_dict(), separators=(",", ":")) + "\n" for e in rebuilt[index : index + size])
+        (store.requests_root / layout.log_chunk_path(index // size)).write_text(lines)
+    state_path = store.requests_root / layout.STATE_FILE
+    state = json.loads(state_path.read_text())
+    state.pop("log_chunks")  # digests of the forged chunks would give it away to the store, not to `verify`
+    state_path.write_text(json.dumps(state))
+
+
+def test_a_finished_events_figures_edited_with_the_chain_recomputed_fail_verify(tmp_path: Path) -> None:
+    """Issue 26 item 3: the log's figures are compared with the signed records they summarise."""
+    store = _board(tmp_path)
+    _rechained(
+        store,
+        lambda e: {**e.detail, "avg_wer": 0.001} if e.event == "finished" and e.request_id == "req-0001" else e.detail,
+    )
+    code, out = _verify(store)
+    assert code == 1 and "finished event of req-0001 states avg_wer unlike its signed record" in out
+    assert "hash chain breaks" not in out
+
+
+def test_a_queue_jump_or_another_model_in_an_open_shard_fails_verify(tmp_path: Path) -> None:
+    """Issue 26 item 3: the queue's order key and what an open request will evaluate are those its `submitted`
+    event recorded (an edit would have the board sign another model's numbers under this entry)."""
+    store = _board(tmp_path)  # req-0003 pending
+    state_path = store.requests_root / layout.STATE_FILE
+    state = json.loads(state_path.read_text())
+    state["queue"][0]["submitted_at"] = "2000-01-01T00:00:00Z"
+    state_path.write_text(json.dumps(state))
+    opened = store.requests_root / layout.open_path(layout.shard("req-0003"))
+    opened.write_text(opened.read_text().replace('"model_id":"org/model-3"', '"model_id":"mallory/other"'))
+    code, out = _verify(store)
+    assert code == 1 and "request req-0003: submitted_at is 2000-01-01T00:00:00Z but its submitted event says" in out
+    assert "request req-0003: model_id is 'mallory/other' but its submitted event says 'org/model-3'" in out

@@ -32,7 +32,15 @@ def config(tmp_path: Path):
 def _all_fields_filled(value: object, path: str = "result") -> None:
     if dataclasses.is_dataclass(value):
         for field in dataclasses.fields(value):
-            skipped = {"signature", "gpu_name", "gpu_memory_bytes", "driver_version", "cuda_version", "compute", "claims"}
+            skipped = {
+                "signature",
+                "gpu_name",
+                "gpu_memory_bytes",
+                "driver_version",
+                "cuda_version",
+                "compute",
+                "claims",
+            }
             if field.name in skipped:
                 continue  # filled by signing / only on a GPU / by a Job (`core.compute`) / when a repo claims (R15)
             _all_fields_filled(getattr(value, field.name), f"{path}.{field.name}")

@@ -44,6 +44,7 @@ from core.signing import (
 )
 from core.store.render import render_repos
 from core.store.repo_files import audit_files, table_header
+from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 from evaluator import verify
 from tests.core.store_contract import ROWS, make_request, make_result
 from tests.core.test_audit_records import make_audit
@@ -108,6 +109,8 @@ def _extras(ids: list[str], log: _Log, private: str, audit_shards: bool = True) 
         log.add(request_id, THROUGHPUT_PUBLISHED, {"throughput_sha256": throughput_hash(record)})
     for name, text in lines.items():
         files[layout.throughput_records_path(name)] = text.encode()
+    records = [ThroughputResult.from_json(x) for text in lines.values() for x in text.splitlines()]
+    files[THROUGHPUT_TABLE_FILE] = throughput_table(records).encode()
     audits = []
     for n, request_id in enumerate(ids[-N_AUDITS:]):
         audit = sign_audit(make_audit(request_id=request_id, audit_id=f"20261128T06000{n}Z-0123abcd"), private)
@@ -197,7 +200,7 @@ def test_default_verify_costs_shards_and_chunks_not_results(hub: HubEmulator) ->
     # two heads, five folder listings (records/, throughput-records/, leaderboard/, audit-records/, log/), the
     # card, then one GET per shard of the records, the table and the audits, and per log chunk: nothing per result.
     shards = board.shards + board.tables + board.throughput_shards + board.audit_shards
-    expected = 2 + 5 + 1 + shards + board.chunks
+    expected = 2 + 5 + 1 + 2 + shards + board.chunks  # + audits.csv and throughput.csv, the derived configs
     assert repo_requests(hub) == expected, hub.calls
     assert hub.count("resolve-head") == 0 and board.chunks > 1
     assert _downloaded(hub, layout.RESULTS_DIR) == _downloaded(hub, layout.PREDICTIONS_DIR) == 0
@@ -276,7 +279,7 @@ def test_default_without_the_requests_repo_reads_the_audit_shards(hub: HubEmulat
     code, out = run([RESULTS])
     assert code == verify.EXIT_OK and f"{N_AUDITS} audit record(s)" in out and ", no log" in out, out
     shards = board.shards + board.tables + board.throughput_shards + board.audit_shards
-    assert repo_requests(hub) == 1 + 4 + 1 + shards
+    assert repo_requests(hub) == 1 + 4 + 1 + 2 + shards
 
 
 def test_a_board_from_before_the_audit_shards_reads_each_audit_record(hub: HubEmulator) -> None:
@@ -285,7 +288,7 @@ def test_a_board_from_before_the_audit_shards_reads_each_audit_record(hub: HubEm
     code, out = run([RESULTS])  # no log: audits.csv names the records
     assert code == verify.EXIT_OK and f"{N_AUDITS} audit record(s)" in out, out
     shards = board.shards + board.tables + board.throughput_shards
-    assert repo_requests(hub) == 1 + 4 + 1 + 1 + shards + board.audits
+    assert repo_requests(hub) == 1 + 4 + 1 + 2 + shards + board.audits
     code, out = run([RESULTS, "--requests-repo", REQUESTS])  # with the log: the records its events name
     assert code == verify.EXIT_OK and f"{N_AUDITS} audit record(s)" in out, out
 
@@ -351,6 +354,8 @@ def test_a_repo_re_signed_with_a_key_of_its_own_is_only_self_consistent_unless_t
     forger_private, forger_public = generate_keypair()
     files = hub.files(RESULTS)
     forged: dict[str, bytes] = {}
+    all_audits: list[AuditRecord] = []
+    all_throughput: list[ThroughputResult] = []
     for path, data in files.items():
         if path.startswith(f"{layout.RECORDS_DIR}/"):
             lines = [Result.from_json(line) for line in data.decode().splitlines()]
@@ -365,12 +370,16 @@ def test_a_repo_re_signed_with_a_key_of_its_own_is_only_self_consistent_unless_t
                 for x in data.decode().splitlines()
             ]
             forged[path] = "".join(_line(r) for r in lines).encode()
+            all_throughput += lines
         elif path.startswith(f"{layout.AUDIT_RECORDS_DIR}/"):
             audits = [
                 sign_audit(AuditRecord.from_json(x).replace(signature=None), forger_private)
                 for x in data.decode().splitlines()
             ]
             forged[path] = "".join(_line(a) for a in audits).encode()  # type: ignore[arg-type]
+            all_audits += audits
+    forged[AUDITS_TABLE_FILE] = audits_table(all_audits).encode()  # and the derived configs repeat them
+    forged[THROUGHPUT_TABLE_FILE] = throughput_table(all_throughput).encode()
     card = files[CARD_FILE].decode().replace(KEYS[1], forger_public)
     hub.push(RESULTS, {**forged, CARD_FILE: card.encode()})
     code, out = run([RESULTS], pinned=False)
@@ -378,3 +387,17 @@ def test_a_repo_re_signed_with_a_key_of_its_own_is_only_self_consistent_unless_t
     code, out = run([RESULTS])
     assert code == verify.EXIT_ALTERED and "signature does not verify" in out
     assert len(board.ids) == 20
+
+
+def test_the_derived_configs_must_repeat_the_signed_records(hub: HubEmulator) -> None:
+    """Issue 26 item 3: `audits.csv` and `throughput.csv` are what `load_dataset(repo, "audits")` and
+    `load_dataset(repo, "throughput")` serve; a damaged or forged one fails the default check."""
+    seed(hub, n=20)
+    code, out = run([RESULTS])
+    assert code == verify.EXIT_OK, out
+    _edit(hub, RESULTS, AUDITS_TABLE_FILE, lambda text: text.replace(",False,", ",True,", 1))
+    code, out = run([RESULTS])
+    assert code == verify.EXIT_ALTERED and f"FAIL results/{AUDITS_TABLE_FILE}: does not repeat" in out
+    hub.push(RESULTS, {THROUGHPUT_TABLE_FILE: b"model_id,rtfx\norg/x,4477.3\n"})
+    code, out = run([RESULTS])
+    assert f"FAIL results/{THROUGHPUT_TABLE_FILE}: does not repeat the signed throughput records" in out

@@ -132,10 +132,23 @@ def profile_timed_work(model: str, data: Path, device: str, precision: str) -> T
     return TimedWork(
         timed_s=_cumulative(stats, Transcriber.transcribe_batch),
         forward_s=sum(_cumulative(stats, forward) for forward in forwards),
-        logits_s=_cumulative(stats, LogitsProcessorList.__call__),
+        logits_s=sum(_cumulative(stats, cls.__call__) for cls in _processor_lists()),
         features_s=_cumulative(stats, recipe.inputs),
         text_s=_cumulative(stats, getattr(recipe, "texts", None)),
     )
+
+
+def _processor_lists() -> set[type[LogitsProcessorList]]:
+    """`LogitsProcessorList` and every subclass defining its own `__call__` (the evaluator's `ProcessorList`,
+    imported with the recipes): one of them runs each step's processors, never nested in another."""
+    found: set[type[LogitsProcessorList]] = set()
+    pending = [LogitsProcessorList]
+    while pending:
+        cls = pending.pop()
+        if "__call__" in vars(cls):
+            found.add(cls)
+        pending.extend(cls.__subclasses__())
+    return found
 
 
 def _cumulative(stats: pstats.Stats, function: Callable[..., Any] | None) -> float:

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 from core.config import AuditConfig
 from core.records import AuditRecord, LogEntry, Result, parse_time
+from core.signing import audit_hash
 
 AUDIT_EVENTS = ("audit_passed", "audit_failed")
 #: Someone asked for an audit of an entry (public, rate-limited); served before any random audit.
@@ -268,6 +269,43 @@ def plan_work(
         since = ledger.evaluations_since_last_audit
         return WorkPlan(IDLE, f"{since} of {policy.every_n_evaluations} evaluations since the last audit")
     return WorkPlan(AUDIT, decision.reason, None, 1)
+
+
+@dataclass(frozen=True)
+class AuditVerdict:
+    """What an audited entry's audits say, as the board shows it: the verdict and when it was reached."""
+
+    passed: bool
+    finished_at: str
+
+
+def audit_verdicts(log: Sequence[LogEntry], records: Iterable[AuditRecord]) -> dict[str, AuditVerdict]:
+    """Each audited entry's latest verdict, failing safe (R13): damage never lifts a flag.
+
+    A pass counts only when its `audit_passed` event and its record (with the sha256 the event names) are both
+    readable. A failure counts when either is: an `audit_failed` event whose record is damaged or missing, or a
+    failed record whose event was lost (a damaged log chunk). So a truncated or edited failed-audit record, or a
+    lost log line, leaves the entry flagged until a later audit passes, readably."""
+    by_hash = {audit_hash(r): r for r in records}
+    vouched: set[str] = set()
+    found: list[tuple[str, str, str, bool]] = []  # (when, then by, request id, passed)
+    for entry in log:
+        if entry.event not in AUDIT_EVENTS:
+            continue
+        digest = str(entry.detail.get("audit_sha256", ""))
+        record = by_hash.get(digest)
+        vouched.add(digest)
+        if entry.event == "audit_failed":
+            found.append((record.finished_at if record else entry.at, entry.at, entry.request_id, False))
+        elif record is not None and record.passed and record.request_id == entry.request_id:
+            found.append((record.finished_at, entry.at, entry.request_id, True))
+    for digest, record in by_hash.items():
+        if digest not in vouched and not record.passed:
+            found.append((record.finished_at, record.finished_at, record.request_id, False))
+    verdicts: dict[str, AuditVerdict] = {}
+    for when, _, request_id, passed in sorted(found):
+        verdicts[request_id] = AuditVerdict(passed=passed, finished_at=when)
+    return verdicts
 
 
 def latest_audits(records: Iterable[AuditRecord]) -> dict[str, AuditRecord]:

@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from core.audits import latest_audits
+from core.audits import audit_verdicts
 from core.records import Result
 from core.store import Snapshot, Store
 from leaderboard.table import Board, BoardInput, build_board
@@ -167,7 +167,7 @@ class BoardSource:
         """The board of this leaderboard version: finished results only, with each request's model facts."""
         items = []
         local: dict[str, bool] = {}
-        audits = latest_audits(snapshot.published_audits())
+        audits = audit_verdicts(snapshot.log, snapshot.audits)  # damage never lifts a flag
         for result in snapshot.finished_results():
             if result.leaderboard_version != self.version:
                 continue

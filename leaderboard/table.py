@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.audits import AuditVerdict
 from core.claims import average_gap
 from core.cost import cost_of_batch_one
 from core.families import family_for
@@ -50,7 +51,8 @@ class BoardInput:
     result: Result
     model: ModelInfo | None = None
     local: bool = False
-    audit: AuditRecord | None = None  # the entry's latest published audit, if any (R13)
+    #: The entry's audit verdict (R13; `core.audits.audit_verdicts`, or a published record), if it was audited.
+    audit: AuditVerdict | AuditRecord | None = None
 
 
 @dataclass(frozen=True)

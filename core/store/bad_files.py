@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -73,6 +73,11 @@ def with_safe_ids(parse: Callable[[Any], _T]) -> Callable[[Any], _T]:
     """`parse`, refusing a record whose ids the layout refuses (`../x/y`): such a line is damage, read around and
     reported like any unreadable line, and its id never becomes a path."""
     return lambda data: checked_ids(parse(data))
+
+
+def log_damaged(bad: Iterable[BadFile]) -> bool:
+    """Whether a damaged log chunk was read: some events may be lost (readers of the audits then read them all)."""
+    return any(b.path.startswith(f"{layout.LOG_DIR}/") for b in bad)
 
 
 def text_lines(raw: bytes) -> list[str]:

@@ -14,7 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Container, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from core import layout
@@ -125,8 +125,9 @@ class Snapshot:
     results: Mapping[str, Result]
     log: Sequence[LogEntry]
     version: str
-    audits: Sequence[AuditRecord] = ()  # the records the log's audit events name (read by path, never listed)
+    audits: Sequence[AuditRecord] = ()  # the records the log's audit events name (all of them if the log is damaged)
     damaged: Sequence[str] = ()  # damaged files read around: "path: what is wrong" (Queue/Log pages show them)
+    log_length: int = -1  # the seq of the last entry written, readable or not (-1: the readable entries' count)
 
     def published_audits(self) -> list[AuditRecord]:
         """Audit records whose `audit_passed`/`audit_failed` event is in the log with their exact hash, oldest first.
@@ -146,7 +147,13 @@ class Snapshot:
         ]
 
     def verify_log(self) -> ChainCheck:
-        return verify_chain(self.log)
+        """The chain of the readable entries, and that none is missing at the end (a truncated newest chunk)."""
+        check = verify_chain(self.log)
+        last = self.log[-1].seq if self.log else 0
+        if check.ok and self.log_length > last:
+            missing = f"{last + 1}" + (f" to {self.log_length}" if self.log_length > last + 1 else "")
+            return replace(check, ok=False, first_bad_seq=last + 1, reason=f"entries {missing} cannot be read")
+        return check
 
 
 def _after(now: datetime, seconds: float) -> str:

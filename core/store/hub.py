@@ -54,7 +54,7 @@ from core.dataset_card import (
     table_shard,
 )
 from core.records import AuditRecord, EvalSetSource, LogEntry, PredictionRow, Result, Status, read_jsonl
-from core.store.bad_files import parse_record
+from core.store.bad_files import log_damaged, parse_record
 from core.store.base import Changes, Clock, Conflict, Snapshot, Store, StoreError, StoreState
 from core.store.hub_http import CREATE_REPOS_ENV, HubCaller, RetryPolicy
 from core.store.repo_files import (
@@ -286,7 +286,7 @@ class HubStore(Store):
         if results_commit:
             fetch = self._fetcher(self.results_repo, results_commit)
             results = self._results_reader.read(fetch, results_commit, finished)
-            audits = self._audits_reader.read(fetch, log, bad)
+            audits = self._audits_reader.read(fetch, log, bad, every=log_damaged(bad))
             bad.extend(self._results_reader.bad_files())
         return Snapshot(
             requests=view.requests,
@@ -295,6 +295,7 @@ class HubStore(Store):
             version=f"{sha}:{results_commit}",
             audits=audits,
             damaged=tuple(str(b) for b in bad),
+            log_length=view.last_seq,
         )
 
     def version_sources(self, version: str) -> list[EvalSetSource]:

@@ -28,7 +28,7 @@ from core.dataset_card import (
 )
 from core.files import atomic_write
 from core.records import PredictionRow, Result, Status, read_jsonl
-from core.store.bad_files import BadFile
+from core.store.bad_files import BadFile, log_damaged
 from core.store.base import Changes, Clock, Snapshot, Store, StoreError, StoreState
 from core.store.repo_files import AuditsReader, Fetch, ResultsReader, audit_files, results_files
 from core.store.requests_repo import LayoutError, Lookup, RequestsReader, RequestsView, requests_files
@@ -218,7 +218,8 @@ class LocalStore(Store):
             log = list(view.log)
             results = self._results(finished)
             bad = [*view.problems(), *self._results_reader.bad_files()]
-            audits = self._audits_reader.read(self._fetcher(self.results_root), log, bad)
+            fetch = self._fetcher(self.results_root)
+            audits = self._audits_reader.read(fetch, log, bad, every=log_damaged(bad))
         return Snapshot(
             requests=view.requests,
             results=results,
@@ -226,6 +227,7 @@ class LocalStore(Store):
             version=version,
             audits=audits,
             damaged=tuple(str(b) for b in bad),
+            log_length=view.last_seq,
         )
 
     def result(self, request_id: str) -> Result | None:

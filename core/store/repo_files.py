@@ -237,11 +237,18 @@ class AuditsReader:
     def __init__(self) -> None:
         self._records: dict[tuple[str, str], AuditRecord] = {}
 
-    def read(self, fetch: Fetch, log: Sequence[LogEntry], bad: list[BadFile] | None = None) -> list[AuditRecord]:
+    def read(
+        self, fetch: Fetch, log: Sequence[LogEntry], bad: list[BadFile] | None = None, every: bool = False
+    ) -> list[AuditRecord]:
+        """The records the log names, in log order; with `every` (the log is damaged, so some events may be lost)
+        also every other record the 16 shards hold, after them: a failed audit whose event was lost still flags."""
         found = bad if bad is not None else []
         wanted = _audit_keys(log, found)
         missing = [key for key in wanted if key not in self._records]
-        for path in sorted({layout.audit_records_path(request_id) for request_id, _ in missing}):
+        shards = {layout.audit_records_path(request_id) for request_id, _ in missing}
+        if every:
+            shards |= {f"{layout.AUDIT_RECORDS_DIR}/{digit}.jsonl" for digit in "0123456789abcdef"}
+        for path in sorted(shards):
             raw = fetch(path)
             for record in parse_lines(
                 with_safe_ids(AuditRecord.from_dict), text_lines(raw or b""), path, found, raw or b""
@@ -255,7 +262,9 @@ class AuditsReader:
                 self._records[key] = parse_record(AuditRecord.from_dict, raw)
             except ValueError as exc:
                 found.append(BadFile(layout.audit_path(*key), f"unreadable audit record ({exc})", raw))
-        return [self._records[key] for key in wanted if key in self._records]
+        named = [self._records[key] for key in wanted if key in self._records]
+        others = [r for key, r in sorted(self._records.items()) if key not in set(wanted)] if every else []
+        return [*named, *others]
 
     def seed(self, audits: Sequence[AuditRecord]) -> None:
         self._records.update(((a.request_id, a.audit_id), a) for a in audits)

@@ -418,3 +418,57 @@ def test_a_queue_jump_or_another_model_in_an_open_shard_fails_verify(tmp_path: P
     code, out = _verify(store)
     assert code == 1 and "request req-0003: submitted_at is 2000-01-01T00:00:00Z but its submitted event says" in out
     assert "request req-0003: model_id is 'mallory/other' but its submitted event says 'org/model-3'" in out
+
+
+def _flagged_board(tmp_path: Path) -> LocalStore:
+    """req-0001 finished with a failed audit (published: record and `audit_failed` event), req-0002 finished."""
+    from tests.core.test_audit_records import make_audit
+
+    store = _board(tmp_path)
+    store.record_audit(make_audit(request_id="req-0001", passed=False), actor="audit:test")
+    return store
+
+
+def _verdict(store: LocalStore) -> bool | None:
+    """req-0001's audit verdict as the board ranks it (False: flagged, not ranked)."""
+    from leaderboard.data import BoardSource
+
+    fresh = _store(store.root)
+    result = fresh.snapshot().results["req-0001"]
+    board = BoardSource(fresh, version=result.leaderboard_version, eval_sets=("set",)).get().board
+    entry = next(e for e in board.entries if e.request_id == "req-0001")
+    assert entry.flagged is (entry.audit_passed is False) and not (entry.flagged and entry.rank is not None)
+    return entry.audit_passed
+
+
+@pytest.mark.parametrize("damage", ["truncated record", "record edited to pass", "record deleted"])
+def test_damage_to_a_failed_audit_record_never_lifts_its_flag(tmp_path: Path, damage: str) -> None:
+    """Issue 26 item 5: the flag fails safe. An `audit_failed` event flags the entry whatever became of its
+    record; only a later pass that is readable (event and record with its hash) lifts it."""
+    store = _flagged_board(tmp_path)
+    assert _verdict(store) is False
+    shard = store.results_root / layout.audit_records_path("req-0001")
+    files = [shard, *store.results_root.glob(f"{layout.AUDITS_DIR}/*/req-0001/*.json")]
+    for path in files:
+        if damage == "truncated record":
+            path.write_bytes(path.read_bytes()[:40])
+        elif damage == "record edited to pass":
+            path.write_text(
+                path.read_text().replace('"passed":false', '"passed":true').replace('"passed": false', '"passed": true')
+            )
+        else:
+            path.unlink()
+    assert _verdict(store) is False
+
+
+def test_a_lost_audit_failed_event_still_flags_and_the_log_says_it_lost_entries(tmp_path: Path) -> None:
+    """Issue 26 item 5: a truncated log chunk that loses the `audit_failed` event leaves the entry flagged (the
+    signed failed record is read from its shard) and the log never claims to verify."""
+    store = _flagged_board(tmp_path)
+    chunk = sorted((store.requests_root / layout.LOG_DIR).glob("*.jsonl"))[-1]
+    lines = chunk.read_text().splitlines()
+    assert '"audit_failed"' in lines[-1]
+    chunk.write_text("\n".join(lines[:-1]) + "\n")
+    snap = _store(store.root).snapshot()
+    assert not snap.verify_log().ok and "cannot be read" in (snap.verify_log().reason or "")
+    assert _verdict(store) is False

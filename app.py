@@ -19,9 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
+from typing import Any
 
 import gradio as gr
 
+from core.activity import AUDIT as AUDIT_WORK
+from core.activity import EVALUATION, WorkTracker
 from core.audits import AUDIT, DROP, WorkPlan, plan_work
 from core.config import LeaderboardConfig, load_config
 from core.logs import configure_logging
@@ -47,6 +50,7 @@ class App:
     config: LeaderboardConfig
     store: Store
     dispatcher: Dispatcher | None = None  # jobs mode: its `status()` feeds the Queue page
+    work: WorkTracker | None = None  # what the scheduler's step runs now (Queue, detail pages; clean stop)
 
     @property
     def demo(self) -> gr.Blocks:
@@ -72,6 +76,7 @@ def evaluator_step(
     run_once: Callable[..., Request | None] | None = None,
     run_audit: Callable[..., str] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    work: WorkTracker | None = None,
 ) -> Callable[[], str]:
     """The step the scheduler runs, described in one line for the Queue page. `plan_work` (the planner the Jobs
     dispatcher uses too) decides: evaluate, else audit. An audit attempt (`evaluator.audit.scheduled_audit`, R13)
@@ -79,18 +84,19 @@ def evaluator_step(
     `evaluator.job.run_once` (imported on first use, so the UI starts without torch; tests pass their own),
     which claims a pending request or one whose lease ran out. Built here, not in the scheduler, so that the
     scheduler never imports the evaluator. Each tick does one thing, so a submission waits behind one audit
-    attempt at most."""
+    attempt at most. `work` (the Space's) is told what runs, for the Queue page, and carries a stop request."""
     worker = worker or default_worker_name("space")
+    tracked: dict[str, WorkTracker] = {} if work is None else {"work": work}
 
     def step() -> str:
         plan = next_work(config, store, clock()) if store.writes_audits else None
         if plan is not None and plan.action in (AUDIT, DROP):
-            return audit_step(config, store, worker, run_audit, plan)
+            return audit_step(config, store, worker, run_audit, plan, work)
         run = run_once
         if run is None:
             from evaluator.job import run_once as run
 
-        request = run(config, store, worker=worker)
+        request = run(config, store, worker=worker, **tracked)
         if request is None:
             why = plan.reason if plan else f"{type(store).__name__} cannot record audits yet"
             return f"nothing pending; no audit: {why}"
@@ -130,17 +136,53 @@ def next_work(config: LeaderboardConfig, store: Store, now: datetime) -> WorkPla
 
 
 def audit_step(
-    config: LeaderboardConfig, store: Store, worker: str, run_audit: Callable[..., str] | None, plan: WorkPlan
+    config: LeaderboardConfig,
+    store: Store,
+    worker: str,
+    run_audit: Callable[..., str] | None,
+    plan: WorkPlan,
+    work: WorkTracker | None = None,
 ) -> str:
     """Carry out the planner's audit decision: drop an audit whose attempts are spent (logged, with the last
-    reason), or run one attempt (`run_audit`, default `evaluator.audit.scheduled_audit`)."""
+    reason), or run one attempt (`run_audit`, default `evaluator.audit.scheduled_audit`, its re-runs shown on
+    the Queue page through `work` and stopped by its stop request)."""
     if plan.action == DROP and plan.request_id:
         store.drop_audit(plan.request_id, f"audit:{worker}", plan.reason, requested=plan.requested)
         return f"audit of {plan.request_id} dropped: {plan.reason[:160]}"
-    audit = run_audit
-    if audit is None:
-        from evaluator.audit import scheduled_audit as audit
-    return audit(config, store, request_id=plan.request_id, auditor=f"audit:{worker}")
+    auditor = f"audit:{worker}"
+    if run_audit is not None:
+        return run_audit(config, store, request_id=plan.request_id, auditor=auditor)
+    from evaluator.audit import scheduled_audit
+    from evaluator.evaluate import evaluate
+
+    if work is None:
+        return scheduled_audit(config, store, request_id=plan.request_id, auditor=auditor)
+    try:
+        rerun = tracked_rerun(evaluate, work, auditor)
+        return scheduled_audit(config, store, request_id=plan.request_id, auditor=auditor, evaluate_fn=rerun)
+    finally:
+        work.end()
+
+
+def tracked_rerun(evaluate_fn: Callable[..., Any], work: WorkTracker, auditor: str) -> Callable[..., Any]:
+    """An audit's `evaluate_fn` that shows each re-run as the current work (kind audit, with its progress) and
+    stops at the next utterance when a stop is asked for."""
+    runs = [0]
+
+    def rerun(config: LeaderboardConfig, model_id: str, **kwargs: Any) -> Any:
+        runs[0] += 1
+        prefix = f"re-run {runs[0]}: "
+        if runs[0] == 1:
+            work.begin(AUDIT_WORK, kwargs.get("request_id", ""), model_id, kwargs.get("precision", ""), auditor)
+        return evaluate_fn(
+            config,
+            model_id,
+            **kwargs,
+            on_progress=lambda progress: work.report_progress(progress, prefix),
+            should_stop=work.stop_requested,
+        )
+
+    return rerun
 
 
 def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | dict[str, str] | None = None) -> App:
@@ -173,6 +215,7 @@ def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | d
     )
     scheduler = None
     dispatcher = None
+    work = WorkTracker()
     check: Callable[[], str | None] | None
     if scheduler_enabled(env):
         if config.workers.mode == "jobs":  # the Space dispatches Jobs instead of evaluating (README, "Jobs")
@@ -180,8 +223,8 @@ def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | d
             step = dispatcher.tick
             check = None  # the Space only dispatches: the Jobs' own hardware is what counts
         else:
-            step, check = evaluator_step(config, store), device_check(config)
-        scheduler = EvalScheduler(step, tick_seconds(env), on_change=source.invalidate, device_problem=check)
+            step, check = evaluator_step(config, store, work=work), device_check(config)
+        scheduler = EvalScheduler(step, tick_seconds(env), on_change=source.invalidate, device_problem=check, work=work)
         status, wake = scheduler.status, scheduler.wake
     else:
         off = SchedulerState(
@@ -201,8 +244,9 @@ def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | d
         requests_location=requests_location,
         public_key=public_key,
         dispatch_status=dispatcher.status if dispatcher is not None else None,
+        current_work=work.current,
     )
-    return App(ui=Ui(ctx), scheduler=scheduler, config=config, store=store, dispatcher=dispatcher)
+    return App(ui=Ui(ctx), scheduler=scheduler, config=config, store=store, dispatcher=dispatcher, work=work)
 
 
 def main() -> None:
@@ -218,10 +262,9 @@ def main() -> None:
         app.config.models_dir,
     )
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)
-
+    stop = StopSignal(app)
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     if app.scheduler is not None:
         atexit.register(app.scheduler.shutdown)
         app.scheduler.start()
@@ -232,11 +275,65 @@ def main() -> None:
             theme=theme(),
             css=CSS,
         )
+    except KeyboardInterrupt:  # a signal before gradio's own wait loop, which catches it otherwise
+        pass
     finally:
-        if app.scheduler is not None:
-            app.scheduler.shutdown()
-        app.demo.close()
-        sys.stdout.flush()
+        clean_stop(app, stop.reason or "the Space stopped")
+
+
+#: How long a stop waits for the running step to hand its request back (a Space restart sends SIGTERM, then
+#: SIGKILL some seconds later; an evaluation checks for the stop between two utterances).
+STOP_GRACE_S = 8.0
+
+
+class StopSignal:
+    """The SIGINT/SIGTERM handler: the first signal asks the running work to stop at once and ends gradio's
+    wait (as Ctrl-C does); a second one while stopping is only logged, so the hand-back is never cut short."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.reason = ""
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.reason:
+            logger.warning("%s received while stopping; still handing back the running work", name)
+            return
+        self.reason = f"the Space was stopped ({name}); the request goes back to the queue"
+        logger.warning("%s received: stopping; a running evaluation is handed back to the queue", name)
+        if self.app.work is not None:
+            self.app.work.request_stop(self.reason)
+        raise KeyboardInterrupt
+
+
+def clean_stop(app: App, reason: str, grace_s: float = STOP_GRACE_S) -> None:
+    """Stop the scheduler, waiting up to `grace_s` for the running step to hand its request back, then the
+    server. A step still running after that (a model still loading) gets its request handed back from here and
+    the process ends at once (`os._exit(0)`): a thread left inside torch at interpreter exit aborts the process
+    ("terminate called without an active exception", exit 134)."""
+    finished = app.scheduler.stop(reason, grace_s) if app.scheduler is not None else True
+    if not finished:
+        hand_back_running(app, reason)
+    app.demo.close()
+    logger.info("stopped")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if not finished:
+        logging.shutdown()
+        os._exit(0)
+
+
+def hand_back_running(app: App, reason: str) -> None:
+    """The evaluation a step did not stop in time goes back to the queue from here (its later heartbeat then
+    finds the lease gone and publishes nothing)."""
+    work = app.work.current() if app.work is not None else None
+    if work is None or work.kind != EVALUATION:
+        return  # a throughput run or an audit holds no request
+    try:
+        app.store.release(work.request_id, work.worker, reason)
+        logger.warning("%s handed back to the queue while its step was still running", work.request_id)
+    except StoreError as exc:  # LeaseLost among them: it already went back, or finished
+        logger.warning("could not hand %s back (%s); its lease will return it", work.request_id, exc)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ ERROR_KINDS: dict[tuple[str, str], ErrorKind] = {
     ("builtins", "ConnectionError"): ErrorKind.TRANSIENT,
     ("builtins", "TimeoutError"): ErrorKind.TRANSIENT,
     ("httpx", "TransportError"): ErrorKind.TRANSIENT,
+    ("evaluator.runner", "Stopped"): ErrorKind.TRANSIENT,  # the worker was stopped (a restart): try again later
     # cannot run here: configuration, keys, hardware, the store's refusal, an entry this board cannot re-run
     ("core.store.base", "StoreError"): ErrorKind.CANNOT_RUN,
     ("core.config", "ConfigError"): ErrorKind.CANNOT_RUN,

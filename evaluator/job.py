@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from core.activity import EVALUATION, THROUGHPUT, RateEta, WorkTracker
 from core.claims import with_claims
 from core.compute import compute_record, job_context, with_compute
 from core.config import LeaderboardConfig
@@ -34,6 +35,8 @@ from evaluator.runner import TIMED_REGION, Stopped
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from evaluator.throughput import RungProgress
 
 logger = logging.getLogger(__name__)
 _Signable = TypeVar("_Signable", Result, ThroughputResult)
@@ -160,10 +163,15 @@ def run_once(
     request_id: str | None = None,
     env: Mapping[str, str] | None = None,
     policy: PublishPolicy | None = None,
+    work: WorkTracker | None = None,
 ) -> Request | None:
     """Claim and evaluate one pending request (only `request_id` when given, as a Job does). Returns the
     request as it ended, or None if none (or not that one) was pending. Raises `LeaseLost` when this worker
     lost its lease before publishing (it was paused or cut off past the lease): nothing of it was published.
+
+    `work` (the Space's scheduler passes one) is told what runs, with its progress, for the Queue page, and
+    carries a stop request: the evaluation then stops at the next utterance and the request is handed back
+    to the queue at once (`Store.release`), and a throughput run after it is skipped or stopped.
 
     `env` carries what a Jobs dispatcher told this process (`core.compute`: flavor, listed price); the
     result records the GPU seconds from claim to result and their cost at that price."""
@@ -174,9 +182,13 @@ def run_once(
     require_device(config)  # a GPU board's worker that cannot see that GPU claims nothing (one clear line)
     rules = config.rules
     context = job_context(os.environ if env is None else env)
+    if work is not None and work.stop_requested():
+        return None  # stopping: claim nothing
     request = store.claim(worker, rules.lease_s, rules.max_attempts, request_id=request_id)
     if request is None:
         return None
+    if work is not None:
+        work.begin(EVALUATION, request.request_id, request.model_id, request.precision, worker)
     held_since = time.monotonic()
     what = f"{request.model_id}@{request.revision[:12]}, {request.precision}"
     logger.info("%s claimed %s (%s)", worker, request.request_id, what)
@@ -184,7 +196,7 @@ def run_once(
     expires = parse_time(request.lease.expires_at) if request.lease else None
     try:
         with LeaseKeeper(store, request.request_id, worker, rules.lease_s, interval, expires) as keeper:
-            evaluation = _evaluate_held(config, store, request, keeper)
+            evaluation = _evaluate_held(config, store, request, keeper, work)
             compute = compute_record(context, time.monotonic() - held_since)
             measured = with_claims(evaluation.result, request.claims)  # R15: beside what the repo claimed
             result = sign(with_compute(measured, compute, config.workers.flavor), signing_key)
@@ -192,6 +204,8 @@ def run_once(
                 store, request, worker, result, evaluation.predictions, keeper, policy or DEFAULT_PUBLISH
             )
     except Stopped as exc:
+        if work is not None and work.stop_requested() and not keeper.lost():
+            return _hand_back(store, request, worker, work)
         raise LeaseLost(
             f"{worker} lost its lease on {request.request_id} ({exc}); it published nothing, and the request is "
             "left to whoever holds it now (or to lease expiry)"
@@ -202,10 +216,13 @@ def run_once(
         ) from None
     except Exception as exc:
         return _after_error(store, request, worker, exc)
+    finally:
+        if work is not None:
+            work.end()
     aggregate = evaluation.result.aggregate
     logger.info("%s finished: avg WER %.4f, RTF %.4f", request.request_id, aggregate.avg_wer, aggregate.rtf)
     if request.throughput and finished is not None and finished.status == "FINISHED":
-        run_throughput(config, store, request, signing_key, worker)
+        run_throughput(config, store, request, signing_key, worker, work)
     if request.publish_results and finished is not None and finished.status == "FINISHED":
         from evaluator.results_pr import publish_results_pr
 
@@ -226,14 +243,26 @@ def _as_requested(config: LeaderboardConfig, store: Store, request: Request) -> 
     }
 
 
-def _evaluate_held(config: LeaderboardConfig, store: Store, request: Request, keeper: LeaseKeeper) -> Evaluation:
-    """The evaluation of a claimed request, stopped as soon as the keeper loses the lease."""
+def _evaluate_held(
+    config: LeaderboardConfig, store: Store, request: Request, keeper: LeaseKeeper, work: WorkTracker | None = None
+) -> Evaluation:
+    """The evaluation of a claimed request, stopped as soon as the keeper loses the lease or `work` is asked to
+    stop; its progress goes to the store (by the keeper) and to `work`."""
+
+    def on_progress(progress: Progress) -> None:
+        keeper.update(progress)
+        if work is not None:
+            work.report_progress(progress)
+
+    def should_stop() -> bool:
+        return keeper.lost() or (work is not None and work.stop_requested())
+
     evaluation = evaluate(
         config,
         request.model_id,
         **_as_requested(config, store, request),
-        on_progress=keeper.update,
-        should_stop=keeper.lost,
+        on_progress=on_progress,
+        should_stop=should_stop,
     )
     if keeper.lost():
         raise Stopped("lease lost after the last utterance")
@@ -246,20 +275,36 @@ def run_throughput(
     request: Request,
     signing_key: Ed25519PrivateKey | None,
     worker: str = "evaluator",
+    work: WorkTracker | None = None,
 ) -> bool:
     """R14: the throughput track of a request whose batch-one result is published; True if it was stored.
 
     It runs after the batch-one evaluation, so a failure here never touches the batch-one result or the
     request's status: it is logged for the maintainers and the entry simply has no throughput record.
+    `work` shows it on the Queue page with its progress and stops it when asked to (nothing is published).
     """
     from evaluator.throughput_eval import evaluate_throughput
 
+    if work is not None and work.stop_requested():
+        logger.warning("%s: throughput track not started: %s", request.request_id, work.stop_reason)
+        return False
+    if work is not None:
+        work.begin(THROUGHPUT, request.request_id, request.model_id, request.precision, worker)
     try:
-        evaluation = evaluate_throughput(config, request.model_id, **_as_requested(config, store, request))
+        evaluation = evaluate_throughput(
+            config,
+            request.model_id,
+            **_as_requested(config, store, request),
+            should_stop=work.stop_requested if work is not None else None,
+            on_progress=ladder_reporter(work) if work is not None else None,
+        )
         store.publish_throughput(sign(evaluation.result, signing_key), evaluation.predictions, actor=worker)
     except Exception as exc:
         logger.warning("%s: throughput track failed: %s", request.request_id, redact(f"{type(exc).__name__}: {exc}"))
         return False
+    finally:
+        if work is not None:
+            work.end()
     logger.info(
         "%s throughput: batch size %d, RTFx %.2f",
         request.request_id,
@@ -267,6 +312,39 @@ def run_throughput(
         evaluation.result.aggregate.rtfx,
     )
     return True
+
+
+def ladder_reporter(work: WorkTracker) -> Callable[[RungProgress], None]:
+    """The throughput ladder's progress as `work`'s: the share is by steps of the ladder (it may stop early, when
+    RTFx stops improving), the ETA the rest of this step and of every step left at this step's pace (an upper
+    bound: larger batches are faster)."""
+    eta = RateEta()
+    current = [-1]
+
+    def report(at: RungProgress) -> None:
+        if at.step != current[0]:
+            current[0] = at.step
+            eta.restart()
+        left_here = eta.left(at.done, at.total)
+        steps_left = at.steps - at.step - 1
+        per_step = None if left_here is None or not at.done else (eta.clock() - eta.started) * at.total / at.done
+        total_left = None if per_step is None or left_here is None else left_here + steps_left * per_step
+        stage = (
+            f"batch size {at.batch_size} (step {at.step + 1} of at most {at.steps}): {at.done}/{at.total} utterances"
+        )
+        work.report(stage, (at.step + at.done / max(at.total, 1)) / max(at.steps, 1), total_left)
+
+    return report
+
+
+def _hand_back(store: Store, request: Request, worker: str, work: WorkTracker) -> Request | None:
+    """A stop was asked for mid-evaluation: the request goes back to the queue now, with a log event."""
+    reason = work.stop_reason or "the worker was stopped"
+    logger.warning("%s handed back to the queue: %s", request.request_id, reason)
+    try:
+        return store.release(request.request_id, worker, reason)
+    except LeaseLost:
+        return store.snapshot().requests.get(request.request_id)
 
 
 def _after_error(store: Store, request: Request, worker: str, exc: Exception) -> Request | None:

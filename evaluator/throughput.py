@@ -19,6 +19,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -159,8 +160,10 @@ def run_batched(
     items: Sequence[Decoded],
     batch_size: int,
     should_stop: Callable[[], bool] | None = None,
+    on_batch: Callable[[int], None] | None = None,
 ) -> list[PredictionRow]:
-    """Transcribe `items` in order, `batch_size` at a time, timing each batch (R3 per batch).
+    """Transcribe `items` in order, `batch_size` at a time, timing each batch (R3 per batch); `on_batch` hears
+    how many utterances are done after each batch (outside the timer).
 
     A batch's time is shared among its utterances in proportion to their duration, so every utterance of a
     batch has the batch's RTF and the set's total time is exactly the sum of the batch times. A transcriber
@@ -181,6 +184,8 @@ def run_batched(
         for item, text in zip(batch, texts, strict=True):
             share = elapsed * item.duration_s / audio if audio > 0 else elapsed / len(batch)
             rows.append(PredictionRow(item.id, item.reference, text, item.duration_s, share))
+        if on_batch is not None:
+            on_batch(len(rows))
     return rows
 
 
@@ -214,11 +219,18 @@ def run_rung(
     batch_size: int,
     scoring: Scoring,
     should_stop: Callable[[], bool] | None = None,
+    on_done: Callable[[int], None] | None = None,
 ) -> Rung:
-    """One untimed warm-up batch at this size, then every set in batches of `batch_size`, scored."""
+    """One untimed warm-up batch at this size, then every set in batches of `batch_size`, scored; `on_done`
+    hears how many of the rung's utterances (all sets) are done."""
     transcribe([d.waveform for d in batches(sets[0].items, batch_size, getattr(transcribe, "long_form", None))[0]])
     probe.sizes.clear()
-    rows = {s.name: run_batched(transcribe, s.items, batch_size, should_stop) for s in sets}
+    rows: dict[str, list[PredictionRow]] = {}
+    before = 0
+    for s in sets:
+        report = None if on_done is None else (lambda n, base=before: on_done(base + n))
+        rows[s.name] = run_batched(transcribe, s.items, batch_size, should_stop, report)
+        before += len(s.items)
     scores = {
         s.name: score_eval_set(
             rows[s.name],
@@ -252,14 +264,21 @@ def climb(
     *,
     limit: int | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_progress: Callable[[RungProgress], None] | None = None,
 ) -> Ladder:
-    """Climb 1, 4, 16, ... until out of memory or RTFx stops improving; keep the fastest size that ran."""
+    """Climb 1, 4, 16, ... until out of memory or RTFx stops improving; keep the fastest size that ran.
+    `on_progress` hears each batch's progress (`RungProgress`), for the Queue page."""
     steps: list[LadderStep] = []
     first: Rung | None = None
     best: Rung | None = None
-    for size in ladder_sizes(max(len(s.items) for s in sets), limit):
+    sizes = ladder_sizes(max(len(s.items) for s in sets), limit)
+    total = sum(len(s.items) for s in sets)
+    for step, size in enumerate(sizes):
+        report = None
+        if on_progress is not None:
+            report = partial(_rung_progress, on_progress, size, step, len(sizes), total)
         try:
-            rung = run_rung(transcribe, probe, sets, size, scoring, should_stop)
+            rung = run_rung(transcribe, probe, sets, size, scoring, should_stop, report)
         except Exception as exc:
             if first is None or not is_out_of_memory(exc):
                 raise
@@ -280,6 +299,23 @@ def climb(
             break
     assert first is not None and best is not None
     return Ladder(steps=steps, batch_one=first, chosen=best)
+
+
+@dataclass(frozen=True)
+class RungProgress:
+    """Where the ladder is: batch size, its step (0-based) among at most `steps`, utterances done of `total`."""
+
+    batch_size: int
+    step: int
+    steps: int
+    done: int
+    total: int
+
+
+def _rung_progress(
+    on_progress: Callable[[RungProgress], None], size: int, step: int, steps: int, total: int, done: int
+) -> None:
+    on_progress(RungProgress(size, step, steps, done, total))
 
 
 def _free_device_memory() -> None:

@@ -27,7 +27,7 @@ from evaluator.evaluate import _model_info, _rules_in_force, prepare, reproduce_
 from evaluator.fingerprint import hardware_fingerprint, is_official, software_fingerprint
 from evaluator.metrics import get_normalizer
 from evaluator.runner import warm_up
-from evaluator.throughput import BatchTranscriber, Ladder, Scoring, climb, load_sorted
+from evaluator.throughput import BatchTranscriber, Ladder, RungProgress, Scoring, climb, load_sorted
 
 
 @dataclass(frozen=True)
@@ -54,13 +54,14 @@ def evaluate_throughput(
     should_stop: Callable[[], bool] | None = None,
     ladder_limit: int | None = None,
     pinned_revisions: Mapping[str, str] | None = None,
+    on_progress: Callable[[RungProgress], None] | None = None,
 ) -> ThroughputEvaluation:
     """Measure `model` batched on `eval_sets` (default: all of the config's) under the config's rules.
 
     The model is loaded exactly as batch one loads it (same `Transcriber`, same decoding config, R7) and the
     eval sets stream the same pinned data revisions (`pinned_revisions`, as `evaluate` takes them). A family
     whose documented path cannot batch (`core.families.Family.batching`) stays at batch size one, and its record
-    says why (`batching`).
+    says why (`batching`). `on_progress` hears each batch of the ladder (`RungProgress`), for the Queue page.
     """
     rules = config.rules
     started_at, started = utc_now(), time.perf_counter()
@@ -76,7 +77,9 @@ def evaluate_throughput(
     warm_up(transcriber, sets[0], rules.warmup_utterances)
     loaded = [load_sorted(s, transcriber.sampling_rate, transcriber.max_audio_s) for s in sets]
     scoring = Scoring(get_normalizer(config.normalizer), rules.max_rtf, rules.bootstrap_samples, rules.bootstrap_seed)
-    ladder = climb(batched, batched.probe, loaded, scoring, limit=ladder_limit, should_stop=should_stop)
+    ladder = climb(
+        batched, batched.probe, loaded, scoring, limit=ladder_limit, should_stop=should_stop, on_progress=on_progress
+    )
     hardware = hardware_fingerprint(transcriber.device)
     explicit = [e.name if e in config.eval_sets else str(e.path or e.source) for e in chosen_sets]
     reproduce = reproduce_command(

@@ -19,6 +19,7 @@ EVENT_ICONS = {
     "finished": "✅",
     "failed": "❌",
     "lease_expired": "⏱️",
+    "released": "↩️",
     "audit_requested": "🙋",
     "audit_passed": "🔍",
     "audit_failed": "🚩",

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 
+from core.activity import AUDIT, EVALUATION, KIND_LABELS, THROUGHPUT, Work
 from core.records import Request, Result, Status, parse_time
-from core.untrusted import html_text
+from core.untrusted import html_text, md_text
 
 RECENT_FINISHED = 50
 DURATION_HISTORY = 20
@@ -61,6 +62,9 @@ class RunningItem:
     sets_total: int
     fraction: float
     eta_s: float | None
+    #: When its lease ran out, if it did: its worker stopped renewing it (it died, or the Space restarted), so
+    #: it is not running, whatever its last progress said; the next check returns it to the queue.
+    lease_expired_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,7 @@ class QueueView:
     def counts(self) -> dict[str, int]:
         return {
             "pending": len(self.pending),
-            "running": len(self.running),
+            "running": sum(1 for item in self.running if item.lease_expired_at is None),
             "finished": len(self.finished),
             "failed": len(self.failed),
         }
@@ -109,7 +113,18 @@ def running_item(request: Request, now: datetime) -> RunningItem:
         sets_total=sets_total,
         fraction=fraction,
         eta_s=eta,
+        lease_expired_at=_expired_at(request, now),
     )
+
+
+def _expired_at(request: Request, now: datetime) -> datetime | None:
+    if request.lease is None:
+        return None
+    try:
+        expires = parse_time(request.lease.expires_at)
+    except ValueError:
+        return None
+    return expires if expires <= now else None
 
 
 def typical_duration(results: Sequence[Result]) -> float | None:
@@ -125,8 +140,14 @@ def typical_duration(results: Sequence[Result]) -> float | None:
     return statistics.median(durations) if durations else None
 
 
-def queue_view(requests: Mapping[str, Request], results: Mapping[str, Result], now: datetime) -> QueueView:
-    """Everything the Queue page shows, from one snapshot."""
+def queue_view(
+    requests: Mapping[str, Request],
+    results: Mapping[str, Result],
+    now: datetime,
+    flagged: Collection[str] = (),
+) -> QueueView:
+    """Everything the Queue page shows, from one snapshot. `flagged`: entries whose latest audit failed (R13),
+    shown as such instead of "official"."""
     by_status: dict[Status, list[Request]] = {s: [] for s in Status}
     for request in requests.values():
         by_status[request.status].append(request)
@@ -169,7 +190,7 @@ def queue_view(requests: Mapping[str, Request], results: Mapping[str, Result], n
                 "Precision": request.precision,
                 "Avg WER (%)": round(result.aggregate.avg_wer * 100, 2) if result else None,
                 "RTF": float(f"{result.aggregate.rtf:.3g}") if result and math.isfinite(result.aggregate.rtf) else None,
-                "Official": ("yes" if result.official else "no") if result else "",
+                "Official": official_text(result, request.request_id in flagged),
                 "Request": request.request_id,
             }
         )
@@ -210,6 +231,15 @@ FINISHED_COLUMNS = ("Finished", "Model", "Precision", "Avg WER (%)", "RTF", "Off
 FAILED_COLUMNS = ("Submitted", "Model", "Precision", "Attempts", "Reason", "Request")
 
 
+def official_text(result: Result | None, flagged: bool) -> str:
+    """The Official column: a flagged entry (its latest audit failed, R13) is not shown as official."""
+    if result is None:
+        return ""
+    if flagged:
+        return "🚩 flagged (failed audit)"
+    return "yes" if result.official else "no"
+
+
 def _finished_at(request: Request, results: Mapping[str, Result]) -> str:
     result = results.get(request.request_id)
     return result.finished_at if result else request.submitted_at
@@ -219,12 +249,20 @@ def _frame(rows: list[dict[str, object]], columns: Sequence[str]) -> pd.DataFram
     return pd.DataFrame(rows, columns=list(columns))
 
 
-def running_html(items: Sequence[RunningItem], max_attempts: int) -> str:
-    """Cards with a progress bar for each running evaluation; a friendly line when there are none."""
-    if not items:
+def running_html(
+    items: Sequence[RunningItem], max_attempts: int, work: Work | None = None, now: datetime | None = None
+) -> str:
+    """Cards with a progress bar for each running evaluation, and for the background work of this Space that
+    holds no request (`work`: a throughput run or an audit); a friendly line when there is none. A request
+    whose lease ran out is shown as stopped, never as running."""
+    extra = work_html(work, now) if work is not None and work.kind != EVALUATION and now is not None else ""
+    if not items and not extra:
         return '<div class="lb-empty">Nothing is being evaluated right now.</div>'
-    cards = []
+    cards = [extra] if extra else []
     for item in items:
+        if item.lease_expired_at is not None:
+            cards.append(stalled_html(item))
+            continue
         percent = round(item.fraction * 100)
         where = (
             f"eval set <b>{html_text(item.eval_set)}</b> ({item.sets_done + 1} of {item.sets_total}): "
@@ -244,6 +282,40 @@ def running_html(items: Sequence[RunningItem], max_attempts: int) -> str:
     return "\n".join(cards)
 
 
+def stalled_html(item: RunningItem) -> str:
+    """A RUNNING request whose worker stopped renewing its lease: what it reached, and that it is not running."""
+    when = item.lease_expired_at.strftime("%H:%M:%S UTC") if item.lease_expired_at else "—"
+    return f"""<div class="lb-running lb-stalled">
+  <div class="lb-running-head"><b>{html_text(item.model_id)}</b> · {html_text(item.precision)}
+    <span class="lb-muted">request {html_text(item.request_id)} · attempt {item.attempt}</span></div>
+  <div class="lb-running-foot">⏸️ <b>Not running:</b> its evaluator stopped (the lease ran out at {when}, after
+    {round(item.fraction * 100)}%); it goes back to the queue at the next check.</div>
+</div>"""
+
+
+def work_html(work: Work, now: datetime) -> str:
+    """A card for background work that holds no RUNNING request: a throughput run or an audit, with its kind,
+    stage, progress and ETA."""
+    percent = round(work.fraction * 100)
+    kind = KIND_LABELS.get(work.kind, work.kind)
+    took = format_duration((now - work.started_at).total_seconds())
+    return f"""<div class="lb-running lb-work-{html_text(work.kind)}">
+  <div class="lb-running-head">{WORK_ICONS.get(work.kind, "⚙️")} <b>{html_text(kind[:1].upper() + kind[1:])}</b>:
+    <b>{html_text(work.model_id)}</b> · {html_text(work.precision)}
+    <span class="lb-muted">entry {html_text(work.request_id)} · running for {took} · by this Space's background evaluator</span></div>
+  <div class="lb-bar"><div class="lb-bar-fill" style="width:{percent}%"></div></div>
+  <div class="lb-running-foot">{percent}% · {html_text(work.stage)} · ETA {format_duration(work.eta_left(now))}</div>
+</div>"""
+
+
+def work_progress(work: Work, now: datetime | None = None) -> str:
+    """One plain line for the detail page: stage, share done, ETA (markdown-safe)."""
+    now = now or datetime.now(UTC)
+    eta = format_duration(work.eta_left(now))
+    return f"{md_text(work.stage)} · {round(work.fraction * 100)}% · ETA {eta}"
+
+
+WORK_ICONS = {THROUGHPUT: "🏭", AUDIT: "🔍"}
 SPACE_WORKER_PREFIX = "space:"  # `core.workers.default_worker_name("space")`: the app's own background evaluator
 
 

@@ -3,8 +3,10 @@
 - `max_instances=1` and `coalesce=True`: never two evaluations at once in this process, and ticks missed
   while one ran collapse into one run instead of a burst.
 - The job runs on a daemon thread, never on the UI's threads, so a page stays responsive while a model is
-  evaluated; shutting down does not wait for a running evaluation: its lease expires and the request goes
-  back to PENDING (the store's exactly-once rules handle it).
+  evaluated. A clean stop (`stop`: SIGINT, or the SIGTERM of a Space restart) asks the running step to stop
+  through the injected `WorkTracker` and waits a few seconds for it: the evaluation stops at its next
+  utterance and hands its request back to the queue with a log event. Only a step that does not end in time
+  is abandoned to its lease (`app.py` then hands its request back itself).
 - Its state (running or idle, last run and outcome, next run) is kept in a small thread-safe object that the
   Queue page reads.
 - R1: an injected device check runs on the first tick (once per process). When it names a problem (the board
@@ -29,6 +31,7 @@ from typing import Any
 from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from core.activity import WorkTracker
 from core.untrusted import md_text
 from leaderboard.queue import format_duration
 
@@ -38,6 +41,8 @@ DEFAULT_TICK_S = 30.0
 JOB_ID = "evaluate-next"
 #: What `tick()` returns when the step was already running (apscheduler's `max_instances=1` makes it rare).
 ALREADY_RUNNING = "already running"
+#: What `tick()` returns once the scheduler was stopped.
+STOPPED = "stopped"
 #: How the Queue page and the tick's outcome introduce the device check's problem.
 CANNOT_EVALUATE = "this Space cannot evaluate"
 
@@ -145,9 +150,12 @@ class EvalScheduler:
         first_run_after_s: float = 1.0,
         clock: Callable[[], datetime] = utc_now,
         device_problem: Callable[[], str | None] | None = None,
+        work: WorkTracker | None = None,
     ) -> None:
-        """`device_problem` (None: no check) returns None when this process may evaluate, else why not."""
+        """`device_problem` (None: no check) returns None when this process may evaluate, else why not.
+        `work`: what the step reports its work to, and through which `stop` asks it to stop."""
         self.step = step
+        self.work = work
         self._device_problem = device_problem
         self._device_checked = False
         self.clock = clock
@@ -205,6 +213,18 @@ class EvalScheduler:
         self.state.update(next_run_at=None)
         logger.info("scheduler stopped")
 
+    def stop(self, reason: str, grace_s: float) -> bool:
+        """A clean stop: no tick starts any more, the running step is asked to stop (`reason` goes into the log
+        event of the request it hands back), and up to `grace_s` seconds are waited for it. True when no step
+        is left running."""
+        if self.work is not None:
+            self.work.request_stop(reason)
+        self.shutdown()
+        if not self._tick_lock.acquire(timeout=max(0.0, grace_s)):
+            return False
+        self._tick_lock.release()
+        return True
+
     def _refresh_next_run(self) -> None:
         if self._stopped or not self._scheduler.running:
             return
@@ -216,6 +236,9 @@ class EvalScheduler:
         with the clock's times. A tick while the step runs does nothing and returns `ALREADY_RUNNING`."""
         if not self._tick_lock.acquire(blocking=False):
             return ALREADY_RUNNING
+        if self._stopped:  # a tick that fired as the process was stopping starts nothing
+            self._tick_lock.release()
+            return STOPPED
         try:
             self.state.update(running=True, last_started_at=self.clock())
             blocked = self._blocked()

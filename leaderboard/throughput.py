@@ -9,7 +9,7 @@ the batch-one table cannot take, so a throughput figure can never reach the main
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import pandas as pd
@@ -43,11 +43,14 @@ class ThroughputRow:
     rank: int | None = None
     #: Why the record stayed at batch size one: a family whose documented path cannot batch (R14).
     batching: str | None = None
+    #: The entry's latest audit failed (R13): flagged here as on the Leaderboard, never shown as official.
+    flagged: bool = False
 
     @property
     def rankable(self) -> bool:
-        """Official, not refused by the verifier, and with a finite average WER (the batch-one board's rule)."""
-        return self.official and self.verified is not False and math.isfinite(self.avg_wer)
+        """Official, not refused by the verifier, not flagged by a failed audit, and with a finite average WER
+        (the batch-one board's rule)."""
+        return self.official and self.verified is not False and not self.flagged and math.isfinite(self.avg_wer)
 
 
 def throughput_row(
@@ -84,11 +87,13 @@ def throughput_board(
     *,
     leaderboard_version: str,
     verified: Callable[[ThroughputResult], bool] | None = None,
+    flagged: Collection[str] = (),
 ) -> list[ThroughputRow]:
     """The tab's rows: records of this version whose request is FINISHED, ranked by average WER (ties 1, 1, 3;
-    faster RTFx first within a tie), unranked records after them."""
+    faster RTFx first within a tie), unranked records after them. `flagged`: entries whose latest audit failed
+    (R13), shown flagged and not ranked, as on the Leaderboard."""
     rows = [
-        throughput_row(r, verified)
+        replace(throughput_row(r, verified), flagged=r.request_id in flagged)
         for r in records
         if r.leaderboard_version == leaderboard_version
         and (request := requests.get(r.request_id)) is not None
@@ -162,6 +167,8 @@ def _money(value: float | None) -> str:
 def _status(row: ThroughputRow) -> str:
     if row.verified is False:
         return "unverified signature"
+    if row.flagged:
+        return "🚩 flagged (failed audit), not ranked"
     return "official" if row.official else "unofficial (not ranked)"
 
 
@@ -214,14 +221,27 @@ def throughput_figure(rows: Sequence[ThroughputRow]) -> go.Figure:
     return figure
 
 
+def _no_throughput(asked: bool, in_progress: str | None) -> str:
+    if in_progress:
+        return f"⏳ **Throughput run in progress**: {in_progress}."
+    if asked:
+        return (
+            "A throughput measurement was asked for with this submission and has no record yet: it runs right "
+            "after the batch-one evaluation (see the Queue tab), or it stopped (see the Log tab)."
+        )
+    return "No throughput measurement for this entry (ask for one with the Submit form's tick box)."
+
+
 def _batch_size(row: ThroughputRow) -> str:
     if row.batching:
         return f"{row.chosen_batch_size} ({html_text(row.batching)})"
     return f"{row.chosen_batch_size} (largest used {row.max_batch_size_used})"
 
 
-def tracks_markdown(pair: TrackPair) -> str:
-    """The detail page's section: batch one and, when measured, throughput side by side (numbers only)."""
+def tracks_markdown(pair: TrackPair, asked: bool = False, in_progress: str | None = None) -> str:
+    """The detail page's section: batch one and, when measured, throughput side by side (numbers only).
+    Without a throughput record: `in_progress` (the run's stage and progress, while this Space runs it), else
+    whether the submission asked for one (`asked`): never the advice to tick a box that was ticked."""
     cost_note = "price per machine hour recorded with each result × RTF (batch one) or ÷ RTFx (throughput)"
     t = pair.throughput
     rows = [
@@ -238,7 +258,7 @@ def tracks_markdown(pair: TrackPair) -> str:
     lines = ["### Both tracks", "", "| | Batch one (ranked) | Throughput (offline) |", "|---|---|---|"]
     lines += [f"| {name} | {one} | {batched} |" for name, one, batched in rows]
     if t is None:
-        lines += ["", "No throughput measurement for this entry (ask for one with the Submit form's tick box)."]
+        lines += ["", _no_throughput(asked, in_progress)]
     else:
         lines += ["", f"WER change from batch one: {100 * t.wer_change:+.2f} points (padding can change outputs)."]
         if t.verified is False:

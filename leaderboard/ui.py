@@ -115,12 +115,16 @@ class Ui:
             with self._tab("throughput"):
                 self.throughput = ThroughputPage(ctx.store, ctx.config.version, ctx.source.verified)
             with self._tab("detail"):
-                self.detail = DetailPage(ctx.store, rules.max_rtf, ctx.source.verified)
+                self.detail = DetailPage(ctx.store, rules.max_rtf, ctx.source.verified, ctx.current_work)
             with self._tab("submit"):
                 self.submit = SubmitPage(ctx)
             with self._tab("queue"):
                 self.queue = QueuePage(
-                    ctx.source, ctx.scheduler_status, rules.max_attempts, dispatch_status=ctx.dispatch_status
+                    ctx.source,
+                    ctx.scheduler_status,
+                    rules.max_attempts,
+                    dispatch_status=ctx.dispatch_status,
+                    current_work=ctx.current_work,
                 )
             with self._tab("log"):
                 self.log = LogPage(ctx.source)

@@ -503,6 +503,25 @@ class Store(ABC):
         self._transact(compute)
         return done[0]
 
+    def release(self, request_id: str, worker: str, reason: str) -> Request:
+        """Hand a held request back to the queue at once, logged `released` with `reason`: what a clean stop
+        (SIGINT, or the SIGTERM of a Space restart) does instead of leaving it RUNNING until its lease runs out.
+        The attempt is not counted (the model did nothing wrong), so restarts never fail a request."""
+        done: list[Request] = []
+
+        def compute(state: StoreState) -> Changes:
+            request = self._held(state, request_id, worker)
+            attempts = max(0, request.attempts - 1)
+            updated = request.replace(status=Status.PENDING, lease=None, progress=None, attempts=attempts)
+            done[:] = [updated]
+            changes = Changes(requests=[updated])
+            detail = {"reason": reason, "attempts": attempts}
+            self._log(state, changes.log, request_id=request_id, event="released", actor=worker, detail=detail)
+            return changes
+
+        self._transact(compute)
+        return done[0]
+
     # --- audits (R13) ------------------------------------------------------------------------------
 
     def record_audit(self, record: AuditRecord, actor: str) -> LogEntry:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.activity import Work
 from core.config import ANY_GPU_CLASS, LeaderboardConfig
 from core.store import Store
 from leaderboard.data import BoardSource
@@ -33,6 +34,7 @@ class AppContext:
     public_key: str | None = None
     has_gpu: bool | None = None  # None: look at this machine (`machine_has_gpu`)
     dispatch_status: Callable[[], DispatchStatus] | None = None  # jobs mode: the dispatcher's; None in space mode
+    current_work: Callable[[], Work | None] = lambda: None  # what the Space's scheduler runs now (core.activity)
 
 
 def on_space(env: os._Environ[str] | dict[str, str] | None = None) -> bool:

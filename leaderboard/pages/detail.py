@@ -9,6 +9,7 @@ from urllib.parse import quote
 import gradio as gr
 import pandas as pd
 
+from core.activity import AUDIT, THROUGHPUT, Work
 from core.records import ThroughputResult
 from core.store import Store
 from core.untrusted import clean
@@ -18,6 +19,7 @@ from leaderboard.detail import EMPTY_DETAIL, DetailView, claims_markdown, detail
 from leaderboard.pages.board import Update
 from leaderboard.pages.serving import READ_ONLY
 from leaderboard.pages.throughput import throughput_records
+from leaderboard.queue import work_progress
 from leaderboard.throughput import both_tracks, tracks_markdown
 
 PREVIEW_ROWS = 200
@@ -53,9 +55,16 @@ class DetailPage:
     """The components of the Model detail tab; build inside its `gr.Tab`."""
 
     def __init__(
-        self, store: Store, max_rtf: float, verified: Callable[[ThroughputResult], bool] | None = None
+        self,
+        store: Store,
+        max_rtf: float,
+        verified: Callable[[ThroughputResult], bool] | None = None,
+        current_work: Callable[[], Work | None] = lambda: None,
     ) -> None:
+        """`current_work`: what this Space's scheduler runs now, so a running throughput run or audit of the
+        entry is said on its page."""
         self.store, self.max_rtf, self.verified = store, max_rtf, verified
+        self.current_work = current_work
         with gr.Row(equal_height=False):
             self.select = gr.Dropdown(
                 [],
@@ -146,8 +155,7 @@ class DetailPage:
             self.header: view.header,
             self.table: gr.Dataframe(value=view.datasets, visible=True),
             self.claims: loaded.cached(("claims", request_id), lambda: self.claims_of(loaded, request_id)),
-            self.tracks: loaded.cached(("tracks", request_id), lambda: self.tracks_of(loaded, request_id)),
-            self.audit: loaded.cached(("audit", request_id), lambda: self.audits(loaded, request_id)),
+            **self._tracks_and_audit(loaded, request_id),
             self.audit_button: gr.Button(visible=True),
             self.audit_result: "",
             self.measurement: view.measurement,
@@ -167,11 +175,27 @@ class DetailPage:
         request = loaded.snapshot.requests.get(request_id)
         return detail_view(result, entry, request, links, max_rtf=self.max_rtf)
 
-    def tracks_of(self, loaded: Loaded, request_id: str) -> str:
+    def _tracks_and_audit(self, loaded: Loaded, request_id: str) -> Update:
+        """Both tracks and the audits, memoized per store version, unless this Space is running the entry's
+        throughput run or audit right now: then its page says so, with the progress."""
+        work = self.current_work()
+        work = work if work is not None and work.request_id == request_id else None
+        audit = loaded.cached(("audit", request_id), lambda: self.audits(loaded, request_id))
+        if work is not None and work.kind == AUDIT:
+            audit = f"⏳ **Audit running**: {work_progress(work)}.\n\n{audit}"
+        if work is not None and work.kind == THROUGHPUT:
+            tracks = self.tracks_of(loaded, request_id, work_progress(work))
+        else:
+            tracks = loaded.cached(("tracks", request_id), lambda: self.tracks_of(loaded, request_id))
+        return {self.tracks: tracks, self.audit: audit}
+
+    def tracks_of(self, loaded: Loaded, request_id: str, in_progress: str | None = None) -> str:
         """Batch one and, when measured, throughput side by side (R14); the cost of each."""
         result = loaded.snapshot.results[request_id]
         throughput = throughput_records(loaded, self.store).get(request_id)
-        return tracks_markdown(both_tracks(result, throughput, self.verified))
+        request = loaded.snapshot.requests.get(request_id)
+        asked = bool(request is not None and request.throughput)
+        return tracks_markdown(both_tracks(result, throughput, self.verified), asked, in_progress)
 
     @staticmethod
     def claims_of(loaded: Loaded, request_id: str) -> str:

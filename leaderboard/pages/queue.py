@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import gradio as gr
 import pandas as pd
 
+from core.activity import EVALUATION, KIND_LABELS, Work
 from core.untrusted import md_text
 from leaderboard.data import BoardSource
 from leaderboard.jobs.status import DispatchStatus, jobs_markdown
@@ -23,11 +24,13 @@ QUEUE_REFRESH_S = 3.0
 FAILED_WIDTHS = ["200px", "220px", "90px", "80px", "440px", "220px"]
 
 
-def scheduler_markdown(status: SchedulerStatus, now: datetime, running: Sequence[RunningItem]) -> str:
+def scheduler_markdown(
+    status: SchedulerStatus, now: datetime, running: Sequence[RunningItem], work: Work | None = None
+) -> str:
     """One line about the background scheduler that never contradicts itself: while it works, it says what
-    it is doing (evaluating what the Running list shows, or checking the queue) and not the last run's
-    outcome; when idle, the last outcome and the next check. A Space whose device check failed says only that
-    it cannot evaluate, and why."""
+    it is doing (evaluating what the Running list shows, a throughput run or an audit (`work`), or checking
+    the queue) and not the last run's outcome; when idle, the last outcome and the next check. A Space whose
+    device check failed says only that it cannot evaluate, and why."""
     if not status.enabled:
         return f"**Scheduler:** off. {status.note or ''}".strip()
     if status.blocked:  # R1: the device check failed, so this Space claims nothing (leaderboard.scheduler)
@@ -36,7 +39,13 @@ def scheduler_markdown(status: SchedulerStatus, now: datetime, running: Sequence
     if status.running:
         since = status.last_started_at
         took = f" for {format_duration((now - since).total_seconds())}" if since else ""
-        doing = f"**evaluating**{took} (see Running below)" if running else f"**checking the queue**{took}"
+        if work is not None and work.kind != EVALUATION:
+            label = KIND_LABELS.get(work.kind, work.kind)
+            doing = f"**running the {label} of {md_text(work.model_id)}**{took} (see Running below)"
+        elif running or work is not None:
+            doing = f"**evaluating**{took} (see Running below)"
+        else:
+            doing = f"**checking the queue**{took}"
         return f"**Scheduler:** {doing} · {every}."
     parts = [f"**Scheduler:** **idle**, {every}"]
     if status.last_finished_at:
@@ -60,8 +69,11 @@ class QueuePage:
         max_attempts: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         dispatch_status: Callable[[], DispatchStatus] | None = None,
+        current_work: Callable[[], Work | None] = lambda: None,
     ) -> None:
-        """`dispatch_status` is the Jobs dispatcher's (jobs mode); None where the Space evaluates itself."""
+        """`dispatch_status` is the Jobs dispatcher's (jobs mode); None where the Space evaluates itself.
+        `current_work`: what the Space's own scheduler runs now (a throughput run or an audit holds no request)."""
+        self.current_work = current_work
         self.source, self.scheduler_status, self.max_attempts, self.clock = (
             source,
             scheduler_status,
@@ -115,19 +127,24 @@ class QueuePage:
     def render(self) -> Update:
         loaded = self.source.get()
         now = self.clock()
-        view = queue_view(loaded.snapshot.requests, loaded.snapshot.results, now)
+        flagged = {e.request_id for e in loaded.board.entries if e.flagged}
+        view = queue_view(loaded.snapshot.requests, loaded.snapshot.results, now, flagged)
         counts = view.counts
+        work = self.current_work()
+        background = (
+            f"**1** {KIND_LABELS.get(work.kind, work.kind)} · " if work is not None and work.kind != EVALUATION else ""
+        )
         summary = (
-            f"**{counts['running']}** running · **{counts['pending']}** pending · **{counts['finished']}** "
-            f"finished · **{counts['failed']}** failed · refreshes every {QUEUE_REFRESH_S:g} s"
+            f"**{counts['running']}** running · {background}**{counts['pending']}** pending · "
+            f"**{counts['finished']}** finished · **{counts['failed']}** failed · refreshes every {QUEUE_REFRESH_S:g} s"
         )
         damaged = damaged_markdown(loaded.snapshot.damaged)
         summary += f"\n\n{damaged}" if damaged else ""
         return {
-            self.scheduler: scheduler_markdown(self.scheduler_status(), now, view.running),
+            self.scheduler: scheduler_markdown(self.scheduler_status(), now, view.running, work),
             self.jobs: jobs_markdown(self.dispatch_status() if self.dispatch_status else None),
             self.counts: summary,
-            self.running: running_html(view.running, self.max_attempts),
+            self.running: running_html(view.running, self.max_attempts, work, now),
             **self._box(
                 self.pending_empty, self.pending, "The queue is empty — submit a model on the Submit tab.", view.pending
             ),

@@ -68,6 +68,7 @@ class ThroughputPage:
                 loaded.snapshot.requests,
                 leaderboard_version=self.version,
                 verified=self.verified,
+                flagged={e.request_id for e in loaded.board.entries if e.flagged},
             ),
         )
 

@@ -167,6 +167,17 @@ says only that the data are self-consistent (exit 4).
 """
 
 
+def who_evaluates(config: LeaderboardConfig) -> str:
+    """Who evaluates, in words true of this board: the Space's own GPU on a board that names a GPU class, its
+    own machine (CPU or GPU, as each result's hardware records) on the local board, or Jobs."""
+    if config.workers.mode == "jobs" or config.rules.gpu_class != ANY_GPU_CLASS:
+        return budget_sentence(config.workers)
+    return (
+        "Evaluations run one at a time on the machine this Space runs on (its CPU when it has no GPU); each "
+        "entry's detail page names the hardware it was measured on."
+    )
+
+
 def about_markdown(
     config: LeaderboardConfig, results_location: str, requests_location: str, *, public_key: str | None
 ) -> str:
@@ -184,7 +195,7 @@ at a time**, on a pinned model revision. Leaderboard version `{config.version}` 
 
 ## The rules
 
-The full rules (R1–R14) and the definition of every figure are written out in
+The full rules (R1–R15) and the definition of every figure are written out in
 {rules_link(os.environ.get("SPACE_ID"))}; this page sums them up with the values this board uses.
 
 | | Rule | In plain words |
@@ -202,11 +213,14 @@ The full rules (R1–R14) and the definition of every figure are written out in
 | R11 | Honest statistics | Corpus-level WER per dataset with a 95% bootstrap confidence interval ({rules.bootstrap_samples} resamples of utterances, seed {rules.bootstrap_seed}); average WER is the unweighted mean over the datasets; RTF is pooled by duration. |
 | R12 | Reproducibility | Each result records the software versions, the evaluator version, each eval set's source and revision, the rules in force and the command that reproduces it. Raw predictions are stored next to the result. |
 | R13 | Audits | Finished entries are re-run at random (and on request) and compared with what was published; a failed audit flags the entry out of the ranking (see **Audits** below). |
+| R14 | Throughput track, kept apart | An entry may also be measured batched (same hardware, model, precision and eval sets; a batch-size ladder, the best size recorded) on the **Throughput** tab, with its own ranking; it never changes the batch-one ranking, RTF or real-time verdict. Both tracks show the cost per 1,000 audio hours from the board's hardware price. |
+| R15 | Claimed vs measured | What a model's own repo claims for these eval sets (its `.eval_results` files and card, at the pinned revision) is shown beside what the board measured, with the gap. Claims are never ranked. |
 
-A request whose evaluation stops (the worker died, the Space restarted) goes back to the queue when its
-{rules.lease_s:g}-second lease expires, and fails after {rules.max_attempts} attempts.
+A request whose worker dies goes back to the queue when its {rules.lease_s:g}-second lease expires, and fails
+after {rules.max_attempts} attempts; a Space that is stopped or restarted hands its running request back at once
+(logged `released`, the attempt not counted).
 
-**Who evaluates:** {budget_sentence(config.workers)}
+**Who evaluates:** {who_evaluates(config)}
 
 {families_section()}
 {audits_section(config)}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from core.cost import recorded_price
 from core.licenses import shown_license
 from core.records import HUB_REPO_ID, ClaimComparison, Compute, LogEntry, Request, Result
 from core.untrusted import clean, md_code, md_text
@@ -182,7 +183,7 @@ def measurement_markdown(result: Result) -> str:
         for s in result.eval_sets
     )
     signature = "signed (Ed25519)" if result.signature else "not signed"
-    compute = [] if result.compute is None else ["### Compute and cost", compute_table(result.compute)]
+    compute = [] if result.compute is None else ["### Compute and cost", compute_table(result.compute, result)]
     return "\n\n".join(
         [
             "### Hardware (R1)",
@@ -203,21 +204,38 @@ def measurement_markdown(result: Result) -> str:
     )
 
 
-def compute_table(compute: Compute) -> str:
-    """What the evaluation cost: where it ran, the GPU time it held and its price (as recorded and signed)."""
-    price = (
-        f"${compute.price_usd_per_minute:g}/min (${compute.price_usd_per_minute * 60:.2f}/h)"
-        + (f", listed on {compute.price_date}" if compute.price_date else "")
-        if compute.price_usd_per_minute is not None
-        else ""
-    )
+def compute_table(compute: Compute, result: Result | None = None) -> str:
+    """What the evaluation cost: where it ran, the machine time it held and its price (as recorded and signed).
+    Said of the machine that ran it (a CPU is never called a GPU), and with the board's hardware price that the
+    "$ per 1,000 audio hours" figures use when no Jobs price was listed, so the two never contradict each other."""
+    on_gpu = result is None or result.hardware.device != "cpu"
+    unit = "GPU" if on_gpu else "machine"
+    where = "GPU" if on_gpu else "machine (CPU, no GPU)"
+    board_price = recorded_price(result.rules) if result is not None else None
+    if compute.price_usd_per_minute is not None:
+        price = f"${compute.price_usd_per_minute:g}/min (${compute.price_usd_per_minute * 60:.2f}/h)" + (
+            f", listed on {compute.price_date}" if compute.price_date else ""
+        )
+    elif board_price is not None:
+        price = f"${board_price.usd_per_hour:g}/h, the board's hardware price ({board_price.source})"
+    else:
+        price = ""
+    if compute.cost_usd is not None:
+        cost = f"${compute.cost_usd:.2f}"
+    elif board_price is not None:
+        cost = f"${board_price.usd_per_hour * compute.gpu_seconds / 3600:.2f} at the board's hardware price"
+    else:
+        cost = "not known (no price recorded)"
     return _kv_table(
         [
-            ("Ran on", f"Hugging Face Jobs, flavor {compute.flavor}" if compute.flavor else "the Space's own GPU"),
-            ("GPU time", f"{compute.gpu_seconds:,.0f} s ({compute.gpu_seconds / 3600:.2f} GPU hours)"),
+            ("Ran on", f"Hugging Face Jobs, flavor {compute.flavor}" if compute.flavor else f"the Space's own {where}"),
+            (
+                f"{unit.capitalize()} time",
+                f"{compute.gpu_seconds:,.0f} s ({compute.gpu_seconds / 3600:.2f} {unit} hours)",
+            ),
             ("Billed", _billed(compute)),
             ("Price", price),
-            ("Cost", f"${compute.cost_usd:.2f}" if compute.cost_usd is not None else "not known (no listed price)"),
+            ("Cost", cost),
         ]
     )
 

@@ -100,7 +100,7 @@ def test_detail_shows_what_the_evaluation_cost_when_recorded() -> None:
     assert "5,400 s (1.50 GPU hours)" in text and "$1.50" in text and "$1.00/h), listed on 2026-11-27" in text
     space = result.replace(compute=Compute(flavor=None, gpu_seconds=60.0))
     text = detail_view(space, board.entries[0], None, {}, max_rtf=1.0).measurement
-    assert "the Space&#39;s own GPU" in text and "not known (no listed price)" in text
+    assert "the Space&#39;s own GPU" in text and "not known (no price recorded)" in text
     plain = detail_view(result.replace(compute=None), board.entries[0], None, {}, max_rtf=1.0).measurement
     assert "Compute and cost" not in plain
 
@@ -153,12 +153,12 @@ def test_about_names_the_configured_values(tmp_path: Path) -> None:
     text = about_markdown(config, "results-folder", "requests-folder", public_key=public)
     assert f"at most **{config.rules.max_submissions_per_week}** submissions" in text
     assert f"at most **{config.rules.max_rtf:g}**" in text and f"**{config.rules.warmup_utterances}** warm-up" in text
-    for rule in [f"R{n}" for n in range(1, 13)]:
+    for rule in [f"R{n}" for n in range(1, 16)]:
         assert f"| {rule} |" in text
     assert "python -m evaluator evaluate" in text and "pd.read_json" in text and "python -m evaluator verify" in text
     assert "Only results whose signature verifies are ranked" in text and public in text and fingerprint(public) in text
     assert "none is ranked" in about_markdown(config, "r", "q", public_key=None)
-    assert "**Who evaluates:** Evaluations run one at a time on the Space's own GPU." in text
+    assert "**Who evaluates:** Evaluations run one at a time on the machine this Space runs on" in text
 
 
 def test_about_in_jobs_mode_states_the_weekly_budget(tmp_path: Path) -> None:

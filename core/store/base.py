@@ -241,8 +241,15 @@ class Store(ABC):
         """Every throughput records shard (`throughput-records/<xx>.jsonl`) by shard name, as stored now."""
 
     def throughput_results(self) -> dict[str, ThroughputResult]:
-        """Every stored throughput record, by request id (read apart from `snapshot()` on purpose)."""
-        return self.throughput_results_from(self._throughput_shards())
+        """The throughput records the public log vouches for, by request id (read apart from `snapshot()` on
+        purpose): each needs a `throughput_published` event naming its sha256. A record whose publication was cut
+        off between the record and its event (a crash, a SIGTERM) is not shown; the next run publishes it whole."""
+        records = self.throughput_results_from(self._throughput_shards())
+        if not records:
+            return records
+        state, _ = self._read_state()
+        vouched = {e.detail.get("throughput_sha256") for e in state.log if e.event == THROUGHPUT_PUBLISHED}
+        return {k: r for k, r in records.items() if throughput_hash(r) in vouched}
 
     def publish_throughput(
         self, result: ThroughputResult, predictions: Mapping[str, Sequence[PredictionRow]], actor: str = "evaluator"

@@ -251,12 +251,30 @@ def test_hub_throughput_records_are_cached_like_results() -> None:
         assert len(reader.throughput_results()) == 6
         hub.reset_counts()
         assert len(reader.throughput_results()) == 6
-        assert hub.count() == 1  # the head has not moved
+        assert hub.count() == 2  # the two heads (results, and the requests' log that vouches) have not moved
         finish_in_store(writer, [make_result("req-9")])  # an unrelated results commit
         hub.reset_counts()
         assert len(reader.throughput_results()) == 6
-        assert hub.count() == 2 and hub.count("resolve") == 0  # head, listing: no shard downloaded again
+        # two heads, the listing, and the requests' index, state and appended log: no shard downloaded again
+        assert not any(f"/{layout.THROUGHPUT_RECORDS_DIR}/" in p for _, _, p in hub.calls)
         writer.publish_throughput(make_throughput("req-7"), rows)
         hub.reset_counts()
         assert len(reader.throughput_results()) == 7
-        assert hub.count("resolve") == 1  # the one shard that changed
+        shards = [p for _, _, p in hub.calls if f"/{layout.THROUGHPUT_RECORDS_DIR}/" in p]
+        assert len(shards) == 1  # the one shard that changed (and the log's new event, which vouches for it)
+
+
+def test_a_record_whose_publication_was_cut_off_before_its_event_is_not_shown(tmp_path: Path) -> None:
+    """Issue 26 item 6: a throughput record written without its `throughput_published` event (a crash or SIGTERM
+    between the two) is not on the Throughput tab; publishing it again (the next run) shows it."""
+    from core.store import LocalStore
+
+    store = LocalStore(tmp_path / "store")
+    finish_in_store(store, [make_result("req-1"), make_result("req-2")])
+    rows = {"ami": [PredictionRow("a", "hello", "hello", 2.0, 0.001)]}
+    store.publish_throughput(make_throughput("req-1"), rows)
+    record = make_throughput("req-2")
+    store._put_throughput_files(store._throughput_files(record, rows), "cut off before its log event")
+    assert set(store.throughput_results()) == {"req-1"}
+    store.publish_throughput(record, rows)
+    assert set(store.throughput_results()) == {"req-1", "req-2"}

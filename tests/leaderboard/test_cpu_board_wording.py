@@ -24,7 +24,10 @@ def test_a_cpu_result_is_said_to_have_run_on_a_cpu_at_the_boards_price() -> None
     text = compute_table(result.compute, result)  # type: ignore[arg-type]
     assert "own GPU" not in text and "GPU time" not in text and "GPU hours" not in text, text
     assert "machine (CPU, no GPU)" in text and "720 s (0.20 machine hours)" in text
-    assert "$0.5/h, the board&#39;s hardware price (a CPU machine&#39;s hourly price)" in text and "$0.10 at the board&#39;s hardware price" in text
+    assert (
+        "$0.5/h, the board&#39;s hardware price (a CPU machine&#39;s hourly price)" in text
+        and "$0.10 at the board&#39;s hardware price" in text
+    )
     assert "not known" not in text
     board = build_board([BoardInput(result)], eval_sets=())
     assert board.entries  # the board shows this result's cost per 1,000 audio hours from the same price

@@ -87,6 +87,12 @@ def test_the_whole_product_in_a_browser(app_url: str) -> None:
             expect(page.get_by_role("heading", name=re.compile("Open ASR Leaderboard"))).to_be_visible(timeout=30_000)
             expect(page.locator("#lb-empty")).to_contain_text("No results yet", timeout=20_000)
             shot("leaderboard-empty")
+            # Issue 25 item 1: every later visitor reads it too (the memoized page load lost it after the first).
+            second = context.new_page()
+            second.goto(app_url)
+            expect(second.locator("#lb-empty")).to_contain_text("No results yet", timeout=20_000)
+            screenshot(second, "leaderboard-empty-second-visitor")
+            second.close()
 
             submit_the_model(page, tab, shot)
 

@@ -18,9 +18,12 @@ Scenarios (bench/reliability_local.py, bench/reliability_hub.py):
   (one CPU thread: on the Space it runs on the GPU), and 50 concurrent clients load the page and filter
   (bench/load.py `measure`).
 
+- forged and damaged copies of a small honest store (bench/reliability_forgery.py: each case of issue 26), each
+  put to `verify` with the board's key pinned; caught when it exits 1.
+
 The last line is `reliability: faults=<n> survived=<n> bad_inputs=<n> refused=<n> lost=<n> duplicated=<n>
-log_gaps=<n> load_p95_s=<x>`; the exit status is 1 if anything was lost, duplicated or left out of the log, or
-a fault was not survived. A bad input that was not refused shows in the table and the line (refused < bad_inputs)
+log_gaps=<n> forgeries=<n> caught=<n> load_p95_s=<x>`; the exit status is 1 if anything was lost, duplicated or
+left out of the log, a fault was not survived, or a forgery was not caught. A bad input that was not refused shows in the table and the line (refused < bad_inputs)
 and is the untrusted-input work's to fix; it does not change the exit status.
 """
 
@@ -39,7 +42,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench import reliability_hub, reliability_local  # noqa: E402
+from bench import reliability_forgery, reliability_hub, reliability_local  # noqa: E402
 from bench.reliability_checks import Tally  # noqa: E402
 from bench.reliability_inputs import bad_inputs  # noqa: E402
 
@@ -145,13 +148,14 @@ def _damage_app_store(root: Path) -> list[str]:
 def table(tallies: list[Tally]) -> str:
     header = (
         f"{'scenario':<30} {'store':<13} {'faults':>6} {'survived':>8} {'workers':>7} {'requests':>8} "
-        f"{'bad in':>6} {'refused':>7} {'lost':>4} {'dup':>3} {'gaps':>4}"
+        f"{'bad in':>6} {'refused':>7} {'lost':>4} {'dup':>3} {'gaps':>4} {'forged':>6} {'caught':>6}"
     )
     lines = [header, "-" * len(header)]
     for t in tallies:
         lines.append(
             f"{t.scenario:<30} {t.store:<13} {t.faults:>6} {t.survived:>8} {t.workers:>7} {t.requests:>8} "
-            f"{t.bad_inputs:>6} {t.refused:>7} {t.lost:>4} {t.duplicated:>3} {t.log_gaps:>4}"
+            f"{t.bad_inputs:>6} {t.refused:>7} {t.lost:>4} {t.duplicated:>3} {t.log_gaps:>4} {t.forgeries:>6} "
+            f"{t.caught:>6}"
         )
         lines += [f"    {note}" for note in t.notes[:8]]
     return "\n".join(lines)
@@ -170,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             reliability_hub.campaign(),
             reliability_hub.corruptions(),
             bad_inputs(workdir / "inputs"),
+            reliability_forgery.forgeries(workdir / "forged"),
         ]
         app, p95 = app_under_load(workdir / "app")
         tallies.append(app)
@@ -179,15 +184,26 @@ def main(argv: list[str] | None = None) -> int:
     print(table(tallies))
     total = {
         k: sum(getattr(t, k) for t in tallies)
-        for k in ("faults", "survived", "bad_inputs", "refused", "lost", "duplicated", "log_gaps")
+        for k in (
+            "faults",
+            "survived",
+            "bad_inputs",
+            "refused",
+            "lost",
+            "duplicated",
+            "log_gaps",
+            "forgeries",
+            "caught",
+        )
     }
     print(f"({time.monotonic() - started:.0f} s, {threading.active_count()} threads left)")
     print(
         f"reliability: faults={total['faults']} survived={total['survived']} bad_inputs={total['bad_inputs']} "
         f"refused={total['refused']} lost={total['lost']} duplicated={total['duplicated']} "
-        f"log_gaps={total['log_gaps']} load_p95_s={p95:.2f}"
+        f"log_gaps={total['log_gaps']} forgeries={total['forgeries']} caught={total['caught']} load_p95_s={p95:.2f}"
     )
     ok = total["lost"] == total["duplicated"] == total["log_gaps"] == 0 and total["survived"] == total["faults"]
+    ok = ok and total["caught"] == total["forgeries"]
     return 0 if ok else 1
 
 

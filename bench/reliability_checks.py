@@ -35,6 +35,8 @@ class Tally:
     lost: int = 0
     duplicated: int = 0
     log_gaps: int = 0
+    forgeries: int = 0  # forged or damaged stores put to `verify` (pinned key)
+    caught: int = 0  # those it refused
     notes: list[str] = field(default_factory=list)
 
     @property

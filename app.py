@@ -212,6 +212,7 @@ def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | d
         is_local=inspector.is_local,
         ttl_s=SNAPSHOT_TTL_S[config.store.kind],
         verified=signature_checker(public_key),
+        rank_unavailable=not config.audit.unrankable_when_unavailable,
     )
     scheduler = None
     dispatcher = None

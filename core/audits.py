@@ -39,6 +39,9 @@ AUDIT_STARTED = "audit_started"
 AUDIT_INCONCLUSIVE = "audit_inconclusive"
 #: The attempt stopped on an error that a later attempt may not meet (transient, or a bug; the kind is named).
 AUDIT_ATTEMPT_FAILED = "audit_attempt_failed"
+#: Detail key of an `audit_attempt_failed` (or `audit_dropped`) event: true when the model could not be loaded at
+#: its pinned revision at all (repo deleted, gated or private, revision gone), as opposed to a Hub outage.
+UNAVAILABLE = "unavailable"
 #: The events that record an audit's attempts without ending it.
 AUDIT_PROGRESS_EVENTS = (AUDIT_STARTED, AUDIT_INCONCLUSIVE, AUDIT_ATTEMPT_FAILED)
 #: What an audit's attempts spend, counted in the daily budget (`duration_s` of each).
@@ -179,6 +182,50 @@ def open_audit_requests(log: Sequence[LogEntry]) -> list[LogEntry]:
 def recent_audit_requests(log: Sequence[LogEntry], actor: str, now: datetime) -> list[LogEntry]:
     """The actor's `audit_requested` events in the 7 days before `now`, oldest first (the rate limit)."""
     return [e for e in log if e.event == AUDIT_REQUESTED and e.actor == actor and now - parse_time(e.at) < WEEK]
+
+
+def recent_entry_audit_requests(log: Sequence[LogEntry], request_id: str, now: datetime) -> list[LogEntry]:
+    """The entry's `audit_requested` events in the 7 days before `now`, by anyone, oldest first (the per-entry cap:
+    many accounts cannot spend the audit budget on one entry)."""
+    return [
+        e for e in log if e.event == AUDIT_REQUESTED and e.request_id == request_id and now - parse_time(e.at) < WEEK
+    ]
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """An entry that cannot be re-run: its latest audit was dropped at `at` because its last attempt could not load
+    the model at its pinned revision (`reason`, from the public log)."""
+
+    request_id: str
+    at: str
+    reason: str
+
+
+def unavailable_entries(log: Sequence[LogEntry]) -> dict[str, Unavailable]:
+    """Entries whose model can no longer be loaded at its pinned revision, from the public log (R13).
+
+    An entry is unavailable when its latest `audit_dropped` came after an attempt that failed with the
+    `unavailable` mark (or the drop carries it itself), and no audit outcome (passed or failed: the model ran)
+    followed; a later drop for another reason (a Hub outage) proves nothing and keeps the mark. A transient
+    failure is never marked, and only the last attempt before a drop decides whether that drop marks the entry.
+    Deleting or gating a model after publication thus cannot keep its entry ranked by turning every audit into a
+    drop."""
+    last_attempt_unavailable: dict[str, bool] = {}
+    found: dict[str, Unavailable] = {}
+    for entry in log:
+        rid = entry.request_id
+        if entry.event in (AUDIT_STARTED, AUDIT_INCONCLUSIVE):
+            last_attempt_unavailable[rid] = False
+        elif entry.event == AUDIT_ATTEMPT_FAILED:
+            last_attempt_unavailable[rid] = entry.detail.get(UNAVAILABLE) is True
+        elif entry.event == AUDIT_DROPPED:
+            if last_attempt_unavailable.pop(rid, False) or entry.detail.get(UNAVAILABLE) is True:
+                found[rid] = Unavailable(rid, entry.at, str(entry.detail.get("reason") or ""))
+        elif entry.event in AUDIT_EVENTS:
+            last_attempt_unavailable.pop(rid, None)
+            found.pop(rid, None)
+    return found
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,11 @@ class AuditConfig:
     `max_minutes_per_day`: device minutes audits (all attempts) may use in any rolling 24 hours.
     `recent_half_life_days`: an entry this many days old is half as likely to be picked as a new one.
     `max_requests_per_week`: audits one user may ask for in any 7 days (their own limit, apart from submissions).
+    `max_requests_per_entry`: audits all users together may ask for of one entry in any 7 days (so many accounts
+    cannot spend the audit budget on one entry).
+    `unrankable_when_unavailable`: an entry whose model can no longer be loaded at its pinned revision (the last
+    attempt of its latest audit found the repo deleted, gated or private, or the revision gone) cannot be
+    audited, so it leaves the ranking until an audit of it passes again; false keeps it ranked, marked.
     """
 
     rtf_tolerance: float = 0.05
@@ -80,6 +85,8 @@ class AuditConfig:
     retry_after_minutes: float = 60.0
     busy_min_cpu_share: float = 0.6
     busy_max_load_excess: float = 0.5
+    max_requests_per_entry: int = 3
+    unrankable_when_unavailable: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "rtf_tolerance_by_class": dict(self.rtf_tolerance_by_class)}
@@ -276,6 +283,8 @@ def _audit(table: Mapping[str, Any], path: Path) -> AuditConfig:
         raise ConfigError(
             f"{path}: [audit] needs max_minutes_per_day >= 0, recent_half_life_days > 0 and max_requests_per_week >= 0"
         )
+    if audit.max_requests_per_entry < 0:
+        raise ConfigError(f"{path}: [audit] needs max_requests_per_entry >= 0")
     return audit
 
 

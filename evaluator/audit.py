@@ -35,6 +35,7 @@ from core.audits import (
     AUDIT_ATTEMPT_FAILED,
     AUDIT_INCONCLUSIVE,
     AUDIT_STARTED,
+    UNAVAILABLE,
     candidates,
     new_seed,
     open_audits,
@@ -61,7 +62,7 @@ from evaluator import audit_checks as checks
 from evaluator.errors import ErrorKind, describe, error_kind
 from evaluator.evaluate import Evaluation, evaluate
 from evaluator.load_probe import BusyRule, LoadProbe, nvml_reader
-from evaluator.models import resolve_model
+from evaluator.models import ModelUnavailable, resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -396,7 +397,10 @@ def _attempt_failed(
 ) -> str:
     """An attempt stopped by an error, handled by its kind (`evaluator.errors`): one this board cannot run at all
     drops the audit at once; any other (transient, the model's, a bug) is logged `audit_attempt_failed` with its
-    kind and reason, and the planner tries again until `max_attempts`, then drops it with that reason."""
+    kind and reason, and the planner tries again until `max_attempts`, then drops it with that reason. A model
+    that cannot be loaded at its pinned revision at all (`ModelUnavailable`: deleted, gated, revision gone) is
+    marked `unavailable` in the event, so a drop after it makes the entry one that cannot be re-run (R13,
+    `core.audits.unavailable_entries`); a Hub outage is transient and never marked."""
     kind, entry = error_kind(exc), target.result.request_id
     reason = describe(exc)[:300]
     if kind is ErrorKind.BUG:
@@ -405,7 +409,15 @@ def _attempt_failed(
         store.drop_audit(entry, auditor, reason, requested=target.selection == "requested")
         return f"audit of {entry} could not run: {reason[:160]}"
     limit = config.audit.max_attempts
-    detail = {"attempt": attempt, "max_attempts": limit, "kind": str(kind), "reason": reason, "duration_s": took_s}
+    detail: dict[str, object] = {
+        "attempt": attempt,
+        "max_attempts": limit,
+        "kind": str(kind),
+        "reason": reason,
+        "duration_s": took_s,
+    }
+    if isinstance(exc, ModelUnavailable):
+        detail[UNAVAILABLE] = True
     store.log_audit_progress(entry, AUDIT_ATTEMPT_FAILED, auditor, detail)
     return f"audit of {entry}: attempt {attempt} of {limit} failed ({kind}): {reason[:160]}"
 

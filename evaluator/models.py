@@ -37,6 +37,13 @@ class ModelLoadError(ValueError):
     """The model cannot be evaluated; the message says what to fix."""
 
 
+class ModelUnavailable(ModelLoadError):
+    """The model cannot be fetched at all at the revision asked for: the Hub repo is deleted, gated, private or
+    disabled, the revision is gone, or a local folder no longer exists. Still the submitter's to fix (a
+    `ModelLoadError`), but an audit that meets it marks the entry as one that cannot be re-run (R13), which a
+    Hub outage (`HubUnreachable`) never does."""
+
+
 @dataclass(frozen=True)
 class ModelSource:
     """The model's files on disk: a local folder, or a Hub repo downloaded at its pinned commit."""
@@ -72,7 +79,7 @@ def resolve_model(model: str, revision: str | None = None, models_dir: Path | No
             )
     if not HUB_REPO_ID.match(model):
         where = f" or under {models_dir}" if models_dir else ""
-        raise ModelLoadError(f"model {model!r} is not a folder{where}, nor a Hub id like `openai/whisper-base`")
+        raise ModelUnavailable(f"model {model!r} is not a folder{where}, nor a Hub id like `openai/whisper-base`")
     sha = _resolve_hub_revision(model, revision or "main")
     return ModelSource(model_id=model, location=str(_download(model, sha)), revision=sha, local=False)
 
@@ -101,14 +108,31 @@ def _hub_outage(exc: BaseException) -> bool:
     return isinstance(status, int) and (status == 429 or status >= 500)
 
 
+def _gone(exc: BaseException) -> bool:
+    """Whether `exc` is the Hub saying the repo or revision cannot be had: not found, gated, private, disabled
+    (401, 403, 404, 410), never an outage."""
+    from huggingface_hub.errors import DisabledRepoError, RepositoryNotFoundError, RevisionNotFoundError
+
+    if isinstance(exc, (RepositoryNotFoundError, RevisionNotFoundError, DisabledRepoError)):
+        return True
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return status in (401, 403, 404, 410)
+
+
+def _hub_error(exc: BaseException) -> type[ModelLoadError]:
+    """The error class a Hub failure becomes: an outage is transient, a refusal means the model is unavailable."""
+    if _hub_outage(exc):
+        return HubUnreachable
+    return ModelUnavailable if _gone(exc) else ModelLoadError
+
+
 def _download(model_id: str, sha: str) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
         return Path(snapshot_download(model_id, revision=sha, ignore_patterns=HUB_IGNORE_PATTERNS))
     except Exception as exc:
-        error = HubUnreachable if _hub_outage(exc) else ModelLoadError
-        raise error(f"cannot download {model_id}@{sha}: {type(exc).__name__}: {exc}") from exc
+        raise _hub_error(exc)(f"cannot download {model_id}@{sha}: {type(exc).__name__}: {exc}") from exc
 
 
 def _resolve_hub_revision(model_id: str, revision: str) -> str:
@@ -118,12 +142,17 @@ def _resolve_hub_revision(model_id: str, revision: str) -> str:
     try:
         sha = HfApi().model_info(model_id, revision=revision).sha
     except RepositoryNotFoundError as exc:
-        raise ModelLoadError(f"model {model_id} does not exist on the Hub (or is private); check the id") from exc
+        raise ModelUnavailable(
+            f"model {model_id} does not exist on the Hub (or is private or gated); check the id"
+        ) from exc
     except RevisionNotFoundError as exc:
-        raise ModelLoadError(f"model {model_id} has no revision {revision!r}; use a branch, tag or commit SHA") from exc
+        raise ModelUnavailable(
+            f"model {model_id} has no revision {revision!r}; use a branch, tag or commit SHA"
+        ) from exc
     except Exception as exc:
-        error = HubUnreachable if _hub_outage(exc) else ModelLoadError
-        raise error(f"cannot reach the Hub to resolve {model_id}@{revision}: {type(exc).__name__}") from exc
+        error = _hub_error(exc)
+        what = "the Hub refused" if error is ModelUnavailable else "cannot reach the Hub to resolve"
+        raise error(f"{what} {model_id}@{revision}: {type(exc).__name__}") from exc
     if not sha:
         raise ModelLoadError(f"the Hub returned no commit SHA for {model_id}@{revision}")
     return sha

@@ -97,6 +97,11 @@ log = pd.concat(pd.read_json(p, lines=True) for p in sorted(glob.glob("{requests
     return load_results, verify_target
 
 
+def _unavailable_rank(audit: AuditConfig) -> str:
+    """How the board ranks an entry whose model is gone (`[audit] unrankable_when_unavailable`)."""
+    return " and left out of the ranking" if audit.unrankable_when_unavailable else ", and stays ranked on this board"
+
+
 def audits_section(config: LeaderboardConfig) -> str:
     """How audits work on this board (R13), with the configured cadence, budget, tolerance and request limit."""
     audit = config.audit
@@ -122,9 +127,11 @@ in any 24 hours. The entry is picked at random, weighted toward the top of the b
 (an entry {audit.recent_half_life_days:g} days old is half as likely as a new one); the seed is recorded, so
 the choice can be redone.
 
-**Ask for one:** anyone logged in can request an audit of an entry from its Model detail page (at most
-**{audit.max_requests_per_week}** requests per user in any 7 days). Requested audits run before random ones;
-the request (`audit_requested`) and its outcome are in the public log.
+**Ask for one:** anyone logged in can request an audit of a ranked entry from its Model detail page (at most
+**{audit.max_requests_per_week}** requests per user and **{audit.max_requests_per_entry}** per entry in any 7
+days). Requested audits run before random ones; the request (`audit_requested`) and its outcome are in the
+public log. An entry whose model can no longer be loaded at its pinned revision (deleted, gated, revision
+gone) cannot be audited: it is marked 🚫 on the board{_unavailable_rank(audit)}.
 
 **Outcome:** each audit is a signed record in the results dataset (every figure compared, the verdict, the
 differing utterances as evidence; `load_dataset(..., "audits")`) and a public log event, `audit_passed` or

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.audits import AUDIT_DROPPED, AUDIT_EVENTS, AUDIT_PROGRESS_EVENTS, AUDIT_REQUESTED, open_audits
+from core.audits import (
+    AUDIT_DROPPED,
+    AUDIT_EVENTS,
+    AUDIT_PROGRESS_EVENTS,
+    AUDIT_REQUESTED,
+    open_audits,
+    unavailable_entries,
+)
 from core.records import AuditRecord, LogEntry, Verdict
 from core.untrusted import md_text
 
@@ -84,13 +91,32 @@ def history_markdown(events: Sequence[LogEntry]) -> str:
     return "\n".join(lines)
 
 
-def audit_markdown(request_id: str, audits: Sequence[AuditRecord], log: Sequence[LogEntry]) -> str:
-    """The whole audit section for one entry: `audits` are its published records, `log` the whole log."""
+def unavailable_markdown(request_id: str, log: Sequence[LogEntry], unranked: bool = True) -> str | None:
+    """The line saying the entry cannot be audited because its model is gone at its pinned revision, or None.
+    `unranked`: the board leaves such entries out of the ranking (`[audit] unrankable_when_unavailable`)."""
+    gone = unavailable_entries(log).get(request_id)
+    if gone is None:
+        return None
+    rank = "It is left out of the ranking" if unranked else "It stays ranked by this board's config"
+    return (
+        f"🚫 **Model no longer available at its pinned revision: cannot be audited.** An audit on {_cell(gone.at)} "
+        f"could not load it ({_cell(gone.reason)}). {rank} until an audit of it runs again."
+    )
+
+
+def audit_markdown(
+    request_id: str, audits: Sequence[AuditRecord], log: Sequence[LogEntry], unavailable_unranked: bool = True
+) -> str:
+    """The whole audit section for one entry: `audits` are its published records, `log` the whole log;
+    `unavailable_unranked` as `[audit] unrankable_when_unavailable`."""
     parts = ["### Audits (R13)"]
+    gone = unavailable_markdown(request_id, log, unavailable_unranked)
+    if gone:
+        parts.append(gone)
     mine = [a for a in audits if a.request_id == request_id]
     if mine:
         parts.append(latest_markdown(max(mine, key=lambda a: (a.finished_at, a.audit_id))))
-    else:
+    elif not gone:
         parts.append("Not audited yet. Audits re-run an entry as recorded and compare every figure (About tab).")
     waiting = next((a for a in open_audits(log) if a.request_id == request_id), None)
     if waiting is not None and waiting.requested:

@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from core.audits import audit_verdicts
+from core.audits import audit_verdicts, unavailable_entries
 from core.records import Result
 from core.store import Snapshot, Store
 from leaderboard.table import Board, BoardInput, build_board
@@ -100,6 +100,8 @@ class BoardSource:
     API calls). A slow read stretches it: the cache holds for at least `load_factor` times the last read's
     duration, so however big the store grows, reading it takes at most about 1/`load_factor` of the time.
     `invalidate()` forces the next read, e.g. right after a submission or a finished evaluation.
+    `rank_unavailable`: keep ranking entries whose model can no longer be loaded at its pinned revision (R13;
+    `[audit] unrankable_when_unavailable = false`); by default they are not ranked.
     """
 
     def __init__(
@@ -110,6 +112,7 @@ class BoardSource:
         eval_sets: tuple[str, ...],
         is_local: Callable[[str], bool] = lambda _model_id: False,
         verified: Callable[[Result], bool] | None = None,
+        rank_unavailable: bool = False,
         ttl_s: float = 2.0,
         load_factor: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
@@ -119,6 +122,7 @@ class BoardSource:
         self.eval_sets = eval_sets
         self.is_local = is_local
         self.verified = verified
+        self.rank_unavailable = rank_unavailable
         self.ttl_s = ttl_s
         self.load_factor = load_factor
         self.clock = clock
@@ -168,6 +172,7 @@ class BoardSource:
         items = []
         local: dict[str, bool] = {}
         audits = audit_verdicts(snapshot.log, snapshot.audits)  # damage never lifts a flag
+        gone = unavailable_entries(snapshot.log)  # deleting or gating a model does not dodge its audits
         for result in snapshot.finished_results():
             if result.leaderboard_version != self.version:
                 continue
@@ -180,6 +185,9 @@ class BoardSource:
                     model=result.model or (request.model if request else None),
                     local=local[result.model_id],
                     audit=audits.get(result.request_id),
+                    unavailable=gone.get(result.request_id),
                 )
             )
-        return build_board(items, eval_sets=self.eval_sets, verified=self.verified)
+        return build_board(
+            items, eval_sets=self.eval_sets, verified=self.verified, rank_unavailable=self.rank_unavailable
+        )

@@ -7,7 +7,8 @@ operations (`bench/table.py` measures it).
 
 Ranking: only official results of the current leaderboard version are ranked (and, when a `verified`
 predicate is given, only those it accepts); an entry whose latest audit failed (R13) is flagged, not ranked,
-and left out of the default view until a later audit passes. Rank is by average WER; results whose average WER is equal at
+and left out of the default view until a later audit passes; an entry whose model can no longer be loaded at
+its pinned revision cannot be audited, says so, and is not ranked either (unless the config keeps it). Rank is by average WER; results whose average WER is equal at
 the displayed precision (0.01 percentage points) share a rank (1, 1, 3) and a medal, and are listed faster
 first. Rates in records are fractions; the table shows percentages.
 """
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.audits import AuditVerdict
+from core.audits import AuditVerdict, Unavailable
 from core.claims import average_gap
 from core.cost import cost_of_batch_one
 from core.families import family_for
@@ -53,6 +54,8 @@ class BoardInput:
     local: bool = False
     #: The entry's audit verdict (R13; `core.audits.audit_verdicts`, or a published record), if it was audited.
     audit: AuditVerdict | AuditRecord | None = None
+    #: Set when the model can no longer be loaded at its pinned revision (R13; `core.audits.unavailable_entries`).
+    unavailable: Unavailable | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,11 @@ class BoardEntry:
     #: R15: mean of measured minus claimed WER, in points, over the eval sets the model repo claimed; None when it
     #: claimed none. A fact shown on request, never ranked or sorted on by default.
     claims_gap: float | None = None
+    #: R13: when the model was found no longer loadable at its pinned revision (it cannot be audited); None: it was
+    #: not. `unavailable_ranked`: the board's config keeps such an entry ranked (`[audit]
+    #: unrankable_when_unavailable = false`).
+    unavailable_since: str | None = None
+    unavailable_ranked: bool = False
 
     @property
     def flagged(self) -> bool:
@@ -93,9 +101,38 @@ class BoardEntry:
         return self.audit_passed is False
 
     @property
+    def unavailable(self) -> bool:
+        """The model can no longer be loaded at its pinned revision, so the entry cannot be audited (R13)."""
+        return self.unavailable_since is not None
+
+    @property
     def rankable(self) -> bool:
-        """Official, not refused by the verifier, not flagged by an audit, and with a finite average WER."""
-        return self.official and self.verified is not False and not self.flagged and math.isfinite(self.avg_wer)
+        """Official, not refused by the verifier, not flagged by an audit, auditable (unless the config keeps
+        unavailable models ranked), and with a finite average WER."""
+        return unranked_reason(self) is None
+
+
+#: Why an entry is not ranked, as pages say it (also the refusal of an audit request).
+UNOFFICIAL = "it is unofficial (not measured on this board's hardware and rules)"
+UNVERIFIED = "its signature does not verify"
+FLAGGED = "its latest audit failed"
+UNAVAILABLE_TEXT = "model no longer available at its pinned revision: cannot be audited"
+NO_WER = "it has no average WER"
+
+
+def unranked_reason(entry: BoardEntry) -> str | None:
+    """Why `entry` is left out of the ranking, or None when it is ranked."""
+    if not entry.official:
+        return UNOFFICIAL
+    if entry.verified is False:
+        return UNVERIFIED
+    if entry.flagged:
+        return FLAGGED
+    if entry.unavailable and not entry.unavailable_ranked:
+        return UNAVAILABLE_TEXT
+    if not math.isfinite(entry.avg_wer):
+        return NO_WER
+    return None
 
 
 def architecture_family(architecture: str | None) -> str:
@@ -119,8 +156,10 @@ def worst_latency_p90(result: Result) -> float:
     return max(values) if values else math.nan
 
 
-def make_entry(item: BoardInput, verified: Callable[[Result], bool] | None = None) -> BoardEntry:
-    """The unranked row for one result."""
+def make_entry(
+    item: BoardInput, verified: Callable[[Result], bool] | None = None, rank_unavailable: bool = False
+) -> BoardEntry:
+    """The unranked row for one result; `rank_unavailable` keeps an entry whose model is gone rankable."""
     result, model = item.result, item.model or item.result.model
     return BoardEntry(
         request_id=result.request_id,
@@ -146,6 +185,8 @@ def make_entry(item: BoardInput, verified: Callable[[Result], bool] | None = Non
         audit_passed=item.audit.passed if item.audit else None,
         usd_per_1000_audio_hours=cost_of_batch_one(result),
         claims_gap=average_gap(result),
+        unavailable_since=item.unavailable.at if item.unavailable else None,
+        unavailable_ranked=rank_unavailable,
     )
 
 
@@ -228,11 +269,16 @@ def badges(entry: BoardEntry) -> str:
         parts.append("❌ unverified")
     if entry.flagged:
         parts.append("🚩 failed audit")
+    if entry.unavailable:
+        parts.append(f"🚫 {UNAVAILABLE_TEXT}")
     return " · ".join(parts)
 
 
 def audit_cell(entry: BoardEntry) -> str:
-    """The Last audit column: the verdict and the day of the latest audit, empty when never audited."""
+    """The Last audit column: the verdict and the day of the latest audit, empty when never audited; the day an
+    audit found the model gone when it cannot be re-run (a failed audit's flag shows first)."""
+    if entry.unavailable_since is not None and not entry.flagged:
+        return f"🚫 cannot be re-run {entry.unavailable_since[:10]}"
     if entry.audited_at is None:
         return ""
     day = entry.audited_at[:10]
@@ -448,14 +494,16 @@ def build_board(
     *,
     eval_sets: Sequence[str],
     verified: Callable[[Result], bool] | None = None,
+    rank_unavailable: bool = False,
 ) -> Board:
     """Rank and precompute the display values of every row (see the module doc for the ranking rules).
 
     `eval_sets` orders the per-dataset columns; eval sets that appear only in results are appended.
     `verified`, when given, decides which results may be ranked; the others stay visible, labelled.
+    `rank_unavailable` keeps entries whose model can no longer be loaded ranked (R13; default: not ranked).
     Built column by column (numbers vectorised), so 10,000 rows take well under a second.
     """
-    entries = rank_entries(make_entry(item, verified) for item in items)
+    entries = rank_entries(make_entry(item, verified, rank_unavailable) for item in items)
     names = list(eval_sets)
     known = set(names)
     for entry in entries:

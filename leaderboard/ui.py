@@ -251,7 +251,8 @@ class Ui:
 
         def on_audit_request(request_id: str | None, profile: gr.OAuthProfile | None) -> Update:
             requester = resolve_submitter(profile.username if profile else None, ctx.space, ctx.config.local_user)
-            accepted, message = ask_for_audit(ctx.store, request_id, requester, ctx.config.audit, utc_now)
+            board = ctx.source.get().board  # only ranked entries can be requested
+            accepted, message = ask_for_audit(ctx.store, request_id, requester, ctx.config.audit, utc_now, board=board)
             if not accepted:
                 return {detail.audit_result: message}
             ctx.source.invalidate()

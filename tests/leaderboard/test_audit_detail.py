@@ -3,6 +3,7 @@ rate-limited and public."""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,11 @@ from typing import Any
 from app import build_app
 from core.config import AuditConfig
 from core.records import UtteranceDiff
+from core.signing import local_private_key, sign_result
 from core.store import LocalStore
-from leaderboard.audit_request import ask_for_audit
+from leaderboard.audit_request import ask_for_audit as ask
 from leaderboard.audit_view import audit_markdown
+from leaderboard.data import BoardSource
 from tests.core.test_audit_records import make_audit
 from tests.leaderboard.factories import finish_in_store, make_result
 from tests.leaderboard.test_app import make_env
@@ -41,6 +44,8 @@ def _store(tmp_path: Path) -> LocalStore:
 def test_asking_for_an_audit_needs_a_login_and_is_rate_limited(tmp_path: Path) -> None:
     store = _store(tmp_path)
     policy = AuditConfig(max_requests_per_week=2)
+    board = BoardSource(store, version="v1", eval_sets=("ami",)).get().board
+    ask_for_audit = functools.partial(ask, board=board)
     assert ask_for_audit(store, "r1", None, policy, lambda: NOW) == (
         False,
         "🔒 Log in with Hugging Face first (the button on the Submit tab) to ask for an audit.",
@@ -62,8 +67,11 @@ def _callback(app: Any, name: str) -> Any:
 
 
 def test_the_detail_page_button_requests_an_audit_and_shows_it(tmp_path: Path, models_dir: Path) -> None:
+    key = local_private_key(tmp_path / "store")  # signed: only ranked entries can be requested
     store = LocalStore(tmp_path / "store")
-    finish_in_store(store, [make_result("r1", "org/a", version="local-v1", wers={"ljspeech-sample": 0.1})])
+    finish_in_store(
+        store, [sign_result(make_result("r1", "org/a", version="local-v1", wers={"ljspeech-sample": 0.1}), key)]
+    )
     app = build_app(env=make_env(tmp_path, models_dir, LEADERBOARD_LOCAL_USER="dev"))
     detail = app.ui.detail
     page = app.ui.on_restore("?detail=r1")

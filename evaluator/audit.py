@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from core.audits import (
     AUDIT_ATTEMPT_FAILED,
@@ -60,13 +60,15 @@ from core.signing import sign_audit, signing_key_for
 from core.store import Snapshot, Store, open_store
 from evaluator import audit_checks as checks
 from evaluator.errors import ErrorKind, describe, error_kind
-from evaluator.evaluate import Evaluation, evaluate
 from evaluator.load_probe import BusyRule, LoadProbe, nvml_reader
-from evaluator.models import ModelUnavailable, resolve_model
+
+if TYPE_CHECKING:  # torch and transformers: imported only when an audit runs, so `audit --help` is instant
+    from evaluator.evaluate import Evaluation
 
 logger = logging.getLogger(__name__)
 
-EvaluateFn = Callable[..., Evaluation]
+#: The re-run (`evaluator.evaluate.evaluate` unless a caller wraps or replaces it; None means that one).
+EvaluateFn = Callable[..., "Evaluation"]
 #: Makes the probe of one re-run (`on_gpu`: the entry was measured on a GPU); tests inject the measurements.
 ProbeFactory = Callable[[bool], LoadProbe]
 #: Exit code of an inconclusive audit (0 passed, 1 failed, 2 could not run).
@@ -257,7 +259,7 @@ def run_audit(
     target: Target,
     *,
     auditor: str,
-    evaluate_fn: EvaluateFn = evaluate,
+    evaluate_fn: EvaluateFn | None = None,
     clock: Callable[[], float] = time.monotonic,
     probe_factory: ProbeFactory | None = None,
 ) -> AuditRecord:
@@ -268,6 +270,9 @@ def run_audit(
     recorded_eval_sets(config, result)  # an entry of another version cannot be re-run: say so before any work
     recorded = recorded_weights(target)
     device = str(result.rules.get("device_requested", "auto"))
+    from evaluator.evaluate import evaluate  # torch and transformers: loaded here, not when the CLI starts
+    from evaluator.models import resolve_model
+
     source = resolve_model(result.model_id, result.revision, config.models_dir)
     found = [
         checks.compare_weights(recorded, weight_file_hashes(source.folder)),
@@ -278,7 +283,7 @@ def run_audit(
         rerun = Rerun(skipped_rerun(result, why), [], [], local_hardware(device))
     else:
         published = published_predictions(store, result)
-        rerun = rerun_and_compare(config, target, published, evaluate_fn, probe_factory or new_probe)
+        rerun = rerun_and_compare(config, target, published, evaluate_fn or evaluate, probe_factory or new_probe)
     all_checks = found + rerun.checks
     record = AuditRecord(
         audit_id=new_audit_id(),
@@ -367,7 +372,7 @@ def audit_command(
     store: Store,
     args: argparse.Namespace,
     out: TextIO,
-    evaluate_fn: EvaluateFn,
+    evaluate_fn: EvaluateFn | None,
     probe_factory: ProbeFactory | None = None,
 ) -> int:
     """Choose, re-run, compare, print, record. Returns the exit code."""
@@ -416,6 +421,8 @@ def _attempt_failed(
         "reason": reason,
         "duration_s": took_s,
     }
+    from evaluator.models import ModelUnavailable  # here, not at the top: `audit --help` must not load torch
+
     if isinstance(exc, ModelUnavailable):
         detail[UNAVAILABLE] = True
     store.log_audit_progress(entry, AUDIT_ATTEMPT_FAILED, auditor, detail)
@@ -428,7 +435,7 @@ def scheduled_audit(
     *,
     request_id: str | None,
     auditor: str,
-    evaluate_fn: EvaluateFn = evaluate,
+    evaluate_fn: EvaluateFn | None = None,
     seed: int | None = None,
     probe_factory: ProbeFactory | None = None,
     clock: Callable[[], float] = time.monotonic,
@@ -468,7 +475,7 @@ def scheduled_audit(
 def main(
     argv: Sequence[str] | None = None,
     out: TextIO | None = None,
-    evaluate_fn: EvaluateFn = evaluate,
+    evaluate_fn: EvaluateFn | None = None,
     store: Store | None = None,
     probe_factory: ProbeFactory | None = None,
 ) -> int:

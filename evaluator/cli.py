@@ -152,6 +152,29 @@ def _cmd_run_once(args: argparse.Namespace) -> int:
     return 0 if request.status == "FINISHED" else 1
 
 
+def _cmd_publish_results(args: argparse.Namespace) -> int:
+    """Open (or find) the entry's one results PR on the model's repo (R15): the same steps as the worker's, so
+    running it again after a failure or a lost answer never opens a second PR. Exit 0 the PR exists (opened now,
+    adopted, or already logged), 1 this try failed (logged `results_pr_failed`; run it again later), 2 nothing
+    was done (no such request, the box was not ticked, or the log could not be written)."""
+    from evaluator.results_pr import RESULTS_PR_FAILED, publish_results_pr
+
+    config = load_config(args.config)
+    store = open_store(config)
+    if args.request_id not in store.snapshot().requests:
+        raise StoreError(f"no request {args.request_id} in the store; check the id on the Queue page")
+    outcome = publish_results_pr(config, store, args.request_id, actor=args.actor)
+    if outcome.url:
+        how = "already opened" if outcome.event is None else "found and adopted" if outcome.adopted else "opened"
+        print(f"{args.request_id}: results pull request {how}: {outcome.url}")
+        return 0
+    if outcome.event == RESULTS_PR_FAILED:
+        print(f"{args.request_id}: no pull request: {outcome.error} (logged; running this again retries safely)")
+        return 1
+    print(f"{args.request_id}: nothing done: {outcome.error}")
+    return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m evaluator", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -178,6 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--request-id", default=None, help="claim exactly this request (a Job started for it); exit 0 if taken"
     )
     once.set_defaults(func=_cmd_run_once)
+    pr = sub.add_parser(
+        "publish-results",
+        help="open the finished entry's one results pull request on the model's repo (R15, opt-in); safe to repeat",
+    )
+    pr.add_argument("--request-id", required=True, help="the entry's request id (Queue page or the result file)")
+    pr.add_argument("--config", default=None)
+    pr.add_argument("--actor", default="evaluator", help="who the log names as opening it")
+    pr.set_defaults(func=_cmd_publish_results)
     for name, summary in DELEGATED.items():
         sub.add_parser(name, help=summary, add_help=False)
     return parser

@@ -15,6 +15,7 @@ from core.config import LeaderboardConfig
 from core.store import LocalStore, StoreUnavailable
 from evaluator import audit
 from evaluator.errors import ErrorKind, error_kind
+from evaluator.evaluate import evaluate
 from evaluator.recipes.base import DecodingStalled
 from tests.evaluator.test_audit import _evaluated_board
 from tests.fixtures.audio import make_audiofolder
@@ -102,7 +103,7 @@ def test_an_inconclusive_random_audit_is_retried_on_the_same_entry_later(board) 
     assert not waiting.requested and waiting.attempts == 1
     clock = Clock()
     clock.now += timedelta(minutes=config.audit.retry_after_minutes)
-    line = _step(config, store, clock, audit.evaluate)()
+    line = _step(config, store, clock, evaluate)()
     assert line == "audit of org/tiny (float32) passed", line
     (record,) = store.snapshot().published_audits()
     assert record.selection == "retry"

@@ -17,6 +17,7 @@ from core.config import LeaderboardConfig
 from core.records import Status
 from core.signing import attach_predictions, public_key_for, sign_result, signing_key_for, verify_result
 from core.store import Store, open_store
+from evaluator import cli
 from evaluator.job import run_once
 from evaluator.results_pr import RESULTS_PR_FAILED, RESULTS_PR_OPENED, board_file, publish_results_pr
 from tests.core.store_contract import ROWS, make_request, make_result
@@ -138,3 +139,30 @@ def test_run_once_copies_the_claims_into_the_signed_result_and_logs_why_no_pr(tm
     assert verify_result(result, public_key_for(config)), "the claims are signed with the result"
     (failed,) = events(store, RESULTS_PR_FAILED)
     assert "local model" in str(failed["error"]), "the box was ticked: the log says why no PR was opened"
+
+
+def test_the_cli_retries_a_failed_pr_and_never_opens_a_second(
+    tmp_path: Path, hub: HubEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m evaluator publish-results --request-id ID` through the real HfApi: a failed try exits 1 and is
+    logged; running it again opens the PR (exit 0); a third run finds it in the log and calls nothing."""
+    config, store, request_id = finished(tmp_path)
+    argv = ["publish-results", "--config", str(config.path), "--request-id", request_id]
+    hub.fail("commit", status=403)
+    assert cli.main(argv) == 1 and "running this again retries safely" in capsys.readouterr().out
+    assert hub.repo(MODEL, "model").pulls == [] and len(events(store, RESULTS_PR_FAILED)) == 1
+    assert cli.main(argv) == 0
+    url = f"{ENDPOINT}/{MODEL}/discussions/1"
+    assert capsys.readouterr().out.strip() == f"{request_id}: results pull request opened: {url}"
+    calls = len(hub.calls)
+    assert cli.main(argv) == 0 and f"already opened: {url}" in capsys.readouterr().out
+    assert len(hub.calls) == calls and len(hub.repo(MODEL, "model").pulls) == 1
+    assert [e["pr_url"] for e in events(store, RESULTS_PR_OPENED)] == [url]
+
+
+def test_the_cli_says_why_it_did_nothing(tmp_path: Path, hub: HubEmulator, capsys: pytest.CaptureFixture[str]) -> None:
+    config, _store, request_id = finished(tmp_path, publish=False)
+    argv = ["publish-results", "--config", str(config.path), "--request-id"]
+    assert cli.main([*argv, request_id]) == 2 and "did not ask" in capsys.readouterr().out
+    assert cli.main([*argv, "req-9999"]) == 2 and "no request req-9999" in capsys.readouterr().err
+    assert hub.count() == 0

@@ -666,7 +666,7 @@ def build_board(
 def seed_hub(hub: HubEmulator, board: Board, card: CardInfo) -> dict[str, int]:
     """Both repos' files, in the layout this checkout's store writes, as one commit each (results first: the
     requests repo's `state.json` names the results commit, as after a finish). Returns file counts."""
-    request_files, result_files = render_repos(board.requests, board.results, board.log)
+    request_files, result_files = render_repos(board.requests, board.results, board.log, board.audits)
     for request_id, files in board.predictions.items():
         for eval_set, data in files.items():
             result_files[layout.predictions_path(request_id, eval_set)] = data

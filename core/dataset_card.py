@@ -105,6 +105,9 @@ TAIL_COLUMNS: dict[str, str] = {
     "signature": "Ed25519 signature (base64) of the record; verify it, do not trust this column blindly.",
     "usd_per_1000_audio_hours": "Hardware price per hour (recorded in the result's rules) x rtf x 1000, in US "
     "dollars; empty for a result that recorded no price.",
+    "last_audit": "`passed` or `failed`: the verdict of the entry's latest signed audit record (R13); empty when "
+    "never audited. A failed audit flags the entry: the leaderboard does not rank it until an audit passes.",
+    "last_audit_at": "When that audit finished (ISO 8601 UTC); its full record is in `audit-records/`.",
 }
 
 #: Columns of the `claims` config (`claims/<xx>.csv`, R15): one row per claim a model repo made, beside what the
@@ -226,8 +229,9 @@ def wer_column(eval_set: str) -> str:
     return f"wer_{eval_set}"
 
 
-def table_row(result: Result) -> dict[str, Any]:
-    """One result as a flat row (rates are fractions; empty where the record has no value)."""
+def table_row(result: Result, audit: AuditRecord | None = None) -> dict[str, Any]:
+    """One result as a flat row (rates are fractions; empty where the record has no value), with the verdict of
+    its latest audit record (`audit`), so a flagged entry is flagged in the dataset too."""
     model, compute = result.model, result.compute
     row: dict[str, Any] = {
         "model_id": result.model_id,
@@ -257,6 +261,8 @@ def table_row(result: Result) -> dict[str, Any]:
         "result_file": layout.result_path(result.request_id),
         "signature": result.signature,
         "usd_per_1000_audio_hours": cost_of_batch_one(result),
+        "last_audit": ("passed" if audit.passed else "failed") if audit else None,
+        "last_audit_at": audit.finished_at if audit else None,
     }
     for name, score in result.datasets.items():
         row[wer_column(name)] = score.wer
@@ -282,16 +288,20 @@ def table_columns(results: Iterable[Result]) -> list[str]:
     return board_columns(sets)
 
 
-def table_shard(results: Iterable[Result], columns: Sequence[str] | None = None) -> str:
+def table_shard(
+    results: Iterable[Result], columns: Sequence[str] | None = None, audits: Mapping[str, AuditRecord] | None = None
+) -> str:
     """One shard of the table (or a whole table): a row per result, best average WER first within a version,
-    deterministic for identical input. `columns` defaults to the header these results alone need."""
+    deterministic for identical input. `columns` defaults to the header these results alone need; `audits` holds
+    each entry's latest audit record."""
     ordered = sorted(results, key=lambda r: (r.leaderboard_version, r.aggregate.avg_wer, r.request_id))
     header = list(columns) if columns is not None else table_columns(ordered)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n", extrasaction="raise")
     writer.writeheader()
     for result in ordered:
-        writer.writerow({k: ("" if v is None else v) for k, v in table_row(result).items()})
+        row = table_row(result, (audits or {}).get(result.request_id))
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     return buffer.getvalue()
 
 

@@ -90,6 +90,7 @@ from core.signing import (
     verify_audit,
     verify_result,
 )
+from core.store.repo_files import latest_audit_records
 from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 from evaluator.metrics import aggregate, get_normalizer, score_eval_set
 from evaluator.verify_requests import check_requests, has_state
@@ -445,7 +446,13 @@ def _same_aggregate(a: Aggregate, b: Aggregate) -> bool:
     return close and a.meets_realtime == b.meets_realtime
 
 
-def check_tables(tables: Sequence[Path], results: dict[str, Result], root: Path, report: Report) -> None:
+def check_tables(
+    tables: Sequence[Path],
+    results: dict[str, Result],
+    root: Path,
+    report: Report,
+    audits: Mapping[str, AuditRecord] | None = None,
+) -> None:
     """Every row of the table repeats its signed record, in the shard of its records shard; every record has a
     row; every shard has the same header (so `load_dataset` reads them as one table)."""
     seen: set[str] = set()
@@ -462,7 +469,7 @@ def check_tables(tables: Sequence[Path], results: dict[str, Result], root: Path,
             continue
         shard_name = table.stem if table.parent.name == layout.TABLE_DIR else None
         for line, row in enumerate(rows, start=2):
-            problem = _table_row_problem(row, results, shard_name)
+            problem = _table_row_problem(row, results, shard_name, audits or {})
             seen.add(str(row.get("request_id") or ""))
             if problem:
                 report.problems.append(Problem(f"{where} line {line}", problem))
@@ -487,7 +494,9 @@ def check_claims(shards: Sequence[Path], results: dict[str, Result], root: Path,
             report.problems.append(Problem(_rel(shard, root), "does not repeat the claims of the signed records"))
 
 
-def _table_row_problem(row: Mapping[str | None, Any], results: dict[str, Result], shard_name: str | None) -> str:
+def _table_row_problem(
+    row: Mapping[str | None, Any], results: dict[str, Result], shard_name: str | None, audits: Mapping[str, AuditRecord]
+) -> str:
     """What is wrong with one row of the table ("" when it repeats its signed record)."""
     request_id = str(row.get("request_id") or "")
     result = results.get(request_id)
@@ -501,7 +510,7 @@ def _table_row_problem(row: Mapping[str | None, Any], results: dict[str, Result]
         return str(exc)
     if shard_name is not None and home != shard_name:
         return f"row for {request_id} belongs in {layout.table_path(home)}"
-    expected = {k: "" if v is None else str(v) for k, v in table_row(result).items()}
+    expected = {k: "" if v is None else str(v) for k, v in table_row(result, audits.get(request_id)).items()}
     differing = sorted(k for k, v in row.items() if k in expected and v != expected[k])
     differing += sorted(str(k) for k, v in row.items() if str(k).startswith("wer_") and k not in expected and v != "")
     return f"{', '.join(differing)} differ from the signed record of {request_id}" if differing else ""
@@ -841,7 +850,8 @@ def verify(located: Located, public_key: str | None) -> Report:
     _check_key(located, public_key)
     results = check_results(located, public_key, report)
     if located.tables:
-        check_tables(located.tables, results, located.root, report)
+        latest = latest_audit_records(_audit_records(located))
+        check_tables(located.tables, results, located.root, report, latest)
     check_claims(located.claims, results, located.root, report)
     if located.from_shards and located.audit_shards:
         audit_hashes = check_audit_lines(located.audit_shards, public_key or "", located.root, report)

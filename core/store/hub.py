@@ -64,6 +64,8 @@ from core.store.repo_files import (
     ResultsWrite,
     Tail,
     audit_files,
+    audit_shard_records,
+    latest_audit_records,
     read_pins,
     results_files,
     table_header,
@@ -451,7 +453,8 @@ class HubStore(Store):
         if self._stored(results, audits, head):
             return head  # a retried write: these exact results and audits are already stored
         damaged = self._damaged_shards(fetch, head)
-        names = {layout.shard(r.request_id) for r, _ in results} | damaged
+        retable = {layout.shard(a.request_id) for a in audits}  # the audited entries' rows get the new verdict
+        names = {layout.shard(r.request_id) for r, _ in results} | damaged | retable
         shards = {name: self._results_reader.shard(fetch, head, name) for name in names}
         set_aside = {b.quarantine_path: b.data for b in self._results_reader.bad_files(names)}
         shards.update({name: self._repaired_shard(fetch, name, shards[name], finished()) for name in damaged})
@@ -463,6 +466,8 @@ class HubStore(Store):
                 lambda: self._every(fetch, head, finished),
                 rewrite=damaged,
                 has_legacy_table=lambda: fetch(layout.LEGACY_TABLE_FILE) is not None,
+                audits_of=lambda table: latest_audit_records([*audit_shard_records(fetch, table), *audits]),
+                retable=retable,
             )
             if shards
             else ResultsWrite({}, [], {})

@@ -30,7 +30,15 @@ from core.files import atomic_write
 from core.records import PredictionRow, Result, Status, read_jsonl
 from core.store.bad_files import BadFile, log_damaged
 from core.store.base import Changes, Clock, Snapshot, Store, StoreError, StoreState
-from core.store.repo_files import AuditsReader, Fetch, ResultsReader, audit_files, results_files
+from core.store.repo_files import (
+    AuditsReader,
+    Fetch,
+    ResultsReader,
+    audit_files,
+    audit_shard_records,
+    latest_audit_records,
+    results_files,
+)
 from core.store.requests_repo import LayoutError, Lookup, RequestsReader, RequestsView, requests_files
 
 REQUESTS_REPO_DIR = layout.LOCAL_REQUESTS_DIR
@@ -133,8 +141,10 @@ class LocalStore(Store):
             atomic_write(self.results_root / path, data)
         recovered = self._recovered_results(changes)
         repair = {Path(b.path).stem for b in self._results_reader.bad_files()}
-        if changes.results or recovered or repair:
-            self._write_results(Changes(results=[*changes.results, *((r, {}) for r in recovered)]), repair)
+        retable = {layout.shard(a.request_id) for a in changes.audits}  # the audited rows get the new verdict
+        if changes.results or recovered or repair or retable:
+            results = [*changes.results, *((r, {}) for r in recovered)]
+            self._write_results(Changes(results=results), repair, retable)
         view = self._read_views.pop(token, None) or self._view()
         files, _ = requests_files(
             view, changes.requests, changes.log, None, uuid.uuid4().hex[:12], renewals=changes.renewals
@@ -178,10 +188,11 @@ class LocalStore(Store):
                 repaired.setdefault(result.request_id, result)
         return repaired
 
-    def _write_results(self, changes: Changes, repair: set[str] | None = None) -> None:
-        """Results, predictions, records shards, table and card; `repair`: damaged records shards to rebuild."""
-        repair = repair or set()
-        names = {layout.shard(r.request_id) for r, _ in changes.results} | repair
+    def _write_results(self, changes: Changes, repair: set[str] | None = None, retable: set[str] | None = None) -> None:
+        """Results, predictions, records shards, table and card; `repair`: damaged records shards to rebuild;
+        `retable`: table shards to render again (an audit changed a verdict; its record is already written)."""
+        repair, retable = repair or set(), retable or set()
+        names = {layout.shard(r.request_id) for r, _ in changes.results} | repair | retable
         fetch = self._fetcher(self.results_root)
         bad: list[BadFile] = []
         shards = {
@@ -196,6 +207,8 @@ class LocalStore(Store):
             self._every,
             rewrite=repair,
             has_legacy_table=(self.results_root / layout.LEGACY_TABLE_FILE).exists,
+            audits_of=lambda table: latest_audit_records(audit_shard_records(fetch, table)),
+            retable=retable,
         )
         files = {**written.files, **{b.quarantine_path: b.data for b in bad}}  # a damaged shard's bytes, set aside
         if self.card is not None:

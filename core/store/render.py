@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from core.records import LogEntry, Request, Result
-from core.store.repo_files import results_files
+from core.records import AuditRecord, LogEntry, Request, Result
+from core.store.repo_files import latest_audit_records, results_files
 from core.store.requests_repo import EMPTY, requests_files
 
 
 def render_repos(
-    requests: Iterable[Request], results: Iterable[Result], log: Sequence[LogEntry]
+    requests: Iterable[Request], results: Iterable[Result], log: Sequence[LogEntry], audits: Iterable[AuditRecord] = ()
 ) -> tuple[dict[str, bytes], dict[str, bytes]]:
-    """The requests repo's files and the results repo's files (records, table, pins; no card, no predictions)."""
+    """The requests repo's files and the results repo's files (records, table with each entry's latest audit,
+    pins; no card, no predictions, no audit records)."""
     request_files, _ = requests_files(EMPTY, list(requests), list(log), None, "seed")
-    written = results_files({}, [(r, {}) for r in results], None, dict)
+    latest = latest_audit_records(audits)
+    written = results_files({}, [(r, {}) for r in results], None, dict, audits_of=lambda _names: latest)
     return request_files, written.files

@@ -93,6 +93,29 @@ class ResultsReader:
         return {r.request_id: r for r in records}
 
 
+#: The table shards' format, recorded in `pins.json`: a board whose pins name another (or none) gets every shard
+#: written again by its next finish, so all shards always share one header. 2: the `last_audit` columns.
+TABLE_FORMAT = 2
+
+
+def latest_audit_records(records: Iterable[AuditRecord]) -> dict[str, AuditRecord]:
+    """Each entry's latest audit record (by finish time, then id): the table's `last_audit` columns."""
+    latest: dict[str, AuditRecord] = {}
+    for record in sorted(records, key=lambda a: (a.finished_at, a.audit_id)):
+        latest[record.request_id] = record
+    return latest
+
+
+def audit_shard_records(fetch: Fetch, names: Iterable[str]) -> list[AuditRecord]:
+    """The audit records of the entries of these records shards: their audit-records shards (`<x>.jsonl` for
+    shard `<x><y>`), read as they are; unreadable lines are skipped (the board's reader reports them)."""
+    records: list[AuditRecord] = []
+    for digit in sorted({name[0] for name in names}):
+        raw = fetch(f"{layout.AUDIT_RECORDS_DIR}/{digit}.jsonl") or b""
+        records += parse_lines(with_safe_ids(AuditRecord.from_dict), text_lines(raw), "", [], raw)
+    return records
+
+
 @dataclass(frozen=True)
 class ResultsWrite:
     """What one write to the results repo puts there: `files` to add, `deleted` paths, and the records shards as
@@ -112,9 +135,13 @@ def results_files(
     every: Callable[[], Mapping[str, Mapping[str, Result]]],
     rewrite: Iterable[str] = (),
     has_legacy_table: Callable[[], bool] = lambda: False,
+    audits_of: Callable[[Iterable[str]], Mapping[str, AuditRecord]] = lambda _names: {},
+    retable: Iterable[str] = (),
 ) -> ResultsWrite:
     """The files a finish writes to the results repo (not the card): each result and its predictions, the records
-    shards they fall in, the table shards repeating those, and `pins.json`.
+    shards they fall in, the table shards repeating those (with each entry's latest audit, from `audits_of(table
+    shard names)`), and `pins.json`. `retable` names table shards to render again with no record changing (an
+    audit changed an entry's verdict); `shards` holds their records too.
 
     `shards` holds the current content of the records shards the results fall in (and of those named in
     `rewrite`: damaged shards being repaired, written even when no result falls in them). `every()` returns every
@@ -133,7 +160,7 @@ def results_files(
         members = sorted(updated[name].values(), key=lambda r: r.request_id)
         files[layout.records_path(name)] = "".join(jsonl_line(r) for r in members).encode("utf-8")
     current = _read_pins(pins)
-    whole = current is None or any("sets" not in entry for entry in current.values())
+    whole = current is None or any(entry.get("table") != TABLE_FORMAT for entry in current.values())
     table: Mapping[str, Mapping[str, Result]] = updated
     if whole:
         table = {**every(), **updated}
@@ -143,10 +170,11 @@ def results_files(
     columns = board_columns(_sets(new_pins))
     if not whole and columns != board_columns(_sets(current or {})):
         whole, table = True, {**every(), **updated}
-    names = (set(table) | {layout.FIRST_TABLE_SHARD}) if whole else written
+    names = (set(table) | {layout.FIRST_TABLE_SHARD}) if whole else written | set(retable)
+    audits = audits_of(names)
     for name in sorted(names):
         members = table.get(name, {}).values()
-        files[layout.table_path(name)] = table_shard(members, columns).encode("utf-8")
+        files[layout.table_path(name)] = table_shard(members, columns, audits).encode("utf-8")
         files[layout.claims_path(name)] = claims_shard(members).encode("utf-8")
     if new_pins != current:
         files[layout.PINS_FILE] = (
@@ -200,6 +228,7 @@ def _pins_with(current: Mapping[str, dict[str, Any]], results: Sequence[Result])
                 "sources": [s.to_dict() for s in result.eval_sets],
                 "sets": list(sets),
             }
+        entry["table"] = TABLE_FORMAT
         known = entry.setdefault("sets", [])
         known += [name for name in result.datasets if name not in known]
     return pins

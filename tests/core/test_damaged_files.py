@@ -472,3 +472,28 @@ def test_a_lost_audit_failed_event_still_flags_and_the_log_says_it_lost_entries(
     snap = _store(store.root).snapshot()
     assert not snap.verify_log().ok and "cannot be read" in (snap.verify_log().reason or "")
     assert _verdict(store) is False
+
+
+def test_a_flagged_entry_is_flagged_in_the_dataset_and_a_lifted_flag_fails_verify(tmp_path: Path) -> None:
+    """Issue 25 item 5: the table (`load_dataset`'s default config) says each entry's latest audit verdict, in the
+    same write as the audit; editing it to `passed` is caught by `verify`."""
+    import pandas as pd
+
+    store = _flagged_board(tmp_path)
+    path = store.results_root / layout.table_path(layout.shard("req-0001"))
+    row = pd.read_csv(path).set_index("request_id").loc["req-0001"]
+    assert row["last_audit"] == "failed" and str(row["last_audit_at"]).startswith("2026-")
+    from core.store.repo_files import latest_audit_records
+    from evaluator.verify import Report, check_tables
+
+    snap = _store(store.root).snapshot()
+    latest = latest_audit_records(snap.audits)
+
+    def problems() -> list[str]:
+        report = Report()
+        check_tables([path], {"req-0001": snap.results["req-0001"]}, store.results_root, report, latest)
+        return [p.what for p in report.problems]
+
+    assert problems() == []
+    path.write_text(path.read_text().replace(",failed,", ",passed,"))
+    assert problems() == ["last_audit differ from the signed record of req-0001"]

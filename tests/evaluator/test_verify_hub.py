@@ -43,7 +43,7 @@ from core.signing import (
     throughput_hash,
 )
 from core.store.render import render_repos
-from core.store.repo_files import audit_files, table_header
+from core.store.repo_files import audit_files, latest_audit_records, table_header
 from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 from evaluator import verify
 from tests.core.store_contract import ROWS, make_request, make_result
@@ -140,7 +140,8 @@ def seed(hub: HubEmulator, n: int = N_RESULTS, audit_shards: bool = True) -> Boa
         log.add(request.request_id, "finished", {"avg_wer": 0.1})
     ids = [r.request_id for r in results]
     extras = _extras(ids, log, private, audit_shards)
-    request_files, result_files = render_repos(requests, results, log.entries)
+    audits = [AuditRecord.from_json(data) for path, data in extras.items() if path.startswith(f"{layout.AUDITS_DIR}/")]
+    request_files, result_files = render_repos(requests, results, log.entries, audits)
     result_files.update(extras)
     result_files.update({layout.predictions_path(i, "set"): write_jsonl(ROWS).encode() for i in ids})
     card = CardInfo(leaderboard_version="test-v1", public_key=public, eval_sets=("set",), results_repo=RESULTS)
@@ -356,14 +357,13 @@ def test_a_repo_re_signed_with_a_key_of_its_own_is_only_self_consistent_unless_t
     forged: dict[str, bytes] = {}
     all_audits: list[AuditRecord] = []
     all_throughput: list[ThroughputResult] = []
+    resigned: dict[str, list[Result]] = {}
     for path, data in files.items():
         if path.startswith(f"{layout.RECORDS_DIR}/"):
             lines = [Result.from_json(line) for line in data.decode().splitlines()]
             lines = [sign_result(r.replace(signature=None), forger_private) for r in lines]
             forged[path] = "".join(_line(r) for r in lines).encode()  # type: ignore[arg-type]
-            name = path.removeprefix(f"{layout.RECORDS_DIR}/").removesuffix(".jsonl")
-            header = table_header(files[layout.PINS_FILE])
-            forged[layout.table_path(name)] = table_shard(lines, header).encode()  # the table repeats them
+            resigned[path.removeprefix(f"{layout.RECORDS_DIR}/").removesuffix(".jsonl")] = lines
         elif path.startswith(f"{layout.THROUGHPUT_RECORDS_DIR}/"):
             lines = [
                 sign_result(ThroughputResult.from_json(x).replace(signature=None), forger_private)
@@ -379,6 +379,9 @@ def test_a_repo_re_signed_with_a_key_of_its_own_is_only_self_consistent_unless_t
             forged[path] = "".join(_line(a) for a in audits).encode()  # type: ignore[arg-type]
             all_audits += audits
     forged[AUDITS_TABLE_FILE] = audits_table(all_audits).encode()  # and the derived configs repeat them
+    header, latest = table_header(files[layout.PINS_FILE]), latest_audit_records(all_audits)
+    for name, lines in resigned.items():
+        forged[layout.table_path(name)] = table_shard(lines, header, latest).encode()
     forged[THROUGHPUT_TABLE_FILE] = throughput_table(all_throughput).encode()
     card = files[CARD_FILE].decode().replace(KEYS[1], forger_public)
     hub.push(RESULTS, {**forged, CARD_FILE: card.encode()})

@@ -39,3 +39,5 @@ def test_about_covers_every_rule_and_says_who_evaluates_on_a_cpu_board(tmp_path:
     assert "R1–R15" in text and "R1–R14" not in text
     assert "| R14 | Throughput track, kept apart |" in text and "| R15 | Claimed vs measured |" in text
     assert "Space's own GPU" not in text and "its CPU when it has no GPU" in text
+    r15 = next(line for line in text.splitlines() if line.startswith("| R15 |"))
+    assert "never ranked" in r15 and "Opt-in results PR" in r15 and "never two" in r15, r15

@@ -75,8 +75,7 @@ LOCAL_RESULTS_DIR = "results"
 LOG_CHUNK = 250
 FORMAT = 3
 
-#: Layout 1 names, read only by the migration.
-LEGACY_REQUESTS_DIR = "requests"
+#: Layout 1's log, looked for only to refuse such a store with a message saying so.
 LEGACY_LOG_FILE = "log.jsonl"
 MIGRATE_HINT = "that development layout was never released and this version does not read it: start a new store"
 
@@ -129,14 +128,6 @@ def result_path(request_id: str) -> str:
 
 def predictions_path(request_id: str, eval_set: str) -> str:
     return f"{PREDICTIONS_DIR}/{shard(request_id)}/{request_id}/{safe_name(eval_set, 'eval set name')}.jsonl"
-
-
-def legacy_result_path(request_id: str) -> str:
-    return f"{RESULTS_DIR}/{safe_name(request_id, 'request id')}.json"
-
-
-def legacy_predictions_path(request_id: str, eval_set: str) -> str:
-    return f"{PREDICTIONS_DIR}/{safe_name(request_id, 'request id')}/{safe_name(eval_set, 'eval set name')}.jsonl"
 
 
 def audit_path(request_id: str, audit_id: str) -> str:

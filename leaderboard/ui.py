@@ -35,7 +35,7 @@ from leaderboard.pages.format import (
 from leaderboard.pages.log import LogPage
 from leaderboard.pages.plot import PlotPage
 from leaderboard.pages.queue import QueuePage
-from leaderboard.pages.serving import READ_ONLY, SERIALIZED, cache_component_signatures
+from leaderboard.pages.serving import READ_ONLY, SERIALIZED, cache_component_signatures, skip_repeated_lookups
 from leaderboard.pages.style import CSS, theme
 from leaderboard.pages.submit import SubmitPage
 from leaderboard.pages.throughput import ThroughputPage
@@ -91,6 +91,7 @@ class Ui:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         cache_component_signatures()
+        skip_repeated_lookups()
         first = ctx.source.get()
         # delete_cache: gradio copies every served file (the CSVs) into its cache; clear copies older than a day.
         with gr.Blocks(title=ctx.config.title, fill_width=True, delete_cache=(3600, 86400)) as self.demo:

@@ -106,9 +106,8 @@ def number_text(value: Any) -> str:
     return f"{number:.3g}"
 
 
-def styled(view: BoardView) -> Any:
-    """The view's frame with display formats (two decimals for percentages) while cells stay numbers, so
-    clicking a header still sorts numerically."""
+def cell_formats(view: BoardView) -> dict[str, Callable[[Any], str]]:
+    """How each number column of the view reads (two decimals for percentages, whole ranks); by label."""
     formats: dict[str, Callable[[Any], str]] = {}
     for label, datatype in zip(view.frame.columns, view.datatypes, strict=True):
         if datatype != "number":
@@ -119,7 +118,27 @@ def styled(view: BoardView) -> Any:
             formats[label] = lambda v: "" if v is None or pd.isna(v) else str(int(v))
         else:
             formats[label] = number_text
-    return view.frame.style.format(formats)
+    return formats
+
+
+def styled(view: BoardView) -> Any:
+    """The view's frame with display formats (two decimals for percentages) while cells stay numbers, so
+    clicking a header still sorts numerically."""
+    return view.frame.style.format(cell_formats(view))
+
+
+def display_values(view: BoardView) -> list[list[Any]]:
+    """What `styled(view)` shows in each cell, row by row, without pandas' Styler: to read them gradio has the
+    Styler lay out a whole HTML table first (about 50 ms at 1,000 rows, on every new filter). Columns without a
+    format show their value as the Styler's default does: a float with six decimals, anything else as it is."""
+    formats = cell_formats(view)
+    columns = [
+        [formats[label](v) for v in view.frame[label].tolist()]
+        if label in formats
+        else [f"{v:.6f}" if isinstance(v, float) else v for v in view.frame[label].tolist()]
+        for label in view.frame.columns
+    ]
+    return [list(row) for row in zip(*columns, strict=True)]
 
 
 _WIDTHS = {"Rank": "64px", "Model": "270px", "Badges": "210px", "Precision": "100px", "License": "100px"}

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import gradio as gr
+from gradio.components.plot import PlotData
 
 from leaderboard.data import Loaded
 from leaderboard.pages.board import Update
-from leaderboard.plot import scatter_figure
+from leaderboard.plot import scatter_json
 from leaderboard.table import BoardView, Filters
 
 
@@ -24,11 +25,14 @@ class PlotPage:
         self.plot = gr.Plot(show_label=False, elem_id="lb-plot")
 
     def render(self, view: BoardView, filters: Filters, loaded: Loaded) -> Update:
-        """The figure for `view`, serialized once per store version and view (plotly's JSON is the costly
-        part, and gradio passes an already serialized plot through)."""
+        """The figure for `view`, serialized once per store version and set of entries shown (the sort and the
+        columns do not change the plot), as plotly JSON built without plotly's figure objects (`scatter_json`);
+        gradio passes an already serialized plot through."""
 
-        def serialized() -> object:
-            figure = scatter_figure(view.raw, max_rtf=self.max_rtf, board_entries=len(loaded.board.entries))
-            return self.plot.postprocess(figure)
+        def serialized() -> PlotData:
+            return PlotData(
+                type="plotly",
+                plot=scatter_json(view.raw, max_rtf=self.max_rtf, board_entries=len(loaded.board.entries)),
+            )
 
-        return {self.plot: loaded.cached(("plot", filters), serialized)}
+        return {self.plot: loaded.cached(("plot", frozenset(view.request_ids)), serialized)}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 
-from leaderboard.plot import pareto_front, scatter_figure
+from leaderboard.plot import pareto_front, scatter_figure, scatter_json
 from leaderboard.table import BoardInput, Filters, build_board
 from tests.leaderboard.factories import make_result
 
@@ -111,3 +112,24 @@ def test_empty_plot_tells_filters_from_no_results_from_none_verified() -> None:
     unverified = build_board([BoardInput(result)], eval_sets=("x",), verified=lambda _r: False)
     none_verified = scatter_figure(unverified.view(Filters(official_only=False)).raw, board_entries=1)
     assert "verified" in none_verified.layout.annotations[0].text
+
+
+def test_the_fast_json_is_the_validated_figure_s_json() -> None:
+    """`scatter_json` (what the board sends) skips plotly's validation: it must still be exactly the JSON of
+    the validated figure, template included, for a plotted view, a hostile name and an empty view."""
+    board = build_board(
+        [
+            BoardInput(make_result("a", "org/accurate", wers={"x": 0.05}, rtf=0.5)),
+            BoardInput(make_result("b", "org/<b>fast</b>", wers={"x": 0.2}, rtf=0.01, architecture="Wav2Vec2ForCTC")),
+            BoardInput(make_result("c", "org/dominated", wers={"x": 0.3}, rtf=2.0, official=False)),
+        ],
+        eval_sets=("x",),
+    )
+    for filters in (Filters(official_only=False), Filters(search="nothing-matches")):
+        raw = board.view(filters).raw
+        fast = json.loads(scatter_json(raw, max_rtf=0.8, board_entries=3))
+        assert fast == json.loads(scatter_figure(raw, max_rtf=0.8, board_entries=3).to_json())
+    assert len(fast["layout"]["annotations"]) == 1  # the empty view says why
+    plotted = json.loads(scatter_json(board.view(Filters(official_only=False)).raw))
+    assert plotted["layout"]["template"]["layout"]  # plotly.js needs the template itself, not its name
+    assert "<b>fast" not in json.dumps(plotted)

@@ -71,11 +71,13 @@ def _with_kill(store: HubStore, point: str | None, op: dict[str, str]) -> None:
     name, _, target = point.partition(":")
     after = target.startswith("+")
 
-    def commit(repo_id: str, files: Any, parent: str, message: str, landed: Callable[[], bool] | None = None) -> Any:
+    def commit(
+        repo_id: str, files: Any, parent: str, message: str, landed: Callable[[], bool] | None = None, **kwargs: Any
+    ) -> Any:
         hit = op["name"] == name and repo_id.endswith(target.lstrip("+"))
         if hit and not after:
             raise Killed(point)
-        oid = real(repo_id, files, parent, message, landed)
+        oid = real(repo_id, files, parent, message, landed, **kwargs)
         if hit:
             raise Killed(point)
         return oid

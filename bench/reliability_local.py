@@ -31,7 +31,7 @@ KILL_POINTS = (
     "claim:requests/log",
     "claim:requests/state.json",
     "claim:+requests/state.json",
-    "heartbeat:requests/state.json",
+    "heartbeat:requests/index.json",  # a heartbeat writes the index alone
     "finish:results/predictions",
     "finish:results/results",
     "finish:results/records",

@@ -1,6 +1,6 @@
 """The public records: requests, results, prediction rows and log entries.
 
-Field names are part of the product (see SPEC.md, "Records"): readers of the public datasets load these
+Field names are part of the product (docs/rules.md and the results card document them): readers of the public datasets load these
 files with pandas or `datasets`, so renaming a field is a breaking change and bumps `SCHEMA_VERSION`.
 Rates are fractions (a WER of 6.3% is stored as 0.063), times are seconds, timestamps ISO 8601 UTC.
 

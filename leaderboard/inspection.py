@@ -215,7 +215,7 @@ class HubModels:
                 "gated models cannot be evaluated."
             ) from exc
         except Exception as exc:  # offline, DNS, timeouts, 5xx: say so rather than "not found"
-            raise InspectionError(_unreachable(model_id, exc)) from exc
+            raise HubUnreachableError(_unreachable(model_id, exc), type(exc).__name__) from exc
         if getattr(info, "gated", False):
             raise InspectionError(
                 f"`{model_id}` is gated on the Hub; the evaluator cannot download gated models. "
@@ -264,6 +264,14 @@ class HubModels:
         )
 
 
+class HubUnreachableError(InspectionError):
+    """The Hub could not be asked about the model (offline, DNS, a timeout, 5xx); `cause` names the error."""
+
+    def __init__(self, message: str, cause: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
 def _unreachable(model_id: str, exc: Exception) -> str:
     return (
         f"Could not check `{model_id}` on the Hugging Face Hub right now ({type(exc).__name__}). "
@@ -289,6 +297,15 @@ class ModelInspector:
             return self.local.inspect(model_id, revision)
         try:
             return self.hub.inspect(model_id, revision)
+        except HubUnreachableError as exc:
+            # A local model whose folder is gone reaches here too (the id is not local any more): the folder's
+            # absence is the fact to lead with, not a Hub outage that waiting would cure.
+            raise InspectionError(
+                f"There is no local model `{model_id}`: the folder {self.local.models_dir / model_id} does not "
+                f"exist. Put the model's folder there (transformers format); if it is a Hub model instead, try "
+                f"again in a few minutes: the Hugging Face Hub could not be reached to look it up ({exc.cause}). "
+                "Nothing was submitted."
+            ) from exc
         except InspectionError as exc:
             raise InspectionError(
                 f"{exc} (`{model_id}` is not in the local models folder either: {self.local.models_dir}.)"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -558,6 +559,19 @@ def test_inspector_prefers_the_local_folder_and_falls_back_to_the_hub(place_mode
     assert inspector.inspect("openai/other", "main").source == "hub"
     with pytest.raises(InspectionError, match="not in the local models folder either"):
         inspector.inspect("nosuchorg/nomodel", "main")
+
+
+def test_a_deleted_local_folder_is_reported_as_missing_not_as_a_hub_outage(place_model, models_dir, hub) -> None:
+    """Issue 26, item 10: a local model whose folder was deleted falls through to the Hub; with the Hub out of
+    reach the answer leads with the missing folder (waiting cures nothing), and still names the Hub's error."""
+    shutil.rmtree(place_model("openai/whisper-tiny"))
+    hub.drop("info", error=httpx2.ConnectError, message="no route")
+    with pytest.raises(InspectionError) as caught:
+        ModelInspector(LocalModels(models_dir), hub_models()).inspect("openai/whisper-tiny", "main")
+    message = str(caught.value)
+    assert message.startswith("There is no local model `openai/whisper-tiny`")
+    assert f"{models_dir / 'openai/whisper-tiny'} does not exist" in message
+    assert "ConnectError" in message and "Could not check" not in message
 
 
 def test_hub_submission_end_to_end(tmp_path: Path, store, hub: HubEmulator) -> None:

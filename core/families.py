@@ -145,6 +145,25 @@ def family_for(architecture: str | None) -> Family | None:
     return _BY_ARCHITECTURE.get(architecture or "")
 
 
+def family_conflict(architecture: str | None, model_type: str | None) -> str | None:
+    """Why a `config.json` contradicts itself about its family, or None: `architectures[0]` names one supported
+    family and `model_type` another (a Whisper checkpoint labelled `Speech2TextForConditionalGeneration`).
+
+    transformers builds the config and the processor from `model_type` but the board loads the class that
+    `architectures` names, so such a checkpoint would run as neither family: the named class built from the
+    other family's config, its weights partly random, the other family's processor. It would be published under
+    a family that never ran as documented, so it is refused instead, saying which field to correct."""
+    declared = family_for(architecture)
+    actual = next((f for f in FAMILIES if f.model_type == model_type), None)
+    if declared is None or actual is None or declared is actual:
+        return None
+    return (
+        f"config.json contradicts itself: its architectures name {architecture} (family {declared.model_type}) "
+        f"but its model_type is {model_type!r} (family {actual.model_type}, class {actual.architecture}); "
+        f"set architectures to [{actual.architecture!r}] if the weights are {actual.model_type}'s"
+    )
+
+
 def supported_architectures() -> frozenset[str]:
     return frozenset(_BY_ARCHITECTURE)
 

@@ -21,7 +21,14 @@ import transformers
 from transformers import AutoConfig, AutoProcessor, GenerationConfig, PreTrainedModel
 from transformers import logging as transformers_logging
 
-from core.families import Family, available_families, family_for, missing_package_message, supported_list
+from core.families import (
+    Family,
+    available_families,
+    family_conflict,
+    family_for,
+    missing_package_message,
+    supported_list,
+)
 from core.model_files import UNSAFE_WEIGHT_SUFFIXES, WEIGHT_SUFFIXES, hub_card_license, local_revision, model_files
 from core.records import HUB_REPO_ID, PRECISIONS, RecipeInfo
 from evaluator.decoding import Decoding
@@ -285,8 +292,11 @@ class Transcriber:
         # and costs time inside the timed region. Set here, when a model is loaded, never on import.
         transformers_logging.set_verbosity_error()
         config = _load(AutoConfig.from_pretrained, source)
-        self.architecture = (getattr(config, "architectures", None) or [""])[0]
-        self.family = family_of(self.architecture)
+        declared = (getattr(config, "architectures", None) or [""])[0]
+        conflict = family_conflict(declared, getattr(config, "model_type", None))
+        if conflict:
+            raise ModelLoadError(conflict)
+        self.family = family_of(declared)
         recipe = recipe_class(self.family)
         self.processor = _load(AutoProcessor.from_pretrained, source)
         # The model's own generation_config.json is not loaded: R7 decoding is built by the recipe, and that
@@ -299,6 +309,8 @@ class Transcriber:
             generation_config=GenerationConfig(),
         )
         self.model.to(self.device).eval()
+        #: The class that runs, recorded as the model's architecture and family (what the board shows).
+        self.architecture = type(self.model).__name__
         self.fp32_modules = fp32_exceptions(self.model, self.dtype, precision)
         loaded = Loaded(self.family, source.folder, self.model, self.processor, self.device, self.dtype)
         self.recipe = recipe(loaded, Limits.of(max_new_tokens, utterance_timeout_s))
@@ -313,8 +325,8 @@ class Transcriber:
 
     @property
     def recipe_record(self) -> RecipeInfo:
-        """What the result records of how this model was run (R6, R12)."""
-        family = self.family
+        """What the result records of how this model was run (R6, R12): the family of the class that ran."""
+        family = family_for(self.architecture) or self.family
         return RecipeInfo(
             name=self.recipe.name,
             version=self.recipe.version,

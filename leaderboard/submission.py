@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from core.claims import read_claims
 from core.config import EvalSetConfig, Rules
-from core.families import FAMILIES, Family, missing_package_message, package_installed, supported_list
+from core.families import FAMILIES, Family, family_conflict, missing_package_message, package_installed, supported_list
 from core.licenses import DeclaredLicense, license_id, license_problem
 from core.model_files import UNSAFE_WEIGHT_SUFFIXES
 from core.records import HUB_REPO_ID, PRECISIONS, ClaimsRead, LogEntry, ModelInfo, Request, Status, parse_time
@@ -221,6 +221,9 @@ def check_architecture(
         )
     architecture = facts.architecture
     family = next((f for f in families if f.architecture == architecture), None)
+    conflict = family_conflict(architecture, facts.config.get("model_type"))
+    if conflict:
+        return f"{echo(facts.model_id)}'s {conflict}, and submit again."
     if family is not None:
         missing = family.missing_packages(installed)
         return f"{missing_package_message(family, missing)}. Submit a model of another family." if missing else None

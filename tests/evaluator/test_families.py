@@ -23,7 +23,7 @@ import torch
 from core.families import FAMILIES, Kind, family_for
 from evaluator.audio import decode_audio
 from evaluator.cli import main as evaluator_main
-from evaluator.models import DecodingStalled, Transcriber, resolve_model
+from evaluator.models import DecodingStalled, ModelLoadError, Transcriber, resolve_model
 from evaluator.recipes.base import generated_ids
 from evaluator.throughput import BatchTranscriber
 from tests.conftest import REPO_ROOT
@@ -304,3 +304,22 @@ def _counted(call: Callable[..., torch.Tensor], steps: dict[str, int]) -> Callab
         return call(self, input_ids, scores)
 
     return counted
+
+
+def test_a_whisper_labelled_as_another_family_is_refused_and_a_run_records_the_class_that_ran(
+    models, tmp_path: Path
+) -> None:
+    """Issue 26, item 10: a Whisper checkpoint whose `architectures` says `Speech2TextForConditionalGeneration`
+    was loaded as that class from Whisper's config (weights partly random, Whisper's processor) and published as
+    family `speech_to_text`. It is refused, naming both fields; a model that runs records the class that ran."""
+    from tests.fixtures.families import seq2seq_whisper
+
+    folder = seq2seq_whisper.build_mislabelled(tmp_path / "mislabelled")
+    with pytest.raises(ModelLoadError) as caught:
+        Transcriber(resolve_model(str(folder)), device="cpu", max_new_tokens=4)
+    message = str(caught.value)
+    assert "Speech2TextForConditionalGeneration (family speech_to_text)" in message
+    assert "model_type is 'whisper'" in message and "['WhisperForConditionalGeneration']" in message
+    ran = Transcriber(resolve_model(str(models["whisper"])), device="cpu", max_new_tokens=4)
+    assert ran.architecture == type(ran.model).__name__ == "WhisperForConditionalGeneration"
+    assert ran.recipe_record.family == "whisper" and ran.recipe_record.name == "whisper"

@@ -176,6 +176,21 @@ def test_architecture_must_be_a_family_with_a_recipe() -> None:
         assert "whisper, " in refusal and "voxtral" in refusal and "About page" in refusal
 
 
+def test_a_config_whose_architecture_and_model_type_name_two_families_is_refused() -> None:
+    """Issue 26, item 10: a Whisper (`model_type` whisper) labelled `Speech2TextForConditionalGeneration` would
+    run as neither family; the form says which field contradicts which. A model_type no family has is no
+    contradiction (transformers' own sub-types), nor is a matching one."""
+    mislabelled = facts(
+        config={"architectures": ["Speech2TextForConditionalGeneration"], "model_type": "whisper"},
+    )
+    refusal = shown_text(check_architecture(mislabelled))
+    assert "config.json contradicts itself" in refusal and "family speech_to_text" in refusal
+    assert "model_type is 'whisper'" in refusal and "WhisperForConditionalGeneration" in refusal
+    matching = {"architectures": ["WhisperForConditionalGeneration"], "model_type": "whisper"}
+    assert check_architecture(facts(config=matching)) is None
+    assert check_architecture(facts(config={"architectures": ["Wav2Vec2ForCTC"], "model_type": "custom"})) is None
+
+
 def test_a_family_whose_package_is_missing_is_refused_naming_it() -> None:
     granite = facts(config={"architectures": ["GraniteSpeechForConditionalGeneration"]})
     refusal = check_architecture(granite, installed=lambda name: name != "torchaudio")

@@ -267,7 +267,7 @@ class Ui:
 
     @property
     def load_outputs(self) -> list[gr.components.Component]:
-        return [self.header, *self.view_outputs, self.board.licenses, self.board.families]
+        return [self.header, *self.view_outputs, self.board.licenses, self.board.families, *self.board.params]
 
     @property
     def restore_outputs(self) -> list[gr.components.Component]:
@@ -373,7 +373,8 @@ class Ui:
         return update
 
     def _default_page(self, loaded: Loaded) -> Update:
-        return {self.header: self.header_of(loaded), **self.render_view(Filters(), loaded, self.board.built_layout)}
+        view = self.render_view(Filters(), loaded, self.board.built_layout)
+        return {self.header: self.header_of(loaded), **view, **dict.fromkeys(self.board.params)}  # "no limit"
 
     def on_restore(self, query: str | None) -> Update:
         """Restore what a shared link points at: the filters, the open tab, an entry's detail."""

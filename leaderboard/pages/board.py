@@ -97,8 +97,14 @@ class BoardPage:
                 scale=2,
                 elem_id="lb-family",
             )
-            self.params_min = gr.Number(label="Params ≥ (M)", minimum=0, scale=1, elem_id="lb-pmin")
-            self.params_max = gr.Number(label="Params ≤ (M)", minimum=0, scale=1, elem_id="lb-pmax")
+            # Empty means no limit, and says so: gradio draws a built-in empty Number as "0" ("≤ 0" reads as a limit
+            # of zero), so the page load sends None (`ui.App._default_page`) and the box shows the placeholder.
+            self.params_min = gr.Number(
+                label="Params ≥ (M)", placeholder="no limit", minimum=0, scale=1, elem_id="lb-pmin"
+            )
+            self.params_max = gr.Number(
+                label="Params ≤ (M)", placeholder="no limit", minimum=0, scale=1, elem_id="lb-pmax"
+            )
             with gr.Column(scale=2, min_width=200):
                 self.realtime = gr.Checkbox(label="⚡ Meets real time only", value=False, elem_id="lb-realtime")
                 self.official = gr.Checkbox(label="✅ Official only", value=True, elem_id="lb-official")
@@ -148,6 +154,11 @@ class BoardPage:
         self.rows = gr.State(())  # the request ids of the rows shown, for clicks
         self.version = gr.State("")  # the store version shown, so the timer re-renders only on change
         self.layout = gr.State(self.built_layout)  # the table's properties as shown (`Layout`)
+
+    @property
+    def params(self) -> tuple[gr.Number, gr.Number]:
+        """The two parameter-count filters, which the page load empties so they show "no limit", not 0."""
+        return self.params_min, self.params_max
 
     @property
     def controls(self) -> list[gr.components.Component]:

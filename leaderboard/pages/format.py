@@ -141,12 +141,14 @@ def display_values(view: BoardView) -> list[list[Any]]:
     return [list(row) for row in zip(*columns, strict=True)]
 
 
-_WIDTHS = {"Rank": "64px", "Model": "270px", "Badges": "210px", "Precision": "100px", "License": "100px"}
+#: The default columns of a one-set board add up to 1,314 px, inside the 1,336 px a 1,400 px window leaves, so the
+#: Badges and Last audit columns show without scrolling sideways (each extra eval set adds one default width).
+_WIDTHS = {"Rank": "56px", "Model": "220px", "Badges": "190px", "Precision": "92px", "License": "84px"}
 
 
 def column_widths(view: BoardView) -> list[str]:
     """Narrow rank, wide model name, the rest sized to their content class."""
-    return [_WIDTHS.get(label, "92px") for label in view.frame.columns]
+    return [_WIDTHS.get(label, "84px") for label in view.frame.columns]
 
 
 def write_csv(view: BoardView, eval_sets: Sequence[str], folder: Path = CSV_DIR, keep: int = CSV_KEEP) -> str:

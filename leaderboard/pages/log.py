@@ -9,7 +9,8 @@ from leaderboard.logview import chain_markdown, damaged_markdown, log_frame
 from leaderboard.pages.board import Update
 from leaderboard.pages.serving import READ_ONLY
 
-LOG_WIDTHS = ["56px", "165px", "125px", "220px", "150px", "430px", "130px"]
+#: The Event column fits the longest event name (`⚠️ audit_attempt_failed`) on one line; see `style.CSS`.
+LOG_WIDTHS = ["56px", "165px", "200px", "220px", "150px", "360px", "130px"]
 
 
 class LogPage:

@@ -34,6 +34,7 @@ table.lb-kv th { font-weight: 500; color: var(--body-text-color-subdued); white-
 table.lb-kv td { font-family: var(--font-mono); font-size: 0.9em; }
 .lb-link { font-size: 0.92rem; color: var(--body-text-color-subdued); }
 #preview-table table { table-layout: auto; }
+#log-table [data-col="2"] span { word-break: normal !important; overflow-wrap: normal !important; white-space: nowrap; }
 """
 
 

@@ -132,6 +132,19 @@ def test_plain_page_load_is_the_default_view_computed_once(populated: Any) -> No
     assert again[ui.board.rows] == first[ui.board.rows] and loaded.memo.computed == computed
 
 
+def test_the_parameter_filters_read_no_limit_not_zero(populated: Any) -> None:
+    """Issue 25 item 6: gradio draws an empty Number as "0" until an event sets it, so "Params ≤ (M)" read as a
+    limit of zero; the page load empties both boxes, which then show their "no limit" placeholder. A shared link
+    still sets its own limit (`on_restore` runs after the load)."""
+    ui = populated.ui
+    assert [n.placeholder for n in ui.board.params] == ["no limit", "no limit"]
+    assert set(ui.board.params) <= set(ui.load_outputs)
+    loaded = ui.on_load()
+    assert [loaded[n] for n in ui.board.params] == [None, None]
+    restored = ui.on_restore("?pmin=50")
+    assert restored[ui.board.params_min] == 50 and restored[ui.board.params_max] is None
+
+
 def test_filter_callback_returns_rows_and_the_shareable_query(populated: Any) -> None:
     all_columns = [
         "avg_wer",

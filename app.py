@@ -25,13 +25,14 @@ import gradio as gr
 
 from core.activity import AUDIT as AUDIT_WORK
 from core.activity import EVALUATION, WorkTracker
-from core.audits import AUDIT, DROP, WorkPlan, plan_work
+from core.audits import AUDIT, DROP, DROP_THROUGHPUT, THROUGHPUT, WorkPlan, plan_work
 from core.config import LeaderboardConfig, load_config
 from core.logs import configure_logging
 from core.records import Request, Result, Status
 from core.signing import load_public_key, public_key_for, verify_result
 from core.store import Store, StoreError, open_store
 from core.store.local import REQUESTS_REPO_DIR, RESULTS_REPO_DIR
+from core.throughput_runs import throughput_requested
 from core.workers import default_worker_name
 from leaderboard.data import BoardSource
 from leaderboard.inspection import HubModels, LocalModels, ModelInspector
@@ -77,9 +78,11 @@ def evaluator_step(
     run_audit: Callable[..., str] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     work: WorkTracker | None = None,
+    run_throughput: Callable[..., str] | None = None,
 ) -> Callable[[], str]:
     """The step the scheduler runs, described in one line for the Queue page. `plan_work` (the planner the Jobs
-    dispatcher uses too) decides: evaluate, else audit. An audit attempt (`evaluator.audit.scheduled_audit`, R13)
+    dispatcher uses too) decides: evaluate, else an owed throughput run (`throughput_step`: one attempt, or the
+    drop of a run whose attempts are spent), else audit. An audit attempt (`evaluator.audit.scheduled_audit`, R13)
     or the drop of an audit whose attempts are spent is carried out here; anything else runs
     `evaluator.job.run_once` (imported on first use, so the UI starts without torch; tests pass their own),
     which claims a pending request or one whose lease ran out. Built here, not in the scheduler, so that the
@@ -89,7 +92,11 @@ def evaluator_step(
     tracked: dict[str, WorkTracker] = {} if work is None else {"work": work}
 
     def step() -> str:
-        plan = next_work(config, store, clock()) if store.writes_audits else None
+        plan = next_work(config, store, clock())
+        if plan.action in (THROUGHPUT, DROP_THROUGHPUT):
+            return throughput_step(config, store, worker, plan, run_throughput, work)
+        if not store.writes_audits:
+            plan = None
         if plan is not None and plan.action in (AUDIT, DROP):
             return audit_step(config, store, worker, run_audit, plan, work)
         run = run_once
@@ -121,7 +128,8 @@ def device_check(config: LeaderboardConfig) -> Callable[[], str | None]:
 
 
 def next_work(config: LeaderboardConfig, store: Store, now: datetime) -> WorkPlan:
-    """`plan_work` on what the store says: the queue, this version's entries, the log's audit history."""
+    """`plan_work` on what the store says: the queue, this version's entries, the FINISHED requests that asked for
+    a throughput run, the log's audit and throughput history."""
     snapshot = store.snapshot()
     statuses = [r.status for r in snapshot.requests.values()]
     entries = sum(1 for r in snapshot.finished_results() if r.leaderboard_version == config.version)
@@ -132,7 +140,32 @@ def next_work(config: LeaderboardConfig, store: Store, now: datetime) -> WorkPla
         log=snapshot.log,
         now=now,
         policy=config.audit,
+        throughput_requested=throughput_requested(snapshot.requests.values()),
+        throughput_policy=config.throughput,
     )
+
+
+def throughput_step(
+    config: LeaderboardConfig,
+    store: Store,
+    worker: str,
+    plan: WorkPlan,
+    run_throughput: Callable[..., str] | None = None,
+    work: WorkTracker | None = None,
+) -> str:
+    """Carry out the planner's throughput decision: drop a run whose attempts are spent (`throughput_dropped`, with
+    the last reason), or run one attempt (`run_throughput`, default `evaluator.job.throughput_step`: it takes the
+    run's lease, logs its start and its failure, publishes whole)."""
+    request_id = plan.request_id or ""
+    if plan.action == DROP_THROUGHPUT:
+        try:
+            store.drop_throughput(request_id, worker, plan.reason)
+        except StoreError as exc:  # taken up or closed meanwhile: the next tick plans again
+            return f"throughput run of {request_id} not dropped: {exc}"
+        return f"throughput run of {request_id} dropped: {plan.reason[:160]}"
+    if run_throughput is None:
+        from evaluator.job import throughput_step as run_throughput
+    return run_throughput(config, store, request_id, worker, work)
 
 
 def audit_step(

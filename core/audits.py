@@ -24,9 +24,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from core.config import AuditConfig
+from core.config import AuditConfig, ThroughputConfig
 from core.records import AuditRecord, LogEntry, Result, parse_time
 from core.signing import audit_hash
+from core.throughput_runs import choose_throughput, owed_runs
 
 AUDIT_EVENTS = ("audit_passed", "audit_failed")
 #: Someone asked for an audit of an entry (public, rate-limited); served before any random audit.
@@ -266,12 +267,15 @@ def open_audits(log: Sequence[LogEntry]) -> list[OpenAudit]:
 
 #: What one worker step does (`WorkPlan.action`).
 EVALUATE, AUDIT, DROP, IDLE = "evaluate", "audit", "drop", "idle"
+#: A step of the throughput track (R14): run an owed throughput attempt, or drop a run whose attempts are spent.
+THROUGHPUT, DROP_THROUGHPUT = "throughput", "drop-throughput"
 
 
 @dataclass(frozen=True)
 class WorkPlan:
-    """One worker step's decision, the same in the Space and in the Jobs dispatcher: evaluate; audit
-    `request_id` (None: a random pick) as attempt `attempt`; drop the open audit of `request_id`; or nothing.
+    """One worker step's decision, the same in the Space and in the Jobs dispatcher: evaluate; run the owed
+    throughput run of `request_id` as attempt `attempt`, or drop it; audit `request_id` (None: a random pick) as
+    attempt `attempt`; drop the open audit of `request_id`; or nothing.
     `requested` says whether the audit (or the drop) answers someone's request; `reason` is the Queue's line."""
 
     action: str
@@ -282,13 +286,38 @@ class WorkPlan:
 
 
 def plan_work(
-    *, pending: int, running: int, entries: int, log: Sequence[LogEntry], now: datetime, policy: AuditConfig
+    *,
+    pending: int,
+    running: int,
+    entries: int,
+    log: Sequence[LogEntry],
+    now: datetime,
+    policy: AuditConfig,
+    throughput_requested: Sequence[str] = (),
+    throughput_policy: ThroughputConfig | None = None,
 ) -> WorkPlan:
-    """Evaluate, else audit: a pending request first; then, with the queue empty, an open audit whose attempts
+    """Evaluate, else an owed throughput run, else audit. A pending request first; then, with no evaluation
+    running, a throughput run owed to one of `throughput_requested` (FINISHED requests that asked for one) that no
+    attempt holds (`core.throughput_runs`: dropped once its attempts are spent); then an open audit whose attempts
     are spent is dropped (with its last reason), else the oldest open audit whose last attempt was at least
     `retry_after_minutes` ago is tried again, else a random audit when due; audits within the daily budget."""
     if pending:
         return WorkPlan(EVALUATE, f"{pending} submission(s) waiting: evaluations go first")
+    waits = ""  # an owed throughput run that waits (its lease, its retry pause), said on the Queue page
+    owed = owed_runs(throughput_requested, log)
+    if owed and not running:
+        choice = choose_throughput(owed, now, throughput_policy or ThroughputConfig())
+        if choice.run is not None:
+            action = DROP_THROUGHPUT if choice.drop else THROUGHPUT
+            return WorkPlan(action, choice.reason, choice.run.request_id, choice.attempt)
+        waits = choice.reason
+    plan = _plan_audit(running=running, entries=entries, log=log, now=now, policy=policy)
+    return replace(plan, reason=f"{waits}; {plan.reason}") if waits and plan.action == IDLE else plan
+
+
+def _plan_audit(*, running: int, entries: int, log: Sequence[LogEntry], now: datetime, policy: AuditConfig) -> WorkPlan:
+    """`plan_work`'s audit part, with no request pending and no throughput run to do now."""
+    pending = 0
     waiting = open_audits(log)
     spent = next((a for a in waiting if a.attempts >= policy.max_attempts), None)
     if spent is not None and not running:

@@ -184,6 +184,28 @@ class WorkersConfig:
 
 
 @dataclass(frozen=True)
+class ThroughputConfig:
+    """How a request's throughput run (R14) is retried after a crash or an error (`core.throughput_runs`).
+
+    `lease_minutes`: how long one attempt holds the run (its `throughput_started` event says until when); another
+    worker takes it up only after that, so it must outlast the longest ladder. `max_attempts`: attempts before the
+    run is logged `throughput_dropped` with the last reason. `retry_after_minutes`: the pause after an attempt that
+    stopped on an error (a crashed attempt waits for its lease instead).
+    """
+
+    lease_minutes: float = 180.0
+    max_attempts: int = 3
+    retry_after_minutes: float = 10.0
+
+
+def _throughput(table: Mapping[str, Any], path: Path) -> ThroughputConfig:
+    policy = ThroughputConfig(**_typed_values(table, ThroughputConfig(), "throughput", path))
+    if policy.lease_minutes <= 0 or policy.max_attempts < 1 or policy.retry_after_minutes < 0:
+        raise ConfigError(f"{path}: [throughput] needs lease_minutes > 0, max_attempts >= 1, retry_after_minutes >= 0")
+    return policy
+
+
+@dataclass(frozen=True)
 class LeaderboardConfig:
     version: str
     title: str
@@ -198,6 +220,7 @@ class LeaderboardConfig:
     workers: WorkersConfig = field(default_factory=WorkersConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
     price: HardwarePrice | None = None
+    throughput: ThroughputConfig = field(default_factory=ThroughputConfig)
 
     def eval_set(self, name: str) -> EvalSetConfig:
         for eval_set in self.eval_sets:
@@ -394,7 +417,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         models_dir = local_root / "models"
     else:
         models_dir = _resolve(base, store_table["models_dir"])
-    known_top = {"leaderboard", "rules", "store", "eval_sets", "workers", "audit", "hardware_price"}
+    known_top = {"leaderboard", "rules", "store", "eval_sets", "workers", "audit", "hardware_price", "throughput"}
     return LeaderboardConfig(
         version=str(board["version"]),
         title=str(board.get("title", "Open ASR Leaderboard")),
@@ -409,4 +432,5 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         workers=_workers(data.get("workers", {}), env, config_path),
         audit=_audit(data.get("audit", {}), config_path),
         price=_price(data.get("hardware_price"), config_path),
+        throughput=_throughput(data.get("throughput", {}), config_path),
     )

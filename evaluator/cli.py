@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from core.config import ConfigError, EvalSetConfig, LeaderboardConfig, load_config
 from core.logs import configure_logging
 from core.records import BATCH_ONE_TRACK, PRECISIONS, THROUGHPUT_TRACK, Result, ThroughputResult, write_jsonl
-from core.store import StoreError, open_store
+from core.store import Store, StoreError, open_store
 from evaluator.errors import ErrorKind, error_kind
 from evaluator.eval_sets import eval_set_from_path
 
@@ -138,6 +138,8 @@ def _cmd_run_once(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     store = open_store(config)
+    if args.throughput_only:
+        return _throughput_only(config, store, args)
     request = run_once(config, store, worker=args.worker, request_id=args.request_id)
     if request is None and args.request_id:
         current = store.snapshot().requests.get(args.request_id)
@@ -150,6 +152,19 @@ def _cmd_run_once(args: argparse.Namespace) -> int:
         return 0
     print(f"{request.request_id}: {request.status}" + (f" ({request.error})" if request.error else ""))
     return 0 if request.status == "FINISHED" else 1
+
+
+def _throughput_only(config: LeaderboardConfig, store: Store, args: argparse.Namespace) -> int:
+    """`run-once --throughput-only --request-id ID`: one attempt of the owed throughput run (R14) of a finished
+    request, as a throughput Job runs it (the dispatcher's planner chose it); exit 0 once its record is published."""
+    from core.workers import default_worker_name
+    from evaluator.job import throughput_step
+
+    if not args.request_id:
+        raise StoreError("--throughput-only needs --request-id (the finished request whose throughput run is owed)")
+    outcome = throughput_step(config, store, args.request_id, args.worker or default_worker_name("evaluator"))
+    print(outcome)
+    return 0 if outcome.endswith(": published") else 1
 
 
 def _cmd_publish_results(args: argparse.Namespace) -> int:
@@ -199,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     once.add_argument("--worker", default=None, help="worker name recorded in the lease and the log")
     once.add_argument(
         "--request-id", default=None, help="claim exactly this request (a Job started for it); exit 0 if taken"
+    )
+    once.add_argument(
+        "--throughput-only",
+        action="store_true",
+        help="with --request-id: one attempt of that finished request's owed throughput run (R14), nothing else",
     )
     once.set_defaults(func=_cmd_run_once)
     pr = sub.add_parser(

@@ -21,10 +21,10 @@ from core.activity import EVALUATION, THROUGHPUT, RateEta, WorkTracker
 from core.claims import with_claims
 from core.compute import compute_record, job_context, with_compute
 from core.config import LeaderboardConfig
-from core.records import PredictionRow, Progress, Request, Result, ThroughputResult, parse_time
+from core.records import PredictionRow, Progress, Request, Result, Status, ThroughputResult, parse_time
 from core.redaction import redact
-from core.signing import PRIVATE_KEY_ENV, sign_result, signing_key_for
-from core.store import LeaseLost, Store, StoreError, StoreUnavailable
+from core.signing import PRIVATE_KEY_ENV, sign_result, signing_key_for, verify_result
+from core.store import LeaseLost, Store, StoreError, StoreUnavailable, ThroughputTaken
 from core.weights import WeightMismatch, check_weight_hashes
 from core.workers import default_worker_name
 from evaluator.device_check import require_device
@@ -277,41 +277,112 @@ def run_throughput(
     worker: str = "evaluator",
     work: WorkTracker | None = None,
 ) -> bool:
-    """R14: the throughput track of a request whose batch-one result is published; True if it was stored.
+    """R14: one attempt of the throughput run of a request whose batch-one result is published; True if its record
+    is published (or was already).
 
-    It runs after the batch-one evaluation, so a failure here never touches the batch-one result or the
-    request's status: it is logged for the maintainers and the entry simply has no throughput record.
-    `work` shows it on the Queue page with its progress and stops it when asked to (nothing is published).
+    The attempt takes the run's lease first (`Store.start_throughput` logs `throughput_started`; refused while
+    another worker's attempt holds it), so an attempt that dies is counted and retried by the planner once its
+    lease runs out (`core.throughput_runs`). A record a previous attempt stored but could not vouch for (killed
+    between its commit and its event) is published as it is when its signature is this board's; otherwise the
+    ladder runs. An error is logged `throughput_failed` with its kind (`evaluator.errors`) and never touches the
+    batch-one result or the request's status. `work` shows the run on the Queue page and stops it when asked to.
     """
-    from evaluator.throughput_eval import evaluate_throughput
-
     if work is not None and work.stop_requested():
         logger.warning("%s: throughput track not started: %s", request.request_id, work.stop_reason)
         return False
+    try:
+        started = store.start_throughput(request.request_id, worker, config.throughput.lease_minutes * 60)
+    except StoreError as exc:  # another attempt holds it, it is closed, or the store is down: the planner decides
+        logger.warning("%s: throughput run not started: %s", request.request_id, redact(str(exc)))
+        return False
+    attempt = int(str(started.detail.get("attempt", 1)))
     if work is not None:
         work.begin(THROUGHPUT, request.request_id, request.model_id, request.precision, worker)
     try:
-        evaluation = evaluate_throughput(
-            config,
-            request.model_id,
-            **_as_requested(config, store, request),
-            should_stop=work.stop_requested if work is not None else None,
-            on_progress=ladder_reporter(work) if work is not None else None,
-        )
-        store.publish_throughput(sign(evaluation.result, signing_key), evaluation.predictions, actor=worker)
+        record = _publish_throughput(config, store, request, signing_key, worker, work)
+    except ThroughputTaken as exc:  # another worker took the run over after our lease: it publishes, not us
+        logger.warning("%s: throughput result discarded: %s", request.request_id, redact(str(exc)))
+        return False
     except Exception as exc:
-        logger.warning("%s: throughput track failed: %s", request.request_id, redact(f"{type(exc).__name__}: {exc}"))
+        _throughput_failed(store, request.request_id, worker, attempt, exc, work)
         return False
     finally:
         if work is not None:
             work.end()
-    logger.info(
-        "%s throughput: batch size %d, RTFx %.2f",
-        request.request_id,
-        evaluation.result.chosen_batch_size,
-        evaluation.result.aggregate.rtfx,
-    )
+    logger.info("%s throughput: batch size %d, RTFx %.2f", request.request_id, record.chosen_batch_size, record.rtfx)
     return True
+
+
+def _publish_throughput(
+    config: LeaderboardConfig,
+    store: Store,
+    request: Request,
+    signing_key: Ed25519PrivateKey | None,
+    worker: str,
+    work: WorkTracker | None,
+) -> PublishedThroughput:
+    """Publish the residue of a cut-off publication when it is this board's signed record, else run the ladder and
+    publish its record; the chosen batch size and RTFx, for the log line."""
+    residue = store.throughput_residue(request.request_id)
+    if residue is not None and _ours(residue, signing_key):
+        logger.info("%s: publishing the throughput record a stopped attempt left unvouched", request.request_id)
+        store.complete_throughput(residue, worker, worker)
+        return PublishedThroughput(residue.chosen_batch_size, residue.aggregate.rtfx)
+    from evaluator.throughput_eval import evaluate_throughput
+
+    evaluation = evaluate_throughput(
+        config,
+        request.model_id,
+        **_as_requested(config, store, request),
+        should_stop=work.stop_requested if work is not None else None,
+        on_progress=ladder_reporter(work) if work is not None else None,
+    )
+    result = sign(evaluation.result, signing_key)
+    store.publish_throughput(result, evaluation.predictions, actor=worker, worker=worker)
+    return PublishedThroughput(result.chosen_batch_size, result.aggregate.rtfx)
+
+
+@dataclass(frozen=True)
+class PublishedThroughput:
+    """What the log line of a published throughput run says."""
+
+    chosen_batch_size: int
+    rtfx: float
+
+
+def _ours(record: ThroughputResult, signing_key: Ed25519PrivateKey | None) -> bool:
+    """Whether a stored record is this board's own: signed with its key (unsigned only on a board without one)."""
+    if signing_key is None:
+        return record.signature is None
+    return record.signature is not None and verify_result(record, signing_key.public_key())
+
+
+def _throughput_failed(
+    store: Store, request_id: str, worker: str, attempt: int, exc: Exception, work: WorkTracker | None
+) -> None:
+    """Log `throughput_failed` for an attempt that stopped on an error (a stop asked for is a transient one: the
+    run goes on after the pause); if the store cannot take the line, the attempt's lease ends it instead."""
+    stopped = isinstance(exc, Stopped) and work is not None and work.stop_requested()
+    kind = ErrorKind.TRANSIENT if stopped else error_kind(exc)
+    reason = redact(f"stopped: {work.stop_reason}" if stopped and work is not None else describe(exc))
+    logger.warning("%s: throughput attempt %d failed (%s): %s", request_id, attempt, kind, reason)
+    try:
+        store.fail_throughput(request_id, worker, attempt, reason, str(kind))
+    except Exception as log_exc:
+        logger.warning("%s: could not log the throughput failure (%s); its lease ends it", request_id, log_exc)
+
+
+def throughput_step(
+    config: LeaderboardConfig, store: Store, request_id: str, worker: str, work: WorkTracker | None = None
+) -> str:
+    """The planner's throughput step (`core.audits.THROUGHPUT`): one attempt of the owed run of `request_id`, in
+    the Space's scheduler or a throughput Job (`run-once --throughput-only`); its outcome in one line."""
+    signing_key = signing_key_for(config)
+    request = store.snapshot().requests.get(request_id)
+    if request is None or not request.throughput or request.status is not Status.FINISHED:
+        return f"no throughput run owed to {request_id}"
+    done = run_throughput(config, store, request, signing_key, worker, work)
+    return f"throughput run of {request_id}: {'published' if done else 'not published (see the log)'}"
 
 
 def ladder_reporter(work: WorkTracker) -> Callable[[RungProgress], None]:

@@ -169,6 +169,11 @@ class Report:
     from_shards: bool = False
     #: The key came from `--public-key` or `RESULTS_PUBLIC_KEY`, not from the card of the repo being checked.
     pinned: bool = True
+    #: Facts that are not failures, printed as WARN lines (a throughput publication cut off before its event).
+    warnings: list[Problem] = field(default_factory=list)
+    #: sha256 -> request id of each throughput record whose signature and predictions checked out (the only
+    #: records an unvouched one may be excused as an interrupted publication for).
+    sound_throughput: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -189,6 +194,8 @@ class Report:
                 f"UNSIGNED: {checked}; {what}, but {len(self.unsigned)} "
                 f"result(s) carry no signature, so nothing shows who measured them{unchecked}"
             )
+        if self.warnings:
+            checked += f", {len(self.warnings)} warning(s)"
         if not self.pinned:
             return (
                 f"SELF-CONSISTENT: {checked}; every signature verifies, but against the key in the repo's own card, "
@@ -566,11 +573,14 @@ def check_throughput(paths: list[Path], public_key: str | None, root: Path, repo
         except (ValueError, TypeError, KeyError) as exc:
             report.problems.append(Problem(where, f"not a valid throughput record ({exc})"))
             continue
+        before = len(report.problems)
         if record.request_id != path.stem:
             report.problems.append(Problem(where, f"holds request {record.request_id}, not {path.stem}"))
         _check_signature(record, public_key, where, report)
         check_predictions(record.predictions_sha256, path.parent / path.stem, where, root, report)
         hashes[throughput_hash(record)] = where
+        if len(report.problems) == before and record.signature:
+            report.sound_throughput[throughput_hash(record)] = record.request_id
     return hashes
 
 
@@ -649,8 +659,11 @@ def check_throughput_lines(shards: list[Path], public_key: str | None, root: Pat
     hashes: dict[str, str] = {}
     for where, record in _shard_records(shards, root, report, ThroughputResult, "throughput record"):
         report.throughput += 1
+        before = len(report.problems)
         _check_signature(record, public_key, where, report)
         hashes[throughput_hash(record)] = where
+        if len(report.problems) == before and record.signature:
+            report.sound_throughput[throughput_hash(record)] = record.request_id
     return hashes
 
 
@@ -695,15 +708,30 @@ def _check_lines_repeat_files(
             report.problems.append(Problem(path, f"has no line in the {what}s shards the board reads"))
 
 
+#: What `verify` says of a signed throughput record whose publication was cut off before its log event.
+INTERRUPTED_THROUGHPUT = (
+    "a record the log does not vouch for (an interrupted publication; the next throughput run republishes it)"
+)
+
+
 def check_throughput_events(entries: list[LogEntry], hashes: dict[str, str], where: str, report: Report) -> None:
     """Every `throughput_published` event names a record that is present and unchanged, and every record is
-    vouched for by such an event."""
+    vouched for by such an event.
+
+    One exception, a WARN and not a failure: a record whose signature verifies under the (pinned) key, with its
+    predictions, and for whose request no event names any record is an interrupted publication (the record's
+    commit landed, the worker stopped before its event). Nothing is forged: the board and the Throughput tab
+    show only vouched records, the record is the board's own signed measurement, and the next throughput run
+    of that request logs its event (`evaluator.job.run_throughput`). An event naming another hash for that
+    request, or a record that does not verify, stays a failure: that is a changed record."""
     named = set()
+    published: set[str] = set()
     for entry in entries:
         if entry.event != THROUGHPUT_PUBLISHED:
             continue
         digest = entry.detail.get("throughput_sha256")
         named.add(digest)
+        published.add(entry.request_id)
         if digest not in hashes:
             report.problems.append(
                 Problem(
@@ -712,10 +740,13 @@ def check_throughput_events(entries: list[LogEntry], hashes: dict[str, str], whe
                 )
             )
     for digest, path in sorted(hashes.items(), key=lambda item: item[1]):
-        if digest not in named:
-            report.problems.append(
-                Problem(path, f"is not published in the log ({THROUGHPUT_PUBLISHED} with its sha256)")
-            )
+        if digest in named:
+            continue
+        request_id = report.sound_throughput.get(digest)
+        if request_id is not None and request_id not in published:
+            report.warnings.append(Problem(path, INTERRUPTED_THROUGHPUT))
+            continue
+        report.problems.append(Problem(path, f"is not published in the log ({THROUGHPUT_PUBLISHED} with its sha256)"))
 
 
 def check_audits(paths: list[Path], public_key: str, root: Path, report: Report) -> dict[str, str]:
@@ -1011,6 +1042,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         print(f"UNSIGNED {where}: no signature; {checked}", file=out)
     for what in report.not_checked:
         print(f"NOT CHECKED {what}; use --deep", file=out)
+    for warning in report.warnings:
+        print(f"WARN {warning}", file=out)
     print(report.summary(), file=out)
     return report.exit_code
 

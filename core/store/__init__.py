@@ -14,6 +14,7 @@ from core.store.base import (
     StoreError,
     StoreState,
     StoreUnavailable,
+    ThroughputTaken,
 )
 from core.store.local import LocalStore
 
@@ -31,6 +32,7 @@ __all__ = [
     "StoreError",
     "StoreState",
     "StoreUnavailable",
+    "ThroughputTaken",
     "open_store",
 ]
 

@@ -39,6 +39,7 @@ from core.records import (
 from core.signing import audit_hash, throughput_hash
 from core.store.bad_files import checked_ids
 from core.store.requests_repo import QueueEntry
+from core.throughput_runs import THROUGHPUT_DROPPED, THROUGHPUT_FAILED, THROUGHPUT_STARTED, owed_run
 from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,10 @@ class LeaseLost(StoreError):
 
 class Conflict(StoreError):
     """Someone else changed the store between our read and our write; re-read and try again."""
+
+
+class ThroughputTaken(StoreError):
+    """Another worker's attempt holds this throughput run (its lease has not run out), or took it over."""
 
 
 class Refused(StoreError):
@@ -252,20 +257,25 @@ class Store(ABC):
         return {k: r for k, r in records.items() if throughput_hash(r) in vouched}
 
     def publish_throughput(
-        self, result: ThroughputResult, predictions: Mapping[str, Sequence[PredictionRow]], actor: str = "evaluator"
+        self,
+        result: ThroughputResult,
+        predictions: Mapping[str, Sequence[PredictionRow]],
+        actor: str = "evaluator",
+        worker: str | None = None,
     ) -> LogEntry:
         """Store a throughput record with its predictions, its records shard and `throughput.csv` in one step (one
         commit on the Hub, retried on a concurrent commit), then log a public `throughput_published` event carrying
-        the record's sha256 (`verify` checks the two agree).
+        the record's sha256 (`verify` checks the two agree). Whole or absent: until the event is written the
+        record is residue that nothing shows (`throughput_results`), and the next attempt publishes it again.
 
         Only for a request whose batch-one evaluation finished: the queue runs the throughput track after it.
-        """
-        state, _ = self._read_state()  # the requests only: no results or audits are read for this check
-        request = state.requests.get(result.request_id)
-        if request is None or request.status is not Status.FINISHED:
-            raise StoreError(
-                f"request {result.request_id} has no finished batch-one evaluation; the throughput track runs after it"
-            )
+        Idempotent: when the log already vouches for this very record, that event is returned and nothing is
+        written. `worker` (the attempt's, from its `throughput_started`) must still hold the run: one whose lease
+        another worker took over publishes nothing (`ThroughputTaken`)."""
+        state, _ = self._read_state()  # the requests and the log: no results or audits are read for this check
+        done = _throughput_publishable(state, result, worker)
+        if done is not None:
+            return done
         for _ in range(self.max_conflict_retries):
             try:
                 self._put_throughput_files(
@@ -276,12 +286,82 @@ class Store(ABC):
                 continue
         else:
             raise StoreError(f"the results repo kept changing under us ({self.max_conflict_retries} conflicts)")
+        return self.complete_throughput(result, actor, worker)
+
+    def complete_throughput(self, result: ThroughputResult, actor: str, worker: str | None) -> LogEntry:
+        """Log `throughput_published` for a record already stored whole (what `publish_throughput` ends with, and
+        how an attempt finishes a publication cut off before its event: `throughput_residue`), unless the log
+        vouches for it already."""
         detail = {
             "throughput_sha256": throughput_hash(result),
             "chosen_batch_size": result.chosen_batch_size,
             "rtfx": result.aggregate.rtfx,
         }
-        return self._append_event(result.request_id, THROUGHPUT_PUBLISHED, actor, lambda _state: detail)
+        written: list[LogEntry] = []
+
+        def compute(state: StoreState) -> Changes | None:
+            done = _throughput_publishable(state, result, worker)
+            if done is not None:
+                written[:] = [done]
+                return None
+            changes = Changes()
+            entry = self._log(
+                state, changes.log, request_id=result.request_id, event=THROUGHPUT_PUBLISHED, actor=actor, detail=detail
+            )
+            written[:] = [entry]
+            return changes
+
+        self._transact(compute)
+        return written[0]
+
+    def throughput_residue(self, request_id: str) -> ThroughputResult | None:
+        """The stored throughput record of `request_id` that no `throughput_published` event vouches for: what a
+        publication cut off between its commit and its event left (None if there is none, or it is vouched)."""
+        record = self.throughput_results_from(self._throughput_shards()).get(request_id)
+        if record is None:
+            return None
+        state, _ = self._read_state()
+        vouched = {e.detail.get("throughput_sha256") for e in state.log if e.event == THROUGHPUT_PUBLISHED}
+        return None if throughput_hash(record) in vouched else record
+
+    def start_throughput(self, request_id: str, worker: str, lease_s: float) -> LogEntry:
+        """Take the owed throughput run of `request_id` for `lease_s` seconds: log `throughput_started` (attempt,
+        worker, lease_expires_at) in one transaction that refuses (`ThroughputTaken`) when another attempt's
+        lease still holds it, so two workers never run it at once; `StoreError` when nothing is owed."""
+
+        def detail(state: StoreState) -> dict[str, object]:
+            request = state.requests.get(request_id)
+            if request is None or request.status is not Status.FINISHED:  # a maintainer may run one unasked
+                raise StoreError(f"request {request_id} has no finished batch-one evaluation to run throughput after")
+            run = owed_run(request_id, state.log)
+            if run is None:
+                raise StoreError(f"the throughput run of {request_id} is already published or dropped")
+            now = self._now()
+            if run.held(now):
+                raise ThroughputTaken(f"{run.worker} holds the throughput run of {request_id} until its lease ends")
+            return {"attempt": run.attempts + 1, "worker": worker, "lease_expires_at": _after(now, lease_s)}
+
+        return self._append_event(request_id, THROUGHPUT_STARTED, worker, detail)
+
+    def fail_throughput(self, request_id: str, worker: str, attempt: int, reason: str, error_kind: str) -> LogEntry:
+        """Log `throughput_failed`: this attempt stopped on an error (its kind from `evaluator.errors`); it ends the
+        attempt's lease, and the planner retries after `[throughput] retry_after_minutes` or drops the run."""
+        detail = {"attempt": attempt, "worker": worker, "reason": reason[:300], "error_kind": error_kind}
+        return self._append_event(request_id, THROUGHPUT_FAILED, worker, lambda _state: detail)
+
+    def drop_throughput(self, request_id: str, actor: str, reason: str) -> LogEntry:
+        """Log `throughput_dropped` with the reason: the run's attempts are spent; the entry has no throughput
+        record and batch one is untouched. Refused while an attempt holds the run, or once it is closed."""
+
+        def detail(state: StoreState) -> dict[str, object]:
+            run = owed_run(request_id, state.log)
+            if run is None:
+                raise StoreError(f"the throughput run of {request_id} is already published or dropped")
+            if run.held(self._now()):
+                raise ThroughputTaken(f"{run.worker} holds the throughput run of {request_id}")
+            return {"attempts": run.attempts, "reason": reason[:300]}
+
+        return self._append_event(request_id, THROUGHPUT_DROPPED, actor, detail)
 
     def _throughput_files(
         self, result: ThroughputResult, predictions: Mapping[str, Sequence[PredictionRow]]
@@ -615,6 +695,33 @@ class Store(ABC):
 
         self._transact(compute)
         return written[0]
+
+
+def _throughput_publishable(state: StoreState, result: ThroughputResult, worker: str | None) -> LogEntry | None:
+    """The `throughput_published` event that already vouches for `result` (publishing again does nothing), or
+    None when it may be published now; raises when it may not: batch one not finished, another record of the
+    request already vouched for, or `worker` no longer holding the run (another attempt started since)."""
+    request = state.requests.get(result.request_id)
+    if request is None or request.status is not Status.FINISHED:
+        raise StoreError(
+            f"request {result.request_id} has no finished batch-one evaluation; the throughput track runs after it"
+        )
+    digest = throughput_hash(result)
+    latest: LogEntry | None = None
+    for entry in state.log:
+        if entry.request_id != result.request_id:
+            continue
+        if entry.event == THROUGHPUT_PUBLISHED:
+            if entry.detail.get("throughput_sha256") == digest:
+                return entry
+            raise StoreError(f"another throughput record of {result.request_id} is published already")
+        if entry.event == THROUGHPUT_STARTED:
+            latest = entry
+    if worker is not None and latest is not None and latest.detail.get("worker") != worker:
+        raise ThroughputTaken(
+            f"{latest.detail.get('worker')} took the throughput run of {result.request_id} over; {worker} publishes nothing"
+        )
+    return None
 
 
 def _throughput_shard(name: str, data: bytes) -> dict[str, ThroughputResult]:

@@ -21,8 +21,19 @@ from core.config import REPO_ROOT, ConfigError, LeaderboardConfig
 from core.records import Request
 from core.signing import PRIVATE_KEY_ENV
 from core.store import Store
+from core.throughput_runs import throughput_requested
 from leaderboard.jobs.hub import APP_LABEL, HubJobs, JobRequestSpec, label_value
-from leaderboard.jobs.plan import AUDIT, AuditJobPlan, JobView, Launch, Plan, leases_expired, plan_audit_job, plan_tick
+from leaderboard.jobs.plan import (
+    AUDIT,
+    THROUGHPUT,
+    AuditJobPlan,
+    JobView,
+    Launch,
+    Plan,
+    leases_expired,
+    plan_audit_job,
+    plan_tick,
+)
 from leaderboard.jobs.status import DispatchStatus, JobRow
 
 logger = logging.getLogger(__name__)
@@ -96,6 +107,8 @@ class Dispatcher:
             policy=self.config.audit,
             max_jobs_per_request=self.max_jobs_per_request,
             seed=new_seed(),
+            throughput_requested=throughput_requested(requests.values()),
+            throughput_policy=self.config.throughput,
         )
         started += self._audit(audit, errors)
         self._status = self._build_status(now, requests, [*plan.live, *started], jobs, plan, errors, audit.reason)
@@ -114,9 +127,12 @@ class Dispatcher:
         """Start the audit Job, or log the drop of an open audit that cannot be served (closing it)."""
         if audit.drop is not None:
             try:
-                self.store.drop_audit(audit.drop, "dispatcher", audit.reason, requested=audit.requested)
+                if audit.drop_kind == THROUGHPUT:
+                    self.store.drop_throughput(audit.drop, "dispatcher", audit.reason)
+                else:
+                    self.store.drop_audit(audit.drop, "dispatcher", audit.reason, requested=audit.requested)
             except Exception as exc:  # dropped on a later tick
-                errors.append(f"dropping the audit of {audit.drop}: {type(exc).__name__}: {exc}")
+                errors.append(f"dropping the {audit.drop_kind} of {audit.drop}: {type(exc).__name__}: {exc}")
             return []
         return self._start((audit.launch,) if audit.launch else (), errors)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from huggingface_hub import HfApi
 
-from leaderboard.jobs.plan import ACTIVE_STAGES, AUDIT, EVALUATION, JobView, Launch
+from leaderboard.jobs.plan import ACTIVE_STAGES, AUDIT, EVALUATION, THROUGHPUT, JobView, Launch
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,10 @@ PRICE_TTL = timedelta(hours=24)
 #: How often the full Job history is listed when nothing ended (the live Jobs are listed every tick).
 HISTORY_TTL = timedelta(minutes=10)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+#: How a Job's name starts, by its kind.
+JOB_NAME_PREFIX = {EVALUATION: "eval", AUDIT: "audit", THROUGHPUT: "throughput"}
 
 
 def label_value(text: str) -> str:
@@ -64,6 +68,8 @@ class JobRequestSpec:
         """The full command of a Job: the request it evaluates or audits, or the seed of a random audit's pick."""
         if launch.kind == EVALUATION:
             return [*self.command, "--request-id", launch.request_id]
+        if launch.kind == THROUGHPUT:  # one attempt of the request's owed throughput run (R14)
+            return [*self.command, "--request-id", launch.request_id, "--throughput-only"]
         target = ["--request-id", launch.request_id] if launch.request_id else ["--seed", str(launch.seed)]
         return [*self.audit_command, *target]
 
@@ -80,9 +86,9 @@ def view_of(info: Any) -> JobView | None:
     """A `JobInfo` as the dispatcher sees it; None for an evaluation Job of ours that names no request. A Job
     started before audits ran on Jobs has no `kind` label: it is an evaluation."""
     labels = info.labels or {}
-    kind = AUDIT if labels.get("kind") == AUDIT else EVALUATION
+    kind = labels.get("kind") if labels.get("kind") in (AUDIT, THROUGHPUT) else EVALUATION
     request_id = request_id_of(info.command)
-    if (request_id is None and kind == EVALUATION) or info.created_at is None:
+    if (request_id is None and kind != AUDIT) or info.created_at is None:
         return None
     timeout = labels.get("timeout_s", "")
     return JobView(
@@ -145,7 +151,7 @@ class HubJobs:
             secrets=dict(self.spec.secrets) or None,
             flavor=self.spec.flavor,
             timeout=launch.timeout_s,
-            name=f"{'eval' if launch.kind == EVALUATION else 'audit'}-{name}",
+            name=f"{JOB_NAME_PREFIX.get(launch.kind, launch.kind)}-{name}",
             labels=labels,
             namespace=self.namespace,
         )

@@ -17,12 +17,19 @@ from datetime import datetime, timedelta
 
 from core import audits as rules
 from core.audits import WorkPlan, open_audits, plan_work
-from core.config import AuditConfig, WorkersConfig
+from core.config import AuditConfig, ThroughputConfig, WorkersConfig
 from core.records import LogEntry, Request, Status, parse_time
 
 ACTIVE_STAGES = frozenset({"SCHEDULING", "RUNNING"})
 #: What a Job of this board runs: a request's evaluation (`run-once`) or an audit (`audit --scheduled`).
 EVALUATION, AUDIT = "evaluation", "audit"
+#: A Job that runs one attempt of a finished request's owed throughput run (`run-once --throughput-only`, R14).
+THROUGHPUT = "throughput"
+#: A throughput Job's timeout is this many times its request's evaluation timeout: the ladder decodes every eval
+#: set once per batch size (1, 4, 16, ...), the larger sizes faster than batch one.
+THROUGHPUT_TIMEOUT_FACTOR = 3
+#: The Jobs that run while the queue is empty (one at a time), never an evaluation.
+BACKGROUND_KINDS = (AUDIT, THROUGHPUT)
 WEEK = timedelta(days=7)
 #: A model whose parameter count was not recorded is timed as a large one (1.5 billion parameters).
 UNKNOWN_PARAMETERS = 1_500_000_000
@@ -167,6 +174,8 @@ class AuditJobPlan:
     drop: str | None
     reason: str
     requested: bool = True
+    #: What `drop` drops: the open audit (`AUDIT`) or the owed throughput run (`THROUGHPUT`) of that request.
+    drop_kind: str = AUDIT
 
 
 def plan_audit_job(
@@ -181,6 +190,8 @@ def plan_audit_job(
     policy: AuditConfig,
     max_jobs_per_request: int,
     seed: int,
+    throughput_requested: Sequence[str] = (),
+    throughput_policy: ThroughputConfig | None = None,
 ) -> AuditJobPlan:
     """R13 in jobs mode, after `plan_tick`: the decision is `core.audits.plan_work`'s, the planner the Space's
     scheduler uses too (evaluate, else audit: open audits first with their attempts counted in the log, drop
@@ -189,13 +200,25 @@ def plan_audit_job(
     opened is dropped too (a Job can die before it logs its attempt); random audits pause after as many failed
     audit Jobs in 24 hours."""
     audit_jobs = [job for job in jobs if job.kind == AUDIT]
-    if any(job.active and job not in plan.cancel for job in audit_jobs):
-        return AuditJobPlan(None, None, "an audit Job is running")
+    busy = next((job for job in jobs if job.kind in BACKGROUND_KINDS and job.active and job not in plan.cancel), None)
+    if busy is not None:
+        return AuditJobPlan(None, None, f"{'an audit' if busy.kind == AUDIT else 'a throughput'} Job is running")
     if plan.budget.spent:
         return AuditJobPlan(None, None, "the weekly GPU budget is spent")
     waiting = [r for r in requests.values() if r.status is Status.PENDING and r.request_id not in plan.held]
     running = sum(1 for job in plan.live if job.kind == EVALUATION) + len(plan.start)
-    decision = plan_work(pending=len(waiting), running=running, entries=entries, log=log, now=now, policy=policy)
+    decision = plan_work(
+        pending=len(waiting),
+        running=running,
+        entries=entries,
+        log=log,
+        now=now,
+        policy=policy,
+        throughput_requested=throughput_requested,
+        throughput_policy=throughput_policy,
+    )
+    if decision.action in (rules.THROUGHPUT, rules.DROP_THROUGHPUT):
+        return _throughput_job(decision, requests, jobs, plan, workers, max_jobs_per_request)
     if decision.action == rules.DROP:
         return AuditJobPlan(None, decision.request_id, decision.reason, decision.requested)
     if decision.action != rules.AUDIT:
@@ -232,6 +255,31 @@ def _open_audit_job(
     request = requests.get(request_id)
     timeout = job_timeout_s(request, workers) if request else int(workers.min_timeout_s)
     return AuditJobPlan(Launch(request_id, timeout, kind=AUDIT), None, decision.reason)
+
+
+def _throughput_job(
+    decision: WorkPlan,
+    requests: Mapping[str, Request],
+    jobs: Sequence[JobView],
+    plan: Plan,
+    workers: WorkersConfig,
+    max_jobs_per_request: int,
+) -> AuditJobPlan:
+    """A throughput Job for the owed run the planner chose (one attempt: it takes the run's lease in the log), or
+    its drop: the planner's (attempts spent), or once that many throughput Jobs of the request ended without
+    publishing (Jobs that died before logging their attempt)."""
+    request_id = decision.request_id or ""
+    if decision.action == rules.DROP_THROUGHPUT:
+        return AuditJobPlan(None, request_id, decision.reason, False, drop_kind=THROUGHPUT)
+    tries = sum(1 for job in jobs if job.kind == THROUGHPUT and job.request_id == request_id)
+    if tries >= max_jobs_per_request:
+        why = f"{tries} throughput Jobs ended without publishing the record; see their logs"
+        return AuditJobPlan(None, request_id, why, False, drop_kind=THROUGHPUT)
+    if workers.max_parallel_jobs <= len(plan.live) + len(plan.start):
+        return AuditJobPlan(None, None, f"all {workers.max_parallel_jobs} Job slots are taken")
+    request = requests.get(request_id)
+    timeout = THROUGHPUT_TIMEOUT_FACTOR * (job_timeout_s(request, workers) if request else int(workers.min_timeout_s))
+    return AuditJobPlan(Launch(request_id, timeout, kind=THROUGHPUT), None, decision.reason)
 
 
 def _within_day(job: JobView, now: datetime) -> bool:

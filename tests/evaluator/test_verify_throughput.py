@@ -115,3 +115,33 @@ def test_verify_fails_a_changed_throughput_shard_line(store: LocalStore, keys: t
     assert code == 1
     assert f"{shard} line 1: the record of req-0001 differs from its file" in out
     assert f"{layout.throughput_path('req-0001')}: has no line in the throughput records shards" in out
+
+
+def test_verify_warns_of_an_interrupted_publication_and_fails_a_changed_one(
+    store: LocalStore, keys: tuple[str, str]
+) -> None:
+    """Issue 26 item 6: a signed record whose commit landed but whose `throughput_published` event was never
+    written (the worker was killed in between) is crash residue, not an alteration: a WARN, exit 0. A record that
+    differs from the one the log vouches for stays a failure."""
+    record = signed_throughput(keys[0])
+    store._put_throughput_files(store._throughput_files(record, THR_ROWS), "killed before its event")
+    code, out = run([str(store.results_root.parent), "--public-key", keys[1]])
+    assert code == 0, out
+    assert f"WARN results/{layout.throughput_path('req-0001')}: {verify.INTERRUPTED_THROUGHPUT}" in out
+    assert "1 warning(s)" in out and "FAIL" not in out
+    store.complete_throughput(record, "w", None)  # the next run vouches for it: no warning left
+    code, out = run([str(store.results_root.parent), "--public-key", keys[1]])
+    assert code == 0 and "WARN" not in out
+    other = sign_result(
+        make_throughput("req-0001", rtfx=900.0).replace(predictions_sha256=record.predictions_sha256), keys[0]
+    )
+    store._put_throughput_files(store._throughput_files(other, THR_ROWS), "another record under a vouched request")
+    code, out = run([str(store.results_root.parent), "--public-key", keys[1]])
+    assert code == 1 and "is not published in the log" in out and "WARN" not in out
+
+
+def test_verify_fails_an_unvouched_record_that_does_not_verify(store: LocalStore, keys: tuple[str, str]) -> None:
+    forged = sign_result(make_throughput("req-0001"), generate_keypair()[0])  # another key: not the board's
+    store._put_throughput_files(store._throughput_files(forged, THR_ROWS), "a forged record, no event")
+    code, out = run([str(store.results_root.parent), "--public-key", keys[1]])
+    assert code == 1 and "is not published in the log" in out and "WARN" not in out

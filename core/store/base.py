@@ -184,6 +184,8 @@ class Store(ABC):
     max_conflict_retries = 8
     #: Whether `_write` stores `Changes.audits`; a backend that does not must refuse audits, not drop them.
     writes_audits = False
+    #: sha256 of the throughput records a `throughput_published` event vouches for, as last read from the log.
+    _vouched_throughput: frozenset[str] = frozenset()
     clock: Clock = staticmethod(wall_clock)
     sleep: Callable[[float], None] = staticmethod(time.sleep)
 
@@ -250,11 +252,13 @@ class Store(ABC):
         purpose): each needs a `throughput_published` event naming its sha256. A record whose publication was cut
         off between the record and its event (a crash, a SIGTERM) is not shown; the next run publishes it whole."""
         records = self.throughput_results_from(self._throughput_shards())
-        if not records:
-            return records
-        state, _ = self._read_state()
-        vouched = {e.detail.get("throughput_sha256") for e in state.log if e.event == THROUGHPUT_PUBLISHED}
-        return {k: r for k, r in records.items() if throughput_hash(r) in vouched}
+        hashes = {k: throughput_hash(r) for k, r in records.items()}
+        vouched = self._vouched_throughput
+        if any(h not in vouched for h in hashes.values()):  # the log is read only when a record is new to us
+            state, _ = self._read_state()
+            logged = (str(e.detail.get("throughput_sha256")) for e in state.log if e.event == THROUGHPUT_PUBLISHED)
+            vouched = self._vouched_throughput = frozenset(logged)  # once logged, an event stays in the log
+        return {k: r for k, r in records.items() if hashes[k] in vouched}
 
     def publish_throughput(
         self,

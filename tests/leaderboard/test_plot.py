@@ -130,6 +130,7 @@ def test_the_fast_json_is_the_validated_figure_s_json() -> None:
         fast = json.loads(scatter_json(raw, max_rtf=0.8, board_entries=3))
         assert fast == json.loads(scatter_figure(raw, max_rtf=0.8, board_entries=3).to_json())
     assert len(fast["layout"]["annotations"]) == 1  # the empty view says why
+    assert scatter_json(raw, board_entries=3) is scatter_json(raw, board_entries=3)  # made once per message
     plotted = json.loads(scatter_json(board.view(Filters(official_only=False)).raw))
     assert plotted["layout"]["template"]["layout"]  # plotly.js needs the template itself, not its name
     assert "<b>fast" not in json.dumps(plotted)

@@ -261,7 +261,7 @@ def submit_the_model(page: Any, tab: Any, shot: Any) -> None:
     accept.check()
     model_box.fill("nosuchorg/nomodel")
     page.locator("#submit-button").click()
-    expect(result).to_contain_text("not in the local models folder either", timeout=20_000)
+    expect(result).to_contain_text("There is no local model", timeout=20_000)
     expect(result).to_contain_text("Not accepted")
     model_box.fill(MODEL)
     page.locator("#submit-button").click()

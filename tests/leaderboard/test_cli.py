@@ -105,7 +105,9 @@ def test_families_without_a_runnable_recipe_are_refused(
     config, source = board
     folder = config.models_dir / "org" / "tiny"
     data = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**data, "architectures": [architecture]}))
+    family = core.families.family_for(architecture)
+    model_type = family.model_type if family else data.get("model_type")  # a config that agrees with itself
+    (folder / "config.json").write_text(json.dumps({**data, "architectures": [architecture], "model_type": model_type}))
     monkeypatch.setattr(core.families, "package_installed", lambda name: name not in packages)
     code, out, err = _submit(config, source, "--model", "org/tiny", "--precision", "float32")
     assert code == 1 and out == "" and message in err, err

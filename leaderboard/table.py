@@ -312,8 +312,10 @@ def dataset_column_id(eval_set: str) -> str:
 
 
 def optional_columns(eval_sets: Sequence[str]) -> list[Column]:
-    """Columns the viewer may hide, in display order (rank and model are always shown)."""
+    """Columns the viewer may hide, in display order (rank and model are always shown). Badges come right after
+    the model, so "official", "verified" and a failed audit stay in view however many eval sets the board has."""
     return [
+        Column("badges", "Badges", "str"),
         Column("avg_wer", "Avg WER (%)", "number"),
         Column("rtf", "RTF", "number"),
         Column("rtfx", "RTFx", "number"),
@@ -323,7 +325,6 @@ def optional_columns(eval_sets: Sequence[str]) -> list[Column]:
         Column("params", "Params", "str"),
         Column("precision", "Precision", "str"),
         Column("license", "License", "str"),
-        Column("badges", "Badges", "str"),
         Column("audit", "Last audit", "str"),
         Column(CLAIMS_COLUMN, CLAIMS_LABEL, "number", default=False),
     ]

@@ -147,6 +147,7 @@ def test_the_parameter_filters_read_no_limit_not_zero(populated: Any) -> None:
 
 def test_filter_callback_returns_rows_and_the_shareable_query(populated: Any) -> None:
     all_columns = [
+        "badges",
         "avg_wer",
         "rtf",
         "rtfx",
@@ -156,7 +157,6 @@ def test_filter_callback_returns_rows_and_the_shareable_query(populated: Any) ->
         "params",
         "precision",
         "license",
-        "badges",
         "audit",
     ]
     board = populated.ui.board

@@ -17,7 +17,7 @@ from leaderboard.ui import filters_from_controls, number_text, resolve_submitter
 from tests.leaderboard.factories import make_request, make_result
 from tests.markdown_render import rendered_html
 
-ALL = ["avg_wer", "rtf", "rtfx", "latency_p90", "wer.ami", "params", "precision", "license", "badges", "audit"]
+ALL = ["badges", "avg_wer", "rtf", "rtfx", "latency_p90", "wer.ami", "params", "precision", "license", "audit"]
 
 
 def make_log():

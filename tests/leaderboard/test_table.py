@@ -244,6 +244,7 @@ def test_columns_follow_the_selection_and_rank_and_model_always_show(board) -> N
     assert list(everything.frame.columns) == [
         "Rank",
         "Model",
+        "Badges",
         "Avg WER (%)",
         "RTF",
         "RTFx",
@@ -254,7 +255,6 @@ def test_columns_follow_the_selection_and_rank_and_model_always_show(board) -> N
         "Params",
         "Precision",
         "License",
-        "Badges",
         "Last audit",
     ]
     assert len(everything.datatypes) == len(everything.frame.columns)

@@ -80,7 +80,7 @@ def _driver_hint(probe: DeviceProbe) -> str:
         major = probe.driver.split(".")[0]
         if needed and major.isdigit() and int(major) < needed:
             found += ", too old"
-    return f"{need}; {found}; see README, Space setup, 'GPU driver'"
+    return f"{need}; {found}; see docs/deploy.md, Space setup, 'GPU driver'"
 
 
 def device_problem(gpu_class: str, probe: DeviceProbe) -> str | None:

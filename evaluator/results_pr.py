@@ -258,5 +258,5 @@ def _hf_api() -> PullRequestApi:
     from huggingface_hub import HfApi
 
     # HF_TOKEN: opening a PR on someone else's public repo needs a write token (or a fine-grained token allowed
-    # to open pull requests on public repos); see the README, "Publish back".
+    # to open pull requests on public repos); see docs/evaluator.md, "Publish back".
     return HfApi()

@@ -61,7 +61,7 @@ def _signature_rule(public_key: str | None) -> str:
     if public_key is None:
         return (
             "**No public key is configured, so no result can be verified and none is ranked**: the maintainers "
-            "must set `RESULTS_PUBLIC_KEY` (see the README's Space setup)."
+            "must set `RESULTS_PUBLIC_KEY` (see docs/deploy.md, Space setup)."
         )
     return (
         "Only results whose signature verifies are ranked; the others are shown, labelled unverified. "

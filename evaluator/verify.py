@@ -65,7 +65,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from core import layout
-from core.audits import AUDIT_EVENTS
+from core.audits import AUDIT_EVENTS, latest_audits
 from core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE, audits_table, claims_shard, parse_front_matter, table_row
 from core.eventlog import verify_chain
 from core.records import (
@@ -90,7 +90,6 @@ from core.signing import (
     verify_audit,
     verify_result,
 )
-from core.store.repo_files import latest_audit_records
 from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 from evaluator.metrics import aggregate, get_normalizer, score_eval_set
 from evaluator.verify_requests import check_requests, has_state
@@ -881,7 +880,7 @@ def verify(located: Located, public_key: str | None) -> Report:
     _check_key(located, public_key)
     results = check_results(located, public_key, report)
     if located.tables:
-        latest = latest_audit_records(_audit_records(located))
+        latest = latest_audits(_audit_records(located))
         check_tables(located.tables, results, located.root, report, latest)
     check_claims(located.claims, results, located.root, report)
     if located.from_shards and located.audit_shards:

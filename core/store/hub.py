@@ -42,6 +42,7 @@ from huggingface_hub.errors import EntryNotFoundError
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from core import layout
+from core.audits import latest_audits
 from core.dataset_card import (
     AUDITS_TABLE_FILE,
     CARD_FILE,
@@ -65,7 +66,6 @@ from core.store.repo_files import (
     Tail,
     audit_files,
     audit_shard_records,
-    latest_audit_records,
     read_pins,
     results_files,
     table_header,
@@ -466,7 +466,7 @@ class HubStore(Store):
                 lambda: self._every(fetch, head, finished),
                 rewrite=damaged,
                 has_legacy_table=lambda: fetch(layout.LEGACY_TABLE_FILE) is not None,
-                audits_of=lambda table: latest_audit_records([*audit_shard_records(fetch, table), *audits]),
+                audits_of=lambda table: latest_audits([*audit_shard_records(fetch, table), *audits]),
                 retable=retable,
             )
             if shards

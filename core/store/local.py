@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from core import layout
+from core.audits import latest_audits
 from core.dataset_card import (
     AUDITS_TABLE_FILE,
     CARD_FILE,
@@ -36,7 +37,6 @@ from core.store.repo_files import (
     ResultsReader,
     audit_files,
     audit_shard_records,
-    latest_audit_records,
     results_files,
 )
 from core.store.requests_repo import LayoutError, Lookup, RequestsReader, RequestsView, requests_files
@@ -207,7 +207,7 @@ class LocalStore(Store):
             self._every,
             rewrite=repair,
             has_legacy_table=(self.results_root / layout.LEGACY_TABLE_FILE).exists,
-            audits_of=lambda table: latest_audit_records(audit_shard_records(fetch, table)),
+            audits_of=lambda table: latest_audits(audit_shard_records(fetch, table)),
             retable=retable,
         )
         files = {**written.files, **{b.quarantine_path: b.data for b in bad}}  # a damaged shard's bytes, set aside

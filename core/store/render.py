@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from core.audits import latest_audits
 from core.records import AuditRecord, LogEntry, Request, Result
-from core.store.repo_files import latest_audit_records, results_files
+from core.store.repo_files import results_files
 from core.store.requests_repo import EMPTY, requests_files
 
 
@@ -16,6 +17,6 @@ def render_repos(
     """The requests repo's files and the results repo's files (records, table with each entry's latest audit,
     pins; no card, no predictions, no audit records)."""
     request_files, _ = requests_files(EMPTY, list(requests), list(log), None, "seed")
-    latest = latest_audit_records(audits)
+    latest = latest_audits(audits)
     written = results_files({}, [(r, {}) for r in results], None, dict, audits_of=lambda _names: latest)
     return request_files, written.files

@@ -98,14 +98,6 @@ class ResultsReader:
 TABLE_FORMAT = 2
 
 
-def latest_audit_records(records: Iterable[AuditRecord]) -> dict[str, AuditRecord]:
-    """Each entry's latest audit record (by finish time, then id): the table's `last_audit` columns."""
-    latest: dict[str, AuditRecord] = {}
-    for record in sorted(records, key=lambda a: (a.finished_at, a.audit_id)):
-        latest[record.request_id] = record
-    return latest
-
-
 def audit_shard_records(fetch: Fetch, names: Iterable[str]) -> list[AuditRecord]:
     """The audit records of the entries of these records shards: their audit-records shards (`<x>.jsonl` for
     shard `<x><y>`), read as they are; unreadable lines are skipped (the board's reader reports them)."""

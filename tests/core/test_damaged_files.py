@@ -483,11 +483,11 @@ def test_a_flagged_entry_is_flagged_in_the_dataset_and_a_lifted_flag_fails_verif
     path = store.results_root / layout.table_path(layout.shard("req-0001"))
     row = pd.read_csv(path).set_index("request_id").loc["req-0001"]
     assert row["last_audit"] == "failed" and str(row["last_audit_at"]).startswith("2026-")
-    from core.store.repo_files import latest_audit_records
+    from core.audits import latest_audits
     from evaluator.verify import Report, check_tables
 
     snap = _store(store.root).snapshot()
-    latest = latest_audit_records(snap.audits)
+    latest = latest_audits(snap.audits)
 
     def problems() -> list[str]:
         report = Report()

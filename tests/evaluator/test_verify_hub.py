@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from core import layout
+from core.audits import latest_audits
 from core.dataset_card import (
     AUDITS_TABLE_FILE,
     CARD_FILE,
@@ -43,7 +44,7 @@ from core.signing import (
     throughput_hash,
 )
 from core.store.render import render_repos
-from core.store.repo_files import audit_files, latest_audit_records, table_header
+from core.store.repo_files import audit_files, table_header
 from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 from evaluator import verify
 from tests.core.store_contract import ROWS, make_request, make_result
@@ -379,7 +380,7 @@ def test_a_repo_re_signed_with_a_key_of_its_own_is_only_self_consistent_unless_t
             forged[path] = "".join(_line(a) for a in audits).encode()  # type: ignore[arg-type]
             all_audits += audits
     forged[AUDITS_TABLE_FILE] = audits_table(all_audits).encode()  # and the derived configs repeat them
-    header, latest = table_header(files[layout.PINS_FILE]), latest_audit_records(all_audits)
+    header, latest = table_header(files[layout.PINS_FILE]), latest_audits(all_audits)
     for name, lines in resigned.items():
         forged[layout.table_path(name)] = table_shard(lines, header, latest).encode()
     forged[THROUGHPUT_TABLE_FILE] = throughput_table(all_throughput).encode()

@@ -2,7 +2,7 @@
 
 `python app.py` with no configuration runs the whole product on the embedded local store (`./store`): open
 the page, submit a model from `store/models/<org>/<name>/` (or the Hub), and the scheduler evaluates it in
-the background. Environment (besides core/config.py's): `LEADERBOARD_TICK_S` (scheduler interval, default
+the background. Environment (besides openasr_core/config.py's): `LEADERBOARD_TICK_S` (scheduler interval, default
 30 s), `LEADERBOARD_SCHEDULER=off` (serve pages only, e.g. when evaluations run elsewhere),
 `LEADERBOARD_LOCAL_LOGIN=1` (show gradio's mocked login locally; needs an HF token and the Hub),
 `GRADIO_SERVER_NAME`, `GRADIO_SERVER_PORT` (default 7860).
@@ -23,22 +23,22 @@ from typing import Any
 
 import gradio as gr
 
-from core.activity import AUDIT as AUDIT_WORK
-from core.activity import EVALUATION, WorkTracker
-from core.audits import AUDIT, DROP, DROP_THROUGHPUT, THROUGHPUT, WorkPlan, plan_work
-from core.config import LeaderboardConfig, load_config
-from core.logs import configure_logging
-from core.records import Request, Result, Status
-from core.signing import load_public_key, public_key_for, verify_result
-from core.store import Store, StoreError, open_store
-from core.store.local import REQUESTS_REPO_DIR, RESULTS_REPO_DIR
-from core.throughput_runs import throughput_requested
-from core.workers import default_worker_name
 from leaderboard.data import BoardSource
 from leaderboard.inspection import HubModels, LocalModels, ModelInspector
 from leaderboard.jobs.dispatcher import Dispatcher, jobs_dispatcher
 from leaderboard.scheduler import EvalScheduler, SchedulerState, tick_seconds
 from leaderboard.ui import CSS, AppContext, Ui, on_space, show_login_button, theme
+from openasr_core.activity import AUDIT as AUDIT_WORK
+from openasr_core.activity import EVALUATION, WorkTracker
+from openasr_core.audits import AUDIT, DROP, DROP_THROUGHPUT, THROUGHPUT, WorkPlan, plan_work
+from openasr_core.config import LeaderboardConfig, load_config
+from openasr_core.logs import configure_logging
+from openasr_core.records import Request, Result, Status
+from openasr_core.signing import load_public_key, public_key_for, verify_result
+from openasr_core.store import Store, StoreError, open_store
+from openasr_core.store.local import REQUESTS_REPO_DIR, RESULTS_REPO_DIR
+from openasr_core.throughput_runs import throughput_requested
+from openasr_core.workers import default_worker_name
 
 logger = logging.getLogger("leaderboard")
 SNAPSHOT_TTL_S = {"local": 2.0, "hub": 15.0}

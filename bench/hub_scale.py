@@ -1,15 +1,15 @@
 """What the Hub store costs at production scale: HTTP requests and bytes per operation, through the real client.
 
-The Hub emulator (tests/hub_emulator.py; the REAL `huggingface_hub.HfApi` runs over it) is seeded, in the store's
+The Hub emulator (testkit/hub_emulator.py; the REAL `huggingface_hub.HfApi` runs over it) is seeded, in the store's
 own layout, with a board as production would hold it after a year (`--results`, `--open`, ...):
 
-- 10,000 FINISHED requests with their signed results (core.signing, a fresh Ed25519 key): the eight ESB sets of
+- 10,000 FINISHED requests with their signed results (openasr_core.signing, a fresh Ed25519 key): the eight ESB sets of
   `configs/esb-v1.toml` with realistic utterance counts, model facts (weight file sha256s), the rules in force
   (hardware price included), the compute record of a Job on a10g-small, the decoding settings and the recipe;
 - 1,000 open (PENDING) requests with model facts, 5 of them back in the queue after a lease expired
   (`--retried-open`: a claim looks each one's result up);
-- the public log of every request's lifecycle as `core/store/base.py` writes it (submitted, claimed,
-  lease_expired, claimed again, finished), hash-chained with `core.eventlog.next_entry`;
+- the public log of every request's lifecycle as `openasr_core/store/base.py` writes it (submitted, claimed,
+  lease_expired, claimed again, finished), hash-chained with `openasr_core.eventlog.next_entry`;
 - an audit every 5 results (`--audit-every`): a signed `AuditRecord` at `audits/<xx>/<id>/<audit_id>.json`,
   `audits.csv`, and its `audit_passed`/`audit_failed` event naming the record's sha256;
 - 1,000 throughput records (`--throughput`), stored as `Store.publish_throughput` stores them
@@ -20,7 +20,7 @@ own layout, with a board as production would hold it after a year (`--results`, 
   opens, and one row per eval set for the others (the file count is production's, those bytes are not);
 - the results card (README.md, with the public key that `verify` reads), the table shards (`leaderboard/<xx>.csv`), `state.json`.
 
-`core/store/render.py` `render_repos` writes the requests repo and the results, records shards and table
+`openasr_core/store/render.py` `render_repos` writes the requests repo and the results, records shards and table
 (so the seed is exactly what the store code of this checkout writes); the rest is written here as the store
 writes it. Then, each right after one commit by another client (another HubStore submitting, as in production
 where every claim, heartbeat and submission moves the requests repo), with the emulator's counts reset around it:
@@ -30,7 +30,7 @@ where every claim, heartbeat and submission moves the requests repo), with the e
 - finish: `finish()` with a signed result and ESB-size predictions (requests, and bytes uploaded other than
   the predictions files: their base64 in the commit payload, or their LFS `PUT` when over 10 MB);
 - job: a whole Job as `python -m evaluator run-once --request-id ID` runs it, from a fresh process: a new store
-  from `core.store.open_store(config)` (no cache) and `evaluator.job.run_once` itself, its evaluation stubbed
+  from `openasr_core.store.open_store(config)` (no cache) and `evaluator.job.run_once` itself, its evaluation stubbed
   (it reports progress, waits for one heartbeat, returns ESB-size predictions; later heartbeats are not sent);
 - throughput_tab: what the Throughput tab reads (`store.throughput_results()`), by a warm reader;
 - verify: `python -m evaluator verify <results repo> --requests-repo <requests repo> --public-key <key>`
@@ -55,7 +55,6 @@ import io
 import json
 import os
 import random
-import sys
 import tempfile
 import threading
 import time
@@ -66,21 +65,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-from huggingface_hub import constants as hf_constants  # noqa: E402
+from huggingface_hub import constants as hf_constants
 
-from core import layout  # noqa: E402
-from core.audits import AUDIT_EVENTS  # noqa: E402
-from core.compute import FLAVOR_ENV, PRICE_DATE_ENV, PRICE_ENV, REQUEST_ENV  # noqa: E402
-from core.config import LeaderboardConfig, load_config  # noqa: E402
-from core.cost import throughput_cost  # noqa: E402
-from core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE, CardInfo, audits_table, render_card  # noqa: E402
-from core.eventlog import next_entry  # noqa: E402
-from core.history import submission_detail  # noqa: E402
-from core.records import (  # noqa: E402
+from openasr_core import layout
+from openasr_core.audits import AUDIT_EVENTS
+from openasr_core.compute import FLAVOR_ENV, PRICE_DATE_ENV, PRICE_ENV, REQUEST_ENV
+from openasr_core.config import LeaderboardConfig, load_config
+from openasr_core.cost import throughput_cost
+from openasr_core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE, CardInfo, audits_table, render_card
+from openasr_core.eventlog import next_entry
+from openasr_core.history import submission_detail
+from openasr_core.records import (
     THROUGHPUT_PUBLISHED,
     Aggregate,
     AuditCheck,
@@ -106,7 +103,7 @@ from core.records import (  # noqa: E402
     Verdict,
     write_jsonl,
 )
-from core.signing import (  # noqa: E402
+from openasr_core.signing import (
     PRIVATE_KEY_ENV,
     PUBLIC_KEY_ENV,
     attach_predictions,
@@ -117,12 +114,14 @@ from core.signing import (  # noqa: E402
     sign_result,
     throughput_hash,
 )
-from core.store import open_store  # noqa: E402
-from core.store.hub import HubStore  # noqa: E402
-from core.store.render import render_repos  # noqa: E402
-from core.store.repo_files import audit_files, table_header  # noqa: E402
-from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table  # noqa: E402
-from tests.hub_emulator import LFS_THRESHOLD, HubEmulator  # noqa: E402
+from openasr_core.store import open_store
+from openasr_core.store.hub import HubStore
+from openasr_core.store.render import render_repos
+from openasr_core.store.repo_files import audit_files, table_header
+from openasr_core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
+from testkit.hub_emulator import LFS_THRESHOLD, HubEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
 
 REQUESTS, RESULTS = "bench-org/asr-requests", "bench-org/asr-results"
 CONFIG_FILE = ROOT / "configs" / "esb-v1.toml"

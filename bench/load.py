@@ -41,11 +41,10 @@ from typing import Any
 
 import httpx
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+from leaderboard.table import optional_columns
+from testkit.app_process import running_app
 
-from leaderboard.table import optional_columns  # noqa: E402  (after the path is set)
-from tests.fixtures.app_process import running_app  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 TARGET_P95_S = 1.0
 STARTUP_TIMEOUT_S = 90
@@ -241,10 +240,10 @@ def measure(
 
 def populate(store_root: Path, entries: int) -> None:
     """`entries` SYNTHETIC finished requests, signed with the local store's own key so they are ranked."""
-    from core.records import PredictionRow
-    from core.signing import local_private_key, sign_result
-    from core.store import LocalStore
-    from tests.leaderboard.factories import make_request, make_result
+    from openasr_core.records import PredictionRow
+    from openasr_core.signing import local_private_key, sign_result
+    from openasr_core.store import LocalStore
+    from testkit.factories import make_request, make_result
 
     store = LocalStore(store_root)
     key = local_private_key(store_root)

@@ -35,14 +35,13 @@ from typing import Any
 
 from transformers import LogitsProcessorList
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+import evaluator.runner as runner
+from evaluator.audio import decode_audio
+from evaluator.evaluate import evaluate
+from evaluator.models import Transcriber, resolve_model
+from testkit.audio import write_config
 
-import evaluator.runner as runner  # noqa: E402
-from evaluator.audio import decode_audio  # noqa: E402
-from evaluator.evaluate import evaluate  # noqa: E402
-from evaluator.models import Transcriber, resolve_model  # noqa: E402
-from tests.fixtures.audio import write_config  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 SHARED = REPO.parent / "shared"
 TARGET = 1.05

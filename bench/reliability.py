@@ -11,7 +11,7 @@ Scenarios (bench/reliability_local.py, bench/reliability_hub.py):
 - Hub emulator (in-process: the emulator lives in this process), 4 worker threads with the real
   `huggingface_hub` client, killed at named points around commits, under injected 5xx / lost commit answers /
   dropped connections / 429 / racing commits; and damaged files pushed to the repos;
-- the bad-input list (tests/bad_inputs.py when present, else the list below) through the Submit form's code
+- the bad-input list (testkit/bad_inputs.py when present, else the list below) through the Submit form's code
   path on a damaged store: every one refused, the store unchanged;
 - `python app.py` started on a local store with damaged files and 40 SYNTHETIC signed entries, while
   `python -m evaluator run-once` evaluates a tiny RANDOM model on the bundled sample set in another process
@@ -39,19 +39,21 @@ import threading
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+import reliability_forgery
+import reliability_hub
+import reliability_local
+from reliability_checks import Tally
+from reliability_inputs import bad_inputs
 
-from bench import reliability_forgery, reliability_hub, reliability_local  # noqa: E402
-from bench.reliability_checks import Tally  # noqa: E402
-from bench.reliability_inputs import bad_inputs  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def app_under_load(workdir: Path, clients: int = 50) -> tuple[Tally, float]:
     """A damaged store served by `python app.py` while a real run-once evaluates, under `clients` visitors."""
-    from bench.load import measure, populate, serve_app
-    from core import layout
-    from core.store import LocalStore
+    from load import measure, populate, serve_app
+
+    from openasr_core import layout
+    from openasr_core.store import LocalStore
 
     tally = Tally("app + run-once + 50 clients", "local", workers=1, requests=1)
     store_root, models = workdir / "store", workdir / "models"
@@ -98,11 +100,11 @@ def app_under_load(workdir: Path, clients: int = 50) -> tuple[Tally, float]:
 
 def _tiny_request(store_root: Path, models: Path, populate) -> str:
     """40 synthetic signed entries (bench/load.py) and one pending request for a tiny random CTC model."""
-    from core.model_files import local_revision, weight_file_hashes
-    from core.records import ModelInfo
-    from core.store import LocalStore
-    from tests.factories import make_request
-    from tests.fixtures.tiny_models import make_tiny_ctc
+    from openasr_core.model_files import local_revision, weight_file_hashes
+    from openasr_core.records import ModelInfo
+    from openasr_core.store import LocalStore
+    from testkit.factories import make_request
+    from testkit.tiny_models import make_tiny_ctc
 
     populate(store_root, 40)
     folder = make_tiny_ctc(models / "bench-org" / "tiny-ctc")
@@ -124,7 +126,7 @@ def _tiny_request(store_root: Path, models: Path, populate) -> str:
 def _damage_app_store(root: Path) -> list[str]:
     """Damage the app's store the ways a stray edit can (state.json is left: the pending request's weight
     hashes live only there, and its rebuild is covered by the damaged-files scenarios)."""
-    from core import layout
+    from openasr_core import layout
 
     requests, results = root / "requests", root / "results"
     (requests / layout.log_chunk_path(0)).write_bytes(

@@ -3,7 +3,7 @@
 lost:       a submitted request that did not end FINISHED with its result on the board (records shard) and its
             row in the table (`leaderboard/<xx>.csv`)
 duplicated: a request finished more than once (two `finished` log events, or two table rows)
-log_gaps:   a request whose state disagrees with its log history (`core.history.disagreements`), plus a broken
+log_gaps:   a request whose state disagrees with its log history (`openasr_core.history.disagreements`), plus a broken
             hash chain, plus any damaged file the store reports after the scenario ended
 """
 
@@ -15,9 +15,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from core.history import disagreements
-from core.records import Status
-from core.store import Snapshot
+from openasr_core.history import disagreements
+from openasr_core.records import Status
+from openasr_core.store import Snapshot
 
 
 @dataclass

@@ -17,18 +17,25 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.reliability_checks import Tally
-from core import layout
-from core.dataset_card import CardInfo, audits_table
-from core.eventlog import next_entry
-from core.records import AuditRecord, ClaimComparison, ClaimSource, LogEntry, PredictionRow, Result, ThroughputResult
-from core.signing import attach_predictions, generate_keypair, sign_audit, sign_result
-from core.store import LocalStore
-from core.throughput_table import THROUGHPUT_TABLE_FILE
+from reliability_checks import Tally
+
 from evaluator import verify
-from tests.core.test_audit_records import make_audit
-from tests.core.test_throughput_track import make_throughput
-from tests.factories import make_request, make_result
+from openasr_core import layout
+from openasr_core.dataset_card import CardInfo, audits_table
+from openasr_core.eventlog import next_entry
+from openasr_core.records import (
+    AuditRecord,
+    ClaimComparison,
+    ClaimSource,
+    LogEntry,
+    PredictionRow,
+    Result,
+    ThroughputResult,
+)
+from openasr_core.signing import attach_predictions, generate_keypair, sign_audit, sign_result
+from openasr_core.store import LocalStore
+from openasr_core.throughput_table import THROUGHPUT_TABLE_FILE
+from testkit.factories import make_audit, make_request, make_result, make_throughput
 
 ROWS = {"set": [PredictionRow("u1", "hello world", "hello world", 1.0, 0.1)]}
 

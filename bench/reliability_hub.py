@@ -1,6 +1,6 @@
 """The Hub store under crashes, HTTP faults and damaged files, for `bench/reliability.py`.
 
-The Hub emulator (tests/hub_emulator.py) lives in one process, so this part runs there: 4 worker THREADS, each
+The Hub emulator (testkit/hub_emulator.py) lives in one process, so this part runs there: 4 worker THREADS, each
 with its own `HubStore` and the real `huggingface_hub` client over the emulator, with the same FAKE evaluation
 step as the local workers. A "kill" is a `Killed` (BaseException) raised inside the worker at a named point
 around a commit: nothing below it cleans up, as with `kill -9` (the thread's lease is left to expire). Meanwhile
@@ -16,14 +16,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.reliability_checks import Tally, count
-from bench.reliability_worker import EVAL_SET, ROWS, VERSION, work
-from core import layout
-from core.dataset_card import CardInfo
-from core.records import Status
-from core.store.hub import HubStore, RetryPolicy
-from tests.factories import make_request, make_result
-from tests.hub_emulator import ENDPOINT, HubEmulator
+from reliability_checks import Tally, count
+from reliability_worker import EVAL_SET, ROWS, VERSION, work
+
+from openasr_core import layout
+from openasr_core.dataset_card import CardInfo
+from openasr_core.records import Status
+from openasr_core.store.hub import HubStore, RetryPolicy
+from testkit.factories import make_request, make_result
+from testkit.hub_emulator import ENDPOINT, HubEmulator
 
 REQUESTS, RESULTS = "bench/requests", "bench/results"
 LEASE_S = 2.0

@@ -1,6 +1,6 @@
 """Bad submissions through the Submit form's code path, on a store with a damaged log, for `bench/reliability.py`.
 
-The inputs are `tests/bad_inputs.py`'s `BAD_INPUTS`, the list the submission tests run. An input counts as
+The inputs are `testkit/bad_inputs.py`'s `BAD_INPUTS`, the list the submission tests run. An input counts as
 refused when `leaderboard.submission.submit` says "Not accepted" and the store's files are byte-identical
 afterwards; a refusal that is wrong or unsafe by `refused_safely` (the untrusted-text rule: short, no markup,
 NUL or bidirectional controls echoed) is noted.
@@ -12,7 +12,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from bench.reliability_checks import Tally
+from reliability_checks import Tally
 
 
 def _fingerprint(root: Path) -> str:
@@ -23,13 +23,14 @@ def _fingerprint(root: Path) -> str:
 
 
 def bad_inputs(workdir: Path) -> Tally:
-    from bench.reliability_worker import open_store
-    from core import layout
-    from core.config import load_config
+    from reliability_worker import open_store
+
     from leaderboard.inspection import LocalModels, ModelInspector
     from leaderboard.submission import SubmissionForm, submit
-    from tests.bad_inputs import BAD_INPUTS, refused_safely
-    from tests.fixtures.tiny_models import make_tiny_ctc
+    from openasr_core import layout
+    from openasr_core.config import load_config
+    from testkit.bad_inputs import BAD_INPUTS, refused_safely
+    from testkit.tiny_models import make_tiny_ctc
 
     tally = Tally("bad inputs on a damaged store", "local", bad_inputs=len(BAD_INPUTS))
     store, models = open_store(workdir / "store"), workdir / "models"
@@ -53,13 +54,13 @@ def bad_inputs(workdir: Path) -> Tally:
             tally.notes.append(f"NOT refused: {item.name}")
         if not outcome.accepted and refused_safely(item, outcome.message):
             unsafe.append(item.name)
-    tally.notes.insert(0, "inputs from tests/bad_inputs.py")
+    tally.notes.insert(0, "inputs from testkit/bad_inputs.py")
     if unsafe:
-        tally.notes.append(f"refusal wrong or unsafe (tests/bad_inputs.py refused_safely): {', '.join(unsafe)}")
+        tally.notes.append(f"refusal wrong or unsafe (testkit/bad_inputs.py refused_safely): {', '.join(unsafe)}")
     return tally
 
 
 def _seed_request():
-    from tests.factories import make_request
+    from testkit.factories import make_request
 
     return make_request("seed-000", "org/seeded", submitted_at="2026-11-27T09:00:00Z")

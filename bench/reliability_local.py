@@ -19,11 +19,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.reliability_checks import Tally, count
-from bench.reliability_worker import EVAL_SET, ROWS, VERSION, open_store
-from core import layout
-from core.store import LocalStore
-from tests.factories import make_request, make_result
+from reliability_checks import Tally, count
+from reliability_worker import EVAL_SET, ROWS, VERSION, open_store
+
+from openasr_core import layout
+from openasr_core.store import LocalStore
+from testkit.factories import make_request, make_result
 
 WORKER = Path(__file__).resolve().parent / "reliability_worker.py"
 #: Where a worker is killed: just before (or, with +, just after) writing that file in that operation.

@@ -3,7 +3,7 @@
     python bench/reliability_worker.py STORE_ROOT NAME [--kill-at OP:PATH] [--lease-s S] [--eval-s S]
 
 It claims the oldest pending request, "evaluates" it by sleeping `--eval-s` seconds while renewing its lease,
-then finishes it with a SYNTHETIC unsigned result (tests.factories.make_result: the model is not the point here,
+then finishes it with a SYNTHETIC unsigned result (testkit.factories.make_result: the model is not the point here,
 the store's exactly-once and logging rules are). It repeats until nothing is pending or running.
 
 `--kill-at OP:PATH` SIGKILLs the process (no cleanup, like `kill -9`) just before it writes the first file whose
@@ -16,18 +16,16 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+from openasr_core.dataset_card import CardInfo
+from openasr_core.records import PredictionRow, Request, Status
+from openasr_core.store import LeaseLost, LocalStore, Store
+from openasr_core.store import local as local_store
+from testkit.factories import make_result
 
-from core.dataset_card import CardInfo  # noqa: E402
-from core.records import PredictionRow, Request, Status  # noqa: E402
-from core.store import LeaseLost, LocalStore, Store  # noqa: E402
-from core.store import local as local_store  # noqa: E402
-from tests.factories import make_result  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 VERSION = "reliability-v1"
 EVAL_SET = "set"

@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from evaluator.audit_checks import paired_ratio, paired_times
+from evaluator.evaluate import Evaluation, evaluate
+from evaluator.load_probe import BusyRule, LoadProbe, nvml_reader
+from testkit.audio import write_config
 
-from evaluator.audit_checks import paired_ratio, paired_times  # noqa: E402
-from evaluator.evaluate import Evaluation, evaluate  # noqa: E402
-from evaluator.load_probe import BusyRule, LoadProbe, nvml_reader  # noqa: E402
-from tests.fixtures.audio import write_config  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 SHARED = REPO.parent / "shared"
 RULE = BusyRule(min_cpu_share=0.6, max_load_excess=0.5)  # the [audit] defaults

@@ -4,7 +4,7 @@
 
 What is real: the LocalStore (claims, leases, expiry, exactly-once finishing, in a temp folder, its clock
 pointed at the simulated one), the dispatcher (`leaderboard.jobs`: plan, `HubJobs` over the real `HfApi`), and
-the HTTP between them and the Jobs emulator (tests/jobs_emulator.py). What is simulated: the evaluations.
+the HTTP between them and the Jobs emulator (testkit/jobs_emulator.py). What is simulated: the evaluations.
 
 Workload model (stated, not measured): ~60 submissions arrive uniformly at random over 7 days; sizes are
 Whisper-like, tiny 39 M (20 %), base 74 M (20 %), small 244 M (25 %), medium 769 M (20 %), large 1.55 B
@@ -28,27 +28,24 @@ import dataclasses
 import math
 import random
 import statistics
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from huggingface_hub import HfApi
 
-from core.compute import job_cost_usd
-from core.config import REPO_ROOT, LeaderboardConfig, WorkersConfig, load_config
-from core.records import ModelInfo, Request, Status, parse_time
-from core.store import LocalStore
 from leaderboard.jobs.dispatcher import Dispatcher
-from leaderboard.jobs.hub import APP_LABEL, HubJobs, JobRequestSpec
-from tests.hub_emulator import HubEmulator
-from tests.jobs_emulator import HARDWARE, JobsEmulator, SimClock
-from tests.jobs_sim import JobWorkers
-from tests.leaderboard.factories import make_result
+from leaderboard.jobs.jobs_api import APP_LABEL, HubJobs, JobRequestSpec
+from openasr_core.compute import job_cost_usd
+from openasr_core.config import REPO_ROOT, LeaderboardConfig, WorkersConfig, load_config
+from openasr_core.records import ModelInfo, Request, Status, parse_time
+from openasr_core.store import LocalStore
+from testkit.factories import make_result
+from testkit.hub_emulator import HubEmulator
+from testkit.jobs_emulator import HARDWARE, JobsEmulator, SimClock
+from testkit.jobs_sim import JobWorkers
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
 SIZES = ((39_000_000, 0.20), (74_000_000, 0.20), (244_000_000, 0.25), (769_000_000, 0.20), (1_550_000_000, 0.15))

@@ -19,19 +19,17 @@ import argparse
 import random
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+from leaderboard.table import BoardInput, Filters, build_board, sort_options
+from openasr_core.config import load_config
+from openasr_core.records import PRECISIONS, Request, Result, Status
+from testkit.app_process import AppDidNotStart, running_app
+from testkit.factories import make_result
 
-from core.config import load_config  # noqa: E402
-from core.records import PRECISIONS, Request, Result, Status  # noqa: E402
-from leaderboard.table import BoardInput, Filters, build_board, sort_options  # noqa: E402
-from tests.factories import make_result  # noqa: E402
-from tests.fixtures.app_process import AppDidNotStart, running_app  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 EVAL_SETS = tuple(e.name for e in load_config(REPO_ROOT / "configs" / "esb-v1.toml", env={}).eval_sets)
 FAMILIES = {
@@ -49,7 +47,7 @@ TARGET_FILTER_P50_S = 0.150
 
 def synthetic_results(n: int, seed: int = 0) -> list[Result]:
     """n made-up results of version `bench`: random but plausible numbers, ids that say they are synthetic.
-    The records are built by `tests.factories`, the one record factory of tests and benchmarks."""
+    The records are built by `testkit.factories`, the one record factory of tests and benchmarks."""
     rng = random.Random(seed)
     results = []
     for i in range(n):
@@ -146,9 +144,9 @@ def bench_table(n: int, filters_n: int) -> tuple[float, float, float]:
 def bench_store_read(n: int) -> None:
     """Write n synthetic results with FINISHED requests straight into a temporary local store's layout, then time
     one snapshot (the read every page refresh shares)."""
-    from core.files import atomic_write
-    from core.store import LocalStore
-    from core.store.render import render_repos
+    from openasr_core.files import atomic_write
+    from openasr_core.store import LocalStore
+    from openasr_core.store.render import render_repos
 
     root = Path(tempfile.mkdtemp(prefix="bench-store-"))
     try:

@@ -31,7 +31,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
 
-from core.audits import (
+from evaluator import audit_checks as checks
+from evaluator.errors import ErrorKind, describe, error_kind
+from evaluator.load_probe import BusyRule, LoadProbe, nvml_reader
+from openasr_core.audits import (
     AUDIT_ATTEMPT_FAILED,
     AUDIT_INCONCLUSIVE,
     AUDIT_STARTED,
@@ -41,9 +44,9 @@ from core.audits import (
     open_audits,
     pick_entry,
 )
-from core.config import ConfigError, EvalSetConfig, LeaderboardConfig, load_config
-from core.model_files import weight_file_hashes
-from core.records import (
+from openasr_core.config import ConfigError, EvalSetConfig, LeaderboardConfig, load_config
+from openasr_core.model_files import weight_file_hashes
+from openasr_core.records import (
     AuditCheck,
     AuditRecord,
     Hardware,
@@ -56,11 +59,8 @@ from core.records import (
     Verdict,
     utc_now,
 )
-from core.signing import sign_audit, signing_key_for
-from core.store import Snapshot, Store, open_store
-from evaluator import audit_checks as checks
-from evaluator.errors import ErrorKind, describe, error_kind
-from evaluator.load_probe import BusyRule, LoadProbe, nvml_reader
+from openasr_core.signing import sign_audit, signing_key_for
+from openasr_core.store import Snapshot, Store, open_store
 
 if TYPE_CHECKING:  # torch and transformers: imported only when an audit runs, so `audit --help` is instant
     from evaluator.evaluate import Evaluation
@@ -336,7 +336,7 @@ def inconclusive_detail(record: AuditRecord) -> dict[str, object]:
 
 def record_outcome(store: Store, record: AuditRecord, actor: str) -> LogEntry:
     """A passed or failed audit is written with its signed record; an inconclusive one is logged as such (no
-    record, no flag, and `core.audits.open_audits` keeps it open to be tried again later)."""
+    record, no flag, and `openasr_core.audits.open_audits` keeps it open to be tried again later)."""
     if record.outcome == "inconclusive":
         return store.log_audit_progress(record.request_id, AUDIT_INCONCLUSIVE, actor, inconclusive_detail(record))
     return store.record_audit(record, actor=actor)
@@ -405,7 +405,7 @@ def _attempt_failed(
     kind and reason, and the planner tries again until `max_attempts`, then drops it with that reason. A model
     that cannot be loaded at its pinned revision at all (`ModelUnavailable`: deleted, gated, revision gone) is
     marked `unavailable` in the event, so a drop after it makes the entry one that cannot be re-run (R13,
-    `core.audits.unavailable_entries`); a Hub outage is transient and never marked."""
+    `openasr_core.audits.unavailable_entries`); a Hub outage is transient and never marked."""
     kind, entry = error_kind(exc), target.result.request_id
     reason = describe(exc)[:300]
     if kind is ErrorKind.BUG:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from core.records import (
+from openasr_core.records import (
     AuditCheck,
     AuditRecord,
     EvalSetSource,

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.config import ConfigError, EvalSetConfig, LeaderboardConfig, load_config
-from core.logs import configure_logging
-from core.records import BATCH_ONE_TRACK, PRECISIONS, THROUGHPUT_TRACK, Result, ThroughputResult, write_jsonl
-from core.store import Store, StoreError, open_store
 from evaluator.errors import ErrorKind, error_kind
 from evaluator.eval_sets import eval_set_from_path
+from openasr_core.config import ConfigError, EvalSetConfig, LeaderboardConfig, load_config
+from openasr_core.logs import configure_logging
+from openasr_core.records import BATCH_ONE_TRACK, PRECISIONS, THROUGHPUT_TRACK, Result, ThroughputResult, write_jsonl
+from openasr_core.store import Store, StoreError, open_store
 
 if TYPE_CHECKING:
     from evaluator.evaluate import Evaluation
@@ -157,8 +157,8 @@ def _cmd_run_once(args: argparse.Namespace) -> int:
 def _throughput_only(config: LeaderboardConfig, store: Store, args: argparse.Namespace) -> int:
     """`run-once --throughput-only --request-id ID`: one attempt of the owed throughput run (R14) of a finished
     request, as a throughput Job runs it (the dispatcher's planner chose it); exit 0 once its record is published."""
-    from core.workers import default_worker_name
     from evaluator.job import throughput_step
+    from openasr_core.workers import default_worker_name
 
     if not args.request_id:
         raise StoreError("--throughput-only needs --request-id (the finished request whose throughput run is owed)")

@@ -17,8 +17,8 @@ import functools
 import logging
 from dataclasses import dataclass
 
-from core.config import ANY_GPU_CLASS, LeaderboardConfig
 from evaluator.fingerprint import class_matches, driver_version, gpu_class_of
+from openasr_core.config import ANY_GPU_CLASS, LeaderboardConfig
 
 logger = logging.getLogger(__name__)
 

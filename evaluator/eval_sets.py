@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from core.config import REPO_ROOT, EvalSetConfig
-from core.records import EvalSetSource, Result
+from openasr_core.config import REPO_ROOT, EvalSetConfig
+from openasr_core.records import EvalSetSource, Result
 
 METADATA_FILES = ("metadata.csv", "metadata.jsonl")
 COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")

@@ -12,15 +12,24 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import REPO_ROOT, EvalSetConfig, LeaderboardConfig
-from core.model_files import card_license, weight_file_hashes
-from core.records import BatchEvidence, DatasetScore, ModelInfo, PredictionRow, Progress, Result, utc_now, write_jsonl
-from core.signing import predictions_sha256
 from evaluator.eval_sets import EvalSet
 from evaluator.fingerprint import hardware_fingerprint, is_official, software_fingerprint
 from evaluator.metrics import aggregate, get_normalizer, score_eval_set
 from evaluator.models import ModelSource, Transcriber, check_revision, hub_license, resolve_model
 from evaluator.runner import CallProbe, run_set, warm_up
+from openasr_core.config import REPO_ROOT, EvalSetConfig, LeaderboardConfig
+from openasr_core.model_files import card_license, weight_file_hashes
+from openasr_core.records import (
+    BatchEvidence,
+    DatasetScore,
+    ModelInfo,
+    PredictionRow,
+    Progress,
+    Result,
+    utc_now,
+    write_jsonl,
+)
+from openasr_core.signing import predictions_sha256
 
 
 class InvalidResult(RuntimeError):

@@ -10,8 +10,8 @@ from importlib import metadata
 
 import torch
 
-from core.config import ANY_GPU_CLASS
-from core.records import Hardware
+from openasr_core.config import ANY_GPU_CLASS
+from openasr_core.records import Hardware
 
 EVALUATOR_VERSION = "0.1.0"
 SOFTWARE_PACKAGES = ("torch", "transformers", "jiwer", "whisper-normalizer", "soundfile", "soxr", "numpy", "datasets")

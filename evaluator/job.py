@@ -17,26 +17,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from core.activity import EVALUATION, THROUGHPUT, RateEta, WorkTracker
-from core.claims import with_claims
-from core.compute import compute_record, job_context, with_compute
-from core.config import LeaderboardConfig
-from core.records import PredictionRow, Progress, Request, Result, Status, ThroughputResult, parse_time
-from core.redaction import redact
-from core.signing import PRIVATE_KEY_ENV, sign_result, signing_key_for, verify_result
-from core.store import LeaseLost, Store, StoreError, StoreUnavailable, ThroughputTaken
-from core.weights import WeightMismatch, check_weight_hashes
-from core.workers import default_worker_name
 from evaluator.device_check import require_device
 from evaluator.errors import ErrorKind, describe, error_kind
 from evaluator.eval_sets import pins_from_sources
 from evaluator.evaluate import Evaluation, evaluate
 from evaluator.runner import TIMED_REGION, Stopped
+from openasr_core.activity import EVALUATION, THROUGHPUT, RateEta, WorkTracker
+from openasr_core.claims import with_claims
+from openasr_core.compute import compute_record, job_context, with_compute
+from openasr_core.config import LeaderboardConfig
+from openasr_core.records import PredictionRow, Progress, Request, Result, Status, ThroughputResult, parse_time
+from openasr_core.redaction import redact
+from openasr_core.signing import PRIVATE_KEY_ENV, sign_result, signing_key_for, verify_result
+from openasr_core.store import LeaseLost, Store, StoreError, StoreUnavailable, ThroughputTaken
+from openasr_core.weights import WeightMismatch, check_weight_hashes
+from openasr_core.workers import default_worker_name
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from evaluator.throughput import RungProgress
+    from evaluator.ladder import RungProgress
 
 logger = logging.getLogger(__name__)
 _Signable = TypeVar("_Signable", Result, ThroughputResult)
@@ -173,7 +173,7 @@ def run_once(
     carries a stop request: the evaluation then stops at the next utterance and the request is handed back
     to the queue at once (`Store.release`), and a throughput run after it is skipped or stopped.
 
-    `env` carries what a Jobs dispatcher told this process (`core.compute`: flavor, listed price); the
+    `env` carries what a Jobs dispatcher told this process (`openasr_core.compute`: flavor, listed price); the
     result records the GPU seconds from claim to result and their cost at that price."""
     worker = worker or default_worker_name("evaluator")
     # Fail fast: a malformed signing key raises SigningKeyError here, before any request is claimed, instead
@@ -282,7 +282,7 @@ def run_throughput(
 
     The attempt takes the run's lease first (`Store.start_throughput` logs `throughput_started`; refused while
     another worker's attempt holds it), so an attempt that dies is counted and retried by the planner once its
-    lease runs out (`core.throughput_runs`). A record a previous attempt stored but could not vouch for (killed
+    lease runs out (`openasr_core.throughput_runs`). A record a previous attempt stored but could not vouch for (killed
     between its commit and its event) is published as it is when its signature is this board's; otherwise the
     ladder runs. An error is logged `throughput_failed` with its kind (`evaluator.errors`) and never touches the
     batch-one result or the request's status. `work` shows the run on the Queue page and stops it when asked to.
@@ -375,7 +375,7 @@ def _throughput_failed(
 def throughput_step(
     config: LeaderboardConfig, store: Store, request_id: str, worker: str, work: WorkTracker | None = None
 ) -> str:
-    """The planner's throughput step (`core.audits.THROUGHPUT`): one attempt of the owed run of `request_id`, in
+    """The planner's throughput step (`openasr_core.audits.THROUGHPUT`): one attempt of the owed run of `request_id`, in
     the Space's scheduler or a throughput Job (`run-once --throughput-only`); its outcome in one line."""
     signing_key = signing_key_for(config)
     request = store.snapshot().requests.get(request_id)

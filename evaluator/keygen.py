@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from core.signing import PRIVATE_KEY_ENV, PUBLIC_KEY_ENV, fingerprint, generate_keypair, write_private_key
+from openasr_core.signing import PRIVATE_KEY_ENV, PUBLIC_KEY_ENV, fingerprint, generate_keypair, write_private_key
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.records import LoadSummary
+from openasr_core.records import LoadSummary
 
 #: The SM clock below this fraction of its maximum during a run means the device was throttled or shared.
 MIN_GPU_CLOCK_RATIO = 0.75

@@ -23,7 +23,7 @@ from pathlib import Path
 import jiwer
 import numpy as np
 
-from core.records import Aggregate, DatasetScore, PredictionRow
+from openasr_core.records import Aggregate, DatasetScore, PredictionRow
 
 WHISPER_ENGLISH = "whisper-english"
 NORMALIZERS: tuple[str, ...] = (WHISPER_ENGLISH,)

@@ -2,7 +2,7 @@
 
 One pipeline for every model and every eval set: greedy decoding, English transcription, no timestamps, and
 for a prompted family its one fixed transcription request. How each family builds inputs, decodes and turns
-output into text is its recipe (`evaluator.recipes`, chosen by `core.families`); this module loads the model
+output into text is its recipe (`evaluator.recipes`, chosen by `openasr_core.families`); this module loads the model
 under the rules (safetensors only, no custom code, the declared dtype) and watches every call (R2).
 """
 
@@ -21,7 +21,10 @@ import transformers
 from transformers import AutoConfig, AutoProcessor, GenerationConfig, PreTrainedModel
 from transformers import logging as transformers_logging
 
-from core.families import (
+from evaluator.decoding import Decoding
+from evaluator.recipes import recipe_class
+from evaluator.recipes.base import DecodingStalled, Limits, Loaded
+from openasr_core.families import (
     Family,
     available_families,
     family_conflict,
@@ -29,11 +32,14 @@ from core.families import (
     missing_package_message,
     supported_list,
 )
-from core.model_files import UNSAFE_WEIGHT_SUFFIXES, WEIGHT_SUFFIXES, hub_card_license, local_revision, model_files
-from core.records import HUB_REPO_ID, PRECISIONS, RecipeInfo
-from evaluator.decoding import Decoding
-from evaluator.recipes import recipe_class
-from evaluator.recipes.base import DecodingStalled, Limits, Loaded
+from openasr_core.model_files import (
+    UNSAFE_WEIGHT_SUFFIXES,
+    WEIGHT_SUFFIXES,
+    hub_card_license,
+    local_revision,
+    model_files,
+)
+from openasr_core.records import HUB_REPO_ID, PRECISIONS, RecipeInfo
 
 __all__ = ["DecodingStalled", "ModelLoadError", "Transcriber"]
 

@@ -29,13 +29,13 @@ from typing import Any, Protocol
 
 import yaml
 
-from core import layout
-from core.config import LeaderboardConfig
-from core.eventlog import canonical_json
-from core.records import HUB_REPO_ID, Result, Status
-from core.redaction import redact
-from core.signing import public_key_for, verify_result
-from core.store import Store, StoreError
+from openasr_core import layout
+from openasr_core.config import LeaderboardConfig
+from openasr_core.eventlog import canonical_json
+from openasr_core.records import HUB_REPO_ID, Result, Status
+from openasr_core.redaction import redact
+from openasr_core.signing import public_key_for, verify_result
+from openasr_core.store import Store, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def find_pr(api: PullRequestApi, repo_id: str, request_id: str) -> tuple[int, st
 def _log(store: Store, request_id: str, event: str, actor: str, detail: dict[str, object]) -> PrOutcome:
     """Write the outcome's log event; a store that cannot be written is reported in the Space's log only."""
     try:
-        # The store's one writer of a plain log event (a public wrapper belongs in core/store/base.py).
+        # The store's one writer of a plain log event (a public wrapper belongs in openasr_core/store/base.py).
         store._append_event(request_id, event, actor, lambda _state: detail)
     except StoreError as exc:
         logger.warning("%s: could not log %s: %s", request_id, event, redact(str(exc)))

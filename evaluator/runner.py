@@ -18,9 +18,9 @@ from typing import Protocol
 import numpy as np
 from tqdm import tqdm
 
-from core.records import PredictionRow
 from evaluator.audio import decode_audio
 from evaluator.eval_sets import EvalSetError, RawUtterance, is_excluded_reference
+from openasr_core.records import PredictionRow
 
 #: A window holds at most this many utterances or this much audio (16 kHz float32: 64 kB per second), so a
 #: window of long utterances stays within memory while short ones still load many at a time.

@@ -11,9 +11,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import EvalSetConfig, LeaderboardConfig
-from core.cost import throughput_cost
-from core.records import (
+from evaluator.evaluate import _model_info, _rules_in_force, prepare, reproduce_command
+from evaluator.fingerprint import hardware_fingerprint, is_official, software_fingerprint
+from evaluator.ladder import BatchTranscriber, Ladder, RungProgress, Scoring, climb, load_sorted
+from evaluator.metrics import get_normalizer
+from evaluator.runner import warm_up
+from openasr_core.config import EvalSetConfig, LeaderboardConfig
+from openasr_core.cost import throughput_cost
+from openasr_core.records import (
     ModelInfo,
     PredictionRow,
     ThroughputAggregate,
@@ -22,12 +27,7 @@ from core.records import (
     utc_now,
     write_jsonl,
 )
-from core.signing import predictions_sha256
-from evaluator.evaluate import _model_info, _rules_in_force, prepare, reproduce_command
-from evaluator.fingerprint import hardware_fingerprint, is_official, software_fingerprint
-from evaluator.metrics import get_normalizer
-from evaluator.runner import warm_up
-from evaluator.throughput import BatchTranscriber, Ladder, RungProgress, Scoring, climb, load_sorted
+from openasr_core.signing import predictions_sha256
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def evaluate_throughput(
 
     The model is loaded exactly as batch one loads it (same `Transcriber`, same decoding config, R7) and the
     eval sets stream the same pinned data revisions (`pinned_revisions`, as `evaluate` takes them). A family
-    whose documented path cannot batch (`core.families.Family.batching`) stays at batch size one, and its record
+    whose documented path cannot batch (`openasr_core.families.Family.batching`) stays at batch size one, and its record
     says why (`batching`). `on_progress` hears each batch of the ladder (`RungProgress`), for the Queue page.
     """
     rules = config.rules

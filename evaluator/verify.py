@@ -22,7 +22,7 @@ Exit status, so a script can tell the cases apart:
      the repo's writers do not control, e.g. the board's About page, to get 0.
 
 PATH may be:
-- a local store root (`requests/` and `results/` folders, as `core.store.local` lays them out),
+- a local store root (`requests/` and `results/` folders, as `openasr_core.store.local` lays them out),
 - a results (or requests) repo folder: `results/<xx>/<id>.json`, `predictions/<xx>/<id>/<set>.jsonl`, `log/*.jsonl`
 - an evaluator `--out` folder: `result.json` and `predictions/<set>.jsonl`,
 - `owner/name` of a results dataset on the Hub (`--requests-repo owner/name` adds the log).
@@ -64,11 +64,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from core import layout
-from core.audits import AUDIT_EVENTS, latest_audits
-from core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE, audits_table, claims_shard, parse_front_matter, table_row
-from core.eventlog import verify_chain
-from core.records import (
+from evaluator.metrics import aggregate, get_normalizer, score_eval_set
+from evaluator.verify_requests import check_requests, has_state
+from openasr_core import layout
+from openasr_core.audits import AUDIT_EVENTS, latest_audits
+from openasr_core.dataset_card import (
+    AUDITS_TABLE_FILE,
+    CARD_FILE,
+    audits_table,
+    claims_shard,
+    parse_front_matter,
+    table_row,
+)
+from openasr_core.eventlog import verify_chain
+from openasr_core.records import (
     HUB_REPO_ID,
     THROUGHPUT_PUBLISHED,
     Aggregate,
@@ -80,7 +89,7 @@ from core.records import (
     ThroughputResult,
     read_jsonl,
 )
-from core.signing import (
+from openasr_core.signing import (
     PUBLIC_KEY_ENV,
     SigningKeyError,
     audit_hash,
@@ -90,9 +99,7 @@ from core.signing import (
     verify_audit,
     verify_result,
 )
-from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
-from evaluator.metrics import aggregate, get_normalizer, score_eval_set
-from evaluator.verify_requests import check_requests, has_state
+from openasr_core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 
 EXIT_OK = 0
 EXIT_ALTERED = 1

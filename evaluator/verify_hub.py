@@ -12,7 +12,7 @@ fetches only:
 Each repo is read at one commit (its head, asked once): one listing per folder (`records/`, `throughput-records/`,
 `leaderboard/`, `audit-records/`, `log/`: one request per 1,000 entries), then one GET per file through huggingface_hub's own HTTP session (no HEAD,
 nothing written to the download cache), eight at a time, with the store's retries of 429/5xx and dropped
-connections (`core.store.hub_http`). The requests repo is read first: the results repo is always written before
+connections (`openasr_core.store.hub_http`). The requests repo is read first: the results repo is always written before
 the log event that names what it got, so every audit record the log names is in the results commit read after.
 
 The files are written under a scratch folder in the repos' own layout, so `evaluator.verify` checks them with the
@@ -35,12 +35,12 @@ from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
 from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
-from core import layout
-from core.audits import AUDIT_EVENTS
-from core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE
-from core.store.base import StoreError
-from core.store.hub_http import HubCaller, RetryPolicy
-from core.throughput_table import THROUGHPUT_TABLE_FILE
+from openasr_core import layout
+from openasr_core.audits import AUDIT_EVENTS
+from openasr_core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE
+from openasr_core.store.base import StoreError
+from openasr_core.store.hub_http import HubCaller, RetryPolicy
+from openasr_core.throughput_table import THROUGHPUT_TABLE_FILE
 
 REPO_TYPE = "dataset"
 #: Downloads in flight at once (what `snapshot_download` uses by default).

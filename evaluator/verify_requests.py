@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import layout
-from core.history import disagreements
-from core.records import LogEntry, Request
-from core.store.requests_repo import LayoutError, RequestsReader
+from openasr_core import layout
+from openasr_core.history import disagreements
+from openasr_core.records import LogEntry, Request
+from openasr_core.store.requests_repo import LayoutError, RequestsReader
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from core.config import ANY_GPU_CLASS, AuditConfig, LeaderboardConfig
-from core.families import FAMILIES, NO_PROMPT, package_installed
-from core.records import HUB_REPO_ID
-from core.signing import fingerprint
 from leaderboard.jobs.status import budget_sentence
+from openasr_core.config import ANY_GPU_CLASS, AuditConfig, LeaderboardConfig
+from openasr_core.families import FAMILIES, NO_PROMPT, package_installed
+from openasr_core.records import HUB_REPO_ID
+from openasr_core.signing import fingerprint
 
 RULES_FILE = "docs/rules.md"
 
@@ -37,7 +37,7 @@ def _hardware_rule(gpu_class: str) -> str:
 
 
 def families_section(installed: Callable[[str], bool] = package_installed) -> str:
-    """The supported families (R6): class, kind, recipe and fixed prompt, from `core.families`."""
+    """The supported families (R6): class, kind, recipe and fixed prompt, from `openasr_core.families`."""
     rows = []
     for family in FAMILIES:
         missing = family.missing_packages(installed)

@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from core.audits import recent_audit_requests, recent_entry_audit_requests
-from core.config import AuditConfig
-from core.records import LogEntry
-from core.store import Refused, Store, StoreError, StoreState
-from core.untrusted import echo
 from leaderboard.submission import weekly_refusal
 from leaderboard.table import Board, unranked_reason
+from openasr_core.audits import recent_audit_requests, recent_entry_audit_requests
+from openasr_core.config import AuditConfig
+from openasr_core.records import LogEntry
+from openasr_core.store import Refused, Store, StoreError, StoreState
+from openasr_core.untrusted import echo
 
 
 def check_audit_limit(log: Sequence[LogEntry], actor: str, now: datetime, limit: int) -> str | None:

@@ -2,7 +2,7 @@
 compared figure, the differing utterances), then the entry's public audit history from the log. Pure.
 
 Everything that came from outside (model outputs, references, check details naming files, user names, a log
-entry's reason) is escaped for markdown and HTML (`core.untrusted.md_text`): a prediction is whatever the
+entry's reason) is escaped for markdown and HTML (`openasr_core.untrusted.md_text`): a prediction is whatever the
 audited model wrote, and these tables and lines are shown by a markdown component.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.audits import (
+from openasr_core.audits import (
     AUDIT_DROPPED,
     AUDIT_EVENTS,
     AUDIT_PROGRESS_EVENTS,
@@ -18,8 +18,8 @@ from core.audits import (
     open_audits,
     unavailable_entries,
 )
-from core.records import AuditRecord, LogEntry, Verdict
-from core.untrusted import md_text
+from openasr_core.records import AuditRecord, LogEntry, Verdict
+from openasr_core.untrusted import md_text
 
 AUDIT_LOG_EVENTS = (*AUDIT_EVENTS, AUDIT_REQUESTED, AUDIT_DROPPED, *AUDIT_PROGRESS_EVENTS)
 HISTORY_ROWS = 10

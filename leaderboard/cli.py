@@ -15,12 +15,12 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from core.config import ConfigError, load_config
-from core.records import PRECISIONS
-from core.store import Store, open_store
 from leaderboard import submission
 from leaderboard.inspection import HubModels, LocalModels, ModelInspector
 from leaderboard.submission import ModelSource, SubmissionForm
+from openasr_core.config import ConfigError, load_config
+from openasr_core.records import PRECISIONS
+from openasr_core.store import Store, open_store
 
 _MARKDOWN = re.compile(r"\*\*|`|</?code>|^[✅❌] ")
 _BACKSLASH_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
@@ -28,7 +28,7 @@ _BACKSLASH_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 def plain(markdown: str) -> str:
     """The form's markdown message as terminal text: bold, code marks and the leading emoji removed, and the
-    escaping of quoted inputs (`core.untrusted.md_text`) undone; those inputs are already free of control
+    escaping of quoted inputs (`openasr_core.untrusted.md_text`) undone; those inputs are already free of control
     characters, so no terminal escape sequence gets through."""
     return html.unescape(_BACKSLASH_ESCAPE.sub(r"\1", _MARKDOWN.sub("", markdown)))
 

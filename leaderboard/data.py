@@ -15,10 +15,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from core.audits import audit_verdicts, unavailable_entries
-from core.records import Result
-from core.store import Snapshot, Store
 from leaderboard.table import Board, BoardInput, build_board
+from openasr_core.audits import audit_verdicts, unavailable_entries
+from openasr_core.records import Result
+from openasr_core.store import Snapshot, Store
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

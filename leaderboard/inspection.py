@@ -5,7 +5,7 @@ weight hashes, config, license, parameter count) and says clearly when a model o
 deciding whether the facts pass the rules is the pure checks' job.
 
 The Hub side talks to an object with `HfApi`'s `model_info`, `get_safetensors_metadata` and
-`hf_hub_download` methods; tests run the real `HfApi` over the HTTP-level Hub emulator (tests/hub_emulator.py).
+`hf_hub_download` methods; tests run the real `HfApi` over the HTTP-level Hub emulator (testkit/hub_emulator.py).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from typing import Any, Protocol
 
 from safetensors import SafetensorError, safe_open
 
-from core.claims import CARD_FILE, MAX_CARD_BYTES, MAX_FILE_BYTES, MAX_FILES, is_claims_file
-from core.model_files import (
+from leaderboard.submission import MODEL_ID_PATTERN, InspectionError, ModelFacts
+from openasr_core.claims import CARD_FILE, MAX_CARD_BYTES, MAX_FILE_BYTES, MAX_FILES, is_claims_file
+from openasr_core.model_files import (
     WEIGHT_SUFFIXES,
     card_declared_license,
     hub_declared_license,
@@ -27,7 +28,6 @@ from core.model_files import (
     model_files,
     weight_file_hashes,
 )
-from leaderboard.submission import MODEL_ID_PATTERN, InspectionError, ModelFacts
 
 # --- safetensors headers ----------------------------------------------------------------------------------
 
@@ -47,7 +47,7 @@ def count_parameters(path: Path) -> int:
 
 class LocalModels:
     """Models in `<models_dir>/<org>/<name>/`. A folder has one revision: the digest of its files
-    (`core.model_files.local_revision`), so `main` or that digest are the revisions it answers to."""
+    (`openasr_core.model_files.local_revision`), so `main` or that digest are the revisions it answers to."""
 
     def __init__(self, models_dir: Path) -> None:
         self.models_dir = Path(models_dir)

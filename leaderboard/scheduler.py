@@ -31,9 +31,9 @@ from typing import Any
 from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from core.activity import WorkTracker
-from core.untrusted import md_text
-from leaderboard.queue import format_duration
+from leaderboard.queue_view import format_duration
+from openasr_core.activity import WorkTracker
+from openasr_core.untrusted import md_text
 
 logger = logging.getLogger(__name__)
 

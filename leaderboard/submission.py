@@ -16,14 +16,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from core.claims import read_claims
-from core.config import EvalSetConfig, Rules
-from core.families import FAMILIES, Family, family_conflict, missing_package_message, package_installed, supported_list
-from core.licenses import DeclaredLicense, license_id, license_problem
-from core.model_files import UNSAFE_WEIGHT_SUFFIXES
-from core.records import HUB_REPO_ID, PRECISIONS, ClaimsRead, LogEntry, ModelInfo, Request, Status, parse_time
-from core.store import Refused, Store, StoreError, StoreState
-from core.untrusted import echo, md_text
+from openasr_core.claims import read_claims
+from openasr_core.config import EvalSetConfig, Rules
+from openasr_core.families import (
+    FAMILIES,
+    Family,
+    family_conflict,
+    missing_package_message,
+    package_installed,
+    supported_list,
+)
+from openasr_core.licenses import DeclaredLicense, license_id, license_problem
+from openasr_core.model_files import UNSAFE_WEIGHT_SUFFIXES
+from openasr_core.records import HUB_REPO_ID, PRECISIONS, ClaimsRead, LogEntry, ModelInfo, Request, Status, parse_time
+from openasr_core.store import Refused, Store, StoreError, StoreState
+from openasr_core.untrusted import echo, md_text
 
 MODEL_ID_PATTERN = HUB_REPO_ID
 REVISION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}\Z")
@@ -116,7 +123,7 @@ class ModelSource(Protocol):
 
 
 def check_model_id(model_id: str) -> str | None:
-    """The Hub's repo-id rules (`core.records.HUB_REPO_ID`); a path or a `.git` URL tail is named as such."""
+    """The Hub's repo-id rules (`openasr_core.records.HUB_REPO_ID`); a path or a `.git` URL tail is named as such."""
     if not model_id:
         return "Enter a model id, in the form `org/name` (for example `openai/whisper-base`)."
     if MODEL_ID_PATTERN.match(model_id):
@@ -213,7 +220,7 @@ def check_no_custom_code(facts: ModelFacts) -> str | None:
 def check_architecture(
     facts: ModelFacts, families: Sequence[Family] = FAMILIES, installed: Callable[[str], bool] = package_installed
 ) -> str | None:
-    """R6: a family with a recipe (`core.families`), whose documented processing's packages are installed."""
+    """R6: a family with a recipe (`openasr_core.families`), whose documented processing's packages are installed."""
     if facts.config is None:
         return (
             f"{echo(facts.model_id)} has no readable `config.json`, so its architecture is unknown. Save the model "
@@ -240,7 +247,7 @@ def check_architecture(
 
 
 def check_license(facts: ModelFacts) -> str | None:
-    """A license from the Hub's list of ids, or `other` with a `license_name` (`core.licenses`)."""
+    """A license from the Hub's list of ids, or `other` with a `license_name` (`openasr_core.licenses`)."""
     problem = license_problem(facts.declared_license)
     if problem is None:
         return None

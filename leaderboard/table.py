@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.audits import AuditVerdict, Unavailable
-from core.claims import average_gap
-from core.cost import cost_of_batch_one
-from core.families import family_for
-from core.licenses import shown_license
-from core.records import HUB_REPO_ID, PRECISIONS, AuditRecord, ModelInfo, Result
-from core.untrusted import md_text
+from openasr_core.audits import AuditVerdict, Unavailable
+from openasr_core.claims import average_gap
+from openasr_core.cost import cost_of_batch_one
+from openasr_core.families import family_for
+from openasr_core.licenses import shown_license
+from openasr_core.records import HUB_REPO_ID, PRECISIONS, AuditRecord, ModelInfo, Result
+from openasr_core.untrusted import md_text
 
 HUB_URL = "https://huggingface.co/"
 MEDALS: Mapping[int, str] = {1: "🥇", 2: "🥈", 3: "🥉"}
@@ -52,9 +52,9 @@ class BoardInput:
     result: Result
     model: ModelInfo | None = None
     local: bool = False
-    #: The entry's audit verdict (R13; `core.audits.audit_verdicts`, or a published record), if it was audited.
+    #: The entry's audit verdict (R13; `openasr_core.audits.audit_verdicts`, or a published record), if it was audited.
     audit: AuditVerdict | AuditRecord | None = None
-    #: Set when the model can no longer be loaded at its pinned revision (R13; `core.audits.unavailable_entries`).
+    #: Set when the model can no longer be loaded at its pinned revision (R13; `openasr_core.audits.unavailable_entries`).
     unavailable: Unavailable | None = None
 
 
@@ -137,7 +137,7 @@ def unranked_reason(entry: BoardEntry) -> str | None:
 
 def architecture_family(architecture: str | None) -> str:
     """`WhisperForConditionalGeneration` -> `whisper`, `ParakeetForTDT` -> `parakeet_tdt`: the filter's families,
-    by `core.families`' `model_type`; a class no longer supported keeps its name's stem."""
+    by `openasr_core.families`' `model_type`; a class no longer supported keeps its name's stem."""
     if not architecture:
         return UNKNOWN_FAMILY
     family = family_for(architecture)
@@ -228,7 +228,7 @@ def _with_rank(entry: BoardEntry, rank: int | None) -> BoardEntry:
 
 def escape_markdown(text: str) -> str:
     """Markdown that shows `text` as typed: no italics in `org/my_model_v2`, no HTML, link or autolink from
-    a crafted id (`core.untrusted.md_text`)."""
+    a crafted id (`openasr_core.untrusted.md_text`)."""
     return md_text(text)
 
 

@@ -30,7 +30,7 @@ def ljspeech_32() -> Path:
 @pytest.fixture(scope="session")
 def tiny_whisper(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random Whisper folder, built once per test session."""
-    from tests.fixtures.tiny_models import make_tiny_whisper
+    from testkit.tiny_models import make_tiny_whisper
 
     return make_tiny_whisper(tmp_path_factory.mktemp("models") / "tiny-whisper")
 
@@ -38,7 +38,7 @@ def tiny_whisper(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_ctc(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random Wav2Vec2ForCTC folder, built once per test session."""
-    from tests.fixtures.tiny_models import make_tiny_ctc
+    from testkit.tiny_models import make_tiny_ctc
 
     return make_tiny_ctc(tmp_path_factory.mktemp("models") / "tiny-ctc")
 

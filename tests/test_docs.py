@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.config import load_config
 from leaderboard.about import RULES_FILE, about_markdown, rules_link
+from openasr_core.config import load_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")

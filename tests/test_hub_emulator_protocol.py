@@ -18,9 +18,9 @@ from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import get_session, parse_ratelimit_headers
 
-from core.store.hub import HubStore, RetryPolicy
-from tests.factories import make_request
-from tests.hub_emulator import ENDPOINT, LFS_STORAGE, LFS_THRESHOLD, HubEmulator, git_blob_sha, lfs_pointer
+from openasr_core.store.hub import HubStore, RetryPolicy
+from testkit.factories import make_request
+from testkit.hub_emulator import ENDPOINT, LFS_STORAGE, LFS_THRESHOLD, HubEmulator, git_blob_sha, lfs_pointer
 
 REPO = "org/data"
 BIG = bytes(range(256)) * (11_000_000 // 256)  # 11 MB: over the Hub's 10 MB limit for regular files

@@ -8,7 +8,7 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.utils import _http
 
-from tests.jobs_emulator import JobScript, JobsEmulator, SimClock, installed
+from testkit.jobs_emulator import JobScript, JobsEmulator, SimClock, installed
 
 TOKEN, NS = "hf_emulator_token", "org"
 

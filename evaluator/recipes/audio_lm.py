@@ -100,7 +100,7 @@ class OmniAsr(AudioLanguageModel):
 class GraniteSpeech(AudioLanguageModel):
     """Granite Speech, as its model card documents it: the chat template with the card's system prompt and
     "<|audio|>can you transcribe the speech into a written format?", then the processor, `generate`, and the
-    new tokens decoded. Its feature extractor needs torchaudio (`core.families` refuses it without)."""
+    new tokens decoded. Its feature extractor needs torchaudio (`openasr_core.families` refuses it without)."""
 
     name = "granite-speech"
     SYSTEM_PROMPT = (

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from transformers import GenerationConfig, PreTrainedModel
 
-from core.families import Family
 from evaluator.decoding import Decoding
 from evaluator.logits import CachedRules
+from openasr_core.families import Family
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class Recipe:
     """The steps of one family kind; subclasses override what their documented usage does differently.
 
     Subclasses set `name`, recorded in every result with `version` (R12). The model is loaded as its family's own
-    transformers class (`core.families.Family.architecture`).
+    transformers class (`openasr_core.families.Family.architecture`).
     """
 
     name: ClassVar[str]

@@ -15,14 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from core.audits import new_seed
-from core.compute import JobContext, job_cost_usd
-from core.config import REPO_ROOT, ConfigError, LeaderboardConfig
-from core.records import Request
-from core.signing import PRIVATE_KEY_ENV
-from core.store import Store
-from core.throughput_runs import throughput_requested
-from leaderboard.jobs.hub import APP_LABEL, HubJobs, JobRequestSpec, label_value
+from leaderboard.jobs.jobs_api import APP_LABEL, HubJobs, JobRequestSpec, label_value
 from leaderboard.jobs.plan import (
     AUDIT,
     THROUGHPUT,
@@ -35,6 +28,13 @@ from leaderboard.jobs.plan import (
     plan_tick,
 )
 from leaderboard.jobs.status import DispatchStatus, JobRow
+from openasr_core.audits import new_seed
+from openasr_core.compute import JobContext, job_cost_usd
+from openasr_core.config import REPO_ROOT, ConfigError, LeaderboardConfig
+from openasr_core.records import Request
+from openasr_core.signing import PRIVATE_KEY_ENV
+from openasr_core.store import Store
+from openasr_core.throughput_runs import throughput_requested
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class Dispatcher:
 
     def _cost_7d(self, jobs: Sequence[JobView], now: datetime) -> float | None:
         """Cost of the last 7 days at each Job's flavor price, each Job's seconds in the window billed per started
-        minute (`core.compute.job_cost_usd`); None if a price is not listed or unreadable."""
+        minute (`openasr_core.compute.job_cost_usd`); None if a price is not listed or unreadable."""
         total = 0.0
         try:
             for job in jobs:

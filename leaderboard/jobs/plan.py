@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from core import audits as rules
-from core.audits import WorkPlan, open_audits, plan_work
-from core.config import AuditConfig, ThroughputConfig, WorkersConfig
-from core.records import LogEntry, Request, Status, parse_time
+from openasr_core import audits as rules
+from openasr_core.audits import WorkPlan, open_audits, plan_work
+from openasr_core.config import AuditConfig, ThroughputConfig, WorkersConfig
+from openasr_core.records import LogEntry, Request, Status, parse_time
 
 ACTIVE_STAGES = frozenset({"SCHEDULING", "RUNNING"})
 #: What a Job of this board runs: a request's evaluation (`run-once`) or an audit (`audit --scheduled`).
@@ -193,7 +193,7 @@ def plan_audit_job(
     throughput_requested: Sequence[str] = (),
     throughput_policy: ThroughputConfig | None = None,
 ) -> AuditJobPlan:
-    """R13 in jobs mode, after `plan_tick`: the decision is `core.audits.plan_work`'s, the planner the Space's
+    """R13 in jobs mode, after `plan_tick`: the decision is `openasr_core.audits.plan_work`'s, the planner the Space's
     scheduler uses too (evaluate, else audit: open audits first with their attempts counted in the log, drop
     once spent, else a random one when due, within the daily audit minutes); the dispatcher adds one audit Job
     at a time, the weekly budget and a free slot. An open audit that had `max_jobs_per_request` Jobs since it was

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote
 
-from core.config import WorkersConfig
 from leaderboard.jobs.plan import AUDIT, EVALUATION
-from leaderboard.queue import format_duration
+from leaderboard.queue_view import format_duration
 from leaderboard.table import escape_markdown
+from openasr_core.config import WorkersConfig
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from typing import Any
 import gradio as gr
 from gradio.data_classes import JsonData
 
-from core.records import PRECISIONS
 from leaderboard.data import Loaded
 from leaderboard.pages.format import (
     column_widths,
@@ -21,6 +20,7 @@ from leaderboard.pages.format import (
 )
 from leaderboard.query import filters_to_query
 from leaderboard.table import DEFAULT_SORT, BoardView, Filters, sort_options
+from openasr_core.records import PRECISIONS
 
 Update = dict[gr.components.Component, Any]
 #: What the table's properties are set to: its column datatypes and widths, and whether the view is empty (the

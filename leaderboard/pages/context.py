@@ -8,13 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.activity import Work
-from core.config import ANY_GPU_CLASS, LeaderboardConfig
-from core.store import Store
 from leaderboard.data import BoardSource
 from leaderboard.inspection import ModelInspector
 from leaderboard.jobs.status import DispatchStatus
 from leaderboard.scheduler import SchedulerStatus
+from openasr_core.activity import Work
+from openasr_core.config import ANY_GPU_CLASS, LeaderboardConfig
+from openasr_core.store import Store
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,9 @@ class AppContext:
     public_key: str | None = None
     has_gpu: bool | None = None  # None: look at this machine (`machine_has_gpu`)
     dispatch_status: Callable[[], DispatchStatus] | None = None  # jobs mode: the dispatcher's; None in space mode
-    current_work: Callable[[], Work | None] = lambda: None  # what the Space's scheduler runs now (core.activity)
+    current_work: Callable[[], Work | None] = lambda: (
+        None
+    )  # what the Space's scheduler runs now (openasr_core.activity)
 
 
 def on_space(env: os._Environ[str] | dict[str, str] | None = None) -> bool:

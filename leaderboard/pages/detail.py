@@ -9,18 +9,18 @@ from urllib.parse import quote
 import gradio as gr
 import pandas as pd
 
-from core.activity import AUDIT, THROUGHPUT, Work
-from core.records import ThroughputResult
-from core.store import Store
-from core.untrusted import clean
 from leaderboard.audit_view import audit_markdown
 from leaderboard.data import Loaded
-from leaderboard.detail import EMPTY_DETAIL, DetailView, claims_markdown, detail_choices, detail_view
+from leaderboard.detail_view import EMPTY_DETAIL, DetailView, claims_markdown, detail_choices, detail_view
 from leaderboard.pages.board import Update
 from leaderboard.pages.serving import READ_ONLY
 from leaderboard.pages.throughput import throughput_records
-from leaderboard.queue import work_progress
-from leaderboard.throughput import both_tracks, tracks_markdown
+from leaderboard.queue_view import work_progress
+from leaderboard.throughput_view import both_tracks, tracks_markdown
+from openasr_core.activity import AUDIT, THROUGHPUT, Work
+from openasr_core.records import ThroughputResult
+from openasr_core.store import Store
+from openasr_core.untrusted import clean
 
 PREVIEW_ROWS = 200
 PREVIEW_WIDTHS = ["13%", "37%", "37%", "6.5%", "6.5%"]  # id, reference, prediction, duration_s, time_s
@@ -229,7 +229,7 @@ class DetailPage:
 
     def preview(self, request_id: str | None, eval_set: str | None) -> pd.DataFrame | None:
         """The first predictions of one eval set, or a line saying there are none. A model's transcript can hold
-        anything: every text cell is cleaned (`core.untrusted.clean`: bidi overrides and other invisible format
+        anything: every text cell is cleaned (`openasr_core.untrusted.clean`: bidi overrides and other invisible format
         characters shown as U+FFFD); the dataframe shows `str` cells as text, so no escaping is needed."""
         if not request_id or not eval_set:
             return None

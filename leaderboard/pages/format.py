@@ -11,11 +11,11 @@ from typing import Any
 
 import pandas as pd
 
-from core.config import ANY_GPU_CLASS, LeaderboardConfig
-from core.files import atomic_write
-from core.untrusted import md_text
 from leaderboard.data import Loaded
 from leaderboard.table import DEFAULT_SORT, Board, BoardView, Filters, csv_frame, sort_options
+from openasr_core.config import ANY_GPU_CLASS, LeaderboardConfig
+from openasr_core.files import atomic_write
+from openasr_core.untrusted import md_text
 
 CSV_DIR = Path(tempfile.gettempdir()) / "asr-leaderboard-csv"
 CSV_KEEP = 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from leaderboard.data import BoardSource
-from leaderboard.logview import chain_markdown, damaged_markdown, log_frame
+from leaderboard.log_view import chain_markdown, damaged_markdown, log_frame
 from leaderboard.pages.board import Update
 from leaderboard.pages.serving import READ_ONLY
 

@@ -7,7 +7,7 @@ from gradio.components.plot import PlotData
 
 from leaderboard.data import Loaded
 from leaderboard.pages.board import Update
-from leaderboard.plot import scatter_json
+from leaderboard.scatter import scatter_json
 from leaderboard.table import BoardView, Filters
 
 

@@ -10,15 +10,15 @@ from datetime import UTC, datetime
 import gradio as gr
 import pandas as pd
 
-from core.activity import EVALUATION, KIND_LABELS, Work
-from core.untrusted import md_text
 from leaderboard.data import BoardSource
 from leaderboard.jobs.status import DispatchStatus, jobs_markdown
-from leaderboard.logview import damaged_markdown
+from leaderboard.log_view import damaged_markdown
 from leaderboard.pages.board import Update
 from leaderboard.pages.serving import READ_ONLY
-from leaderboard.queue import RunningItem, format_duration, queue_view, running_html
+from leaderboard.queue_view import RunningItem, format_duration, queue_view, running_html
 from leaderboard.scheduler import CANNOT_EVALUATE, SchedulerStatus
+from openasr_core.activity import EVALUATION, KIND_LABELS, Work
+from openasr_core.untrusted import md_text
 
 QUEUE_REFRESH_S = 3.0
 FAILED_WIDTHS = ["200px", "220px", "90px", "80px", "440px", "220px"]

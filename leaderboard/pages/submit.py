@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import gradio as gr
 
-from core.families import available_families, supported_list
-from core.records import PRECISIONS
-from core.untrusted import md_code
 from leaderboard import submission
 from leaderboard.pages.board import Update
 from leaderboard.pages.context import AppContext, default_precision, resolve_submitter
+from openasr_core.families import available_families, supported_list
+from openasr_core.records import PRECISIONS
+from openasr_core.untrusted import md_code
 
 
 class SubmitPage:

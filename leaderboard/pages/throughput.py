@@ -10,11 +10,9 @@ from collections.abc import Callable
 
 import gradio as gr
 
-from core.records import ThroughputResult
-from core.store import Store
 from leaderboard.data import Loaded
 from leaderboard.pages.board import Update
-from leaderboard.throughput import (
+from leaderboard.throughput_view import (
     NO_THROUGHPUT,
     THROUGHPUT_COLUMNS,
     ThroughputRow,
@@ -22,6 +20,8 @@ from leaderboard.throughput import (
     throughput_figure,
     throughput_frame,
 )
+from openasr_core.records import ThroughputResult
+from openasr_core.store import Store
 
 INTRO = (
     "**Offline throughput**: the same pinned model, precision, eval sets and hardware as the Leaderboard, but "

@@ -9,21 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from core import layout
-from core.audits import open_audit_requests
-from core.config import AuditConfig, LeaderboardConfig
-from core.model_files import local_revision, weight_file_hashes
-from core.records import AuditRecord, ModelInfo, Status, Verdict
-from core.signing import audit_hash, public_key_for, verify_audit
-from core.store import LocalStore, StoreError, open_store
-from core.store import local as local_store
 from evaluator import audit
 from evaluator.job import run_once
 from evaluator.models import Transcriber
-from tests.core.store_contract import make_request
-from tests.fixtures.audio import make_audiofolder, write_config
+from openasr_core import layout
+from openasr_core.audits import open_audit_requests
+from openasr_core.config import AuditConfig, LeaderboardConfig
+from openasr_core.model_files import local_revision, weight_file_hashes
+from openasr_core.records import AuditRecord, ModelInfo, Status, Verdict
+from openasr_core.signing import audit_hash, public_key_for, verify_audit
+from openasr_core.store import LocalStore, StoreError, open_store
+from openasr_core.store import local as local_store
+from testkit.audio import make_audiofolder, write_config
 from tests.fixtures.clock import use_step_clock
 from tests.fixtures.load import StatedLoad
+from tests.openasr_core.store_contract import make_request
 
 
 def _evaluated_board(
@@ -323,7 +323,7 @@ def test_an_honest_entry_beside_a_cpu_hog_is_never_failed(board, load, monkeypat
     assert snap.published_audits() == [] and snap.log[-1].event == "audit_inconclusive"
     assert "45% of its 2 CPU thread(s)" in snap.log[-1].detail["reason"]
     assert snap.log[-1].detail["runs"][0]["load_1min"] == 3.1
-    from core.audits import latest_audits, open_audits
+    from openasr_core.audits import latest_audits, open_audits
 
     assert latest_audits(snap.published_audits()) == {}  # not flagged
     assert [a.request_id for a in open_audits(snap.log)] == ["req-0001"]  # tried again later

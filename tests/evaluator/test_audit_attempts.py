@@ -1,5 +1,5 @@
 """An audit attempt that fails ends after its attempts, in the public log (R13, issue 22): the Space's step and
-an audit Job run the same `scheduled_audit`, and the same planner (`core.audits.plan_work`) decides."""
+an audit Job run the same `scheduled_audit`, and the same planner (`openasr_core.audits.plan_work`) decides."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from app import evaluator_step
-from core.audits import open_audits
-from core.config import LeaderboardConfig
-from core.store import LocalStore, StoreUnavailable
 from evaluator import audit
 from evaluator.errors import ErrorKind, error_kind
 from evaluator.evaluate import evaluate
 from evaluator.recipes.base import DecodingStalled
+from openasr_core.audits import open_audits
+from openasr_core.config import LeaderboardConfig
+from openasr_core.store import LocalStore, StoreUnavailable
+from testkit.audio import make_audiofolder
 from tests.evaluator.test_audit import _evaluated_board
-from tests.fixtures.audio import make_audiofolder
 from tests.fixtures.clock import use_step_clock
 from tests.fixtures.load import StatedLoad
 
@@ -112,12 +112,12 @@ def test_an_inconclusive_random_audit_is_retried_on_the_same_entry_later(board) 
 
 
 def test_one_table_classifies_every_error() -> None:
-    from core.config import ConfigError
-    from core.store import LeaseLost, StoreError
-    from core.weights import WeightMismatch
     from evaluator.device_check import WrongDevice
     from evaluator.models import HubUnreachable, ModelLoadError
     from evaluator.runner import UtteranceTimeout
+    from openasr_core.config import ConfigError
+    from openasr_core.store import LeaseLost, StoreError
+    from openasr_core.weights import WeightMismatch
 
     assert error_kind(StoreUnavailable("the Hub kept failing")) is ErrorKind.TRANSIENT
     assert error_kind(LeaseLost("x")) is ErrorKind.TRANSIENT

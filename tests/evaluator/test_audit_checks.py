@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.records import EvalSetSource, Hardware, LoadSummary, PredictionRow, Verdict
 from evaluator import audit_checks as checks
-from tests.core.test_audit_records import make_audit
+from openasr_core.records import EvalSetSource, Hardware, LoadSummary, PredictionRow, Verdict
+from testkit.factories import make_audit
 
 
 def rows(*predictions: str) -> list[PredictionRow]:

@@ -12,12 +12,12 @@ import httpx
 import pytest
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
-from core.audits import UNAVAILABLE, unavailable_entries
 from evaluator import models
 from evaluator.errors import ErrorKind, error_kind
 from evaluator.models import HubUnreachable, ModelLoadError, ModelUnavailable
 from leaderboard.data import BoardSource
 from leaderboard.table import UNAVAILABLE_TEXT, unranked_reason
+from openasr_core.audits import UNAVAILABLE, unavailable_entries
 from tests.evaluator.test_audit_attempts import Clock, _never_evaluates, _step
 from tests.evaluator.test_audit_attempts import board as board
 

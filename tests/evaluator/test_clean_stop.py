@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from core.activity import EVALUATION, THROUGHPUT, WorkTracker
-from core.history import disagreements
-from core.records import Progress, Status
-from core.store import open_store
 from evaluator.job import run_once, run_throughput
+from openasr_core.activity import EVALUATION, THROUGHPUT, WorkTracker
+from openasr_core.history import disagreements
+from openasr_core.records import Progress, Status
+from openasr_core.store import open_store
+from testkit.audio import make_audiofolder, write_config
 from tests.evaluator.test_job import _submit
-from tests.fixtures.audio import make_audiofolder, write_config
 
 
 class StopAfterFirstUtterance(WorkTracker):

@@ -4,10 +4,10 @@ import json
 import shutil
 from pathlib import Path
 
-from core.records import Result
 from evaluator import verify
 from evaluator.cli import main
-from tests.fixtures.audio import make_audiofolder, write_config
+from openasr_core.records import Result
+from testkit.audio import make_audiofolder, write_config
 
 
 def test_evaluate_writes_result_and_predictions(tmp_path: Path, tiny_whisper: Path, capsys) -> None:

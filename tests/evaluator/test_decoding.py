@@ -15,7 +15,7 @@ import torch
 from evaluator.decoding import whisper_suppression
 from evaluator.evaluate import evaluate
 from evaluator.models import DecodingStalled, Transcriber, resolve_model
-from tests.fixtures.audio import make_audiofolder, write_config
+from testkit.audio import make_audiofolder, write_config
 
 TEXTS = ["hello world", "the quick brown fox", "jumps over the lazy dog"]
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from core.config import load_config
-from core.records import Hardware
 from evaluator import device_check
 from evaluator.cli import main as cli_main
 from evaluator.device_check import DeviceProbe, WrongDevice, check_device, device_problem, require_device
 from evaluator.fingerprint import gpu_class_of, is_official
+from openasr_core.config import load_config
+from openasr_core.records import Hardware
 
 A10G = DeviceProbe(torch_version="2.13.0", torch_cuda="13.0", cuda_available=True, device_name="NVIDIA A10G")
 H100 = dataclasses.replace(A10G, device_name="NVIDIA H100 80GB HBM3", driver="580.65.06")

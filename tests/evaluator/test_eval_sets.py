@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.config import EvalSetConfig
-from core.records import EvalSetSource
 from evaluator.audio import AudioError, decode_audio
 from evaluator.eval_sets import EvalSet, EvalSetError, is_excluded_reference, pinned_revisions
 from evaluator.runner import LongUtteranceRefused, Screening, load_windows
-from tests.fixtures.audio import make_audiofolder, tone
+from openasr_core.config import EvalSetConfig
+from openasr_core.records import EvalSetSource
+from testkit.audio import make_audiofolder, tone
 
 
 def test_audiofolder_csv_and_jsonl_read_the_same(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.records import Result
 from evaluator.evaluate import evaluate
 from evaluator.models import ModelLoadError, ModelSource, Transcriber, check_revision, resolve_model
-from tests.fixtures.audio import make_audiofolder, write_config
+from openasr_core.records import Result
+from testkit.audio import make_audiofolder, write_config
 
 TEXTS = ["hello world", "the quick brown fox", "", "jumps over the lazy dog", "one more"]
 
@@ -42,7 +42,7 @@ def _all_fields_filled(value: object, path: str = "result") -> None:
                 "claims",
             }
             if field.name in skipped:
-                continue  # filled by signing / only on a GPU / by a Job (`core.compute`) / when a repo claims (R15)
+                continue  # filled by signing / only on a GPU / by a Job (`openasr_core.compute`) / when a repo claims (R15)
             _all_fields_filled(getattr(value, field.name), f"{path}.{field.name}")
     elif isinstance(value, dict):
         assert value or path.endswith("rules"), f"{path} is empty"

@@ -20,14 +20,14 @@ import numpy as np
 import pytest
 import torch
 
-from core.families import FAMILIES, Kind, family_for
 from evaluator.audio import decode_audio
 from evaluator.cli import main as evaluator_main
+from evaluator.ladder import BatchTranscriber
 from evaluator.models import DecodingStalled, ModelLoadError, Transcriber, resolve_model
 from evaluator.recipes.base import generated_ids
-from evaluator.throughput import BatchTranscriber
+from openasr_core.families import FAMILIES, Kind, family_for
+from testkit.audio import write_config
 from tests.conftest import REPO_ROOT
-from tests.fixtures.audio import write_config
 from tests.fixtures.families import family_modules
 
 MODULES = family_modules()
@@ -182,11 +182,11 @@ def test_the_granite_speech_recipe_equals_its_model_card_with_a_stand_in_for_tor
 ) -> None:
     """Its feature extractor's one torchaudio call replaced by the same mel filterbank in torch (both sides), so
     every other step of the recipe is checked against the model card's snippet."""
-    import core.families
+    import openasr_core.families
 
     module = MODULES["granite_speech"]
     with module.torchaudio_stand_in():
-        monkeypatch.setattr(core.families, "package_installed", lambda name: True)
+        monkeypatch.setattr(openasr_core.families, "package_installed", lambda name: True)
         transcriber = Transcriber(resolve_model(str(models["granite_speech"])), device="cpu", max_new_tokens=BUDGET)
         for clip in CLIPS:
             waveform = decode_audio(clips / f"{clip}.flac", transcriber.sampling_rate)

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from core.model_files import local_revision, weight_file_hashes
-from core.records import ModelInfo, PredictionRow, Request, Status, read_jsonl
-from core.signing import public_key_for, verify_result
-from core.store import LocalStore, open_store
 from evaluator.job import LeaseKeeper, redact, run_once
-from tests.core.store_contract import FakeClock, make_request
-from tests.fixtures.audio import make_audiofolder, write_config
+from openasr_core.model_files import local_revision, weight_file_hashes
+from openasr_core.records import ModelInfo, PredictionRow, Request, Status, read_jsonl
+from openasr_core.signing import public_key_for, verify_result
+from openasr_core.store import LocalStore, open_store
+from testkit.audio import make_audiofolder, write_config
+from tests.openasr_core.store_contract import FakeClock, make_request
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ def test_published_store_verifies_with_the_cli(setup, capsys) -> None:
     assert main(["verify", str(config.store.local_root)]) == 4  # the key came from the store's own card
     assert main(["verify", str(config.store.local_root), "--public-key", public_key_for(config)]) == 0
     before = store.snapshot()
-    from core import layout
+    from openasr_core import layout
 
     results_root = config.store.local_root / "results"
     result_file = results_root / layout.result_path("req-0001")
@@ -161,7 +161,7 @@ def test_published_store_verifies_with_the_cli(setup, capsys) -> None:
 def test_worker_that_lost_its_lease_publishes_nothing_and_says_so(setup, monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from core.store import LeaseLost
+    from openasr_core.store import LeaseLost
 
     config, store = setup
     _submit(store, 1, "org/tiny", models=config.models_dir)

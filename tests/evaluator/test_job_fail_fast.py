@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 import evaluator.job
-from core.records import Status
-from core.signing import SigningKeyError
-from core.store import open_store
 from evaluator.job import run_once
-from tests.core.store_contract import make_request
-from tests.fixtures.audio import make_audiofolder, write_config
+from openasr_core.records import Status
+from openasr_core.signing import SigningKeyError
+from openasr_core.store import open_store
+from testkit.audio import make_audiofolder, write_config
+from tests.openasr_core.store_contract import make_request
 
 
 @pytest.fixture

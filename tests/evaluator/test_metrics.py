@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from core.records import DatasetScore, PredictionRow
 from evaluator.metrics import aggregate, english_normalizer, get_normalizer, score_eval_set
+from openasr_core.records import DatasetScore, PredictionRow
 
 
 def lower(text: str) -> str:

@@ -17,11 +17,11 @@ from transformers.generation.logits_process import (
     SuppressTokensLogitsProcessor,
 )
 
-from core.config import LeaderboardConfig
 from evaluator.evaluate import evaluate
 from evaluator.metrics import english_normalizer
+from openasr_core.config import LeaderboardConfig
+from testkit.audio import write_config
 from tests.conftest import REPO_ROOT
-from tests.fixtures.audio import write_config
 
 #: What the evaluator transcribed before the decoding rules' masks were cached (issue 27), from that commit.
 BEFORE = json.loads((REPO_ROOT / "tests" / "fixtures" / "whisper_base_transcripts.json").read_text(encoding="utf-8"))

@@ -13,17 +13,17 @@ import yaml
 from huggingface_hub import HfApi
 from huggingface_hub import constants as hf_constants
 
-from core.config import LeaderboardConfig
-from core.records import Status
-from core.signing import attach_predictions, public_key_for, sign_result, signing_key_for, verify_result
-from core.store import Store, open_store
 from evaluator import cli
 from evaluator.job import run_once
 from evaluator.results_pr import RESULTS_PR_FAILED, RESULTS_PR_OPENED, board_file, publish_results_pr
-from tests.core.store_contract import ROWS, make_request, make_result
-from tests.fixtures.audio import make_audiofolder, write_config
-from tests.fixtures.submit import run_submit
-from tests.hub_emulator import ENDPOINT, HubEmulator
+from openasr_core.config import LeaderboardConfig
+from openasr_core.records import Status
+from openasr_core.signing import attach_predictions, public_key_for, sign_result, signing_key_for, verify_result
+from openasr_core.store import Store, open_store
+from testkit.audio import make_audiofolder, write_config
+from testkit.hub_emulator import ENDPOINT, HubEmulator
+from testkit.submit import run_submit
+from tests.openasr_core.store_contract import ROWS, make_request, make_result
 
 MODEL = "org/model-1"
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import evaluator.runner as runner
-from core.config import EvalSetConfig
 from evaluator.eval_sets import EvalSet
 from evaluator.runner import Stopped, UtteranceTimeout, run_set, warm_up
-from tests.fixtures.audio import make_audiofolder
+from openasr_core.config import EvalSetConfig
+from testkit.audio import make_audiofolder
 from tests.fixtures.clock import ManualClock
 
 

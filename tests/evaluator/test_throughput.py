@@ -12,16 +12,16 @@ import pytest
 import soundfile as sf
 import torch
 
-from core.cost import throughput_cost
-from core.records import Result, ThroughputResult
-from evaluator import throughput as thr
+from evaluator import ladder as thr
 from evaluator.cli import main
 from evaluator.eval_sets import EvalSet
 from evaluator.metrics import get_normalizer
 from evaluator.models import Transcriber, resolve_model
 from evaluator.runner import Decoded
 from evaluator.throughput_eval import evaluate_throughput
-from tests.fixtures.audio import tone, write_config
+from openasr_core.cost import throughput_cost
+from openasr_core.records import Result, ThroughputResult
+from testkit.audio import tone, write_config
 from tests.fixtures.clock import ManualClock
 
 #: Six utterances of different lengths, written in an order that is *not* longest first.
@@ -48,7 +48,7 @@ def config(tmp_path: Path):
     config = write_config(tmp_path, {"varied": make_varied_set(tmp_path / "varied")}, warmup=1, bootstrap_samples=20)
     text = config.path.read_text() + '\n[hardware_price]\nusd_per_hour = 0.75\nsource = "test"\ndate = "2026-11-28"\n'
     config.path.write_text(text)
-    from core.config import load_config
+    from openasr_core.config import load_config
 
     return load_config(config.path, env={})
 

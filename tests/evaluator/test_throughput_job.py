@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from core.model_files import local_revision, weight_file_hashes
-from core.records import ModelInfo, Status
-from core.signing import public_key_for, verify_result
-from core.store import open_store
 from evaluator import job
 from evaluator.job import run_once
-from tests.core.store_contract import make_request
-from tests.fixtures.audio import make_audiofolder, write_config
+from openasr_core.model_files import local_revision, weight_file_hashes
+from openasr_core.records import ModelInfo, Status
+from openasr_core.signing import public_key_for, verify_result
+from openasr_core.store import open_store
+from testkit.audio import make_audiofolder, write_config
+from tests.openasr_core.store_contract import make_request
 
 
 @pytest.fixture

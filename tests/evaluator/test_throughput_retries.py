@@ -1,7 +1,7 @@
 """Issue 26 item 6: the throughput run (R14) is crash-safe. Each attempt takes a lease in the public log
 (`throughput_started`), an error is logged `throughput_failed` with its kind, spent attempts end in
 `throughput_dropped`, a publication cut off before its event is finished by the next tick, and the one planner
-(`core.audits.plan_work`) decides it the same in the Space and in the Jobs dispatcher. Clocks are moved, never
+(`openasr_core.audits.plan_work`) decides it the same in the Space and in the Jobs dispatcher. Clocks are moved, never
 waited for; the ladder itself is faked (its own tests are in test_throughput.py)."""
 
 from __future__ import annotations
@@ -13,16 +13,15 @@ from pathlib import Path
 import pytest
 
 from app import evaluator_step
-from core.config import ThroughputConfig, WorkersConfig, load_config
-from core.records import THROUGHPUT_PUBLISHED, PredictionRow
-from core.signing import sign_result, signing_key_for
-from core.store import LocalStore, ThroughputTaken
-from core.throughput_runs import THROUGHPUT_DROPPED, THROUGHPUT_FAILED, THROUGHPUT_STARTED
 from evaluator.throughput_eval import ThroughputEvaluation
-from leaderboard.jobs.hub import JobRequestSpec
+from leaderboard.jobs.jobs_api import JobRequestSpec
 from leaderboard.jobs.plan import THROUGHPUT, Launch, plan_audit_job, plan_tick
-from tests.core.test_throughput_track import make_throughput
-from tests.leaderboard.factories import make_request, make_result
+from openasr_core.config import ThroughputConfig, WorkersConfig, load_config
+from openasr_core.records import THROUGHPUT_PUBLISHED, PredictionRow
+from openasr_core.signing import sign_result, signing_key_for
+from openasr_core.store import LocalStore, ThroughputTaken
+from openasr_core.throughput_runs import THROUGHPUT_DROPPED, THROUGHPUT_FAILED, THROUGHPUT_STARTED
+from testkit.factories import make_request, make_result, make_throughput
 
 ROWS = {"ami": [PredictionRow("a", "hello", "hello", 2.0, 0.001)]}
 WORKERS = WorkersConfig(mode="jobs", space_id="o/s", max_parallel_jobs=2, max_gpu_hours_per_week=10.0)

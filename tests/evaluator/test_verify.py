@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from core import layout
-from core.dataset_card import CARD_FILE, CardInfo, render_card
-from core.records import PredictionRow, write_jsonl
-from core.signing import (
+from evaluator import keygen, verify
+from evaluator.metrics import aggregate, get_normalizer, score_eval_set
+from openasr_core import layout
+from openasr_core.dataset_card import CARD_FILE, CardInfo, render_card
+from openasr_core.records import PredictionRow, write_jsonl
+from openasr_core.signing import (
     attach_predictions,
     generate_keypair,
     load_private_key,
@@ -23,12 +25,10 @@ from core.signing import (
     public_key_b64,
     sign_result,
 )
-from core.store import LocalStore
-from core.store.repo_files import table_header
-from evaluator import keygen, verify
-from evaluator.metrics import aggregate, get_normalizer, score_eval_set
-from tests.core.store_contract import ROWS, make_request, make_result
-from tests.hub_emulator import HubEmulator
+from openasr_core.store import LocalStore
+from openasr_core.store.repo_files import table_header
+from testkit.hub_emulator import HubEmulator
+from tests.openasr_core.store_contract import ROWS, make_request, make_result
 
 
 def run(argv: list[str]) -> tuple[int, str]:
@@ -191,7 +191,7 @@ def test_signed_out_folder_without_any_key_is_a_usage_error(
 def test_evaluator_out_folder_and_key_from_env(
     tmp_path: Path, keys: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.records import write_jsonl
+    from openasr_core.records import write_jsonl
 
     private, public = keys
     out_dir = tmp_path / "out"
@@ -214,7 +214,7 @@ def test_hub_results_repo_folder_with_table_and_card_key(tmp_path: Path, keys: t
 
 
 def _hub_repo_folder_checks(hub: HubEmulator, tmp_path: Path, private: str, public: str) -> None:
-    from tests.core.test_hub_store import REQUESTS, RESULTS, make_hub_store
+    from tests.openasr_core.test_hub_store import REQUESTS, RESULTS, make_hub_store
 
     store = make_hub_store(hub, card=CardInfo(leaderboard_version="test-v1", public_key=public, eval_sets=("set",)))
     store.submit(make_request(1))

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from core import layout
-from core.audits import latest_audits
-from core.dataset_card import (
+from evaluator import verify
+from openasr_core import layout
+from openasr_core.audits import latest_audits
+from openasr_core.dataset_card import (
     AUDITS_TABLE_FILE,
     CARD_FILE,
     CardInfo,
@@ -21,9 +22,9 @@ from core.dataset_card import (
     render_card,
     table_shard,
 )
-from core.eventlog import next_entry
-from core.history import submission_detail
-from core.records import (
+from openasr_core.eventlog import next_entry
+from openasr_core.history import submission_detail
+from openasr_core.records import (
     THROUGHPUT_PUBLISHED,
     AuditRecord,
     LogEntry,
@@ -34,7 +35,7 @@ from core.records import (
     ThroughputResult,
     write_jsonl,
 )
-from core.signing import (
+from openasr_core.signing import (
     attach_predictions,
     audit_hash,
     generate_keypair,
@@ -43,14 +44,12 @@ from core.signing import (
     sign_result,
     throughput_hash,
 )
-from core.store.render import render_repos
-from core.store.repo_files import audit_files, table_header
-from core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
-from evaluator import verify
-from tests.core.store_contract import ROWS, make_request, make_result
-from tests.core.test_audit_records import make_audit
-from tests.core.test_throughput_track import make_throughput
-from tests.hub_emulator import HubEmulator
+from openasr_core.store.render import render_repos
+from openasr_core.store.repo_files import audit_files, table_header
+from openasr_core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
+from testkit.factories import make_audit, make_throughput
+from testkit.hub_emulator import HubEmulator
+from tests.openasr_core.store_contract import ROWS, make_request, make_result
 
 REQUESTS, RESULTS = "board/requests", "board/results"
 N_RESULTS = 400  # 3 log events each: 1,200+ entries, so two log chunks

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from core import layout
-from core.records import THROUGHPUT_PUBLISHED, PredictionRow, write_jsonl
-from core.signing import generate_keypair, predictions_sha256, sign_result, throughput_hash
-from core.store import LocalStore
 from evaluator import verify
-from tests.core.store_contract import ROWS, make_request, make_result
-from tests.core.test_throughput_track import make_throughput
+from openasr_core import layout
+from openasr_core.records import THROUGHPUT_PUBLISHED, PredictionRow, write_jsonl
+from openasr_core.signing import generate_keypair, predictions_sha256, sign_result, throughput_hash
+from openasr_core.store import LocalStore
+from testkit.factories import make_throughput
+from tests.openasr_core.store_contract import ROWS, make_request, make_result
 
 THR_ROWS = {"ami": [PredictionRow("a", "hello", "hello", 2.0, 0.001)]}
 

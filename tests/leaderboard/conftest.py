@@ -11,7 +11,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def tiny_model_sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from tests.fixtures.tiny_models import make_tiny_ctc, make_tiny_whisper
+    from testkit.tiny_models import make_tiny_ctc, make_tiny_whisper
 
     root = tmp_path_factory.mktemp("tiny-models")
     return {"whisper": make_tiny_whisper(root / "whisper"), "ctc": make_tiny_ctc(root / "ctc")}

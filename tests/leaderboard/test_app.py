@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from app import build_app, scheduler_enabled
-from core.store import LocalStore
-from tests.leaderboard.factories import finish_in_store, make_result
+from openasr_core.store import LocalStore
+from testkit.factories import finish_in_store, make_result
 
 
 def make_env(tmp_path: Path, models_dir: Path, **extra: str) -> dict[str, str]:
@@ -174,7 +174,7 @@ def test_predictions_preview(populated: Any) -> None:
 def test_jobs_mode_refuses_a_local_store_before_serving(tmp_path: Path) -> None:
     import dataclasses
 
-    from core.config import ConfigError, WorkersConfig, load_config
+    from openasr_core.config import ConfigError, WorkersConfig, load_config
 
     env = make_env(tmp_path, tmp_path / "models", LEADERBOARD_SCHEDULER="on", HF_TOKEN="hf_jobs_token_value")
     config = load_config(env=env)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.audits import latest_audits
-from core.store import LocalStore
 from leaderboard.data import BoardSource
 from leaderboard.pages.format import status_line
 from leaderboard.query import filters_from_query, filters_to_query
 from leaderboard.table import BoardInput, Filters, build_board
-from tests.core.test_audit_records import make_audit
-from tests.leaderboard.factories import finish_in_store, make_result
+from openasr_core.audits import latest_audits
+from openasr_core.store import LocalStore
+from testkit.factories import finish_in_store, make_audit, make_result
 
 FAILED = make_audit(audit_id="a1", request_id="best", passed=False, finished_at="2026-11-28T06:01:00Z")
 PASSED = make_audit(audit_id="a2", request_id="best", passed=True, finished_at="2026-11-29T06:01:00Z")

@@ -9,17 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from app import build_app
-from core.config import AuditConfig
-from core.records import UtteranceDiff
-from core.signing import local_private_key, sign_result
-from core.store import LocalStore
 from leaderboard.audit_request import ask_for_audit as ask
 from leaderboard.audit_view import audit_markdown
 from leaderboard.data import BoardSource
-from tests.core.test_audit_records import make_audit
-from tests.leaderboard.factories import finish_in_store, make_result
+from openasr_core.config import AuditConfig
+from openasr_core.records import UtteranceDiff
+from openasr_core.signing import local_private_key, sign_result
+from openasr_core.store import LocalStore
+from testkit.factories import finish_in_store, make_audit, make_result
+from testkit.markdown_render import shown_text
 from tests.leaderboard.test_app import make_env
-from tests.markdown_render import shown_text
 
 NOW = datetime(2026, 11, 28, 7, tzinfo=UTC)
 
@@ -84,8 +83,8 @@ def test_the_detail_page_button_requests_an_audit_and_shows_it(tmp_path: Path, m
 
 
 def test_the_about_page_explains_audits_with_the_configured_values() -> None:
-    from core.config import load_config
     from leaderboard.about import about_markdown
+    from openasr_core.config import load_config
 
     config = load_config(Path(__file__).parents[2] / "configs" / "local.toml")
     text = about_markdown(config, "r", "q", public_key=None)

@@ -12,17 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from core.audits import UNAVAILABLE, unavailable_entries
-from core.config import AuditConfig, ConfigError, load_config
-from core.records import LogEntry
-from core.store import LocalStore
 from leaderboard.about import about_markdown
 from leaderboard.audit_request import ask_for_audit
 from leaderboard.audit_view import audit_markdown
 from leaderboard.data import BoardSource
 from leaderboard.table import UNAVAILABLE_TEXT, Filters, badges, unranked_reason
-from tests.core.test_audit_records import make_audit
-from tests.leaderboard.factories import finish_in_store, make_result
+from openasr_core.audits import UNAVAILABLE, unavailable_entries
+from openasr_core.config import AuditConfig, ConfigError, load_config
+from openasr_core.records import LogEntry
+from openasr_core.store import LocalStore
+from testkit.factories import finish_in_store, make_audit, make_result
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 GONE = "ModelUnavailable: model org/best does not exist on the Hub (or is private or gated); check the id"

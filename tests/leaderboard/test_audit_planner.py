@@ -1,5 +1,5 @@
 """One planner for both modes (R13, issue 22): the Space's step and the Jobs dispatcher decide "evaluate, else
-audit" with `core.audits.plan_work`, from the same log, with the same attempts and the same reasons."""
+audit" with `openasr_core.audits.plan_work`, from the same log, with the same attempts and the same reasons."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from app import evaluator_step
-from core.audits import plan_work
-from core.config import AuditConfig, WorkersConfig, load_config
-from core.store import LocalStore
 from leaderboard.jobs.plan import plan_audit_job, plan_tick
-from tests.leaderboard.factories import finish_in_store, make_request, make_result
+from openasr_core.audits import plan_work
+from openasr_core.config import AuditConfig, WorkersConfig, load_config
+from openasr_core.store import LocalStore
+from testkit.factories import finish_in_store, make_request, make_result
 
 WORKERS = WorkersConfig(mode="jobs", space_id="o/s", max_parallel_jobs=2, max_gpu_hours_per_week=10.0)
 

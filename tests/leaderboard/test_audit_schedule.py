@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 
 from app import evaluator_step
-from core.config import AuditConfig, LeaderboardConfig, load_config
-from core.records import Request, Status
-from core.store import LocalStore, Refused
-from tests.core.test_audit_records import make_audit
-from tests.leaderboard.factories import finish_in_store, make_request, make_result
+from openasr_core.config import AuditConfig, LeaderboardConfig, load_config
+from openasr_core.records import Request, Status
+from openasr_core.store import LocalStore, Refused
+from testkit.factories import finish_in_store, make_audit, make_request, make_result
 
 
 class Clock:
@@ -143,7 +142,7 @@ def test_an_audit_that_cannot_run_is_dropped_publicly_and_closes_its_request(boa
     last = store.snapshot().log[-1]
     assert last.event == "audit_dropped" and last.detail["requested"] is True
     assert not store.snapshot().published_audits()
-    from core.audits import open_audit_requests
+    from openasr_core.audits import open_audit_requests
 
     assert open_audit_requests(store.snapshot().log) == []
 

@@ -9,17 +9,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from app import build_app
-from core.activity import AUDIT, THROUGHPUT, WorkTracker
-from core.records import Lease, Progress, Status
-from core.signing import local_private_key, sign_result
-from core.store import LocalStore
 from leaderboard.pages.queue import scheduler_markdown
-from leaderboard.queue import queue_view, running_html
+from leaderboard.queue_view import queue_view, running_html
 from leaderboard.scheduler import STOPPED, EvalScheduler, SchedulerStatus
-from leaderboard.throughput import throughput_board, throughput_frame, tracks_markdown
-from tests.core.test_audit_records import make_audit
-from tests.core.test_throughput_track import make_throughput
-from tests.leaderboard.factories import finish_in_store
+from leaderboard.throughput_view import throughput_board, throughput_frame, tracks_markdown
+from openasr_core.activity import AUDIT, THROUGHPUT, WorkTracker
+from openasr_core.records import Lease, Progress, Status
+from openasr_core.signing import local_private_key, sign_result
+from openasr_core.store import LocalStore
+from testkit.factories import finish_in_store, make_audit, make_throughput
 from tests.leaderboard.test_app import make_env
 from tests.leaderboard.test_throughput_ui import result as signed_result
 
@@ -51,7 +49,7 @@ def test_a_throughput_run_and_an_audit_are_shown_on_the_queue_with_progress_and_
 
 def test_a_run_whose_lease_ran_out_is_not_shown_as_running() -> None:
     """After a kill and a restart the dead run said "38 % · ETA 0 s" until its lease ran out."""
-    from tests.factories import make_request
+    from testkit.factories import make_request
 
     lease = Lease(worker="space:old:1-abc", expires_at="2026-12-05T09:59:00Z")
     progress = Progress("ljspeech-sample", 3, 8, 0, 1, 20.0, "2026-12-05T09:58:00Z")
@@ -87,7 +85,7 @@ def test_the_detail_page_says_a_throughput_run_or_audit_is_running(tmp_path: Pat
 
 
 def test_a_throughput_request_never_asks_to_tick_the_box_it_ticked() -> None:
-    from leaderboard.throughput import TrackPair
+    from leaderboard.throughput_view import TrackPair
 
     pair = TrackPair(1.0, 0.1, None, True, None)
     assert "tick box" in tracks_markdown(pair)
@@ -117,7 +115,7 @@ def test_a_flagged_entry_is_not_official_on_the_throughput_and_queue_tabs(tmp_pa
 
 
 def test_throughput_board_ranks_no_flagged_entry() -> None:
-    from tests.factories import make_request
+    from testkit.factories import make_request
 
     records = [make_throughput("r1", avg_wer=0.1), make_throughput("r2", avg_wer=0.2)]
     requests = {i: make_request(i, status=Status.FINISHED) for i in ("r1", "r2")}

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from leaderboard.pages.context import machine_has_gpu
-from tests.fixtures.app_process import AppDidNotStart, log_tail, running_app
+from testkit.app_process import AppDidNotStart, log_tail, running_app
 
 pytestmark = pytest.mark.browser
 

@@ -12,19 +12,19 @@ import pytest
 from huggingface_hub import HfApi
 from huggingface_hub import constants as hf_constants
 
-from core.claims import read_claims
-from core.config import EvalSetConfig, load_config
-from core.history import recovered_request, replay
-from core.records import ClaimsRead
-from core.store import LocalStore
-from leaderboard.detail import claims_markdown
+from leaderboard.detail_view import claims_markdown
 from leaderboard.inspection import HubModels
 from leaderboard.query import filters_from_query, filters_to_query
 from leaderboard.table import CLAIMS_COLUMN, CLAIMS_LABEL, BoardInput, Filters, build_board, csv_frame
-from tests.factories import make_result
-from tests.fixtures.submit import run_submit
-from tests.hub_emulator import ENDPOINT, HubEmulator, safetensors_bytes
-from tests.markdown_render import rendered_html, shown_text
+from openasr_core.claims import read_claims
+from openasr_core.config import EvalSetConfig, load_config
+from openasr_core.history import recovered_request, replay
+from openasr_core.records import ClaimsRead
+from openasr_core.store import LocalStore
+from testkit.factories import make_result
+from testkit.hub_emulator import ENDPOINT, HubEmulator, safetensors_bytes
+from testkit.markdown_render import rendered_html, shown_text
+from testkit.submit import run_submit
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "claims"
 ESB = load_config(Path(__file__).resolve().parents[2] / "configs" / "esb-v1.toml").eval_sets
@@ -117,7 +117,7 @@ def test_a_hub_models_claims_are_read_at_the_pinned_sha(hub: HubEmulator) -> Non
 def claimed_result(request_id: str = "r1", wer: float = 0.063) -> object:
     result = make_result(request_id, wers={"ljspeech-sample": wer}, version="local-v1")
     hostile = GOOD.replace(b"batch 64 on an A100", b"<img src=x onerror=alert(1)> [login](https://e.vil)")
-    from core.claims import with_claims
+    from openasr_core.claims import with_claims
 
     return with_claims(result, read_claims({".eval_results/board.yaml": hostile}, LOCAL))
 

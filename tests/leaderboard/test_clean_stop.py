@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from core.config import LeaderboardConfig
-from core.model_files import local_revision, weight_file_hashes
-from core.records import ModelInfo, Request, Status
-from core.store import Store, open_store
-from tests.core.store_contract import make_request
-from tests.fixtures.app_process import app_process, log_tail
-from tests.fixtures.audio import make_audiofolder, write_config
+from openasr_core.config import LeaderboardConfig
+from openasr_core.model_files import local_revision, weight_file_hashes
+from openasr_core.records import ModelInfo, Request, Status
+from openasr_core.store import Store, open_store
+from testkit.app_process import app_process, log_tail
+from testkit.audio import make_audiofolder, write_config
+from tests.openasr_core.store_contract import make_request
 
 MODEL = "test-org/tiny-whisper"
 CLIPS = 300  # about ten seconds of evaluation for the tiny model: long enough to stop it in the middle

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from core.records import Status
-from core.store import open_store
 from leaderboard.cli import main, plain
 from leaderboard.inspection import LocalModels, ModelInspector
-from tests.fixtures.audio import make_audiofolder, write_config
+from openasr_core.records import Status
+from openasr_core.store import open_store
+from testkit.audio import make_audiofolder, write_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,15 +100,15 @@ def test_families_without_a_runnable_recipe_are_refused(
 ) -> None:
     import json
 
-    import core.families
+    import openasr_core.families
 
     config, source = board
     folder = config.models_dir / "org" / "tiny"
     data = json.loads((folder / "config.json").read_text())
-    family = core.families.family_for(architecture)
+    family = openasr_core.families.family_for(architecture)
     model_type = family.model_type if family else data.get("model_type")  # a config that agrees with itself
     (folder / "config.json").write_text(json.dumps({**data, "architectures": [architecture], "model_type": model_type}))
-    monkeypatch.setattr(core.families, "package_installed", lambda name: name not in packages)
+    monkeypatch.setattr(openasr_core.families, "package_installed", lambda name: name not in packages)
     code, out, err = _submit(config, source, "--model", "org/tiny", "--precision", "float32")
     assert code == 1 and out == "" and message in err, err
     assert len(err.strip().splitlines()) == 1 and not open_store(config).snapshot().requests

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.config import load_config
-from core.records import Compute
 from leaderboard.about import about_markdown
-from leaderboard.detail import compute_table
+from leaderboard.detail_view import compute_table
 from leaderboard.table import BoardInput, build_board
-from tests.leaderboard.factories import make_result
+from openasr_core.config import load_config
+from openasr_core.records import Compute
+from testkit.factories import make_result
 
 PRICE = {"usd_per_hour": 0.5, "source": "a CPU machine's hourly price", "date": "2026-12-01"}
 

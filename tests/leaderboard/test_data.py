@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.store import LocalStore
 from leaderboard.data import BoardSource
-from tests.leaderboard.factories import finish_in_store, make_request, make_result
+from openasr_core.store import LocalStore
+from testkit.factories import finish_in_store, make_request, make_result
 
 
 class Clock:
@@ -74,7 +74,7 @@ def test_board_has_only_this_versions_finished_results_with_request_facts(tmp_pa
 def test_a_failed_read_keeps_the_last_good_snapshot(tmp_path: Path) -> None:
     import pytest
 
-    from core.store import StoreError
+    from openasr_core.store import StoreError
 
     store = CountingStore(tmp_path / "store")
     clock = Clock()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from leaderboard.detail import decoding_section
-from tests.leaderboard.factories import make_result
-from tests.markdown_render import shown_text
+from leaderboard.detail_view import decoding_section
+from testkit.factories import make_result
+from testkit.markdown_render import shown_text
 
 
 def test_ignored_settings_are_listed_escaped_with_the_counts() -> None:
@@ -32,8 +32,8 @@ def test_a_result_from_before_the_decoding_record_says_so() -> None:
 
 
 def test_the_recipe_is_shown_with_its_prompt_and_float32_modules() -> None:
-    from core.records import RecipeInfo
-    from leaderboard.detail import recipe_section
+    from leaderboard.detail_view import recipe_section
+    from openasr_core.records import RecipeInfo
 
     recipe = RecipeInfo(
         "voxtral", 1, "voxtral", "audio-language model", "Voxtral's request, language en", ["embed_positions"]
@@ -52,8 +52,8 @@ def test_the_recipe_is_shown_with_its_prompt_and_float32_modules() -> None:
 
 
 def test_a_throughput_record_that_could_not_batch_says_why() -> None:
-    from leaderboard.throughput import both_tracks, tracks_markdown
-    from tests.core.test_throughput_track import make_throughput
+    from leaderboard.throughput_view import both_tracks, tracks_markdown
+    from testkit.factories import make_throughput
 
     record = make_throughput("r1").replace(chosen_batch_size=1, batching="not batched: kyutai_speech_to_text <why>")
     shown = tracks_markdown(both_tracks(make_result("r1", "org/m"), record))

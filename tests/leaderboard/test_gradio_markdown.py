@@ -16,12 +16,12 @@ from pathlib import Path
 import gradio
 import pytest
 
-from core.store import LocalStore
-from leaderboard.detail import detail_view
+from leaderboard.detail_view import detail_view
 from leaderboard.table import BoardInput, Filters, build_board
-from tests.bad_inputs import EVIL_LICENSE, card
-from tests.factories import make_request, make_result
-from tests.fixtures.submit import run_submit
+from openasr_core.store import LocalStore
+from testkit.bad_inputs import EVIL_LICENSE, card
+from testkit.factories import make_request, make_result
+from testkit.submit import run_submit
 
 CHUNKS = Path(gradio.__file__).parent / "templates" / "node" / "build" / "server" / "chunks"
 EVIL = EVIL_LICENSE + " www.evil.example a@evil.example"

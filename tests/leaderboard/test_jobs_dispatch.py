@@ -15,18 +15,18 @@ from typing import Any
 import pytest
 from huggingface_hub import HfApi
 
-from core.audits import open_audit_requests
-from core.config import LeaderboardConfig, StoreConfig, WorkersConfig, load_config
-from core.records import ModelInfo, Status
-from core.store import LocalStore
 from leaderboard.jobs.dispatcher import Dispatcher, job_spec
-from leaderboard.jobs.hub import HubJobs, JobRequestSpec
+from leaderboard.jobs.jobs_api import HubJobs, JobRequestSpec
 from leaderboard.jobs.plan import JobView
 from leaderboard.jobs.status import jobs_markdown
-from tests.core.store_contract import make_request
-from tests.hub_emulator import HubEmulator
-from tests.jobs_emulator import JobsEmulator, SimClock
-from tests.jobs_sim import JobWorkers
+from openasr_core.audits import open_audit_requests
+from openasr_core.config import LeaderboardConfig, StoreConfig, WorkersConfig, load_config
+from openasr_core.records import ModelInfo, Status
+from openasr_core.store import LocalStore
+from testkit.hub_emulator import HubEmulator
+from testkit.jobs_emulator import JobsEmulator, SimClock
+from testkit.jobs_sim import JobWorkers
+from tests.openasr_core.store_contract import make_request
 
 TOKEN = "hf_jobs_test_token"
 SIGNING_KEY = "signing-key-secret-value-0123456789"

@@ -7,8 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.config import AuditConfig, WorkersConfig
-from core.records import ModelInfo, Status
 from leaderboard.jobs.plan import (
     AUDIT,
     JobView,
@@ -19,7 +17,9 @@ from leaderboard.jobs.plan import (
     plan_audit_job,
     plan_tick,
 )
-from tests.core.store_contract import make_request
+from openasr_core.config import AuditConfig, WorkersConfig
+from openasr_core.records import ModelInfo, Status
+from tests.openasr_core.store_contract import make_request
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 WORKERS = WorkersConfig(mode="jobs", space_id="o/s", max_parallel_jobs=2, max_gpu_hours_per_week=10.0)

@@ -5,17 +5,17 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from core.config import WorkersConfig, load_config
-from core.eventlog import ChainCheck, next_entry
-from core.records import Compute
-from core.signing import fingerprint, generate_keypair
 from leaderboard.about import about_markdown
-from leaderboard.detail import dataset_frame, detail_choices, detail_view
-from leaderboard.logview import chain_markdown, log_frame
+from leaderboard.detail_view import dataset_frame, detail_choices, detail_view
+from leaderboard.log_view import chain_markdown, log_frame
 from leaderboard.table import BoardInput, Filters, build_board
 from leaderboard.ui import filters_from_controls, number_text, resolve_submitter, sanitize, status_line
-from tests.leaderboard.factories import make_request, make_result
-from tests.markdown_render import rendered_html
+from openasr_core.config import WorkersConfig, load_config
+from openasr_core.eventlog import ChainCheck, next_entry
+from openasr_core.records import Compute
+from openasr_core.signing import fingerprint, generate_keypair
+from testkit.factories import make_request, make_result
+from testkit.markdown_render import rendered_html
 
 ALL = ["badges", "avg_wer", "rtf", "rtfx", "latency_p90", "wer.ami", "params", "precision", "license", "audit"]
 
@@ -259,8 +259,8 @@ def test_csv_files_are_reused_and_bounded(tmp_path: Path) -> None:
 
 
 def test_about_has_a_table_of_the_supported_families(tmp_path: Path) -> None:
-    from core.families import FAMILIES
     from leaderboard.about import families_section
+    from openasr_core.families import FAMILIES
 
     text = about_markdown(load_config(env={"LEADERBOARD_STORE": str(tmp_path)}), "r", "q", public_key=None)
     assert "## Supported families" in text
@@ -273,7 +273,7 @@ def test_about_has_a_table_of_the_supported_families(tmp_path: Path) -> None:
 
 def test_about_pins_the_key_in_the_verify_command(tmp_path: Path) -> None:
     """Issue 26 item 4: the About page (outside the datasets) gives the key to verify with, not the card."""
-    from core.signing import generate_keypair
+    from openasr_core.signing import generate_keypair
 
     config = load_config(
         env={"LEADERBOARD_STORE": str(tmp_path), "REQUESTS_REPO": "o/requests", "RESULTS_REPO": "o/results"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import math
 
-from leaderboard.plot import pareto_front, scatter_figure, scatter_json
+from leaderboard.scatter import pareto_front, scatter_figure, scatter_json
 from leaderboard.table import BoardInput, Filters, build_board
-from tests.leaderboard.factories import make_result
+from testkit.factories import make_result
 
 
 def test_front_keeps_points_nothing_beats_on_both_axes() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from core.records import Lease, Progress, Status
-from leaderboard.queue import format_ago, format_duration, queue_view, running_html, running_item, typical_duration
-from tests.leaderboard.factories import make_request, make_result
+from leaderboard.queue_view import format_ago, format_duration, queue_view, running_html, running_item, typical_duration
+from openasr_core.records import Lease, Progress, Status
+from testkit.factories import make_request, make_result
 
 NOW = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
 

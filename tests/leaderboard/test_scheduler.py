@@ -10,7 +10,7 @@ import pytest
 
 from app import evaluator_step
 from leaderboard.scheduler import ALREADY_RUNNING, EvalScheduler, SchedulerStatus, tick_seconds
-from tests.markdown_render import shown_text
+from testkit.markdown_render import shown_text
 
 
 class MovedClock:
@@ -127,10 +127,10 @@ def test_status_lines() -> None:
 
 
 def test_evaluator_step_describes_what_run_once_returned(tmp_path) -> None:
-    from core.config import load_config
-    from core.records import Status
-    from core.store import LocalStore
-    from tests.leaderboard.factories import make_request
+    from openasr_core.config import load_config
+    from openasr_core.records import Status
+    from openasr_core.store import LocalStore
+    from testkit.factories import make_request
 
     answers = [
         None,
@@ -202,8 +202,8 @@ def test_the_space_checks_its_device_in_space_mode_only(tmp_path, monkeypatch) -
     import dataclasses
 
     import app as app_module
-    from core.config import WorkersConfig, load_config
     from evaluator import device_check
+    from openasr_core.config import WorkersConfig, load_config
 
     h100 = device_check.DeviceProbe("2.13.0", "13.0", True, "NVIDIA H100 80GB HBM3")
     monkeypatch.setattr(device_check, "probe_device", lambda: h100)

@@ -20,12 +20,12 @@ from gradio.processing_utils import async_move_files_to_cache
 from gradio.routes import ORJSONResponse
 
 from app import build_app
-from core.store import LocalStore
 from leaderboard.pages.board import sent_as_is, table_value
 from leaderboard.pages.format import styled
 from leaderboard.pages.serving import cache_component_signatures, skip_repeated_lookups
 from leaderboard.table import Filters
-from tests.leaderboard.factories import finish_in_store, make_result
+from openasr_core.store import LocalStore
+from testkit.factories import finish_in_store, make_result
 from tests.leaderboard.test_app import make_env
 
 

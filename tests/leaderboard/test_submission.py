@@ -18,10 +18,6 @@ from huggingface_hub import HfApi
 from huggingface_hub import constants as hf_constants
 from safetensors import SafetensorError
 
-from core.config import Rules
-from core.model_files import card_license, local_revision, weight_file_hashes
-from core.records import Status
-from core.store import LocalStore
 from leaderboard import submission
 from leaderboard.inspection import (
     HubModels,
@@ -50,10 +46,14 @@ from leaderboard.submission import (
     check_weight_hashes,
     new_request_id,
 )
-from tests.fixtures.submit import run_submit
-from tests.hub_emulator import ENDPOINT, HubEmulator, safetensors_bytes
-from tests.leaderboard.factories import make_request
-from tests.markdown_render import shown_text
+from openasr_core.config import Rules
+from openasr_core.model_files import card_license, local_revision, weight_file_hashes
+from openasr_core.records import Status
+from openasr_core.store import LocalStore
+from testkit.factories import make_request
+from testkit.hub_emulator import ENDPOINT, HubEmulator, safetensors_bytes
+from testkit.markdown_render import shown_text
+from testkit.submit import run_submit
 
 SHA = "a" * 40
 
@@ -246,7 +246,7 @@ def test_failed_or_different_requests_are_not_duplicates() -> None:
 
 
 def _submitted(at: datetime, actor: str = "alice") -> Any:
-    from core.eventlog import next_entry
+    from openasr_core.eventlog import next_entry
 
     return next_entry(None, request_id="r", event="submitted", actor=actor, at=at.isoformat().replace("+00:00", "Z"))
 
@@ -473,7 +473,7 @@ def test_local_wrong_revision_is_refused(place_model, models_dir, store) -> None
     assert "has one revision" in run_submit(store, models_dir, "test-org/tiny-whisper", revision="v9").message
 
 
-# --- the Hub: the REAL HfApi over the HTTP-level Hub emulator (tests/hub_emulator.py) -----------------------
+# --- the Hub: the REAL HfApi over the HTTP-level Hub emulator (testkit/hub_emulator.py) -----------------------
 
 WEIGHTS = safetensors_bytes({"w": (1000, 39)})
 

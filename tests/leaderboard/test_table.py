@@ -20,8 +20,8 @@ from leaderboard.table import (
     model_cell,
     rank_entries,
 )
-from tests.leaderboard.factories import make_result
-from tests.markdown_render import rendered_html
+from testkit.factories import make_result
+from testkit.markdown_render import rendered_html
 
 SETS = ("ami", "librispeech")
 
@@ -301,7 +301,7 @@ def test_missing_dataset_shows_an_empty_cell() -> None:
 
 
 def test_model_facts_fall_back_to_the_request() -> None:
-    from core.records import ModelInfo
+    from openasr_core.records import ModelInfo
 
     result = make_result("a", with_model=False)
     entry = make_entry(BoardInput(result, model=ModelInfo("bsd-3-clause", 123_000_000, "HubertForCTC")))
@@ -323,7 +323,7 @@ def test_only_results_whose_signature_verifies_are_ranked() -> None:
     import dataclasses
 
     from app import signature_checker
-    from core.signing import generate_keypair, sign_result
+    from openasr_core.signing import generate_keypair, sign_result
 
     private, public = generate_keypair()
     good = sign_result(make_result("good", "org/good", wers={"s": 0.10}), private)

@@ -10,13 +10,12 @@ import pandas as pd
 import pytest
 
 from app import build_app
-from core import layout
-from core.signing import local_private_key, sign_result
-from core.store import LocalStore
 from leaderboard.table import COST_LABEL, Filters, csv_frame
-from leaderboard.throughput import THROUGHPUT_COLUMNS, throughput_board, throughput_figure
-from tests.core.test_throughput_track import make_throughput
-from tests.leaderboard.factories import finish_in_store, make_result
+from leaderboard.throughput_view import THROUGHPUT_COLUMNS, throughput_board, throughput_figure
+from openasr_core import layout
+from openasr_core.signing import local_private_key, sign_result
+from openasr_core.store import LocalStore
+from testkit.factories import finish_in_store, make_result, make_throughput
 from tests.leaderboard.test_app import make_env, submit_callback
 
 PRICE = {"usd_per_hour": 2.0, "source": "test price", "date": "2026-11-28"}

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from app import build_app
-from core.config import load_config
 from leaderboard.data import VersionMemo
 from leaderboard.pages.context import default_precision
 from leaderboard.pages.queue import scheduler_markdown
 from leaderboard.query import page_query
-from leaderboard.queue import RunningItem, running_html, worker_text
+from leaderboard.queue_view import RunningItem, running_html, worker_text
 from leaderboard.scheduler import SchedulerStatus
+from openasr_core.config import load_config
 from tests.leaderboard.test_app import make_env
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from core.records import PredictionRow
-from core.signing import local_private_key, sign_result
-from core.store import LocalStore
-from core.untrusted import FORMAT_CHARACTERS, REPLACEMENT, clean, html_text, md_code, md_text
 from leaderboard.audit_view import audit_markdown
-from leaderboard.detail import decoding_section, detail_choices, measurement_markdown
+from leaderboard.detail_view import decoding_section, detail_choices, measurement_markdown
 from leaderboard.table import BoardInput, build_board
-from tests.factories import make_request, make_result
-from tests.fixtures.app_process import AppDidNotStart, log_tail, running_app
+from openasr_core.records import PredictionRow
+from openasr_core.signing import local_private_key, sign_result
+from openasr_core.store import LocalStore
+from openasr_core.untrusted import FORMAT_CHARACTERS, REPLACEMENT, clean, html_text, md_code, md_text
+from testkit.app_process import AppDidNotStart, log_tail, running_app
+from testkit.factories import make_request, make_result
+from testkit.markdown_render import rendered_html, shown_text
 from tests.leaderboard.test_browser import CHROMIUM, CHROMIUM_ARGS, STARTUP_TIMEOUT_S
-from tests.markdown_render import rendered_html, shown_text
 
 PHISH = "[Verify your account](https://evil.example/login)"
 IGNORED = [f"generation_config.json: {PHISH}=1", f"generation_config.json: num_beams={PHISH}", "www.evil.example"]

@@ -8,19 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from core.licenses import DeclaredLicense, license_id, license_problem, shown_license
-from core.model_files import card_license, hub_card_license
-from core.records import HUB_REPO_ID, Lease, Progress, Status
-from core.store import LocalStore
-from core.untrusted import md_text, shorten
-from leaderboard.detail import detail_view
-from leaderboard.plot import scatter_figure
-from leaderboard.queue import queue_view, running_html
+from leaderboard.detail_view import detail_view
+from leaderboard.queue_view import queue_view, running_html
+from leaderboard.scatter import scatter_figure
 from leaderboard.table import BoardInput, Filters, build_board
-from tests.bad_inputs import BAD_INPUTS, EVIL_LICENSE, BadInput, try_bad_input
-from tests.factories import make_request, make_result
-from tests.fixtures.submit import run_submit
-from tests.markdown_render import rendered_html, shown_text
+from openasr_core.licenses import DeclaredLicense, license_id, license_problem, shown_license
+from openasr_core.model_files import card_license, hub_card_license
+from openasr_core.records import HUB_REPO_ID, Lease, Progress, Status
+from openasr_core.store import LocalStore
+from openasr_core.untrusted import md_text, shorten
+from testkit.bad_inputs import BAD_INPUTS, EVIL_LICENSE, BadInput, try_bad_input
+from testkit.factories import make_request, make_result
+from testkit.markdown_render import rendered_html, shown_text
+from testkit.submit import run_submit
 
 EVIL_ID = "<img src=x onerror=alert(1)>/[x](https://evil.example/login)"
 _LINK_TO_EVIL = re.compile(r'href="[^"]*evil', re.IGNORECASE)

@@ -1,0 +1,610 @@
+"""The public results dataset's front door: its consolidated table and its README.md (dataset card).
+
+`table_shard(results, columns)` renders one `leaderboard/<xx>.csv`: a flat row per stored result of records shard
+`<xx>`. The store writes it in the same commit as the records shard it repeats, so the table and the records never
+disagree, and a finish uploads one small shard of the table instead of the whole table (which passed 6 MB at
+10,000 results). Every shard has the same header (`board_columns`), so `load_dataset` reads them as one table.
+
+`render_card(info)` renders `README.md`. Its YAML front matter declares a `configs:` entry, so
+`datasets.load_dataset("<results repo>")` yields the table, and carries the public key that verifies every
+signature (`public_key:`). Its body documents every column of the table and every field of `result.json`,
+the rules in force, how to verify, and how to re-score the raw predictions with one's own normalizer.
+
+Why CSV and not Parquet for the table: it is small (one row per evaluated model), every commit's diff of a shard
+is readable on the Hub (which row changed, and how: part of the audit trail), and pandas reads it from
+`hf://` without pyarrow. The full-precision numbers stay in each `results/<xx>/<request_id>.json`.
+
+`audits_table(records)` renders `audits.csv`, one flat row per published audit (R13), the card's second
+config (`load_dataset(repo, "audits")`): the records themselves nest lists of checks whose figures are
+numbers or texts, which Arrow cannot load as one column, so the flat table carries the verdict and the
+record's path, and each full signed record stays in `audits/<request_id>/<audit_id>.json`.
+
+Why no `predictions` config: prediction rows do not carry the request id or the eval set (the file path does),
+so one combined table would lose which model and set each row belongs to. The card shows how to read one
+model's predictions with pandas instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from huggingface_hub.repocard import RepoCard
+
+from openasr_core import layout
+from openasr_core.cost import cost_of_batch_one
+from openasr_core.records import THROUGHPUT_TRACK, AuditRecord, Result
+from openasr_core.throughput_table import THROUGHPUT_COLUMNS, THROUGHPUT_TABLE_FILE
+
+if TYPE_CHECKING:
+    from openasr_core.config import LeaderboardConfig
+
+TABLE_FILES = f"{layout.TABLE_DIR}/*.csv"  # what the default config loads: every shard of the table
+AUDITS_TABLE_FILE = "audits.csv"
+CLAIMS_FILES = f"{layout.CLAIMS_DIR}/*.csv"  # the `claims` config: every shard of the claims table
+
+#: Columns of `audits.csv`, with what each holds (the card documents them from this).
+AUDIT_COLUMNS: dict[str, str] = {
+    "audit_id": "Id of the audit; the full signed record is `audit_file`.",
+    "request_id": "The audited entry (its result is `results/<request_id>.json`).",
+    "model_id": "The audited model.",
+    "revision": "The pinned commit SHA that was re-run.",
+    "precision": "The dtype of the re-run, as published.",
+    "leaderboard_version": "The leaderboard version of the entry and of the re-run.",
+    "started_at": "When the audit started (ISO 8601 UTC).",
+    "finished_at": "When the audit finished (ISO 8601 UTC); the latest audit of an entry decides its flag.",
+    "duration_s": "Wall time of the audit, counted against the daily audit budget.",
+    "passed": "True when every check passed; False flags the entry (left out of the ranking until an audit passes).",
+    "failed_checks": "Names of the failed checks, `;`-separated (weight files, predictions, RTF, ...).",
+    "differing_utterances": "How many utterances' raw predictions differ (kept as evidence in the record).",
+    "selection": "`random` (with `seed`, reproducible) or `requested` (someone asked for it on the board).",
+    "seed": "Seed of the weighted random choice of the entry; empty for a requested audit.",
+    "gpu_class": "Hardware class the audit ran on.",
+    "rtf_tolerance": "Relative RTF tolerance the re-run was held to.",
+    "audit_file": "Path of the full, signed audit record in this repository.",
+    "signature": "Ed25519 signature (base64) of the audit record.",
+}
+CARD_FILE = "README.md"
+
+#: Columns before the per-eval-set WER columns, with what each holds (the card documents them from this).
+LEAD_COLUMNS: dict[str, str] = {
+    "model_id": "Hugging Face model id (or local model name) that was evaluated.",
+    "revision": "The exact commit SHA of the model that was loaded (R4: branches and tags are resolved at submission).",
+    "precision": "The dtype the model ran in: float32, float16 or bfloat16 (R5).",
+    "request_id": "Id of the evaluation request; the full record is the `result_file`.",
+    "leaderboard_version": "The leaderboard version (eval sets, normalizer, rules) the result was measured under.",
+    "official": "True when measured on the board's GPU class (R1); unofficial results are labelled and not ranked.",
+    "avg_wer": "Unweighted mean of the per-eval-set corpus WERs, as a fraction (0.063 = 6.3%).",
+    "rtf": "Real-time factor pooled over all eval sets: total timed seconds / total audio seconds (lower is faster).",
+    "rtfx": "Inverse real-time factor, 1 / rtf (seconds of audio transcribed per second).",
+    "meets_realtime": "True when the 99th percentile of per-utterance RTF, over every utterance of the entry, is at most the rules' `max_rtf`.",
+}
+
+#: Columns after the per-eval-set WER columns.
+TAIL_COLUMNS: dict[str, str] = {
+    "params": "Parameter count recorded at submission.",
+    "license": "The model's license as declared on its model card at submission.",
+    "architecture": "The transformers architecture class.",
+    "gpu_class": "Hardware class the numbers were measured on (for example A10G).",
+    "gpu_name": "The exact device name reported by the driver.",
+    "max_batch_size": "Largest batch dimension the model ever saw (R2: must be 1).",
+    "warmup_utterances": "Utterances run before timing started, not counted.",
+    "started_at": "When the evaluation started (ISO 8601 UTC).",
+    "finished_at": "When the evaluation finished (ISO 8601 UTC).",
+    "compute_flavor": "The Hugging Face Jobs flavor the evaluation ran on; empty when it ran on the Space's own GPU.",
+    "gpu_seconds": "GPU seconds the evaluation held (empty when not recorded).",
+    "cost_usd": "Cost at the flavor's listed per-minute price (empty when no price is known): a Job's seconds billed "
+    "per started minute, as Jobs bill (before that was recorded, pro rata).",
+    "price_usd_per_minute": "The flavor's listed price the cost was computed at.",
+    "price_date": "The date that price was looked up (prices change; the cost is as of this date).",
+    "result_file": "Path of the full, signed record in this repository.",
+    "signature": "Ed25519 signature (base64) of the record; verify it, do not trust this column blindly.",
+    "usd_per_1000_audio_hours": "Hardware price per hour (recorded in the result's rules) x rtf x 1000, in US "
+    "dollars; empty for a result that recorded no price.",
+    "last_audit": "`passed` or `failed`: the verdict of the entry's latest signed audit record (R13); empty when "
+    "never audited. A failed audit flags the entry: the leaderboard does not rank it until an audit passes.",
+    "last_audit_at": "When that audit finished (ISO 8601 UTC); its full record is in `audit-records/`.",
+}
+
+#: Columns of the `claims` config (`claims/<xx>.csv`, R15): one row per claim a model repo made, beside what the
+#: board measured. Never ranked; rates are fractions like everywhere else.
+CLAIMS_COLUMNS: dict[str, str] = {
+    "request_id": "The entry (its result is `result_file` in the main table).",
+    "model_id": "The model whose repo made the claim.",
+    "revision": "The pinned commit the claim was read at (at submission).",
+    "leaderboard_version": "The leaderboard version of the measurement.",
+    "eval_set": "The board's eval set the claimed test set counts as.",
+    "claimed_wer": "What the model repo says, as a fraction.",
+    "measured_wer": "What the board measured on that eval set, as a fraction.",
+    "gap_points": "measured - claimed, in percentage points (positive: the board measured more errors).",
+    "as_written": "The value as the file wrote it.",
+    "unit": "How it was read: `percent` or `fraction`.",
+    "dataset": "The test set the file names (`id:config:split`).",
+    "source_file": "The file the claim was read from (`.eval_results/*.yaml` or the card's `model-index`).",
+    "source_entry": "The entry in that file.",
+    "date": "The claim's date, when the file gives one.",
+    "notes": "The claim's own conditions, when the file gives them (untrusted text, capped).",
+}
+CLAIMS_DTYPES = {"claimed_wer": "float64", "measured_wer": "float64", "gap_points": "float64"}
+
+
+def claims_shard(results: Iterable[Result]) -> str:
+    """One shard of the claims table: a row per claim of these results, in request and eval-set order."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(CLAIMS_COLUMNS), lineterminator="\n", extrasaction="raise")
+    writer.writeheader()
+    for result in sorted(results, key=lambda r: r.request_id):
+        for eval_set, comparisons in sorted(result.claims.items()):
+            for claim in comparisons:
+                row = {
+                    "request_id": result.request_id,
+                    "model_id": result.model_id,
+                    "revision": result.revision,
+                    "leaderboard_version": result.leaderboard_version,
+                    "eval_set": eval_set,
+                    "claimed_wer": claim.claimed_wer,
+                    "measured_wer": claim.measured_wer,
+                    "gap_points": claim.gap_points,
+                    "as_written": claim.as_written,
+                    "unit": claim.unit,
+                    "dataset": claim.dataset,
+                    "source_file": claim.source.file,
+                    "source_entry": claim.source.entry,
+                    "date": claim.date,
+                    "notes": claim.notes,
+                }
+                writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return buffer.getvalue()
+
+
+#: Fields of `result.json`, documented in the card.
+RESULT_FIELDS: dict[str, str] = {
+    "request_id": "Id of the evaluation request (also the file name).",
+    "model_id, revision, precision": "What was evaluated: model, exact commit SHA, dtype.",
+    "leaderboard_version": "Leaderboard version the result belongs to.",
+    "official": "Measured on the board's GPU class.",
+    "datasets.<set>.wer": "Corpus-level WER on the set: (S + D + I) / reference words, after normalization.",
+    "datasets.<set>.wer_ci95": "95% bootstrap confidence interval of the WER (utterances resampled, fixed seed).",
+    "datasets.<set>.substitutions, deletions, insertions, ref_words": "The error counts behind the WER.",
+    "datasets.<set>.utterances, skipped_empty_references": "Utterances scored, and those skipped for an empty reference.",
+    "datasets.<set>.audio_s, time_s": "Total audio seconds, total timed seconds (waveform in memory to final text).",
+    "datasets.<set>.rtf, rtfx": "time_s / audio_s and its inverse.",
+    "datasets.<set>.latency_p50_s, latency_p90_s, latency_p99_s": "Per-utterance latency percentiles, seconds.",
+    "datasets.<set>.utterance_rtf_p99": "99th percentile of per-utterance RTF (the real-time criterion).",
+    "aggregate": "avg_wer, rtf, rtfx, meets_realtime, as in the table.",
+    "batch_evidence": "max_batch_size and forward_calls seen by the hook on the model (R2).",
+    "warmup_utterances": "Untimed utterances run first.",
+    "hardware": "Device fingerprint: device, gpu_class, gpu_name, memory, driver, CUDA, CPU, platform.",
+    "software": "Versions of the evaluator, torch, transformers and the other libraries that matter.",
+    "started_at, finished_at": "Timestamps, ISO 8601 UTC.",
+    "reproduce": "The command that reproduces the result.",
+    "eval_sets": "Each eval set's source, config, split and revision.",
+    "rules": "The rules in force when the result was measured.",
+    "predictions_sha256": "sha256 of each `predictions/<xx>/<request_id>/<set>.jsonl` file, covered by the signature.",
+    "model": "License, parameter count, architecture and the sha256 of each weight file, recorded at submission.",
+    "decoding": "The decoding settings applied (R7): greedy, the token budget, and for a prompted family its fixed "
+    "transcription request (`prompt`, and `prompt_tokens`: its ids, each run of audio placeholders kept once).",
+    "ignored_settings": "What the model's own files asked for that was not applied (R7), as `file: key=value`.",
+    "recipe": "The family recipe that ran the model (R6): name, version, family (`model_type`), kind (CTC, "
+    "transducer, encoder-decoder, audio-language model), fixed prompt, and `fp32_modules`: the modules the family "
+    "keeps in float32 by design besides the declared precision. Absent from results recorded before it existed.",
+    "compute": "What the evaluation cost: flavor (Jobs; null on the Space's own GPU), gpu_seconds, the listed "
+    "price_usd_per_minute and its price_date, cost_usd, and billed_minutes (a Job's seconds rounded up to whole "
+    "minutes, as Jobs bill; cost_usd = billed_minutes x price; absent from earlier records, whose cost is pro rata). "
+    "Absent from results recorded before it existed.",
+    "signature": "Ed25519 signature (base64) over the canonical JSON of every other field.",
+    "schema_version": "Version of this record format.",
+}
+
+
+#: The type `load_dataset` gives each column (declared in the card, so every shard loads alike whatever pandas
+#: would infer from it alone: a shard where no row has a license would otherwise make it a float column). Numbers
+#: a record may lack are float64, since a CSV integer column cannot hold an empty cell.
+COLUMN_DTYPES: dict[str, str] = {
+    "official": "bool",
+    "meets_realtime": "bool",
+    "avg_wer": "float64",
+    "rtf": "float64",
+    "rtfx": "float64",
+    "params": "float64",
+    "max_batch_size": "int64",
+    "warmup_utterances": "int64",
+    "gpu_seconds": "float64",
+    "cost_usd": "float64",
+    "price_usd_per_minute": "float64",
+    "usd_per_1000_audio_hours": "float64",
+}
+
+
+def column_dtype(column: str) -> str:
+    """The declared type of a table column (`wer_<set>` columns are float64, other columns not listed strings)."""
+    return "float64" if column.startswith("wer_") else COLUMN_DTYPES.get(column, "string")
+
+
+def wer_column(eval_set: str) -> str:
+    return f"wer_{eval_set}"
+
+
+def table_row(result: Result, audit: AuditRecord | None = None) -> dict[str, Any]:
+    """One result as a flat row (rates are fractions; empty where the record has no value), with the verdict of
+    its latest audit record (`audit`), so a flagged entry is flagged in the dataset too."""
+    model, compute = result.model, result.compute
+    row: dict[str, Any] = {
+        "model_id": result.model_id,
+        "revision": result.revision,
+        "precision": result.precision,
+        "request_id": result.request_id,
+        "leaderboard_version": result.leaderboard_version,
+        "official": result.official,
+        "avg_wer": result.aggregate.avg_wer,
+        "rtf": result.aggregate.rtf,
+        "rtfx": result.aggregate.rtfx,
+        "meets_realtime": result.aggregate.meets_realtime,
+        "params": model.parameters if model else None,
+        "license": model.license if model else None,
+        "architecture": model.architecture if model else None,
+        "gpu_class": result.hardware.gpu_class,
+        "gpu_name": result.hardware.gpu_name,
+        "max_batch_size": result.batch_evidence.max_batch_size,
+        "warmup_utterances": result.warmup_utterances,
+        "started_at": result.started_at,
+        "finished_at": result.finished_at,
+        "compute_flavor": compute.flavor if compute else None,
+        "gpu_seconds": compute.gpu_seconds if compute else None,
+        "cost_usd": compute.cost_usd if compute else None,
+        "price_usd_per_minute": compute.price_usd_per_minute if compute else None,
+        "price_date": compute.price_date if compute else None,
+        "result_file": layout.result_path(result.request_id),
+        "signature": result.signature,
+        "usd_per_1000_audio_hours": cost_of_batch_one(result),
+        "last_audit": ("passed" if audit.passed else "failed") if audit else None,
+        "last_audit_at": audit.finished_at if audit else None,
+    }
+    for name, score in result.datasets.items():
+        row[wer_column(name)] = score.wer
+    return row
+
+
+def board_columns(sets_by_version: Mapping[str, Sequence[str]]) -> list[str]:
+    """The table's header: lead columns, `wer_<set>` for every eval set of every version (versions in order, each
+    version's sets in their recorded order), tail columns. A function of stored data only (`pins.json`), so every
+    process writes the same header whatever its own config says."""
+    names: list[str] = []
+    for version in sorted(sets_by_version):
+        names += [n for n in sets_by_version[version] if n not in names]
+    return [*LEAD_COLUMNS, *(wer_column(n) for n in names), *TAIL_COLUMNS]
+
+
+def table_columns(results: Iterable[Result]) -> list[str]:
+    """The header `board_columns` gives for exactly these results."""
+    sets: dict[str, list[str]] = {}
+    for result in results:
+        known = sets.setdefault(result.leaderboard_version, [])
+        known += [n for n in result.datasets if n not in known]
+    return board_columns(sets)
+
+
+def table_shard(
+    results: Iterable[Result], columns: Sequence[str] | None = None, audits: Mapping[str, AuditRecord] | None = None
+) -> str:
+    """One shard of the table (or a whole table): a row per result, best average WER first within a version,
+    deterministic for identical input. `columns` defaults to the header these results alone need; `audits` holds
+    each entry's latest audit record."""
+    ordered = sorted(results, key=lambda r: (r.leaderboard_version, r.aggregate.avg_wer, r.request_id))
+    header = list(columns) if columns is not None else table_columns(ordered)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n", extrasaction="raise")
+    writer.writeheader()
+    for result in ordered:
+        row = table_row(result, (audits or {}).get(result.request_id))
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def audits_table(records: Iterable[AuditRecord]) -> str:
+    """`audits.csv`: one row per audit, oldest first, deterministic for identical input."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(AUDIT_COLUMNS), lineterminator="\n", extrasaction="raise")
+    writer.writeheader()
+    for a in sorted(records, key=lambda r: (r.finished_at, r.audit_id)):
+        row = {
+            "audit_id": a.audit_id,
+            "request_id": a.request_id,
+            "model_id": a.model_id,
+            "revision": a.revision,
+            "precision": a.precision,
+            "leaderboard_version": a.leaderboard_version,
+            "started_at": a.started_at,
+            "finished_at": a.finished_at,
+            "duration_s": a.duration_s,
+            "passed": a.passed,
+            "failed_checks": ";".join(a.failed_checks),
+            "differing_utterances": len(a.evidence),
+            "selection": a.selection,
+            "seed": a.seed,
+            "gpu_class": a.hardware.gpu_class,
+            "rtf_tolerance": a.rtf_tolerance,
+            "audit_file": layout.audit_path(a.request_id, a.audit_id),
+            "signature": a.signature,
+        }
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return buffer.getvalue()
+
+
+# --- the card ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    """What the card says about the board: version, rules, eval sets, public key, where the repos live."""
+
+    leaderboard_version: str
+    title: str = "Open ASR Leaderboard (fixed hardware)"
+    normalizer: str = "whisper-english"
+    rules: Mapping[str, Any] = field(default_factory=dict)
+    eval_sets: Sequence[str] = ()
+    public_key: str | None = None
+    results_repo: str | None = None
+    requests_repo: str | None = None
+    local_store: str | None = None  # the local store's root folder, when there are no Hub repos
+
+    def locations(self) -> CardLocations:
+        """What the card's commands name: the Hub repos, else the local store's folders, else placeholders."""
+        if self.results_repo or not self.local_store:
+            repo = self.results_repo or "<owner>/<results-repo>"
+            requests = self.requests_repo or "<owner>/<requests-repo>"
+            return CardLocations(
+                load=repo,
+                files=f"hf://datasets/{repo}",
+                verify=f"{repo} --requests-repo {requests}",
+                requests=f"[`{requests}`](https://huggingface.co/datasets/{requests})",
+            )
+        results = f"{self.local_store}/{layout.LOCAL_RESULTS_DIR}"
+        return CardLocations(
+            load=results,
+            files=results,
+            verify=self.local_store,
+            requests=f"the local folder `{self.local_store}/{layout.LOCAL_REQUESTS_DIR}`",
+        )
+
+    @classmethod
+    def from_config(cls, config: LeaderboardConfig, public_key: str | None) -> CardInfo:
+        return cls(
+            leaderboard_version=config.version,
+            title=config.title,
+            normalizer=config.normalizer,
+            rules={**config.rules.to_dict(), **({"hardware_price": config.price.to_dict()} if config.price else {})},
+            eval_sets=tuple(e.name for e in config.eval_sets),
+            public_key=public_key,
+            results_repo=config.store.results_repo,
+            requests_repo=config.store.requests_repo,
+            local_store=config.store.local_root.resolve().as_posix() if config.store.kind == "local" else None,
+        )
+
+
+@dataclass(frozen=True)
+class CardLocations:
+    """Where the card tells a reader to look: `load` for `load_dataset`, `files` as the prefix of pandas paths,
+    `verify` as the arguments of `python -m evaluator verify`, `requests` as markdown naming the requests repo."""
+
+    load: str
+    files: str
+    verify: str
+    requests: str
+
+
+def front_matter(info: CardInfo, columns: Sequence[str] | None = None) -> dict[str, Any]:
+    """The card's YAML metadata: `configs` for `datasets.load_dataset` (the table's config declares the type of
+    each of its `columns`), and the key that verifies results."""
+    from openasr_core.signing import fingerprint
+
+    features = [{"name": c, "dtype": column_dtype(c)} for c in (columns or board_columns({}))]
+    return {
+        "pretty_name": f"{info.title}: results",
+        "license": "other",
+        "tags": ["leaderboard", "automatic-speech-recognition", "evaluation", "signed"],
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": "train", "path": TABLE_FILES}],
+                "default": True,
+                "features": features,
+            },
+            {"config_name": "audits", "data_files": [{"split": "train", "path": AUDITS_TABLE_FILE}]},
+            {
+                "config_name": "claims",
+                "data_files": [{"split": "train", "path": CLAIMS_FILES}],
+                "features": [{"name": c, "dtype": CLAIMS_DTYPES.get(c, "string")} for c in CLAIMS_COLUMNS],
+            },
+            {"config_name": THROUGHPUT_TRACK, "data_files": [{"split": "train", "path": THROUGHPUT_TABLE_FILE}]},
+        ],
+        "leaderboard_version": info.leaderboard_version,
+        "public_key": info.public_key,
+        "public_key_fingerprint": fingerprint(info.public_key) if info.public_key else None,
+    }
+
+
+def parse_front_matter(card_text: str) -> dict[str, Any]:
+    """The YAML front matter of a card, parsed as the Hub parses it (keys set to null are left out), or {} when
+    there is none or it is not a mapping."""
+    try:
+        return RepoCard(card_text).data.to_dict()
+    except ValueError:  # the block is YAML but not a mapping
+        return {}
+
+
+def _md_table(header: tuple[str, str], rows: Mapping[str, str]) -> str:
+    lines = [f"| {header[0]} | {header[1]} |", "|---|---|"]
+    lines += [f"| `{name}` | {text} |" for name, text in rows.items()]
+    return "\n".join(lines)
+
+
+def _rescore_section(where: CardLocations, first_set: str) -> str:
+    """The card's "Re-score" section: a snippet that reads one model's predictions and computes a corpus WER."""
+    return f"""## Re-score with your own normalizer
+
+WER is corpus-level: total errors over total reference words, never a mean of per-utterance WERs.
+
+```python
+import jiwer
+import pandas as pd
+from datasets import load_dataset
+
+repo = "{where.files}"
+table = load_dataset("{where.load}", split="train").to_pandas()
+predictions = table.iloc[0]["result_file"].replace("{layout.RESULTS_DIR}/", "{layout.PREDICTIONS_DIR}/", 1)[: -len(".json")]
+rows = pd.read_json(f"{{repo}}/{{predictions}}/{first_set}.jsonl", lines=True)
+
+def normalize(text: str) -> str:  # replace with your own
+    return " ".join(text.lower().replace(",", "").replace(".", "").split())
+
+refs = rows["reference"].map(normalize)
+hyps = rows["prediction"].map(normalize)
+keep = refs.str.len() > 0  # empty references are skipped, never scored
+print("WER", jiwer.wer(list(refs[keep]), list(hyps[keep])))
+```
+"""
+
+
+def _claims_section(where: CardLocations) -> str:
+    """The card's claimed-vs-measured section (R15): its config and columns."""
+    return f"""## Claimed vs measured (`{layout.CLAIMS_DIR}/<xx>.csv`)
+
+`load_dataset("{where.load}", "claims", split="train")`: one row per WER a model repo states for itself (its
+`.eval_results/*.yaml` files and its card's `model-index`, read at the pinned revision when it was submitted),
+beside what this board measured on the same test set under its own rules. Claims are facts about the model
+repo, never ranked; their conditions (hardware, batch size) are whatever the repo says in `notes`.
+
+{_md_table(("column", "meaning"), CLAIMS_COLUMNS)}
+"""
+
+
+def _throughput_section(where: CardLocations) -> str:
+    """The card's throughput-track section (R14): how to load its own config, and its columns."""
+    return f"""## The throughput track
+
+`load_dataset("{where.load}", "{THROUGHPUT_TRACK}", split="train")` loads `{THROUGHPUT_TABLE_FILE}`: the same models,
+eval sets and hardware, measured batched (longest utterances first, batch sizes 1, 4, 16, 64, ... until out of
+memory or no faster). It is a separate table so the two tracks are never mixed by accident. Columns:
+
+{_md_table(("column", "meaning"), THROUGHPUT_COLUMNS)}
+"""
+
+
+def _files_section() -> str:
+    """The card's table of the files in the results repo, both tracks and the audits."""
+    return f"""## Files
+
+| path | what |
+|---|---|
+| `{layout.TABLE_DIR}/<xx>.csv` | the consolidated table in shards, one per records shard, all with the same header (the default config loads them as one table); a result's row is written in the same commit as its record |
+| `{layout.RESULTS_DIR}/<xx>/<request_id>.json` | the full, signed record of one evaluation (`<xx>`: first two hex digits of the sha256 of the request id; the `result_file` column gives the path) |
+| `{layout.PREDICTIONS_DIR}/<xx>/<request_id>/<set>.jsonl` | raw predictions: `id`, `reference`, `prediction` (unnormalized), `duration_s`, `time_s` |
+| `{layout.RECORDS_DIR}/<xx>.jsonl` | the same signed records, one per line, grouped by `<xx>` (what the leaderboard reads) |
+| `{AUDITS_TABLE_FILE}` | one row per audit (R13), updated with each audit |
+| `{layout.AUDIT_RECORDS_DIR}/<x>.jsonl` | the signed audit records, one per line, in 16 shards (what the leaderboard and `verify` read) |
+| `{layout.CLAIMS_DIR}/<xx>.csv` | what each entry's model repo claims beside what was measured (config `claims`, R15), sharded like the table |
+| `{layout.AUDITS_DIR}/<xx>/<request_id>/<audit_id>.json` | one signed re-run (audit) of that entry; its log event carries the record's sha256 |
+| `{THROUGHPUT_TABLE_FILE}` | the throughput track (config `{THROUGHPUT_TRACK}`): batched, never part of the batch-one ranking |
+| `{layout.THROUGHPUT_DIR}/<xx>/<request_id>.json` | the full record of one throughput evaluation (`track: "{THROUGHPUT_TRACK}"`) |
+| `{layout.THROUGHPUT_DIR}/<xx>/<request_id>/<set>.jsonl` | its raw predictions at the chosen batch size |
+| `{layout.THROUGHPUT_RECORDS_DIR}/<xx>.jsonl` | the same throughput records, one per line, grouped by `<xx>` (what the Throughput tab reads) |
+"""
+
+
+def _verify_section(where: CardLocations) -> str:
+    """The card's "Verify" section: the command, and what it checks."""
+    return f"""## Verify
+
+```bash
+python -m evaluator verify {where.verify}
+```
+
+This checks every result's signature (the signature covers every field of the record, including the sha256 of
+each predictions file) and the hash chain of the public log; add `--deep` to also download every predictions
+file and check it matches its recorded sha256. It prints each problem and exits 1 if there is any. Pin the key
+with `--public-key`, copied from the leaderboard's About page rather than from this card: whoever can write this
+dataset could replace both the records and the key above, so against the card's own key `verify` can only say
+the data are self-consistent (exit 4).
+The signed bytes are the canonical JSON (sorted keys, no spaces, UTF-8) of the record without `signature`.
+"""
+
+
+def render_card(info: CardInfo, columns: Sequence[str] | None = None) -> str:
+    """README.md of the results dataset: front matter, then what a reader needs to use and check the data.
+    `columns`: the table's header as stored (`repo_files.table_header`); none on a board with no result yet."""
+    where = info.locations()
+    meta = yaml.safe_dump(front_matter(info, columns), sort_keys=False, allow_unicode=True).strip()
+    sets = info.eval_sets or ("<set>",)
+    wer_rows = {wer_column(s): f"Corpus-level WER on eval set `{s}`, as a fraction." for s in sets}
+    columns = {**LEAD_COLUMNS, **wer_rows, **TAIL_COLUMNS}
+    rules = "\n".join(f"- `{k}`: {v}" for k, v in info.rules.items()) or "- (not recorded)"
+    key_text = (
+        f"`{info.public_key}` (fingerprint `{front_matter(info)['public_key_fingerprint']}`)"
+        if info.public_key
+        else "not configured yet: results cannot be verified until the maintainers publish it"
+    )
+    return f"""---
+{meta}
+---
+
+# {info.title}: results
+
+Every row was measured by the leaderboard's own evaluator: one fixed GPU class, one utterance at a time,
+on a pinned model revision. Each result is signed (Ed25519), and the raw model outputs are stored next to it
+so anyone can check and re-score them. Requests and the public, hash-chained log are in
+{where.requests}.
+
+Leaderboard version: `{info.leaderboard_version}`. Text normalizer: `{info.normalizer}`.
+Public key: {key_text}.
+
+## Load it
+
+```python
+from datasets import load_dataset
+
+table = load_dataset("{where.load}", split="train")          # the consolidated table, one row per result
+audits = load_dataset("{where.load}", "audits", split="train")  # one row per audit (R13)
+claims = load_dataset("{where.load}", "claims", split="train")  # what model repos claim, beside the measurement
+
+table = table.to_pandas()                                        # or as a pandas DataFrame
+```
+
+Only rows whose signature verifies are ranked on the leaderboard; verify before you rely on a number.
+
+{_files_section()}
+## Columns of the table (`{layout.TABLE_DIR}/<xx>.csv`)
+
+Rates are fractions (a WER of 6.3% is 0.063); times are seconds; timestamps ISO 8601 UTC.
+
+{_md_table(("column", "meaning"), columns)}
+
+## Columns of `{AUDITS_TABLE_FILE}`
+
+An audit re-runs a finished entry exactly as recorded and compares the weight hashes, the raw predictions
+(utterance by utterance), the WER, the RTF (within `rtf_tolerance`) and the hardware class. Each audit is
+also a public log event, `audit_passed` or `audit_failed`, carrying the record's sha256.
+
+{_md_table(("column", "meaning"), AUDIT_COLUMNS)}
+
+{_claims_section(where)}
+{_throughput_section(where)}
+## Fields of `{layout.RESULTS_DIR}/<xx>/<request_id>.json`
+
+{_md_table(("field", "meaning"), RESULT_FIELDS)}
+
+## Rules of version `{info.leaderboard_version}`
+
+{rules}
+
+{_verify_section(where)}
+{_rescore_section(where, sets[0])}
+## License
+
+Predictions and references derive from the eval sets, each under its own license (see each result's
+`eval_sets`); the numbers are published for research and comparison.
+"""

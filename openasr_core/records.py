@@ -1,0 +1,668 @@
+"""The public records: requests, results, prediction rows and log entries.
+
+Field names are part of the product (docs/rules.md and the results card document them): readers of the public datasets load these
+files with pandas or `datasets`, so renaming a field is a breaking change and bumps `SCHEMA_VERSION`.
+Rates are fractions (a WER of 6.3% is stored as 0.063), times are seconds, timestamps ISO 8601 UTC.
+
+Every record converts to a JSON-ready dict with `to_dict()` and back with `from_dict()`, losslessly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Self, TypeVar
+
+SCHEMA_VERSION = 1
+
+PRECISIONS = ("float32", "float16", "bfloat16")
+
+_REPO_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
+#: The `owner/name` form of a Hub repo id (model or dataset), as the Hub accepts it: huggingface_hub's
+#: `validate_repo_id` also refuses `--` and `..` anywhere and a name ending in `.git`. The one pattern every
+#: reader of a repo id (submission, evaluator, verify, links on the pages) uses. `\Z`, not `$`: `$` also
+#: matches before a trailing newline.
+HUB_REPO_ID = re.compile(rf"^(?!.*(?:--|\.\.))(?!.*\.git\Z){_REPO_NAME}/{_REPO_NAME}\Z")
+
+
+def utc_now() -> str:
+    """The current time as the ISO 8601 UTC string every record uses."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_time(value: str) -> datetime:
+    """Parse a record timestamp (ISO 8601, `Z` or offset) into an aware datetime."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class Status(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+
+
+_T = TypeVar("_T")
+
+
+def _decode(hint: Any, value: Any) -> Any:
+    """Turn JSON data back into the typed value that `hint` describes.
+
+    Kept hand-written on purpose: ~30 lines over the stdlib's dataclasses cover every record, where pydantic or
+    dacite would be a new dependency of the public schema for no behaviour we lack."""
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _decode(inner[0], value) if len(inner) == 1 else value
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return [_decode(item, v) for v in value]
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], v) for v in value)
+        return tuple(_decode(a, v) for a, v in zip(args, value, strict=True))
+    if origin is dict:
+        _, item = typing.get_args(hint)
+        return {k: _decode(item, v) for k, v in value.items()}
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return hint.from_dict(value)  # type: ignore[attr-defined]
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        return hint(value)
+    if hint is float and isinstance(value, int):
+        return float(value)
+    return value
+
+
+@functools.cache
+def _field_hints(cls: type) -> dict[str, Any]:
+    """Each field's resolved type hint; cached because resolving them dominates parsing a large store."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+class Record:
+    """Mixin: lossless JSON round-trip for a dataclass of JSON-friendly fields."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _encode(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        hints = _field_hints(cls)
+        unknown = set(data) - set(hints)
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no field(s) {sorted(unknown)}; is the file from a newer schema?")
+        return cls(**{k: _decode(hints[k], v) for k, v in data.items()})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Self:
+        return cls.from_dict(json.loads(text))
+
+
+#: Field metadata for fields added after records were first signed: left out of the dict while they hold their
+#: default, so a record written before the field existed serializes (and verifies its signature) as it did.
+OMIT_DEFAULT = {"omit_default": True}
+
+
+def _is_omitted_default(f: dataclasses.Field[Any], value: Any) -> bool:
+    if not f.metadata.get("omit_default"):
+        return False
+    if f.default is not dataclasses.MISSING:
+        return bool(value == f.default)
+    return f.default_factory is not dataclasses.MISSING and value == f.default_factory()
+
+
+def _encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _encode(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not _is_omitted_default(f, getattr(value, f.name))
+        }
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    return value
+
+
+# --- Requests ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lease(Record):
+    """Who is evaluating a RUNNING request, and until when their claim holds unless renewed."""
+
+    worker: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class Progress(Record):
+    """How far a RUNNING request has come, persisted so the Queue page can show it with an ETA."""
+
+    eval_set: str
+    done: int
+    total: int
+    sets_done: int = 0
+    sets_total: int = 1
+    eta_s: float | None = None
+    updated_at: str = ""
+
+
+@dataclass(frozen=True)
+class ModelInfo(Record):
+    """What the submission check learned about the model; `weight_files` maps file name to sha256 (R4)."""
+
+    license: str
+    parameters: int
+    architecture: str
+    weight_files: dict[str, str] = field(default_factory=dict)
+
+
+# --- Claims (R15) ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimSource(Record):
+    """Where a claim was read: the file in the model repo and the entry in it, and the attribution the entry
+    gives itself (`source:` of an `.eval_results` entry: url, name, user), cleaned and capped, never checked."""
+
+    file: str
+    entry: str
+    url: str | None = None
+    name: str | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True)
+class Claim(Record):
+    """What a model repo says its WER is on one of the board's eval sets (see `openasr_core.claims`).
+
+    `wer` is a fraction, like every rate in records; `as_written` is the value as the file wrote it and `unit`
+    how it was read (`percent` or `fraction`), so a reader can check the reading. `dataset` names the test set
+    the file claims (`id:config:split`) that the board's config counts as `eval_set`."""
+
+    eval_set: str
+    wer: float
+    as_written: str
+    unit: str
+    dataset: str
+    source: ClaimSource
+    date: str | None = None
+    notes: str | None = None
+    verify_token: bool = False
+
+
+@dataclass(frozen=True)
+class ClaimsRead(Record):
+    """Every claim read from a model repo at its pinned revision, at submission (`openasr_core.claims.read_claims`).
+
+    `files`: what was read; `problems`: one line per file (or entry) that could not be read, "could not read
+    .eval_results/x.yaml: ..."; `unmatched`: WER claims on test sets none of the board's eval sets counts."""
+
+    claims: list[Claim] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    unmatched: int = 0
+
+
+@dataclass(frozen=True)
+class ClaimComparison(Record):
+    """One claim beside what the board measured on that eval set (R15): `gap_points` is measured minus claimed,
+    in percentage points (positive: the board measured more errors than the repo claims). Never ranked."""
+
+    claimed_wer: float
+    measured_wer: float
+    gap_points: float
+    as_written: str
+    unit: str
+    dataset: str
+    source: ClaimSource
+    date: str | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class Request(Record):
+    request_id: str
+    model_id: str
+    revision: str
+    requested_revision: str
+    precision: str
+    submitter: str
+    submitted_at: str
+    status: Status = Status.PENDING
+    attempts: int = 0
+    lease: Lease | None = None
+    progress: Progress | None = None
+    error: str | None = None
+    model: ModelInfo | None = None
+    schema_version: int = SCHEMA_VERSION
+    #: Also measure the throughput track (R14) after the batch-one evaluation of this request.
+    throughput: bool = False
+    #: What the model repo claimed at the pinned revision, read at submission (R15); None before claims were read.
+    claims: ClaimsRead | None = field(default=None, metadata=OMIT_DEFAULT)
+    #: Open a pull request with the verified results on the model's repo once FINISHED (opt-in, R15).
+    publish_results: bool = field(default=False, metadata=OMIT_DEFAULT)
+
+    def replace(self, **changes: Any) -> Request:
+        return dataclasses.replace(self, **changes)
+
+
+# --- Results ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatasetScore(Record):
+    """One eval set's numbers. `wer` is corpus-level: total errors over total reference words (R11)."""
+
+    wer: float
+    wer_ci95: tuple[float, float]
+    substitutions: int
+    deletions: int
+    insertions: int
+    ref_words: int
+    utterances: int
+    audio_s: float
+    time_s: float
+    rtf: float
+    rtfx: float
+    latency_p50_s: float
+    latency_p90_s: float
+    latency_p99_s: float
+    utterance_rtf_p99: float
+    skipped_empty_references: int = 0
+    #: Left out before transcription under the ESB convention ("ignore time segment in scoring").
+    excluded_references: int = field(default=0, metadata=OMIT_DEFAULT)
+    #: Utterances longer than 30 s, transcribed whole (Whisper long-form, CTC over the whole input).
+    long_utterances: int = field(default=0, metadata=OMIT_DEFAULT)
+
+
+@dataclass(frozen=True)
+class Aggregate(Record):
+    """Across eval sets: unweighted mean WER, RTF pooled by duration, and the real-time verdict (R3, R11)."""
+
+    avg_wer: float
+    rtf: float
+    rtfx: float
+    meets_realtime: bool
+
+
+@dataclass(frozen=True)
+class BatchEvidence(Record):
+    """What the hook on the model saw (R2): a `max_batch_size` above 1 makes a result invalid."""
+
+    max_batch_size: int
+    forward_calls: int
+
+
+@dataclass(frozen=True)
+class Hardware(Record):
+    """Where the numbers were measured (R1). `gpu_class` is what `official` is decided on."""
+
+    device: str
+    gpu_class: str
+    gpu_name: str | None = None
+    gpu_memory_bytes: int | None = None
+    driver_version: str | None = None
+    cuda_version: str | None = None
+    cpu: str = ""
+    cpu_count: int = 0
+    platform: str = ""
+
+
+@dataclass(frozen=True)
+class EvalSetSource(Record):
+    """Where one eval set came from, so the same audio and references can be fetched again (R12)."""
+
+    name: str
+    source: str
+    revision: str | None = None
+    config: str | None = None
+    split: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Compute(Record):
+    """What an evaluation cost: GPU seconds held, on which Jobs flavor (None: the Space's own GPU), and the
+    cost at that flavor's listed per-minute price as looked up on `price_date` (None when no price is known).
+
+    `billed_minutes`: in a Job, the seconds rounded up to whole minutes, as Jobs bill them; the cost is then
+    `billed_minutes x price_usd_per_minute`. None on the Space's own GPU and in records written before Job costs
+    were rounded (their cost is pro rata, `gpu_seconds / 60 x price`); such records serialize, and verify, as
+    they were signed."""
+
+    flavor: str | None
+    gpu_seconds: float
+    price_usd_per_minute: float | None = None
+    price_date: str | None = None
+    cost_usd: float | None = None
+    billed_minutes: int | None = field(default=None, metadata=OMIT_DEFAULT)
+
+
+@dataclass(frozen=True)
+class RecipeInfo(Record):
+    """How the model was run (R6, R12): its family's recipe, by name and version, the family's kind and fixed
+    transcription prompt ("none" for an unprompted family), and the modules the family keeps in float32 by
+    design (allowed besides the declared precision, R5)."""
+
+    name: str
+    version: int
+    family: str
+    kind: str
+    prompt: str = "none"
+    fp32_modules: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Result(Record):
+    request_id: str
+    model_id: str
+    revision: str
+    precision: str
+    leaderboard_version: str
+    official: bool
+    datasets: dict[str, DatasetScore]
+    aggregate: Aggregate
+    batch_evidence: BatchEvidence
+    warmup_utterances: int
+    hardware: Hardware
+    software: dict[str, str]
+    started_at: str
+    finished_at: str
+    reproduce: str
+    eval_sets: list[EvalSetSource] = field(default_factory=list)
+    rules: dict[str, Any] = field(default_factory=dict)
+    predictions_sha256: dict[str, str] = field(default_factory=dict)
+    model: ModelInfo | None = None
+    #: The decoding settings the evaluator applied (R7), the same for every model of a kind.
+    decoding: dict[str, Any] = field(default_factory=dict, metadata=OMIT_DEFAULT)
+    #: Settings the model's own files asked for that were not applied (R7), as `file: key=value`.
+    ignored_settings: list[str] = field(default_factory=list, metadata=OMIT_DEFAULT)
+    signature: str | None = None
+    schema_version: int = SCHEMA_VERSION
+    compute: Compute | None = None
+    #: The family recipe that ran the model (None in results from before recipes were recorded).
+    recipe: RecipeInfo | None = field(default=None, metadata=OMIT_DEFAULT)
+    #: R15: per eval set, what the model repo claimed at submission beside what was measured (signed with the
+    #: rest; absent from results without claims, which serialize and verify as they were signed).
+    claims: dict[str, list[ClaimComparison]] = field(default_factory=dict, metadata=OMIT_DEFAULT)
+
+    def replace(self, **changes: Any) -> Result:
+        return dataclasses.replace(self, **changes)
+
+
+# --- The throughput track (R14) ----------------------------------------------------------------------------
+
+BATCH_ONE_TRACK = "batch-one"
+THROUGHPUT_TRACK = "throughput"
+#: The public log's event for a published throughput record (R14); its detail names the record's sha256.
+THROUGHPUT_PUBLISHED = "throughput_published"
+
+
+@dataclass(frozen=True)
+class LadderStep(Record):
+    """One rung of the batch-size ladder: its pooled RTFx over every eval set, or the out-of-memory that ended it.
+
+    `best_batch_size` is the best size found so far, including this step, so the record shows the choice as
+    it was made. `batch_sizes_used` are the sizes the forward hook saw (the last batch of a set is smaller).
+    """
+
+    batch_size: int
+    rtfx: float | None
+    avg_wer: float | None
+    audio_s: float
+    time_s: float
+    out_of_memory: bool
+    best_batch_size: int
+    batch_sizes_used: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ThroughputEvidence(Record):
+    """What the forward hook saw at the chosen batch size: every batch size used, the largest, the calls."""
+
+    batch_sizes_used: list[int]
+    max_batch_size: int
+    forward_calls: int
+
+
+@dataclass(frozen=True)
+class ThroughputAggregate(Record):
+    """Across eval sets at the chosen size, next to the batch-one WER of the same entry (padding can change it).
+
+    There is deliberately no `meets_realtime` here: the real-time verdict belongs to the batch-one track only.
+    """
+
+    avg_wer: float
+    rtf: float
+    rtfx: float
+    batch_one_avg_wer: float
+    wer_change: float
+
+
+@dataclass(frozen=True)
+class ThroughputResult(Record):
+    """A throughput-track result (R14): its own record, file and ranking; it never touches the batch-one board.
+
+    `datasets` are scored at `chosen_batch_size`; `batch_one_wer` is the same entry's WER per set at batch
+    size one (the ladder's first rung). `usd_per_1000_audio_hours` = price / RTFx x 1000 with the price
+    recorded in `rules["hardware_price"]`, or None when the config names no price.
+    """
+
+    request_id: str
+    model_id: str
+    revision: str
+    precision: str
+    leaderboard_version: str
+    official: bool
+    chosen_batch_size: int
+    ladder: list[LadderStep]
+    datasets: dict[str, DatasetScore]
+    batch_one_wer: dict[str, float]
+    aggregate: ThroughputAggregate
+    batch_evidence: ThroughputEvidence
+    warmup_batches: int
+    hardware: Hardware
+    software: dict[str, str]
+    started_at: str
+    finished_at: str
+    reproduce: str
+    usd_per_1000_audio_hours: float | None = None
+    eval_sets: list[EvalSetSource] = field(default_factory=list)
+    rules: dict[str, Any] = field(default_factory=dict)
+    predictions_sha256: dict[str, str] = field(default_factory=dict)
+    model: ModelInfo | None = None
+    #: The decoding settings applied (R7): the batch-one settings, the time limit scaled to each batch's size.
+    decoding: dict[str, Any] = field(default_factory=dict, metadata=OMIT_DEFAULT)
+    ignored_settings: list[str] = field(default_factory=list, metadata=OMIT_DEFAULT)
+    signature: str | None = None
+    track: str = THROUGHPUT_TRACK
+    schema_version: int = SCHEMA_VERSION
+    #: The family recipe that ran the model, batched (the same recipe as batch one).
+    recipe: RecipeInfo | None = field(default=None, metadata=OMIT_DEFAULT)
+    #: Why the ladder stopped at batch size one, for a family whose documented path cannot batch.
+    batching: str | None = field(default=None, metadata=OMIT_DEFAULT)
+
+    def __post_init__(self) -> None:
+        if self.track != THROUGHPUT_TRACK:
+            raise ValueError(f"a ThroughputResult has track {THROUGHPUT_TRACK!r}, not {self.track!r}")
+
+    def replace(self, **changes: Any) -> ThroughputResult:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class PredictionRow(Record):
+    """One utterance as transcribed: `prediction` is the raw model text, before any normalization."""
+
+    id: str
+    reference: str
+    prediction: str
+    duration_s: float
+    time_s: float
+
+
+# --- Audits (R13) ----------------------------------------------------------------------------------------
+
+
+class Verdict(StrEnum):
+    """One check's outcome; SKIPPED when an earlier failure made it meaningless (no re-run to compare);
+    INCONCLUSIVE when the measurement could not decide (the RTF of a re-run on a machine busy with other work)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    SKIPPED = "skipped"
+    INCONCLUSIVE = "inconclusive"
+
+
+@dataclass(frozen=True)
+class AuditCheck(Record):
+    """One compared figure: what was published, what the re-run measured, their difference, the verdict.
+
+    `published` and `rerun` are numbers or short texts (a hardware class, "12 files"); `difference` says how
+    they differ in words a reader can check (for RTF: the relative change); `detail` explains a failure.
+    """
+
+    name: str
+    published: float | int | str | None
+    rerun: float | int | str | None
+    difference: str
+    verdict: Verdict
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class UtteranceDiff(Record):
+    """Evidence: one utterance whose raw prediction differs between the published run and the re-run."""
+
+    eval_set: str
+    id: str
+    published: str
+    rerun: str
+
+
+@dataclass(frozen=True)
+class LoadSummary(Record):
+    """How busy the machine was during one re-run's timed calls (`evaluator.load_probe`).
+
+    `cpu_share` is the process's CPU time over the wall time of the timed calls, per CPU thread the run could
+    use (`threads`: torch's threads on a CPU, 1 on a GPU, where one host thread drives the device); `load_1min`
+    the mean 1-minute load average read after each call, on `cpu_count` cores. On a GPU (when NVML can be read)
+    `gpu_other_processes` is the most processes of others seen on the device and `gpu_clock_ratio` the lowest
+    SM clock over its maximum. `busy` says why the run does not count for speed ("" when it does)."""
+
+    calls: int
+    cpu_share: float
+    threads: float
+    load_1min: float
+    cpu_count: int
+    busy: str = ""
+    gpu_other_processes: int | None = None
+    gpu_clock_ratio: float | None = None
+
+
+@dataclass(frozen=True)
+class RtfRun(Record):
+    """One timed re-run of an audit, paired with the published run utterance by utterance.
+
+    `ratio` is the re-run's summed time over the published summed time on the same utterances (so the ratio of
+    the two pooled RTFs), `ratio_ci95` its 95% bootstrap interval (utterances resampled in pairs, fixed seed);
+    `within` says whether the interval reaches the tolerance band [1/(1+t), 1+t] (None: the machine was busy,
+    the run is not judged)."""
+
+    rtf: float
+    ratio: float
+    ratio_ci95: list[float]
+    utterances: int
+    within: bool | None
+    load: LoadSummary
+
+
+@dataclass(frozen=True)
+class AuditRecord(Record):
+    """One audit of one finished entry: every figure compared, the verdict and the evidence; signed (R9, R13).
+
+    `seed` and `selection` say how the entry was chosen (None and "requested" when it was named), so anyone can
+    redo the choice. `duration_s` is the audit's wall time, which the daily audit budget is counted in.
+    """
+
+    audit_id: str
+    request_id: str
+    model_id: str
+    revision: str
+    precision: str
+    leaderboard_version: str
+    started_at: str
+    finished_at: str
+    duration_s: float
+    auditor: str
+    selection: str
+    seed: int | None
+    hardware: Hardware
+    checks: list[AuditCheck]
+    passed: bool
+    evidence: list[UtteranceDiff] = field(default_factory=list)
+    rtf_tolerance: float = 0.05
+    signature: str | None = None
+    schema_version: int = SCHEMA_VERSION
+    rtf_runs: list[RtfRun] = field(default_factory=list, metadata=OMIT_DEFAULT)
+
+    def replace(self, **changes: Any) -> AuditRecord:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def outcome(self) -> str:
+        """`failed` when a check failed, else `inconclusive` when one could not decide, else `passed`."""
+        verdicts = {c.verdict for c in self.checks}
+        if Verdict.FAIL in verdicts or (not self.passed and Verdict.INCONCLUSIVE not in verdicts):
+            return "failed"
+        return "inconclusive" if Verdict.INCONCLUSIVE in verdicts else "passed"
+
+    @property
+    def failed_checks(self) -> list[str]:
+        return [c.name for c in self.checks if c.verdict is Verdict.FAIL]
+
+
+# --- The public log ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogEntry(Record):
+    """One line of the append-only, hash-chained public log (R8). See `openasr_core.eventlog`."""
+
+    seq: int
+    at: str
+    request_id: str
+    event: str
+    actor: str
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+def write_jsonl(rows: typing.Iterable[Record]) -> str:
+    """Serialize records as JSON Lines (one compact object per line)."""
+    return "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in rows)
+
+
+def read_jsonl(cls: type[_T], text: str) -> list[_T]:
+    """Parse JSON Lines written by `write_jsonl` back into records of `cls`."""
+    return [cls.from_dict(json.loads(line)) for line in text.splitlines() if line.strip()]  # type: ignore[attr-defined]

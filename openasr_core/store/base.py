@@ -1,0 +1,770 @@
+"""The store contract shared by the local folder and the Hub datasets, and the request lifecycle on top of it.
+
+Both backends hold the same files (see `openasr_core.layout`). A backend only knows how to read the state
+consistently and how to write a set of changes atomically against the state it read; every lifecycle rule
+(who may claim, lease expiry, attempts, the log chain, exactly-once finishing) lives here once, so the two
+backends cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Container, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from openasr_core import layout
+from openasr_core.audits import AUDIT_DROPPED, AUDIT_EVENTS, AUDIT_PROGRESS_EVENTS, AUDIT_REQUESTED, open_audit_requests
+from openasr_core.eventlog import ChainCheck, next_entry, verify_chain
+from openasr_core.history import submission_detail
+from openasr_core.records import (
+    THROUGHPUT_PUBLISHED,
+    AuditRecord,
+    EvalSetSource,
+    Lease,
+    LogEntry,
+    PredictionRow,
+    Progress,
+    Request,
+    Result,
+    Status,
+    ThroughputResult,
+    parse_time,
+    write_jsonl,
+)
+from openasr_core.signing import audit_hash, throughput_hash
+from openasr_core.store.bad_files import checked_ids
+from openasr_core.store.requests_repo import QueueEntry
+from openasr_core.throughput_runs import THROUGHPUT_DROPPED, THROUGHPUT_FAILED, THROUGHPUT_STARTED, owed_run
+from openasr_core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
+
+logger = logging.getLogger(__name__)
+
+
+class StoreError(RuntimeError):
+    """A store operation could not be carried out; the message says what to do."""
+
+
+class StoreUnavailable(StoreError):
+    """The store could not be reached, or kept changing, for longer than one call may wait (a Hub incident, a
+    long rate limit): nothing is wrong with what was asked, and the same call may succeed later.
+    `retry_after_s` is how long the service asked to wait, when it said."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class LeaseLost(StoreError):
+    """The worker no longer holds the request (its lease expired and it was returned or taken over)."""
+
+
+class Conflict(StoreError):
+    """Someone else changed the store between our read and our write; re-read and try again."""
+
+
+class ThroughputTaken(StoreError):
+    """Another worker's attempt holds this throughput run (its lease has not run out), or took it over."""
+
+
+class Refused(StoreError):
+    """A submission was refused by a check made inside the store's transaction (duplicate, weekly limit)."""
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """What a transaction sees: every request, which results are stored, and the whole log.
+
+    `result_ids` answers `id in result_ids`; the Hub store looks an id up only when lease expiry asks.
+    `log_length` is the `seq` of the last entry written, even when that entry is unreadable (damaged): the next
+    entry follows it, so no `seq` is ever given twice."""
+
+    requests: Mapping[str, Request]
+    result_ids: Container[str]
+    log: Sequence[LogEntry]
+    log_length: int = -1  # -1: the last readable entry's seq
+
+    def open_requests(self) -> Mapping[str, Request]:
+        """The PENDING and RUNNING requests, without reading any closed one (a store's lazy mapping keeps them
+        at hand as `open`)."""
+        held = getattr(self.requests, "open", None)
+        if held is not None:
+            return held
+        return {k: r for k, r in self.requests.items() if r.status in (Status.PENDING, Status.RUNNING)}
+
+    def queue(self) -> Mapping[str, QueueEntry]:
+        """The open requests' queue entries (status, attempts, lease, place): what scheduling reads, without
+        reading what each request was submitted with."""
+        held = getattr(getattr(self.requests, "open", None), "queue", None)
+        if held is not None:
+            return held
+        return {k: QueueEntry.of(r) for k, r in self.open_requests().items()}
+
+
+@dataclass
+class Changes:
+    """What a transaction writes, all or nothing: request files, results with predictions, new log lines.
+
+    `renewals` are RUNNING requests whose lease (and progress) a heartbeat renewed: nothing else about them
+    changed, so a backend may write them to a small file of their own instead of every open request."""
+
+    requests: list[Request] = field(default_factory=list)
+    results: list[tuple[Result, Mapping[str, Sequence[PredictionRow]]]] = field(default_factory=list)
+    log: list[LogEntry] = field(default_factory=list)
+    audits: list[AuditRecord] = field(default_factory=list)
+    renewals: list[Request] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.requests or self.results or self.log or self.audits or self.renewals)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent read for the Space: the table, the queue and the log all come from it."""
+
+    requests: Mapping[str, Request]
+    results: Mapping[str, Result]
+    log: Sequence[LogEntry]
+    version: str
+    audits: Sequence[AuditRecord] = ()  # the records the log's audit events name (all of them if the log is damaged)
+    damaged: Sequence[str] = ()  # damaged files read around: "path: what is wrong" (Queue/Log pages show them)
+    log_length: int = -1  # the seq of the last entry written, readable or not (-1: the readable entries' count)
+
+    def published_audits(self) -> list[AuditRecord]:
+        """Audit records whose `audit_passed`/`audit_failed` event is in the log with their exact hash, oldest first.
+
+        The record is written before its log line; one left by a process killed in between is not shown, and
+        one changed after its event was written is not shown either (`verify` reports it).
+        """
+        logged = {e.detail.get("audit_sha256") for e in self.log if e.event in AUDIT_EVENTS}
+        return sorted((a for a in self.audits if audit_hash(a) in logged), key=lambda a: (a.finished_at, a.audit_id))
+
+    def finished_results(self) -> list[Result]:
+        """Results whose request is FINISHED: a result left by a worker that died mid-write is not shown."""
+        return [
+            result
+            for request_id, result in self.results.items()
+            if (request := self.requests.get(request_id)) is not None and request.status is Status.FINISHED
+        ]
+
+    def verify_log(self) -> ChainCheck:
+        """The chain of the readable entries, and that none is missing at the end (a truncated newest chunk)."""
+        check = verify_chain(self.log)
+        last = self.log[-1].seq if self.log else 0
+        if check.ok and self.log_length > last:
+            missing = f"{last + 1}" + (f" to {self.log_length}" if self.log_length > last + 1 else "")
+            return replace(check, ok=False, first_bad_seq=last + 1, reason=f"entries {missing} cannot be read")
+        return check
+
+
+def _after(now: datetime, seconds: float) -> str:
+    return (now + timedelta(seconds=seconds)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def wall_clock() -> datetime:
+    """The current time, aware and in UTC (the default clock of every store)."""
+    return datetime.now(UTC)
+
+
+Clock = Callable[[], datetime]
+
+
+class Store(ABC):
+    """Requests, results, predictions and the public log. Subclasses provide consistent reads and atomic writes.
+
+    `clock` (an aware UTC datetime) stamps leases and log entries, and decides expiry; tests move it instead of
+    sleeping. `sleep` waits between conflict retries.
+    """
+
+    #: How often a transaction is retried after a `Conflict` before giving up.
+    max_conflict_retries = 8
+    #: Whether `_write` stores `Changes.audits`; a backend that does not must refuse audits, not drop them.
+    writes_audits = False
+    #: sha256 of the throughput records a `throughput_published` event vouches for, as last read from the log.
+    _vouched_throughput: frozenset[str] = frozenset()
+    clock: Clock = staticmethod(wall_clock)
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    def _now(self) -> datetime:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise StoreError("the store's clock must return an aware datetime (UTC)")
+        return now.astimezone(UTC)
+
+    # --- what a backend provides -------------------------------------------------------------------
+
+    @abstractmethod
+    def _exclusive(self) -> AbstractContextManager[object]:
+        """Held around read-compute-write; a lock locally, nothing on the Hub (which detects conflicts)."""
+
+    @abstractmethod
+    def _read_state(self) -> tuple[StoreState, str]:
+        """The current state and a token naming it (the Hub's commit sha)."""
+
+    @abstractmethod
+    def _write(self, token: str, changes: Changes) -> None:
+        """Write `changes` atomically on top of `token`; raise `Conflict` if the store moved since."""
+
+    @abstractmethod
+    def snapshot(self) -> Snapshot:
+        """Everything the Space shows, in one read (one Hub snapshot per repo, never a call per file)."""
+
+    @abstractmethod
+    def predictions(self, request_id: str, eval_set: str, limit: int | None = None) -> list[PredictionRow]:
+        """The raw predictions of one finished request on one eval set (only the first `limit` rows, when given:
+        the detail page's preview reads the start of the file, not all of it)."""
+
+    @abstractmethod
+    def result(self, request_id: str) -> Result | None:
+        """One stored result, read from its own file (the detail page and `verify`); None if there is none."""
+
+    @abstractmethod
+    def predictions_url(self, request_id: str, eval_set: str) -> str:
+        """Where a person can open those predictions (a file path locally, a Hub URL in production)."""
+
+    def version_sources(self, version: str) -> list[EvalSetSource]:
+        """The eval-set sources of board `version`'s finished results, oldest first: the first one that streamed
+        a Hub set pins its data revision for the whole version (`evaluator.eval_sets.pins_from_sources`)."""
+        finished = [r for r in self.snapshot().finished_results() if r.leaderboard_version == version]
+        return [s for r in sorted(finished, key=lambda r: r.finished_at) for s in r.eval_sets]
+
+    def on_start(self) -> None:
+        """What the Space does once when it starts serving this store (nothing, unless a backend needs it)."""
+        return None
+
+    # --- the throughput track (R14): its own folders, never part of the snapshot's results ----------
+
+    @abstractmethod
+    def _put_throughput_files(self, files: Mapping[str, bytes], message: str) -> None:
+        """Write these results-repo files (path -> bytes) in one atomic step (one commit on the Hub); raise
+        `Conflict` if the results repo moved since `_throughput_shards` read it."""
+
+    @abstractmethod
+    def _throughput_shards(self) -> dict[str, bytes]:
+        """Every throughput records shard (`throughput-records/<xx>.jsonl`) by shard name, as stored now."""
+
+    def throughput_results(self) -> dict[str, ThroughputResult]:
+        """The throughput records the public log vouches for, by request id (read apart from `snapshot()` on
+        purpose): each needs a `throughput_published` event naming its sha256. A record whose publication was cut
+        off between the record and its event (a crash, a SIGTERM) is not shown; the next run publishes it whole."""
+        records = self.throughput_results_from(self._throughput_shards())
+        hashes = {k: throughput_hash(r) for k, r in records.items()}
+        vouched = self._vouched_throughput
+        if any(h not in vouched for h in hashes.values()):  # the log is read only when a record is new to us
+            state, _ = self._read_state()
+            logged = (str(e.detail.get("throughput_sha256")) for e in state.log if e.event == THROUGHPUT_PUBLISHED)
+            vouched = self._vouched_throughput = frozenset(logged)  # once logged, an event stays in the log
+        return {k: r for k, r in records.items() if hashes[k] in vouched}
+
+    def publish_throughput(
+        self,
+        result: ThroughputResult,
+        predictions: Mapping[str, Sequence[PredictionRow]],
+        actor: str = "evaluator",
+        worker: str | None = None,
+    ) -> LogEntry:
+        """Store a throughput record with its predictions, its records shard and `throughput.csv` in one step (one
+        commit on the Hub, retried on a concurrent commit), then log a public `throughput_published` event carrying
+        the record's sha256 (`verify` checks the two agree). Whole or absent: until the event is written the
+        record is residue that nothing shows (`throughput_results`), and the next attempt publishes it again.
+
+        Only for a request whose batch-one evaluation finished: the queue runs the throughput track after it.
+        Idempotent: when the log already vouches for this very record, that event is returned and nothing is
+        written. `worker` (the attempt's, from its `throughput_started`) must still hold the run: one whose lease
+        another worker took over publishes nothing (`ThroughputTaken`)."""
+        state, _ = self._read_state()  # the requests and the log: no results or audits are read for this check
+        done = _throughput_publishable(state, result, worker)
+        if done is not None:
+            return done
+        for _ in range(self.max_conflict_retries):
+            try:
+                self._put_throughput_files(
+                    self._throughput_files(result, predictions), f"Throughput {result.request_id}"
+                )
+                break
+            except Conflict:
+                continue
+        else:
+            raise StoreError(f"the results repo kept changing under us ({self.max_conflict_retries} conflicts)")
+        return self.complete_throughput(result, actor, worker)
+
+    def complete_throughput(self, result: ThroughputResult, actor: str, worker: str | None) -> LogEntry:
+        """Log `throughput_published` for a record already stored whole (what `publish_throughput` ends with, and
+        how an attempt finishes a publication cut off before its event: `throughput_residue`), unless the log
+        vouches for it already."""
+        detail = {
+            "throughput_sha256": throughput_hash(result),
+            "chosen_batch_size": result.chosen_batch_size,
+            "rtfx": result.aggregate.rtfx,
+        }
+        written: list[LogEntry] = []
+
+        def compute(state: StoreState) -> Changes | None:
+            done = _throughput_publishable(state, result, worker)
+            if done is not None:
+                written[:] = [done]
+                return None
+            changes = Changes()
+            entry = self._log(
+                state, changes.log, request_id=result.request_id, event=THROUGHPUT_PUBLISHED, actor=actor, detail=detail
+            )
+            written[:] = [entry]
+            return changes
+
+        self._transact(compute)
+        return written[0]
+
+    def throughput_residue(self, request_id: str) -> ThroughputResult | None:
+        """The stored throughput record of `request_id` that no `throughput_published` event vouches for: what a
+        publication cut off between its commit and its event left (None if there is none, or it is vouched)."""
+        record = self.throughput_results_from(self._throughput_shards()).get(request_id)
+        if record is None:
+            return None
+        state, _ = self._read_state()
+        vouched = {e.detail.get("throughput_sha256") for e in state.log if e.event == THROUGHPUT_PUBLISHED}
+        return None if throughput_hash(record) in vouched else record
+
+    def start_throughput(self, request_id: str, worker: str, lease_s: float) -> LogEntry:
+        """Take the owed throughput run of `request_id` for `lease_s` seconds: log `throughput_started` (attempt,
+        worker, lease_expires_at) in one transaction that refuses (`ThroughputTaken`) when another attempt's
+        lease still holds it, so two workers never run it at once; `StoreError` when nothing is owed."""
+
+        def detail(state: StoreState) -> dict[str, object]:
+            request = state.requests.get(request_id)
+            if request is None or request.status is not Status.FINISHED:  # a maintainer may run one unasked
+                raise StoreError(f"request {request_id} has no finished batch-one evaluation to run throughput after")
+            run = owed_run(request_id, state.log)
+            if run is None:
+                raise StoreError(f"the throughput run of {request_id} is already published or dropped")
+            now = self._now()
+            if run.held(now):
+                raise ThroughputTaken(f"{run.worker} holds the throughput run of {request_id} until its lease ends")
+            return {"attempt": run.attempts + 1, "worker": worker, "lease_expires_at": _after(now, lease_s)}
+
+        return self._append_event(request_id, THROUGHPUT_STARTED, worker, detail)
+
+    def fail_throughput(self, request_id: str, worker: str, attempt: int, reason: str, error_kind: str) -> LogEntry:
+        """Log `throughput_failed`: this attempt stopped on an error (its kind from `evaluator.errors`); it ends the
+        attempt's lease, and the planner retries after `[throughput] retry_after_minutes` or drops the run."""
+        detail = {"attempt": attempt, "worker": worker, "reason": reason[:300], "error_kind": error_kind}
+        return self._append_event(request_id, THROUGHPUT_FAILED, worker, lambda _state: detail)
+
+    def drop_throughput(self, request_id: str, actor: str, reason: str) -> LogEntry:
+        """Log `throughput_dropped` with the reason: the run's attempts are spent; the entry has no throughput
+        record and batch one is untouched. Refused while an attempt holds the run, or once it is closed."""
+
+        def detail(state: StoreState) -> dict[str, object]:
+            run = owed_run(request_id, state.log)
+            if run is None:
+                raise StoreError(f"the throughput run of {request_id} is already published or dropped")
+            if run.held(self._now()):
+                raise ThroughputTaken(f"{run.worker} holds the throughput run of {request_id}")
+            return {"attempts": run.attempts, "reason": reason[:300]}
+
+        return self._append_event(request_id, THROUGHPUT_DROPPED, actor, detail)
+
+    def _throughput_files(
+        self, result: ThroughputResult, predictions: Mapping[str, Sequence[PredictionRow]]
+    ) -> dict[str, bytes]:
+        """Predictions, the record, its shard with it added, and `throughput.csv` of every record."""
+        shards = self._throughput_shards()
+        name = layout.shard(result.request_id)
+        records = {**self.throughput_results_from(shards), result.request_id: result}
+        shard = {**_throughput_shard(name, shards.get(name, b"")), result.request_id: result}
+        files = {
+            layout.throughput_predictions_path(result.request_id, eval_set): write_jsonl(rows).encode("utf-8")
+            for eval_set, rows in predictions.items()
+        }
+        files[layout.throughput_path(result.request_id)] = result.to_json().encode("utf-8")
+        files[layout.throughput_records_path(name)] = write_jsonl(shard[k] for k in sorted(shard)).encode("utf-8")
+        files[THROUGHPUT_TABLE_FILE] = throughput_table(records.values()).encode("utf-8")
+        return files
+
+    @staticmethod
+    def throughput_results_from(shards: Mapping[str, bytes]) -> dict[str, ThroughputResult]:
+        """The records of these shards (shard name -> stored bytes), by request id."""
+        records: dict[str, ThroughputResult] = {}
+        for name, data in sorted(shards.items()):
+            records.update(_throughput_shard(name, data))
+        return records
+
+    # --- the lifecycle -----------------------------------------------------------------------------
+
+    def _transact(self, compute: Callable[[StoreState], Changes | None]) -> Changes | None:
+        """Read, compute, write; on a conflict re-read and recompute, so no update is ever lost."""
+        for attempt in range(self.max_conflict_retries):
+            with self._exclusive():
+                state, token = self._read_state()
+                changes = compute(state)
+                if not changes:
+                    return changes
+                try:
+                    self._write(token, changes)
+                    return changes
+                except Conflict:
+                    pass
+            self.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+        raise StoreUnavailable(
+            f"the store kept changing under us ({self.max_conflict_retries} conflicts); try again later"
+        )
+
+    def _log(self, state: StoreState, pending: list[LogEntry], **kwargs: object) -> LogEntry:
+        previous = pending[-1] if pending else (state.log[-1] if state.log else None)
+        seq = None if pending or state.log_length < 0 else state.log_length + 1
+        at = self._now().isoformat(timespec="seconds").replace("+00:00", "Z")
+        entry = next_entry(previous, at=at, seq=seq, **kwargs)  # type: ignore[arg-type]
+        pending.append(entry)
+        return entry
+
+    def submit(self, request: Request, check: Callable[[StoreState], None] | None = None) -> Request:
+        """Write a new PENDING request and its log entry. `check` runs inside the transaction and may raise
+        `Refused` (the duplicate and weekly-limit rules need the state as it is at write time)."""
+        if request.status is not Status.PENDING:
+            raise StoreError("a new request must be PENDING")
+
+        def compute(state: StoreState) -> Changes:
+            if request.request_id in state.requests:
+                raise Refused(f"request id {request.request_id} already exists")
+            if check:
+                check(state)
+            changes = Changes(requests=[request])
+            self._log(
+                state,
+                changes.log,
+                request_id=request.request_id,
+                event="submitted",
+                actor=request.submitter,
+                detail=submission_detail(request),
+            )
+            return changes
+
+        self._transact(compute)
+        return request
+
+    def _expire(self, state: StoreState, now: datetime, max_attempts: int, changes: Changes) -> dict[str, QueueEntry]:
+        """Return expired RUNNING requests to PENDING (or FAILED after `max_attempts`), logging each; the queue
+        after. Only the queue is read, and the whole request only of those that change."""
+        queue = dict(state.queue())  # closed requests never expire: none is read here
+        for entry in state.queue().values():
+            # Which results are stored is asked only where it matters (a lookup may cost a Hub request).
+            if entry.status is Status.PENDING:
+                if entry.attempts == 0 or entry.request_id not in state.result_ids:
+                    continue
+                # Its lease expired while the worker was publishing: the result landed, so it ran once.
+                stored, worker = True, entry.lease.worker if entry.lease else "unknown"
+            elif entry.status is not Status.RUNNING or entry.lease is None or parse_time(entry.lease.expires_at) > now:
+                continue
+            else:
+                stored, worker = entry.request_id in state.result_ids, entry.lease.worker
+            updated, event, detail = _expired(state.requests[entry.request_id], stored, worker, max_attempts)
+            queue[entry.request_id] = QueueEntry.of(updated)
+            changes.requests.append(updated)
+            self._log(state, changes.log, request_id=entry.request_id, event=event, actor="scheduler", detail=detail)
+        return queue
+
+    def expire_leases(self, max_attempts: int) -> list[Request]:
+        """Apply lease expiry now, without claiming anything (the Queue page calls this through the scheduler)."""
+        changes = self._transact(lambda state: self._with_expiry(state, max_attempts))
+        return list(changes.requests) if changes else []
+
+    def _with_expiry(self, state: StoreState, max_attempts: int) -> Changes:
+        changes = Changes()
+        self._expire(state, self._now(), max_attempts, changes)
+        return changes
+
+    def claim(self, worker: str, lease_s: float, max_attempts: int, request_id: str | None = None) -> Request | None:
+        """Take the oldest PENDING request for `worker` with a lease of `lease_s` seconds, atomically.
+
+        Expired leases are handled first, so a request whose worker died is claimable again (or FAILED after
+        `max_attempts`). Returns None when nothing is pending. With `request_id`, only that request is taken,
+        and None means it is not PENDING (someone else holds it, or it ended): a Job started for it exits.
+        """
+        claimed: list[Request] = []
+
+        def compute(state: StoreState) -> Changes:
+            claimed.clear()
+            now = self._now()
+            changes = Changes()
+            queue = self._expire(state, now, max_attempts, changes)
+            pending = sorted(
+                (
+                    e
+                    for e in queue.values()
+                    if e.status is Status.PENDING and (request_id is None or e.request_id == request_id)
+                ),
+                key=lambda e: (e.submitted_at, e.request_id),
+            )
+            if not pending:
+                return changes
+            first = pending[0]
+            requeued = [r for r in changes.requests if r.request_id == first.request_id]
+            chosen = (requeued[-1] if requeued else state.requests[first.request_id]).replace(
+                status=Status.RUNNING,
+                attempts=first.attempts + 1,
+                lease=_lease(worker, now, lease_s),
+                progress=None,
+                error=None,
+            )
+            changes.requests.append(chosen)
+            self._log(
+                state,
+                changes.log,
+                request_id=chosen.request_id,
+                event="claimed",
+                actor=worker,
+                detail={"attempt": chosen.attempts, "lease_expires_at": chosen.lease.expires_at},  # type: ignore[union-attr]
+            )
+            claimed.append(chosen)
+            return changes
+
+        self._transact(compute)
+        return claimed[0] if claimed else None
+
+    def _held(self, state: StoreState, request_id: str, worker: str) -> Request:
+        request = state.requests.get(request_id)
+        if request is None:
+            raise StoreError(f"no request {request_id} in the store")
+        if request.status is not Status.RUNNING or request.lease is None or request.lease.worker != worker:
+            raise LeaseLost(f"{worker} no longer holds request {request_id} (status {request.status})")
+        return request
+
+    def heartbeat(self, request_id: str, worker: str, lease_s: float, progress: Progress | None = None) -> Request:
+        """Renew the lease (and persist progress). Raises `LeaseLost` if the request was taken away."""
+        renewed: list[Request] = []
+
+        def compute(state: StoreState) -> Changes:
+            request = self._held(state, request_id, worker)
+            updated = request.replace(
+                lease=_lease(worker, self._now(), lease_s),
+                progress=progress if progress is not None else request.progress,
+            )
+            renewed[:] = [updated]
+            return Changes(renewals=[updated])
+
+        self._transact(compute)
+        return renewed[0]
+
+    def finish(
+        self, request_id: str, worker: str, result: Result, predictions: Mapping[str, Sequence[PredictionRow]]
+    ) -> Request:
+        """Store the result with its predictions and mark the request FINISHED, in one atomic write."""
+        if result.request_id != request_id:
+            raise StoreError(f"result is for {result.request_id}, not {request_id}")
+        done: list[Request] = []
+
+        def compute(state: StoreState) -> Changes:
+            request = self._held(state, request_id, worker)
+            updated = request.replace(status=Status.FINISHED, lease=None, error=None)
+            done[:] = [updated]
+            changes = Changes(requests=[updated], results=[(result, predictions)])
+            self._log(
+                state,
+                changes.log,
+                request_id=request_id,
+                event="finished",
+                actor=worker,
+                detail={
+                    "avg_wer": result.aggregate.avg_wer,
+                    "rtf": result.aggregate.rtf,
+                    "official": result.official,
+                    "gpu_class": result.hardware.gpu_class,
+                },
+            )
+            return changes
+
+        self._transact(compute)
+        return done[0]
+
+    def fail(self, request_id: str, worker: str, error: str) -> Request:
+        """Mark a held request FAILED with a reason a person can act on. Failures stay visible (R8)."""
+        done: list[Request] = []
+
+        def compute(state: StoreState) -> Changes:
+            request = self._held(state, request_id, worker)
+            updated = request.replace(status=Status.FAILED, lease=None, error=error)
+            done[:] = [updated]
+            changes = Changes(requests=[updated])
+            self._log(state, changes.log, request_id=request_id, event="failed", actor=worker, detail={"error": error})
+            return changes
+
+        self._transact(compute)
+        return done[0]
+
+    def release(self, request_id: str, worker: str, reason: str) -> Request:
+        """Hand a held request back to the queue at once, logged `released` with `reason`: what a clean stop
+        (SIGINT, or the SIGTERM of a Space restart) does instead of leaving it RUNNING until its lease runs out.
+        The attempt is not counted (the model did nothing wrong), so restarts never fail a request."""
+        done: list[Request] = []
+
+        def compute(state: StoreState) -> Changes:
+            request = self._held(state, request_id, worker)
+            attempts = max(0, request.attempts - 1)
+            updated = request.replace(status=Status.PENDING, lease=None, progress=None, attempts=attempts)
+            done[:] = [updated]
+            changes = Changes(requests=[updated])
+            detail = {"reason": reason, "attempts": attempts}
+            self._log(state, changes.log, request_id=request_id, event="released", actor=worker, detail=detail)
+            return changes
+
+        self._transact(compute)
+        return done[0]
+
+    # --- audits (R13) ------------------------------------------------------------------------------
+
+    def record_audit(self, record: AuditRecord, actor: str) -> LogEntry:
+        """Write a signed audit record and its `audit_passed`/`audit_failed` log event in one transaction.
+
+        The event carries the record's hash, so the log vouches for the exact record. Auditing a request that is
+        not FINISHED, or writing the same audit id twice, is refused.
+        """
+        if not self.writes_audits:
+            raise StoreError(f"{type(self).__name__} cannot store audit records yet; run audits on the local store")
+        digest = audit_hash(record)
+        written: list[LogEntry] = []
+
+        def compute(state: StoreState) -> Changes:
+            request = state.requests.get(record.request_id)
+            if request is None or request.status is not Status.FINISHED:
+                raise StoreError(
+                    f"request {record.request_id} is not a finished entry; only finished entries are audited"
+                )
+            if any(e.event in AUDIT_EVENTS and e.detail.get("audit_id") == record.audit_id for e in state.log):
+                raise StoreError(f"audit {record.audit_id} is already recorded")
+            changes = Changes(audits=[record])
+            entry = self._log(
+                state,
+                changes.log,
+                request_id=record.request_id,
+                event="audit_passed" if record.passed else "audit_failed",
+                actor=actor,
+                detail={
+                    "audit_id": record.audit_id,
+                    "audit_sha256": digest,
+                    "failed_checks": record.failed_checks,
+                    "duration_s": record.duration_s,
+                    "selection": record.selection,
+                    "seed": record.seed,
+                },
+            )
+            written[:] = [entry]
+            return changes
+
+        self._transact(compute)
+        return written[0]
+
+    def request_audit(self, request_id: str, actor: str, check: Callable[[StoreState], None] | None = None) -> LogEntry:
+        """Log a public `audit_requested` event for a finished entry; `check` may raise `Refused` (rate limit).
+        An entry whose audit is already requested and not yet run is refused."""
+
+        def detail(state: StoreState) -> dict[str, object]:
+            request = state.requests.get(request_id)
+            if request is None or request.status is not Status.FINISHED:
+                raise Refused(f"request {request_id} is not a finished entry; only finished entries are audited")
+            if any(e.request_id == request_id for e in open_audit_requests(state.log)):
+                raise Refused(f"an audit of {request_id} is already requested; it runs when the queue is empty")
+            if check:
+                check(state)
+            return {"model_id": request.model_id, "revision": request.revision, "precision": request.precision}
+
+        return self._append_event(request_id, AUDIT_REQUESTED, actor, detail)
+
+    def drop_audit(self, request_id: str, actor: str, reason: str, requested: bool) -> LogEntry:
+        """Log `audit_dropped`: the scheduler could not audit this entry (the reason says why); closes its request."""
+        return self._append_event(
+            request_id, AUDIT_DROPPED, actor, lambda _: {"reason": reason, "requested": requested}
+        )
+
+    def log_audit_progress(self, request_id: str, event: str, actor: str, detail: Mapping[str, object]) -> LogEntry:
+        """Log one of an audit's attempts (`openasr_core.audits.AUDIT_PROGRESS_EVENTS`: started, inconclusive, failed to
+        run); the planner counts them, and none of them ends the audit or changes the entry."""
+        if event not in AUDIT_PROGRESS_EVENTS:
+            raise ValueError(f"{event!r} is not an audit progress event")
+        return self._append_event(request_id, event, actor, lambda _: dict(detail))
+
+    def _append_event(
+        self, request_id: str, event: str, actor: str, detail: Callable[[StoreState], dict[str, object]]
+    ) -> LogEntry:
+        """Append one log event in a transaction; `detail` sees the state it is appended to (and may refuse)."""
+        written: list[LogEntry] = []
+
+        def compute(state: StoreState) -> Changes:
+            changes = Changes()
+            entry = self._log(state, changes.log, request_id=request_id, event=event, actor=actor, detail=detail(state))
+            written[:] = [entry]
+            return changes
+
+        self._transact(compute)
+        return written[0]
+
+
+def _throughput_publishable(state: StoreState, result: ThroughputResult, worker: str | None) -> LogEntry | None:
+    """The `throughput_published` event that already vouches for `result` (publishing again does nothing), or
+    None when it may be published now; raises when it may not: batch one not finished, another record of the
+    request already vouched for, or `worker` no longer holding the run (another attempt started since)."""
+    request = state.requests.get(result.request_id)
+    if request is None or request.status is not Status.FINISHED:
+        raise StoreError(
+            f"request {result.request_id} has no finished batch-one evaluation; the throughput track runs after it"
+        )
+    digest = throughput_hash(result)
+    latest: LogEntry | None = None
+    for entry in state.log:
+        if entry.request_id != result.request_id:
+            continue
+        if entry.event == THROUGHPUT_PUBLISHED:
+            if entry.detail.get("throughput_sha256") == digest:
+                return entry
+            raise StoreError(f"another throughput record of {result.request_id} is published already")
+        if entry.event == THROUGHPUT_STARTED:
+            latest = entry
+    if worker is not None and latest is not None and latest.detail.get("worker") != worker:
+        raise ThroughputTaken(
+            f"{latest.detail.get('worker')} took the throughput run of {result.request_id} over; {worker} publishes nothing"
+        )
+    return None
+
+
+def _throughput_shard(name: str, data: bytes) -> dict[str, ThroughputResult]:
+    """One throughput records shard by request id; a line that does not parse is left out and logged (the
+    per-entry file `throughput/<xx>/<id>.json` still holds it, and `verify` checks those)."""
+    records: dict[str, ThroughputResult] = {}
+    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = checked_ids(ThroughputResult.from_json(line))
+        except (ValueError, TypeError, KeyError) as exc:
+            logger.warning(
+                "%s line %d is not a throughput record: %s", layout.throughput_records_path(name), number, exc
+            )
+            continue
+        records[record.request_id] = record
+    return records
+
+
+def _expired(request: Request, stored: bool, worker: str, max_attempts: int) -> tuple[Request, str, dict[str, object]]:
+    """What lease expiry makes of a request whose lease ran out: FINISHED when its result was stored (the worker
+    died while publishing), FAILED after `max_attempts`, else PENDING again; with the log event that says so."""
+    if stored:
+        return (
+            request.replace(status=Status.FINISHED, lease=None),
+            "finished",
+            {"note": "result found after the worker's lease expired"},
+        )
+    if request.attempts >= max_attempts:
+        error = (
+            f"the evaluation stopped without finishing {request.attempts} times (last worker {worker}); "
+            "the model may crash or exhaust memory on this hardware. Check it loads and transcribes "
+            "locally with `python -m evaluator evaluate`, then submit again."
+        )
+        return request.replace(status=Status.FAILED, lease=None, error=error), "failed", {"error": error}
+    updated = request.replace(status=Status.PENDING, lease=None, progress=None)
+    return updated, "lease_expired", {"worker": worker, "attempts": request.attempts}
+
+
+def _lease(worker: str, now: datetime, lease_s: float) -> Lease:
+    return Lease(worker=worker, expires_at=_after(now, lease_s))

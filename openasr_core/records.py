@@ -4,21 +4,24 @@ Field names are part of the product (docs/rules.md and the results card document
 files with pandas or `datasets`, so renaming a field is a breaking change and bumps `SCHEMA_VERSION`.
 Rates are fractions (a WER of 6.3% is stored as 0.063), times are seconds, timestamps ISO 8601 UTC.
 
-Every record converts to a JSON-ready dict with `to_dict()` and back with `from_dict()`, losslessly.
+Every record converts to a JSON-ready dict with `to_dict()` and back with `from_dict()`, losslessly. Reading is
+strict (`openasr_core.schema`): records come from files anyone with write access can edit, so a field of the wrong
+type is a `RecordError` naming it, which the stores report as a damaged file. The public records document each
+field beside it (`field(metadata=doc(...))`); the results card is generated from those docs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import re
-import types
 import typing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Self, TypeVar
+
+from openasr_core.schema import RecordError, doc, read_record
 
 SCHEMA_VERSION = 1
 
@@ -52,64 +55,29 @@ class Status(StrEnum):
 _T = TypeVar("_T")
 
 
-def _decode(hint: Any, value: Any) -> Any:
-    """Turn JSON data back into the typed value that `hint` describes.
-
-    Kept hand-written on purpose: ~30 lines over the stdlib's dataclasses cover every record, where pydantic or
-    dacite would be a new dependency of the public schema for no behaviour we lack."""
-    if value is None:
-        return None
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        inner = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _decode(inner[0], value) if len(inner) == 1 else value
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        return [_decode(item, v) for v in value]
-    if origin is tuple:
-        args = typing.get_args(hint)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_decode(args[0], v) for v in value)
-        return tuple(_decode(a, v) for a, v in zip(args, value, strict=True))
-    if origin is dict:
-        _, item = typing.get_args(hint)
-        return {k: _decode(item, v) for k, v in value.items()}
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return hint.from_dict(value)  # type: ignore[attr-defined]
-    if isinstance(hint, type) and issubclass(hint, StrEnum):
-        return hint(value)
-    if hint is float and isinstance(value, int):
-        return float(value)
-    return value
-
-
-@functools.cache
-def _field_hints(cls: type) -> dict[str, Any]:
-    """Each field's resolved type hint; cached because resolving them dominates parsing a large store."""
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
-
-
 class Record:
-    """Mixin: lossless JSON round-trip for a dataclass of JSON-friendly fields."""
+    """Mixin: lossless JSON round-trip for a dataclass of JSON-friendly fields, read strictly (`schema`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return _encode(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
-        hints = _field_hints(cls)
-        unknown = set(data) - set(hints)
-        if unknown:
-            raise ValueError(f"{cls.__name__} has no field(s) {sorted(unknown)}; is the file from a newer schema?")
-        return cls(**{k: _decode(hints[k], v) for k, v in data.items()})
+        """The record `data` holds, every field checked against its type: `RecordError` (a `ValueError`) names
+        the field that does not fit."""
+        return read_record(cls, data)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2, sort_keys=False) + "\n"
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Self:
-        return cls.from_dict(json.loads(text))
+        """`from_dict` of parsed JSON; text that is not JSON is a `RecordError` too."""
+        try:
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RecordError(cls.__name__, "", f"not JSON ({exc})") from None
+        return cls.from_dict(data)
 
 
 #: Field metadata for fields added after records were first signed: left out of the dict while they hold their
@@ -169,10 +137,12 @@ class Progress(Record):
 class ModelInfo(Record):
     """What the submission check learned about the model; `weight_files` maps file name to sha256 (R4)."""
 
-    license: str
-    parameters: int
-    architecture: str
-    weight_files: dict[str, str] = field(default_factory=dict)
+    license: str = field(metadata=doc("The model's license as declared on its model card at submission."))
+    parameters: int = field(metadata=doc("Parameter count recorded at submission."))
+    architecture: str = field(metadata=doc("The transformers architecture class."))
+    weight_files: dict[str, str] = field(
+        default_factory=dict, metadata=doc("The sha256 of each weight file, by file name, recorded at submission (R4).")
+    )
 
 
 # --- Claims (R15) ------------------------------------------------------------------------------------------
@@ -183,11 +153,13 @@ class ClaimSource(Record):
     """Where a claim was read: the file in the model repo and the entry in it, and the attribution the entry
     gives itself (`source:` of an `.eval_results` entry: url, name, user), cleaned and capped, never checked."""
 
-    file: str
-    entry: str
-    url: str | None = None
-    name: str | None = None
-    user: str | None = None
+    file: str = field(
+        metadata=doc("The file the claim was read from (`.eval_results/*.yaml` or the card's `model-index`).")
+    )
+    entry: str = field(metadata=doc("The entry in that file."))
+    url: str | None = field(default=None, metadata=doc("The url the entry attributes itself to (never checked)."))
+    name: str | None = field(default=None, metadata=doc("The name the entry attributes itself to (never checked)."))
+    user: str | None = field(default=None, metadata=doc("The user the entry attributes itself to (never checked)."))
 
 
 @dataclass(frozen=True)
@@ -199,7 +171,7 @@ class Claim(Record):
     the file claims (`id:config:split`) that the board's config counts as `eval_set`."""
 
     eval_set: str
-    wer: float
+    wer: float = field(metadata=doc("The claimed WER, as a fraction.", finite=True))
     as_written: str
     unit: str
     dataset: str
@@ -227,15 +199,19 @@ class ClaimComparison(Record):
     """One claim beside what the board measured on that eval set (R15): `gap_points` is measured minus claimed,
     in percentage points (positive: the board measured more errors than the repo claims). Never ranked."""
 
-    claimed_wer: float
-    measured_wer: float
-    gap_points: float
-    as_written: str
-    unit: str
-    dataset: str
-    source: ClaimSource
-    date: str | None = None
-    notes: str | None = None
+    claimed_wer: float = field(metadata=doc("What the model repo says, as a fraction.", finite=True))
+    measured_wer: float = field(metadata=doc("What the board measured on that eval set, as a fraction."))
+    gap_points: float = field(
+        metadata=doc("measured - claimed, in percentage points (positive: the board measured more errors).")
+    )
+    as_written: str = field(metadata=doc("The value as the file wrote it."))
+    unit: str = field(metadata=doc("How it was read: `percent` or `fraction`."))
+    dataset: str = field(metadata=doc("The test set the file names (`id:config:split`)."))
+    source: ClaimSource = field(metadata=doc("Where the claim was read, and the attribution the entry gives itself."))
+    date: str | None = field(default=None, metadata=doc("The claim's date, when the file gives one."))
+    notes: str | None = field(
+        default=None, metadata=doc("The claim's own conditions, when the file gives them (untrusted text, capped).")
+    )
 
 
 @dataclass(frozen=True)
@@ -272,71 +248,96 @@ class Request(Record):
 class DatasetScore(Record):
     """One eval set's numbers. `wer` is corpus-level: total errors over total reference words (R11)."""
 
-    wer: float
-    wer_ci95: tuple[float, float]
-    substitutions: int
-    deletions: int
-    insertions: int
-    ref_words: int
-    utterances: int
-    audio_s: float
-    time_s: float
-    rtf: float
-    rtfx: float
-    latency_p50_s: float
-    latency_p90_s: float
-    latency_p99_s: float
-    utterance_rtf_p99: float
-    skipped_empty_references: int = 0
-    #: Left out before transcription under the ESB convention ("ignore time segment in scoring").
-    excluded_references: int = field(default=0, metadata=OMIT_DEFAULT)
-    #: Utterances longer than 30 s, transcribed whole (Whisper long-form, CTC over the whole input).
-    long_utterances: int = field(default=0, metadata=OMIT_DEFAULT)
+    wer: float = field(metadata=doc("Corpus-level WER on the set: (S + D + I) / reference words, after normalization."))
+    wer_ci95: tuple[float, float] = field(
+        metadata=doc("95% bootstrap confidence interval of the WER (utterances resampled, fixed seed).")
+    )
+    substitutions: int = field(metadata=doc("Substituted words (S), behind the WER."))
+    deletions: int = field(metadata=doc("Deleted words (D), behind the WER."))
+    insertions: int = field(metadata=doc("Inserted words (I), behind the WER."))
+    ref_words: int = field(metadata=doc("Reference words after normalization, the WER's denominator."))
+    utterances: int = field(metadata=doc("Utterances scored."))
+    audio_s: float = field(metadata=doc("Total audio seconds.", finite=True))
+    time_s: float = field(metadata=doc("Total timed seconds (waveform in memory to final text)."))
+    rtf: float = field(metadata=doc("time_s / audio_s."))
+    rtfx: float = field(metadata=doc("audio_s / time_s, the inverse of rtf."))
+    latency_p50_s: float = field(metadata=doc("Median per-utterance latency, seconds."))
+    latency_p90_s: float = field(metadata=doc("90th percentile of per-utterance latency, seconds."))
+    latency_p99_s: float = field(metadata=doc("99th percentile of per-utterance latency, seconds."))
+    utterance_rtf_p99: float = field(metadata=doc("99th percentile of per-utterance RTF (the real-time criterion)."))
+    skipped_empty_references: int = field(default=0, metadata=doc("Utterances skipped for an empty reference."))
+    excluded_references: int = field(
+        default=0,
+        metadata=doc(
+            'Utterances left out before transcription under the ESB convention ("ignore time segment in '
+            'scoring"); absent when none.',
+            omit_default=True,
+        ),
+    )
+    long_utterances: int = field(
+        default=0,
+        metadata=doc(
+            "Utterances longer than 30 s, transcribed whole (Whisper long-form, CTC over the whole input); "
+            "absent when none.",
+            omit_default=True,
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class Aggregate(Record):
     """Across eval sets: unweighted mean WER, RTF pooled by duration, and the real-time verdict (R3, R11)."""
 
-    avg_wer: float
-    rtf: float
-    rtfx: float
-    meets_realtime: bool
+    avg_wer: float = field(
+        metadata=doc("Unweighted mean of the per-eval-set corpus WERs, as a fraction (0.063 = 6.3%).")
+    )
+    rtf: float = field(
+        metadata=doc(
+            "Real-time factor pooled over all eval sets: total timed seconds / total audio seconds (lower is faster)."
+        )
+    )
+    rtfx: float = field(metadata=doc("Inverse real-time factor, 1 / rtf (seconds of audio transcribed per second)."))
+    meets_realtime: bool = field(
+        metadata=doc(
+            "True when the 99th percentile of per-utterance RTF, over every utterance of the entry, is at most the "
+            "rules' `max_rtf`."
+        )
+    )
 
 
 @dataclass(frozen=True)
 class BatchEvidence(Record):
     """What the hook on the model saw (R2): a `max_batch_size` above 1 makes a result invalid."""
 
-    max_batch_size: int
-    forward_calls: int
+    max_batch_size: int = field(metadata=doc("Largest batch dimension the model ever saw (R2: must be 1)."))
+    forward_calls: int = field(metadata=doc("Forward calls of the model the hook counted."))
 
 
 @dataclass(frozen=True)
 class Hardware(Record):
     """Where the numbers were measured (R1). `gpu_class` is what `official` is decided on."""
 
-    device: str
-    gpu_class: str
-    gpu_name: str | None = None
-    gpu_memory_bytes: int | None = None
-    driver_version: str | None = None
-    cuda_version: str | None = None
-    cpu: str = ""
-    cpu_count: int = 0
-    platform: str = ""
+    device: str = field(metadata=doc("The torch device (`cuda:0`, `cpu`)."))
+    gpu_class: str = field(metadata=doc("Hardware class the numbers were measured on (for example A10G)."))
+    gpu_name: str | None = field(default=None, metadata=doc("The exact device name reported by the driver."))
+    gpu_memory_bytes: int | None = field(default=None, metadata=doc("The GPU's memory, bytes."))
+    driver_version: str | None = field(default=None, metadata=doc("The GPU driver's version."))
+    cuda_version: str | None = field(default=None, metadata=doc("The CUDA version of torch."))
+    cpu: str = field(default="", metadata=doc("The CPU's name."))
+    cpu_count: int = field(default=0, metadata=doc("CPU cores the evaluator saw."))
+    platform: str = field(default="", metadata=doc("The operating system (Python's `platform.platform()`)."))
 
 
 @dataclass(frozen=True)
 class EvalSetSource(Record):
     """Where one eval set came from, so the same audio and references can be fetched again (R12)."""
 
-    name: str
-    source: str
-    revision: str | None = None
-    config: str | None = None
-    split: str | None = None
-    sha256: str | None = None
+    name: str = field(metadata=doc("The eval set's name on the board."))
+    source: str = field(metadata=doc("The Hub dataset it was read from, or the local folder."))
+    revision: str | None = field(default=None, metadata=doc("The dataset's pinned revision (Hub)."))
+    config: str | None = field(default=None, metadata=doc("The dataset config (Hub)."))
+    split: str | None = field(default=None, metadata=doc("The dataset split (Hub)."))
+    sha256: str | None = field(default=None, metadata=doc("A digest of the folder's files (a local folder)."))
 
 
 @dataclass(frozen=True)
@@ -349,12 +350,32 @@ class Compute(Record):
     were rounded (their cost is pro rata, `gpu_seconds / 60 x price`); such records serialize, and verify, as
     they were signed."""
 
-    flavor: str | None
-    gpu_seconds: float
-    price_usd_per_minute: float | None = None
-    price_date: str | None = None
-    cost_usd: float | None = None
-    billed_minutes: int | None = field(default=None, metadata=OMIT_DEFAULT)
+    flavor: str | None = field(
+        metadata=doc("The Hugging Face Jobs flavor the evaluation ran on; empty when it ran on the Space's own GPU.")
+    )
+    gpu_seconds: float = field(metadata=doc("GPU seconds the evaluation held.", finite=True))
+    price_usd_per_minute: float | None = field(
+        default=None, metadata=doc("The flavor's listed price the cost was computed at.", finite=True)
+    )
+    price_date: str | None = field(
+        default=None, metadata=doc("The date that price was looked up (prices change; the cost is as of this date).")
+    )
+    cost_usd: float | None = field(
+        default=None,
+        metadata=doc(
+            "Cost at the flavor's listed per-minute price (empty when no price is known): a Job's seconds billed "
+            "per started minute, as Jobs bill (before that was recorded, pro rata).",
+            finite=True,
+        ),
+    )
+    billed_minutes: int | None = field(
+        default=None,
+        metadata=doc(
+            "A Job's seconds rounded up to whole minutes, as Jobs bill them (cost_usd = billed_minutes x price); "
+            "absent on the Space's own GPU and from earlier records.",
+            omit_default=True,
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -363,47 +384,106 @@ class RecipeInfo(Record):
     transcription prompt ("none" for an unprompted family), and the modules the family keeps in float32 by
     design (allowed besides the declared precision, R5)."""
 
-    name: str
-    version: int
-    family: str
-    kind: str
-    prompt: str = "none"
-    fp32_modules: list[str] = field(default_factory=list)
+    name: str = field(metadata=doc("The recipe's name."))
+    version: int = field(metadata=doc("The recipe's version."))
+    family: str = field(metadata=doc("The model family (its `model_type`)."))
+    kind: str = field(metadata=doc("CTC, transducer, encoder-decoder or audio-language model."))
+    prompt: str = field(default="none", metadata=doc("The family's fixed transcription prompt, or `none`."))
+    fp32_modules: list[str] = field(
+        default_factory=list,
+        metadata=doc("The modules the family keeps in float32 by design, besides the declared precision (R5)."),
+    )
 
 
 @dataclass(frozen=True)
 class Result(Record):
-    request_id: str
-    model_id: str
-    revision: str
-    precision: str
-    leaderboard_version: str
-    official: bool
-    datasets: dict[str, DatasetScore]
-    aggregate: Aggregate
-    batch_evidence: BatchEvidence
-    warmup_utterances: int
-    hardware: Hardware
-    software: dict[str, str]
-    started_at: str
-    finished_at: str
-    reproduce: str
-    eval_sets: list[EvalSetSource] = field(default_factory=list)
-    rules: dict[str, Any] = field(default_factory=dict)
-    predictions_sha256: dict[str, str] = field(default_factory=dict)
-    model: ModelInfo | None = None
-    #: The decoding settings the evaluator applied (R7), the same for every model of a kind.
-    decoding: dict[str, Any] = field(default_factory=dict, metadata=OMIT_DEFAULT)
-    #: Settings the model's own files asked for that were not applied (R7), as `file: key=value`.
-    ignored_settings: list[str] = field(default_factory=list, metadata=OMIT_DEFAULT)
-    signature: str | None = None
-    schema_version: int = SCHEMA_VERSION
-    compute: Compute | None = None
-    #: The family recipe that ran the model (None in results from before recipes were recorded).
-    recipe: RecipeInfo | None = field(default=None, metadata=OMIT_DEFAULT)
-    #: R15: per eval set, what the model repo claimed at submission beside what was measured (signed with the
-    #: rest; absent from results without claims, which serialize and verify as they were signed).
-    claims: dict[str, list[ClaimComparison]] = field(default_factory=dict, metadata=OMIT_DEFAULT)
+    """One batch-one evaluation of one model at a pinned revision (R1-R12), signed. Each field's `doc` is what
+    the results card says of it (`openasr_core.dataset_card`)."""
+
+    request_id: str = field(metadata=doc("Id of the evaluation request (also the record's file name)."))
+    model_id: str = field(metadata=doc("Hugging Face model id (or local model name) that was evaluated."))
+    revision: str = field(
+        metadata=doc(
+            "The exact commit SHA of the model that was loaded (R4: branches and tags are resolved at submission)."
+        )
+    )
+    precision: str = field(metadata=doc("The dtype the model ran in: float32, float16 or bfloat16 (R5)."))
+    leaderboard_version: str = field(
+        metadata=doc("The leaderboard version (eval sets, normalizer, rules) the result was measured under.")
+    )
+    official: bool = field(
+        metadata=doc(
+            "True when measured on the board's GPU class (R1); unofficial results are labelled and not ranked."
+        )
+    )
+    datasets: dict[str, DatasetScore] = field(metadata=doc("Each eval set's numbers, by eval set name."))
+    aggregate: Aggregate = field(
+        metadata=doc("Across eval sets: mean WER, pooled RTF and the real-time verdict, as in the table.")
+    )
+    batch_evidence: BatchEvidence = field(metadata=doc("What the hook on the model saw (R2)."))
+    warmup_utterances: int = field(metadata=doc("Utterances run before timing started, not counted."))
+    hardware: Hardware = field(metadata=doc("Device fingerprint: where the numbers were measured (R1)."))
+    software: dict[str, str] = field(
+        metadata=doc("Versions of the evaluator, torch, transformers and the other libraries that matter.")
+    )
+    started_at: str = field(metadata=doc("When the evaluation started (ISO 8601 UTC)."))
+    finished_at: str = field(metadata=doc("When the evaluation finished (ISO 8601 UTC)."))
+    reproduce: str = field(metadata=doc("The command that reproduces the result."))
+    eval_sets: list[EvalSetSource] = field(
+        default_factory=list, metadata=doc("Where each eval set came from, to fetch the same audio again (R12).")
+    )
+    rules: dict[str, Any] = field(
+        default_factory=dict, metadata=doc("The rules in force when the result was measured.")
+    )
+    predictions_sha256: dict[str, str] = field(
+        default_factory=dict,
+        metadata=doc("sha256 of each `predictions/<xx>/<request_id>/<set>.jsonl` file, covered by the signature."),
+    )
+    model: ModelInfo | None = field(
+        default=None, metadata=doc("What the submission check learned about the model (R4).")
+    )
+    decoding: dict[str, Any] = field(
+        default_factory=dict,
+        metadata=doc(
+            "The decoding settings applied (R7), the same for every model of a kind: greedy, the token budget, and "
+            "for a prompted family its fixed transcription request (`prompt`, and `prompt_tokens`: its ids, each "
+            "run of audio placeholders kept once).",
+            omit_default=True,
+        ),
+    )
+    ignored_settings: list[str] = field(
+        default_factory=list,
+        metadata=doc(
+            "What the model's own files asked for that was not applied (R7), as `file: key=value`.", omit_default=True
+        ),
+    )
+    signature: str | None = field(
+        default=None,
+        metadata=doc(
+            "Ed25519 signature (base64) over the canonical JSON of every other field; verify it, do not trust it "
+            "blindly."
+        ),
+    )
+    schema_version: int = field(default=SCHEMA_VERSION, metadata=doc("Version of this record format."))
+    compute: Compute | None = field(
+        default=None,
+        metadata=doc("What the evaluation cost. Absent from results recorded before it existed."),
+    )
+    recipe: RecipeInfo | None = field(
+        default=None,
+        metadata=doc(
+            "The family recipe that ran the model (R6). Absent from results recorded before it existed.",
+            omit_default=True,
+        ),
+    )
+    claims: dict[str, list[ClaimComparison]] = field(
+        default_factory=dict,
+        metadata=doc(
+            "R15: per eval set, what the model repo claimed at submission beside what was measured (the `claims` "
+            "config). Absent from results without claims, which serialize and verify as they were signed.",
+            omit_default=True,
+        ),
+    )
 
     def replace(self, **changes: Any) -> Result:
         return dataclasses.replace(self, **changes)
@@ -516,7 +596,7 @@ class PredictionRow(Record):
     id: str
     reference: str
     prediction: str
-    duration_s: float
+    duration_s: float = field(metadata=doc("The utterance's audio seconds.", finite=True))
     time_s: float
 
 
@@ -604,26 +684,46 @@ class AuditRecord(Record):
     redo the choice. `duration_s` is the audit's wall time, which the daily audit budget is counted in.
     """
 
-    audit_id: str
-    request_id: str
-    model_id: str
-    revision: str
-    precision: str
-    leaderboard_version: str
-    started_at: str
-    finished_at: str
-    duration_s: float
-    auditor: str
-    selection: str
-    seed: int | None
-    hardware: Hardware
-    checks: list[AuditCheck]
-    passed: bool
-    evidence: list[UtteranceDiff] = field(default_factory=list)
-    rtf_tolerance: float = 0.05
-    signature: str | None = None
-    schema_version: int = SCHEMA_VERSION
-    rtf_runs: list[RtfRun] = field(default_factory=list, metadata=OMIT_DEFAULT)
+    audit_id: str = field(metadata=doc("Id of the audit (also the record's file name)."))
+    request_id: str = field(metadata=doc("The audited entry (its result is `results/<xx>/<request_id>.json`)."))
+    model_id: str = field(metadata=doc("The audited model."))
+    revision: str = field(metadata=doc("The pinned commit SHA that was re-run."))
+    precision: str = field(metadata=doc("The dtype of the re-run, as published."))
+    leaderboard_version: str = field(metadata=doc("The leaderboard version of the entry and of the re-run."))
+    started_at: str = field(metadata=doc("When the audit started (ISO 8601 UTC)."))
+    finished_at: str = field(
+        metadata=doc("When the audit finished (ISO 8601 UTC); the latest audit of an entry decides its flag.")
+    )
+    duration_s: float = field(
+        metadata=doc("Wall time of the audit, counted against the daily audit budget.", finite=True)
+    )
+    auditor: str = field(metadata=doc("Who ran the audit."))
+    selection: str = field(
+        metadata=doc("`random` (with `seed`, reproducible) or `requested` (someone asked for it on the board).")
+    )
+    seed: int | None = field(
+        metadata=doc("Seed of the weighted random choice of the entry; empty for a requested audit.")
+    )
+    hardware: Hardware = field(metadata=doc("Device fingerprint of the re-run."))
+    checks: list[AuditCheck] = field(
+        metadata=doc("Every compared figure: published, re-run, their difference and the verdict.")
+    )
+    passed: bool = field(
+        metadata=doc(
+            "True when every check passed; False flags the entry (left out of the ranking until an audit passes)."
+        )
+    )
+    evidence: list[UtteranceDiff] = field(
+        default_factory=list,
+        metadata=doc("The utterances whose raw predictions differ between the published run and the re-run."),
+    )
+    rtf_tolerance: float = field(default=0.05, metadata=doc("Relative RTF tolerance the re-run was held to."))
+    signature: str | None = field(default=None, metadata=doc("Ed25519 signature (base64) of the audit record."))
+    schema_version: int = field(default=SCHEMA_VERSION, metadata=doc("Version of this record format."))
+    rtf_runs: list[RtfRun] = field(
+        default_factory=list,
+        metadata=doc("Each timed re-run of the RTF check, with how busy the machine was.", omit_default=True),
+    )
 
     def replace(self, **changes: Any) -> AuditRecord:
         return dataclasses.replace(self, **changes)

@@ -497,3 +497,38 @@ def test_a_flagged_entry_is_flagged_in_the_dataset_and_a_lifted_flag_fails_verif
     assert problems() == []
     path.write_text(path.read_text().replace(",failed,", ",passed,"))
     assert problems() == ["last_audit differ from the signed record of req-0001"]
+
+
+def _mistyped(line: str, where: str) -> str:
+    """A copy of a stored record line, as another request, with one field of the wrong type (issue 24)."""
+    data = json.loads(line)
+    data["request_id"] = "req-0009"
+    if where == "records":
+        data["datasets"]["set"]["wer"] = "0.1"  # a WER that is a string
+    else:
+        data["attempts"] = "2"  # a count that is a string
+    return json.dumps(data) + "\n"
+
+
+@pytest.mark.parametrize("where", ["records", "closed"])
+def test_a_record_with_a_field_of_the_wrong_type_is_damage_and_the_board_still_loads(
+    tmp_path: Path, where: str
+) -> None:
+    """Issue 24: a line that is JSON and has every field, but one of the wrong type, used to be read as a record
+    (a string WER reached the board); now it is reported as damage naming the field, and everything else reads."""
+    from leaderboard.table import BoardInput, build_board
+
+    store = _board(tmp_path)
+    if where == "records":
+        path, field = store.results_root / layout.records_path(layout.shard("req-0001")), 'datasets["set"].wer'
+    else:
+        path, field = store.requests_root / layout.closed_path(layout.shard("req-0001")), "Request.attempts"
+    path.write_text(path.read_text() + _mistyped(path.read_text().splitlines()[0], where))
+    fresh = _store(store.root)
+    snap = fresh.snapshot()
+    assert "req-0009" not in snap.results and "req-0009" not in snap.requests
+    assert any(field in d for d in snap.damaged), snap.damaged
+    board = build_board([BoardInput(r) for r in snap.results.values()], eval_sets=["set"])
+    assert sorted(e.request_id for e in board.entries) == ["req-0001", "req-0002"]
+    assert "Traceback" not in _verify(fresh)[1]
+    _still_works(fresh)

@@ -10,6 +10,10 @@ disagree, and a finish uploads one small shard of the table instead of the whole
 signature (`public_key:`). Its body documents every column of the table and every field of `result.json`,
 the rules in force, how to verify, and how to re-score the raw predictions with one's own normalizer.
 
+Each CSV table is a list of `Column`s: the record field a column repeats (or how it is derived), which both fills
+its cells and documents it with that field's own doc (`records`, `field(metadata=doc(...))`), so the card's column
+docs cannot drift from the records; `result.json`'s field docs are generated from the record types likewise.
+
 Why CSV and not Parquet for the table: it is small (one row per evaluated model), every commit's diff of a shard
 is readable on the Hub (which row changed, and how: part of the audit trail), and pandas reads it from
 `hf://` without pyarrow. The full-precision numbers stay in each `results/<xx>/<request_id>.json`.
@@ -28,7 +32,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +41,8 @@ from huggingface_hub.repocard import RepoCard
 
 from openasr_core import layout
 from openasr_core.cost import cost_of_batch_one
-from openasr_core.records import THROUGHPUT_TRACK, AuditRecord, Result
+from openasr_core.records import THROUGHPUT_TRACK, AuditRecord, ClaimComparison, Result
+from openasr_core.schema import documented_fields, field_doc, nested_records
 from openasr_core.throughput_table import THROUGHPUT_COLUMNS, THROUGHPUT_TABLE_FILE
 
 if TYPE_CHECKING:
@@ -47,88 +52,146 @@ TABLE_FILES = f"{layout.TABLE_DIR}/*.csv"  # what the default config loads: ever
 AUDITS_TABLE_FILE = "audits.csv"
 CLAIMS_FILES = f"{layout.CLAIMS_DIR}/*.csv"  # the `claims` config: every shard of the claims table
 
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a public CSV table: the record field it repeats (`record`, dotted `path`, default its name)
+    or a function of the row's records (`derive`). Its documentation is that field's own (`schema.field_doc`),
+    plus `note`; `text` replaces it only where the column is not simply the field (derived, or narrower)."""
+
+    name: str
+    record: type | None = None
+    path: str = ""
+    note: str = ""
+    text: str = ""
+    derive: Callable[[Mapping[type, Any]], Any] | None = None
+
+    @property
+    def doc(self) -> str:
+        if self.text or self.record is None:
+            return self.text
+        return " ".join(filter(None, (field_doc(self.record, self.path or self.name), self.note)))
+
+    def value(self, sources: Mapping[type, Any]) -> Any:
+        """This column's cell for a row of `sources` (records by type); None where an optional record is absent."""
+        if self.derive is not None:
+            return self.derive(sources)
+        value = sources.get(self.record)  # type: ignore[arg-type]
+        for name in (self.path or self.name).split("."):
+            if value is None:
+                return None
+            value = getattr(value, name)
+        return value
+
+
+def column_docs(columns: Iterable[Column]) -> dict[str, str]:
+    """Each column's name with what it holds, as the card documents it."""
+    return {c.name: c.doc for c in columns}
+
+
+def table_cells(columns: Iterable[Column], sources: Mapping[type, Any]) -> dict[str, Any]:
+    """A row of `columns` for the records `sources` holds."""
+    return {c.name: c.value(sources) for c in columns}
+
+
+#: The columns of `audits.csv`: one row per audit record.
+AUDIT_TABLE: tuple[Column, ...] = (
+    Column("audit_id", AuditRecord, note="The full signed record is `audit_file`."),
+    *(Column(n, AuditRecord) for n in ("request_id", "model_id", "revision", "precision", "leaderboard_version")),
+    *(Column(n, AuditRecord) for n in ("started_at", "finished_at", "duration_s", "passed")),
+    Column(
+        "failed_checks",
+        text="Names of the failed checks, `;`-separated (weight files, predictions, RTF, ...).",
+        derive=lambda s: ";".join(s[AuditRecord].failed_checks),
+    ),
+    Column(
+        "differing_utterances",
+        text="How many utterances' raw predictions differ (kept as evidence in the record).",
+        derive=lambda s: len(s[AuditRecord].evidence),
+    ),
+    Column("selection", AuditRecord),
+    Column("seed", AuditRecord),
+    Column("gpu_class", AuditRecord, "hardware.gpu_class", text="Hardware class the audit ran on."),
+    Column("rtf_tolerance", AuditRecord),
+    Column(
+        "audit_file",
+        text="Path of the full, signed audit record in this repository.",
+        derive=lambda s: layout.audit_path(s[AuditRecord].request_id, s[AuditRecord].audit_id),
+    ),
+    Column("signature", AuditRecord),
+)
 #: Columns of `audits.csv`, with what each holds (the card documents them from this).
-AUDIT_COLUMNS: dict[str, str] = {
-    "audit_id": "Id of the audit; the full signed record is `audit_file`.",
-    "request_id": "The audited entry (its result is `results/<request_id>.json`).",
-    "model_id": "The audited model.",
-    "revision": "The pinned commit SHA that was re-run.",
-    "precision": "The dtype of the re-run, as published.",
-    "leaderboard_version": "The leaderboard version of the entry and of the re-run.",
-    "started_at": "When the audit started (ISO 8601 UTC).",
-    "finished_at": "When the audit finished (ISO 8601 UTC); the latest audit of an entry decides its flag.",
-    "duration_s": "Wall time of the audit, counted against the daily audit budget.",
-    "passed": "True when every check passed; False flags the entry (left out of the ranking until an audit passes).",
-    "failed_checks": "Names of the failed checks, `;`-separated (weight files, predictions, RTF, ...).",
-    "differing_utterances": "How many utterances' raw predictions differ (kept as evidence in the record).",
-    "selection": "`random` (with `seed`, reproducible) or `requested` (someone asked for it on the board).",
-    "seed": "Seed of the weighted random choice of the entry; empty for a requested audit.",
-    "gpu_class": "Hardware class the audit ran on.",
-    "rtf_tolerance": "Relative RTF tolerance the re-run was held to.",
-    "audit_file": "Path of the full, signed audit record in this repository.",
-    "signature": "Ed25519 signature (base64) of the audit record.",
-}
+AUDIT_COLUMNS: dict[str, str] = column_docs(AUDIT_TABLE)
 CARD_FILE = "README.md"
 
-#: Columns before the per-eval-set WER columns, with what each holds (the card documents them from this).
-LEAD_COLUMNS: dict[str, str] = {
-    "model_id": "Hugging Face model id (or local model name) that was evaluated.",
-    "revision": "The exact commit SHA of the model that was loaded (R4: branches and tags are resolved at submission).",
-    "precision": "The dtype the model ran in: float32, float16 or bfloat16 (R5).",
-    "request_id": "Id of the evaluation request; the full record is the `result_file`.",
-    "leaderboard_version": "The leaderboard version (eval sets, normalizer, rules) the result was measured under.",
-    "official": "True when measured on the board's GPU class (R1); unofficial results are labelled and not ranked.",
-    "avg_wer": "Unweighted mean of the per-eval-set corpus WERs, as a fraction (0.063 = 6.3%).",
-    "rtf": "Real-time factor pooled over all eval sets: total timed seconds / total audio seconds (lower is faster).",
-    "rtfx": "Inverse real-time factor, 1 / rtf (seconds of audio transcribed per second).",
-    "meets_realtime": "True when the 99th percentile of per-utterance RTF, over every utterance of the entry, is at most the rules' `max_rtf`.",
-}
 
+def _latest_audit(sources: Mapping[type, Any]) -> AuditRecord | None:
+    return sources.get(AuditRecord)
+
+
+#: The table's columns before the per-eval-set WER columns.
+LEAD_TABLE: tuple[Column, ...] = (
+    *(Column(n, Result) for n in ("model_id", "revision", "precision")),
+    Column("request_id", Result, note="The full record is the `result_file`."),
+    *(Column(n, Result) for n in ("leaderboard_version", "official")),
+    *(Column(n, Result, f"aggregate.{n}") for n in ("avg_wer", "rtf", "rtfx", "meets_realtime")),
+)
+#: The table's columns after the per-eval-set WER columns.
+TAIL_TABLE: tuple[Column, ...] = (
+    Column("params", Result, "model.parameters"),
+    Column("license", Result, "model.license"),
+    Column("architecture", Result, "model.architecture"),
+    Column("gpu_class", Result, "hardware.gpu_class"),
+    Column("gpu_name", Result, "hardware.gpu_name"),
+    Column("max_batch_size", Result, "batch_evidence.max_batch_size"),
+    *(Column(n, Result) for n in ("warmup_utterances", "started_at", "finished_at")),
+    Column("compute_flavor", Result, "compute.flavor"),
+    Column("gpu_seconds", Result, "compute.gpu_seconds", note="Empty when not recorded."),
+    Column("cost_usd", Result, "compute.cost_usd"),
+    Column("price_usd_per_minute", Result, "compute.price_usd_per_minute"),
+    Column("price_date", Result, "compute.price_date"),
+    Column(
+        "result_file",
+        text="Path of the full, signed record in this repository.",
+        derive=lambda s: layout.result_path(s[Result].request_id),
+    ),
+    Column("signature", Result),
+    Column(
+        "usd_per_1000_audio_hours",
+        text="Hardware price per hour (recorded in the result's rules) x rtf x 1000, in US dollars; empty for a "
+        "result that recorded no price.",
+        derive=lambda s: cost_of_batch_one(s[Result]),
+    ),
+    Column(
+        "last_audit",
+        text="`passed` or `failed`: the verdict of the entry's latest signed audit record (R13); empty when never "
+        "audited. A failed audit flags the entry: the leaderboard does not rank it until an audit passes.",
+        derive=lambda s: None if (a := _latest_audit(s)) is None else ("passed" if a.passed else "failed"),
+    ),
+    Column(
+        "last_audit_at",
+        text="When that audit finished (ISO 8601 UTC); its full record is in `audit-records/`.",
+        derive=lambda s: None if (a := _latest_audit(s)) is None else a.finished_at,
+    ),
+)
+#: Columns before the per-eval-set WER columns, with what each holds (the card documents them from this).
+LEAD_COLUMNS: dict[str, str] = column_docs(LEAD_TABLE)
 #: Columns after the per-eval-set WER columns.
-TAIL_COLUMNS: dict[str, str] = {
-    "params": "Parameter count recorded at submission.",
-    "license": "The model's license as declared on its model card at submission.",
-    "architecture": "The transformers architecture class.",
-    "gpu_class": "Hardware class the numbers were measured on (for example A10G).",
-    "gpu_name": "The exact device name reported by the driver.",
-    "max_batch_size": "Largest batch dimension the model ever saw (R2: must be 1).",
-    "warmup_utterances": "Utterances run before timing started, not counted.",
-    "started_at": "When the evaluation started (ISO 8601 UTC).",
-    "finished_at": "When the evaluation finished (ISO 8601 UTC).",
-    "compute_flavor": "The Hugging Face Jobs flavor the evaluation ran on; empty when it ran on the Space's own GPU.",
-    "gpu_seconds": "GPU seconds the evaluation held (empty when not recorded).",
-    "cost_usd": "Cost at the flavor's listed per-minute price (empty when no price is known): a Job's seconds billed "
-    "per started minute, as Jobs bill (before that was recorded, pro rata).",
-    "price_usd_per_minute": "The flavor's listed price the cost was computed at.",
-    "price_date": "The date that price was looked up (prices change; the cost is as of this date).",
-    "result_file": "Path of the full, signed record in this repository.",
-    "signature": "Ed25519 signature (base64) of the record; verify it, do not trust this column blindly.",
-    "usd_per_1000_audio_hours": "Hardware price per hour (recorded in the result's rules) x rtf x 1000, in US "
-    "dollars; empty for a result that recorded no price.",
-    "last_audit": "`passed` or `failed`: the verdict of the entry's latest signed audit record (R13); empty when "
-    "never audited. A failed audit flags the entry: the leaderboard does not rank it until an audit passes.",
-    "last_audit_at": "When that audit finished (ISO 8601 UTC); its full record is in `audit-records/`.",
-}
+TAIL_COLUMNS: dict[str, str] = column_docs(TAIL_TABLE)
 
 #: Columns of the `claims` config (`claims/<xx>.csv`, R15): one row per claim a model repo made, beside what the
-#: board measured. Never ranked; rates are fractions like everywhere else.
-CLAIMS_COLUMNS: dict[str, str] = {
-    "request_id": "The entry (its result is `result_file` in the main table).",
-    "model_id": "The model whose repo made the claim.",
-    "revision": "The pinned commit the claim was read at (at submission).",
-    "leaderboard_version": "The leaderboard version of the measurement.",
-    "eval_set": "The board's eval set the claimed test set counts as.",
-    "claimed_wer": "What the model repo says, as a fraction.",
-    "measured_wer": "What the board measured on that eval set, as a fraction.",
-    "gap_points": "measured - claimed, in percentage points (positive: the board measured more errors).",
-    "as_written": "The value as the file wrote it.",
-    "unit": "How it was read: `percent` or `fraction`.",
-    "dataset": "The test set the file names (`id:config:split`).",
-    "source_file": "The file the claim was read from (`.eval_results/*.yaml` or the card's `model-index`).",
-    "source_entry": "The entry in that file.",
-    "date": "The claim's date, when the file gives one.",
-    "notes": "The claim's own conditions, when the file gives them (untrusted text, capped).",
-}
+#: board measured. Never ranked; rates are fractions like everywhere else. `str` holds the row's eval set.
+CLAIMS_TABLE: tuple[Column, ...] = (
+    *(Column(n, Result) for n in ("request_id", "model_id", "revision", "leaderboard_version")),
+    Column("eval_set", text="The board's eval set the claimed test set counts as.", derive=lambda s: s[str]),
+    *(Column(n, ClaimComparison) for n in ("claimed_wer", "measured_wer", "gap_points", "as_written", "unit")),
+    Column("dataset", ClaimComparison),
+    Column("source_file", ClaimComparison, "source.file"),
+    Column("source_entry", ClaimComparison, "source.entry"),
+    Column("date", ClaimComparison),
+    Column("notes", ClaimComparison),
+)
+CLAIMS_COLUMNS: dict[str, str] = column_docs(CLAIMS_TABLE)
 CLAIMS_DTYPES = {"claimed_wer": "float64", "measured_wer": "float64", "gap_points": "float64"}
 
 
@@ -140,65 +203,35 @@ def claims_shard(results: Iterable[Result]) -> str:
     for result in sorted(results, key=lambda r: r.request_id):
         for eval_set, comparisons in sorted(result.claims.items()):
             for claim in comparisons:
-                row = {
-                    "request_id": result.request_id,
-                    "model_id": result.model_id,
-                    "revision": result.revision,
-                    "leaderboard_version": result.leaderboard_version,
-                    "eval_set": eval_set,
-                    "claimed_wer": claim.claimed_wer,
-                    "measured_wer": claim.measured_wer,
-                    "gap_points": claim.gap_points,
-                    "as_written": claim.as_written,
-                    "unit": claim.unit,
-                    "dataset": claim.dataset,
-                    "source_file": claim.source.file,
-                    "source_entry": claim.source.entry,
-                    "date": claim.date,
-                    "notes": claim.notes,
-                }
+                row = table_cells(CLAIMS_TABLE, {Result: result, ClaimComparison: claim, str: eval_set})
                 writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     return buffer.getvalue()
 
 
+#: Fields of `result.json` whose records the card documents field by field (under this prefix); the card names the
+#: fields of the other records it holds (their columns in the table carry their docs).
+EXPANDED_FIELDS = {"datasets": "datasets.<set>", "compute": "compute", "recipe": "recipe"}
+
+
+def result_fields() -> dict[str, str]:
+    """Every field of `result.json` with what it holds, from the record types themselves: each eval set's numbers
+    one by one (`datasets.<set>.wer`), and for a field that holds records the names of their fields."""
+    fields: dict[str, str] = {}
+    nested = nested_records(Result)
+    for name, text in documented_fields(Result).items():
+        if name in EXPANDED_FIELDS:
+            fields[name] = text
+            fields |= {f"{EXPANDED_FIELDS[name]}.{n}": t for n, t in documented_fields(nested[name]).items()}
+        elif name in nested:
+            names = ", ".join(f"`{n}`" for n in documented_fields(nested[name]))
+            fields[name] = f"{text} Fields: {names}."
+        else:
+            fields[name] = text
+    return fields
+
+
 #: Fields of `result.json`, documented in the card.
-RESULT_FIELDS: dict[str, str] = {
-    "request_id": "Id of the evaluation request (also the file name).",
-    "model_id, revision, precision": "What was evaluated: model, exact commit SHA, dtype.",
-    "leaderboard_version": "Leaderboard version the result belongs to.",
-    "official": "Measured on the board's GPU class.",
-    "datasets.<set>.wer": "Corpus-level WER on the set: (S + D + I) / reference words, after normalization.",
-    "datasets.<set>.wer_ci95": "95% bootstrap confidence interval of the WER (utterances resampled, fixed seed).",
-    "datasets.<set>.substitutions, deletions, insertions, ref_words": "The error counts behind the WER.",
-    "datasets.<set>.utterances, skipped_empty_references": "Utterances scored, and those skipped for an empty reference.",
-    "datasets.<set>.audio_s, time_s": "Total audio seconds, total timed seconds (waveform in memory to final text).",
-    "datasets.<set>.rtf, rtfx": "time_s / audio_s and its inverse.",
-    "datasets.<set>.latency_p50_s, latency_p90_s, latency_p99_s": "Per-utterance latency percentiles, seconds.",
-    "datasets.<set>.utterance_rtf_p99": "99th percentile of per-utterance RTF (the real-time criterion).",
-    "aggregate": "avg_wer, rtf, rtfx, meets_realtime, as in the table.",
-    "batch_evidence": "max_batch_size and forward_calls seen by the hook on the model (R2).",
-    "warmup_utterances": "Untimed utterances run first.",
-    "hardware": "Device fingerprint: device, gpu_class, gpu_name, memory, driver, CUDA, CPU, platform.",
-    "software": "Versions of the evaluator, torch, transformers and the other libraries that matter.",
-    "started_at, finished_at": "Timestamps, ISO 8601 UTC.",
-    "reproduce": "The command that reproduces the result.",
-    "eval_sets": "Each eval set's source, config, split and revision.",
-    "rules": "The rules in force when the result was measured.",
-    "predictions_sha256": "sha256 of each `predictions/<xx>/<request_id>/<set>.jsonl` file, covered by the signature.",
-    "model": "License, parameter count, architecture and the sha256 of each weight file, recorded at submission.",
-    "decoding": "The decoding settings applied (R7): greedy, the token budget, and for a prompted family its fixed "
-    "transcription request (`prompt`, and `prompt_tokens`: its ids, each run of audio placeholders kept once).",
-    "ignored_settings": "What the model's own files asked for that was not applied (R7), as `file: key=value`.",
-    "recipe": "The family recipe that ran the model (R6): name, version, family (`model_type`), kind (CTC, "
-    "transducer, encoder-decoder, audio-language model), fixed prompt, and `fp32_modules`: the modules the family "
-    "keeps in float32 by design besides the declared precision. Absent from results recorded before it existed.",
-    "compute": "What the evaluation cost: flavor (Jobs; null on the Space's own GPU), gpu_seconds, the listed "
-    "price_usd_per_minute and its price_date, cost_usd, and billed_minutes (a Job's seconds rounded up to whole "
-    "minutes, as Jobs bill; cost_usd = billed_minutes x price; absent from earlier records, whose cost is pro rata). "
-    "Absent from results recorded before it existed.",
-    "signature": "Ed25519 signature (base64) over the canonical JSON of every other field.",
-    "schema_version": "Version of this record format.",
-}
+RESULT_FIELDS: dict[str, str] = result_fields()
 
 
 #: The type `load_dataset` gives each column (declared in the card, so every shard loads alike whatever pandas
@@ -232,38 +265,7 @@ def wer_column(eval_set: str) -> str:
 def table_row(result: Result, audit: AuditRecord | None = None) -> dict[str, Any]:
     """One result as a flat row (rates are fractions; empty where the record has no value), with the verdict of
     its latest audit record (`audit`), so a flagged entry is flagged in the dataset too."""
-    model, compute = result.model, result.compute
-    row: dict[str, Any] = {
-        "model_id": result.model_id,
-        "revision": result.revision,
-        "precision": result.precision,
-        "request_id": result.request_id,
-        "leaderboard_version": result.leaderboard_version,
-        "official": result.official,
-        "avg_wer": result.aggregate.avg_wer,
-        "rtf": result.aggregate.rtf,
-        "rtfx": result.aggregate.rtfx,
-        "meets_realtime": result.aggregate.meets_realtime,
-        "params": model.parameters if model else None,
-        "license": model.license if model else None,
-        "architecture": model.architecture if model else None,
-        "gpu_class": result.hardware.gpu_class,
-        "gpu_name": result.hardware.gpu_name,
-        "max_batch_size": result.batch_evidence.max_batch_size,
-        "warmup_utterances": result.warmup_utterances,
-        "started_at": result.started_at,
-        "finished_at": result.finished_at,
-        "compute_flavor": compute.flavor if compute else None,
-        "gpu_seconds": compute.gpu_seconds if compute else None,
-        "cost_usd": compute.cost_usd if compute else None,
-        "price_usd_per_minute": compute.price_usd_per_minute if compute else None,
-        "price_date": compute.price_date if compute else None,
-        "result_file": layout.result_path(result.request_id),
-        "signature": result.signature,
-        "usd_per_1000_audio_hours": cost_of_batch_one(result),
-        "last_audit": ("passed" if audit.passed else "failed") if audit else None,
-        "last_audit_at": audit.finished_at if audit else None,
-    }
+    row = table_cells((*LEAD_TABLE, *TAIL_TABLE), {Result: result, AuditRecord: audit})
     for name, score in result.datasets.items():
         row[wer_column(name)] = score.wer
     return row
@@ -311,26 +313,7 @@ def audits_table(records: Iterable[AuditRecord]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=list(AUDIT_COLUMNS), lineterminator="\n", extrasaction="raise")
     writer.writeheader()
     for a in sorted(records, key=lambda r: (r.finished_at, r.audit_id)):
-        row = {
-            "audit_id": a.audit_id,
-            "request_id": a.request_id,
-            "model_id": a.model_id,
-            "revision": a.revision,
-            "precision": a.precision,
-            "leaderboard_version": a.leaderboard_version,
-            "started_at": a.started_at,
-            "finished_at": a.finished_at,
-            "duration_s": a.duration_s,
-            "passed": a.passed,
-            "failed_checks": ";".join(a.failed_checks),
-            "differing_utterances": len(a.evidence),
-            "selection": a.selection,
-            "seed": a.seed,
-            "gpu_class": a.hardware.gpu_class,
-            "rtf_tolerance": a.rtf_tolerance,
-            "audit_file": layout.audit_path(a.request_id, a.audit_id),
-            "signature": a.signature,
-        }
+        row = table_cells(AUDIT_TABLE, {AuditRecord: a})
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     return buffer.getvalue()
 
@@ -534,25 +517,16 @@ The signed bytes are the canonical JSON (sorted keys, no spaces, UTF-8) of the r
 """
 
 
-def render_card(info: CardInfo, columns: Sequence[str] | None = None) -> str:
-    """README.md of the results dataset: front matter, then what a reader needs to use and check the data.
-    `columns`: the table's header as stored (`repo_files.table_header`); none on a board with no result yet."""
-    where = info.locations()
-    meta = yaml.safe_dump(front_matter(info, columns), sort_keys=False, allow_unicode=True).strip()
-    sets = info.eval_sets or ("<set>",)
-    wer_rows = {wer_column(s): f"Corpus-level WER on eval set `{s}`, as a fraction." for s in sets}
-    columns = {**LEAD_COLUMNS, **wer_rows, **TAIL_COLUMNS}
-    rules = "\n".join(f"- `{k}`: {v}" for k, v in info.rules.items()) or "- (not recorded)"
-    key_text = (
-        f"`{info.public_key}` (fingerprint `{front_matter(info)['public_key_fingerprint']}`)"
-        if info.public_key
-        else "not configured yet: results cannot be verified until the maintainers publish it"
-    )
-    return f"""---
-{meta}
----
+def _key_text(info: CardInfo) -> str:
+    """The card's sentence about the public key: the key and its fingerprint, or that there is none yet."""
+    if not info.public_key:
+        return "not configured yet: results cannot be verified until the maintainers publish it"
+    return f"`{info.public_key}` (fingerprint `{front_matter(info)['public_key_fingerprint']}`)"
 
-# {info.title}: results
+
+def _intro_section(info: CardInfo, where: CardLocations) -> str:
+    """The card's opening: what the data is, the version, normalizer and key, and how to load it."""
+    return f"""# {info.title}: results
 
 Every row was measured by the leaderboard's own evaluator: one fixed GPU class, one utterance at a time,
 on a pinned model revision. Each result is signed (Ed25519), and the raw model outputs are stored next to it
@@ -560,7 +534,7 @@ so anyone can check and re-score them. Requests and the public, hash-chained log
 {where.requests}.
 
 Leaderboard version: `{info.leaderboard_version}`. Text normalizer: `{info.normalizer}`.
-Public key: {key_text}.
+Public key: {_key_text(info)}.
 
 ## Load it
 
@@ -575,9 +549,14 @@ table = table.to_pandas()                                        # or as a panda
 ```
 
 Only rows whose signature verifies are ranked on the leaderboard; verify before you rely on a number.
+"""
 
-{_files_section()}
-## Columns of the table (`{layout.TABLE_DIR}/<xx>.csv`)
+
+def _columns_section(eval_sets: Sequence[str]) -> str:
+    """The card's documentation of the table's columns (a `wer_<set>` column per eval set) and of `audits.csv`."""
+    wer_rows = {wer_column(s): f"Corpus-level WER on eval set `{s}`, as a fraction." for s in eval_sets}
+    columns = {**LEAD_COLUMNS, **wer_rows, **TAIL_COLUMNS}
+    return f"""## Columns of the table (`{layout.TABLE_DIR}/<xx>.csv`)
 
 Rates are fractions (a WER of 6.3% is 0.063); times are seconds; timestamps ISO 8601 UTC.
 
@@ -590,17 +569,38 @@ An audit re-runs a finished entry exactly as recorded and compares the weight ha
 also a public log event, `audit_passed` or `audit_failed`, carrying the record's sha256.
 
 {_md_table(("column", "meaning"), AUDIT_COLUMNS)}
+"""
 
-{_claims_section(where)}
-{_throughput_section(where)}
-## Fields of `{layout.RESULTS_DIR}/<xx>/<request_id>.json`
+
+def _fields_and_rules_section(info: CardInfo) -> str:
+    """The card's documentation of `result.json`, generated from the record type, and the rules in force."""
+    rules = "\n".join(f"- `{k}`: {v}" for k, v in info.rules.items()) or "- (not recorded)"
+    return f"""## Fields of `{layout.RESULTS_DIR}/<xx>/<request_id>.json`
 
 {_md_table(("field", "meaning"), RESULT_FIELDS)}
 
 ## Rules of version `{info.leaderboard_version}`
 
 {rules}
+"""
 
+
+def render_card(info: CardInfo, columns: Sequence[str] | None = None) -> str:
+    """README.md of the results dataset: front matter, then what a reader needs to use and check the data.
+    `columns`: the table's header as stored (`repo_files.table_header`); none on a board with no result yet."""
+    where = info.locations()
+    meta = yaml.safe_dump(front_matter(info, columns), sort_keys=False, allow_unicode=True).strip()
+    sets = info.eval_sets or ("<set>",)
+    return f"""---
+{meta}
+---
+
+{_intro_section(info, where)}
+{_files_section()}
+{_columns_section(sets)}
+{_claims_section(where)}
+{_throughput_section(where)}
+{_fields_and_rules_section(info)}
 {_verify_section(where)}
 {_rescore_section(where, sets[0])}
 ## License

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from pathlib import Path
@@ -27,7 +28,7 @@ from openasr_core.dataset_card import (
     render_card,
     table_shard,
 )
-from openasr_core.records import Compute, DatasetScore, ModelInfo, Result
+from openasr_core.records import AuditRecord, Compute, DatasetScore, ModelInfo, Result
 from openasr_core.signing import generate_keypair, sign_result
 from openasr_core.store import open_store
 from openasr_core.store.repo_files import results_files
@@ -240,3 +241,57 @@ def test_claims_load_as_their_own_config_beside_the_measurement(
     assert loaded[0]["notes"] == "A100, batch 64" and loaded[0]["unit"] == "percent"
     table = datasets.load_dataset(str(repo), split="train", cache_dir=str(tmp_path / "cache"))
     assert table.num_rows == 7 and "claimed_wer" not in table.column_names
+
+
+def _record_fields(kind: type, prefix: str = "") -> dict[str, str]:
+    """Every field reachable from record type `kind`, by dotted path, with its doc."""
+    from openasr_core.schema import documented_fields, nested_records
+
+    found: dict[str, str] = {}
+    inner = nested_records(kind)
+    for name, text in documented_fields(kind).items():
+        found[f"{prefix}{name}"] = text
+        if name in inner:
+            found |= _record_fields(inner[name], f"{prefix}{name}.")
+    return found
+
+
+@pytest.mark.parametrize("kind", [Result, AuditRecord], ids=lambda k: k.__name__)
+def test_every_field_of_the_published_records_is_documented_beside_it(kind: type) -> None:
+    """Issue 24: the card's docs come from the fields themselves, so a field added without a doc fails here."""
+    fields = (
+        _record_fields(kind) if kind is Result else {f.name: f.metadata.get("doc") for f in dataclasses.fields(kind)}
+    )
+    assert [path for path, text in fields.items() if not text] == []
+
+
+def test_every_table_column_is_documented_from_a_field_the_types_have() -> None:
+    """Each CSV table's header is its column list, each column names a real field (or documents its own
+    derivation), and the card's docs are those fields' docs; `result.json`'s documented fields all exist."""
+    from openasr_core.dataset_card import AUDIT_TABLE, CLAIMS_TABLE, LEAD_TABLE, TAIL_TABLE, audits_table, claims_shard
+    from openasr_core.schema import field_doc
+    from testkit.factories import make_audit
+
+    for column in (*LEAD_TABLE, *TAIL_TABLE, *AUDIT_TABLE, *CLAIMS_TABLE):
+        assert column.doc, column.name
+        if column.record is not None:
+            assert field_doc(column.record, column.path or column.name)  # the field exists: a rename fails here
+    assert LEAD_COLUMNS["avg_wer"] == field_doc(Result, "aggregate.avg_wer")
+    assert TAIL_COLUMNS["params"] == field_doc(Result, "model.parameters")
+    assert audits_table([make_audit()]).splitlines()[0].split(",") == list(AUDIT_COLUMNS)
+    assert claims_shard([]).strip().split(",") == list(CLAIMS_COLUMNS)
+    header = table_shard(results()).splitlines()[0].split(",")
+    assert set(header) == {*LEAD_COLUMNS, *TAIL_COLUMNS, "wer_set", "wer_other"}
+    documented = {path.replace("datasets.<set>.", "datasets.") for path in RESULT_FIELDS}
+    assert documented <= set(_record_fields(Result, "")) | {f"datasets.{n}" for n in _record_fields(DatasetScore)}
+    assert set(_record_fields(DatasetScore)) | {"wer_ci95"} <= {p.split(".")[-1] for p in RESULT_FIELDS}
+    assert {f.name for f in dataclasses.fields(Result)} <= set(RESULT_FIELDS)
+
+
+def test_a_field_doc_for_a_path_the_types_lack_is_an_error() -> None:
+    from openasr_core.schema import field_doc
+
+    with pytest.raises(KeyError, match="no field 'wer_mean'"):
+        field_doc(Result, "aggregate.wer_mean")
+    with pytest.raises(KeyError, match="holds no record"):
+        field_doc(Result, "model_id.x")

@@ -32,10 +32,11 @@ from openasr_core.activity import AUDIT as AUDIT_WORK
 from openasr_core.activity import EVALUATION, WorkTracker
 from openasr_core.audits import AUDIT, DROP, DROP_THROUGHPUT, THROUGHPUT, WorkPlan, plan_work
 from openasr_core.config import LeaderboardConfig, load_config
+from openasr_core.board_files import open_store
 from openasr_core.logs import configure_logging
 from openasr_core.records import Request, Result, Status
 from openasr_core.signing import load_public_key, public_key_for, verify_result
-from openasr_core.store import Store, StoreError, open_store
+from openasr_core.store import Store, StoreError
 from openasr_core.store.local import REQUESTS_REPO_DIR, RESULTS_REPO_DIR
 from openasr_core.throughput_runs import throughput_requested
 from openasr_core.workers import default_worker_name

@@ -20,7 +20,7 @@ own layout, with a board as production would hold it after a year (`--results`, 
   opens, and one row per eval set for the others (the file count is production's, those bytes are not);
 - the results card (README.md, with the public key that `verify` reads), the table shards (`leaderboard/<xx>.csv`), `state.json`.
 
-`openasr_core/store/render.py` `render_repos` writes the requests repo and the results, records shards and table
+`openasr_core/board_files.py` `render_repos` writes the requests repo and the results, records shards and table
 (so the seed is exactly what the store code of this checkout writes); the rest is written here as the store
 writes it. Then, each right after one commit by another client (another HubStore submitting, as in production
 where every claim, heartbeat and submission moves the requests repo), with the emulator's counts reset around it:
@@ -71,6 +71,7 @@ from huggingface_hub import constants as hf_constants
 
 from openasr_core import layout
 from openasr_core.audits import AUDIT_EVENTS
+from openasr_core.board_files import open_store, render_repos, table_header
 from openasr_core.compute import FLAVOR_ENV, PRICE_DATE_ENV, PRICE_ENV, REQUEST_ENV
 from openasr_core.config import LeaderboardConfig, load_config
 from openasr_core.cost import throughput_cost
@@ -114,10 +115,8 @@ from openasr_core.signing import (
     sign_result,
     throughput_hash,
 )
-from openasr_core.store import open_store
 from openasr_core.store.hub import HubStore
-from openasr_core.store.render import render_repos
-from openasr_core.store.repo_files import audit_files, table_header
+from openasr_core.store.repo_files import audit_files
 from openasr_core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 from testkit.hub_emulator import LFS_THRESHOLD, HubEmulator
 

@@ -21,6 +21,7 @@ from reliability_checks import Tally
 
 from evaluator import verify
 from openasr_core import layout
+from openasr_core.board_files import BoardFiles
 from openasr_core.dataset_card import CardInfo, audits_table
 from openasr_core.eventlog import next_entry
 from openasr_core.records import (
@@ -43,7 +44,9 @@ ROWS = {"set": [PredictionRow("u1", "hello world", "hello world", 1.0, 0.1)]}
 def honest_store(root: Path) -> tuple[LocalStore, str]:
     """Three signed results (one with a claim), a failed audit, a throughput record, a pending request; the key."""
     private, public = generate_keypair()
-    store = LocalStore(root, card=CardInfo(leaderboard_version="v1", eval_sets=("set",), public_key=public))
+    store = LocalStore(
+        root, render=BoardFiles(CardInfo(leaderboard_version="v1", eval_sets=("set",), public_key=public))
+    )
     for n in range(1, 5):
         store.submit(make_request(f"req-{n}", f"org/model-{n}", submitted_at=f"2026-11-27T09:00:0{n}Z"))
     for n in range(1, 4):

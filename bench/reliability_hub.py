@@ -20,6 +20,7 @@ from reliability_checks import Tally, count
 from reliability_worker import EVAL_SET, ROWS, VERSION, work
 
 from openasr_core import layout
+from openasr_core.board_files import BoardFiles
 from openasr_core.dataset_card import CardInfo
 from openasr_core.records import Status
 from openasr_core.store.hub import HubStore, RetryPolicy
@@ -60,7 +61,13 @@ def make_store(hub: HubEmulator, create: bool = False) -> HubStore:
     card = CardInfo(leaderboard_version=VERSION, eval_sets=(EVAL_SET,), results_repo=RESULTS)
     api = HfApi(endpoint=ENDPOINT, token="hf_benchTOKEN0123456789")
     return HubStore(
-        REQUESTS, RESULTS, token="hf_benchTOKEN0123456789", api=api, create_repos=create, retry=retry, card=card
+        REQUESTS,
+        RESULTS,
+        token="hf_benchTOKEN0123456789",
+        api=api,
+        create_repos=create,
+        retry=retry,
+        render=BoardFiles(card),
     )
 
 
@@ -73,12 +80,12 @@ def _with_kill(store: HubStore, point: str | None, op: dict[str, str]) -> None:
     after = target.startswith("+")
 
     def commit(
-        repo_id: str, files: Any, parent: str, message: str, landed: Callable[[], bool] | None = None, **kwargs: Any
+        repo: Any, files: Any, parent: str, message: str, landed: Callable[[], bool] | None = None, **kwargs: Any
     ) -> Any:
-        hit = op["name"] == name and repo_id.endswith(target.lstrip("+"))
+        hit = op["name"] == name and repo.name.endswith(target.lstrip("+"))
         if hit and not after:
             raise Killed(point)
-        oid = real(repo_id, files, parent, message, landed, **kwargs)
+        oid = real(repo, files, parent, message, landed, **kwargs)
         if hit:
             raise Killed(point)
         return oid

@@ -19,6 +19,7 @@ import signal
 import time
 from pathlib import Path
 
+from openasr_core.board_files import BoardFiles
 from openasr_core.dataset_card import CardInfo
 from openasr_core.records import PredictionRow, Request, Status
 from openasr_core.store import LeaseLost, LocalStore, Store
@@ -35,7 +36,7 @@ _op = {"name": ""}
 
 
 def open_store(root: Path) -> LocalStore:
-    return LocalStore(root, card=CardInfo(leaderboard_version=VERSION, eval_sets=(EVAL_SET,)))
+    return LocalStore(root, render=BoardFiles(CardInfo(leaderboard_version=VERSION, eval_sets=(EVAL_SET,))))
 
 
 def install_kill(root: Path, point: str) -> None:

@@ -144,9 +144,9 @@ def bench_table(n: int, filters_n: int) -> tuple[float, float, float]:
 def bench_store_read(n: int) -> None:
     """Write n synthetic results with FINISHED requests straight into a temporary local store's layout, then time
     one snapshot (the read every page refresh shares)."""
+    from openasr_core.board_files import render_repos
     from openasr_core.files import atomic_write
     from openasr_core.store import LocalStore
-    from openasr_core.store.render import render_repos
 
     root = Path(tempfile.mkdtemp(prefix="bench-store-"))
     try:

@@ -45,6 +45,7 @@ from openasr_core.audits import (
     pick_entry,
 )
 from openasr_core.config import ConfigError, EvalSetConfig, LeaderboardConfig, load_config
+from openasr_core.board_files import open_store
 from openasr_core.model_files import weight_file_hashes
 from openasr_core.records import (
     AuditCheck,
@@ -60,7 +61,7 @@ from openasr_core.records import (
     utc_now,
 )
 from openasr_core.signing import sign_audit, signing_key_for
-from openasr_core.store import Snapshot, Store, open_store
+from openasr_core.store import Snapshot, Store
 
 if TYPE_CHECKING:  # torch and transformers: imported only when an audit runs, so `audit --help` is instant
     from evaluator.evaluate import Evaluation

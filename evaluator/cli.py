@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 
 from evaluator.errors import ErrorKind, error_kind
 from evaluator.eval_sets import eval_set_from_path
+from openasr_core.board_files import open_store
 from openasr_core.config import ConfigError, EvalSetConfig, LeaderboardConfig, load_config
 from openasr_core.logs import configure_logging
 from openasr_core.records import BATCH_ONE_TRACK, PRECISIONS, THROUGHPUT_TRACK, Result, ThroughputResult, write_jsonl
-from openasr_core.store import Store, StoreError, open_store
+from openasr_core.store import Store, StoreError
 
 if TYPE_CHECKING:
     from evaluator.evaluate import Evaluation

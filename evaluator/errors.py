@@ -33,15 +33,15 @@ class ErrorKind(StrEnum):
 #: (module, class name) -> kind. A subclass not listed takes the kind of its nearest listed base class.
 ERROR_KINDS: dict[tuple[str, str], ErrorKind] = {
     # transient: the Hub, the network, the store in an incident
-    ("openasr_core.store.base", "StoreUnavailable"): ErrorKind.TRANSIENT,
-    ("openasr_core.store.base", "LeaseLost"): ErrorKind.TRANSIENT,
+    ("openasr_core.store.errors", "StoreUnavailable"): ErrorKind.TRANSIENT,
+    ("openasr_core.store.errors", "LeaseLost"): ErrorKind.TRANSIENT,
     ("evaluator.models", "HubUnreachable"): ErrorKind.TRANSIENT,
     ("builtins", "ConnectionError"): ErrorKind.TRANSIENT,
     ("builtins", "TimeoutError"): ErrorKind.TRANSIENT,
     ("httpx", "TransportError"): ErrorKind.TRANSIENT,
     ("evaluator.runner", "Stopped"): ErrorKind.TRANSIENT,  # the worker was stopped (a restart): try again later
     # cannot run here: configuration, keys, hardware, the store's refusal, an entry this board cannot re-run
-    ("openasr_core.store.base", "StoreError"): ErrorKind.CANNOT_RUN,
+    ("openasr_core.store.errors", "StoreError"): ErrorKind.CANNOT_RUN,
     ("openasr_core.config", "ConfigError"): ErrorKind.CANNOT_RUN,
     ("openasr_core.signing", "SigningKeyError"): ErrorKind.CANNOT_RUN,
     ("evaluator.device_check", "WrongDevice"): ErrorKind.CANNOT_RUN,

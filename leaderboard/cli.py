@@ -18,9 +18,10 @@ from typing import TextIO
 from leaderboard import submission
 from leaderboard.inspection import HubModels, LocalModels, ModelInspector
 from leaderboard.submission import ModelSource, SubmissionForm
+from openasr_core.board_files import open_store
 from openasr_core.config import ConfigError, load_config
 from openasr_core.records import PRECISIONS
-from openasr_core.store import Store, open_store
+from openasr_core.store import Store
 
 _MARKDOWN = re.compile(r"\*\*|`|</?code>|^[✅❌] ")
 _BACKSLASH_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")

@@ -1,24 +1,30 @@
-"""The store contract shared by the local folder and the Hub datasets, and the request lifecycle on top of it.
+"""The store: requests, results, predictions and the public log in two dataset repos, and the request lifecycle.
 
-Both backends hold the same files (see `openasr_core.layout`). A backend only knows how to read the state
-consistently and how to write a set of changes atomically against the state it read; every lifecycle rule
-(who may claim, lease expiry, attempts, the log chain, exactly-once finishing) lives here once, so the two
-backends cannot drift apart.
+One `Store` serves the local folder and the Hub datasets alike: both hold the same files (`openasr_core.layout`)
+and are reached through the same small port (`openasr_core.store.repo.Repo`). Every lifecycle rule (who may claim,
+lease expiry, attempts, the log chain, exactly-once finishing) and every repair lives here once, over what was
+read; `openasr_core.store.repo_io` reads and commits the repos.
 """
 
 from __future__ import annotations
 
-import logging
+import functools
 import random
+import threading
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Container, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from openasr_core import layout
-from openasr_core.audits import AUDIT_DROPPED, AUDIT_EVENTS, AUDIT_PROGRESS_EVENTS, AUDIT_REQUESTED, open_audit_requests
+from openasr_core.audit_events import (
+    AUDIT_DROPPED,
+    AUDIT_EVENTS,
+    AUDIT_PROGRESS_EVENTS,
+    AUDIT_REQUESTED,
+    open_audit_requests,
+)
 from openasr_core.eventlog import ChainCheck, next_entry, verify_chain
 from openasr_core.history import submission_detail
 from openasr_core.records import (
@@ -34,52 +40,46 @@ from openasr_core.records import (
     Status,
     ThroughputResult,
     parse_time,
-    write_jsonl,
+    read_jsonl,
 )
 from openasr_core.signing import audit_hash, throughput_hash
-from openasr_core.store.bad_files import checked_ids
+from openasr_core.store.bad_files import log_damaged
+from openasr_core.store.errors import (
+    Conflict,
+    LeaseLost,
+    Refused,
+    StoreError,
+    StoreUnavailable,
+    ThroughputTaken,
+)
+from openasr_core.store.repo import LATEST, Repo
+from openasr_core.store.repo_files import Renderer, read_pins, throughput_files, throughput_records
+from openasr_core.store.repo_io import Read, RepoIO
 from openasr_core.store.requests_repo import QueueEntry
 from openasr_core.throughput_runs import THROUGHPUT_DROPPED, THROUGHPUT_FAILED, THROUGHPUT_STARTED, owed_run
-from openasr_core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 
-logger = logging.getLogger(__name__)
+__all__ = [
+    "Changes",
+    "Clock",
+    "Conflict",
+    "LeaseLost",
+    "Refused",
+    "Snapshot",
+    "Store",
+    "StoreError",
+    "StoreState",
+    "StoreUnavailable",
+    "ThroughputTaken",
+]
 
-
-class StoreError(RuntimeError):
-    """A store operation could not be carried out; the message says what to do."""
-
-
-class StoreUnavailable(StoreError):
-    """The store could not be reached, or kept changing, for longer than one call may wait (a Hub incident, a
-    long rate limit): nothing is wrong with what was asked, and the same call may succeed later.
-    `retry_after_s` is how long the service asked to wait, when it said."""
-
-    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
-
-class LeaseLost(StoreError):
-    """The worker no longer holds the request (its lease expired and it was returned or taken over)."""
-
-
-class Conflict(StoreError):
-    """Someone else changed the store between our read and our write; re-read and try again."""
-
-
-class ThroughputTaken(StoreError):
-    """Another worker's attempt holds this throughput run (its lease has not run out), or took it over."""
-
-
-class Refused(StoreError):
-    """A submission was refused by a check made inside the store's transaction (duplicate, weekly limit)."""
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
 class StoreState:
     """What a transaction sees: every request, which results are stored, and the whole log.
 
-    `result_ids` answers `id in result_ids`; the Hub store looks an id up only when lease expiry asks.
+    `result_ids` answers `id in result_ids`; the results repo is asked only when lease expiry needs it.
     `log_length` is the `seq` of the last entry written, even when that entry is unreadable (damaged): the next
     entry follows it, so no `seq` is ever given twice."""
 
@@ -171,10 +171,13 @@ def wall_clock() -> datetime:
 
 
 Clock = Callable[[], datetime]
+#: The first byte range a predictions preview asks for (200 rows of a typical eval set hold about 40 KB).
+PREVIEW_BYTES = 64 * 1024
 
 
-class Store(ABC):
-    """Requests, results, predictions and the public log. Subclasses provide consistent reads and atomic writes.
+class Store(RepoIO):
+    """Requests, results, predictions and the public log in a requests repo and a results repo (`Repo`s: two
+    folders, or two Hub datasets); `render` makes the derived files results commits carry (card, tables).
 
     `clock` (an aware UTC datetime) stamps leases and log entries, and decides expiry; tests move it instead of
     sleeping. `sleep` waits between conflict retries.
@@ -182,12 +185,22 @@ class Store(ABC):
 
     #: How often a transaction is retried after a `Conflict` before giving up.
     max_conflict_retries = 8
-    #: Whether `_write` stores `Changes.audits`; a backend that does not must refuse audits, not drop them.
-    writes_audits = False
+    #: Whether audit records are stored; a store that does not must refuse audits, not drop them.
+    writes_audits = True
     #: sha256 of the throughput records a `throughput_published` event vouches for, as last read from the log.
     _vouched_throughput: frozenset[str] = frozenset()
     clock: Clock = staticmethod(wall_clock)
     sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    def __init__(
+        self, requests: Repo, results: Repo, render: Renderer | None = None, clock: Clock | None = None
+    ) -> None:
+        super().__init__(requests, results, render)
+        if clock is not None:
+            self.clock = clock
+        # Conflicts between processes are detected by the commit's parent; this lock only spares threads of one
+        # process from racing each other into pointless conflicts.
+        self._lock = threading.RLock()
 
     def _now(self) -> datetime:
         now = self.clock()
@@ -195,70 +208,125 @@ class Store(ABC):
             raise StoreError("the store's clock must return an aware datetime (UTC)")
         return now.astimezone(UTC)
 
-    # --- what a backend provides -------------------------------------------------------------------
+    # --- reading -------------------------------------------------------------------------------------
 
-    @abstractmethod
-    def _exclusive(self) -> AbstractContextManager[object]:
-        """Held around read-compute-write; a lock locally, nothing on the Hub (which detects conflicts)."""
+    def _state(self, read: Read) -> StoreState:
+        view = read.view
+        return StoreState(requests=view.requests, result_ids=read.stored, log=view.log, log_length=view.last_seq)
 
-    @abstractmethod
-    def _read_state(self) -> tuple[StoreState, str]:
-        """The current state and a token naming it (the Hub's commit sha)."""
+    def _current_log(self) -> Sequence[LogEntry]:
+        """The log at the requests repo's head (read under the repo's lock: a folder is written a file at a time)."""
+        with self.requests.exclusive():
+            return self._view(self.requests.head()).log
 
-    @abstractmethod
-    def _write(self, token: str, changes: Changes) -> None:
-        """Write `changes` atomically on top of `token`; raise `Conflict` if the store moved since."""
-
-    @abstractmethod
     def snapshot(self) -> Snapshot:
-        """Everything the Space shows, in one read (one Hub snapshot per repo, never a call per file)."""
-
-    @abstractmethod
-    def predictions(self, request_id: str, eval_set: str, limit: int | None = None) -> list[PredictionRow]:
-        """The raw predictions of one finished request on one eval set (only the first `limit` rows, when given:
-        the detail page's preview reads the start of the file, not all of it)."""
-
-    @abstractmethod
-    def result(self, request_id: str) -> Result | None:
-        """One stored result, read from its own file (the detail page and `verify`); None if there is none."""
-
-    @abstractmethod
-    def predictions_url(self, request_id: str, eval_set: str) -> str:
-        """Where a person can open those predictions (a file path locally, a Hub URL in production)."""
+        """Everything the Space shows, in one read (one head request when nothing moved, never a call per file)."""
+        with self.requests.exclusive():
+            head = self.requests.head()
+            view = self._view(head)
+            revision = self._results_revision(view)
+            finished = [i for i, r in view.requests.items() if r.status is Status.FINISHED]  # reads every shard
+            log = list(view.log)  # and every chunk: the board shows them all
+            bad = view.problems()
+            results: dict[str, Result] = {}
+            audits: list[AuditRecord] = []
+            if revision:
+                fetch = self._fetcher(self.results, revision)
+                results = self._results_reader.read(fetch, revision, finished, every_shard=not self.results.snapshots)
+                audits = self._audits_reader.read(fetch, log, bad, every=log_damaged(bad))
+                bad.extend(self._results_reader.bad_files())
+        return Snapshot(
+            requests=view.requests,
+            results=results,
+            log=log,
+            version=f"{head}:{revision}",
+            audits=audits,
+            damaged=tuple(str(b) for b in bad),
+            log_length=view.last_seq,
+        )
 
     def version_sources(self, version: str) -> list[EvalSetSource]:
         """The eval-set sources of board `version`'s finished results, oldest first: the first one that streamed
-        a Hub set pins its data revision for the whole version (`evaluator.eval_sets.pins_from_sources`)."""
+        a Hub set pins its data revision for the whole version (`evaluator.eval_sets.pins_from_sources`). From
+        `pins.json` (one read); a board written before it existed is read in full once, and gets the file with
+        its next result."""
+        pins = read_pins(self.results.read(layout.PINS_FILE, self.results.head()))
+        if pins is not None:
+            return pins.get(version, [])
         finished = [r for r in self.snapshot().finished_results() if r.leaderboard_version == version]
         return [s for r in sorted(finished, key=lambda r: r.finished_at) for s in r.eval_sets]
 
+    def result(self, request_id: str) -> Result | None:
+        """One stored result, read from its own file (the detail page and `verify`); None if there is none."""
+        raw = self.results.read(layout.result_path(request_id), LATEST)
+        return Result.from_json(raw) if raw is not None else None
+
+    def predictions(self, request_id: str, eval_set: str, limit: int | None = None) -> list[PredictionRow]:
+        """The raw predictions of one finished request on one eval set. With `limit`, only the start of the file
+        is read (a byte range, grown until it holds `limit` whole lines or the whole file): the detail page
+        previews 200 rows of a file that may hold megabytes."""
+        path = layout.predictions_path(request_id, eval_set)
+        size = PREVIEW_BYTES
+        while True:
+            data = self.results.read(path, LATEST, first_bytes=size if limit else None)
+            if data is None:
+                raise FileNotFoundError(
+                    f"no predictions for request {request_id} on eval set {eval_set} in {self.results.name}"
+                )
+            whole = limit is None or len(data) != size  # shorter: the whole file; longer: the range was ignored
+            lines = data.decode("utf-8", errors="replace").splitlines(keepends=True)
+            complete = lines if whole else [line for line in lines if line.endswith("\n")]
+            if whole or len(complete) > limit:  # type: ignore[operator]
+                return read_jsonl(PredictionRow, "".join(complete))[:limit]
+            size *= 4
+
+    def predictions_url(self, request_id: str, eval_set: str) -> str:
+        """Where a person can open those predictions (a file path locally, a Hub URL in production)."""
+        return self.results.url(layout.predictions_path(request_id, eval_set))
+
+    # --- the dataset card --------------------------------------------------------------------------
+
     def on_start(self) -> None:
-        """What the Space does once when it starts serving this store (nothing, unless a backend needs it)."""
-        return None
+        """The Space's start: the results repo gets its card (the `configs` that `load_dataset` reads, the public
+        key) and an empty file for every table the card declares, when it lacks them."""
+        self.publish_card()
+
+    def publish_card(self, force: bool = False) -> bool:
+        """Write the card (and the tables it declares, when missing) to the results repo now, as the renderer
+        makes them; True if a commit was made. `force=True` replaces a card that publishes another key (a
+        deliberate key rotation)."""
+        for _ in range(self.max_conflict_retries):
+            head = functools.cache(self.results.head)  # asked only if the renderer reads the repo at all
+            files = self.render.start_files(lambda path, head=head: self.results.read(path, head()), force)
+            if not files:
+                return False
+            try:
+                self._commit(self.results, files, head(), "Update the dataset card")
+                return True
+            except Conflict:
+                continue
+        raise StoreError(f"{self.results.name} kept changing while publishing the card; try again later")
 
     # --- the throughput track (R14): its own folders, never part of the snapshot's results ----------
-
-    @abstractmethod
-    def _put_throughput_files(self, files: Mapping[str, bytes], message: str) -> None:
-        """Write these results-repo files (path -> bytes) in one atomic step (one commit on the Hub); raise
-        `Conflict` if the results repo moved since `_throughput_shards` read it."""
-
-    @abstractmethod
-    def _throughput_shards(self) -> dict[str, bytes]:
-        """Every throughput records shard (`throughput-records/<xx>.jsonl`) by shard name, as stored now."""
 
     def throughput_results(self) -> dict[str, ThroughputResult]:
         """The throughput records the public log vouches for, by request id (read apart from `snapshot()` on
         purpose): each needs a `throughput_published` event naming its sha256. A record whose publication was cut
         off between the record and its event (a crash, a SIGTERM) is not shown; the next run publishes it whole."""
-        records = self.throughput_results_from(self._throughput_shards())
+        records = throughput_records(self._throughput_shards(self.results.head()))
         hashes = {k: throughput_hash(r) for k, r in records.items()}
         vouched = self._vouched_throughput
         if any(h not in vouched for h in hashes.values()):  # the log is read only when a record is new to us
-            state, _ = self._read_state()
-            logged = (str(e.detail.get("throughput_sha256")) for e in state.log if e.event == THROUGHPUT_PUBLISHED)
+            logged = (
+                str(e.detail.get("throughput_sha256")) for e in self._current_log() if e.event == THROUGHPUT_PUBLISHED
+            )
             vouched = self._vouched_throughput = frozenset(logged)  # once logged, an event stays in the log
         return {k: r for k, r in records.items() if hashes[k] in vouched}
+
+    @staticmethod
+    def throughput_results_from(shards: Mapping[str, bytes]) -> dict[str, ThroughputResult]:
+        """The records of these shards (shard name -> stored bytes), by request id."""
+        return throughput_records(shards)
 
     def publish_throughput(
         self,
@@ -268,7 +336,7 @@ class Store(ABC):
         worker: str | None = None,
     ) -> LogEntry:
         """Store a throughput record with its predictions, its records shard and `throughput.csv` in one step (one
-        commit on the Hub, retried on a concurrent commit), then log a public `throughput_published` event carrying
+        commit, retried on a concurrent commit), then log a public `throughput_published` event carrying
         the record's sha256 (`verify` checks the two agree). Whole or absent: until the event is written the
         record is residue that nothing shows (`throughput_results`), and the next attempt publishes it again.
 
@@ -276,21 +344,25 @@ class Store(ABC):
         Idempotent: when the log already vouches for this very record, that event is returned and nothing is
         written. `worker` (the attempt's, from its `throughput_started`) must still hold the run: one whose lease
         another worker took over publishes nothing (`ThroughputTaken`)."""
-        state, _ = self._read_state()  # the requests and the log: no results or audits are read for this check
-        done = _throughput_publishable(state, result, worker)
+        with self._lock, self.requests.exclusive():  # the requests and the log: no results are read for this check
+            done = _throughput_publishable(self._state(self._read()), result, worker)
         if done is not None:
             return done
+        self._store_throughput(result, predictions)
+        return self.complete_throughput(result, actor, worker)
+
+    def _store_throughput(self, result: ThroughputResult, predictions: Mapping[str, Sequence[PredictionRow]]) -> None:
+        """One results commit with the record, its predictions, its records shard and the throughput table, on top
+        of the revision the shards were read at (read again and rebuilt on a conflict)."""
         for _ in range(self.max_conflict_retries):
+            head = self.results.head()
+            files = throughput_files(self._throughput_shards(head), result, predictions, self.render)
             try:
-                self._put_throughput_files(
-                    self._throughput_files(result, predictions), f"Throughput {result.request_id}"
-                )
-                break
+                self._commit(self.results, files, head, f"Throughput {result.request_id}")
+                return
             except Conflict:
                 continue
-        else:
-            raise StoreError(f"the results repo kept changing under us ({self.max_conflict_retries} conflicts)")
-        return self.complete_throughput(result, actor, worker)
+        raise StoreError(f"the results repo kept changing under us ({self.max_conflict_retries} conflicts)")
 
     def complete_throughput(self, result: ThroughputResult, actor: str, worker: str | None) -> LogEntry:
         """Log `throughput_published` for a record already stored whole (what `publish_throughput` ends with, and
@@ -301,31 +373,26 @@ class Store(ABC):
             "chosen_batch_size": result.chosen_batch_size,
             "rtfx": result.aggregate.rtfx,
         }
-        written: list[LogEntry] = []
 
-        def compute(state: StoreState) -> Changes | None:
+        def compute(state: StoreState) -> tuple[Changes | None, LogEntry]:
             done = _throughput_publishable(state, result, worker)
             if done is not None:
-                written[:] = [done]
-                return None
+                return None, done
             changes = Changes()
             entry = self._log(
                 state, changes.log, request_id=result.request_id, event=THROUGHPUT_PUBLISHED, actor=actor, detail=detail
             )
-            written[:] = [entry]
-            return changes
+            return changes, entry
 
-        self._transact(compute)
-        return written[0]
+        return self._transact(compute)
 
     def throughput_residue(self, request_id: str) -> ThroughputResult | None:
         """The stored throughput record of `request_id` that no `throughput_published` event vouches for: what a
         publication cut off between its commit and its event left (None if there is none, or it is vouched)."""
-        record = self.throughput_results_from(self._throughput_shards()).get(request_id)
+        record = throughput_records(self._throughput_shards(self.results.head())).get(request_id)
         if record is None:
             return None
-        state, _ = self._read_state()
-        vouched = {e.detail.get("throughput_sha256") for e in state.log if e.event == THROUGHPUT_PUBLISHED}
+        vouched = {e.detail.get("throughput_sha256") for e in self._current_log() if e.event == THROUGHPUT_PUBLISHED}
         return None if throughput_hash(record) in vouched else record
 
     def start_throughput(self, request_id: str, worker: str, lease_s: float) -> LogEntry:
@@ -367,44 +434,20 @@ class Store(ABC):
 
         return self._append_event(request_id, THROUGHPUT_DROPPED, actor, detail)
 
-    def _throughput_files(
-        self, result: ThroughputResult, predictions: Mapping[str, Sequence[PredictionRow]]
-    ) -> dict[str, bytes]:
-        """Predictions, the record, its shard with it added, and `throughput.csv` of every record."""
-        shards = self._throughput_shards()
-        name = layout.shard(result.request_id)
-        records = {**self.throughput_results_from(shards), result.request_id: result}
-        shard = {**_throughput_shard(name, shards.get(name, b"")), result.request_id: result}
-        files = {
-            layout.throughput_predictions_path(result.request_id, eval_set): write_jsonl(rows).encode("utf-8")
-            for eval_set, rows in predictions.items()
-        }
-        files[layout.throughput_path(result.request_id)] = result.to_json().encode("utf-8")
-        files[layout.throughput_records_path(name)] = write_jsonl(shard[k] for k in sorted(shard)).encode("utf-8")
-        files[THROUGHPUT_TABLE_FILE] = throughput_table(records.values()).encode("utf-8")
-        return files
-
-    @staticmethod
-    def throughput_results_from(shards: Mapping[str, bytes]) -> dict[str, ThroughputResult]:
-        """The records of these shards (shard name -> stored bytes), by request id."""
-        records: dict[str, ThroughputResult] = {}
-        for name, data in sorted(shards.items()):
-            records.update(_throughput_shard(name, data))
-        return records
-
     # --- the lifecycle -----------------------------------------------------------------------------
 
-    def _transact(self, compute: Callable[[StoreState], Changes | None]) -> Changes | None:
-        """Read, compute, write; on a conflict re-read and recompute, so no update is ever lost."""
+    def _transact(self, compute: Callable[[StoreState], tuple[Changes | None, _T]]) -> _T:
+        """Read, compute, commit; on a conflict read again and recompute, so no update is ever lost. `compute`
+        returns the changes to commit (none: nothing is written) and the transaction's value."""
         for attempt in range(self.max_conflict_retries):
-            with self._exclusive():
-                state, token = self._read_state()
-                changes = compute(state)
+            with self._lock, self.requests.exclusive():
+                read = self._read()
+                changes, value = compute(self._state(read))
                 if not changes:
-                    return changes
+                    return value
                 try:
-                    self._write(token, changes)
-                    return changes
+                    self._commit_changes(read, changes, lambda txn, c=changes: _message(c, txn))
+                    return value
                 except Conflict:
                     pass
             self.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
@@ -426,7 +469,7 @@ class Store(ABC):
         if request.status is not Status.PENDING:
             raise StoreError("a new request must be PENDING")
 
-        def compute(state: StoreState) -> Changes:
+        def compute(state: StoreState) -> tuple[Changes, Request]:
             if request.request_id in state.requests:
                 raise Refused(f"request id {request.request_id} already exists")
             if check:
@@ -440,10 +483,9 @@ class Store(ABC):
                 actor=request.submitter,
                 detail=submission_detail(request),
             )
-            return changes
+            return changes, request
 
-        self._transact(compute)
-        return request
+        return self._transact(compute)
 
     def _expire(self, state: StoreState, now: datetime, max_attempts: int, changes: Changes) -> dict[str, QueueEntry]:
         """Return expired RUNNING requests to PENDING (or FAILED after `max_attempts`), logging each; the queue
@@ -468,13 +510,13 @@ class Store(ABC):
 
     def expire_leases(self, max_attempts: int) -> list[Request]:
         """Apply lease expiry now, without claiming anything (the Queue page calls this through the scheduler)."""
-        changes = self._transact(lambda state: self._with_expiry(state, max_attempts))
-        return list(changes.requests) if changes else []
 
-    def _with_expiry(self, state: StoreState, max_attempts: int) -> Changes:
-        changes = Changes()
-        self._expire(state, self._now(), max_attempts, changes)
-        return changes
+        def compute(state: StoreState) -> tuple[Changes, list[Request]]:
+            changes = Changes()
+            self._expire(state, self._now(), max_attempts, changes)
+            return changes, list(changes.requests)
+
+        return self._transact(compute)
 
     def claim(self, worker: str, lease_s: float, max_attempts: int, request_id: str | None = None) -> Request | None:
         """Take the oldest PENDING request for `worker` with a lease of `lease_s` seconds, atomically.
@@ -483,10 +525,8 @@ class Store(ABC):
         `max_attempts`). Returns None when nothing is pending. With `request_id`, only that request is taken,
         and None means it is not PENDING (someone else holds it, or it ended): a Job started for it exits.
         """
-        claimed: list[Request] = []
 
-        def compute(state: StoreState) -> Changes:
-            claimed.clear()
+        def compute(state: StoreState) -> tuple[Changes, Request | None]:
             now = self._now()
             changes = Changes()
             queue = self._expire(state, now, max_attempts, changes)
@@ -499,7 +539,7 @@ class Store(ABC):
                 key=lambda e: (e.submitted_at, e.request_id),
             )
             if not pending:
-                return changes
+                return changes, None
             first = pending[0]
             requeued = [r for r in changes.requests if r.request_id == first.request_id]
             chosen = (requeued[-1] if requeued else state.requests[first.request_id]).replace(
@@ -518,11 +558,9 @@ class Store(ABC):
                 actor=worker,
                 detail={"attempt": chosen.attempts, "lease_expires_at": chosen.lease.expires_at},  # type: ignore[union-attr]
             )
-            claimed.append(chosen)
-            return changes
+            return changes, chosen
 
-        self._transact(compute)
-        return claimed[0] if claimed else None
+        return self._transact(compute)
 
     def _held(self, state: StoreState, request_id: str, worker: str) -> Request:
         request = state.requests.get(request_id)
@@ -534,19 +572,16 @@ class Store(ABC):
 
     def heartbeat(self, request_id: str, worker: str, lease_s: float, progress: Progress | None = None) -> Request:
         """Renew the lease (and persist progress). Raises `LeaseLost` if the request was taken away."""
-        renewed: list[Request] = []
 
-        def compute(state: StoreState) -> Changes:
+        def compute(state: StoreState) -> tuple[Changes, Request]:
             request = self._held(state, request_id, worker)
             updated = request.replace(
                 lease=_lease(worker, self._now(), lease_s),
                 progress=progress if progress is not None else request.progress,
             )
-            renewed[:] = [updated]
-            return Changes(renewals=[updated])
+            return Changes(renewals=[updated]), updated
 
-        self._transact(compute)
-        return renewed[0]
+        return self._transact(compute)
 
     def finish(
         self, request_id: str, worker: str, result: Result, predictions: Mapping[str, Sequence[PredictionRow]]
@@ -554,12 +589,10 @@ class Store(ABC):
         """Store the result with its predictions and mark the request FINISHED, in one atomic write."""
         if result.request_id != request_id:
             raise StoreError(f"result is for {result.request_id}, not {request_id}")
-        done: list[Request] = []
 
-        def compute(state: StoreState) -> Changes:
+        def compute(state: StoreState) -> tuple[Changes, Request]:
             request = self._held(state, request_id, worker)
             updated = request.replace(status=Status.FINISHED, lease=None, error=None)
-            done[:] = [updated]
             changes = Changes(requests=[updated], results=[(result, predictions)])
             self._log(
                 state,
@@ -574,44 +607,37 @@ class Store(ABC):
                     "gpu_class": result.hardware.gpu_class,
                 },
             )
-            return changes
+            return changes, updated
 
-        self._transact(compute)
-        return done[0]
+        return self._transact(compute)
 
     def fail(self, request_id: str, worker: str, error: str) -> Request:
         """Mark a held request FAILED with a reason a person can act on. Failures stay visible (R8)."""
-        done: list[Request] = []
 
-        def compute(state: StoreState) -> Changes:
+        def compute(state: StoreState) -> tuple[Changes, Request]:
             request = self._held(state, request_id, worker)
             updated = request.replace(status=Status.FAILED, lease=None, error=error)
-            done[:] = [updated]
             changes = Changes(requests=[updated])
             self._log(state, changes.log, request_id=request_id, event="failed", actor=worker, detail={"error": error})
-            return changes
+            return changes, updated
 
-        self._transact(compute)
-        return done[0]
+        return self._transact(compute)
 
     def release(self, request_id: str, worker: str, reason: str) -> Request:
         """Hand a held request back to the queue at once, logged `released` with `reason`: what a clean stop
         (SIGINT, or the SIGTERM of a Space restart) does instead of leaving it RUNNING until its lease runs out.
         The attempt is not counted (the model did nothing wrong), so restarts never fail a request."""
-        done: list[Request] = []
 
-        def compute(state: StoreState) -> Changes:
+        def compute(state: StoreState) -> tuple[Changes, Request]:
             request = self._held(state, request_id, worker)
             attempts = max(0, request.attempts - 1)
             updated = request.replace(status=Status.PENDING, lease=None, progress=None, attempts=attempts)
-            done[:] = [updated]
             changes = Changes(requests=[updated])
             detail = {"reason": reason, "attempts": attempts}
             self._log(state, changes.log, request_id=request_id, event="released", actor=worker, detail=detail)
-            return changes
+            return changes, updated
 
-        self._transact(compute)
-        return done[0]
+        return self._transact(compute)
 
     # --- audits (R13) ------------------------------------------------------------------------------
 
@@ -624,9 +650,8 @@ class Store(ABC):
         if not self.writes_audits:
             raise StoreError(f"{type(self).__name__} cannot store audit records yet; run audits on the local store")
         digest = audit_hash(record)
-        written: list[LogEntry] = []
 
-        def compute(state: StoreState) -> Changes:
+        def compute(state: StoreState) -> tuple[Changes, LogEntry]:
             request = state.requests.get(record.request_id)
             if request is None or request.status is not Status.FINISHED:
                 raise StoreError(
@@ -650,11 +675,9 @@ class Store(ABC):
                     "seed": record.seed,
                 },
             )
-            written[:] = [entry]
-            return changes
+            return changes, entry
 
-        self._transact(compute)
-        return written[0]
+        return self._transact(compute)
 
     def request_audit(self, request_id: str, actor: str, check: Callable[[StoreState], None] | None = None) -> LogEntry:
         """Log a public `audit_requested` event for a finished entry; `check` may raise `Refused` (rate limit).
@@ -689,16 +712,13 @@ class Store(ABC):
         self, request_id: str, event: str, actor: str, detail: Callable[[StoreState], dict[str, object]]
     ) -> LogEntry:
         """Append one log event in a transaction; `detail` sees the state it is appended to (and may refuse)."""
-        written: list[LogEntry] = []
 
-        def compute(state: StoreState) -> Changes:
+        def compute(state: StoreState) -> tuple[Changes, LogEntry]:
             changes = Changes()
             entry = self._log(state, changes.log, request_id=request_id, event=event, actor=actor, detail=detail(state))
-            written[:] = [entry]
-            return changes
+            return changes, entry
 
-        self._transact(compute)
-        return written[0]
+        return self._transact(compute)
 
 
 def _throughput_publishable(state: StoreState, result: ThroughputResult, worker: str | None) -> LogEntry | None:
@@ -728,24 +748,6 @@ def _throughput_publishable(state: StoreState, result: ThroughputResult, worker:
     return None
 
 
-def _throughput_shard(name: str, data: bytes) -> dict[str, ThroughputResult]:
-    """One throughput records shard by request id; a line that does not parse is left out and logged (the
-    per-entry file `throughput/<xx>/<id>.json` still holds it, and `verify` checks those)."""
-    records: dict[str, ThroughputResult] = {}
-    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = checked_ids(ThroughputResult.from_json(line))
-        except (ValueError, TypeError, KeyError) as exc:
-            logger.warning(
-                "%s line %d is not a throughput record: %s", layout.throughput_records_path(name), number, exc
-            )
-            continue
-        records[record.request_id] = record
-    return records
-
-
 def _expired(request: Request, stored: bool, worker: str, max_attempts: int) -> tuple[Request, str, dict[str, object]]:
     """What lease expiry makes of a request whose lease ran out: FINISHED when its result was stored (the worker
     died while publishing), FAILED after `max_attempts`, else PENDING again; with the log event that says so."""
@@ -768,3 +770,10 @@ def _expired(request: Request, stored: bool, worker: str, max_attempts: int) -> 
 
 def _lease(worker: str, now: datetime, lease_s: float) -> Lease:
     return Lease(worker=worker, expires_at=_after(now, lease_s))
+
+
+def _message(changes: Changes, txn: str) -> str:
+    """A commit title that says what happened (`claimed req-0001`), with the transaction id for tracing retries."""
+    events = [f"{e.event} {e.request_id}" for e in changes.log] or [f"update {r.request_id}" for r in changes.requests]
+    summary = "; ".join(events[:3]) + (f" (+{len(events) - 3})" if len(events) > 3 else "")
+    return f"{summary} [txn {txn}]"

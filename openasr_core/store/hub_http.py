@@ -24,27 +24,30 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from huggingface_hub import CommitOperation, CommitOperationAdd, CommitOperationDelete, hf_hub_url
 from huggingface_hub.errors import (
+    EntryNotFoundError,
     HfHubHTTPError,
     LocalEntryNotFoundError,
     OfflineModeIsEnabled,
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from huggingface_hub.utils import get_session, parse_ratelimit_headers
+from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status, parse_ratelimit_headers
 
 from openasr_core.redaction import redact
-from openasr_core.store.base import Conflict, StoreError, StoreUnavailable
+from openasr_core.store.errors import Conflict, StoreError, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
 CREATE_REPOS_ENV = "LEADERBOARD_CREATE_REPOS"
+REPO_TYPE = "dataset"
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -231,3 +234,105 @@ class HubCaller:
         text = self.redact(str(exc)).strip()
         first_line = text.splitlines()[0] if text else type(exc).__name__
         return StoreError(f"the Hub refused {what} on {repo_id} ({status}): {first_line}")
+
+
+class HubRepo:
+    """The `Repo` port over one Hub dataset repo (`openasr_core.store.repo`), through the real `HfApi`.
+
+    Files are fetched straight from `resolve/<revision>/<path>` through huggingface_hub's own HTTP session (one GET
+    each, no HEAD, nothing written to a download cache); a commit is `create_commit(parent_commit=...)`, whose 412
+    becomes `Conflict`. Every call goes through `HubCaller` (retries, rate limits, messages without the token)."""
+
+    snapshots = True
+
+    def __init__(self, repo_id: str, api: Any, call: HubCaller, token: str | None) -> None:
+        self.name = repo_id
+        self.api = api
+        self._call = call
+        self._token = token
+
+    def __repr__(self) -> str:
+        return f"HubRepo({self.name!r})"
+
+    def head(self) -> str:
+        """The head commit of the main branch: one small request."""
+        refs = self._call("list_repo_refs", self.name, lambda: self.api.list_repo_refs(self.name, repo_type=REPO_TYPE))
+        for branch in getattr(refs, "branches", None) or []:
+            if branch.name == "main":
+                return str(branch.target_commit)
+        raise StoreError(f"{self.name} has no main branch; does the repo have any commit?")
+
+    def read(
+        self, path: str, revision: str, first_bytes: int | None = None, from_byte: int | None = None
+    ) -> bytes | None:
+        url = hf_hub_url(self.name, path, repo_type=REPO_TYPE, revision=revision, endpoint=self.api.endpoint)
+        headers = build_hf_headers(token=self._token, library_name="open-asr-leaderboard")
+        if first_bytes is not None:
+            headers["Range"] = f"bytes=0-{first_bytes - 1}"
+        elif from_byte is not None:
+            headers["Range"] = f"bytes={from_byte}-"
+
+        def fetch() -> bytes | None:
+            response = get_session().get(url, headers=headers)
+            if response.status_code == 416:  # the range starts at the end: nothing was added
+                return b""
+            try:
+                hf_raise_for_status(response)
+            except EntryNotFoundError:
+                return None
+            return response.content
+
+        return self._call(f"download {path}", self.name, fetch)
+
+    def existing(self, paths: Sequence[str], revision: str) -> set[str]:
+        def ask() -> list[str]:
+            found = self.api.get_paths_info(self.name, list(paths), repo_type=REPO_TYPE, revision=revision)
+            return [str(item.path) for item in found]
+
+        return set(self._call("paths-info", self.name, ask) or [])
+
+    def list(self, folder: str, revision: str) -> list[tuple[str, str]]:
+        def listing() -> list[tuple[str, str]]:
+            try:
+                entries = self.api.list_repo_tree(self.name, folder, repo_type=REPO_TYPE, revision=revision)
+                return [(e.path, str(e.blob_id)) for e in entries if getattr(e, "blob_id", None)]
+            except EntryNotFoundError:
+                return []
+
+        return self._call(f"list {folder}", self.name, listing) or []
+
+    def commit(
+        self,
+        files: Mapping[str, bytes],
+        parent: str,
+        message: str,
+        deleted: Sequence[str] = (),
+        landed: Callable[[], bool] | None = None,
+    ) -> str | None:
+        def attempt() -> Any:
+            # Fresh operations per try: create_commit marks the ones it was given as committed.
+            operations: list[CommitOperation] = [
+                CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in files.items()
+            ]
+            operations += [CommitOperationDelete(path_in_repo=p) for p in deleted]
+            return self.api.create_commit(
+                self.name, operations, commit_message=message, repo_type=REPO_TYPE, parent_commit=parent
+            )
+
+        info = self._call("create_commit", self.name, attempt, landed=landed)
+        return str(info.oid) if info is not None else None
+
+    def exclusive(self) -> AbstractContextManager[object]:
+        return nullcontext()
+
+    def url(self, path: str) -> str:
+        endpoint = str(getattr(self.api, "endpoint", None) or "https://huggingface.co").rstrip("/")
+        return f"{endpoint}/datasets/{self.name}/blob/main/{path}"
+
+    def create(self, private: bool = False) -> None:
+        """Create the dataset repo if it is missing."""
+        self._call(
+            "create_repo",
+            self.name,
+            lambda: self.api.create_repo(self.name, repo_type=REPO_TYPE, exist_ok=True, private=private),
+        )

@@ -10,16 +10,35 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from openasr_core import layout
-from openasr_core.audits import AUDIT_EVENTS
-from openasr_core.dataset_card import board_columns, claims_shard, table_shard
-from openasr_core.records import AuditRecord, EvalSetSource, LogEntry, PredictionRow, Request, Result, write_jsonl
-from openasr_core.store.bad_files import PARSE_ERRORS, BadFile, parse_lines, parse_record, text_lines, with_safe_ids
+from openasr_core.audit_events import AUDIT_EVENTS
+from openasr_core.records import (
+    AuditRecord,
+    EvalSetSource,
+    LogEntry,
+    PredictionRow,
+    Request,
+    Result,
+    ThroughputResult,
+    write_jsonl,
+)
+from openasr_core.store.bad_files import (
+    PARSE_ERRORS,
+    BadFile,
+    checked_ids,
+    parse_lines,
+    parse_record,
+    text_lines,
+    with_safe_ids,
+)
+
+logger = logging.getLogger(__name__)
 
 Fetch = Callable[[str], bytes | None]
 #: `tail(path, start)`: the file's bytes from `start` on (b"" if none were added), or None if it is gone.
@@ -32,6 +51,63 @@ def shard_of(request_id: str) -> str:
     return layout.shard(request_id)
 
 
+class Renderer(Protocol):
+    """Turns what a write to the results repo commits into the derived files committed with it: the dataset card
+    and the CSV tables. The store calls it and never renders anything itself; `openasr_core.board_files.BoardFiles`
+    renders the leaderboard's files, `NoRendering` none (the store then commits the signed records alone)."""
+
+    def columns(self, sets_by_version: Mapping[str, Sequence[str]]) -> list[str]:
+        """The table's header for these eval sets by board version (what `pins.json` records)."""
+        ...
+
+    def table_files(
+        self, shards: Mapping[str, Iterable[Result]], columns: Sequence[str], audits: Iterable[AuditRecord]
+    ) -> dict[str, bytes]:
+        """The table shards (and claims shards) of these records shards, each entry with its latest audit."""
+        ...
+
+    def card_files(self, fetch: Fetch, columns: Sequence[str]) -> dict[str, bytes]:
+        """The card, when it must change for a table with `columns` (the repo as it is: `fetch`)."""
+        ...
+
+    def start_files(self, fetch: Fetch, force: bool = False) -> dict[str, bytes]:
+        """What the repo (`fetch`) gets when the Space starts: the card when it must change (`force`: even over
+        another public key), and an empty file for each table the card declares that it lacks."""
+        ...
+
+    def audits_files(self, published: Sequence[AuditRecord]) -> dict[str, bytes]:
+        """The audits table of these published audit records."""
+        ...
+
+    def throughput_files(self, records: Iterable[ThroughputResult]) -> dict[str, bytes]:
+        """The throughput table of every stored throughput record."""
+        ...
+
+
+class NoRendering:
+    """A `Renderer` that renders nothing: the store commits the signed records alone (what the board reads)."""
+
+    def columns(self, sets_by_version: Mapping[str, Sequence[str]]) -> list[str]:
+        return []
+
+    def table_files(
+        self, shards: Mapping[str, Iterable[Result]], columns: Sequence[str], audits: Iterable[AuditRecord]
+    ) -> dict[str, bytes]:
+        return {}
+
+    def card_files(self, fetch: Fetch, columns: Sequence[str]) -> dict[str, bytes]:
+        return {}
+
+    def start_files(self, fetch: Fetch, force: bool = False) -> dict[str, bytes]:
+        return {}
+
+    def audits_files(self, published: Sequence[AuditRecord]) -> dict[str, bytes]:
+        return {}
+
+    def throughput_files(self, records: Iterable[ThroughputResult]) -> dict[str, bytes]:
+        return {}
+
+
 def digest_of(data: bytes) -> str:
     """The digest the state names a shard or log chunk by (a cached copy is used while it matches)."""
     return hashlib.sha256(data).hexdigest()[:16]
@@ -42,41 +118,53 @@ def jsonl_line(record: Request | Result | LogEntry) -> str:
 
 
 class ResultsReader:
-    """Signed results by request id, fetched a records shard at a time and only when one is missing."""
+    """Signed results by request id, fetched a records shard at a time and only when one is missing (or, from a
+    repo that may be edited in place, whenever the repo moved: a shard is parsed again only if its bytes changed)."""
 
     def __init__(self) -> None:
         self._shards: dict[str, dict[str, Result]] = {}
         self._fetched_at: dict[str, str] = {}
+        self._digests: dict[str, str] = {}
         self._bad: dict[str, BadFile] = {}
 
-    def read(self, fetch: Fetch, version: str, wanted: Iterable[str]) -> dict[str, Result]:
+    def read(self, fetch: Fetch, version: str, wanted: Iterable[str], every_shard: bool = False) -> dict[str, Result]:
+        """The `wanted` results at `version`; `every_shard`: read again each of their shards not read at `version`
+        (a folder, whose files may change without a commit), not only those missing a wanted result."""
         wanted = list(wanted)
         stale = {
             shard_of(i)
             for i in wanted
-            if i not in self._shards.get(shard_of(i), {}) and self._fetched_at.get(shard_of(i)) != version
+            if (every_shard or i not in self._shards.get(shard_of(i), {}))
+            and self._fetched_at.get(shard_of(i)) != version
         }
         for name in sorted(stale):
             self.shard(fetch, version, name)
         return {i: r for i in wanted if (r := self._shards.get(shard_of(i), {}).get(i)) is not None}
 
     def shard(self, fetch: Fetch, version: str, name: str) -> dict[str, Result]:
-        """One records shard at `version` (fetched unless already read there)."""
+        """One records shard at `version` (fetched unless already read there; parsed unless its bytes are the
+        ones parsed last)."""
         if self._fetched_at.get(name) != version:
             path = layout.records_path(name)
-            found: list[BadFile] = []
-            self._shards[name] = self.parse(fetch(path), path, found)
+            raw = fetch(path)
+            digest = digest_of(raw) if raw is not None else ""
+            if name not in self._shards or self._digests.get(name) != digest:
+                found: list[BadFile] = []
+                self._shards[name] = self.parse(raw, path, found)
+                self._bad.pop(name, None)
+                if found:
+                    self._bad[name] = found[0]
             self._fetched_at[name] = version
-            self._bad.pop(name, None)
-            if found:
-                self._bad[name] = found[0]
+            self._digests[name] = digest
         return self._shards[name]
 
     def bad_files(self, names: Iterable[str] | None = None) -> list[BadFile]:
         """The damaged records shards among those read (all of them, or only `names`)."""
         return [b for n, b in sorted(self._bad.items()) if names is None or n in set(names)]
 
-    def seed(self, name: str, version: str, results: dict[str, Result]) -> None:
+    def prime(self, name: str, version: str, results: dict[str, Result]) -> None:
+        """Hold a shard as a write just stored it at `version`, so reading it back fetches nothing."""
+        self._digests.pop(name, None)  # its bytes are not known: a later read parses them
         self._shards[name] = dict(results)
         self._fetched_at[name] = version
         self._bad.pop(name, None)
@@ -111,7 +199,7 @@ def audit_shard_records(fetch: Fetch, names: Iterable[str]) -> list[AuditRecord]
 @dataclass(frozen=True)
 class ResultsWrite:
     """What one write to the results repo puts there: `files` to add, `deleted` paths, and the records shards as
-    they are after it (`shards`, to seed a reader with)."""
+    they are after it (`shards`, to prime a reader with)."""
 
     files: dict[str, bytes]
     deleted: list[str]
@@ -125,14 +213,15 @@ def results_files(
     results: Sequence[tuple[Result, Mapping[str, Sequence[PredictionRow]]]],
     pins: bytes | None,
     every: Callable[[], Mapping[str, Mapping[str, Result]]],
+    render: Renderer,
     rewrite: Iterable[str] = (),
     has_legacy_table: Callable[[], bool] = lambda: False,
-    audits_of: Callable[[Iterable[str]], Mapping[str, AuditRecord]] = lambda _names: {},
+    audits_of: Callable[[Iterable[str]], Iterable[AuditRecord]] = lambda _names: (),
     retable: Iterable[str] = (),
 ) -> ResultsWrite:
     """The files a finish writes to the results repo (not the card): each result and its predictions, the records
-    shards they fall in, the table shards repeating those (with each entry's latest audit, from `audits_of(table
-    shard names)`), and `pins.json`. `retable` names table shards to render again with no record changing (an
+    shards they fall in, the table shards repeating those as `render` renders them (with each entry's latest audit,
+    from the records `audits_of(table shard names)` returns), and `pins.json`. `retable` names table shards to render again with no record changing (an
     audit changed an entry's verdict); `shards` holds their records too.
 
     `shards` holds the current content of the records shards the results fall in (and of those named in
@@ -159,15 +248,12 @@ def results_files(
         new_pins = _pins_with({}, [r for members in table.values() for r in members.values()])
     else:
         new_pins = _pins_with(current or {}, [r for r, _ in results])
-    columns = board_columns(_sets(new_pins))
-    if not whole and columns != board_columns(_sets(current or {})):
+    columns = render.columns(_sets(new_pins))
+    if not whole and columns != render.columns(_sets(current or {})):
         whole, table = True, {**every(), **updated}
     names = (set(table) | {layout.FIRST_TABLE_SHARD}) if whole else written | set(retable)
-    audits = audits_of(names)
-    for name in sorted(names):
-        members = table.get(name, {}).values()
-        files[layout.table_path(name)] = table_shard(members, columns, audits).encode("utf-8")
-        files[layout.claims_path(name)] = claims_shard(members).encode("utf-8")
+    shown = {name: list(table.get(name, {}).values()) for name in sorted(names)}
+    files.update(render.table_files(shown, columns, audits_of(names)))
     if new_pins != current:
         files[layout.PINS_FILE] = (
             json.dumps(dict(sorted(new_pins.items())), ensure_ascii=False, indent=1) + "\n"
@@ -176,9 +262,10 @@ def results_files(
     return ResultsWrite(files, deleted, {name: updated[name] for name in written}, columns, whole)
 
 
-def table_header(pins: bytes | None) -> list[str]:
-    """The header every table shard has, from `pins.json` as stored (what the card declares to `datasets`)."""
-    return board_columns(_sets(_read_pins(pins) or {}))
+def pinned_sets(pins: bytes | None) -> dict[str, list[str]]:
+    """The eval sets of each board version, from `pins.json` as stored (the table's columns, which the card
+    declares to `datasets`)."""
+    return _sets(_read_pins(pins) or {})
 
 
 def read_pins(raw: bytes | None) -> dict[str, list[EvalSetSource]] | None:
@@ -287,7 +374,8 @@ class AuditsReader:
         others = [r for key, r in sorted(self._records.items()) if key not in set(wanted)] if every else []
         return [*named, *others]
 
-    def seed(self, audits: Sequence[AuditRecord]) -> None:
+    def prime(self, audits: Sequence[AuditRecord]) -> None:
+        """Hold records a write just stored, so reading them back fetches nothing."""
         self._records.update(((a.request_id, a.audit_id), a) for a in audits)
 
 
@@ -308,3 +396,50 @@ def _audit_keys(log: Sequence[LogEntry], bad: list[BadFile]) -> list[tuple[str, 
             continue
         keys.append((entry.request_id, audit_id))
     return keys
+
+
+def throughput_shard(name: str, data: bytes) -> dict[str, ThroughputResult]:
+    """One throughput records shard by request id; a line that does not parse is left out and logged (the
+    per-entry file `throughput/<xx>/<id>.json` still holds it, and `verify` checks those)."""
+    records: dict[str, ThroughputResult] = {}
+    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = checked_ids(ThroughputResult.from_json(line))
+        except (ValueError, TypeError, KeyError) as exc:
+            logger.warning(
+                "%s line %d is not a throughput record: %s", layout.throughput_records_path(name), number, exc
+            )
+            continue
+        records[record.request_id] = record
+    return records
+
+
+def throughput_records(shards: Mapping[str, bytes]) -> dict[str, ThroughputResult]:
+    """The records of these throughput records shards (shard name -> stored bytes), by request id."""
+    records: dict[str, ThroughputResult] = {}
+    for name, data in sorted(shards.items()):
+        records.update(throughput_shard(name, data))
+    return records
+
+
+def throughput_files(
+    shards: Mapping[str, bytes],
+    result: ThroughputResult,
+    predictions: Mapping[str, Sequence[PredictionRow]],
+    render: Renderer,
+) -> dict[str, bytes]:
+    """What publishing a throughput record writes, given the records shards as stored: its predictions, the
+    record, its shard with it added, and the throughput table of every record (rendered by `render`)."""
+    name = layout.shard(result.request_id)
+    records = {**throughput_records(shards), result.request_id: result}
+    shard = {**throughput_shard(name, shards.get(name, b"")), result.request_id: result}
+    files = {
+        layout.throughput_predictions_path(result.request_id, eval_set): write_jsonl(rows).encode("utf-8")
+        for eval_set, rows in predictions.items()
+    }
+    files[layout.throughput_path(result.request_id)] = result.to_json().encode("utf-8")
+    files[layout.throughput_records_path(name)] = write_jsonl(shard[k] for k in sorted(shard)).encode("utf-8")
+    files.update(render.throughput_files(records.values()))
+    return files

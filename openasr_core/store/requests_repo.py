@@ -20,7 +20,7 @@ the lines of requests that neither the old nor the new state holds open (left ov
 
 A backend hands `RequestsReader.read` a `fetch(path) -> bytes | None` bound to one version of the repo; the
 reader fetches `state.json` only when `index.json` names another digest, then an open or closed shard or a log
-chunk only when it is asked for and its digest changed. After a write the backend seeds the reader with the view
+chunk only when it is asked for and its digest changed. After a write the store primes the reader with the view
 `requests_files` returned, so reading it back costs nothing.
 """
 
@@ -126,7 +126,7 @@ class RequestsView:
     log_length: int = -1  # -1: the entries' count (a view built in memory)
     log_chunks: Mapping[int, str] = field(default_factory=dict)
     state_digest: str | None = None  # of the `state.json` this view was read from (or written as)
-    log_tail: bytes | None = None  # the newest chunk's bytes, as written (seeds a reader's append-only reads)
+    log_tail: bytes | None = None  # the newest chunk's bytes, as written (primes a reader's append-only reads)
     renewals: Mapping[str, Request] = field(default_factory=dict)  # leases renewed since, from `index.json`
     log_chunk: int = 0  # entries per log chunk as the state says; 0 for a new store (see `chunk_size`)
 
@@ -153,18 +153,6 @@ class RequestsView:
 
 
 EMPTY = RequestsView(requests={}, log=[], log_length=0)
-
-
-class Lookup:
-    """`id in lookup` asks a function: which results are stored is checked only when lease expiry needs it."""
-
-    def __init__(self, has: Callable[[str], bool]) -> None:
-        self._has = has
-        self.asked = False
-
-    def __contains__(self, item: object) -> bool:
-        self.asked = True
-        return isinstance(item, str) and self._has(item)
 
 
 # --- the log's chunks --------------------------------------------------------------------------------------
@@ -716,7 +704,7 @@ class RequestsReader:
             log_chunk=size,
         )
 
-    def seed(self, view: RequestsView) -> None:
+    def prime(self, view: RequestsView) -> None:
         """Remember what a write just produced, so reading it back fetches nothing."""
         if view.state_digest is not None:
             self._state = replace(view, renewals={})

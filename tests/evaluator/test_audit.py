@@ -14,12 +14,13 @@ from evaluator.job import run_once
 from evaluator.models import Transcriber
 from openasr_core import layout
 from openasr_core.audits import open_audit_requests
+from openasr_core.board_files import open_store
 from openasr_core.config import AuditConfig, LeaderboardConfig
 from openasr_core.model_files import local_revision, weight_file_hashes
 from openasr_core.records import AuditRecord, ModelInfo, Status, Verdict
 from openasr_core.signing import audit_hash, public_key_for, verify_audit
-from openasr_core.store import LocalStore, StoreError, open_store
-from openasr_core.store import local as local_store
+from openasr_core.store import LocalStore, StoreError
+from openasr_core.store import repo as local_store
 from testkit.audio import make_audiofolder, write_config
 from tests.fixtures.clock import use_step_clock
 from tests.fixtures.load import StatedLoad

@@ -11,9 +11,9 @@ import pytest
 
 from evaluator.job import run_once, run_throughput
 from openasr_core.activity import EVALUATION, THROUGHPUT, WorkTracker
+from openasr_core.board_files import open_store
 from openasr_core.history import disagreements
 from openasr_core.records import Progress, Status
-from openasr_core.store import open_store
 from testkit.audio import make_audiofolder, write_config
 from tests.evaluator.test_job import _submit
 

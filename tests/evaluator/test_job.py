@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from evaluator.job import LeaseKeeper, redact, run_once
+from openasr_core.board_files import open_store
 from openasr_core.model_files import local_revision, weight_file_hashes
 from openasr_core.records import ModelInfo, PredictionRow, Request, Status, read_jsonl
 from openasr_core.signing import public_key_for, verify_result
-from openasr_core.store import LocalStore, open_store
+from openasr_core.store import LocalStore
 from testkit.audio import make_audiofolder, write_config
 from tests.openasr_core.store_contract import FakeClock, make_request
 

@@ -8,9 +8,9 @@ import pytest
 
 import evaluator.job
 from evaluator.job import run_once
+from openasr_core.board_files import open_store
 from openasr_core.records import Status
 from openasr_core.signing import SigningKeyError
-from openasr_core.store import open_store
 from testkit.audio import make_audiofolder, write_config
 from tests.openasr_core.store_contract import make_request
 

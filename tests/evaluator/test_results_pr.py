@@ -16,10 +16,11 @@ from huggingface_hub import constants as hf_constants
 from evaluator import cli
 from evaluator.job import run_once
 from evaluator.results_pr import RESULTS_PR_FAILED, RESULTS_PR_OPENED, board_file, publish_results_pr
+from openasr_core.board_files import open_store
 from openasr_core.config import LeaderboardConfig
 from openasr_core.records import Status
 from openasr_core.signing import attach_predictions, public_key_for, sign_result, signing_key_for, verify_result
-from openasr_core.store import Store, open_store
+from openasr_core.store import Store
 from testkit.audio import make_audiofolder, write_config
 from testkit.hub_emulator import ENDPOINT, HubEmulator
 from testkit.submit import run_submit

@@ -9,10 +9,10 @@ import pytest
 
 from evaluator import job
 from evaluator.job import run_once
+from openasr_core.board_files import open_store
 from openasr_core.model_files import local_revision, weight_file_hashes
 from openasr_core.records import ModelInfo, Status
 from openasr_core.signing import public_key_for, verify_result
-from openasr_core.store import open_store
 from testkit.audio import make_audiofolder, write_config
 from tests.openasr_core.store_contract import make_request
 

@@ -80,7 +80,7 @@ def test_a_kill_between_record_and_event_is_republished_by_the_next_tick_and_sho
     calls = _ladder(config, monkeypatch, [])  # any ladder run would fail the test: the record is reused
     store.start_throughput("t1", "killed-worker", POLICY.lease_minutes * 60)
     record = sign_result(make_throughput("t1"), signing_key_for(config))
-    store._put_throughput_files(store._throughput_files(record, ROWS), "killed before its event")
+    store._store_throughput(record, ROWS)
     assert store.throughput_results() == {} and store.throughput_residue("t1") == record
     assert "held by killed-worker" in _step(config, store, clock)()  # its lease holds: nothing runs
     clock.now += timedelta(minutes=POLICY.lease_minutes)

@@ -15,6 +15,7 @@ import pytest
 from evaluator import keygen, verify
 from evaluator.metrics import aggregate, get_normalizer, score_eval_set
 from openasr_core import layout
+from openasr_core.board_files import BoardFiles, table_header
 from openasr_core.dataset_card import CARD_FILE, CardInfo, render_card
 from openasr_core.records import PredictionRow, write_jsonl
 from openasr_core.signing import (
@@ -26,7 +27,6 @@ from openasr_core.signing import (
     sign_result,
 )
 from openasr_core.store import LocalStore
-from openasr_core.store.repo_files import table_header
 from testkit.hub_emulator import HubEmulator
 from tests.openasr_core.store_contract import ROWS, make_request, make_result
 
@@ -46,7 +46,7 @@ def keys() -> tuple[str, str]:
 def store_root(tmp_path: Path, keys: tuple[str, str]) -> Path:
     """A local store with two finished, signed results and a nine-entry log, one failed request."""
     private, _ = keys
-    store = LocalStore(tmp_path / "store")
+    store = LocalStore(tmp_path / "store", render=BoardFiles())
     for n in (1, 2, 3):
         store.submit(make_request(n))
     for _ in (1, 2):
@@ -238,7 +238,7 @@ def _hub_repo_folder_checks(hub: HubEmulator, tmp_path: Path, private: str, publ
     code, out = run([str(results_dir)])
     assert code == 1 and f"{shard} line 2: avg_wer differ from the signed record of req-0001" in out
     header = table_header((results_dir / layout.PINS_FILE).read_bytes())
-    assert (results_dir / CARD_FILE).read_text() == render_card(store.card, header)
+    assert (results_dir / CARD_FILE).read_text() == render_card(store.render.card, header)
 
 
 def test_keygen_writes_private_key_0600_and_prints_only_the_public_key(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import pytest
 from evaluator import verify
 from openasr_core import layout
 from openasr_core.audits import latest_audits
+from openasr_core.board_files import render_repos, table_header
 from openasr_core.dataset_card import (
     AUDITS_TABLE_FILE,
     CARD_FILE,
@@ -44,8 +45,7 @@ from openasr_core.signing import (
     sign_result,
     throughput_hash,
 )
-from openasr_core.store.render import render_repos
-from openasr_core.store.repo_files import audit_files, table_header
+from openasr_core.store.repo_files import audit_files
 from openasr_core.throughput_table import THROUGHPUT_TABLE_FILE, throughput_table
 from testkit.factories import make_audit, make_throughput
 from testkit.hub_emulator import HubEmulator

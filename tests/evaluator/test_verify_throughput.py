@@ -12,6 +12,7 @@ import pytest
 
 from evaluator import verify
 from openasr_core import layout
+from openasr_core.board_files import BoardFiles
 from openasr_core.records import THROUGHPUT_PUBLISHED, PredictionRow, write_jsonl
 from openasr_core.signing import generate_keypair, predictions_sha256, sign_result, throughput_hash
 from openasr_core.store import LocalStore
@@ -34,7 +35,7 @@ def keys() -> tuple[str, str]:
 @pytest.fixture
 def store(tmp_path: Path, keys: tuple[str, str]) -> LocalStore:
     """One finished, signed batch-one entry (`req-0001`)."""
-    store = LocalStore(tmp_path / "store")
+    store = LocalStore(tmp_path / "store", render=BoardFiles())
     store.submit(make_request(1))
     claimed = store.claim("w", 600, 3)
     result = make_result(claimed).replace(predictions_sha256={"set": predictions_sha256(write_jsonl(ROWS))})
@@ -124,7 +125,7 @@ def test_verify_warns_of_an_interrupted_publication_and_fails_a_changed_one(
     written (the worker was killed in between) is crash residue, not an alteration: a WARN, exit 0. A record that
     differs from the one the log vouches for stays a failure."""
     record = signed_throughput(keys[0])
-    store._put_throughput_files(store._throughput_files(record, THR_ROWS), "killed before its event")
+    store._store_throughput(record, THR_ROWS)
     code, out = run([str(store.results_root.parent), "--public-key", keys[1]])
     assert code == 0, out
     assert f"WARN results/{layout.throughput_path('req-0001')}: {verify.INTERRUPTED_THROUGHPUT}" in out
@@ -135,13 +136,13 @@ def test_verify_warns_of_an_interrupted_publication_and_fails_a_changed_one(
     other = sign_result(
         make_throughput("req-0001", rtfx=900.0).replace(predictions_sha256=record.predictions_sha256), keys[0]
     )
-    store._put_throughput_files(store._throughput_files(other, THR_ROWS), "another record under a vouched request")
+    store._store_throughput(other, THR_ROWS)
     code, out = run([str(store.results_root.parent), "--public-key", keys[1]])
     assert code == 1 and "is not published in the log" in out and "WARN" not in out
 
 
 def test_verify_fails_an_unvouched_record_that_does_not_verify(store: LocalStore, keys: tuple[str, str]) -> None:
     forged = sign_result(make_throughput("req-0001"), generate_keypair()[0])  # another key: not the board's
-    store._put_throughput_files(store._throughput_files(forged, THR_ROWS), "a forged record, no event")
+    store._store_throughput(forged, THR_ROWS)
     code, out = run([str(store.results_root.parent), "--public-key", keys[1]])
     assert code == 1 and "is not published in the log" in out and "WARN" not in out

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from openasr_core.board_files import open_store
 from openasr_core.config import LeaderboardConfig
 from openasr_core.model_files import local_revision, weight_file_hashes
 from openasr_core.records import ModelInfo, Request, Status
-from openasr_core.store import Store, open_store
+from openasr_core.store import Store
 from testkit.app_process import app_process, log_tail
 from testkit.audio import make_audiofolder, write_config
 from tests.openasr_core.store_contract import make_request

@@ -12,8 +12,8 @@ import pytest
 
 from leaderboard.cli import main, plain
 from leaderboard.inspection import LocalModels, ModelInspector
+from openasr_core.board_files import open_store
 from openasr_core.records import Status
-from openasr_core.store import open_store
 from testkit.audio import make_audiofolder, write_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

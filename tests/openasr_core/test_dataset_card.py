@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from openasr_core import layout
+from openasr_core.board_files import BoardFiles, open_store
 from openasr_core.config import load_config
 from openasr_core.dataset_card import (
     AUDIT_COLUMNS,
@@ -30,7 +31,6 @@ from openasr_core.dataset_card import (
 )
 from openasr_core.records import AuditRecord, Compute, DatasetScore, ModelInfo, Result
 from openasr_core.signing import generate_keypair, sign_result
-from openasr_core.store import open_store
 from openasr_core.store.repo_files import results_files
 from tests.openasr_core.store_contract import ROWS, make_request, make_result
 
@@ -120,7 +120,7 @@ def _results_repo(folder: Path, info: CardInfo, records: list[Result] | None = N
     """A results repo as the store writes it: records and table shards, `pins.json`, the card, predictions."""
     private, _ = generate_keypair()
     signed = [sign_result(r, private) for r in (records or results())]
-    written = results_files({}, [(r, {name: ROWS for name in r.datasets}) for r in signed], None, dict)
+    written = results_files({}, [(r, {name: ROWS for name in r.datasets}) for r in signed], None, dict, BoardFiles())
     for path, data in {**written.files, CARD_FILE: render_card(info, written.columns).encode()}.items():
         (folder / path).parent.mkdir(parents=True, exist_ok=True)
         (folder / path).write_bytes(data)

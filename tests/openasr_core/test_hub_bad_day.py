@@ -151,6 +151,7 @@ def test_every_request_of_a_store_call_has_a_timeout(hub: HubEmulator) -> None:
 def test_a_results_repo_created_by_hand_gets_its_card_and_every_table_at_the_spaces_start(hub: HubEmulator) -> None:
     from huggingface_hub import HfApi
 
+    from openasr_core.board_files import BoardFiles
     from openasr_core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE, CardInfo, parse_front_matter
     from openasr_core.store.hub import HubStore, RetryPolicy
     from openasr_core.throughput_table import THROUGHPUT_TABLE_FILE
@@ -161,7 +162,9 @@ def test_a_results_repo_created_by_hand_gets_its_card_and_every_table_at_the_spa
         hub.add_repo(repo, {".gitattributes": b"*.safetensors filter=lfs\n"})
     card = CardInfo("v1", requests_repo=REQUESTS, results_repo=RESULTS, eval_sets=("set",), public_key="k" * 44)
     api = HfApi(endpoint=ENDPOINT, token=TOKEN)
-    store = HubStore(REQUESTS, RESULTS, token=TOKEN, api=api, card=card, retry=RetryPolicy(sleep=lambda _s: None))
+    store = HubStore(
+        REQUESTS, RESULTS, token=TOKEN, api=api, render=BoardFiles(card), retry=RetryPolicy(sleep=lambda _s: None)
+    )
     assert CARD_FILE not in hub.files(RESULTS)  # nothing is written until the Space starts on them
     store.on_start()
     files = hub.files(RESULTS)

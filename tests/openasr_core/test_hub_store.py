@@ -18,6 +18,7 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
 from openasr_core import layout
+from openasr_core.board_files import BoardFiles, open_store
 from openasr_core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE, CardInfo, audits_table, parse_front_matter
 from openasr_core.records import Progress, Status
 from openasr_core.signing import generate_keypair, sign_result
@@ -37,12 +38,18 @@ def make_hub_store(
     token: str = TOKEN,
     sleeps: list[float] | None = None,
     clock: FakeClock | None = None,
+    card: CardInfo | None = None,
     **kwargs: object,
 ) -> HubStore:
+    """A Hub store over the emulator rendering the leaderboard's files (with `card`, when given), as `open_store`
+    wires one; retries and conflict waits are recorded in `sleeps`, never slept."""
     record = sleeps if sleeps is not None else []
     retry = RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=60.0, sleep=record.append)
     api = HfApi(endpoint=ENDPOINT, token=token)
-    store = HubStore(REQUESTS, RESULTS, token=token, api=api, create_repos=True, retry=retry, clock=clock, **kwargs)  # type: ignore[arg-type]
+    render = BoardFiles(card)
+    store = HubStore(
+        REQUESTS, RESULTS, token=token, api=api, create_repos=True, retry=retry, clock=clock, render=render, **kwargs
+    )  # type: ignore[arg-type]
     store.sleep = record.append  # conflict retries do not wait either
     return store
 
@@ -145,7 +152,7 @@ def test_stale_parent_commit_is_a_real_412_and_becomes_conflict(hub: HubEmulator
         )
     assert raised.value.response.status_code == 412
     with pytest.raises(Conflict):
-        store._commit(REQUESTS, {"x.txt": b"x"}, stale, "stale")
+        store._commit(store.requests, {"x.txt": b"x"}, stale, "stale")
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
@@ -437,9 +444,10 @@ def test_from_config_reads_token_and_repos_from_env(tmp_path: Path) -> None:
     from openasr_core.config import load_config
 
     config = load_config(env={"REQUESTS_REPO": REQUESTS, "RESULTS_REPO": RESULTS, "LEADERBOARD_STORE": str(tmp_path)})
-    store = HubStore.from_config(config, env={"HF_TOKEN": TOKEN})
-    assert (store.requests_repo, store.results_repo) == (REQUESTS, RESULTS)
-    assert store.card is not None and store.card.public_key is None
+    store = open_store(config, env={"HF_TOKEN": TOKEN})
+    assert isinstance(store, HubStore) and (store.requests_repo, store.results_repo) == (REQUESTS, RESULTS)
+    assert isinstance(store.render, BoardFiles) and store.render.card is not None
+    assert store.render.card.public_key is None
     assert TOKEN not in repr(store)
 
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from openasr_core import layout
 from openasr_core.records import Status
 from openasr_core.store import LocalStore, Store
-from openasr_core.store.base import Changes
-from tests.openasr_core.store_contract import ROWS, FakeClock, StoreContract, make_request, make_result
+from tests.openasr_core.store_contract import FakeClock, StoreContract, make_request, make_result
 
 
 class TestLocalStore(StoreContract):
@@ -57,22 +57,25 @@ def test_result_written_before_crash_is_finished_not_rerun(tmp_path: Path) -> No
     store = LocalStore(tmp_path / "store", clock=clock)
     store.submit(make_request(1))
     claimed = store.claim("w", lease_s=60, max_attempts=3)
-    # Simulate the crash window: the result files exist, the request still says RUNNING.
-    store._write_results(Changes(results=[(make_result(claimed), {"set": ROWS})]))
+    # Simulate the crash window: the result file exists (its records line does not), the request says RUNNING.
+    result = make_result(claimed)
+    path = store.results_root / layout.result_path("req-0001")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(result.to_json().encode())
     clock.advance(61)
     assert store.claim("w2", 60, 3) is None
-    assert store.snapshot().requests["req-0001"].status is Status.FINISHED
+    snap = store.snapshot()
+    assert snap.requests["req-0001"].status is Status.FINISHED and snap.finished_results() == [result]
 
 
 def test_a_crash_before_state_json_leaves_no_status_change_without_its_log_line(tmp_path: Path) -> None:
     """Shards and log chunks are written before `state.json`; a crash in between changes nothing readers see."""
-    from openasr_core import layout
     from openasr_core.store.requests_repo import requests_files
 
     store = LocalStore(tmp_path / "store")
     store.submit(make_request(1))
     claimed = store.claim("w", 60, 3)
-    view = store._view()
+    view = store._view(store.requests.head())
     files, _ = requests_files(view, [claimed.replace(status=Status.FINISHED, lease=None)], [], None, "crashed")
     for path, data in files.items():
         if path != layout.STATE_FILE:  # the process dies before writing the state

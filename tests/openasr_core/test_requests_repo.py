@@ -67,7 +67,7 @@ def test_a_crash_before_the_state_leaves_the_old_state_whole(tmp_path: Path) -> 
     store = LocalStore(tmp_path / "store")
     store.submit(make_request(1))
     same = next(n for n in range(2, 3000) if layout.shard(f"req-{n:04d}") == layout.shard("req-0001"))
-    changes = store._view()
+    changes = store._view(store.requests.head())
     files, _ = repo.requests_files(changes, [make_request(same)], [], None, "crashed")
     for path, data in files.items():
         if path != layout.STATE_FILE:
@@ -95,7 +95,7 @@ def test_a_lost_open_line_is_rebuilt_from_the_log_reported_and_written_again(tmp
 
 def _as_format_2(store: LocalStore) -> None:
     """Rewrite the store's state as format 2 wrote it: open requests whole in `state.json`, no open shards."""
-    state, view = _state(store), store._view()
+    state, view = _state(store), store._view(store.requests.head())
     old = {
         "format": 2,
         "open": [

@@ -14,6 +14,7 @@ import pytest
 from leaderboard.data import BoardSource
 from leaderboard.throughput_view import both_tracks, plot_points, throughput_board
 from openasr_core import layout
+from openasr_core.board_files import BoardFiles
 from openasr_core.config import ConfigError, HardwarePrice, load_config
 from openasr_core.cost import (
     batch_one_cost,
@@ -95,7 +96,7 @@ def test_hardware_price_in_config(tmp_path: Path) -> None:
 
 
 def test_store_keeps_throughput_apart_and_the_batch_one_board_unchanged(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path / "store")
+    store = LocalStore(tmp_path / "store", render=BoardFiles())
     batch_one = make_result("req-1", rtf=0.5, meets_realtime=False, wers={"ami": 0.3})
     finish_in_store(store, [batch_one, make_result("req-2", wers={"ami": 0.2})])
     source = BoardSource(store, version="v1", eval_sets=("ami",))
@@ -233,12 +234,12 @@ def test_a_record_whose_publication_was_cut_off_before_its_event_is_not_shown(tm
     between the two) is not on the Throughput tab; publishing it again (the next run) shows it."""
     from openasr_core.store import LocalStore
 
-    store = LocalStore(tmp_path / "store")
+    store = LocalStore(tmp_path / "store", render=BoardFiles())
     finish_in_store(store, [make_result("req-1"), make_result("req-2")])
     rows = {"ami": [PredictionRow("a", "hello", "hello", 2.0, 0.001)]}
     store.publish_throughput(make_throughput("req-1"), rows)
     record = make_throughput("req-2")
-    store._put_throughput_files(store._throughput_files(record, rows), "cut off before its log event")
+    store._store_throughput(record, rows)
     assert set(store.throughput_results()) == {"req-1"}
     store.publish_throughput(record, rows)
     assert set(store.throughput_results()) == {"req-1", "req-2"}

@@ -751,12 +751,7 @@ def requests_files(
     changed = [*changed, *(r for r in renewals if r.request_id not in {c.request_id for c in changed})]
     current = view.requests if isinstance(view.requests, Requests) else Requests(_as_open(view.requests), {})
     queue, submitted, leaving = _queue_after(current, changed)
-    for name in leaving:  # read what this write rewrites first, so the damage found there is repaired now
-        current.shard(name)
-    if isinstance(view.log, Log):
-        for index in {(e.seq - 1) // view.chunk_size for e in new_log}:
-            if index < chunk_count(view.last_seq, view.chunk_size):
-                view.log.chunk(index)
+    _read_rewritten(view, current, leaving, new_log)
     problems = view.problems()
     files: dict[str, bytes] = {b.quarantine_path: b.data for b in problems if b.data}
     damaged = {b.path for b in problems}
@@ -791,6 +786,17 @@ def requests_files(
         log_tail=log_tail,
         log_chunk=view.chunk_size,
     )
+
+
+def _read_rewritten(view: RequestsView, current: Requests, leaving: Iterable[str], new_log: Sequence[LogEntry]) -> None:
+    """Read the closed shards and log chunks a write rewrites before planning it, so the damage found there is
+    repaired by that write."""
+    for name in leaving:
+        current.shard(name)
+    if isinstance(view.log, Log):
+        for index in {(e.seq - 1) // view.chunk_size for e in new_log}:
+            if index < chunk_count(view.last_seq, view.chunk_size):
+                view.log.chunk(index)
 
 
 def _queue_after(

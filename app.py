@@ -26,13 +26,14 @@ import gradio as gr
 from leaderboard.data import BoardSource
 from leaderboard.inspection import HubModels, LocalModels, ModelInspector
 from leaderboard.jobs.dispatcher import Dispatcher, jobs_dispatcher
+from leaderboard.pages.serving import app_settings
 from leaderboard.scheduler import EvalScheduler, SchedulerState, tick_seconds
 from leaderboard.ui import CSS, AppContext, Ui, on_space, show_login_button, theme
 from openasr_core.activity import AUDIT as AUDIT_WORK
 from openasr_core.activity import EVALUATION, WorkTracker
 from openasr_core.audits import AUDIT, DROP, DROP_THROUGHPUT, THROUGHPUT, WorkPlan, plan_work
-from openasr_core.config import LeaderboardConfig, load_config
 from openasr_core.board_files import open_store
+from openasr_core.config import LeaderboardConfig, load_config
 from openasr_core.logs import configure_logging
 from openasr_core.records import Request, Result, Status
 from openasr_core.signing import load_public_key, public_key_for, verify_result
@@ -309,6 +310,7 @@ def main() -> None:
             server_port=int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
             theme=theme(),
             css=CSS,
+            app_kwargs=app_settings(),
         )
     except KeyboardInterrupt:  # a signal before gradio's own wait loop, which catches it otherwise
         pass

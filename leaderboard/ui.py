@@ -35,13 +35,19 @@ from leaderboard.pages.format import (
 from leaderboard.pages.log import LogPage
 from leaderboard.pages.plot import PlotPage
 from leaderboard.pages.queue import QueuePage
-from leaderboard.pages.serving import READ_ONLY, SERIALIZED, cache_component_signatures, skip_repeated_lookups
+from leaderboard.pages.serving import (
+    READ_ONLY,
+    SERIALIZED,
+    cache_component_signatures,
+    lazy_session_configs,
+    skip_repeated_lookups,
+)
 from leaderboard.pages.style import CSS, theme
 from leaderboard.pages.submit import SubmitPage
 from leaderboard.pages.throughput import ThroughputPage
 from leaderboard.query import BOARD_TAB, DETAIL_TAB, filters_from_query, page_query
 from leaderboard.scheduler import utc_now
-from leaderboard.table import Filters
+from leaderboard.table import BoardView, Filters
 
 __all__ = [
     "CSS",
@@ -92,6 +98,7 @@ class Ui:
         self.ctx = ctx
         cache_component_signatures()
         skip_repeated_lookups()
+        lazy_session_configs()
         first = ctx.source.get()
         # delete_cache: gradio copies every served file (the CSVs) into its cache; clear copies older than a day.
         with gr.Blocks(title=ctx.config.title, fill_width=True, delete_cache=(3600, 86400)) as self.demo:
@@ -144,7 +151,10 @@ class Ui:
 
     @property
     def view_outputs(self) -> list[gr.components.Component]:
-        return [*self.board.outputs, self.plot.plot]
+        """What a filter change sends: the Leaderboard tab's table and its companions. The plot is drawn when
+        its tab opens (`on_plot_tab`), not on every visit and filter change (a plotly figure of 1,000 points
+        is a third of what a page load sends)."""
+        return self.board.outputs
 
     def _wire(self) -> None:
         board, detail = self.board, self.detail
@@ -193,7 +203,7 @@ class Ui:
         self.store_version.change(
             self.on_store_change,
             inputs=[board.version, board.layout, detail.select, *board.controls],
-            outputs=[*self.view_outputs, self.header, detail.select],
+            outputs=[*self.view_outputs, self.plot.plot, self.header, detail.select],
             show_progress="hidden",
             **SERIALIZED,
         )
@@ -218,7 +228,16 @@ class Ui:
             "throughput": self.throughput.outputs,
             DETAIL_TAB: [self.detail.select, *self.detail.outputs],
         }
+        self.tab_items["plot"].select(
+            self.on_plot_tab,
+            inputs=self.board.controls,
+            outputs=[self.tab, self.queue.timer, self.plot.plot],
+            show_progress="hidden",
+            **SERIALIZED,
+        )
         for tab_id, tab in self.tab_items.items():
+            if tab_id == "plot":
+                continue
             tab.select(
                 partial(self.on_tab, tab_id),
                 inputs=[self.log.search, self.detail.select],
@@ -274,6 +293,7 @@ class Ui:
         return [
             *self.board.controls,
             *self.view_outputs,
+            self.plot.plot,
             self.tabs,
             self.tab,
             self.queue.timer,
@@ -288,17 +308,30 @@ class Ui:
     # --- callbacks ------------------------------------------------------------------------------------
 
     def render_view(
-        self, filters: Filters, loaded: Loaded, shown: Layout | None = None, *, serialized: bool = True
+        self,
+        filters: Filters,
+        loaded: Loaded,
+        shown: Layout | None = None,
+        *,
+        serialized: bool = True,
+        plot: bool = False,
     ) -> Update:
-        """The Leaderboard table and the Plot for `filters` (`shown`, `serialized`: see `BoardPage.render`)."""
-        view = loaded.cached(("view", filters), lambda: loaded.board.view(filters))
+        """The Leaderboard table for `filters` (`shown`, `serialized`: see `BoardPage.render`), and the Plot
+        when `plot`."""
+        view = view_of(filters, loaded)
         board = self.board.render(view, filters, loaded, shown, serialized=serialized)
-        return {**board, **self.plot.render(view, filters, loaded)}
+        return {**board, **self.plot.render(view, filters, loaded)} if plot else board
 
     def on_filters(self, shown: Layout | None, *values: Any) -> Update:
         """The controls' values (`BoardPage.controls` order) after the table's layout as shown."""
         loaded = self.ctx.source.get()
         return self.render_view(self.board.filters(loaded, *values), loaded, shown)
+
+    def on_plot_tab(self, *values: Any) -> Update:
+        """The Plot tab opened: the plot of the Leaderboard tab's current view (the controls' values)."""
+        loaded = self.ctx.source.get()
+        filters = self.board.filters(loaded, *values)
+        return {**self.on_tab("plot"), **self.plot.render(view_of(filters, loaded), filters, loaded)}
 
     def on_detail(self, request_id: str | None) -> Update:
         return self.detail.render(self.ctx.source.get(), request_id)
@@ -348,7 +381,7 @@ class Ui:
         output needs one, and these are memoized and free of property updates."""
         loaded = self.ctx.source.get()
         view = {
-            **self.render_view(self.board.filters(loaded, *values), loaded, shown),
+            **self.render_view(self.board.filters(loaded, *values), loaded, shown, plot=True),
             self.header: self.header_of(loaded),
         }
         if loaded.board_version == shown_version:
@@ -385,11 +418,16 @@ class Ui:
         detail_id = params.get("detail") or None
         if detail_id:
             tab = DETAIL_TAB
-        view = self.render_view(filters, loaded, serialized=False)  # this event's outputs are postprocessed
+        view = self.render_view(filters, loaded, serialized=False, plot=True)  # outputs postprocessed here
         update: Update = {**self.board.restore(filters, loaded), **view}
         update[self.tabs] = gr.Tabs(selected=tab)
         update.update(self.on_tab(tab or BOARD_TAB, "", detail_id))
         return update
+
+
+def view_of(filters: Filters, loaded: Loaded) -> BoardView:
+    """The board's view for `filters`, made once per store version."""
+    return loaded.cached(("view", filters), lambda: loaded.board.view(filters))
 
 
 def fresh_updates(update: Update) -> Update:

@@ -3,6 +3,8 @@ download of the current view. The view's filters also drive the Plot page (`lead
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import gradio as gr
@@ -11,6 +13,7 @@ from gradio.data_classes import JsonData
 from leaderboard.data import Loaded
 from leaderboard.pages.format import (
     column_widths,
+    csv_lines,
     display_values,
     empty_message,
     filters_from_controls,
@@ -19,7 +22,7 @@ from leaderboard.pages.format import (
     write_csv,
 )
 from leaderboard.query import filters_to_query
-from leaderboard.table import DEFAULT_SORT, BoardView, Filters, sort_options
+from leaderboard.table import DEFAULT_SORT, Board, BoardView, Filters, sort_options
 from openasr_core.records import PRECISIONS
 
 Update = dict[gr.components.Component, Any]
@@ -32,14 +35,45 @@ def layout_of(view: BoardView) -> Layout:
     return tuple(view.datatypes), tuple(column_widths(view)), view.empty
 
 
-def table_value(table: gr.Dataframe, view: BoardView) -> dict[str, Any]:
+def table_value(table: gr.Dataframe, view: BoardView, cells: BoardCells | None = None) -> dict[str, Any]:
     """The table's wire value for `view`: what gradio makes of `styled(view)`, the cells as numbers (a click
     on a header sorts numerically) with their display text, made without pandas' Styler (`display_values`)
-    and without cell styles (the board styles no cell; the page reads a missing style as none)."""
+    and without cell styles (the board styles no cell; the page reads a missing style as none). With `cells`
+    (`board_cells` of the same board) the rows are picked from those, without building the view's frame."""
+    if cells is not None and view.empty:
+        return {"headers": view.labels, "data": [], "metadata": None}  # what gradio makes of an empty frame
+    if cells is not None:
+        pick = itemgetter(*(cells.positions[c.id] for c in view.columns))  # rank and model: always 2 or more
+        rows = view.rows.tolist()
+        return {
+            "headers": view.labels,
+            "data": [list(pick(cells.data[i])) for i in rows],
+            "metadata": {"display_value": [list(pick(cells.display[i])) for i in rows], "styling": None},
+        }
     value: dict[str, Any] = table.postprocess(view.frame).model_dump()
     if value["data"]:
         value["metadata"] = {"display_value": display_values(view), "styling": None}
     return value
+
+
+@dataclass(frozen=True)
+class BoardCells:
+    """Every row of a board (board order) under every column (`positions`: column id -> index), in the table's
+    wire format, as sent (`data`) and as shown (`display`): made once per store version, so that a filter
+    change only picks rows and columns (a view's own frame, its gradio postprocessing and display values cost
+    some 10 ms at 1,000 rows on every new filter; picking costs well under one)."""
+
+    positions: dict[str, int]
+    data: list[list[Any]]
+    display: list[list[Any]]
+
+
+def board_cells(table: gr.Dataframe, board: Board) -> BoardCells:
+    """`table_value` of the whole board, every column shown, kept as rows to pick from (see `BoardCells`)."""
+    everything = board.full_view()
+    value = table_value(table, everything)
+    display = value["metadata"]["display_value"] if value["data"] else []
+    return BoardCells({c.id: n for n, c in enumerate(everything.columns)}, value["data"], display)
 
 
 def sent_as_is(table: dict[str, Any]) -> dict[str, Any]:
@@ -206,10 +240,11 @@ class BoardPage:
         (`pages.serving.SERIALIZED`); else the download is the CSV's path."""
         board = loaded.board
         message = empty_message(board, view)
-        table = loaded.cached(("table", filters), lambda: table_value(self.table, view))
+        cells = loaded.cached("table-cells", lambda: board_cells(self.table, board))
+        table = loaded.cached(("table", filters), lambda: table_value(self.table, view, cells))
         if serialized:
             table = loaded.cached(("table-wire", filters), lambda: sent_as_is(table))
-        csv = None if view.empty else loaded.cached(("csv", view.request_ids), lambda: write_csv(view, board.eval_sets))
+        csv = None if view.empty else loaded.cached(("csv", view.request_ids), lambda: self._csv(view, loaded))
         if csv is not None and serialized:
             csv = loaded.cached(("csv-file", csv), lambda: self.download.postprocess(csv).model_dump())
         layout = layout_of(view)
@@ -231,6 +266,12 @@ class BoardPage:
             # An empty view has nothing to download: the button goes away instead of doing nothing.
             self.download: gr.update(value=csv, visible=not view.empty),
         }
+
+    @staticmethod
+    def _csv(view: BoardView, loaded: Loaded) -> str:
+        """The CSV file of `view`, its lines joined from the board's (`csv_lines`, made once per version)."""
+        lines = loaded.cached("csv-lines", lambda: csv_lines(loaded.board))
+        return write_csv(view, loaded.board.eval_sets, lines=lines)
 
     def restore(self, filters: Filters, loaded: Loaded) -> Update:
         """The controls set to `filters` (from a shared link), with choices from this board."""

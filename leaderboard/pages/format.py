@@ -3,9 +3,12 @@ widths, the CSV download, the empty-board messages and the page header."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +85,7 @@ def status_line(view: BoardView, filters: Filters) -> str:
     sort = {o.id: o.label for o in sort_options(())}.get(filters.sort, filters.sort)
     if filters.sort.startswith("wer."):
         sort = f"WER on {md_text(filters.sort[4:])}"  # an eval-set name from the stored results
-    shown = f"Showing **{len(view.frame)}** of {plural(view.total, 'entry', 'entries')}"
+    shown = f"Showing **{view.shown}** of {plural(view.total, 'entry', 'entries')}"
     scope = " (official only)" if filters.official_only else " (official and unofficial)"
     hidden = "" if filters.show_flagged else _flagged_note(view)
     return f"{shown}{scope}{hidden} · sorted by {sort.lower()} · click a row for its details"
@@ -109,7 +112,7 @@ def number_text(value: Any) -> str:
 def cell_formats(view: BoardView) -> dict[str, Callable[[Any], str]]:
     """How each number column of the view reads (two decimals for percentages, whole ranks); by label."""
     formats: dict[str, Callable[[Any], str]] = {}
-    for label, datatype in zip(view.frame.columns, view.datatypes, strict=True):
+    for label, datatype in zip(view.labels, view.datatypes, strict=True):
         if datatype != "number":
             continue
         if label.endswith("(%)"):
@@ -148,13 +151,50 @@ _WIDTHS = {"Rank": "56px", "Model": "220px", "Badges": "190px", "Precision": "92
 
 def column_widths(view: BoardView) -> list[str]:
     """Narrow rank, wide model name, the rest sized to their content class."""
-    return [_WIDTHS.get(label, "84px") for label in view.frame.columns]
+    return [_WIDTHS.get(label, "84px") for label in view.labels]
 
 
-def write_csv(view: BoardView, eval_sets: Sequence[str], folder: Path = CSV_DIR, keep: int = CSV_KEEP) -> str:
+@dataclass(frozen=True)
+class CsvLines:
+    """The CSV download of a whole board cut into its header and one line per row (board order): made once per
+    store version, so a view's CSV is its rows' lines joined, the same text `csv_frame(...).to_csv` writes."""
+
+    header: str
+    lines: tuple[str, ...]
+
+    def text(self, view: BoardView) -> str:
+        return self.header + "".join(self.lines[i] for i in view.rows.tolist())
+
+
+def csv_lines(board: Board) -> CsvLines:
+    """`CsvLines` of `board`: pandas writes the whole board once; each record is written back on its own by
+    the same writer pandas uses (csv, minimal quoting), which reproduces it byte for byte, quoted newlines
+    included."""
+    text = csv_frame(board.full_view(), board.eval_sets).to_csv(index=False, lineterminator="\n")
+    records = csv.reader(io.StringIO(text, newline=""))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    lines = []
+    for record in records:
+        writer.writerow(record)
+        lines.append(out.getvalue())
+        out.seek(0)
+        out.truncate()
+    return CsvLines(lines[0], tuple(lines[1:]))
+
+
+def write_csv(
+    view: BoardView,
+    eval_sets: Sequence[str],
+    folder: Path = CSV_DIR,
+    keep: int = CSV_KEEP,
+    lines: CsvLines | None = None,
+) -> str:
     """The filtered view as a CSV file named by its content (so repeated views reuse one file), written
-    atomically (two visitors may ask for the same view at once); only the newest `keep` files are kept."""
-    data = csv_frame(view, eval_sets).to_csv(index=False).encode("utf-8")
+    atomically (two visitors may ask for the same view at once); only the newest `keep` files are kept.
+    `lines`: the board's `csv_lines`, to join instead of writing the view's frame."""
+    text = lines.text(view) if lines is not None else csv_frame(view, eval_sets).to_csv(index=False)
+    data = text.encode("utf-8")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"open-asr-leaderboard-{hashlib.sha256(data).hexdigest()[:12]}.csv"
     if not path.exists():

@@ -26,15 +26,21 @@ otherwise. With fifty visitors at once, both costs add up on the one CPU that se
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import inspect
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 import gradio.routes
+import gradio.state_holder
 import gradio.utils
 from gradio.blocks import Block
+from starlette.middleware import Middleware
+
+from leaderboard.pages.page_cache import PageCache
 
 READ_ONLY: dict[str, Any] = {"queue": False, "api_visibility": "undocumented"}
 SERIALIZED: dict[str, Any] = {**READ_ONLY, "postprocess": False}
@@ -81,3 +87,68 @@ def skip_repeated_lookups() -> list[str]:
 
 class _NoBackend(contextlib.nullcontext):  # type: ignore[type-arg]
     """gradio's `MatplotlibBackendMananger` where matplotlib is not installed: it did nothing there either."""
+
+
+class _SessionConfigs(dict):  # type: ignore[type-arg]
+    """`SessionState.config_values` made on demand: a component's configuration is computed when first read,
+    and reading them all (`items`, `values`, iteration: a deep link) computes the missing ones first, in the
+    order gradio's eager copy had. `in` answers for the computed ones, as gradio's own checks expect."""
+
+    def __init__(self, blocks_config: Any, keys: list[int]) -> None:
+        super().__init__()
+        self._blocks_config = blocks_config
+        self._keys = keys
+        self._known = set(keys)
+
+    def __missing__(self, key: int) -> Any:
+        if key not in self._known:
+            raise KeyError(key)
+        value = self._blocks_config.config_for_block(key, [], self._blocks_config.blocks[key])
+        self[key] = value
+        return value
+
+    def _complete(self) -> None:
+        ordered = {key: self[key] for key in self._keys}  # computes the missing ones
+        ordered.update({key: value for key, value in dict.items(self) if key not in ordered})
+        dict.clear(self)
+        dict.update(self, ordered)
+
+    def items(self) -> Any:
+        self._complete()
+        return dict.items(self)
+
+    def values(self) -> Any:
+        self._complete()
+        return dict.values(self)
+
+    def __iter__(self) -> Iterator[int]:
+        self._complete()
+        return dict.__iter__(self)
+
+
+def _lazy_session_init(self: gradio.state_holder.SessionState, blocks: Any) -> None:
+    """`SessionState.__init__` of gradio 6, but `config_values` is a `_SessionConfigs`."""
+    self.blocks_config = copy.copy(blocks.default_config)
+    self.config_values = _SessionConfigs(
+        self.blocks_config, [k for k in self.blocks_config.blocks if k in blocks.blocks]
+    )
+    self.state_data = {}
+    self._state_ttl = {}
+    self.is_closed = False
+    # gradio keeps a closed session's state an hour (1 s in its own end-to-end tests)
+    self.STATE_TTL_WHEN_CLOSED = 1 if os.getenv("GRADIO_IS_E2E_TEST", None) else 3600
+
+
+def lazy_session_configs() -> bool:
+    """Make gradio's per-session component configurations lazy (see the module's docstring); idempotent.
+    Returns whether this call changed anything."""
+    if gradio.state_holder.SessionState.__init__ is _lazy_session_init:
+        return False
+    gradio.state_holder.SessionState.__init__ = _lazy_session_init  # type: ignore[method-assign]
+    return True
+
+
+def app_settings() -> dict[str, Any]:
+    """What `python app.py` gives gradio's web app (`launch(app_kwargs=...)`): the page cache, so that a visit's
+    `GET /` replays the page instead of rendering it again (`leaderboard.pages.page_cache`)."""
+    return {"middleware": [Middleware(PageCache)]}

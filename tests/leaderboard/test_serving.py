@@ -58,7 +58,7 @@ def test_only_the_writes_wait_in_gradios_queue(ui: Any) -> None:
     assert queued == WRITES
     assert {fn.name for fn in callbacks} >= {"on_load", "on_filters", "on_store_change", "on_restore", "render"}
     skipping = {fn.name for fn in callbacks if not fn.postprocess}
-    assert skipping == {"on_load", "on_filters", "on_store_change"}  # the events that send serialized values
+    assert skipping == {"on_load", "on_filters", "on_store_change", "on_plot_tab"}  # they send serialized values
 
 
 def test_the_api_page_documents_the_writes_only_and_every_read_stays_callable(ui: Any) -> None:
@@ -188,7 +188,7 @@ def test_a_store_change_already_shown_sends_every_output_as_values(ui: Any) -> N
     """gradio fails an event that leaves outputs out; the re-send is memoized values, no property updates."""
     loaded = ui.ctx.source.get()
     outputs = ui.on_store_change(loaded.board_version, ui.board.built_layout, "r1", *default_controls(ui))
-    assert set(outputs) == {*ui.view_outputs, ui.header, ui.detail.select}
+    assert set(outputs) == {*ui.view_outputs, ui.plot.plot, ui.header, ui.detail.select}
     assert not any(is_property_update(value) for value in outputs.values()) and outputs[ui.detail.select] == "r1"
     moved = ui.on_store_change("an older version", ui.board.built_layout, "r1", *default_controls(ui))
     assert set(moved) == set(outputs) and moved[ui.detail.select].value == "r1"  # new choices for the new version

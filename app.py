@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -41,6 +41,9 @@ from openasr_core.store import Store, StoreError
 from openasr_core.store.local import REQUESTS_REPO_DIR, RESULTS_REPO_DIR
 from openasr_core.throughput_runs import throughput_requested
 from openasr_core.workers import default_worker_name
+
+if TYPE_CHECKING:  # the evaluator is imported on first use only (see `evaluator_step`)
+    from evaluator.spec import EvalSpec
 
 logger = logging.getLogger("leaderboard")
 SNAPSHOT_TTL_S = {"local": 2.0, "hub": 15.0}
@@ -204,14 +207,14 @@ def tracked_rerun(evaluate_fn: Callable[..., Any], work: WorkTracker, auditor: s
     stops at the next utterance when a stop is asked for."""
     runs = [0]
 
-    def rerun(config: LeaderboardConfig, model_id: str, **kwargs: Any) -> Any:
+    def rerun(config: LeaderboardConfig, spec: EvalSpec, **kwargs: Any) -> Any:
         runs[0] += 1
         prefix = f"re-run {runs[0]}: "
         if runs[0] == 1:
-            work.begin(AUDIT_WORK, kwargs.get("request_id", ""), model_id, kwargs.get("precision", ""), auditor)
+            work.begin(AUDIT_WORK, spec.request_id, spec.model, spec.precision, auditor)
         return evaluate_fn(
             config,
-            model_id,
+            spec,
             **kwargs,
             on_progress=lambda progress: work.report_progress(progress, prefix),
             should_stop=work.stop_requested,

@@ -281,7 +281,7 @@ def _request_id(moment: datetime, rng: random.Random) -> str:
 
 
 def _rules(config: LeaderboardConfig) -> dict[str, Any]:
-    """What the evaluator records as the rules in force (`evaluator.evaluate._rules_in_force`)."""
+    """What the evaluator records as the rules in force (`evaluator.spec.EvalSpec.rules_in_force`)."""
     rules: dict[str, Any] = {**config.rules.to_dict(), "normalizer": config.normalizer, "device_requested": "cuda"}
     if config.price is not None:
         rules["hardware_price"] = config.price.to_dict()
@@ -775,6 +775,7 @@ def run_job(hub: HubEmulator, config: LeaderboardConfig, board: Board, request_i
     the evaluation stubbed (progress, one heartbeat, ESB-size predictions). Returns its figure."""
     import evaluator.job as job
     from evaluator.evaluate import Evaluation
+    from evaluator.spec import EvalSpec
 
     store = open_store(config)
     beats: list[Any] = []
@@ -794,7 +795,7 @@ def run_job(hub: HubEmulator, config: LeaderboardConfig, board: Board, request_i
     model = board.models[request_id]
     rows = esb_predictions(rng)
 
-    def evaluate(config: LeaderboardConfig, model_id: str, **kwargs: Any) -> Evaluation:
+    def evaluate(config: LeaderboardConfig, spec: EvalSpec, **kwargs: Any) -> Evaluation:
         kwargs["on_progress"](Progress(eval_set=ESB[0].name, done=1_000, total=ESB[0].utterances, sets_total=len(ESB)))
         if not beaten.wait(timeout=120):
             raise RuntimeError("the Job's lease keeper never sent a heartbeat")

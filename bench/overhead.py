@@ -39,6 +39,7 @@ import evaluator.runner as runner
 from evaluator.audio import decode_audio
 from evaluator.evaluate import evaluate
 from evaluator.models import Transcriber, resolve_model
+from evaluator.spec import EvalSpec
 from testkit.audio import write_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -80,7 +81,8 @@ def measure_overhead(args: argparse.Namespace) -> None:
             timeout_s=float("inf"),
         )
         started = time.perf_counter()
-        evaluation = evaluate(config, args.model, request_id="bench", device=args.device, precision=args.precision)
+        spec = EvalSpec(args.model, request_id="bench", device=args.device, precision=args.precision)
+        evaluation = evaluate(config, spec)
         total = time.perf_counter() - started
     result = evaluation.result
     score = result.datasets["ljspeech-32"]

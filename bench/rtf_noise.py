@@ -21,6 +21,7 @@ from pathlib import Path
 from evaluator.audit_checks import paired_ratio, paired_times
 from evaluator.evaluate import Evaluation, evaluate
 from evaluator.load_probe import BusyRule, LoadProbe, nvml_reader
+from evaluator.spec import EvalSpec
 from testkit.audio import write_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,15 +60,14 @@ def main() -> int:
         )
         for number in range(1, args.runs + 1):
             probe = LoadProbe(on_gpu=on_gpu, gpu=nvml_reader() if on_gpu else None)
-            evaluation = evaluate(
-                config,
+            spec = EvalSpec(
                 args.model,
                 request_id=f"noise-{number}",
                 device=args.device,
                 precision=args.precision,
                 max_samples=args.max_samples,
-                probe=probe,
             )
+            evaluation = evaluate(config, spec, probe=probe)
             runs.append(evaluation)
             load = probe.summary(RULE)
             before, after = paired_times(runs[0].predictions, evaluation.predictions)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, TextIO
 from evaluator import audit_checks as checks
 from evaluator.errors import ErrorKind, describe, error_kind
 from evaluator.load_probe import BusyRule, LoadProbe, nvml_reader
+from evaluator.spec import EvalSpec
 from openasr_core.audits import (
     AUDIT_ATTEMPT_FAILED,
     AUDIT_INCONCLUSIVE,
@@ -44,8 +45,8 @@ from openasr_core.audits import (
     open_audits,
     pick_entry,
 )
-from openasr_core.config import ConfigError, EvalSetConfig, LeaderboardConfig, load_config
 from openasr_core.board_files import open_store
+from openasr_core.config import ConfigError, EvalSetConfig, LeaderboardConfig, load_config
 from openasr_core.model_files import weight_file_hashes
 from openasr_core.records import (
     AuditCheck,
@@ -68,7 +69,8 @@ if TYPE_CHECKING:  # torch and transformers: imported only when an audit runs, s
 
 logger = logging.getLogger(__name__)
 
-#: The re-run (`evaluator.evaluate.evaluate` unless a caller wraps or replaces it; None means that one).
+#: The re-run (`evaluator.evaluate.evaluate` unless a caller wraps or replaces it; None means that one), called as
+#: `evaluate_fn(config, spec, probe=probe)` with the `EvalSpec` of the entry as it was measured.
 EvaluateFn = Callable[..., "Evaluation"]
 #: Makes the probe of one re-run (`on_gpu`: the entry was measured on a GPU); tests inject the measurements.
 ProbeFactory = Callable[[bool], LoadProbe]
@@ -178,19 +180,9 @@ class Rerun:
 def _timed_rerun(
     config: LeaderboardConfig, target: Target, eval_sets: list[EvalSetConfig], evaluate_fn: EvaluateFn, probe: LoadProbe
 ) -> Evaluation:
-    result = target.result
-    return evaluate_fn(
-        config,
-        result.model_id,
-        request_id=result.request_id,
-        revision=result.revision,
-        precision=result.precision,
-        device=str(result.rules.get("device_requested", "auto")),
-        eval_sets=eval_sets,
-        max_samples=result.rules.get("max_samples"),
-        model_info=result.model,
-        probe=probe,
-    )
+    """One re-run of the entry as it was measured (its model, revision, precision, device, sample cap and eval
+    sets at their recorded revisions), its timed calls watched by `probe`."""
+    return evaluate_fn(config, EvalSpec.from_record(target.result, eval_sets=eval_sets), probe=probe)
 
 
 def rerun_and_compare(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from evaluator.errors import ErrorKind, error_kind
 from evaluator.eval_sets import eval_set_from_path
+from evaluator.spec import EvalSpec
 from openasr_core.board_files import open_store
 from openasr_core.config import ConfigError, EvalSetConfig, LeaderboardConfig, load_config
 from openasr_core.logs import configure_logging
@@ -113,10 +114,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from evaluator.throughput_eval import evaluate_throughput
 
     config = load_config(args.config)
-    run = evaluate_throughput if args.track == THROUGHPUT_TRACK else evaluate
-    evaluation: Evaluation | ThroughputEvaluation = run(
-        config,
-        args.model,
+    spec = EvalSpec(
+        model=args.model,
         request_id=f"local-{Path(args.out).name}",
         revision=args.revision,
         precision=args.precision,
@@ -124,6 +123,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         eval_sets=_eval_sets(config, args.eval_set),
         max_samples=args.max_samples,
     )
+    run = evaluate_throughput if args.track == THROUGHPUT_TRACK else evaluate
+    evaluation: Evaluation | ThroughputEvaluation = run(config, spec)
     write_outputs(Path(args.out), evaluation)
     result = evaluation.result
     print(throughput_summary(result) if isinstance(result, ThroughputResult) else summary_table(result))

@@ -6,30 +6,19 @@ measures exactly what the leaderboard measured.
 
 from __future__ import annotations
 
-import shlex
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from evaluator.eval_sets import EvalSet
-from evaluator.fingerprint import hardware_fingerprint, is_official, software_fingerprint
 from evaluator.metrics import aggregate, get_normalizer, score_eval_set
-from evaluator.models import ModelSource, Transcriber, check_revision, hub_license, resolve_model
+from evaluator.models import Transcriber
+from evaluator.prepared import prepare
 from evaluator.runner import CallProbe, run_set, warm_up
-from openasr_core.config import REPO_ROOT, EvalSetConfig, LeaderboardConfig
-from openasr_core.model_files import card_license, weight_file_hashes
-from openasr_core.records import (
-    BatchEvidence,
-    DatasetScore,
-    ModelInfo,
-    PredictionRow,
-    Progress,
-    Result,
-    utc_now,
-    write_jsonl,
-)
-from openasr_core.signing import predictions_sha256
+from evaluator.spec import EvalSpec
+from openasr_core.config import LeaderboardConfig
+from openasr_core.records import BatchEvidence, DatasetScore, PredictionRow, Progress, Result, utc_now
 
 
 class InvalidResult(RuntimeError):
@@ -47,39 +36,6 @@ class Evaluation:
     def overhead_ratio(self) -> float:
         """Wall time of the evaluation loops over the summed timed utterance time (1.0 = no overhead)."""
         return self.loop_wall_s / self.timed_s if self.timed_s else float("inf")
-
-
-def _model_info(source: ModelSource, transcriber: Transcriber) -> ModelInfo:
-    """What a direct `evaluate` learns about the model (the Space records this at submission instead)."""
-    license_ = card_license(source.folder) or (None if source.local else hub_license(source.model_id, source.revision))
-    return ModelInfo(
-        license=license_ or "unknown",
-        parameters=transcriber.parameters,
-        architecture=transcriber.architecture,
-        weight_files=weight_file_hashes(source.folder),
-    )
-
-
-def reproduce_command(
-    config: LeaderboardConfig,
-    model_id: str,
-    revision: str,
-    precision: str,
-    eval_sets: Sequence[str] | None,
-    max_samples: int | None,
-) -> str:
-    try:
-        config_arg = str(config.path.relative_to(REPO_ROOT))
-    except ValueError:
-        config_arg = str(config.path)
-    parts = ["python", "-m", "evaluator", "evaluate", "--config", config_arg, "--model", model_id]
-    parts += ["--revision", revision, "--precision", precision]
-    for name in eval_sets or []:
-        parts += ["--eval-set", name]
-    if max_samples:
-        parts += ["--max-samples", str(max_samples)]
-    parts += ["--out", f"reproduce/{Path(model_id).name}"]
-    return shlex.join(parts)
 
 
 def _progress_reporter(
@@ -158,111 +114,44 @@ def _run_sets(
     return _SetsRun(predictions=predictions, scores=scores, loop_wall_s=loop_wall)
 
 
-def _rules_in_force(config: LeaderboardConfig, device: str, max_samples: int | None) -> dict[str, object]:
-    rules: dict[str, object] = {**config.rules.to_dict(), "normalizer": config.normalizer, "device_requested": device}
-    if config.price is not None:  # R14: the cost is computed from the price recorded here, never today's config
-        rules["hardware_price"] = config.price.to_dict()
-    if max_samples:
-        rules["max_samples"] = max_samples
-    return rules
-
-
-def prepare(
-    config: LeaderboardConfig,
-    model: str,
-    revision: str | None,
-    precision: str,
-    device: str,
-    chosen: Sequence[EvalSetConfig],
-    max_samples: int | None,
-    pinned_revisions: Mapping[str, str] | None,
-    before_load: Callable[[Path], None] | None,
-) -> tuple[list[EvalSet], ModelSource, Transcriber]:
-    """The eval sets at their pinned data revisions and the model loaded under the rules, the same for both
-    tracks (R7): `before_load` sees the model's folder before any weight is loaded (the R4 hash check)."""
-    pins = pinned_revisions or {}
-    sets = [EvalSet(e, max_samples=max_samples, pinned=pins.get(e.name)) for e in chosen]
-    source = resolve_model(model, revision, config.models_dir)
-    if before_load:
-        before_load(source.folder)
-    check_revision(source, revision)
-    transcriber = Transcriber(
-        source,
-        precision=precision,
-        device=device,
-        max_new_tokens=config.rules.max_new_tokens,
-        utterance_timeout_s=config.rules.utterance_timeout_s,
-    )
-    return sets, source, transcriber
-
-
-def evaluate(
-    config: LeaderboardConfig,
-    model: str,
-    *,
-    request_id: str,
-    revision: str | None = None,
-    precision: str = "float32",
-    device: str = "auto",
-    eval_sets: Sequence[EvalSetConfig] | None = None,
-    max_samples: int | None = None,
-    model_info: ModelInfo | None = None,
-    pinned_revisions: Mapping[str, str] | None = None,
-    before_load: Callable[[Path], None] | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    probe: CallProbe | None = None,
-) -> Evaluation:
-    """Evaluate `model` on `eval_sets` (default: all of the config's) under the config's rules.
-
-    `pinned_revisions` (eval set name -> commit SHA) are the board version's data pins: a Hub set streams that
-    commit (see `evaluator.eval_sets.pinned_revisions`). `before_load` gets the model's folder (a Hub model
-    is downloaded at its pinned SHA first) before any weight is loaded; the job uses it to check the weight
-    hashes recorded at submission (R4). `probe` (an audit's) watches how busy the machine was in the timed calls.
-    """
-    rules = config.rules
-    started_at = utc_now()
-    chosen = list(eval_sets) if eval_sets is not None else list(config.eval_sets)
-    sets, source, transcriber = prepare(
-        config, model, revision, precision, device, chosen, max_samples, pinned_revisions, before_load
-    )
-    warmup_done = warm_up(transcriber, sets[0], rules.warmup_utterances)
-    run = _run_sets(config, transcriber, sets, on_progress, should_stop, probe)
-
+def _batch_one_evidence(transcriber: Transcriber) -> BatchEvidence:
+    """What the model's forward hook saw (R2); a batch above one anywhere makes the whole result invalid."""
     evidence = BatchEvidence(
         max_batch_size=transcriber.probe.max_batch_size, forward_calls=transcriber.probe.forward_calls
     )
     if evidence.max_batch_size > 1:
         raise InvalidResult(f"a forward call saw a batch of {evidence.max_batch_size}; only batch size one is allowed")
-    hardware = hardware_fingerprint(transcriber.device)
-    explicit_sets = (
-        [e.name if e in config.eval_sets else str(e.path or e.source) for e in chosen]
-        if eval_sets is not None
-        else None
-    )
+    return evidence
+
+
+def evaluate(
+    config: LeaderboardConfig,
+    spec: EvalSpec,
+    *,
+    before_load: Callable[[Path], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    probe: CallProbe | None = None,
+) -> Evaluation:
+    """Evaluate what `spec` names at batch size one under the config's rules.
+
+    `before_load` gets the model's folder before any weight is loaded (`evaluator.prepared.prepare`); the job
+    uses it to check the weight hashes recorded at submission (R4). `on_progress` hears each utterance, with an
+    ETA; `should_stop` is asked before each one. `probe` (an audit's) watches how busy the machine was in the
+    timed calls.
+    """
+    started_at = utc_now()
+    prepared = prepare(config, spec, before_load)
+    transcriber = prepared.transcriber
+    warmup_done = warm_up(transcriber, prepared.sets[0], config.rules.warmup_utterances)
+    run = _run_sets(config, transcriber, prepared.sets, on_progress, should_stop, probe)
+    evidence = _batch_one_evidence(transcriber)
     result = Result(
-        request_id=request_id,
-        model_id=source.model_id,
-        revision=source.revision,
-        precision=precision,
-        leaderboard_version=config.version,
-        official=is_official(hardware, rules.gpu_class) and not max_samples,
+        **prepared.record_fields(config, started_at, run.predictions),
         datasets=run.scores,
-        aggregate=aggregate(run.scores, rules.max_rtf, run.predictions),
+        aggregate=aggregate(run.scores, config.rules.max_rtf, run.predictions),
         batch_evidence=evidence,
         warmup_utterances=warmup_done,
-        hardware=hardware,
-        software=software_fingerprint(),
-        started_at=started_at,
-        finished_at=utc_now(),
-        reproduce=reproduce_command(config, source.model_id, source.revision, precision, explicit_sets, max_samples),
-        eval_sets=[s.source for s in sets],
-        rules=_rules_in_force(config, device, max_samples),
-        predictions_sha256={name: predictions_sha256(write_jsonl(rows)) for name, rows in run.predictions.items()},
-        model=model_info or _model_info(source, transcriber),
-        decoding=transcriber.decoding.settings,
-        ignored_settings=list(transcriber.decoding.ignored),
-        recipe=transcriber.recipe_record,
     )
     timed = sum(row.time_s for rows in run.predictions.values() for row in rows)
     return Evaluation(result=result, predictions=run.predictions, loop_wall_s=run.loop_wall_s, timed_s=timed)

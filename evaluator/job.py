@@ -7,6 +7,7 @@ is evaluated to completion at most once.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -15,13 +16,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from evaluator.device_check import require_device
 from evaluator.errors import ErrorKind, describe, error_kind
 from evaluator.eval_sets import pins_from_sources
 from evaluator.evaluate import Evaluation, evaluate
 from evaluator.runner import TIMED_REGION, Stopped
+from evaluator.spec import EvalSpec
 from openasr_core.activity import EVALUATION, THROUGHPUT, RateEta, WorkTracker
 from openasr_core.claims import with_claims
 from openasr_core.compute import compute_record, job_context, with_compute
@@ -180,22 +182,13 @@ def run_once(
     # of after a whole evaluation whose result could then not be signed.
     signing_key = signing_key_for(config)
     require_device(config)  # a GPU board's worker that cannot see that GPU claims nothing (one clear line)
-    rules = config.rules
     context = job_context(os.environ if env is None else env)
-    if work is not None and work.stop_requested():
-        return None  # stopping: claim nothing
-    request = store.claim(worker, rules.lease_s, rules.max_attempts, request_id=request_id)
+    request = _claim(store, config, worker, request_id, work)
     if request is None:
         return None
-    if work is not None:
-        work.begin(EVALUATION, request.request_id, request.model_id, request.precision, worker)
     held_since = time.monotonic()
-    what = f"{request.model_id}@{request.revision[:12]}, {request.precision}"
-    logger.info("%s claimed %s (%s)", worker, request.request_id, what)
-    interval = min(rules.lease_s / 3, getattr(store, "progress_interval_s", 2.0))
-    expires = parse_time(request.lease.expires_at) if request.lease else None
     try:
-        with LeaseKeeper(store, request.request_id, worker, rules.lease_s, interval, expires) as keeper:
+        with _lease_keeper(store, config, request, worker) as keeper:
             evaluation = _evaluate_held(config, store, request, keeper, work)
             compute = compute_record(context, time.monotonic() - held_since)
             measured = with_claims(evaluation.result, request.claims)  # R15: beside what the repo claimed
@@ -219,28 +212,73 @@ def run_once(
     finally:
         if work is not None:
             work.end()
-    aggregate = evaluation.result.aggregate
-    logger.info("%s finished: avg WER %.4f, RTF %.4f", request.request_id, aggregate.avg_wer, aggregate.rtf)
-    if request.throughput and finished is not None and finished.status == "FINISHED":
-        run_throughput(config, store, request, signing_key, worker, work)
-    if request.publish_results and finished is not None and finished.status == "FINISHED":
-        from evaluator.results_pr import publish_results_pr
-
-        publish_results_pr(config, store, request.request_id, actor=worker)  # logs its outcome; never raises
+    _after_finished(config, store, request, finished, evaluation.result, signing_key, worker, work)
     return finished
 
 
-def _as_requested(config: LeaderboardConfig, store: Store, request: Request) -> dict[str, Any]:
-    """What both tracks evaluate a request with: its revision, precision and model facts, the version's data
-    pins, and the R4 check of the weights against the hashes recorded at submission."""
-    return {
-        "request_id": request.request_id,
-        "revision": request.revision,
-        "precision": request.precision,
-        "model_info": request.model,
-        "pinned_revisions": pins_from_sources(store.version_sources(config.version), config.eval_sets),
-        "before_load": lambda folder: check_pinned_weights(request, folder),
-    }
+def _claim(
+    store: Store, config: LeaderboardConfig, worker: str, request_id: str | None, work: WorkTracker | None
+) -> Request | None:
+    """Claim the oldest pending request (only `request_id` when given) under the rules' lease and attempts, and
+    show it as `work`'s; None when none is pending, or when `work` is stopping (then nothing is claimed)."""
+    rules = config.rules
+    if work is not None and work.stop_requested():
+        return None
+    request = store.claim(worker, rules.lease_s, rules.max_attempts, request_id=request_id)
+    if request is None:
+        return None
+    if work is not None:
+        work.begin(EVALUATION, request.request_id, request.model_id, request.precision, worker)
+    what = f"{request.model_id}@{request.revision[:12]}, {request.precision}"
+    logger.info("%s claimed %s (%s)", worker, request.request_id, what)
+    return request
+
+
+def _lease_keeper(store: Store, config: LeaderboardConfig, request: Request, worker: str) -> LeaseKeeper:
+    """The keeper of a just-claimed request's lease: it beats three times a lease at least (more often where the
+    store asks for fresher progress), starting from the expiry the claim granted."""
+    lease_s = config.rules.lease_s
+    interval = min(lease_s / 3, getattr(store, "progress_interval_s", 2.0))
+    expires = parse_time(request.lease.expires_at) if request.lease else None
+    return LeaseKeeper(store, request.request_id, worker, lease_s, interval, expires)
+
+
+def _after_finished(
+    config: LeaderboardConfig,
+    store: Store,
+    request: Request,
+    finished: Request | None,
+    result: Result,
+    signing_key: Ed25519PrivateKey | None,
+    worker: str,
+    work: WorkTracker | None,
+) -> None:
+    """What follows the publication of `request`'s batch-one `result` (`finished`: the request as it ended): the
+    log line, then, once it is FINISHED, what the submitter asked for beside it: the throughput run (R14) and the
+    results pull request (R15)."""
+    aggregate = result.aggregate
+    logger.info("%s finished: avg WER %.4f, RTF %.4f", request.request_id, aggregate.avg_wer, aggregate.rtf)
+    if finished is None or finished.status != "FINISHED":
+        return
+    if request.throughput:
+        run_throughput(config, store, request, signing_key, worker, work)
+    if request.publish_results:
+        from evaluator.results_pr import publish_results_pr
+
+        publish_results_pr(config, store, request.request_id, actor=worker)  # logs its outcome; never raises
+
+
+def _requested_spec(config: LeaderboardConfig, store: Store, request: Request) -> EvalSpec:
+    """What both tracks evaluate a request with: the request as submitted (its revision, precision and model
+    facts, `EvalSpec.from_record`) on the board version's data pins."""
+    pins = pins_from_sources(store.version_sources(config.version), config.eval_sets)
+    return EvalSpec.from_record(request, pinned_revisions=pins)
+
+
+def _weights_check(request: Request) -> Callable[[Path], None]:
+    """The `before_load` of both tracks: the R4 check of the model's weights against the hashes recorded at
+    submission, before any of them is loaded."""
+    return functools.partial(check_pinned_weights, request)
 
 
 def _evaluate_held(
@@ -259,8 +297,8 @@ def _evaluate_held(
 
     evaluation = evaluate(
         config,
-        request.model_id,
-        **_as_requested(config, store, request),
+        _requested_spec(config, store, request),
+        before_load=_weights_check(request),
         on_progress=on_progress,
         should_stop=should_stop,
     )
@@ -332,8 +370,8 @@ def _publish_throughput(
 
     evaluation = evaluate_throughput(
         config,
-        request.model_id,
-        **_as_requested(config, store, request),
+        _requested_spec(config, store, request),
+        before_load=_weights_check(request),
         should_stop=work.stop_requested if work is not None else None,
         on_progress=ladder_reporter(work) if work is not None else None,
     )

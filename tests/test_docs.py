@@ -54,7 +54,7 @@ def test_rules_link_points_at_the_space_repo_only_for_a_valid_space_id() -> None
 )
 def test_folders_documented_commands_write_are_git_ignored() -> None:
     """`evaluate --out` folders named in the README and About, and the `reproduce` command's folder."""
-    from evaluator.evaluate import reproduce_command  # imports torch: only this test needs it
+    from evaluator.spec import reproduce_command
 
     config = load_config(REPO_ROOT / "configs" / "local.toml")
     reproduce = reproduce_command(config, "org/model", "abc", "float32", None, None)

@@ -343,11 +343,11 @@ def _changed_prediction(config, monkeypatch) -> None:
 
 
 def _other_hardware_class(config, monkeypatch) -> None:
-    import evaluator.evaluate as evaluate_module
+    import evaluator.prepared as prepared_module  # where both tracks read the hardware for their records
 
-    real = evaluate_module.hardware_fingerprint
+    real = prepared_module.hardware_fingerprint
     monkeypatch.setattr(
-        evaluate_module, "hardware_fingerprint", lambda device: dataclasses.replace(real(device), gpu_class="A10G")
+        prepared_module, "hardware_fingerprint", lambda device: dataclasses.replace(real(device), gpu_class="A10G")
     )
 
 

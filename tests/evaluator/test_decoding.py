@@ -15,6 +15,7 @@ import torch
 from evaluator.decoding import whisper_suppression
 from evaluator.evaluate import evaluate
 from evaluator.models import DecodingStalled, Transcriber, resolve_model
+from evaluator.spec import EvalSpec
 from testkit.audio import make_audiofolder, write_config
 
 TEXTS = ["hello world", "the quick brown fox", "jumps over the lazy dog"]
@@ -34,8 +35,8 @@ def test_a_repetition_penalty_in_the_model_files_changes_no_prediction(tmp_path:
         tiny_whisper, tmp_path / "tricked", repetition_penalty=3.0, no_repeat_ngram_size=1
     )
     config = write_config(tmp_path, {"s": make_audiofolder(tmp_path / "s", TEXTS)}, warmup=0)
-    plain = evaluate(config, str(tiny_whisper), request_id="plain", device="cpu")
-    gamed = evaluate(config, str(tricked), request_id="gamed", device="cpu")
+    plain = evaluate(config, EvalSpec(str(tiny_whisper), request_id="plain", device="cpu"))
+    gamed = evaluate(config, EvalSpec(str(tricked), request_id="gamed", device="cpu"))
     predictions = [r.prediction for r in plain.predictions["s"]]
     assert predictions == [r.prediction for r in gamed.predictions["s"]]
     assert all(predictions)  # real text, so equality means something
@@ -135,7 +136,7 @@ def test_ctc_gets_all_of_a_40_s_utterance(tiny_ctc: Path, monkeypatch: pytest.Mo
 def test_long_utterances_are_counted_in_the_result(tmp_path: Path, tiny_ctc: Path) -> None:
     folder = make_audiofolder(tmp_path / "s", ["short one", "a long one"], seconds=31.0)
     config = write_config(tmp_path, {"s": folder}, warmup=0)
-    result = evaluate(config, str(tiny_ctc), request_id="long", device="cpu").result
+    result = evaluate(config, EvalSpec(str(tiny_ctc), request_id="long", device="cpu")).result
     assert result.datasets["s"].long_utterances == 2 and result.datasets["s"].audio_s == pytest.approx(62.0)
 
 

@@ -11,6 +11,7 @@ import torch
 
 from evaluator.evaluate import evaluate
 from evaluator.models import ModelLoadError, ModelSource, Transcriber, check_revision, resolve_model
+from evaluator.spec import EvalSpec
 from openasr_core.records import Result
 from testkit.audio import make_audiofolder, write_config
 
@@ -55,7 +56,7 @@ def _all_fields_filled(value: object, path: str = "result") -> None:
 @pytest.mark.parametrize("model_fixture", ["tiny_whisper", "tiny_ctc"])
 def test_batch_one_warmup_excluded_and_every_field_filled(config, model_fixture: str, request) -> None:
     model = request.getfixturevalue(model_fixture)
-    evaluation = evaluate(config, str(model), request_id="r1", device="cpu")
+    evaluation = evaluate(config, EvalSpec(str(model), request_id="r1", device="cpu"))
     result = evaluation.result
     assert result.batch_evidence.max_batch_size == 1
     assert result.batch_evidence.forward_calls >= 3 + 4 + 2  # warm-up and counted utterances, one call at least each
@@ -83,16 +84,16 @@ def test_float16_request_runs_in_float16(config, model_fixture: str, request) ->
     assert {p.dtype for p in transcriber.model.parameters()} == {torch.float16}
     transcriber.transcribe(torch.zeros(8000).numpy())
     assert transcriber.probe.input_dtypes == {"float16"} and transcriber.probe.max_batch_size == 1
-    result = evaluate(config, str(model), request_id="r16", precision="float16", device="cpu").result
+    result = evaluate(config, EvalSpec(str(model), request_id="r16", precision="float16", device="cpu")).result
     assert result.precision == "float16" and "--precision float16" in result.reproduce
 
 
 def test_unofficial_on_another_gpu_class_and_with_max_samples(tmp_path: Path, tiny_ctc: Path) -> None:
     config = write_config(tmp_path, {"s": make_audiofolder(tmp_path / "s", TEXTS)}, gpu_class="A10G", warmup=0)
-    result = evaluate(config, str(tiny_ctc), request_id="r", device="cpu").result
+    result = evaluate(config, EvalSpec(str(tiny_ctc), request_id="r", device="cpu")).result
     assert not result.official and result.warmup_utterances == 0
     config_any = write_config(tmp_path, {"s": tmp_path / "s"}, gpu_class="any", warmup=0)
-    partial = evaluate(config_any, str(tiny_ctc), request_id="r", device="cpu", max_samples=2).result
+    partial = evaluate(config_any, EvalSpec(str(tiny_ctc), request_id="r", device="cpu", max_samples=2)).result
     assert not partial.official and partial.rules["max_samples"] == 2 and partial.datasets["s"].utterances == 2
 
 

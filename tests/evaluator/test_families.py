@@ -25,6 +25,7 @@ from evaluator.cli import main as evaluator_main
 from evaluator.ladder import BatchTranscriber
 from evaluator.models import DecodingStalled, ModelLoadError, Transcriber, resolve_model
 from evaluator.recipes.base import generated_ids
+from evaluator.spec import EvalSpec
 from openasr_core.families import FAMILIES, Kind, family_for
 from testkit.audio import write_config
 from tests.conftest import REPO_ROOT
@@ -143,7 +144,7 @@ def test_a_family_that_cannot_batch_stays_at_batch_one_and_says_so(models, clips
     assert [f.model_type for f in unbatched] == ["kyutai_speech_to_text"]
     config = write_config(tmp_path, {"clips": clips}, warmup=0, max_new_tokens=BUDGET, timeout_s=float("inf"))
     folder = models["kyutai_speech_to_text"]
-    record = evaluate_throughput(config, str(folder), request_id="kyutai", device="cpu").result
+    record = evaluate_throughput(config, EvalSpec(str(folder), request_id="kyutai", device="cpu")).result
     assert record.chosen_batch_size == 1 and [step.batch_size for step in record.ladder] == [1]
     assert record.batching and record.batching.startswith("not batched: kyutai_speech_to_text")
     assert record.batch_evidence.max_batch_size == 1 and record.recipe.name == "kyutai"

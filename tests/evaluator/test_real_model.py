@@ -19,6 +19,7 @@ from transformers.generation.logits_process import (
 
 from evaluator.evaluate import evaluate
 from evaluator.metrics import english_normalizer
+from evaluator.spec import EvalSpec
 from openasr_core.config import LeaderboardConfig
 from testkit.audio import write_config
 from tests.conftest import REPO_ROOT
@@ -44,7 +45,7 @@ def test_whisper_base_on_ljspeech_32(
     tmp_path: Path, whisper_base: Path, ljspeech_32: Path, no_per_step_masks: None
 ) -> None:
     config = write_config(tmp_path, {"ljspeech-32": ljspeech_32}, warmup=1, bootstrap_samples=1000, max_new_tokens=440)
-    evaluation = evaluate(_without_time_limit(config), str(whisper_base), request_id="real", device="cpu")
+    evaluation = evaluate(_without_time_limit(config), EvalSpec(str(whisper_base), request_id="real", device="cpu"))
     score = evaluation.result.datasets["ljspeech-32"]
     assert score.utterances == 32
     assert score.wer < 0.12, f"WER {score.wer:.3f} is too high for whisper-base (about 0.063 expected)"
@@ -79,7 +80,7 @@ def test_a_40_s_utterance_comes_back_with_its_last_words(
     sf.write(folder / "long.flac", np.concatenate(pieces), rate)
     (folder / "metadata.csv").write_text(f'file_name,text\nlong.flac,"{" ".join(texts)}"\n', encoding="utf-8")
     config = write_config(tmp_path, {"long": folder}, warmup=0, max_new_tokens=440)
-    evaluation = evaluate(_without_time_limit(config), str(whisper_base), request_id="long", device="cpu")
+    evaluation = evaluate(_without_time_limit(config), EvalSpec(str(whisper_base), request_id="long", device="cpu"))
     (row,) = evaluation.predictions["long"]
     assert row.duration_s > 38.0 and evaluation.result.datasets["long"].long_utterances == 1
     normalize = english_normalizer()

@@ -18,6 +18,7 @@ from evaluator.eval_sets import EvalSet
 from evaluator.metrics import get_normalizer
 from evaluator.models import Transcriber, resolve_model
 from evaluator.runner import Decoded
+from evaluator.spec import EvalSpec
 from evaluator.throughput_eval import evaluate_throughput
 from openasr_core.cost import throughput_cost
 from openasr_core.records import Result, ThroughputResult
@@ -179,7 +180,7 @@ def test_simulated_out_of_memory_on_a_real_model(config, tiny_ctc: Path, monkeyp
 
 
 def test_throughput_record_end_to_end(config, tiny_ctc: Path) -> None:
-    evaluation = evaluate_throughput(config, str(tiny_ctc), request_id="t1", device="cpu")
+    evaluation = evaluate_throughput(config, EvalSpec(str(tiny_ctc), request_id="t1", device="cpu"))
     result = evaluation.result
     assert result.track == "throughput" and result.chosen_batch_size in (1, 4, 16)
     assert result.batch_evidence.batch_sizes_used == next(
@@ -216,9 +217,8 @@ def test_cli_track_throughput_writes_its_own_file(config, tiny_ctc: Path, tmp_pa
 def test_real_whisper_base_batched(tmp_path: Path, whisper_base: Path, ljspeech_32: Path) -> None:
     """Two real clips, ladder 1 and 4: the second rung runs both in one real batch, with WER close to batch one."""
     config = write_config(tmp_path, {"lj": ljspeech_32}, warmup=0, bootstrap_samples=20, max_new_tokens=440)
-    evaluation = evaluate_throughput(
-        config, str(whisper_base), request_id="wb", device="cpu", max_samples=2, ladder_limit=4
-    )
+    spec = EvalSpec(str(whisper_base), request_id="wb", device="cpu", max_samples=2)
+    evaluation = evaluate_throughput(config, spec, ladder_limit=4)
     result = evaluation.result
     assert [s.batch_size for s in result.ladder] == [1, 4]
     assert result.ladder[0].batch_sizes_used == [1] and result.ladder[1].batch_sizes_used == [2]
@@ -268,7 +268,8 @@ def test_batched_whisper_hears_all_of_a_40_s_utterance_with_batch_one_config(
 def test_throughput_records_the_batch_one_decoding_settings(config, tiny_whisper: Path) -> None:
     from evaluator.evaluate import evaluate
 
-    throughput = evaluate_throughput(config, str(tiny_whisper), request_id="t", device="cpu", ladder_limit=1).result
-    batch_one = evaluate(config, str(tiny_whisper), request_id="b", device="cpu").result
+    throughput_spec = EvalSpec(str(tiny_whisper), request_id="t", device="cpu")
+    throughput = evaluate_throughput(config, throughput_spec, ladder_limit=1).result
+    batch_one = evaluate(config, EvalSpec(str(tiny_whisper), request_id="b", device="cpu")).result
     assert throughput.decoding and throughput.decoding == batch_one.decoding
     assert throughput.ignored_settings == batch_one.ignored_settings

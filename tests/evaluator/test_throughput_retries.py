@@ -64,12 +64,12 @@ def _ladder(config, monkeypatch, outcomes: list) -> list[str]:
     """Fake the ladder: each call takes the next outcome (an exception to raise, or "ok" for a signed record)."""
     calls: list[str] = []
 
-    def fake(config_, model_id, *, request_id, **kwargs):
-        calls.append(request_id)
+    def fake(config_, spec, **kwargs):
+        calls.append(spec.request_id)
         outcome = outcomes.pop(0)
         if isinstance(outcome, BaseException):
             raise outcome
-        return ThroughputEvaluation(make_throughput(request_id), dict(ROWS), 1.0)
+        return ThroughputEvaluation(make_throughput(spec.request_id), dict(ROWS), 1.0)
 
     monkeypatch.setattr("evaluator.throughput_eval.evaluate_throughput", fake)
     return calls

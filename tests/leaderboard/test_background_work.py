@@ -160,3 +160,32 @@ def test_a_stop_that_the_step_ignores_reports_it() -> None:
     assert scheduler.stop("SIGINT", grace_s=0.05) is False
     release.set()
     thread.join(10)
+
+
+def test_an_audit_re_run_shows_the_entry_it_re_runs_and_passes_its_spec_through() -> None:
+    """`tracked_rerun` wraps the audit's `evaluate_fn`: the Queue page shows the entry (from the `EvalSpec`) with
+    each re-run's progress, and the wrapped function gets the spec and the audit's own hooks unchanged."""
+    from app import tracked_rerun
+    from evaluator.spec import EvalSpec
+
+    work = tracker_at(NOW)
+    seen: list[tuple[EvalSpec, dict[str, object]]] = []
+
+    def evaluate_fn(config: object, spec: EvalSpec, **hooks: object) -> str:
+        seen.append((spec, hooks))
+        on_progress = hooks["on_progress"]
+        assert callable(on_progress)
+        on_progress(Progress("ljspeech-sample", 3, 8, 0, 1, 12.0, None))
+        return "evaluation"
+
+    rerun = tracked_rerun(evaluate_fn, work, "audit:space:w")
+    spec = EvalSpec("org/tiny", request_id="r1", precision="bfloat16")
+    assert rerun(None, spec, probe="the probe") == "evaluation"
+    current = work.current()
+    assert current is not None and (current.kind, current.request_id) == (AUDIT, "r1")
+    assert (current.model_id, current.precision, current.worker) == ("org/tiny", "bfloat16", "audit:space:w")
+    assert current.stage.startswith("re-run 1: ")
+    rerun(None, spec, probe="the probe")
+    assert work.current().stage.startswith("re-run 2: ")  # type: ignore[union-attr]
+    assert [s for s, _ in seen] == [spec, spec] and seen[0][1]["probe"] == "the probe"
+    assert seen[0][1]["should_stop"] == work.stop_requested

@@ -27,7 +27,7 @@ from leaderboard.data import BoardSource
 from leaderboard.inspection import HubModels, LocalModels, ModelInspector
 from leaderboard.jobs.dispatcher import Dispatcher, jobs_dispatcher
 from leaderboard.pages.serving import app_settings
-from leaderboard.scheduler import EvalScheduler, SchedulerState, tick_seconds
+from leaderboard.scheduler import EvalScheduler, SchedulerState, SchedulerStatus, tick_seconds
 from leaderboard.ui import CSS, AppContext, Ui, on_space, show_login_button, theme
 from openasr_core.activity import AUDIT as AUDIT_WORK
 from openasr_core.activity import EVALUATION, WorkTracker
@@ -227,18 +227,7 @@ def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | d
     """Everything `python app.py` serves, not yet started."""
     env = os.environ if env is None else env
     config = config or load_config(env=env)
-    store = open_store(config)
-    try:
-        store.on_start()
-    except StoreError as exc:  # the board still serves what it can read; the card is written on a later start
-        logger.warning("could not prepare the store at start: %s", exc)
-    if config.store.kind == "local":
-        config.models_dir.mkdir(parents=True, exist_ok=True)  # so a user can drop models there
-        results_location = str(config.store.local_root / RESULTS_REPO_DIR)
-        requests_location = str(config.store.local_root / REQUESTS_REPO_DIR)
-    else:
-        results_location = config.store.results_repo or ""
-        requests_location = config.store.requests_repo or ""
+    store = started_store(config)
     inspector = ModelInspector(LocalModels(config.models_dir), HubModels())
     public_key = public_key_for(config)
     if public_key is None:
@@ -252,40 +241,83 @@ def build_app(config: LeaderboardConfig | None = None, env: os._Environ[str] | d
         verified=signature_checker(public_key),
         rank_unavailable=not config.audit.unrankable_when_unavailable,
     )
-    scheduler = None
-    dispatcher = None
     work = WorkTracker()
-    check: Callable[[], str | None] | None
-    if scheduler_enabled(env):
-        if config.workers.mode == "jobs":  # the Space dispatches Jobs instead of evaluating (README, "Jobs")
-            dispatcher = jobs_dispatcher(config, store, env)
-            step = dispatcher.tick
-            check = None  # the Space only dispatches: the Jobs' own hardware is what counts
-        else:
-            step, check = evaluator_step(config, store, work=work), device_check(config)
-        scheduler = EvalScheduler(step, tick_seconds(env), on_change=source.invalidate, device_problem=check, work=work)
-        status, wake = scheduler.status, scheduler.wake
-    else:
-        off = SchedulerState(
-            enabled=False, interval_s=0, note="`LEADERBOARD_SCHEDULER` is off: evaluations run elsewhere."
-        )
-        status, wake = off.snapshot, lambda: None
+    background = build_background(config, store, env, source, work)
+    results_location, requests_location = data_locations(config)
     ctx = AppContext(
         config=config,
         store=store,
         source=source,
         inspector=inspector,
-        scheduler_status=status,
-        wake_scheduler=wake,
+        scheduler_status=background.status,
+        wake_scheduler=background.wake,
         space=on_space(env),
         login_button=show_login_button(env),
         results_location=results_location,
         requests_location=requests_location,
         public_key=public_key,
-        dispatch_status=dispatcher.status if dispatcher is not None else None,
+        dispatch_status=background.dispatcher.status if background.dispatcher is not None else None,
         current_work=work.current,
     )
+    scheduler, dispatcher = background.scheduler, background.dispatcher
     return App(ui=Ui(ctx), scheduler=scheduler, config=config, store=store, dispatcher=dispatcher, work=work)
+
+
+def started_store(config: LeaderboardConfig) -> Store:
+    """The board's store, prepared for serving (`Store.on_start`); a store that cannot be prepared now still
+    serves what it can read. A local board gets its models folder, so a user can drop models there."""
+    store = open_store(config)
+    try:
+        store.on_start()
+    except StoreError as exc:  # the card is written on a later start
+        logger.warning("could not prepare the store at start: %s", exc)
+    if config.store.kind == "local":
+        config.models_dir.mkdir(parents=True, exist_ok=True)
+    return store
+
+
+def data_locations(config: LeaderboardConfig) -> tuple[str, str]:
+    """Where the public results and requests are, as the About page names them: the local store's folders, or
+    the Hub datasets' repo ids."""
+    if config.store.kind == "local":
+        return str(config.store.local_root / RESULTS_REPO_DIR), str(config.store.local_root / REQUESTS_REPO_DIR)
+    return config.store.results_repo or "", config.store.requests_repo or ""
+
+
+@dataclass(frozen=True)
+class Background:
+    """What runs behind the pages: the scheduler (None when it is off), the Jobs dispatcher it ticks in jobs mode
+    (else None), and how the Queue page reads its state and wakes it."""
+
+    scheduler: EvalScheduler | None
+    dispatcher: Dispatcher | None
+    status: Callable[[], SchedulerStatus]
+    wake: Callable[[], None]
+
+
+def build_background(
+    config: LeaderboardConfig,
+    store: Store,
+    env: os._Environ[str] | dict[str, str],
+    source: BoardSource,
+    work: WorkTracker,
+) -> Background:
+    """The scheduler `env` asks for: off (evaluations run elsewhere), dispatching Jobs (jobs mode: the Jobs' own
+    hardware is what counts, so no device check here), or evaluating in this Space, its work shown by `work`."""
+    if not scheduler_enabled(env):
+        off = SchedulerState(
+            enabled=False, interval_s=0, note="`LEADERBOARD_SCHEDULER` is off: evaluations run elsewhere."
+        )
+        return Background(scheduler=None, dispatcher=None, status=off.snapshot, wake=lambda: None)
+    dispatcher: Dispatcher | None = None
+    check: Callable[[], str | None] | None
+    if config.workers.mode == "jobs":  # the Space dispatches Jobs instead of evaluating (README, "Jobs")
+        dispatcher = jobs_dispatcher(config, store, env)
+        step, check = dispatcher.tick, None
+    else:
+        step, check = evaluator_step(config, store, work=work), device_check(config)
+    scheduler = EvalScheduler(step, tick_seconds(env), on_change=source.invalidate, device_problem=check, work=work)
+    return Background(scheduler=scheduler, dispatcher=dispatcher, status=scheduler.status, wake=scheduler.wake)
 
 
 def main() -> None:

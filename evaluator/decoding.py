@@ -148,32 +148,15 @@ def generate_decoding(
     `prompt` (in words) and `prompt_tokens` (the ids it becomes), recorded like Whisper's forced start tokens.
     `settings` adds recipe-specific entries to what is recorded.
     """
-    config = GenerationConfig(do_sample=False, num_beams=1, num_return_sequences=1)
-    budget = None
-    if max_new_tokens is not None:
-        limit = max_target_positions or max_new_tokens + 4
-        budget = max(1, min(max_new_tokens, limit - 4))  # Whisper's 4 start tokens share the decoder's positions
-        config.max_new_tokens = budget
-    for key, value in architecture_tokens(folder, model_config).items():
-        setattr(config, key, value)
-    if max_time_s is not None:
-        config.max_time = max_time_s
-    multilingual = bool(getattr(config, "is_multilingual", False) and getattr(config, "lang_to_id", None))
-    if multilingual:
-        config.language, config.task = "en", "transcribe"
-    if whisper:
-        config.return_timestamps = False
-        config.condition_on_prev_tokens = False
-    if suppression is not None:
-        config.suppress_tokens = list(suppression.suppress)
-        config.begin_suppress_tokens = list(suppression.begin)
+    budget = _token_budget(max_new_tokens, max_target_positions)
+    config = _greedy_config(folder, model_config, budget, max_time_s, whisper=whisper, suppression=suppression)
     recorded: dict[str, Any] = {
         "kind": kind,
         "strategy": "greedy",
         "num_beams": 1,
         "do_sample": False,
         "max_new_tokens": budget if budget is not None else "set by the input's length (the family's own rule)",
-        "language": "en" if multilingual or prompt_tokens else "model's only language",
+        "language": "en" if _multilingual(config) or prompt_tokens else "model's only language",
         "task": "transcribe",
         "timestamps": False,
         "prompt": prompt,
@@ -192,6 +175,49 @@ def generate_decoding(
         )
     recorded.update(settings or {})
     return Decoding(kind=kind, settings=recorded, ignored=ignored_settings(folder, config), generation_config=config)
+
+
+def _token_budget(max_new_tokens: int | None, max_target_positions: int | None) -> int | None:
+    """The new tokens one utterance may generate: the rules' `max_new_tokens`, within what the decoder's
+    positions leave after Whisper's 4 start tokens; None (no budget) when the rules set none."""
+    if max_new_tokens is None:
+        return None
+    limit = max_target_positions or max_new_tokens + 4
+    return max(1, min(max_new_tokens, limit - 4))
+
+
+def _greedy_config(
+    folder: Path,
+    model_config: object,
+    budget: int | None,
+    max_time_s: float | None,
+    *,
+    whisper: bool,
+    suppression: Suppression | None,
+) -> GenerationConfig:
+    """The `GenerationConfig` R7 allows: greedy, one sequence, the architecture's own token ids, English
+    transcription on a multilingual model; Whisper without timestamps or conditioning on earlier windows."""
+    config = GenerationConfig(do_sample=False, num_beams=1, num_return_sequences=1)
+    if budget is not None:
+        config.max_new_tokens = budget
+    for key, value in architecture_tokens(folder, model_config).items():
+        setattr(config, key, value)
+    if max_time_s is not None:
+        config.max_time = max_time_s
+    if _multilingual(config):
+        config.language, config.task = "en", "transcribe"
+    if whisper:
+        config.return_timestamps = False
+        config.condition_on_prev_tokens = False
+    if suppression is not None:
+        config.suppress_tokens = list(suppression.suppress)
+        config.begin_suppress_tokens = list(suppression.begin)
+    return config
+
+
+def _multilingual(config: GenerationConfig) -> bool:
+    """Whether the architecture's tokens name languages, so English must be asked for."""
+    return bool(getattr(config, "is_multilingual", False) and getattr(config, "lang_to_id", None))
 
 
 def architecture_tokens(folder: Path, model_config: object) -> dict[str, Any]:

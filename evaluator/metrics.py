@@ -19,6 +19,7 @@ import math
 import types
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypedDict
 
 import jiwer
 import numpy as np
@@ -150,26 +151,12 @@ def score_eval_set(
     `excluded_references` (dropped by the loader under the ESB convention, never transcribed) is recorded as
     given; `long_utterances` counts rows longer than `LONG_UTTERANCE_S`.
     """
-    if max_rtf <= 0:
-        raise ValueError(f"max_rtf must be positive, got {max_rtf}")
-    if bootstrap_samples < 1:
-        raise ValueError(f"bootstrap_samples must be at least 1, got {bootstrap_samples}")
-    if skipped_empty_references < 0 or excluded_references < 0:
-        raise ValueError("skipped_empty_references and excluded_references must be >= 0")
-
+    _check_scoring_arguments(max_rtf, bootstrap_samples, skipped_empty_references, excluded_references)
     refs, hyps, skipped = _scorable(rows, normalize, skipped_empty_references)
     out = jiwer.process_words(refs, hyps)
     subs, dels, ins = int(out.substitutions), int(out.deletions), int(out.insertions)
     ref_words = sum(len(r) for r in out.references)
     errors, words = _utterance_errors(out, subs + dels + ins)
-
-    durations = np.array([r.duration_s for r in rows], dtype=np.float64)
-    times = np.array([r.time_s for r in rows], dtype=np.float64)
-    audio_s = float(durations.sum())
-    time_s = float(times.sum())
-    utt_rtf = utterance_rtfs(rows)
-    p50, p90, p99 = (float(v) for v in np.percentile(times, [50, 90, 99]))
-
     return DatasetScore(
         wer=_ratio(subs + dels + ins, ref_words),
         wer_ci95=_bootstrap_ci(errors, words, bootstrap_samples, seed),
@@ -178,6 +165,46 @@ def score_eval_set(
         insertions=ins,
         ref_words=ref_words,
         utterances=len(refs),
+        **_timing(rows),
+        skipped_empty_references=skipped,
+        excluded_references=excluded_references,
+    )
+
+
+def _check_scoring_arguments(max_rtf: float, bootstrap_samples: int, skipped: int, excluded: int) -> None:
+    """`score_eval_set`'s arguments must make sense: a positive RTF limit, one resample at least, no negative
+    count of left-out references."""
+    if max_rtf <= 0:
+        raise ValueError(f"max_rtf must be positive, got {max_rtf}")
+    if bootstrap_samples < 1:
+        raise ValueError(f"bootstrap_samples must be at least 1, got {bootstrap_samples}")
+    if skipped < 0 or excluded < 0:
+        raise ValueError("skipped_empty_references and excluded_references must be >= 0")
+
+
+class _SetTiming(TypedDict):
+    """A set's timing statistics (R3), over every row transcribed, as `DatasetScore` records them."""
+
+    audio_s: float
+    time_s: float
+    rtf: float
+    rtfx: float
+    latency_p50_s: float
+    latency_p90_s: float
+    latency_p99_s: float
+    utterance_rtf_p99: float
+    long_utterances: int
+
+
+def _timing(rows: Sequence[PredictionRow]) -> _SetTiming:
+    """RTF = sum(time) / sum(duration) and RTFx its inverse, the latency percentiles of per-utterance `time_s`,
+    the p99 of per-utterance RTF, and how many rows are longer than `LONG_UTTERANCE_S`."""
+    durations = np.array([r.duration_s for r in rows], dtype=np.float64)
+    times = np.array([r.time_s for r in rows], dtype=np.float64)
+    audio_s = float(durations.sum())
+    time_s = float(times.sum())
+    p50, p90, p99 = (float(v) for v in np.percentile(times, [50, 90, 99]))
+    return _SetTiming(
         audio_s=audio_s,
         time_s=time_s,
         rtf=_ratio(time_s, audio_s),
@@ -185,9 +212,7 @@ def score_eval_set(
         latency_p50_s=p50,
         latency_p90_s=p90,
         latency_p99_s=p99,
-        utterance_rtf_p99=_percentile(utt_rtf, 99),
-        skipped_empty_references=skipped,
-        excluded_references=excluded_references,
+        utterance_rtf_p99=_percentile(utterance_rtfs(rows), 99),
         long_utterances=int((durations > LONG_UTTERANCE_S).sum()),
     )
 

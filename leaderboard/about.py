@@ -190,9 +190,19 @@ def about_markdown(
 ) -> str:
     """The whole About page; `*_location` are the datasets' repo ids or local folders. `public_key` is the
     key results are verified against (R9), or None when none is configured (then nothing is ranked)."""
-    rules = config.rules
+    return (
+        _what_is_measured(config)
+        + _rules_section(config, public_key)
+        + f"{families_section()}\n{audits_section(config)}\n"
+        + METRICS_SECTION
+        + _datasets_section(config, results_location, requests_location, public_key)
+        + REPRODUCING_SECTION
+    )
+
+
+def _what_is_measured(config: LeaderboardConfig) -> str:
+    """The opening: one fixed hardware class, batch size one, a pinned revision, this version's sets."""
     sets = ", ".join(f"`{e.name}`" for e in config.eval_sets)
-    load_results, verify_target = _reading_snippets(config, results_location, requests_location)
     return f"""
 ## What this leaderboard measures
 
@@ -200,7 +210,14 @@ Every number here was measured by this Space's own evaluator, on one fixed hardw
 at a time**, on a pinned model revision. Leaderboard version `{config.version}` evaluates on {sets} with the
 `{config.normalizer}` text normalizer.
 
-## The rules
+"""
+
+
+def _rules_section(config: LeaderboardConfig, public_key: str | None) -> str:
+    """R1-R15 in plain words with this board's values, then what happens to a request whose worker dies and who
+    evaluates."""
+    rules = config.rules
+    return f"""## The rules
 
 The full rules (R1–R15) and the definition of every figure are written out in
 {rules_link(os.environ.get("SPACE_ID"))}; this page sums them up with the values this board uses.
@@ -229,9 +246,11 @@ after {rules.max_attempts} attempts; a Space that is stopped or restarted hands 
 
 **Who evaluates:** {who_evaluates(config)}
 
-{families_section()}
-{audits_section(config)}
-## Metrics
+"""
+
+
+#: How each figure is computed (R3, R11), the same on every board.
+METRICS_SECTION = """## Metrics
 
 - **WER** (word error rate) = (substitutions + deletions + insertions) / reference words, after normalizing both
   texts. Computed over the whole eval set (total errors / total words), never as a mean of per-utterance WERs.
@@ -244,7 +263,15 @@ after {rules.max_attempts} attempts; a Space that is stopped or restarted hands 
   the detail page every set's p50/p90/p99.
 - **95% CI**: the 2.5th and 97.5th percentiles of WER over bootstrap resamples of the utterances.
 
-## Reading the public datasets
+"""
+
+
+def _datasets_section(
+    config: LeaderboardConfig, results_location: str, requests_location: str, public_key: str | None
+) -> str:
+    """Where the public results and requests are, how to load them, and how to verify them against the key."""
+    load_results, verify_target = _reading_snippets(config, results_location, requests_location)
+    return f"""## Reading the public datasets
 
 Results live in `{results_location}`, requests and the log in `{requests_location}`. Rates are fractions
 (a WER of 6.3% is stored as `0.063`), times are seconds, timestamps ISO 8601 UTC.
@@ -252,7 +279,11 @@ Results live in `{results_location}`, requests and the log in `{requests_locatio
 {load_results}
 
 {_verify_snippet(verify_target, public_key)}
-## Reproducing an entry
+"""
+
+
+#: How to reproduce an entry from its `reproduce` command (R12).
+REPRODUCING_SECTION = """## Reproducing an entry
 
 Each result's `reproduce` field (shown on the Model detail tab) is the exact command, for example:
 

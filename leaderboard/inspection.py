@@ -199,9 +199,42 @@ class HubModels:
         self.api = api
 
     def inspect(self, model_id: str, revision: str) -> ModelFacts:
+        url = f"https://huggingface.co/{model_id}"
+        info = self._model_info(model_id, revision, url)
+        sha = getattr(info, "sha", None)
+        siblings = list(getattr(info, "siblings", None) or [])
+        files = tuple(s.rfilename for s in siblings)
+        weights = {
+            s.rfilename: (s.lfs.sha256 if getattr(s, "lfs", None) else None)
+            for s in siblings
+            if s.rfilename.endswith(WEIGHT_SUFFIXES)
+        }
+        declared = hub_declared_license(info)
+        config = self._config(model_id, sha) if sha and "config.json" in files else None
+        parameters = self._parameters(model_id, sha) if sha and weights else None
+        sizes = {s.rfilename: getattr(s, "size", None) for s in siblings}
+        claim_files, claim_problems = hub_claim_files(self.api, model_id, sha, sizes) if sha else ({}, ())
+        return ModelFacts(
+            model_id=model_id,
+            source="hub",
+            requested_revision=revision,
+            sha=sha,
+            files=files,
+            weight_files=weights,
+            config=config,
+            license=declared.license,
+            parameters=parameters,
+            location=url,
+            license_name=declared.name,
+            claim_files=claim_files,
+            claim_problems=claim_problems,
+        )
+
+    def _model_info(self, model_id: str, revision: str, url: str) -> Any:
+        """The Hub's model info at `revision` with file metadata, or the refusal that says why there is none (no
+        such revision, no public model, gated) or that the Hub could not be reached."""
         from huggingface_hub import errors
 
-        url = f"https://huggingface.co/{model_id}"
         try:
             info = self.api.model_info(model_id, revision=revision, files_metadata=True)
         except errors.RevisionNotFoundError as exc:
@@ -221,47 +254,26 @@ class HubModels:
                 f"`{model_id}` is gated on the Hub; the evaluator cannot download gated models. "
                 "Submit an openly downloadable model."
             )
-        sha = getattr(info, "sha", None)
-        siblings = list(getattr(info, "siblings", None) or [])
-        files = tuple(s.rfilename for s in siblings)
-        weights = {
-            s.rfilename: (s.lfs.sha256 if getattr(s, "lfs", None) else None)
-            for s in siblings
-            if s.rfilename.endswith(WEIGHT_SUFFIXES)
-        }
-        config = None
-        parameters = None
-        declared = hub_declared_license(info)
-        if sha and "config.json" in files:
-            try:
-                config = _read_json(Path(self.api.hf_hub_download(model_id, "config.json", revision=sha)))
-            except Exception as exc:
-                raise InspectionError(_unreachable(model_id, exc)) from exc
-        if sha and weights:
-            try:
-                metadata = self.api.get_safetensors_metadata(model_id, revision=sha)
-                parameters = sum(int(v) for v in (metadata.parameter_count or {}).values())
-            except errors.NotASafetensorsRepoError:
-                parameters = None
-            except Exception as exc:
-                raise InspectionError(_unreachable(model_id, exc)) from exc
-        sizes = {s.rfilename: getattr(s, "size", None) for s in siblings}
-        claim_files, claim_problems = hub_claim_files(self.api, model_id, sha, sizes) if sha else ({}, ())
-        return ModelFacts(
-            model_id=model_id,
-            source="hub",
-            requested_revision=revision,
-            sha=sha,
-            files=files,
-            weight_files=weights,
-            config=config,
-            license=declared.license,
-            parameters=parameters,
-            location=url,
-            license_name=declared.name,
-            claim_files=claim_files,
-            claim_problems=claim_problems,
-        )
+        return info
+
+    def _config(self, model_id: str, sha: str) -> dict[str, Any] | None:
+        """The model's config.json at `sha`."""
+        try:
+            return _read_json(Path(self.api.hf_hub_download(model_id, "config.json", revision=sha)))
+        except Exception as exc:
+            raise InspectionError(_unreachable(model_id, exc)) from exc
+
+    def _parameters(self, model_id: str, sha: str) -> int | None:
+        """The parameter count in the safetensors headers at `sha`; None for a repo without safetensors."""
+        from huggingface_hub import errors
+
+        try:
+            metadata = self.api.get_safetensors_metadata(model_id, revision=sha)
+            return sum(int(v) for v in (metadata.parameter_count or {}).values())
+        except errors.NotASafetensorsRepoError:
+            return None
+        except Exception as exc:
+            raise InspectionError(_unreachable(model_id, exc)) from exc
 
 
 class HubUnreachableError(InspectionError):

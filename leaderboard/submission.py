@@ -377,6 +377,51 @@ class SubmissionOutcome:
     running: int = 0
 
 
+def form_refusal(form: SubmissionForm, submitter: str | None) -> str | None:
+    """Why the form itself is refused (who submits, the model id, revision and precision as typed, the rules
+    accepted), before anything is looked up; None when it may go on."""
+    for refusal in (
+        check_submitter(submitter),
+        check_model_id(form.model_id),
+        check_revision_text(form.revision),
+        check_precision(form.precision),
+        check_accepted(form.accepted_rules),
+    ):
+        if refusal:
+            return refusal
+    return None
+
+
+def new_request(
+    form: SubmissionForm,
+    submitter: str,
+    facts: ModelFacts,
+    moment: datetime,
+    eval_sets: Sequence[EvalSetConfig],
+) -> Request:
+    """The PENDING request of an accepted model: pinned to the SHA the revision resolved to (R4), with the model
+    facts read at submission (license, size, architecture, weight hashes) and the repo's claims (R15)."""
+    assert facts.sha is not None and facts.architecture is not None and facts.parameters is not None
+    return Request(
+        request_id=new_request_id(moment),
+        model_id=form.model_id,
+        revision=facts.sha,
+        requested_revision=form.revision,
+        precision=form.precision,
+        submitter=submitter,
+        submitted_at=iso_time(moment),
+        model=ModelInfo(
+            license=license_id(facts.declared_license) or "",
+            parameters=facts.parameters,
+            architecture=facts.architecture,
+            weight_files={name: sha for name, sha in facts.weight_files.items() if sha},
+        ),
+        throughput=form.throughput,
+        claims=submission_claims(facts, eval_sets),
+        publish_results=form.publish_results,
+    )
+
+
 def refused(reason: str) -> SubmissionOutcome:
     return SubmissionOutcome(accepted=False, message=f"❌ **Not accepted.** {reason}")
 
@@ -464,15 +509,9 @@ def submit(
     """Validate `form` (nothing is written unless every rule holds), then write the PENDING request and its
     log entry, with the repo's claims on `eval_sets` (R15). Returns the outcome the form shows; never raises
     for a refusal."""
-    for refusal in (
-        check_submitter(submitter),
-        check_model_id(form.model_id),
-        check_revision_text(form.revision),
-        check_precision(form.precision),
-        check_accepted(form.accepted_rules),
-    ):
-        if refusal:
-            return refused(refusal)
+    refusal = form_refusal(form, submitter)
+    if refusal:
+        return refused(refusal)
     assert submitter is not None
     try:
         facts = source.inspect(form.model_id, form.revision)
@@ -481,26 +520,7 @@ def submit(
     refusal = check_model(facts, families)
     if refusal:
         return refused(refusal)
-    assert facts.sha is not None and facts.architecture is not None and facts.parameters is not None
-    moment = now()
-    request = Request(
-        request_id=new_request_id(moment),
-        model_id=form.model_id,
-        revision=facts.sha,
-        requested_revision=form.revision,
-        precision=form.precision,
-        submitter=submitter,
-        submitted_at=iso_time(moment),
-        model=ModelInfo(
-            license=license_id(facts.declared_license) or "",
-            parameters=facts.parameters,
-            architecture=facts.architecture,
-            weight_files={name: sha for name, sha in facts.weight_files.items() if sha},
-        ),
-        throughput=form.throughput,
-        claims=submission_claims(facts, eval_sets),
-        publish_results=form.publish_results,
-    )
+    request = new_request(form, submitter, facts, now(), eval_sets)
     placement = _Placement()
     try:
         store.submit(request, check=write_time_check(request, rules, now, placement))

@@ -9,6 +9,7 @@ read; `openasr_core.store.repo_io` reads and commits the repos.
 from __future__ import annotations
 
 import functools
+import logging
 import random
 import threading
 import time
@@ -53,10 +54,14 @@ from openasr_core.store.errors import (
     ThroughputTaken,
 )
 from openasr_core.store.repo import LATEST, Repo
-from openasr_core.store.repo_files import Renderer, read_pins, throughput_files, throughput_records
+from openasr_core.store.repo_files import NoRendering, Renderer, read_pins, throughput_files, throughput_records
 from openasr_core.store.repo_io import Read, RepoIO
 from openasr_core.store.requests_repo import QueueEntry
 from openasr_core.throughput_runs import THROUGHPUT_DROPPED, THROUGHPUT_FAILED, THROUGHPUT_STARTED, owed_run
+
+logger = logging.getLogger(__name__)
+#: What a throughput record's own commit renders: no table (`refresh_throughput_table` writes it after the event).
+NO_TABLE = NoRendering()
 
 __all__ = [
     "Changes",
@@ -288,8 +293,10 @@ class Store(RepoIO):
 
     def on_start(self) -> None:
         """The Space's start: the results repo gets its card (the `configs` that `load_dataset` reads, the public
-        key) and an empty file for every table the card declares, when it lacks them."""
+        key) and an empty file for every table the card declares, when it lacks them; `throughput.csv` as the
+        log vouches for it (a crash can leave it one publication behind)."""
         self.publish_card()
+        self.refresh_throughput_table()
 
     def publish_card(self, force: bool = False) -> bool:
         """Write the card (and the tables it declares, when missing) to the results repo now, as the renderer
@@ -335,10 +342,11 @@ class Store(RepoIO):
         actor: str = "evaluator",
         worker: str | None = None,
     ) -> LogEntry:
-        """Store a throughput record with its predictions, its records shard and `throughput.csv` in one step (one
-        commit, retried on a concurrent commit), then log a public `throughput_published` event carrying
-        the record's sha256 (`verify` checks the two agree). Whole or absent: until the event is written the
-        record is residue that nothing shows (`throughput_results`), and the next attempt publishes it again.
+        """Store a throughput record with its predictions and its records shard in one step (one commit, retried
+        on a concurrent commit), then log a public `throughput_published` event carrying the record's sha256
+        (`verify` checks the two agree), then `throughput.csv` with it (`refresh_throughput_table`). Whole or
+        absent: until the event is written the record is residue that nothing shows (`throughput_results`, the
+        table), and the next attempt publishes it again.
 
         Only for a request whose batch-one evaluation finished: the queue runs the throughput track after it.
         Idempotent: when the log already vouches for this very record, that event is returned and nothing is
@@ -356,7 +364,7 @@ class Store(RepoIO):
         of the revision the shards were read at (read again and rebuilt on a conflict)."""
         for _ in range(self.max_conflict_retries):
             head = self.results.head()
-            files = throughput_files(self._throughput_shards(head), result, predictions, self.render)
+            files = throughput_files(self._throughput_shards(head), result, predictions, NO_TABLE)
             try:
                 self._commit(self.results, files, head, f"Throughput {result.request_id}")
                 return
@@ -384,7 +392,30 @@ class Store(RepoIO):
             )
             return changes, entry
 
-        return self._transact(compute)
+        entry = self._transact(compute)
+        try:
+            self.refresh_throughput_table()
+        except StoreError as exc:  # the record is published (its event is logged); the next start writes the table
+            logger.warning("throughput.csv not rewritten after %s: %s", result.request_id, exc)
+        return entry
+
+    def refresh_throughput_table(self) -> bool:
+        """Commit `throughput.csv` (the card's `throughput` config) as the renderer makes it from the records the
+        log vouches for (`throughput_results`), when the stored one differs; True if a commit was made. A record
+        whose publication was cut off before its event, or whose run was then dropped, never gets a row; one whose
+        event was logged just before a crash gets it at the next refresh (each publication, each start)."""
+        for _ in range(self.max_conflict_retries):
+            head = self.results.head()
+            files = self.render.throughput_files(self.throughput_results().values())
+            changed = {path: data for path, data in files.items() if self.results.read(path, head) != data}
+            if not changed:
+                return False
+            try:
+                self._commit(self.results, changed, head, "Throughput table: the records the log vouches for")
+                return True
+            except Conflict:
+                continue
+        raise StoreError(f"{self.results.name} kept changing while writing the throughput table; try again later")
 
     def throughput_residue(self, request_id: str) -> ThroughputResult | None:
         """The stored throughput record of `request_id` that no `throughput_published` event vouches for: what a

@@ -241,11 +241,12 @@ def measure(
 def populate(store_root: Path, entries: int) -> None:
     """`entries` SYNTHETIC finished requests, signed with the local store's own key so they are ranked."""
     from openasr_core.records import PredictionRow
+    from openasr_core.board_files import BoardFiles
     from openasr_core.signing import local_private_key, sign_result
     from openasr_core.store import LocalStore
     from testkit.factories import make_request, make_result
 
-    store = LocalStore(store_root)
+    store = LocalStore(store_root, render=BoardFiles())
     key = local_private_key(store_root)
     families = ("openai/whisper", "facebook/wav2vec2", "nvidia/parakeet", "usefulsensors/moonshine")
     for i in range(entries):

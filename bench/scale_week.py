@@ -38,6 +38,7 @@ from huggingface_hub import HfApi
 
 from leaderboard.jobs.dispatcher import Dispatcher
 from leaderboard.jobs.jobs_api import APP_LABEL, HubJobs, JobRequestSpec
+from openasr_core.board_files import BoardFiles
 from openasr_core.compute import job_cost_usd
 from openasr_core.config import REPO_ROOT, LeaderboardConfig, WorkersConfig, load_config
 from openasr_core.records import ModelInfo, Request, Status, parse_time
@@ -141,7 +142,7 @@ def _config(max_parallel: int) -> LeaderboardConfig:
 def run_space(subs: list[Submission], tick: timedelta, root: Path) -> Outcome:
     """One GPU in the Space: claim the oldest request when idle, evaluate, finish; the real store throughout."""
     clock = SimClock(START)
-    store, rules = LocalStore(root, clock=clock), _config(1).rules
+    store, rules = LocalStore(root, render=BoardFiles(), clock=clock), _config(1).rules
     started: dict[str, datetime] = {}
     busy: tuple[Request, datetime] | None = None
     arrived = 0
@@ -201,7 +202,7 @@ def run_jobs(subs: list[Submission], max_parallel: int, tick: timedelta, root: P
     """The real dispatcher on the simulated clock against the Jobs emulator, with crashes, vanishings and one
     Space restart mid-week."""
     clock, config = SimClock(START), _config(max_parallel)
-    store = LocalStore(root, clock=clock)
+    store = LocalStore(root, render=BoardFiles(), clock=clock)
     durations = {s.request.request_id: s.eval_s for s in subs}
     workers = JobWorkers(
         store,

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
 
 from openasr_core.activity import AUDIT, EVALUATION, KIND_LABELS, THROUGHPUT, Work
-from openasr_core.records import Request, Result, Status, parse_time
+from openasr_core.config import ThroughputConfig
+from openasr_core.records import THROUGHPUT_PUBLISHED, LogEntry, Request, Result, Status, parse_time
+from openasr_core.throughput_runs import THROUGHPUT_DROPPED, OwedRun, owed_runs, throughput_requested
 from openasr_core.untrusted import html_text, md_text
 
 RECENT_FINISHED = 50
@@ -145,27 +147,43 @@ def queue_view(
     results: Mapping[str, Result],
     now: datetime,
     flagged: Collection[str] = (),
+    log: Sequence[LogEntry] = (),
+    throughput: ThroughputConfig | None = None,
 ) -> QueueView:
     """Everything the Queue page shows, from one snapshot. `flagged`: entries whose latest audit failed (R13),
-    shown as such instead of "official"."""
+    shown as such instead of "official". `log` and `throughput` (the retry policy): where each throughput run
+    asked for stands (`throughput_states`), in the finished list."""
     by_status: dict[Status, list[Request]] = {s: [] for s in Status}
     for request in requests.values():
         by_status[request.status].append(request)
-    pending = sorted(by_status[Status.PENDING], key=lambda r: (r.submitted_at, r.request_id))
     running = tuple(
         running_item(r, now) for r in sorted(by_status[Status.RUNNING], key=lambda r: (r.submitted_at, r.request_id))
     )
     finished_results = [results[r.request_id] for r in by_status[Status.FINISHED] if r.request_id in results]
     typical = typical_duration(finished_results)
+    states = throughput_states(by_status[Status.FINISHED], log, now, throughput or ThroughputConfig())
+    return QueueView(
+        pending=_frame(pending_rows(by_status[Status.PENDING], running, typical, now), PENDING_COLUMNS),
+        running=running,
+        finished=_frame(finished_rows(by_status[Status.FINISHED], results, flagged, states, now), FINISHED_COLUMNS),
+        failed=_frame(failed_rows(by_status[Status.FAILED], now), FAILED_COLUMNS),
+        typical_duration_s=typical,
+    )
 
+
+def pending_rows(
+    pending: Sequence[Request], running: Sequence[RunningItem], typical: float | None, now: datetime
+) -> list[dict[str, object]]:
+    """The Pending table, oldest submission first, each with its estimated start: one evaluation at a time, each
+    as long as the `typical` one, after the soonest running one ends."""
     busy_until = 0.0
     if running:
         etas = [item.eta_s for item in running]
         busy_until = min(e for e in etas if e is not None) if any(e is not None for e in etas) else math.nan
-    pending_rows = []
-    for position, request in enumerate(pending, start=1):
+    rows = []
+    for position, request in enumerate(sorted(pending, key=lambda r: (r.submitted_at, r.request_id)), start=1):
         start = None if typical is None or math.isnan(busy_until) else busy_until + (position - 1) * typical
-        pending_rows.append(
+        rows.append(
             {
                 "#": position,
                 "Model": request.model_id,
@@ -178,12 +196,22 @@ def queue_view(
                 "Request": request.request_id,
             }
         )
+    return rows
 
-    finished = sorted(by_status[Status.FINISHED], key=lambda r: _finished_at(r, results), reverse=True)
-    finished_rows = []
-    for request in finished[:RECENT_FINISHED]:
+
+def finished_rows(
+    finished: Sequence[Request],
+    results: Mapping[str, Result],
+    flagged: Collection[str],
+    throughput: Mapping[str, str],
+    now: datetime,
+) -> list[dict[str, object]]:
+    """The Recently finished table, newest first, `RECENT_FINISHED` of them; `throughput`: the state of each
+    throughput run asked for (`throughput_states`), empty where none was asked for."""
+    rows = []
+    for request in sorted(finished, key=lambda r: _finished_at(r, results), reverse=True)[:RECENT_FINISHED]:
         result = results.get(request.request_id)
-        finished_rows.append(
+        rows.append(
             {
                 "Finished": format_ago(_finished_at(request, results) or None, now),
                 "Model": request.model_id,
@@ -191,12 +219,16 @@ def queue_view(
                 "Avg WER (%)": round(result.aggregate.avg_wer * 100, 2) if result else None,
                 "RTF": float(f"{result.aggregate.rtf:.3g}") if result and math.isfinite(result.aggregate.rtf) else None,
                 "Official": official_text(result, request.request_id in flagged),
+                "Throughput": throughput.get(request.request_id, ""),
                 "Request": request.request_id,
             }
         )
+    return rows
 
-    failed = sorted(by_status[Status.FAILED], key=lambda r: (r.submitted_at, r.request_id), reverse=True)
-    failed_rows = [
+
+def failed_rows(failed: Sequence[Request], now: datetime) -> list[dict[str, object]]:
+    """The Failed table, newest submission first, with the reason (R8)."""
+    return [
         {
             "Submitted": format_ago(r.submitted_at, now),
             "Model": r.model_id,
@@ -205,15 +237,56 @@ def queue_view(
             "Reason": r.error or "(no reason recorded)",
             "Request": r.request_id,
         }
-        for r in failed
+        for r in sorted(failed, key=lambda r: (r.submitted_at, r.request_id), reverse=True)
     ]
-    return QueueView(
-        pending=_frame(pending_rows, PENDING_COLUMNS),
-        running=running,
-        finished=_frame(finished_rows, FINISHED_COLUMNS),
-        failed=_frame(failed_rows, FAILED_COLUMNS),
-        typical_duration_s=typical,
-    )
+
+
+def throughput_states(
+    finished: Iterable[Request], log: Sequence[LogEntry], now: datetime, policy: ThroughputConfig
+) -> dict[str, str]:
+    """Where the throughput run (R14) of each FINISHED request that asked for one stands, in words, read from
+    the public log alone (`openasr_core.throughput_runs`): measured, owed, running, failed and waiting for its
+    retry, or dropped after its attempts. One pass over the log."""
+    asked = throughput_requested(finished)
+    owed = {run.request_id: run for run in owed_runs(asked, log)}
+    published = {e.request_id for e in log if e.event == THROUGHPUT_PUBLISHED}
+    dropped = {e.request_id: e for e in log if e.event == THROUGHPUT_DROPPED}
+    states = {}
+    for request_id in asked:
+        if request_id in owed:
+            states[request_id] = owed_text(owed[request_id], now, policy)
+        elif request_id in published:
+            states[request_id] = "✅ measured (see the Throughput tab)"
+        elif request_id in dropped:
+            detail = dropped[request_id].detail
+            reason = str(detail.get("reason") or "no reason recorded")
+            states[request_id] = f"✖️ dropped after {detail.get('attempts', policy.max_attempts)} attempts: {reason}"
+    return states
+
+
+def owed_text(run: OwedRun, now: datetime, policy: ThroughputConfig) -> str:
+    """A throughput run still owed, in words: not started, running (whose lease until when), failed or stopped
+    and waiting for its retry (until when), or out of attempts (dropped at the next check)."""
+    of = f"{run.attempts} of {policy.max_attempts}"
+    if run.attempts == 0:
+        return "⏳ owed: starts after the queue's batch-one evaluations"
+    if run.held(now):
+        until = run.lease_expires_at.strftime("%H:%M UTC") if run.lease_expires_at else "—"
+        return f"🏭 running: attempt {of}, {worker_words(run.worker)}, lease until {until}"
+    how = "failed" if run.failed_at is not None else "stopped without an outcome"
+    reason = f" ({run.last_reason})" if run.last_reason else ""
+    if run.attempts >= policy.max_attempts:
+        return f"⚠️ attempt {of} {how}{reason}: no attempt left, dropped at the next check"
+    due = run.ready_at(policy)
+    when = "now" if due is None or due <= now else f"after {due.strftime('%Y-%m-%d %H:%M UTC')}"
+    return f"🔁 attempt {of} {how}{reason}: retried {when}"
+
+
+def worker_words(worker: str | None) -> str:
+    """`worker_text` without markup, for tables and markdown."""
+    if not worker:
+        return "evaluator unknown"
+    return "this Space" if worker.startswith(SPACE_WORKER_PREFIX) else f"worker {worker}"
 
 
 PENDING_COLUMNS = (
@@ -227,7 +300,7 @@ PENDING_COLUMNS = (
     "Attempts",
     "Request",
 )
-FINISHED_COLUMNS = ("Finished", "Model", "Precision", "Avg WER (%)", "RTF", "Official", "Request")
+FINISHED_COLUMNS = ("Finished", "Model", "Precision", "Avg WER (%)", "RTF", "Official", "Throughput", "Request")
 FAILED_COLUMNS = ("Submitted", "Model", "Precision", "Attempts", "Reason", "Request")
 
 

@@ -19,7 +19,7 @@ from leaderboard.scatter import empty_figure
 from leaderboard.table import COST_LABEL, TIE_DECIMALS
 from openasr_core.cost import cost_of_batch_one, cost_of_throughput
 from openasr_core.records import Request, Result, Status, ThroughputResult
-from openasr_core.untrusted import html_text
+from openasr_core.untrusted import html_text, md_text
 
 
 @dataclass(frozen=True)
@@ -221,9 +221,11 @@ def throughput_figure(rows: Sequence[ThroughputRow]) -> go.Figure:
     return figure
 
 
-def _no_throughput(asked: bool, in_progress: str | None) -> str:
+def _no_throughput(asked: bool, in_progress: str | None, state: str | None = None) -> str:
     if in_progress:
         return f"⏳ **Throughput run in progress**: {in_progress}."
+    if asked and state:
+        return f"**Throughput run** asked for with this submission, no record yet: {md_text(state)}."
     if asked:
         return (
             "A throughput measurement was asked for with this submission and has no record yet: it runs right "
@@ -238,9 +240,12 @@ def _batch_size(row: ThroughputRow) -> str:
     return f"{row.chosen_batch_size} (largest used {row.max_batch_size_used})"
 
 
-def tracks_markdown(pair: TrackPair, asked: bool = False, in_progress: str | None = None) -> str:
+def tracks_markdown(
+    pair: TrackPair, asked: bool = False, in_progress: str | None = None, state: str | None = None
+) -> str:
     """The detail page's section: batch one and, when measured, throughput side by side (numbers only).
     Without a throughput record: `in_progress` (the run's stage and progress, while this Space runs it), else
+    where the run asked for stands (`state`, from the log: owed, failed and retried when, dropped and why), else
     whether the submission asked for one (`asked`): never the advice to tick a box that was ticked."""
     cost_note = "price per machine hour recorded with each result × RTF (batch one) or ÷ RTFx (throughput)"
     t = pair.throughput
@@ -258,7 +263,7 @@ def tracks_markdown(pair: TrackPair, asked: bool = False, in_progress: str | Non
     lines = ["### Both tracks", "", "| | Batch one (ranked) | Throughput (offline) |", "|---|---|---|"]
     lines += [f"| {name} | {one} | {batched} |" for name, one, batched in rows]
     if t is None:
-        lines += ["", _no_throughput(asked, in_progress)]
+        lines += ["", _no_throughput(asked, in_progress, state)]
     else:
         lines += ["", f"WER change from batch one: {100 * t.wer_change:+.2f} points (padding can change outputs)."]
         if t.verified is False:

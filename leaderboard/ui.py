@@ -123,7 +123,9 @@ class Ui:
             with self._tab("throughput"):
                 self.throughput = ThroughputPage(ctx.store, ctx.config.version, ctx.source.verified)
             with self._tab("detail"):
-                self.detail = DetailPage(ctx.store, rules.max_rtf, ctx.source.verified, ctx.current_work)
+                self.detail = DetailPage(
+                    ctx.store, rules.max_rtf, ctx.source.verified, ctx.current_work, ctx.config.throughput
+                )
             with self._tab("submit"):
                 self.submit = SubmitPage(ctx)
             with self._tab("queue"):
@@ -133,6 +135,7 @@ class Ui:
                     rules.max_attempts,
                     dispatch_status=ctx.dispatch_status,
                     current_work=ctx.current_work,
+                    throughput=ctx.config.throughput,
                 )
             with self._tab("log"):
                 self.log = LogPage(ctx.source)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import gradio as gr
@@ -15,9 +16,10 @@ from leaderboard.detail_view import EMPTY_DETAIL, DetailView, claims_markdown, d
 from leaderboard.pages.board import Update
 from leaderboard.pages.serving import READ_ONLY
 from leaderboard.pages.throughput import throughput_records
-from leaderboard.queue_view import work_progress
+from leaderboard.queue_view import throughput_states, work_progress
 from leaderboard.throughput_view import both_tracks, tracks_markdown
 from openasr_core.activity import AUDIT, THROUGHPUT, Work
+from openasr_core.config import ThroughputConfig
 from openasr_core.records import ThroughputResult
 from openasr_core.store import Store
 from openasr_core.untrusted import clean
@@ -60,11 +62,14 @@ class DetailPage:
         max_rtf: float,
         verified: Callable[[ThroughputResult], bool] | None = None,
         current_work: Callable[[], Work | None] = lambda: None,
+        throughput: ThroughputConfig | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """`current_work`: what this Space's scheduler runs now, so a running throughput run or audit of the
-        entry is said on its page."""
+        entry is said on its page; `throughput`: the throughput runs' retry policy, to say when one is retried."""
         self.store, self.max_rtf, self.verified = store, max_rtf, verified
         self.current_work = current_work
+        self.throughput, self.clock = throughput or ThroughputConfig(), clock
         with gr.Row(equal_height=False):
             self.select = gr.Dropdown(
                 [],
@@ -186,16 +191,29 @@ class DetailPage:
         if work is not None and work.kind == THROUGHPUT:
             tracks = self.tracks_of(loaded, request_id, work_progress(work))
         else:
-            tracks = loaded.cached(("tracks", request_id), lambda: self.tracks_of(loaded, request_id))
+            state = self.throughput_state(loaded, request_id)  # moves with the clock (a lease, a retry pause)
+            tracks = loaded.cached(
+                ("tracks", request_id, state), lambda: self.tracks_of(loaded, request_id, state=state)
+            )
         return {self.tracks: tracks, self.audit: audit}
 
-    def tracks_of(self, loaded: Loaded, request_id: str, in_progress: str | None = None) -> str:
-        """Batch one and, when measured, throughput side by side (R14); the cost of each."""
+    def throughput_state(self, loaded: Loaded, request_id: str) -> str | None:
+        """Where the entry's throughput run stands when it was asked for and has no record (from the log)."""
+        request = loaded.snapshot.requests.get(request_id)
+        if request is None or not request.throughput or request_id in throughput_records(loaded, self.store):
+            return None
+        return throughput_states([request], loaded.snapshot.log, self.clock(), self.throughput).get(request_id)
+
+    def tracks_of(
+        self, loaded: Loaded, request_id: str, in_progress: str | None = None, state: str | None = None
+    ) -> str:
+        """Batch one and, when measured, throughput side by side (R14); the cost of each; `state`: where a run
+        asked for and not yet recorded stands (`throughput_state`)."""
         result = loaded.snapshot.results[request_id]
         throughput = throughput_records(loaded, self.store).get(request_id)
         request = loaded.snapshot.requests.get(request_id)
         asked = bool(request is not None and request.throughput)
-        return tracks_markdown(both_tracks(result, throughput, self.verified), asked, in_progress)
+        return tracks_markdown(both_tracks(result, throughput, self.verified), asked, in_progress, state)
 
     @staticmethod
     def claims_of(loaded: Loaded, request_id: str) -> str:

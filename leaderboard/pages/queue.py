@@ -18,6 +18,7 @@ from leaderboard.pages.serving import READ_ONLY
 from leaderboard.queue_view import RunningItem, format_duration, queue_view, running_html
 from leaderboard.scheduler import CANNOT_EVALUATE, SchedulerStatus
 from openasr_core.activity import EVALUATION, KIND_LABELS, Work
+from openasr_core.config import ThroughputConfig
 from openasr_core.untrusted import md_text
 
 QUEUE_REFRESH_S = 3.0
@@ -70,10 +71,13 @@ class QueuePage:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         dispatch_status: Callable[[], DispatchStatus] | None = None,
         current_work: Callable[[], Work | None] = lambda: None,
+        throughput: ThroughputConfig | None = None,
     ) -> None:
         """`dispatch_status` is the Jobs dispatcher's (jobs mode); None where the Space evaluates itself.
-        `current_work`: what the Space's own scheduler runs now (a throughput run or an audit holds no request)."""
+        `current_work`: what the Space's own scheduler runs now (a throughput run or an audit holds no request).
+        `throughput`: the throughput runs' retry policy, to say when a failed run is retried."""
         self.current_work = current_work
+        self.throughput = throughput or ThroughputConfig()
         self.source, self.scheduler_status, self.max_attempts, self.clock = (
             source,
             scheduler_status,
@@ -128,7 +132,8 @@ class QueuePage:
         loaded = self.source.get()
         now = self.clock()
         flagged = {e.request_id for e in loaded.board.entries if e.flagged}
-        view = queue_view(loaded.snapshot.requests, loaded.snapshot.results, now, flagged)
+        snapshot = loaded.snapshot
+        view = queue_view(snapshot.requests, snapshot.results, now, flagged, snapshot.log, self.throughput)
         counts = view.counts
         work = self.current_work()
         background = (

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from leaderboard.queue_view import format_ago, format_duration, queue_view, running_html, running_item, typical_duration
-from openasr_core.records import Lease, Progress, Status
+from leaderboard.queue_view import (
+    format_ago,
+    format_duration,
+    queue_view,
+    running_html,
+    running_item,
+    throughput_states,
+    typical_duration,
+)
+from openasr_core.config import ThroughputConfig
+from openasr_core.records import THROUGHPUT_PUBLISHED, Lease, LogEntry, Progress, Status
+from openasr_core.throughput_runs import THROUGHPUT_DROPPED, THROUGHPUT_FAILED, THROUGHPUT_STARTED
 from testkit.factories import make_request, make_result
 
 NOW = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
@@ -141,3 +151,61 @@ def test_empty_queue() -> None:
     view = queue_view({}, {}, NOW)
     assert view.pending.empty and view.failed.empty and view.finished.empty and view.running == ()
     assert list(view.pending.columns)[:2] == ["#", "Model"]
+
+
+def _event(n: int, request_id: str, event: str, at: str, **detail: object) -> LogEntry:
+    return LogEntry(seq=n, at=at, request_id=request_id, event=event, actor="w", detail=detail, prev_hash="", hash="")
+
+
+def test_a_throughput_run_says_where_it_stands_from_the_log() -> None:
+    """Issue 26, item 6: a run asked for is owed, running (whose lease until when), failed and retried when,
+    stopped without an outcome, out of attempts, dropped (why) or measured; in the finished list."""
+    policy = ThroughputConfig(lease_minutes=60, max_attempts=2, retry_after_minutes=10)
+    asked = {rid: make_request(rid, status=Status.FINISHED, throughput=True) for rid in "abcdefg"}
+    plain = make_request("h", status=Status.FINISHED)
+    lease = "2026-11-27T10:30:00Z"
+    log = [
+        _event(1, "b", THROUGHPUT_STARTED, "2026-11-27T09:30:00Z", attempt=1, worker="space:x", lease_expires_at=lease),
+        _event(2, "c", THROUGHPUT_STARTED, "2026-11-27T09:00:00Z", attempt=1, worker="job-1", lease_expires_at=lease),
+        _event(3, "c", THROUGHPUT_FAILED, "2026-11-27T09:55:00Z", attempt=1, reason="CUDA out of memory"),
+        _event(
+            4,
+            "d",
+            THROUGHPUT_STARTED,
+            "2026-11-27T08:00:00Z",
+            attempt=1,
+            worker="job-2",
+            lease_expires_at="2026-11-27T09:00:00Z",
+        ),
+        _event(
+            5,
+            "e",
+            THROUGHPUT_STARTED,
+            "2026-11-27T07:00:00Z",
+            attempt=1,
+            worker="job-3",
+            lease_expires_at="2026-11-27T08:00:00Z",
+        ),
+        _event(
+            6,
+            "e",
+            THROUGHPUT_STARTED,
+            "2026-11-27T08:00:00Z",
+            attempt=2,
+            worker="job-3",
+            lease_expires_at="2026-11-27T09:00:00Z",
+        ),
+        _event(7, "f", THROUGHPUT_DROPPED, "2026-11-27T09:00:00Z", attempts=2, reason="out of memory twice"),
+        _event(8, "g", THROUGHPUT_PUBLISHED, "2026-11-27T09:00:00Z", throughput_sha256="x"),
+    ]
+    states = throughput_states([*asked.values(), plain], log, NOW, policy)
+    assert states["a"].startswith("⏳ owed")
+    assert states["b"] == "🏭 running: attempt 1 of 2, this Space, lease until 10:30 UTC"
+    assert states["c"] == "🔁 attempt 1 of 2 failed (CUDA out of memory): retried after 2026-11-27 10:05 UTC"
+    assert states["d"] == "🔁 attempt 1 of 2 stopped without an outcome: retried now"
+    assert "no attempt left, dropped at the next check" in states["e"]
+    assert states["f"] == "✖️ dropped after 2 attempts: out of memory twice"
+    assert states["g"].startswith("✅ measured") and "h" not in states
+    view = queue_view({**asked, "h": plain}, {}, NOW, log=log, throughput=policy)
+    shown = dict(zip(view.finished["Request"], view.finished["Throughput"], strict=True))
+    assert shown["c"] == states["c"] and shown["h"] == ""

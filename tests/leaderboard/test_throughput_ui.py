@@ -15,7 +15,7 @@ from leaderboard.throughput_view import THROUGHPUT_COLUMNS, throughput_board, th
 from openasr_core import layout
 from openasr_core.signing import local_private_key, sign_result
 from openasr_core.store import LocalStore
-from testkit.factories import finish_in_store, make_result, make_throughput
+from testkit.factories import finish_in_store, make_request, make_result, make_throughput
 from tests.leaderboard.test_app import make_env, submit_callback
 
 PRICE = {"usd_per_hour": 2.0, "source": "test price", "date": "2026-11-28"}
@@ -127,3 +127,21 @@ def test_detail_page_says_when_the_throughput_signature_does_not_verify(
     tracks = fresh.ui.on_detail("r1")[fresh.ui.detail.tracks]
     # The edited record's sha256 is not the one its `throughput_published` event names: it is not shown as data.
     assert "64" not in tracks and "| Batch size | 1 | — |" in tracks
+
+
+def test_detail_page_says_a_failed_throughput_run_waits_for_its_retry(tmp_path: Path, models_dir: Path) -> None:
+    """Issue 26, item 6: a run asked for, failed once and not yet retried is said as such, with the reason and
+    when it is retried, not as a run that "runs right after the batch-one evaluation"."""
+    key = local_private_key(tmp_path / "store")
+    store = LocalStore(tmp_path / "store")
+    store.submit(make_request("r1", "openai/whisper-tiny", throughput=True))
+    claimed = store.claim("worker-1", 600, 3)
+    assert claimed is not None
+    store.finish("r1", "worker-1", result("r1", "openai/whisper-tiny", 0.2, 0.5, key), {"ljspeech-sample": []})
+    store.start_throughput("r1", "job-1", 600)
+    store.fail_throughput("r1", "job-1", 1, "CUDA out of memory", "transient")
+    app = build_app(env=make_env(tmp_path, models_dir))
+    tracks = app.ui.on_detail("r1")[app.ui.detail.tracks]
+    assert "attempt 1 of 3 failed (CUDA out of memory): retried after" in tracks
+    assert "runs right after the batch-one evaluation" not in tracks
+    assert "failed (CUDA out of memory)" in str(app.ui.queue.render()[app.ui.queue.finished].value)

@@ -45,7 +45,9 @@ _Signable = TypeVar("_Signable", Result, ThroughputResult)
 
 
 class LeaseKeeper:
-    """Renews the lease every `interval_s` seconds and persists the latest progress, in a daemon thread."""
+    """Renews the lease every `interval_s` seconds and persists the latest progress, in a daemon thread.
+    `renew`: how else to renew it, returning the new end (a throughput attempt's lease lives in the log:
+    `Store.renew_throughput`); it raises `LeaseLost` or `ThroughputTaken` once the work is someone else's."""
 
     def __init__(
         self,
@@ -55,9 +57,10 @@ class LeaseKeeper:
         lease_s: float,
         interval_s: float,
         expires_at: datetime | None = None,
+        renew: Callable[[], datetime | None] | None = None,
     ) -> None:
         self.store, self.request_id, self.worker, self.lease_s = store, request_id, worker, lease_s
-        self.interval_s = interval_s
+        self.interval_s, self.renew = interval_s, renew
         #: When the lease runs out, as last granted (the claim, then each successful heartbeat).
         self.expires_at = expires_at
         self._progress: Progress | None = None
@@ -87,13 +90,8 @@ class LeaseKeeper:
             # outlasts the interval, beat anyway rather than let the lease lapse.
             quiet = TIMED_REGION.acquire(timeout=self.interval_s)
             try:
-                renewed = self.store.heartbeat(
-                    self.request_id, self.worker, self.lease_s, progress if progress != self._sent else None
-                )
-                self._sent = progress
-                if renewed.lease is not None:
-                    self.expires_at = parse_time(renewed.lease.expires_at)
-            except LeaseLost:
+                self.expires_at = self._beat(progress) or self.expires_at
+            except (LeaseLost, ThroughputTaken):
                 logger.warning("lost the lease on %s; stopping its evaluation", self.request_id)
                 self._lost.set()
                 return
@@ -110,6 +108,16 @@ class LeaseKeeper:
             finally:
                 if quiet:
                     TIMED_REGION.release()
+
+    def _beat(self, progress: Progress | None) -> datetime | None:
+        """One renewal; the lease's new end."""
+        if self.renew is not None:
+            return self.renew()
+        renewed = self.store.heartbeat(
+            self.request_id, self.worker, self.lease_s, progress if progress != self._sent else None
+        )
+        self._sent = progress
+        return parse_time(renewed.lease.expires_at) if renewed.lease is not None else None
 
 
 @dataclass(frozen=True)
@@ -337,7 +345,10 @@ def run_throughput(
     if work is not None:
         work.begin(THROUGHPUT, request.request_id, request.model_id, request.precision, worker)
     try:
-        record = _publish_throughput(config, store, request, signing_key, worker, work)
+        with throughput_lease(
+            store, request.request_id, worker, attempt, config.throughput.lease_minutes * 60
+        ) as lease:
+            record = _publish_throughput(config, store, request, signing_key, worker, work, lease.lost)
     except ThroughputTaken as exc:  # another worker took the run over after our lease: it publishes, not us
         logger.warning("%s: throughput result discarded: %s", request.request_id, redact(str(exc)))
         return False
@@ -351,6 +362,18 @@ def run_throughput(
     return True
 
 
+def throughput_lease(store: Store, request_id: str, worker: str, attempt: int, lease_s: float) -> LeaseKeeper:
+    """The keeper of a throughput attempt's lease: it renews it in the log every third of a lease while the ladder
+    runs (`Store.renew_throughput`), so a ladder longer than one lease is never taken over mid-run, and says
+    `lost()` once the run is no longer this attempt's."""
+
+    def renew() -> datetime | None:
+        entry = store.renew_throughput(request_id, worker, attempt, lease_s)
+        return parse_time(str(entry.detail["lease_expires_at"]))
+
+    return LeaseKeeper(store, request_id, worker, lease_s, lease_s / 3, renew=renew)
+
+
 def _publish_throughput(
     config: LeaderboardConfig,
     store: Store,
@@ -358,9 +381,11 @@ def _publish_throughput(
     signing_key: Ed25519PrivateKey | None,
     worker: str,
     work: WorkTracker | None,
+    lease_lost: Callable[[], bool] = lambda: False,
 ) -> PublishedThroughput:
     """Publish the residue of a cut-off publication when it is this board's signed record, else run the ladder and
-    publish its record; the chosen batch size and RTFx, for the log line."""
+    publish its record; the chosen batch size and RTFx, for the log line. The ladder stops when the attempt's
+    lease is lost (`lease_lost`) or a stop is asked for."""
     residue = store.throughput_residue(request.request_id)
     if residue is not None and _ours(residue, signing_key):
         logger.info("%s: publishing the throughput record a stopped attempt left unvouched", request.request_id)
@@ -368,13 +393,21 @@ def _publish_throughput(
         return PublishedThroughput(residue.chosen_batch_size, residue.aggregate.rtfx)
     from evaluator.throughput_eval import evaluate_throughput
 
-    evaluation = evaluate_throughput(
-        config,
-        _requested_spec(config, store, request),
-        before_load=_weights_check(request),
-        should_stop=work.stop_requested if work is not None else None,
-        on_progress=ladder_reporter(work) if work is not None else None,
-    )
+    taken = ThroughputTaken(f"{worker} lost the throughput run of {request.request_id} to another attempt")
+    try:
+        evaluation = evaluate_throughput(
+            config,
+            _requested_spec(config, store, request),
+            before_load=_weights_check(request),
+            should_stop=lambda: lease_lost() or (work is not None and work.stop_requested()),
+            on_progress=ladder_reporter(work) if work is not None else None,
+        )
+    except Stopped:
+        if lease_lost():  # not this attempt's failure to log: the run is another attempt's now
+            raise taken from None
+        raise
+    if lease_lost():
+        raise taken
     result = sign(evaluation.result, signing_key)
     store.publish_throughput(result, evaluation.predictions, actor=worker, worker=worker)
     return PublishedThroughput(result.chosen_batch_size, result.aggregate.rtfx)

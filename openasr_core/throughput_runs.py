@@ -3,7 +3,8 @@
 A FINISHED request that asked for throughput (`Request.throughput`) is owed a throughput run until a
 `throughput_published` event vouches for its record or a `throughput_dropped` event gives it up. Each attempt
 is logged `throughput_started` before the ladder runs, with the worker and the time its lease runs out
-(`lease_expires_at`): no other worker takes the run up before then, so two workers never run it at once, and a
+(`lease_expires_at`), renewed while it runs (`throughput_renewed`, every third of a lease, so a ladder longer
+than one lease keeps it): no other worker takes the run up before then, so two workers never run it at once, and a
 worker that dies (lease expiry of the Space, a SIGTERM, a kill) leaves a start that simply expires. An attempt
 that stops on an error is logged `throughput_failed` (reason, error kind), which ends its lease at once; the
 next attempt waits `retry_after_minutes`. After `max_attempts` starts the planner logs `throughput_dropped` with
@@ -22,12 +23,21 @@ from openasr_core.records import THROUGHPUT_PUBLISHED, LogEntry, Request, Status
 
 #: One attempt of a throughput run began: detail `attempt`, `worker`, `lease_expires_at` (logged before the run).
 THROUGHPUT_STARTED = "throughput_started"
+#: The running attempt renewed its lease (a ladder longer than the lease): detail `attempt`, `worker`,
+#: `lease_expires_at` (the new end), logged every third of a lease while it runs.
+THROUGHPUT_RENEWED = "throughput_renewed"
 #: The attempt stopped on an error: detail `attempt`, `reason`, `error_kind` (`evaluator.errors.ErrorKind`).
 THROUGHPUT_FAILED = "throughput_failed"
 #: The run was given up after its attempts: detail `attempts`, `reason` (the last attempt's).
 THROUGHPUT_DROPPED = "throughput_dropped"
 #: Every event of a throughput run's life, for the Log page and the activity tracker.
-THROUGHPUT_EVENTS = (THROUGHPUT_STARTED, THROUGHPUT_FAILED, THROUGHPUT_DROPPED, THROUGHPUT_PUBLISHED)
+THROUGHPUT_EVENTS = (
+    THROUGHPUT_STARTED,
+    THROUGHPUT_RENEWED,
+    THROUGHPUT_FAILED,
+    THROUGHPUT_DROPPED,
+    THROUGHPUT_PUBLISHED,
+)
 #: What a crashed attempt (a start with neither a failure nor a publication after it) is reported as.
 NO_OUTCOME = "the attempt ended without an outcome (the worker stopped or was killed)"
 
@@ -83,10 +93,19 @@ def owed_runs(requested: Iterable[str], log: Sequence[LogEntry]) -> list[OwedRun
             expires = _time(entry.detail.get("lease_expires_at"))
             worker = str(entry.detail.get("worker") or entry.actor)
             runs[run.request_id] = OwedRun(run.request_id, run.attempts + 1, worker, expires)
+        elif entry.event == THROUGHPUT_RENEWED and _renews(run, entry):
+            runs[run.request_id] = replace(run, lease_expires_at=_time(entry.detail.get("lease_expires_at")))
         elif entry.event == THROUGHPUT_FAILED:
             reason = str(entry.detail.get("reason") or "failed")
             runs[run.request_id] = replace(run, failed_at=parse_time(entry.at), last_reason=reason)
     return [run for rid, run in runs.items() if rid not in closed]
+
+
+def _renews(run: OwedRun, entry: LogEntry) -> bool:
+    """Whether a renewal is of the run's latest attempt, still running (a late one from a superseded or failed
+    attempt extends nothing)."""
+    same = entry.detail.get("attempt") == run.attempts and entry.detail.get("worker") == run.worker
+    return same and run.failed_at is None
 
 
 def owed_run(request_id: str, log: Sequence[LogEntry]) -> OwedRun | None:

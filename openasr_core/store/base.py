@@ -57,7 +57,13 @@ from openasr_core.store.repo import LATEST, Repo
 from openasr_core.store.repo_files import NoRendering, Renderer, read_pins, throughput_files, throughput_records
 from openasr_core.store.repo_io import Read, RepoIO
 from openasr_core.store.requests_repo import QueueEntry
-from openasr_core.throughput_runs import THROUGHPUT_DROPPED, THROUGHPUT_FAILED, THROUGHPUT_STARTED, owed_run
+from openasr_core.throughput_runs import (
+    THROUGHPUT_DROPPED,
+    THROUGHPUT_FAILED,
+    THROUGHPUT_RENEWED,
+    THROUGHPUT_STARTED,
+    owed_run,
+)
 
 logger = logging.getLogger(__name__)
 #: What a throughput record's own commit renders: no table (`refresh_throughput_table` writes it after the event).
@@ -444,6 +450,19 @@ class Store(RepoIO):
             return {"attempt": run.attempts + 1, "worker": worker, "lease_expires_at": _after(now, lease_s)}
 
         return self._append_event(request_id, THROUGHPUT_STARTED, worker, detail)
+
+    def renew_throughput(self, request_id: str, worker: str, attempt: int, lease_s: float) -> LogEntry:
+        """Extend the lease of a running throughput attempt by `lease_s` seconds from now: log `throughput_renewed`
+        (attempt, worker, lease_expires_at). Refused (`ThroughputTaken`) when the run is no longer this attempt's
+        (another worker started one after its lease ran out, it failed, or the run is closed): the ladder stops."""
+
+        def detail(state: StoreState) -> dict[str, object]:
+            run = owed_run(request_id, state.log)
+            if run is None or run.attempts != attempt or run.worker != worker or run.failed_at is not None:
+                raise ThroughputTaken(f"the throughput run of {request_id} is no longer attempt {attempt} of {worker}")
+            return {"attempt": attempt, "worker": worker, "lease_expires_at": _after(self._now(), lease_s)}
+
+        return self._append_event(request_id, THROUGHPUT_RENEWED, worker, detail)
 
     def fail_throughput(self, request_id: str, worker: str, attempt: int, reason: str, error_kind: str) -> LogEntry:
         """Log `throughput_failed`: this attempt stopped on an error (its kind from `evaluator.errors`); it ends the

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from evaluator import audit_checks as checks
 from evaluator.errors import ErrorKind, describe, error_kind
-from evaluator.load_probe import BusyRule, LoadProbe, nvml_reader
+from evaluator.load_probe import BusyRule, LoadProbe, new_probe
 from evaluator.spec import EvalSpec
 from openasr_core.audits import (
     AUDIT_ATTEMPT_FAILED,
@@ -76,11 +76,6 @@ EvaluateFn = Callable[..., "Evaluation"]
 ProbeFactory = Callable[[bool], LoadProbe]
 #: Exit code of an inconclusive audit (0 passed, 1 failed, 2 could not run).
 INCONCLUSIVE_EXIT = 3
-
-
-def new_probe(on_gpu: bool) -> LoadProbe:
-    """The real probe: this process's CPU time, the wall clock, the load average, and NVML on a GPU."""
-    return LoadProbe(on_gpu=on_gpu, gpu=nvml_reader() if on_gpu else None)
 
 
 class AuditUnavailable(RuntimeError):
@@ -197,7 +192,7 @@ def rerun_and_compare(
     result, audit = target.result, config.audit
     eval_sets = recorded_eval_sets(config, result)
     tolerance = audit.tolerance_for(result.hardware.gpu_class)
-    rule = BusyRule(audit.busy_min_cpu_share, audit.busy_max_load_excess)
+    rule = BusyRule.of(audit)
     on_gpu = result.hardware.device != "cpu"
     runs: list[RtfRun] = []
     integrity: list[AuditCheck] = []

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evaluator.eval_sets import EvalSet
+from evaluator.load_probe import BusyRule, LoadProbe, new_probe
 from evaluator.metrics import aggregate, get_normalizer, score_eval_set
 from evaluator.models import Transcriber
 from evaluator.prepared import prepare
@@ -131,19 +132,21 @@ def evaluate(
     before_load: Callable[[Path], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    probe: CallProbe | None = None,
+    probe: LoadProbe | None = None,
 ) -> Evaluation:
     """Evaluate what `spec` names at batch size one under the config's rules.
 
     `before_load` gets the model's folder before any weight is loaded (`evaluator.prepared.prepare`); the job
     uses it to check the weight hashes recorded at submission (R4). `on_progress` hears each utterance, with an
-    ETA; `should_stop` is asked before each one. `probe` (an audit's) watches how busy the machine was in the
-    timed calls.
+    ETA; `should_stop` is asked before each one. `probe` watches how busy the machine was in the timed calls
+    (an audit passes its own; by default a real one), and the result records what it saw (`Result.load`), so the
+    board can say when two RTFs were measured under different load.
     """
     started_at = utc_now()
     prepared = prepare(config, spec, before_load)
     transcriber = prepared.transcriber
     warmup_done = warm_up(transcriber, prepared.sets[0], config.rules.warmup_utterances)
+    probe = probe or new_probe(on_gpu=transcriber.device.type != "cpu")
     run = _run_sets(config, transcriber, prepared.sets, on_progress, should_stop, probe)
     evidence = _batch_one_evidence(transcriber)
     result = Result(
@@ -152,6 +155,7 @@ def evaluate(
         aggregate=aggregate(run.scores, config.rules.max_rtf, run.predictions),
         batch_evidence=evidence,
         warmup_utterances=warmup_done,
+        load=probe.summary(BusyRule.of(config.audit)),
     )
     timed = sum(row.time_s for rows in run.predictions.values() for row in rows)
     return Evaluation(result=result, predictions=run.predictions, loop_wall_s=run.loop_wall_s, timed_s=timed)

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from openasr_core.config import AuditConfig
 from openasr_core.records import LoadSummary
 
 #: The SM clock below this fraction of its maximum during a run means the device was throttled or shared.
@@ -43,6 +44,11 @@ class BusyRule:
 
     min_cpu_share: float
     max_load_excess: float
+
+    @classmethod
+    def of(cls, audit: AuditConfig) -> BusyRule:
+        """The board's rule, the same for a published evaluation and an audit's re-run."""
+        return cls(audit.busy_min_cpu_share, audit.busy_max_load_excess)
 
 
 def _load_1min() -> float:
@@ -130,6 +136,11 @@ def busy_reason(summary: LoadSummary, rule: BusyRule) -> str:
     if summary.gpu_clock_ratio is not None and summary.gpu_clock_ratio < MIN_GPU_CLOCK_RATIO:
         reasons.append(f"the GPU's SM clock fell to {summary.gpu_clock_ratio:.0%} of its maximum")
     return "; ".join(reasons)
+
+
+def new_probe(on_gpu: bool) -> LoadProbe:
+    """The real probe: this process's CPU time, the wall clock, the load average, and NVML on a GPU."""
+    return LoadProbe(on_gpu=on_gpu, gpu=nvml_reader() if on_gpu else None)
 
 
 def nvml_reader(device_index: int = 0) -> Callable[[], GpuSample | None] | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from leaderboard.conditions import conditions_sentence
 from leaderboard.table import BoardEntry, badges, format_params, model_url
 from openasr_core.cost import recorded_price
 from openasr_core.licenses import shown_license
@@ -175,6 +176,7 @@ def measurement_markdown(result: Result) -> str:
         f"{evidence.forward_calls} forward/generate calls (R2 requires 1)."
     )
     warmup = f"{result.warmup_utterances} warm-up utterances were run first and not counted (R3)."
+    load = f"Load during the timed calls: {md_text(conditions_sentence(result))}"
     sources = "\n".join(
         f"- {md_code(s.name)}: {md_text(s.source)}"
         + (f" (config {md_code(s.config)}, split {md_code(s.split)})" if s.config or s.split else "")
@@ -190,7 +192,7 @@ def measurement_markdown(result: Result) -> str:
             hardware,
             *compute,
             "### Batch size and warm-up (R2, R3)",
-            f"{batch} {warmup}",
+            f"{batch} {warmup}\n\n{load}",
             "### Family recipe (R6)",
             recipe_section(result),
             "### Decoding (R7)",

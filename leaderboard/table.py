@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leaderboard.conditions import BUSY, conditions_label, load_state
 from openasr_core.audits import AuditVerdict, Unavailable
 from openasr_core.claims import average_gap
 from openasr_core.cost import cost_of_batch_one
@@ -95,6 +96,9 @@ class BoardEntry:
     #: unrankable_when_unavailable = false`).
     unavailable_since: str | None = None
     unavailable_ranked: bool = False
+    #: Issue 25 item 7: the hardware class and the machine's load during the timed calls (`leaderboard.conditions`).
+    conditions: str = ""
+    busy: bool = False
 
     @property
     def flagged(self) -> bool:
@@ -188,6 +192,8 @@ def make_entry(
         claims_gap=average_gap(result),
         unavailable_since=item.unavailable.at if item.unavailable else None,
         unavailable_ranked=rank_unavailable,
+        conditions=conditions_label(result),
+        busy=load_state(result.load) == BUSY,
     )
 
 
@@ -264,6 +270,8 @@ def badges(entry: BoardEntry) -> str:
     parts = ["✅ official" if entry.official else f"⚠️ unofficial ({entry.gpu_class})"]
     if entry.meets_realtime:
         parts.append("⚡ real-time")
+    if entry.busy:
+        parts.append("🐢 timed on a busy machine")
     if entry.verified is True:
         parts.append("🔏 verified")
     elif entry.verified is False:
@@ -400,6 +408,11 @@ class BoardView:
     @property
     def shown(self) -> int:
         return len(self.rows)
+
+    @property
+    def conditions(self) -> list[str]:
+        """The measuring conditions of the shown rows (`leaderboard.conditions.conditions_label`), in display order."""
+        return self.source["conditions"].to_numpy()[self.rows].tolist()
 
     @property
     def datatypes(self) -> list[str]:
@@ -600,6 +613,7 @@ def _fact_columns(entries: Sequence[BoardEntry]) -> dict[str, Any]:
         "verified": [e.verified for e in entries],
         "local": np.array([e.local for e in entries], dtype=bool),
         "gpu_class": [e.gpu_class for e in entries],
+        "conditions": [e.conditions for e in entries],
         "finished_at": [e.finished_at for e in entries],
         "flagged": np.array([e.flagged for e in entries], dtype=bool),
         "audited_at": [e.audited_at or "" for e in entries],

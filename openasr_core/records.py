@@ -484,6 +484,15 @@ class Result(Record):
             omit_default=True,
         ),
     )
+    load: LoadSummary | None = field(
+        default=None,
+        metadata=doc(
+            "How busy the machine was during the timed calls (the same probe as an audit's re-runs), so a reader "
+            "can tell when two RTFs were measured under different load. Absent from results recorded before it "
+            "existed.",
+            omit_default=True,
+        ),
+    )
 
     def replace(self, **changes: Any) -> Result:
         return dataclasses.replace(self, **changes)
@@ -649,14 +658,20 @@ class LoadSummary(Record):
     `gpu_other_processes` is the most processes of others seen on the device and `gpu_clock_ratio` the lowest
     SM clock over its maximum. `busy` says why the run does not count for speed ("" when it does)."""
 
-    calls: int
-    cpu_share: float
-    threads: float
-    load_1min: float
-    cpu_count: int
-    busy: str = ""
-    gpu_other_processes: int | None = None
-    gpu_clock_ratio: float | None = None
+    calls: int = field(metadata=doc("How many timed calls the probe watched."))
+    cpu_share: float = field(
+        metadata=doc("The process's CPU time over the wall time of the timed calls, per CPU thread it could use.")
+    )
+    threads: float = field(metadata=doc("CPU threads the run could use (torch's threads on a CPU, 1 on a GPU)."))
+    load_1min: float = field(metadata=doc("Mean 1-minute load average read after each timed call."))
+    cpu_count: int = field(metadata=doc("CPU cores of the machine."))
+    busy: str = field(default="", metadata=doc('Why the machine counts as busy for speed; "" when it was quiet.'))
+    gpu_other_processes: int | None = field(
+        default=None, metadata=doc("Most processes of others seen on the GPU (None: no GPU, or NVML unreadable).")
+    )
+    gpu_clock_ratio: float | None = field(
+        default=None, metadata=doc("Lowest SM clock over its maximum during the run (None: no GPU reading).")
+    )
 
 
 @dataclass(frozen=True)

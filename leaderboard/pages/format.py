@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from leaderboard.conditions import mixed_conditions_note
 from leaderboard.data import Loaded
 from leaderboard.table import DEFAULT_SORT, Board, BoardView, Filters, csv_frame, sort_options
 from openasr_core.config import ANY_GPU_CLASS, LeaderboardConfig
@@ -88,7 +89,9 @@ def status_line(view: BoardView, filters: Filters) -> str:
     shown = f"Showing **{view.shown}** of {plural(view.total, 'entry', 'entries')}"
     scope = " (official only)" if filters.official_only else " (official and unofficial)"
     hidden = "" if filters.show_flagged else _flagged_note(view)
-    return f"{shown}{scope}{hidden} · sorted by {sort.lower()} · click a row for its details"
+    mixed = mixed_conditions_note(view.conditions)
+    conditions = f"\n\n{md_text(mixed)}" if mixed else ""
+    return f"{shown}{scope}{hidden} · sorted by {sort.lower()} · click a row for its details{conditions}"
 
 
 def _flagged_note(view: BoardView) -> str:

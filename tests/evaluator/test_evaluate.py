@@ -41,9 +41,14 @@ def _all_fields_filled(value: object, path: str = "result") -> None:
                 "cuda_version",
                 "compute",
                 "claims",
+                "gpu_other_processes",
+                "gpu_clock_ratio",
+                "busy",
             }
             if field.name in skipped:
-                continue  # filled by signing / only on a GPU / by a Job (`openasr_core.compute`) / when a repo claims (R15)
+                # filled by signing / only on a GPU / by a Job (`openasr_core.compute`) / when a repo claims (R15) /
+                # only when the machine was busy
+                continue
             _all_fields_filled(getattr(value, field.name), f"{path}.{field.name}")
     elif isinstance(value, dict):
         assert value or path.endswith("rules"), f"{path} is empty"
@@ -61,6 +66,7 @@ def test_batch_one_warmup_excluded_and_every_field_filled(config, model_fixture:
     assert result.batch_evidence.max_batch_size == 1
     assert result.batch_evidence.forward_calls >= 3 + 4 + 2  # warm-up and counted utterances, one call at least each
     assert result.warmup_utterances == 3
+    assert result.load is not None and result.load.calls == 4 + 2  # the timed calls only, not the warm-up
     assert [len(evaluation.predictions[s]) for s in ("set-a", "set-b")] == [4, 2]  # warm-up not counted
     a = result.datasets["set-a"]
     assert a.utterances + a.skipped_empty_references == 5 and a.skipped_empty_references == 1

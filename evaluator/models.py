@@ -93,7 +93,17 @@ def resolve_model(model: str, revision: str | None = None, models_dir: Path | No
     if not HUB_REPO_ID.match(model):
         where = f" or under {models_dir}" if models_dir else ""
         raise ModelUnavailable(f"model {model!r} is not a folder{where}, nor a Hub id like `openai/whisper-base`")
-    sha = _resolve_hub_revision(model, revision or "main")
+    try:
+        sha = _resolve_hub_revision(model, revision or "main")
+    except ModelLoadError as exc:
+        if models_dir is None or not models_dir.is_dir():
+            raise
+        # An id without a folder here is looked up on the Hub, so a local model whose folder was deleted or moved
+        # after submission ends here too: the missing folder is said first, the Hub's answer after it.
+        raise type(exc)(
+            f"no folder {models_dir / model} (a local model's folder deleted or moved after submission? put it "
+            f"back); on the Hub: {exc}"
+        ) from exc
     return ModelSource(model_id=model, location=str(_download(model, sha)), revision=sha, local=False)
 
 

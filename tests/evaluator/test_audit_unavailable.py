@@ -92,7 +92,8 @@ def test_a_model_deleted_after_publication_leaves_the_ranking_after_its_audit(bo
     failed = [e for e in log if e.event == "audit_attempt_failed"]
     assert len(failed) == 3 and all(e.detail[UNAVAILABLE] is True and e.detail["kind"] == "user" for e in failed)
     assert log[-1].event == "audit_dropped" and "dropped" in lines[-1]
-    assert "does not exist on the Hub" in unavailable_entries(log)["req-0001"].reason
+    reason = unavailable_entries(log)["req-0001"].reason
+    assert f"no folder {config.models_dir / 'org' / 'tiny'}" in reason  # said first (issue 26, item 10b)
     source.invalidate()
     entry = source.get().board.entry("req-0001")
     assert entry.unavailable and entry.rank is None and unranked_reason(entry) == UNAVAILABLE_TEXT
@@ -109,3 +110,26 @@ def test_a_hub_outage_during_the_audit_marks_nothing(board, monkeypatch) -> None
     failed = [e for e in log if e.event == "audit_attempt_failed"]
     assert len(failed) == 3 and all(UNAVAILABLE not in e.detail and e.detail["kind"] == "transient" for e in failed)
     assert log[-1].event == "audit_dropped" and unavailable_entries(log) == {}
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [(httpx.ConnectError("no route"), HubUnreachable), (_http(RepositoryNotFoundError, 404), ModelUnavailable)],
+)
+def test_a_deleted_local_folder_is_said_first_not_the_hub(tmp_path, monkeypatch, error, expected) -> None:
+    """Issue 26, item 10b: a local model whose folder was deleted after submission is looked up on the Hub; the
+    evaluator's reason names the missing folder first, with the Hub's answer after it."""
+    (tmp_path / "models").mkdir()
+    _hub_answers(monkeypatch, error)
+    with pytest.raises(ModelLoadError) as raised:
+        models.resolve_model("org/tiny", "a" * 40, tmp_path / "models")
+    message = str(raised.value)
+    assert type(raised.value) is expected
+    assert message.startswith(f"no folder {tmp_path / 'models' / 'org' / 'tiny'} (a local model's folder deleted")
+    assert "on the Hub: " in message and "cannot reach" not in message.split("on the Hub: ")[0]
+
+
+def test_without_a_models_folder_a_hub_outage_is_said_as_it_is(tmp_path, monkeypatch) -> None:
+    _hub_answers(monkeypatch, httpx.ConnectError("no route"))
+    with pytest.raises(HubUnreachable, match=r"^cannot reach the Hub"):
+        models.resolve_model("org/tiny", "a" * 40, tmp_path / "no-models-here")

@@ -15,7 +15,8 @@ bench). Each latency runs from the first request to the result. Prints p50/p95 p
 `load: clients=<n> calls=<n> errors=<n> page_p95_s=<x> on_load_p50_s=<x> on_load_p95_s=<x> filter_p50_s=<x>
 filter_p95_s=<x> p95_s=<x>` (one line; `p95_s` is the worst event's).
 
-`measure(url, clients, rounds)` and `serve_app(...)` are importable (the reliability bench runs them).
+`measure(url, clients, rounds)`, `populated_store(...)` and `serve_app(...)` are importable (the reliability
+bench runs them). A populated store is kept between runs (`STORE_CACHE`) while this checkout reads it whole.
 Target (issue 26): p95 under 1 s for 50 clients on loopback at 1,000 results, varied filters and the page fetch.
 """
 
@@ -240,8 +241,8 @@ def measure(
 
 def populate(store_root: Path, entries: int) -> None:
     """`entries` SYNTHETIC finished requests, signed with the local store's own key so they are ranked."""
-    from openasr_core.records import PredictionRow
     from openasr_core.board_files import BoardFiles
+    from openasr_core.records import PredictionRow
     from openasr_core.signing import local_private_key, sign_result
     from openasr_core.store import LocalStore
     from testkit.factories import make_request, make_result
@@ -271,6 +272,43 @@ def populate(store_root: Path, entries: int) -> None:
             for u in range(4)
         ]
         store.finish(claimed.request_id, "bench", sign_result(result, key), {"ljspeech-sample": rows})
+
+
+#: Where populated stores are kept between runs (a 1,000-entry store takes minutes to write through the store's
+#: transactions, each one fsynced); `LOAD_BENCH_CACHE` moves it.
+STORE_CACHE = Path(os.environ.get("LOAD_BENCH_CACHE") or Path(tempfile.gettempdir()) / "asr-load-bench-stores")
+
+
+def populated_store(target: Path, entries: int, cache: Path = STORE_CACHE) -> None:
+    """A store of `entries` SYNTHETIC results (`populate`) at `target`: copied from the cache when the store
+    code of this checkout reads it whole (every entry finished), else written again and kept in the cache."""
+    kept = cache / f"store-{entries}"
+    if kept.is_dir():
+        shutil.copytree(kept, target)
+        if _reads_whole(target, entries):
+            return
+        shutil.rmtree(target)
+    building = cache / f"building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    populate(building / "store", entries)
+    shutil.rmtree(kept, ignore_errors=True)
+    try:
+        (building / "store").rename(kept)
+    except OSError:  # another run stored one meanwhile
+        shutil.copytree(building / "store", target)
+    else:
+        shutil.copytree(kept, target)
+    shutil.rmtree(building, ignore_errors=True)
+
+
+def _reads_whole(root: Path, entries: int) -> bool:
+    """Whether this checkout's store code reads `entries` finished results in the store at `root` (a cached store
+    written by older code is written again rather than measured half-read)."""
+    from openasr_core.store import LocalStore
+
+    try:
+        return len(LocalStore(root).snapshot().finished_results()) == entries
+    except Exception:
+        return False
 
 
 @contextlib.contextmanager
@@ -321,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.store:
                 shutil.copytree(args.store, root / "store")
             else:
-                populate(root / "store", args.entries)
+                populated_store(root / "store", args.entries)
             with serve_app(root / "store", root / "models", repo=args.repo) as url:
                 measure(url, clients=2, rounds=1, seed=0)  # warm-up: first imports and first renders
                 results = measure(url, args.clients, args.rounds, varied=not args.same_filter)

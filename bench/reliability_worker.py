@@ -23,7 +23,7 @@ from openasr_core.board_files import BoardFiles
 from openasr_core.dataset_card import CardInfo
 from openasr_core.records import PredictionRow, Request, Status
 from openasr_core.store import LeaseLost, LocalStore, Store
-from openasr_core.store import local as local_store
+from openasr_core.store import repo as local_store
 from testkit.factories import make_result
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -3,7 +3,7 @@
 Each exception is one of four kinds:
 
 - `USER`: the submitter can fix it (the model does not load, is too slow, decodes without end, its weights
-  changed since submission, it does not fit the board's GPU at its precision). An evaluation fails with the
+  changed since submission or its local folder is gone, it does not fit the board's GPU at its precision). An evaluation fails with the
   message, which already says what to do.
 - `TRANSIENT`: nothing is wrong with what was asked; the same call may succeed later (the Hub or the store
   unreachable, rate-limited or in an incident). Never reported as the submitter's fault: an evaluation is left
@@ -48,6 +48,8 @@ ERROR_KINDS: dict[tuple[str, str], ErrorKind] = {
     ("evaluator.audit", "AuditUnavailable"): ErrorKind.CANNOT_RUN,
     # the submitter's to fix
     ("evaluator.models", "ModelLoadError"): ErrorKind.USER,
+    # a local model's folder gone since submission: permanent, never a Hub outage (the Hub is not asked)
+    ("evaluator.models", "LocalModelMissing"): ErrorKind.USER,
     ("openasr_core.weights", "WeightMismatch"): ErrorKind.USER,
     ("evaluator.eval_sets", "EvalSetError"): ErrorKind.USER,
     ("evaluator.audio", "AudioError"): ErrorKind.USER,

@@ -57,6 +57,12 @@ class ModelUnavailable(ModelLoadError):
     Hub outage (`HubUnreachable`) never does."""
 
 
+class LocalModelMissing(ModelUnavailable):
+    """A model submitted from the board's local models folder (`Request.source` "local") whose folder is gone:
+    permanent and the submitter's to fix (put the folder back, submit again), never looked up on the Hub nor
+    retried as a Hub outage."""
+
+
 @dataclass(frozen=True)
 class ModelSource:
     """The model's files on disk: a local folder, or a Hub repo downloaded at its pinned commit."""
@@ -75,36 +81,68 @@ class ModelSource:
 HUB_IGNORE_PATTERNS = [f"*{suffix}" for suffix in UNSAFE_WEIGHT_SUFFIXES] + ["*.py", "*.onnx", "*.gguf"]
 
 
-def resolve_model(model: str, revision: str | None = None, models_dir: Path | None = None) -> ModelSource:
+def resolve_model(
+    model: str, revision: str | None = None, models_dir: Path | None = None, source: str | None = None
+) -> ModelSource:
     """Find `model`: an existing folder, a `<org>/<name>` folder under `models_dir`, or a Hub repo id.
+
+    `source` is where the submission found it (`Request.source`) and the only place looked: "local" the folder
+    under `models_dir` (a missing one is `LocalModelMissing`, never a Hub lookup), "hub" the Hub. None (a direct
+    run, an audit, a request recorded before the source was) tries a folder first, then the Hub.
 
     A local folder's revision is its content digest (see `check_revision`). A Hub revision (branch, tag or SHA) is resolved to a
     commit SHA and exactly that commit is downloaded, so the files checked against the hashes recorded at
     submission (R4) are the files that get loaded.
     """
-    candidates = [Path(model).expanduser()]
-    if models_dir is not None and HUB_REPO_ID.match(model):
-        candidates.append(models_dir / model)
-    for folder in candidates:
-        if folder.is_dir():
-            return ModelSource(
-                model_id=model, location=str(folder.resolve()), revision=local_revision(folder), local=True
-            )
+    if source == "local":
+        return _submitted_folder(model, models_dir)
+    found = _existing_folder(model, models_dir) if source != "hub" else None
+    if found is not None:
+        return found
     if not HUB_REPO_ID.match(model):
-        where = f" or under {models_dir}" if models_dir else ""
+        where = f" or under {models_dir}" if models_dir and source != "hub" else ""
         raise ModelUnavailable(f"model {model!r} is not a folder{where}, nor a Hub id like `openai/whisper-base`")
     try:
         sha = _resolve_hub_revision(model, revision or "main")
     except ModelLoadError as exc:
-        if models_dir is None or not models_dir.is_dir():
+        if source == "hub" or models_dir is None or not models_dir.is_dir():
             raise
-        # An id without a folder here is looked up on the Hub, so a local model whose folder was deleted or moved
-        # after submission ends here too: the missing folder is said first, the Hub's answer after it.
+        # Where it was found is not recorded (an older request, an audit): a local model whose folder was deleted
+        # or moved ends here too, so the missing folder is said first, the Hub's answer after it.
         raise type(exc)(
             f"no folder {models_dir / model} (a local model's folder deleted or moved after submission? put it "
             f"back); on the Hub: {exc}"
         ) from exc
     return ModelSource(model_id=model, location=str(_download(model, sha)), revision=sha, local=False)
+
+
+def _folder_source(model: str, folder: Path) -> ModelSource:
+    return ModelSource(model_id=model, location=str(folder.resolve()), revision=local_revision(folder), local=True)
+
+
+def _existing_folder(model: str, models_dir: Path | None) -> ModelSource | None:
+    """`model` as a folder: the path itself, else `<models_dir>/<org>/<name>`; None when neither exists."""
+    candidates = [Path(model).expanduser()]
+    if models_dir is not None and HUB_REPO_ID.match(model):
+        candidates.append(models_dir / model)
+    return next((_folder_source(model, folder) for folder in candidates if folder.is_dir()), None)
+
+
+def _submitted_folder(model: str, models_dir: Path | None) -> ModelSource:
+    """A model submitted from the local models folder: its folder there, or `LocalModelMissing` saying where to
+    put it back (the Hub is never asked: a Hub repo of the same id is another model)."""
+    if models_dir is None or not HUB_REPO_ID.match(model):
+        raise LocalModelMissing(
+            f"local model {model!r} was submitted from a local models folder, and this board has none "
+            "configured (`models_dir`) to find it in; the maintainer must set it"
+        )
+    folder = models_dir / model
+    if not folder.is_dir():
+        raise LocalModelMissing(
+            f"local model {model}: its folder {folder} no longer exists (deleted or moved after submission). "
+            f"Put the model's folder back at {folder} and submit it again"
+        )
+    return _folder_source(model, folder)
 
 
 def check_revision(source: ModelSource, requested: str | None) -> None:

@@ -113,7 +113,7 @@ def prepare(config: LeaderboardConfig, spec: EvalSpec, before_load: Callable[[Pa
     any weight is loaded; the job checks the weight hashes recorded at submission there (R4)."""
     pins = spec.pinned_revisions or {}
     sets = [EvalSet(e, max_samples=spec.max_samples, pinned=pins.get(e.name)) for e in spec.chosen_sets(config)]
-    source = resolve_model(spec.model, spec.revision, config.models_dir)
+    source = resolve_model(spec.model, spec.revision, config.models_dir, spec.source)
     if before_load:
         before_load(source.folder)
     check_revision(source, spec.revision)

@@ -24,7 +24,9 @@ class EvalSpec:
     """What to evaluate (how to report progress or stop is the caller's, passed beside it).
 
     `model` is a Hub id or a local folder, as `evaluator.models.resolve_model` takes it, at `revision` (None: the
-    Hub's main branch, or the local folder's digest). `eval_sets` None means every eval set of the config.
+    Hub's main branch, or the local folder's digest). `source` is where a submission found it ("hub" or "local",
+    `Request.source`), the only place it is looked for; None (a direct run, an audit, a request recorded before
+    the source was) tries a folder first, then the Hub. `eval_sets` None means every eval set of the config.
     `pinned_revisions` (eval set name -> commit SHA) are the board version's data pins: a Hub set streams that
     commit (see `evaluator.eval_sets.pinned_revisions`). `model_info` is what the Space recorded at submission;
     None lets the evaluator read it from the model's files. `max_samples` caps each set (a partial result is
@@ -40,6 +42,7 @@ class EvalSpec:
     max_samples: int | None = None
     model_info: ModelInfo | None = None
     pinned_revisions: Mapping[str, str] | None = None
+    source: str | None = None
 
     def __post_init__(self) -> None:
         # Frozen all the way down: the sets and pins are copied into read-only containers.
@@ -57,8 +60,9 @@ class EvalSpec:
         pinned_revisions: Mapping[str, str] | None = None,
     ) -> EvalSpec:
         """The evaluation a stored record stands for: a submitted `Request` as it was submitted (its pinned
-        revision, precision and model facts), or a published `Result` as it was measured, for an audit's
-        re-run (also the device it asked for and its sample cap, from the rules it recorded).
+        revision, precision, model facts and where the model was found), or a published `Result` as it was
+        measured, for an audit's re-run (also the device it asked for and its sample cap, from the rules it
+        recorded).
 
         Which data is the caller's to say, since only it knows: the board version's pins for a request
         (`pinned_revisions`), the sets a result recorded, each at its recorded revision, for a re-run
@@ -74,6 +78,7 @@ class EvalSpec:
             max_samples=rules.get("max_samples"),
             model_info=record.model,
             pinned_revisions=pinned_revisions,
+            source=record.source if isinstance(record, Request) else None,
         )
 
     def chosen_sets(self, config: LeaderboardConfig) -> list[EvalSetConfig]:

@@ -400,7 +400,8 @@ def new_request(
     eval_sets: Sequence[EvalSetConfig],
 ) -> Request:
     """The PENDING request of an accepted model: pinned to the SHA the revision resolved to (R4), with the model
-    facts read at submission (license, size, architecture, weight hashes) and the repo's claims (R15)."""
+    facts read at submission (license, size, architecture, weight hashes), the repo's claims (R15) and where the
+    model was found (a Hub repo or the local models folder), so the evaluator looks nowhere else."""
     assert facts.sha is not None and facts.architecture is not None and facts.parameters is not None
     return Request(
         request_id=new_request_id(moment),
@@ -419,6 +420,7 @@ def new_request(
         throughput=form.throughput,
         claims=submission_claims(facts, eval_sets),
         publish_results=form.publish_results,
+        source=facts.source,  # where the evaluator will look for the model, and only there
     )
 
 

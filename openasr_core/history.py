@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from openasr_core.records import ClaimsRead, Lease, LogEntry, ModelInfo, Request, Status
+from openasr_core.records import MODEL_SOURCES, ClaimsRead, Lease, LogEntry, ModelInfo, Request, Status
 
 #: The events that change a request's status, and the status each one leaves it in.
 STATUS_EVENTS: dict[str, Status] = {
@@ -88,11 +88,11 @@ def disagreements(requests: Mapping[str, Request], log: Sequence[LogEntry]) -> l
 
 
 def _submission_differs(stored: Request, submitted: LogEntry) -> list[str]:
-    """What a stored request says about its submission that its `submitted` event does not: the model, revision
-    or precision to evaluate (an edit would have the board sign another model's numbers under this entry), or a
-    `submitted_at` moved to jump the queue."""
+    """What a stored request says about its submission that its `submitted` event does not: the model, revision,
+    precision or source to evaluate (an edit would have the board sign another model's numbers under this
+    entry), or a `submitted_at` moved to jump the queue."""
     detail, problems = submitted.detail, []
-    for name in ("model_id", "revision", "precision"):
+    for name in ("model_id", "revision", "precision", "source"):
         if name in detail and str(detail[name]) != getattr(stored, name):
             problems.append(f"{name} is {getattr(stored, name)!r} but its submitted event says {detail[name]!r}")
     logged_at = detail.get("submitted_at")
@@ -122,6 +122,8 @@ def submission_detail(request: Request) -> dict[str, object]:
         detail["claims"] = request.claims.to_dict()
     if request.publish_results:
         detail["publish_results"] = True
+    if request.source is not None:
+        detail["source"] = request.source  # where the evaluator looks for the model (absent before it was recorded)
     return detail
 
 
@@ -167,4 +169,5 @@ def recovered_request(replayed: Replayed) -> Request | None:
         throughput=detail.get("throughput") is True,
         claims=_claims(detail.get("claims")),
         publish_results=detail.get("publish_results") is True,
+        source=detail["source"] if detail.get("source") in MODEL_SOURCES else None,
     )

@@ -34,6 +34,9 @@ _REPO_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
 #: matches before a trailing newline.
 HUB_REPO_ID = re.compile(rf"^(?!.*(?:--|\.\.))(?!.*\.git\Z){_REPO_NAME}/{_REPO_NAME}\Z")
 
+#: Where a submitted model is found (`Request.source`): a Hub repo, or a folder in the board's local models folder.
+MODEL_SOURCES = ("hub", "local")
+
 
 def utc_now() -> str:
     """The current time as the ISO 8601 UTC string every record uses."""
@@ -236,6 +239,19 @@ class Request(Record):
     claims: ClaimsRead | None = field(default=None, metadata=OMIT_DEFAULT)
     #: Open a pull request with the verified results on the model's repo once FINISHED (opt-in, R15).
     publish_results: bool = field(default=False, metadata=OMIT_DEFAULT)
+    source: str | None = field(
+        default=None,
+        metadata=doc(
+            'Where the model was found at submission: "hub" (a Hub repo) or "local" (a folder in the board\'s '
+            "local models folder); the evaluator looks only there. Absent on requests recorded before it was "
+            "(the evaluator then tries a local folder first, then the Hub).",
+            omit_default=True,
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        if self.source is not None and self.source not in MODEL_SOURCES:
+            raise ValueError(f"a Request's source is one of {', '.join(MODEL_SOURCES)}, not {self.source!r}")
 
     def replace(self, **changes: Any) -> Request:
         return dataclasses.replace(self, **changes)

@@ -359,6 +359,7 @@ def test_accepted_submission_is_written_with_its_log_entry_and_position(place_mo
     request = snap.requests[first.request.request_id]
     assert request.status is Status.PENDING and request.revision == local_revision(folder)
     assert request.requested_revision == "main" and request.submitter == "alice"
+    assert request.source == "local", "the evaluator looks for it in the local models folder only (issue 26)"
     assert request.model.architecture == "WhisperForConditionalGeneration" and request.model.license == "mit"
     assert request.model.weight_files == weight_file_hashes(folder) and request.model.parameters > 0
     assert [e.event for e in snap.log] == ["submitted", "submitted"] and snap.verify_log().ok
@@ -601,5 +602,6 @@ def test_hub_submission_end_to_end(tmp_path: Path, store, hub: HubEmulator) -> N
     assert outcome.accepted
     request = store.snapshot().requests[outcome.request.request_id]
     assert request.revision == sha and request.requested_revision == "v1"
+    assert request.source == "hub", "the evaluator looks for it on the Hub only (issue 26)"
     assert request.model.weight_files == {"model.safetensors": hashlib.sha256(WEIGHTS).hexdigest()}
     assert request.model.parameters == 39_000

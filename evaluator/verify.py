@@ -567,18 +567,30 @@ def _check_signature(record: Result | ThroughputResult, public_key: str | None, 
         )
 
 
+_FileRecord = TypeVar("_FileRecord", ThroughputResult, AuditRecord)
+
+
+def _file_records(
+    paths: list[Path], root: Path, report: Report, kind: type[_FileRecord], what: str
+) -> Iterator[tuple[Path, str, _FileRecord]]:
+    """Each per-record file parsed as `kind`, with its path and where it is (relative to `root`); a file that does
+    not parse is reported and skipped, as `_shard_records` does for shard lines."""
+    for path in paths:
+        where = _rel(path, root)
+        try:
+            record = kind.from_json(path.read_bytes())
+        except (ValueError, TypeError, KeyError) as exc:
+            report.problems.append(Problem(where, f"not a valid {what} ({exc})"))
+            continue
+        yield path, where, record
+
+
 def check_throughput(paths: list[Path], public_key: str | None, root: Path, report: Report) -> dict[str, str]:
     """Each throughput record (R14) parses, sits at its own path, is signed (or noted unsigned) and its
     predictions under `throughput/<id>/` match the hashes it signs. Returns record sha256 -> file."""
     hashes: dict[str, str] = {}
-    for path in paths:
-        where = _rel(path, root)
-        report.throughput += 1
-        try:
-            record = ThroughputResult.from_json(path.read_bytes())
-        except (ValueError, TypeError, KeyError) as exc:
-            report.problems.append(Problem(where, f"not a valid throughput record ({exc})"))
-            continue
+    report.throughput += len(paths)
+    for path, where, record in _file_records(paths, root, report, ThroughputResult, "throughput record"):
         before = len(report.problems)
         if record.request_id != path.stem:
             report.problems.append(Problem(where, f"holds request {record.request_id}, not {path.stem}"))
@@ -758,14 +770,8 @@ def check_throughput_events(entries: list[LogEntry], hashes: dict[str, str], whe
 def check_audits(paths: list[Path], public_key: str, root: Path, report: Report) -> dict[str, str]:
     """Each audit record parses, sits at its own path and carries a valid signature. Returns hash -> file."""
     hashes: dict[str, str] = {}
-    for path in paths:
-        where = _rel(path, root)
-        report.audits += 1
-        try:
-            record = AuditRecord.from_json(path.read_bytes())
-        except (ValueError, TypeError, KeyError) as exc:
-            report.problems.append(Problem(where, f"not a valid audit record ({exc})"))
-            continue
+    report.audits += len(paths)
+    for path, where, record in _file_records(paths, root, report, AuditRecord, "audit record"):
         if (path.parent.name, path.stem) != (record.request_id, record.audit_id):
             report.problems.append(Problem(where, f"holds audit {record.audit_id} of {record.request_id}"))
         if not verify_audit(record, public_key):

@@ -38,7 +38,7 @@ from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_st
 from openasr_core import layout
 from openasr_core.audits import AUDIT_EVENTS
 from openasr_core.dataset_card import AUDITS_TABLE_FILE, CARD_FILE
-from openasr_core.store.base import StoreError
+from openasr_core.store.errors import StoreError
 from openasr_core.store.hub_http import HubCaller, RetryPolicy
 from openasr_core.throughput_table import THROUGHPUT_TABLE_FILE
 

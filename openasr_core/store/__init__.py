@@ -5,18 +5,8 @@ commits carry, and `openasr_core.board_files.open_store` wires the store the con
 
 from __future__ import annotations
 
-from openasr_core.store.base import (
-    Changes,
-    Conflict,
-    LeaseLost,
-    Refused,
-    Snapshot,
-    Store,
-    StoreError,
-    StoreState,
-    StoreUnavailable,
-    ThroughputTaken,
-)
+from openasr_core.store.base import Changes, Snapshot, Store, StoreState
+from openasr_core.store.errors import Conflict, LeaseLost, Refused, StoreError, StoreUnavailable, ThroughputTaken
 from openasr_core.store.local import LocalStore
 
 __all__ = [

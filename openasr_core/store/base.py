@@ -69,19 +69,8 @@ logger = logging.getLogger(__name__)
 #: What a throughput record's own commit renders: no table (`refresh_throughput_table` writes it after the event).
 NO_TABLE = NoRendering()
 
-__all__ = [
-    "Changes",
-    "Clock",
-    "Conflict",
-    "LeaseLost",
-    "Refused",
-    "Snapshot",
-    "Store",
-    "StoreError",
-    "StoreState",
-    "StoreUnavailable",
-    "ThroughputTaken",
-]
+#: Its own names; the errors it raises live in `openasr_core.store.errors`, and the package re-exports both.
+__all__ = ["Changes", "Clock", "Snapshot", "Store", "StoreState"]
 
 _T = TypeVar("_T")
 

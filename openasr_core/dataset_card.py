@@ -10,9 +10,10 @@ disagree, and a finish uploads one small shard of the table instead of the whole
 signature (`public_key:`). Its body documents every column of the table and every field of `result.json`,
 the rules in force, how to verify, and how to re-score the raw predictions with one's own normalizer.
 
-Each CSV table is a list of `Column`s: the record field a column repeats (or how it is derived), which both fills
-its cells and documents it with that field's own doc (`records`, `field(metadata=doc(...))`), so the card's column
-docs cannot drift from the records; `result.json`'s field docs are generated from the record types likewise.
+Each CSV table is a list of `Column`s (`openasr_core.table_columns`): the record field a column repeats (or how it
+is derived), which fills its cells, documents it with that field's own doc (`records`, `field(metadata=doc(...))`)
+and declares its dtype from the field's annotation, so the card's column docs and `features` cannot drift from the
+records; `result.json`'s field docs are generated from the record types likewise.
 
 Why CSV and not Parquet for the table: it is small (one row per evaluated model), every commit's diff of a shard
 is readable on the Hub (which row changed, and how: part of the audit trail), and pandas reads it from
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,8 @@ from huggingface_hub.repocard import RepoCard
 from openasr_core import layout
 from openasr_core.cost import cost_of_batch_one
 from openasr_core.records import THROUGHPUT_TRACK, AuditRecord, ClaimComparison, Result
-from openasr_core.schema import documented_fields, field_doc, nested_records
+from openasr_core.schema import documented_fields, nested_records
+from openasr_core.table_columns import Column, column_docs, column_dtypes, table_cells
 from openasr_core.throughput_table import THROUGHPUT_COLUMNS, THROUGHPUT_TABLE_FILE
 
 if TYPE_CHECKING:
@@ -51,47 +53,6 @@ if TYPE_CHECKING:
 TABLE_FILES = f"{layout.TABLE_DIR}/*.csv"  # what the default config loads: every shard of the table
 AUDITS_TABLE_FILE = "audits.csv"
 CLAIMS_FILES = f"{layout.CLAIMS_DIR}/*.csv"  # the `claims` config: every shard of the claims table
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of a public CSV table: the record field it repeats (`record`, dotted `path`, default its name)
-    or a function of the row's records (`derive`). Its documentation is that field's own (`schema.field_doc`),
-    plus `note`; `text` replaces it only where the column is not simply the field (derived, or narrower)."""
-
-    name: str
-    record: type | None = None
-    path: str = ""
-    note: str = ""
-    text: str = ""
-    derive: Callable[[Mapping[type, Any]], Any] | None = None
-
-    @property
-    def doc(self) -> str:
-        if self.text or self.record is None:
-            return self.text
-        return " ".join(filter(None, (field_doc(self.record, self.path or self.name), self.note)))
-
-    def value(self, sources: Mapping[type, Any]) -> Any:
-        """This column's cell for a row of `sources` (records by type); None where an optional record is absent."""
-        if self.derive is not None:
-            return self.derive(sources)
-        value = sources.get(self.record)  # type: ignore[arg-type]
-        for name in (self.path or self.name).split("."):
-            if value is None:
-                return None
-            value = getattr(value, name)
-        return value
-
-
-def column_docs(columns: Iterable[Column]) -> dict[str, str]:
-    """Each column's name with what it holds, as the card documents it."""
-    return {c.name: c.doc for c in columns}
-
-
-def table_cells(columns: Iterable[Column], sources: Mapping[type, Any]) -> dict[str, Any]:
-    """A row of `columns` for the records `sources` holds."""
-    return {c.name: c.value(sources) for c in columns}
 
 
 #: The columns of `audits.csv`: one row per audit record.
@@ -161,6 +122,7 @@ TAIL_TABLE: tuple[Column, ...] = (
         text="Hardware price per hour (recorded in the result's rules) x rtf x 1000, in US dollars; empty for a "
         "result that recorded no price.",
         derive=lambda s: cost_of_batch_one(s[Result]),
+        derived_dtype="float64",
     ),
     Column(
         "last_audit",
@@ -192,7 +154,8 @@ CLAIMS_TABLE: tuple[Column, ...] = (
     Column("notes", ClaimComparison),
 )
 CLAIMS_COLUMNS: dict[str, str] = column_docs(CLAIMS_TABLE)
-CLAIMS_DTYPES = {"claimed_wer": "float64", "measured_wer": "float64", "gap_points": "float64"}
+#: The type `load_dataset` gives each column of the claims table, from the fields they repeat.
+CLAIMS_DTYPES: dict[str, str] = column_dtypes(CLAIMS_TABLE)
 
 
 def claims_shard(results: Iterable[Result]) -> str:
@@ -235,22 +198,9 @@ RESULT_FIELDS: dict[str, str] = result_fields()
 
 
 #: The type `load_dataset` gives each column (declared in the card, so every shard loads alike whatever pandas
-#: would infer from it alone: a shard where no row has a license would otherwise make it a float column). Numbers
-#: a record may lack are float64, since a CSV integer column cannot hold an empty cell.
-COLUMN_DTYPES: dict[str, str] = {
-    "official": "bool",
-    "meets_realtime": "bool",
-    "avg_wer": "float64",
-    "rtf": "float64",
-    "rtfx": "float64",
-    "params": "float64",
-    "max_batch_size": "int64",
-    "warmup_utterances": "int64",
-    "gpu_seconds": "float64",
-    "cost_usd": "float64",
-    "price_usd_per_minute": "float64",
-    "usd_per_1000_audio_hours": "float64",
-}
+#: would infer from it alone: a shard where no row has a license would otherwise make it a float column): the type
+#: of the field the column repeats (`table_columns.dtype_of`).
+COLUMN_DTYPES: dict[str, str] = column_dtypes((*LEAD_TABLE, *TAIL_TABLE))
 
 
 def column_dtype(column: str) -> str:

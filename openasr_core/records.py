@@ -530,23 +530,31 @@ class LadderStep(Record):
     it was made. `batch_sizes_used` are the sizes the forward hook saw (the last batch of a set is smaller).
     """
 
-    batch_size: int
-    rtfx: float | None
-    avg_wer: float | None
-    audio_s: float
-    time_s: float
-    out_of_memory: bool
-    best_batch_size: int
-    batch_sizes_used: list[int] = field(default_factory=list)
+    batch_size: int = field(metadata=doc("The batch size this rung tried (1, 4, 16, 64, ...)."))
+    rtfx: float | None = field(
+        metadata=doc("Seconds of audio transcribed per second at this size, pooled over all sets; null on OOM.")
+    )
+    avg_wer: float | None = field(
+        metadata=doc("Unweighted mean of per-set corpus WER at this size, as a fraction; null on OOM.")
+    )
+    audio_s: float = field(metadata=doc("Audio seconds transcribed at this size, over all sets."))
+    time_s: float = field(metadata=doc("Timed seconds at this size, over all sets."))
+    out_of_memory: bool = field(metadata=doc("True when this size ran out of GPU memory, which ends the ladder."))
+    best_batch_size: int = field(metadata=doc("The fastest batch size found so far, this rung included."))
+    batch_sizes_used: list[int] = field(
+        default_factory=list, metadata=doc("Every batch size the forward hook saw at this rung.")
+    )
 
 
 @dataclass(frozen=True)
 class ThroughputEvidence(Record):
     """What the forward hook saw at the chosen batch size: every batch size used, the largest, the calls."""
 
-    batch_sizes_used: list[int]
-    max_batch_size: int
-    forward_calls: int
+    batch_sizes_used: list[int] = field(metadata=doc("Every batch size the forward hook saw at the chosen size."))
+    max_batch_size: int = field(
+        metadata=doc("The largest batch the model actually saw at the chosen size (a set's last batch is smaller).")
+    )
+    forward_calls: int = field(metadata=doc("Forward calls of the model the hook counted."))
 
 
 @dataclass(frozen=True)
@@ -556,11 +564,17 @@ class ThroughputAggregate(Record):
     There is deliberately no `meets_realtime` here: the real-time verdict belongs to the batch-one track only.
     """
 
-    avg_wer: float
-    rtf: float
-    rtfx: float
-    batch_one_avg_wer: float
-    wer_change: float
+    avg_wer: float = field(
+        metadata=doc("Unweighted mean of per-set corpus WER at the chosen batch size, as a fraction.")
+    )
+    rtf: float = field(metadata=doc("Timed seconds / audio seconds, batched, pooled over all sets (1 / rtfx)."))
+    rtfx: float = field(
+        metadata=doc("Seconds of audio transcribed per second of wall clock, batched, pooled over all sets.")
+    )
+    batch_one_avg_wer: float = field(
+        metadata=doc("The same entry's average WER at batch size one (padding can change transcripts).")
+    )
+    wer_change: float = field(metadata=doc("avg_wer - batch_one_avg_wer."))
 
 
 @dataclass(frozen=True)
@@ -572,39 +586,78 @@ class ThroughputResult(Record):
     recorded in `rules["hardware_price"]`, or None when the config names no price.
     """
 
-    request_id: str
-    model_id: str
-    revision: str
-    precision: str
-    leaderboard_version: str
-    official: bool
-    chosen_batch_size: int
-    ladder: list[LadderStep]
-    datasets: dict[str, DatasetScore]
-    batch_one_wer: dict[str, float]
-    aggregate: ThroughputAggregate
-    batch_evidence: ThroughputEvidence
-    warmup_batches: int
-    hardware: Hardware
-    software: dict[str, str]
-    started_at: str
-    finished_at: str
-    reproduce: str
-    usd_per_1000_audio_hours: float | None = None
-    eval_sets: list[EvalSetSource] = field(default_factory=list)
-    rules: dict[str, Any] = field(default_factory=dict)
-    predictions_sha256: dict[str, str] = field(default_factory=dict)
-    model: ModelInfo | None = None
-    #: The decoding settings applied (R7): the batch-one settings, the time limit scaled to each batch's size.
-    decoding: dict[str, Any] = field(default_factory=dict, metadata=OMIT_DEFAULT)
-    ignored_settings: list[str] = field(default_factory=list, metadata=OMIT_DEFAULT)
-    signature: str | None = None
-    track: str = THROUGHPUT_TRACK
-    schema_version: int = SCHEMA_VERSION
-    #: The family recipe that ran the model, batched (the same recipe as batch one).
-    recipe: RecipeInfo | None = field(default=None, metadata=OMIT_DEFAULT)
-    #: Why the ladder stopped at batch size one, for a family whose documented path cannot batch.
-    batching: str | None = field(default=None, metadata=OMIT_DEFAULT)
+    request_id: str = field(metadata=doc("Id of the request (also the record's file name)."))
+    model_id: str = field(metadata=doc("Model id that was evaluated."))
+    revision: str = field(metadata=doc("Exact commit SHA of the model."))
+    precision: str = field(metadata=doc("The dtype the model ran in."))
+    leaderboard_version: str = field(
+        metadata=doc("Leaderboard version (eval sets, rules, hardware price) of the measurement.")
+    )
+    official: bool = field(metadata=doc("True when measured on the board's GPU class."))
+    chosen_batch_size: int = field(
+        metadata=doc("The ladder's fastest batch size (1, 4, 16, 64, ...), at which its WERs and RTFx are measured.")
+    )
+    ladder: list[LadderStep] = field(metadata=doc("Each batch size tried, in order, up to the one that ended it."))
+    datasets: dict[str, DatasetScore] = field(metadata=doc("Each eval set's numbers at the chosen batch size."))
+    batch_one_wer: dict[str, float] = field(metadata=doc("Each eval set's WER at batch size one (the first rung)."))
+    aggregate: ThroughputAggregate = field(
+        metadata=doc("Across eval sets at the chosen size, beside the batch-one WER.")
+    )
+    batch_evidence: ThroughputEvidence = field(metadata=doc("What the forward hook saw at the chosen size."))
+    warmup_batches: int = field(metadata=doc("Batches run before timing started, not counted."))
+    hardware: Hardware = field(metadata=doc("Device fingerprint: where the numbers were measured."))
+    software: dict[str, str] = field(metadata=doc("Versions of the evaluator and the libraries that matter."))
+    started_at: str = field(metadata=doc("When the evaluation started (ISO 8601 UTC)."))
+    finished_at: str = field(metadata=doc("When the evaluation finished (ISO 8601 UTC)."))
+    reproduce: str = field(metadata=doc("The command that reproduces the record."))
+    usd_per_1000_audio_hours: float | None = field(
+        default=None,
+        metadata=doc("Hardware price per hour / rtfx x 1000, in US dollars; empty (null) without a price."),
+    )
+    eval_sets: list[EvalSetSource] = field(
+        default_factory=list, metadata=doc("Where each eval set came from, to fetch the same audio again.")
+    )
+    rules: dict[str, Any] = field(
+        default_factory=dict,
+        metadata=doc("The rules in force, with the hardware price the cost was computed from (`hardware_price`)."),
+    )
+    predictions_sha256: dict[str, str] = field(
+        default_factory=dict,
+        metadata=doc("sha256 of each `throughput/<xx>/<request_id>/<set>.jsonl` file, covered by the signature."),
+    )
+    model: ModelInfo | None = field(default=None, metadata=doc("What the submission check learned about the model."))
+    decoding: dict[str, Any] = field(
+        default_factory=dict,
+        metadata=doc(
+            "The decoding settings applied (R7): the batch-one settings, the time limit scaled to each batch's size.",
+            omit_default=True,
+        ),
+    )
+    ignored_settings: list[str] = field(
+        default_factory=list,
+        metadata=doc(
+            "What the model's own files asked for that was not applied (R7), as `file: key=value`.", omit_default=True
+        ),
+    )
+    signature: str | None = field(default=None, metadata=doc("Ed25519 signature (base64) of the record, when signed."))
+    track: str = field(
+        default=THROUGHPUT_TRACK,
+        metadata=doc("Always `throughput`: batched measurements, never part of the batch-one ranking (R14)."),
+    )
+    schema_version: int = field(default=SCHEMA_VERSION, metadata=doc("Version of this record format."))
+    recipe: RecipeInfo | None = field(
+        default=None,
+        metadata=doc(
+            "The family recipe that ran the model, batched (the same recipe as batch one).", omit_default=True
+        ),
+    )
+    batching: str | None = field(
+        default=None,
+        metadata=doc(
+            "Why the ladder stopped at batch size one, for a family whose documented path cannot batch.",
+            omit_default=True,
+        ),
+    )
 
     def __post_init__(self) -> None:
         if self.track != THROUGHPUT_TRACK:

@@ -301,22 +301,45 @@ def record_type(hint: Any) -> type | None:
     return found.pop() if len(found) == 1 else None
 
 
-def field_doc(cls: type, path: str) -> str:
-    """The documentation of the field at dotted `path` in record type `cls` (`aggregate.avg_wer`); a path the
-    type does not have is a `KeyError`, an undocumented field a `ValueError`."""
+def _may_be_none(hint: Any) -> bool:
+    return type(None) in typing.get_args(hint)
+
+
+def _field_at(cls: type, path: str) -> tuple[type, dataclasses.Field[Any], Any, bool]:
+    """The record type that declares the field at dotted `path` in `cls`, the field, its annotation, and whether a
+    record on the way to it is optional (so the field may be absent); a path the type does not have: `KeyError`."""
     head, _, rest = path.partition(".")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     if head not in fields:
         raise KeyError(f"{cls.__name__} has no field {head!r}")
-    if rest:
-        inner = record_type(typing.get_type_hints(cls)[head])
-        if inner is None:
-            raise KeyError(f"{cls.__name__}.{head} holds no record, so it has no field {rest!r}")
-        return field_doc(inner, rest)
-    text = fields[head].metadata.get("doc")
+    hint = typing.get_type_hints(cls)[head]
+    if not rest:
+        return cls, fields[head], hint, False
+    inner = record_type(hint)
+    if inner is None:
+        raise KeyError(f"{cls.__name__}.{head} holds no record, so it has no field {rest!r}")
+    owner, found, inner_hint, optional_on_the_way = _field_at(inner, rest)
+    return owner, found, inner_hint, optional_on_the_way or _may_be_none(hint)
+
+
+def field_doc(cls: type, path: str) -> str:
+    """The documentation of the field at dotted `path` in record type `cls` (`aggregate.avg_wer`); a path the
+    type does not have is a `KeyError`, an undocumented field a `ValueError`."""
+    owner, found, _, _ = _field_at(cls, path)
+    text = found.metadata.get("doc")
     if not text:
-        raise ValueError(f"{cls.__name__}.{head} has no doc")
+        raise ValueError(f"{owner.__name__}.{found.name} has no doc")
     return str(text)
+
+
+def field_type(cls: type, path: str) -> tuple[Any, bool]:
+    """The annotation of the field at dotted `path` in record type `cls` without its `None`, and whether the value
+    may be None: the field is optional, or a record on the way to it is (`model.parameters` of a `Result` whose
+    `model` is None). A path the type does not have is a `KeyError`."""
+    _, _, hint, optional_on_the_way = _field_at(cls, path)
+    others = [m for m in typing.get_args(hint) if m is not type(None)]
+    kind = others[0] if _may_be_none(hint) and len(others) == 1 else hint
+    return kind, optional_on_the_way or _may_be_none(hint)
 
 
 def documented_fields(cls: type) -> Mapping[str, str]:

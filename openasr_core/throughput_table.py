@@ -13,55 +13,35 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from openasr_core.records import ThroughputResult
+from openasr_core.table_columns import Column, column_docs, table_cells
 
 THROUGHPUT_TABLE_FILE = "throughput.csv"
 
+#: The throughput table's columns (before `wer_<set>`): the record field each repeats, which fills and documents it.
+THROUGHPUT_TABLE: tuple[Column, ...] = (
+    Column("track", ThroughputResult),
+    *(Column(n, ThroughputResult) for n in ("model_id", "revision", "precision")),
+    Column("request_id", ThroughputResult, note="The full record is `throughput/<xx>/<request_id>.json`."),
+    *(Column(n, ThroughputResult) for n in ("leaderboard_version", "official", "chosen_batch_size")),
+    Column("max_batch_size_used", ThroughputResult, "batch_evidence.max_batch_size"),
+    *(Column(n, ThroughputResult, f"aggregate.{n}") for n in ("avg_wer", "batch_one_avg_wer", "wer_change", "rtfx")),
+    Column("usd_per_1000_audio_hours", ThroughputResult),
+    Column(
+        "hardware_price_usd_per_hour",
+        text="The price the cost was computed from, as recorded in the result.",
+        derive=lambda s: (s[ThroughputResult].rules.get("hardware_price") or {}).get("usd_per_hour"),
+        derived_dtype="float64",
+    ),
+    Column("gpu_class", ThroughputResult, "hardware.gpu_class"),
+    *(Column(n, ThroughputResult) for n in ("finished_at", "signature")),
+)
 #: The throughput table's columns (before `wer_<set>`), with what each holds; the card documents them.
-THROUGHPUT_COLUMNS: dict[str, str] = {
-    "track": "Always `throughput`: batched measurements, never part of the batch-one ranking (R14).",
-    "model_id": "Model id that was evaluated.",
-    "revision": "Exact commit SHA of the model.",
-    "precision": "The dtype the model ran in.",
-    "request_id": "Id of the request; the full record is `throughput/<request_id>.json`.",
-    "leaderboard_version": "Leaderboard version (eval sets, rules, hardware price) of the measurement.",
-    "official": "True when measured on the board's GPU class.",
-    "chosen_batch_size": "The ladder's fastest batch size (1, 4, 16, 64, ...), at which everything below is measured.",
-    "max_batch_size_used": "The largest batch the model actually saw at that size (a set's last batch is smaller).",
-    "avg_wer": "Unweighted mean of per-set corpus WER at the chosen batch size, as a fraction.",
-    "batch_one_avg_wer": "The same entry's average WER at batch size one (padding can change transcripts).",
-    "wer_change": "avg_wer - batch_one_avg_wer.",
-    "rtfx": "Seconds of audio transcribed per second of wall clock, batched, pooled over all sets.",
-    "usd_per_1000_audio_hours": "Hardware price per hour / rtfx x 1000, in US dollars; empty without a price.",
-    "hardware_price_usd_per_hour": "The price the cost was computed from, as recorded in the result.",
-    "gpu_class": "Hardware class the numbers were measured on.",
-    "finished_at": "When the evaluation finished (ISO 8601 UTC).",
-    "signature": "Ed25519 signature (base64) of the record, when signed.",
-}
+THROUGHPUT_COLUMNS: dict[str, str] = column_docs(THROUGHPUT_TABLE)
 
 
 def throughput_row(result: ThroughputResult) -> dict[str, Any]:
     """One throughput record as a flat row (rates are fractions; empty where the record has no value)."""
-    price = result.rules.get("hardware_price") or {}
-    row: dict[str, Any] = {
-        "track": result.track,
-        "model_id": result.model_id,
-        "revision": result.revision,
-        "precision": result.precision,
-        "request_id": result.request_id,
-        "leaderboard_version": result.leaderboard_version,
-        "official": result.official,
-        "chosen_batch_size": result.chosen_batch_size,
-        "max_batch_size_used": result.batch_evidence.max_batch_size,
-        "avg_wer": result.aggregate.avg_wer,
-        "batch_one_avg_wer": result.aggregate.batch_one_avg_wer,
-        "wer_change": result.aggregate.wer_change,
-        "rtfx": result.aggregate.rtfx,
-        "usd_per_1000_audio_hours": result.usd_per_1000_audio_hours,
-        "hardware_price_usd_per_hour": price.get("usd_per_hour"),
-        "gpu_class": result.hardware.gpu_class,
-        "finished_at": result.finished_at,
-        "signature": result.signature,
-    }
+    row = table_cells(THROUGHPUT_TABLE, {ThroughputResult: result})
     for name, score in result.datasets.items():
         row[f"wer_{name}"] = score.wer
     return row

@@ -29,9 +29,11 @@ from openasr_core.dataset_card import (
     render_card,
     table_shard,
 )
-from openasr_core.records import AuditRecord, Compute, DatasetScore, ModelInfo, Result
+from openasr_core.records import AuditRecord, Compute, DatasetScore, ModelInfo, Result, Status, ThroughputResult
 from openasr_core.signing import generate_keypair, sign_result
 from openasr_core.store.repo_files import results_files
+from openasr_core.table_columns import Column, column_dtypes
+from openasr_core.throughput_table import THROUGHPUT_COLUMNS, THROUGHPUT_TABLE
 from tests.openasr_core.store_contract import ROWS, make_request, make_result
 
 
@@ -256,11 +258,13 @@ def _record_fields(kind: type, prefix: str = "") -> dict[str, str]:
     return found
 
 
-@pytest.mark.parametrize("kind", [Result, AuditRecord], ids=lambda k: k.__name__)
+@pytest.mark.parametrize("kind", [Result, ThroughputResult, AuditRecord], ids=lambda k: k.__name__)
 def test_every_field_of_the_published_records_is_documented_beside_it(kind: type) -> None:
     """Issue 24: the card's docs come from the fields themselves, so a field added without a doc fails here."""
     fields = (
-        _record_fields(kind) if kind is Result else {f.name: f.metadata.get("doc") for f in dataclasses.fields(kind)}
+        _record_fields(kind)
+        if kind is not AuditRecord
+        else {f.name: f.metadata.get("doc") for f in dataclasses.fields(kind)}
     )
     assert [path for path, text in fields.items() if not text] == []
 
@@ -272,11 +276,13 @@ def test_every_table_column_is_documented_from_a_field_the_types_have() -> None:
     from openasr_core.schema import field_doc
     from testkit.factories import make_audit
 
-    for column in (*LEAD_TABLE, *TAIL_TABLE, *AUDIT_TABLE, *CLAIMS_TABLE):
+    for column in (*LEAD_TABLE, *TAIL_TABLE, *AUDIT_TABLE, *CLAIMS_TABLE, *THROUGHPUT_TABLE):
         assert column.doc, column.name
         if column.record is not None:
             assert field_doc(column.record, column.path or column.name)  # the field exists: a rename fails here
     assert LEAD_COLUMNS["avg_wer"] == field_doc(Result, "aggregate.avg_wer")
+    assert THROUGHPUT_COLUMNS["avg_wer"] == field_doc(ThroughputResult, "aggregate.avg_wer")
+    assert THROUGHPUT_COLUMNS["max_batch_size_used"] == field_doc(ThroughputResult, "batch_evidence.max_batch_size")
     assert TAIL_COLUMNS["params"] == field_doc(Result, "model.parameters")
     assert audits_table([make_audit()]).splitlines()[0].split(",") == list(AUDIT_COLUMNS)
     assert claims_shard([]).strip().split(",") == list(CLAIMS_COLUMNS)
@@ -295,3 +301,50 @@ def test_a_field_doc_for_a_path_the_types_lack_is_an_error() -> None:
         field_doc(Result, "aggregate.wer_mean")
     with pytest.raises(KeyError, match="holds no record"):
         field_doc(Result, "model_id.x")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Inner:
+    count: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _Row:
+    name: str
+    count: int
+    maybe_count: int | None
+    share: float
+    maybe_share: float | None
+    flag: bool
+    status: Status
+    inner: _Inner | None
+    settings: dict[str, str]
+
+
+def test_a_columns_dtype_follows_the_type_of_the_field_it_repeats() -> None:
+    """Issue 24: the card's `features` are the fields' types, so a column cannot be declared one type while its
+    field holds another; an integer that may be absent is float64, since a CSV integer column holds no empty cell."""
+    names = ("name", "count", "maybe_count", "share", "maybe_share", "flag", "status")
+    assert column_dtypes(Column(n, _Row) for n in names) == {
+        "name": "string",
+        "count": "int64",
+        "maybe_count": "float64",
+        "share": "float64",
+        "maybe_share": "float64",
+        "flag": "bool",
+        "status": "string",
+    }
+    assert Column("inner_count", _Row, "inner.count").dtype == "float64"  # absent with its optional record
+    assert Column("cost", derive=lambda s: None, derived_dtype="float64").dtype == "float64"
+    with pytest.raises(TypeError, match="cannot hold"):
+        _ = Column("settings", _Row).dtype
+    from openasr_core.dataset_card import COLUMN_DTYPES
+
+    assert {c: d for c, d in COLUMN_DTYPES.items() if d != "string"} == {  # the card's default config, as it was
+        **dict.fromkeys(("official", "meets_realtime"), "bool"),
+        **dict.fromkeys(("avg_wer", "rtf", "rtfx", "params", "gpu_seconds", "cost_usd"), "float64"),
+        **dict.fromkeys(("price_usd_per_minute", "usd_per_1000_audio_hours"), "float64"),
+        **dict.fromkeys(("max_batch_size", "warmup_utterances"), "int64"),
+    }
+    assert {c: "float64" if c.endswith(("_wer", "_points")) else "string" for c in CLAIMS_COLUMNS} == CLAIMS_DTYPES
+    assert column_dtype("params") == "float64" and column_dtype("wer_ami") == "float64"

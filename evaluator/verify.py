@@ -380,14 +380,25 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
+_Parsed = TypeVar("_Parsed", Result, ThroughputResult, AuditRecord)
+
+
+def _parsed(kind: type[_Parsed], data: str | bytes, where: str, what: str, report: Report) -> _Parsed | None:
+    """`data` (a record file, or a shard line) read as a `kind` record; None, reported as `not a valid <what>`,
+    when it does not parse."""
+    try:
+        return kind.from_json(data)
+    except (ValueError, TypeError, KeyError) as exc:
+        report.problems.append(Problem(where, f"not a valid {what} ({exc})"))
+        return None
+
+
 def check_result(files: ResultFiles, public_key: str | None, root: Path, report: Report) -> Result | None:
     """Check one record: parse, id, signature (or, unsigned, its figures), predictions hashes, into `report`."""
     where = _rel(files.record, root)
     report.results += 1
-    try:
-        result = Result.from_json(files.record.read_bytes())
-    except (ValueError, TypeError, KeyError) as exc:
-        report.problems.append(Problem(where, f"not a valid result record ({exc})"))
+    result = _parsed(Result, files.record.read_bytes(), where, "result record", report)
+    if result is None:
         return None
     if files.expected_id is not None and result.request_id != files.expected_id:
         report.problems.append(Problem(where, f"holds request {result.request_id}, not {files.expected_id}"))
@@ -567,22 +578,16 @@ def _check_signature(record: Result | ThroughputResult, public_key: str | None, 
         )
 
 
-_FileRecord = TypeVar("_FileRecord", ThroughputResult, AuditRecord)
-
-
 def _file_records(
-    paths: list[Path], root: Path, report: Report, kind: type[_FileRecord], what: str
-) -> Iterator[tuple[Path, str, _FileRecord]]:
+    paths: list[Path], root: Path, report: Report, kind: type[_Parsed], what: str
+) -> Iterator[tuple[Path, str, _Parsed]]:
     """Each per-record file parsed as `kind`, with its path and where it is (relative to `root`); a file that does
     not parse is reported and skipped, as `_shard_records` does for shard lines."""
     for path in paths:
         where = _rel(path, root)
-        try:
-            record = kind.from_json(path.read_bytes())
-        except (ValueError, TypeError, KeyError) as exc:
-            report.problems.append(Problem(where, f"not a valid {what} ({exc})"))
-            continue
-        yield path, where, record
+        record = _parsed(kind, path.read_bytes(), where, what, report)
+        if record is not None:
+            yield path, where, record
 
 
 def check_throughput(paths: list[Path], public_key: str | None, root: Path, report: Report) -> dict[str, str]:
@@ -641,10 +646,8 @@ def _shard_records(
     another shard than its request id's, is reported (a misplaced record is still yielded)."""
     for shard in shards:
         for where, line in _shard_lines(shard, root):
-            try:
-                record = kind.from_json(line)
-            except (ValueError, TypeError, KeyError) as exc:
-                report.problems.append(Problem(where, f"not a valid {what} ({exc})"))
+            record = _parsed(kind, line, where, what, report)
+            if record is None:
                 continue
             misplaced = _misplaced(record.request_id, shard)
             if misplaced:
@@ -710,10 +713,8 @@ def _check_lines_repeat_files(
     seen: set[str] = set()
     for shard in shards:
         for where, line in _shard_lines(shard, root):
-            try:
-                record = kind.from_json(line)
-            except (ValueError, TypeError, KeyError) as exc:
-                report.problems.append(Problem(where, f"not a valid {what} ({exc})"))
+            record = _parsed(kind, line, where, what, report)
+            if record is None:
                 continue
             digest = digest_of(record)
             seen.add(digest)

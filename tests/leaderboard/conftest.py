@@ -10,11 +10,9 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def tiny_model_sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from testkit.tiny_models import make_tiny_ctc, make_tiny_whisper
-
-    root = tmp_path_factory.mktemp("tiny-models")
-    return {"whisper": make_tiny_whisper(root / "whisper"), "ctc": make_tiny_ctc(root / "ctc")}
+def tiny_model_sources(tiny_whisper: Path, tiny_ctc: Path) -> dict[str, Path]:
+    """The session's tiny models (tests/conftest.py), by kind: copied, never edited in place."""
+    return {"whisper": tiny_whisper, "ctc": tiny_ctc}
 
 
 @pytest.fixture

@@ -73,8 +73,8 @@ def pytest_configure(config: pytest.Config) -> None:
 #: The tests that take longest, longest first (seconds on this two-core machine, one torch thread per worker):
 #: whisper-base on the 32 clips and the 40 s utterance (one shared run, about 70), the browser (about 30), the
 #: two `python app.py` runs of the clean stop (about 30), the other real-model runs and the slowest quick tests
-#: (3 to 10: a 40 s utterance through a streaming model, a deep verify of 400 results, subprocesses importing
-#: torch). Tests not named here and not marked slow take well under 3 s.
+#: (3 to 10: a 40 s utterance through a streaming model, subprocesses importing torch). Tests not named here
+#: and not marked slow take well under 3 s.
 LONGEST = (
     "test_whisper_base_on_ljspeech_32",
     "test_a_40_s_utterance_comes_back_with_its_last_words",
@@ -83,8 +83,6 @@ LONGEST = (
     "test_real_whisper_base_audit_reproduces_the_predictions",
     "test_real_whisper_base_batched",
     "test_a_40_s_utterance_is_one_utterance_to_the_batch_hook[kyutai_speech_to_text]",
-    "test_deep_catches_altered_predictions_that_the_default_does_not_download",
-    "test_default_catches_an_altered_signed_record_in_a_shard",
     "test_verify_and_help_import_neither_torch_nor_transformers",
     "test_the_recipe_equals_the_documented_usage[kyutai_speech_to_text]",
     "test_a_40_s_utterance_is_one_utterance_to_the_batch_hook[whisper]",

@@ -53,6 +53,9 @@ from tests.openasr_core.store_contract import ROWS, make_request, make_result
 
 REQUESTS, RESULTS = "board/requests", "board/results"
 N_RESULTS = 400  # 3 log events each: 1,200+ entries, so two log chunks
+#: The board of the `--deep` runs, which download every result and predictions file: what they check (a file
+#: named among the others, a shard line against its file) does not need the log chunks or the shard count above.
+DEEP_RESULTS = 40
 N_THROUGHPUT = 5
 N_AUDITS = 3
 THR_ROWS = [PredictionRow("a", "hello", "hello", 2.0, 0.001)]
@@ -210,7 +213,7 @@ def test_default_verify_costs_shards_and_chunks_not_results(hub: HubEmulator) ->
 
 
 def test_deep_catches_altered_predictions_that_the_default_does_not_download(hub: HubEmulator) -> None:
-    board = seed(hub)
+    board = seed(hub, n=DEEP_RESULTS)
     target = layout.predictions_path(board.ids[7], "set")
     _edit(hub, RESULTS, target, lambda text: text.replace("Hello, world!", "Hello, world."))
     hub.reset_counts()
@@ -222,20 +225,21 @@ def test_deep_catches_altered_predictions_that_the_default_does_not_download(hub
     assert f"FAIL {target}: does not match the sha256 signed in {layout.result_path(board.ids[7])}" in out
     assert [line for line in out.splitlines() if line.startswith("FAIL ")] == [line_of(out, target)]
     assert "NOT CHECKED" not in out
-    predictions = N_RESULTS + N_THROUGHPUT
-    assert f"{N_RESULTS} result(s), {predictions} predictions file(s)" in out.splitlines()[-1]
-    print(f"--deep verify of {N_RESULTS} results: {repo_requests(hub)} HTTP requests")
+    predictions = DEEP_RESULTS + N_THROUGHPUT
+    assert f"{DEEP_RESULTS} result(s), {predictions} predictions file(s)" in out.splitlines()[-1]
+    print(f"--deep verify of {DEEP_RESULTS} results: {repo_requests(hub)} HTTP requests")
 
 
 def test_deep_of_an_untouched_board_checks_state_and_shards_and_passes(hub: HubEmulator) -> None:
-    seed(hub, n=40)
+    seed(hub, n=DEEP_RESULTS)
     code, out = run([RESULTS, "--requests-repo", REQUESTS, "--deep"])
     summary = out.splitlines()[-1]
-    assert code == verify.EXIT_OK and summary.startswith(f"OK: 40 result(s), {40 + N_THROUGHPUT} predictions"), out
+    expected = f"OK: {DEEP_RESULTS} result(s), {DEEP_RESULTS + N_THROUGHPUT} predictions"
+    assert code == verify.EXIT_OK and summary.startswith(expected), out
 
 
 def test_default_catches_an_altered_signed_record_in_a_shard(hub: HubEmulator) -> None:
-    board = seed(hub)
+    board = seed(hub, n=DEEP_RESULTS)
     request_id = board.ids[11]
     shard = layout.records_path(layout.shard(request_id))
     lines = hub.files(RESULTS)[shard].decode().splitlines()
@@ -263,7 +267,7 @@ def test_default_catches_a_broken_log_chain_and_an_altered_audit(hub: HubEmulato
 
 
 def test_deep_catches_an_audit_file_that_its_shard_line_does_not_repeat(hub: HubEmulator) -> None:
-    seed(hub, n=40)
+    seed(hub, n=DEEP_RESULTS)
     audit = next(p for p in hub.files(RESULTS) if p.startswith(f"{layout.AUDITS_DIR}/"))
     _edit(hub, RESULTS, audit, lambda text: text.replace('"passed": false', '"passed": true'))
     code, out = run([RESULTS, "--requests-repo", REQUESTS])

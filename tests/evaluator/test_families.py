@@ -10,6 +10,7 @@ throughput track's batches give batch one's text wherever padding leaves the out
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import shutil
 from collections.abc import Callable
@@ -42,6 +43,11 @@ BUDGET = 24
 PADDING_CHANGES_OUTPUT = {"wav2vec2", "data2vec-audio", "wav2vec2-bert", "moonshine", "granite_speech"}
 #: Families whose processing needs a package this machine cannot install (refused, see the test below).
 NEEDS_TORCHAUDIO = {"granite_speech"}
+#: The token budget of the loaded model the tests that only read one share (`transcribers`).
+SHARED_BUDGET = 4
+
+#: One xdist worker runs this module: each family's model is then built, and loaded for the readers, once.
+pytestmark = pytest.mark.xdist_group("families")
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +65,32 @@ class _Built(dict):
         folder = MODULES[name].build(self.root / name.replace("-", "_"))
         self[name] = folder
         return folder
+
+
+class _Transcribers(dict):
+    """Each family's `Transcriber` at `SHARED_BUDGET` tokens, loaded on first use and kept for the module."""
+
+    def __init__(self, models: dict[str, Path]) -> None:
+        super().__init__()
+        self.models = models
+
+    def __missing__(self, name: str) -> Transcriber:
+        transcriber = Transcriber(resolve_model(str(self.models[name])), device="cpu", max_new_tokens=SHARED_BUDGET)
+        self[name] = transcriber
+        return transcriber
+
+    def fresh(self, name: str) -> Transcriber:
+        """The shared transcriber of `name`, its batch probe's counts zeroed for the test that reads them."""
+        transcriber = self[name]
+        transcriber.probe.reset()
+        return transcriber
+
+
+@pytest.fixture(scope="module")
+def transcribers(models: dict[str, Path]) -> _Transcribers:
+    """Loaded models for the tests that only read one (no hooks added, no rules removed, nothing patched): a
+    load of a tiny model costs about as much as the test itself."""
+    return _Transcribers(models)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +120,7 @@ def test_every_supported_family_has_a_tiny_model_here() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
-def test_the_recipe_equals_the_documented_usage(name: str, models, clips: Path, tmp_path: Path) -> None:
+def test_the_recipe_equals_the_documented_usage(name: str, models, transcribers, clips: Path, tmp_path: Path) -> None:
     _runnable(name)
     module: ModuleType = MODULES[name]
     folder = models[name]
@@ -98,7 +130,7 @@ def test_the_recipe_equals_the_documented_usage(name: str, models, clips: Path, 
     assert evaluator_main(args) == 0
     result = json.loads((out / "result.json").read_text(encoding="utf-8"))
     rows = [json.loads(line) for line in (out / "predictions" / "clips.jsonl").read_text().splitlines()]
-    rate = Transcriber(resolve_model(str(folder)), device="cpu").sampling_rate
+    rate = transcribers[name].sampling_rate
     for row in rows:
         waveform = decode_audio(clips / f"{row['id']}.flac", rate)
         assert row["prediction"] == module.documented_transcribe(folder, waveform, max_new_tokens=BUDGET), row["id"]
@@ -111,9 +143,9 @@ def test_the_recipe_equals_the_documented_usage(name: str, models, clips: Path, 
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
-def test_a_40_s_utterance_is_one_utterance_to_the_batch_hook(name: str, models) -> None:
+def test_a_40_s_utterance_is_one_utterance_to_the_batch_hook(name: str, transcribers) -> None:
     _runnable(name)
-    transcriber = Transcriber(resolve_model(str(models[name])), device="cpu", max_new_tokens=4)
+    transcriber = transcribers.fresh(name)
     waveform = _speechlike(40.0, transcriber.sampling_rate)
     if transcriber.max_audio_s is not None and transcriber.max_audio_s < 40.0:
         pytest.skip(f"{name} takes at most {transcriber.max_audio_s:g} s; longer utterances refuse the set")
@@ -151,7 +183,13 @@ def test_a_family_that_cannot_batch_stays_at_batch_one_and_says_so(models, clips
 
 
 def _speechlike(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
-    """Real speech repeated to `seconds`: the sample clips joined end to end."""
+    """Real speech repeated to `seconds`: the sample clips joined end to end (a copy: the caller may change it)."""
+    return _joined_clips(seconds, rate, seed).copy()
+
+
+@functools.cache
+def _joined_clips(seconds: float, rate: int, seed: int) -> np.ndarray:
+    """`_speechlike`'s waveform, decoded once per worker (a 40 s one decodes and resamples several clips)."""
     pieces, total = [], 0
     names = sorted(SAMPLE.glob("*.flac"))
     for index in range(len(names) * 20):
@@ -222,17 +260,17 @@ def test_a_decoder_only_model_is_hooked_once(name: str, models) -> None:
         assert steps == 5  # the fixtures never emit their end token: the whole budget, one call per step
 
 
-def test_a_list_of_end_tokens_is_kept(models) -> None:
+def test_a_list_of_end_tokens_is_kept(transcribers) -> None:
     """Qwen3-ASR stops on either of two ids; dropping the list would make it always run to the budget."""
-    transcriber = Transcriber(resolve_model(str(models["qwen3_asr"])), device="cpu", max_new_tokens=4)
+    transcriber = transcribers["qwen3_asr"]
     config = transcriber.generation_config()
     assert isinstance(config.eos_token_id, list) and len(config.eos_token_id) == 2
 
 
 @pytest.mark.parametrize("name", sorted(n for n, f in ((f.model_type, f) for f in FAMILIES) if f.prompt != "none"))
-def test_a_prompted_family_records_its_fixed_request(name: str, models) -> None:
+def test_a_prompted_family_records_its_fixed_request(name: str, transcribers) -> None:
     _runnable(name)
-    transcriber = Transcriber(resolve_model(str(models[name])), device="cpu", max_new_tokens=4)
+    transcriber = transcribers[name]
     settings = transcriber.decoding.settings
     assert settings["prompt"] == family_for(MODULES[name].ARCHITECTURE).prompt == transcriber.recipe_record.prompt
     if name != "whisper":  # Whisper's request is its forced language and task tokens

@@ -313,3 +313,59 @@ def visit_the_other_pages(page: Any, tab: Any, shot: Any) -> None:
     shot("about")
     tab("Submit")
     shot("submit-after")
+
+
+@pytest.fixture(scope="module")
+def background_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A board whose finished entry asked for a throughput run that a Job holds (its lease, in the public log):
+    the state a visitor sees while the run goes on elsewhere. The Space's own scheduler waits an hour."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)")
+    pytest.importorskip("playwright.sync_api")
+    from openasr_core.records import PredictionRow
+    from openasr_core.store import LocalStore
+    from testkit.factories import make_request, make_result
+
+    root = tmp_path_factory.mktemp("background")
+    store = LocalStore(root / "store")
+    result = make_result("req-thr", "test-org/tiny", precision="float32", wers={"ljspeech-sample": 0.3})
+    store.submit(make_request("req-thr", "test-org/tiny", precision="float32", throughput=True))
+    claimed = store.claim("worker-1", 600, 3)
+    assert claimed is not None
+    rows = [PredictionRow(id="u1", reference="a", prediction="a", duration_s=1.0, time_s=0.1)]
+    store.finish("req-thr", "worker-1", result, {"ljspeech-sample": rows})
+    store.start_throughput("req-thr", "job-7f3a", lease_s=3600)
+    (root / "models").mkdir()
+    settings = {
+        "LEADERBOARD_STORE": str(root / "store"),
+        "LEADERBOARD_MODELS_DIR": str(root / "models"),
+        "LEADERBOARD_TICK_S": "3600",
+    }
+    log = root / "app.log"
+    try:
+        with running_app(settings, log, startup_timeout_s=STARTUP_TIMEOUT_S) as url:
+            yield url
+    except AppDidNotStart as exc:
+        pytest.fail(str(exc))
+    finally:
+        print(f"--- app.py log (tail) ---\n{log_tail(log, 3000)}")
+
+
+def test_a_throughput_run_held_elsewhere_shows_as_running_in_a_browser(background_url: str) -> None:
+    """Issue 25 item 2 in chromium: the Queue page says the run asked for is running, whose lease until when."""
+    from playwright.sync_api import expect, sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+            page.goto(background_url)
+            page.get_by_role("tab", name=re.compile("Queue")).click()
+            finished = page.locator("#queue-finished")
+            expect(finished).to_contain_text("test-org/tiny", timeout=20_000)
+            expect(finished).to_contain_text("running: attempt 1", timeout=10_000)
+            expect(finished).to_contain_text("lease until")
+            screenshot(page, "queue-throughput-running-elsewhere")
+        finally:
+            browser.close()

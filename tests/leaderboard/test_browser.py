@@ -42,16 +42,25 @@ EVALUATION_TIMEOUT_S = 120
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory, tiny_model_sources: dict[str, Path]) -> Iterator[str]:
+    needs_chromium()
+    root = tmp_path_factory.mktemp("browser")
+    shutil.copytree(tiny_model_sources["whisper"], root / "models" / MODEL)
+    yield from serve(root, tick_s=1)
+
+
+def needs_chromium() -> None:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)")
     pytest.importorskip("playwright.sync_api")
-    root = tmp_path_factory.mktemp("browser")
-    models = root / "models"
-    shutil.copytree(tiny_model_sources["whisper"], models / MODEL)
+
+
+def serve(root: Path, tick_s: float) -> Iterator[str]:
+    """`python app.py` on `root`'s store and models folder, its scheduler checking every `tick_s` seconds; the
+    app's log tail is printed afterwards."""
     settings = {
         "LEADERBOARD_STORE": str(root / "store"),
-        "LEADERBOARD_MODELS_DIR": str(models),
-        "LEADERBOARD_TICK_S": "1",
+        "LEADERBOARD_MODELS_DIR": str(root / "models"),
+        "LEADERBOARD_TICK_S": f"{tick_s:g}",
     }
     log = root / "app.log"
     try:
@@ -319,9 +328,7 @@ def visit_the_other_pages(page: Any, tab: Any, shot: Any) -> None:
 def background_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A board whose finished entry asked for a throughput run that a Job holds (its lease, in the public log):
     the state a visitor sees while the run goes on elsewhere. The Space's own scheduler waits an hour."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)")
-    pytest.importorskip("playwright.sync_api")
+    needs_chromium()
     from openasr_core.records import PredictionRow
     from openasr_core.store import LocalStore
     from testkit.factories import make_request, make_result
@@ -336,19 +343,7 @@ def background_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store.finish("req-thr", "worker-1", result, {"ljspeech-sample": rows})
     store.start_throughput("req-thr", "job-7f3a", lease_s=3600)
     (root / "models").mkdir()
-    settings = {
-        "LEADERBOARD_STORE": str(root / "store"),
-        "LEADERBOARD_MODELS_DIR": str(root / "models"),
-        "LEADERBOARD_TICK_S": "3600",
-    }
-    log = root / "app.log"
-    try:
-        with running_app(settings, log, startup_timeout_s=STARTUP_TIMEOUT_S) as url:
-            yield url
-    except AppDidNotStart as exc:
-        pytest.fail(str(exc))
-    finally:
-        print(f"--- app.py log (tail) ---\n{log_tail(log, 3000)}")
+    yield from serve(root, tick_s=3600)
 
 
 def test_a_throughput_run_held_elsewhere_shows_as_running_in_a_browser(background_url: str) -> None:

@@ -13,11 +13,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Settings of the machine that would make the app talk to a Space or the Hub instead of its local store.
+APP_COMMAND = ("app.py",)
 INHERITED_SETTINGS = ("SPACE_ID", "REQUESTS_REPO", "RESULTS_REPO", "LEADERBOARD_CONFIG")
 
 
@@ -39,10 +40,15 @@ def running_app(
     repo: Path = REPO_ROOT,
     startup_timeout_s: float = 90.0,
     poll_s: float = 0.3,
+    command: Sequence[str] = APP_COMMAND,
 ) -> Iterator[str]:
     """`python app.py` of checkout `repo` with `settings` on top of this environment, its output in `log`;
-    yields its URL once it answers, and stops it on exit."""
-    with app_process(settings, log, repo=repo, startup_timeout_s=startup_timeout_s, poll_s=poll_s) as (_, url):
+    yields its URL once it answers, and stops it on exit. `command`: what `python` runs, e.g.
+    `("-m", "testkit.gated_app")`, the app with its background work held at a gate."""
+    with app_process(settings, log, repo=repo, startup_timeout_s=startup_timeout_s, poll_s=poll_s, command=command) as (
+        _,
+        url,
+    ):
         yield url
 
 
@@ -54,6 +60,7 @@ def app_process(
     repo: Path = REPO_ROOT,
     startup_timeout_s: float = 90.0,
     poll_s: float = 0.3,
+    command: Sequence[str] = APP_COMMAND,
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """As `running_app`, yielding the process too (to signal it and read its exit status); it is stopped on
     exit if it still runs."""
@@ -68,7 +75,7 @@ def app_process(
         **settings,
     )
     with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=repo, env=env, stdout=out, stderr=out)
+        process = subprocess.Popen([sys.executable, *command], cwd=repo, env=env, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}/"
     try:
         _wait_for_http(url, process, log, startup_timeout_s, poll_s)

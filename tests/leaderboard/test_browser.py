@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from leaderboard.pages.context import machine_has_gpu
-from testkit.app_process import AppDidNotStart, log_tail, running_app
+from openasr_core.activity import AUDIT, KIND_LABELS, THROUGHPUT
+from testkit.app_process import APP_COMMAND, AppDidNotStart, log_tail, running_app
+from testkit.gated_app import reached, released
 
 pytestmark = pytest.mark.browser
 
@@ -40,12 +44,33 @@ STARTUP_TIMEOUT_S = 60
 EVALUATION_TIMEOUT_S = 120
 
 
+@dataclass(frozen=True)
+class Served:
+    """The app's URL, and the folder of its gates (`testkit.gated_app`): its throughput run and audit each wait
+    there, shown as running, until the test releases them."""
+
+    url: str
+    gates: Path
+
+    def wait_until_reached(self, kind: str) -> None:
+        deadline = time.monotonic() + EVALUATION_TIMEOUT_S
+        while not reached(self.gates, kind).exists():
+            assert time.monotonic() < deadline, f"the {kind} run never started"
+            time.sleep(0.1)
+
+    def release(self, kind: str) -> None:
+        released(self.gates, kind).touch()
+
+
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory, tiny_model_sources: dict[str, Path]) -> Iterator[str]:
+def served(tmp_path_factory: pytest.TempPathFactory, tiny_model_sources: dict[str, Path]) -> Iterator[Served]:
     needs_chromium()
     root = tmp_path_factory.mktemp("browser")
     shutil.copytree(tiny_model_sources["whisper"], root / "models" / MODEL)
-    yield from serve(root, tick_s=1)
+    gates = root / "gates"
+    gates.mkdir()
+    for url in serve(root, tick_s=1, gates=gates):
+        yield Served(url, gates)
 
 
 def needs_chromium() -> None:
@@ -54,17 +79,22 @@ def needs_chromium() -> None:
     pytest.importorskip("playwright.sync_api")
 
 
-def serve(root: Path, tick_s: float) -> Iterator[str]:
+def serve(root: Path, tick_s: float, gates: Path | None = None) -> Iterator[str]:
     """`python app.py` on `root`'s store and models folder, its scheduler checking every `tick_s` seconds; the
-    app's log tail is printed afterwards."""
+    app's log tail is printed afterwards. With `gates`, its throughput runs and audits wait there
+    (`testkit.gated_app`)."""
     settings = {
         "LEADERBOARD_STORE": str(root / "store"),
         "LEADERBOARD_MODELS_DIR": str(root / "models"),
         "LEADERBOARD_TICK_S": f"{tick_s:g}",
     }
+    command = APP_COMMAND
+    if gates is not None:
+        settings.update(TESTKIT_GATE_DIR=str(gates), TESTKIT_GATED_KINDS=f"{THROUGHPUT},{AUDIT}")
+        command = ("-m", "testkit.gated_app")
     log = root / "app.log"
     try:
-        with running_app(settings, log, startup_timeout_s=STARTUP_TIMEOUT_S) as url:
+        with running_app(settings, log, startup_timeout_s=STARTUP_TIMEOUT_S, command=command) as url:
             yield url
     except AppDidNotStart as exc:
         pytest.fail(str(exc))
@@ -72,9 +102,10 @@ def serve(root: Path, tick_s: float) -> Iterator[str]:
         print(f"--- app.py log (tail) ---\n{log_tail(log, 3000)}")
 
 
-def test_the_whole_product_in_a_browser(app_url: str) -> None:
+def test_the_whole_product_in_a_browser(served: Served) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    app_url = served.url
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
@@ -139,10 +170,11 @@ def test_the_whole_product_in_a_browser(app_url: str) -> None:
             page.goto(app_url)
             expect(board).to_contain_text(MODEL, timeout=20_000)
 
-            open_detail_from_the_board(page, board, shot)
+            detail = open_detail_from_the_board(page, board, shot)
 
             check_url_follows_the_page(page, app_url, tab, shot)
             check_plot(page, tab, shot)
+            check_background_work(page, served, detail)
 
             visit_the_other_pages(page, tab, shot)
             assert not errors, f"JavaScript errors on the page: {errors}"
@@ -268,6 +300,7 @@ def submit_the_model(page: Any, tab: Any, shot: Any) -> None:
     expect(result).to_contain_text("I accept the rules", timeout=20_000)
     accept = page.locator("#submit-accept").get_by_role("checkbox")
     accept.check()
+    page.locator("#submit-throughput").get_by_role("checkbox").check()  # held at its gate once it starts
     model_box.fill("nosuchorg/nomodel")
     page.locator("#submit-button").click()
     expect(result).to_contain_text("There is no local model", timeout=20_000)
@@ -279,9 +312,9 @@ def submit_the_model(page: Any, tab: Any, shot: Any) -> None:
     shot("submit")
 
 
-def open_detail_from_the_board(page: Any, board: Any, shot: Any) -> None:
+def open_detail_from_the_board(page: Any, board: Any, shot: Any) -> str:
     """Clicking the row opens the model's detail, the URL points at it, and the predictions preview shows
-    every column within the page (the prediction column was cut off at the right)."""
+    every column within the page (the prediction column was cut off at the right); returns its URL's query."""
     from playwright.sync_api import expect
 
     board.get_by_role("gridcell", name="float32").first.click()
@@ -291,17 +324,54 @@ def open_detail_from_the_board(page: Any, board: Any, shot: Any) -> None:
     expect(page.locator("#detail-table")).to_contain_text("ljspeech-sample")
     expect(page.get_by_text("python -m evaluator evaluate").first).to_be_visible()
     wait_for_url(page, "q.startsWith('?detail=')")
+    detail = url_query(page)
     shot("detail")
     page.get_by_text("Preview raw predictions").click()
     preview = page.locator("#preview-table")
     expect(preview).to_contain_text("prediction", timeout=10_000)
-    box = preview.bounding_box()
-    last = preview.get_by_role("columnheader").last.bounding_box()
-    assert box is not None and last is not None
-    assert last["x"] + last["width"] <= box["x"] + box["width"] + 1, "the preview's last column is cut off"
-    assert box["x"] + box["width"] <= page.viewport_size["width"], "the preview is wider than the page"
+    check_every_column_in_view(page, preview)
     preview.scroll_into_view_if_needed()
     screenshot(page, "detail-preview")
+    return detail
+
+
+def check_every_column_in_view(page: Any, table: Any) -> None:
+    """The table's last column ends within the table, and the table within the page: nothing is cut off."""
+    box = table.bounding_box()
+    last = table.get_by_role("columnheader").last.bounding_box()
+    assert box is not None and last is not None
+    name = table.get_attribute("id")
+    assert last["x"] + last["width"] <= box["x"] + box["width"] + 1, f"#{name}'s last column is cut off"
+    assert box["x"] + box["width"] <= page.viewport_size["width"], f"#{name} is wider than the page"
+
+
+def check_background_work(page: Any, served: Served, detail: str) -> None:
+    """Issue 25 item 2 in chromium: this Space's own throughput run (ticked at submission) and an audit (asked
+    for on the detail page) each show, while they run, on the Queue page with their kind, progress and ETA, in
+    the scheduler's line, and on the entry's detail page. Each is held at its gate until seen."""
+    from playwright.sync_api import expect
+
+    for kind, on_detail in ((THROUGHPUT, "Throughput run in progress"), (AUDIT, "Audit running")):
+        label = KIND_LABELS[kind]  # "throughput run (R14)", "audit (R13)"
+        if kind == AUDIT:  # asked for by a visitor; it runs once the throughput run has published
+            page.goto(served.url + detail)
+            page.locator("#detail-audit-request").click()
+            expect(page.locator("#detail-audit-result")).to_contain_text("requested", timeout=20_000)
+        served.wait_until_reached(kind)
+        page.goto(served.url + "?tab=queue")
+        card = page.locator(f".lb-work-{kind}")
+        expect(card).to_contain_text(label[0].upper() + label[1:], timeout=20_000)
+        expect(card).to_contain_text(MODEL)
+        expect(card).to_contain_text("ETA")
+        expect(page.locator("#queue-scheduler")).to_contain_text(f"running the {label}")
+        check_every_column_in_view(page, page.locator("#queue-finished"))  # its throughput words are long
+        screenshot(page, f"queue-{kind}-running")
+        page.goto(served.url + detail)
+        expect(page.locator("#detail-tracks" if kind == THROUGHPUT else "#detail-audit")).to_contain_text(
+            on_detail, timeout=20_000
+        )
+        screenshot(page, f"detail-{kind}-running")
+        served.release(kind)
 
 
 def visit_the_other_pages(page: Any, tab: Any, shot: Any) -> None:

@@ -23,6 +23,9 @@ from openasr_core.untrusted import md_text
 
 QUEUE_REFRESH_S = 3.0
 FAILED_WIDTHS = ["200px", "220px", "90px", "80px", "440px", "220px"]
+#: Within a 1,400 px page: a running throughput run's words wrap in their column instead of pushing the
+#: request id out of view.
+FINISHED_WIDTHS = ["200px", "220px", "90px", "80px", "70px", "70px", "300px", "220px"]
 
 
 def scheduler_markdown(
@@ -106,7 +109,12 @@ class QueuePage:
         gr.Markdown("### Recently finished")
         self.finished_empty = gr.HTML(visible=False)
         self.finished = gr.Dataframe(
-            interactive=False, wrap=True, show_label=False, elem_id="queue-finished", max_height=360
+            interactive=False,
+            wrap=True,
+            show_label=False,
+            elem_id="queue-finished",
+            max_height=360,
+            column_widths=FINISHED_WIDTHS,
         )
         self.timer = gr.Timer(QUEUE_REFRESH_S, active=False)
 

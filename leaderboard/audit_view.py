@@ -15,6 +15,7 @@ from openasr_core.audits import (
     AUDIT_EVENTS,
     AUDIT_PROGRESS_EVENTS,
     AUDIT_REQUESTED,
+    OpenAudit,
     open_audits,
     unavailable_entries,
 )
@@ -104,6 +105,25 @@ def unavailable_markdown(request_id: str, log: Sequence[LogEntry], unranked: boo
     )
 
 
+def open_audit_markdown(waiting: OpenAudit) -> str:
+    """Where an open audit stands: asked for and waiting its turn, an attempt started (running, or retried if
+    its worker stopped), or an attempt that ended without a verdict and is tried again."""
+    asked = ""
+    if waiting.requested:
+        asked = f"An audit was requested by <code>{_cell(waiting.opened.actor)}</code> on {_cell(waiting.opened.at)}"
+    if waiting.started:
+        return (
+            f"⏳ {asked + '; its' if asked else 'Its'} attempt {waiting.attempts} started at {_cell(waiting.last_at)}."
+        )
+    if waiting.attempts == 0:
+        return f"⏳ {asked}; it runs when no submission waits."
+    ended = (
+        f"the last audit attempt ({_cell(waiting.last_at)}) was inconclusive or could not finish: "
+        f"{_cell(waiting.last_reason)}. It is tried again later; this is not a flag."
+    )
+    return f"⏸ {asked}; {ended}" if asked else f"⏸ {ended[0].upper()}{ended[1:]}"
+
+
 def audit_markdown(
     request_id: str, audits: Sequence[AuditRecord], log: Sequence[LogEntry], unavailable_unranked: bool = True
 ) -> str:
@@ -119,16 +139,8 @@ def audit_markdown(
     elif not gone:
         parts.append("Not audited yet. Audits re-run an entry as recorded and compare every figure (About tab).")
     waiting = next((a for a in open_audits(log) if a.request_id == request_id), None)
-    if waiting is not None and waiting.requested:
-        parts.append(
-            f"⏳ An audit was requested by <code>{_cell(waiting.opened.actor)}</code> on {_cell(waiting.opened.at)}; it runs when no "
-            "submission waits."
-        )
-    elif waiting is not None:
-        parts.append(
-            f"⏸ The last audit attempt ({_cell(waiting.last_at)}) was inconclusive or could not finish: "
-            f"{_cell(waiting.last_reason)}. It is tried again later; this is not a flag."
-        )
+    if waiting is not None:
+        parts.append(open_audit_markdown(waiting))
     events = [e for e in log if e.request_id == request_id and e.event in AUDIT_LOG_EVENTS]
     if events:
         parts.append("**Audit log of this entry** (newest first):\n\n" + history_markdown(events))

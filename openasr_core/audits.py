@@ -228,7 +228,8 @@ def unavailable_entries(log: Sequence[LogEntry]) -> dict[str, Unavailable]:
 class OpenAudit:
     """An audit still to run: requested and not served, or retried because its last attempt was inconclusive or
     could not finish. `attempts` counts its `audit_started` events; `last_at` and `last_reason` are its latest
-    attempt's (None and "" before the first)."""
+    attempt's (None and "" before the first). `started`: its latest attempt started and has no outcome yet (it
+    runs now, or its worker stopped and it is tried again)."""
 
     request_id: str
     requested: bool
@@ -236,6 +237,7 @@ class OpenAudit:
     attempts: int = 0
     last_at: str | None = None
     last_reason: str = ""
+    started: bool = False
 
 
 def open_audits(log: Sequence[LogEntry]) -> list[OpenAudit]:
@@ -248,12 +250,13 @@ def open_audits(log: Sequence[LogEntry]) -> list[OpenAudit]:
         if entry.event == AUDIT_REQUESTED and current is None:
             opened[rid] = OpenAudit(rid, True, entry)
         elif entry.event == AUDIT_STARTED and current is not None:
-            opened[rid] = replace(current, attempts=current.attempts + 1, last_at=entry.at)
+            opened[rid] = replace(current, attempts=current.attempts + 1, last_at=entry.at, started=True)
         elif entry.event == AUDIT_STARTED:
             starts[rid] = entry
         elif entry.event in (AUDIT_INCONCLUSIVE, AUDIT_ATTEMPT_FAILED):
             current = current or OpenAudit(rid, False, entry, attempts=1 if starts.pop(rid, None) else 0)
-            opened[rid] = replace(current, last_at=entry.at, last_reason=str(entry.detail.get("reason") or ""))
+            reason = str(entry.detail.get("reason") or "")
+            opened[rid] = replace(current, last_at=entry.at, last_reason=reason, started=False)
         elif entry.event in (*AUDIT_EVENTS, AUDIT_DROPPED):
             opened.pop(rid, None)
             starts.pop(rid, None)

@@ -187,7 +187,8 @@ class DetailPage:
         work = work if work is not None and work.request_id == request_id else None
         audit = loaded.cached(("audit", request_id), lambda: self.audits(loaded, request_id))
         if work is not None and work.kind == AUDIT:
-            audit = f"⏳ **Audit running**: {work_progress(work)}.\n\n{audit}"
+            heading, _, rest = audit.partition("\n\n")  # the line goes under the section's heading
+            audit = f"{heading}\n\n⏳ **Audit running**: {work_progress(work)}.\n\n{rest}"
         if work is not None and work.kind == THROUGHPUT:
             tracks = self.tracks_of(loaded, request_id, work_progress(work))
         else:

@@ -4,6 +4,7 @@ rate-limited and public."""
 from __future__ import annotations
 
 import functools
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from leaderboard.audit_request import ask_for_audit as ask
 from leaderboard.audit_view import audit_markdown
 from leaderboard.data import BoardSource
 from openasr_core.config import AuditConfig
-from openasr_core.records import UtteranceDiff
+from openasr_core.records import LogEntry, UtteranceDiff
 from openasr_core.signing import local_private_key, sign_result
 from openasr_core.store import LocalStore
 from testkit.factories import finish_in_store, make_audit, make_result
@@ -32,6 +33,39 @@ def test_a_failed_audit_shows_its_checks_and_escaped_differing_utterances() -> N
     passed = make_audit(audit_id="z-later", request_id="r1", passed=True, finished_at="2026-11-29T00:00:00Z")
     assert "**Latest audit: ✅ passed**" in audit_markdown("r1", [record, passed], [])
     assert "Not audited yet" in audit_markdown("r2", [record], [])
+
+
+def _logged(*events: tuple[str, dict[str, object]]) -> list[LogEntry]:
+    return [
+        LogEntry(n, f"2026-12-05T10:0{n}:00Z", "r1", event, "dev", detail, prev_hash="", hash="")
+        for n, (event, detail) in enumerate(events)
+    ]
+
+
+def test_the_audit_section_says_where_an_open_audit_stands() -> None:
+    """Issue 25 item 2: once an asked-for audit has started, its section no longer says it waits its turn (the
+    page said "it runs when no submission waits" beside "Audit running"); an attempt without a verdict says so."""
+    requested = ("audit_requested", {})
+    started = ("audit_started", {"attempt": 1})
+    inconclusive = ("audit_inconclusive", {"reason": "the machine was busy"})
+
+    def shown(*events: tuple[str, dict[str, object]]) -> str:
+        """The section's line about the open audit (the audit log below it repeats reasons)."""
+        text = shown_text(audit_markdown("r1", [], _logged(*events))).split("Audit log of this entry")[0]
+        found = re.search("[⏳⏸].*", text)
+        assert found is not None, text
+        return found.group()
+
+    assert "requested by dev on 2026-12-05T10:00:00Z; it runs when no submission waits" in shown(requested)
+    running = shown(requested, started)
+    assert "runs when no submission waits" not in running
+    assert "requested by dev on 2026-12-05T10:00:00Z; its attempt 1 started at 2026-12-05T10:01:00Z" in running
+    retried = shown(requested, started, inconclusive)
+    assert "was inconclusive or could not finish: the machine was busy" in retried and "started at" not in retried
+    again = shown(requested, started, inconclusive, ("audit_started", {"attempt": 2}))
+    assert "its attempt 2 started at 2026-12-05T10:03:00Z" in again and "machine was busy" not in again
+    random_retry = shown(started, inconclusive)
+    assert random_retry.startswith("⏸ The last audit attempt (2026-12-05T10:01:00Z) was inconclusive")
 
 
 def _store(tmp_path: Path) -> LocalStore:

@@ -79,7 +79,7 @@ def test_the_detail_page_says_a_throughput_run_or_audit_is_running(tmp_path: Pat
     assert "Throughput run in progress" in tracks and "tick box" not in tracks and "batch size 1" in tracks
     app.work.begin(AUDIT, "r1", "org/tiny", "float32", "audit:space:w")
     audit = detail.render(loaded, "r1")[detail.audit]
-    assert audit.startswith("⏳ **Audit running**")
+    assert audit.startswith("### Audits (R13)\n\n⏳ **Audit running**")  # under its section's heading
     app.work.end()
     assert "tick box" in detail.render(loaded, "r1")[detail.tracks]
 

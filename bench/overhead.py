@@ -109,13 +109,14 @@ def measure_overhead(args: argparse.Namespace) -> None:
 
 @dataclass(frozen=True)
 class TimedWork:
-    """cProfile's cumulative seconds of one pass: all timed calls, and the parts of them by what they do."""
+    """Seconds of one pass: all timed calls, and the parts of them by what they do (the unprofiled pass knows
+    only the forward passes)."""
 
     timed_s: float
     forward_s: float
-    logits_s: float
-    features_s: float
-    text_s: float
+    logits_s: float = 0.0
+    features_s: float = 0.0
+    text_s: float = 0.0
 
     @property
     def outside_share(self) -> float:
@@ -142,19 +143,7 @@ def profile_timed_work(transcriber: Transcriber, waveforms: list[np.ndarray]) ->
     )
 
 
-@dataclass(frozen=True)
-class HookTimedWork:
-    """One unprofiled pass: seconds in the utterances' calls, and in the model's forward passes within them."""
-
-    timed_s: float
-    forward_s: float
-
-    @property
-    def outside_share(self) -> float:
-        return (self.timed_s - self.forward_s) / self.timed_s if self.timed_s > 0 else 0.0
-
-
-def time_forward_passes(transcriber: Transcriber, waveforms: list[np.ndarray]) -> HookTimedWork:
+def time_forward_passes(transcriber: Transcriber, waveforms: list[np.ndarray]) -> TimedWork:
     """Every waveform transcribed once at batch one, no profiler: the forward passes of the modules the batch
     hook watches timed by a pre/post hook pair (only the outermost of nested calls counts), each utterance
     around its `transcribe` call. The device is synchronized at each boundary, so a GPU's queued work is counted
@@ -184,7 +173,7 @@ def time_forward_passes(transcriber: Transcriber, waveforms: list[np.ndarray]) -
     finally:
         for handle in handles:
             handle.remove()
-    return HookTimedWork(timed_s=timed, forward_s=forward[0])
+    return TimedWork(timed_s=timed, forward_s=forward[0])
 
 
 def _processor_lists() -> set[type[LogitsProcessorList]]:
@@ -210,7 +199,7 @@ def _cumulative(stats: pstats.Stats, function: Callable[..., Any] | None) -> flo
     return float(entry[3]) if entry else 0.0
 
 
-def print_share(work: TimedWork, unprofiled: HookTimedWork) -> None:
+def print_share(work: TimedWork, unprofiled: TimedWork) -> None:
     def line(label: str, seconds: float, total: float = work.timed_s) -> None:
         print(f"  {label:<34}{seconds:8.2f} s  {100 * seconds / total:5.1f} %")
 

@@ -51,13 +51,28 @@ def load(monkeypatch: pytest.MonkeyPatch) -> StatedLoad:
     return stated
 
 
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory: pytest.TempPathFactory, tiny_ctc: Path) -> Path:
+    """The tiny CTC submitted and evaluated once for the module (a step clock of 0.01, as `board` re-runs it):
+    the folder whose store and models each test copies. Its eval set stays here, read by every copy: the signed
+    result names the set's folder."""
+    root = tmp_path_factory.mktemp("evaluated")
+    with pytest.MonkeyPatch.context() as patch:
+        use_step_clock(patch, 0.01)
+        _evaluated_board(root, tiny_ctc, make_audiofolder(root / "s", ["hello", "world", "again"]))
+    return root
+
+
 @pytest.fixture
 def board(
-    tmp_path: Path, tiny_ctc: Path, monkeypatch: pytest.MonkeyPatch, load: StatedLoad
+    tmp_path: Path, evaluated: Path, monkeypatch: pytest.MonkeyPatch, load: StatedLoad
 ) -> tuple[LeaderboardConfig, LocalStore]:
+    """A copy of the module's `evaluated` board (its store and models: tests change both) with its own config."""
     use_step_clock(monkeypatch, 0.01)
-    eval_set = make_audiofolder(tmp_path / "s", ["hello", "world", "again"])
-    return _evaluated_board(tmp_path, tiny_ctc, eval_set)
+    shutil.copytree(evaluated / "store", tmp_path / "store")
+    shutil.copytree(evaluated / "models", tmp_path / "models")
+    config = write_config(tmp_path, {"s": evaluated / "s"}, models_dir=tmp_path / "models", warmup=1)
+    return config, open_store(config)
 
 
 def _audit(config: LeaderboardConfig, store: LocalStore, *args: str) -> tuple[int, str]:

@@ -86,9 +86,11 @@ def test_on_a_space_login_is_required(tmp_path: Path, models_dir: Path, place_mo
     assert request.submitter == "alice"
 
 
-@pytest.fixture
-def populated(tmp_path: Path, models_dir: Path) -> Any:
-    store = LocalStore(tmp_path / "store")
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Two finished results, the app built once for the module: its tests only call the page callbacks."""
+    folder = tmp_path_factory.mktemp("populated")
+    store = LocalStore(folder / "store")
     finish_in_store(
         store,
         [
@@ -100,7 +102,7 @@ def populated(tmp_path: Path, models_dir: Path) -> Any:
             ),
         ],
     )
-    return build_app(env=make_env(tmp_path, models_dir))
+    return build_app(env=make_env(folder, folder / "models"))
 
 
 def test_page_load_restores_filters_from_the_url(populated: Any) -> None:

@@ -38,14 +38,17 @@ def default_controls(ui: Any, columns: list[str] | None = None) -> list[Any]:
 WRITES = {"on_submit", "on_audit_request"}  # the only events that change the store
 
 
-@pytest.fixture
-def ui(tmp_path: Path, models_dir: Path) -> Any:
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Two finished results, the app built once for the module: its tests call the callbacks, which read the
+    store and change nothing in it."""
+    folder = tmp_path_factory.mktemp("serving")
     results = [
         make_result("r1", "openai/whisper-tiny", wers={"ljspeech-sample": 0.2}, version="local-v1"),
         make_result("r2", "openai/whisper-base", wers={"ljspeech-sample": 0.1}, version="local-v1"),
     ]
-    finish_in_store(LocalStore(tmp_path / "store"), results)
-    return build_app(env=make_env(tmp_path, models_dir)).ui
+    finish_in_store(LocalStore(folder / "store"), results)
+    return build_app(env=make_env(folder, folder / "models")).ui
 
 
 def is_property_update(value: Any) -> bool:

@@ -27,11 +27,11 @@ def result(request_id: str, model_id: str, wer: float, rtf: float, key: Any) -> 
     return sign_result(base.replace(rules={"hardware_price": PRICE}, signature=None), key)
 
 
-@pytest.fixture
-def app(tmp_path: Path, models_dir: Path) -> Any:
-    """r1 (whisper-tiny) and r2 (an id with markup) finished and signed; r1 and r2 have throughput records."""
-    key = local_private_key(tmp_path / "store")
-    store = LocalStore(tmp_path / "store")
+def two_tracks(folder: Path) -> Any:
+    """The app on a board in `folder` where r1 (whisper-tiny) and r2 (an id with markup) finished and signed,
+    and both have throughput records."""
+    key = local_private_key(folder / "store")
+    store = LocalStore(folder / "store")
     finish_in_store(store, [result("r1", "openai/whisper-tiny", 0.2, 0.5, key), result("r2", EVIL, 0.1, 0.25, key)])
     rows = {"ljspeech-sample": []}
     for request_id, rtfx, wer in (("r1", 400.0, 0.21), ("r2", 50.0, 0.3)):
@@ -39,7 +39,13 @@ def app(tmp_path: Path, models_dir: Path) -> Any:
         store.publish_throughput(
             sign_result(record.replace(model_id=store.snapshot().results[request_id].model_id), key), rows
         )
-    return build_app(env=make_env(tmp_path, models_dir))
+    return build_app(env=make_env(folder, folder / "models"))
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """`two_tracks`, built once for the module's tests that only read it."""
+    return two_tracks(tmp_path_factory.mktemp("two-tracks"))
 
 
 def test_throughput_tab_has_its_own_ranking_and_plot(app: Any) -> None:
@@ -117,13 +123,12 @@ def test_submit_tick_box_asks_for_the_throughput_track(tmp_path: Path, models_di
     assert request.throughput is True
 
 
-def test_detail_page_says_when_the_throughput_signature_does_not_verify(
-    app: Any, tmp_path: Path, models_dir: Path
-) -> None:
+def test_detail_page_says_when_the_throughput_signature_does_not_verify(tmp_path: Path) -> None:
+    app = two_tracks(tmp_path)  # its own board: the test edits it
     assert "does not verify" not in app.ui.on_detail("r1")[app.ui.detail.tracks]
     path = app.store.results_root / layout.throughput_records_path(layout.shard("r1"))
     path.write_text(path.read_text().replace('"chosen_batch_size": 16', '"chosen_batch_size": 64'))
-    fresh = build_app(env=make_env(tmp_path, models_dir))  # a hand edit logs nothing: a new page reads it
+    fresh = build_app(env=make_env(tmp_path, tmp_path / "models"))  # a hand edit logs nothing: a new page reads it
     tracks = fresh.ui.on_detail("r1")[fresh.ui.detail.tracks]
     # The edited record's sha256 is not the one its `throughput_published` event names: it is not shown as data.
     assert "64" not in tracks and "| Batch size | 1 | — |" in tracks

@@ -127,9 +127,11 @@ def test_version_memo_passes_a_failure_to_every_waiter_and_keeps_nothing() -> No
     assert memo.get("load", lambda: "page") == "page" and memo.computed == 1
 
 
-@pytest.fixture
-def ui(tmp_path: Path, models_dir: Path) -> Any:
-    return build_app(env=make_env(tmp_path, models_dir)).ui
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The app of an empty board, built once for the module: its tests read its wiring and call its callbacks."""
+    folder = tmp_path_factory.mktemp("empty-board")
+    return build_app(env=make_env(folder, folder / "models")).ui
 
 
 def test_search_and_numbers_filter_on_every_change(ui: Any) -> None:

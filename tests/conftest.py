@@ -3,7 +3,10 @@ whisper-base run the slow tests read, tiny random models; and the order the test
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,11 +66,23 @@ def tiny_ctc(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Under pytest-xdist each worker keeps torch to one thread: two workers on two cores, not four threads."""
+    """Under pytest-xdist each worker keeps torch to one thread (two workers on two cores, not four threads),
+    and ends without the interpreter's teardown (`exit_without_teardown`)."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
+        atexit.register(exit_without_teardown)  # before torch, transformers and the tests register theirs
         import torch
 
         torch.set_num_threads(1)
+
+
+def exit_without_teardown() -> None:
+    """An xdist worker's last exit handler (registered before the libraries' and the tests', so run after them):
+    the results are reported by then, so it leaves without freeing torch, transformers, gradio and a thousand
+    tests' objects one by one, which took 2 to 3 s of CPU per worker while the main process waited for both."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 #: The tests that take longest, longest first (seconds on this two-core machine, one torch thread per worker):

@@ -22,6 +22,10 @@ from testkit.app_process import app_process, log_tail
 from testkit.audio import make_audiofolder, write_config
 from tests.openasr_core.store_contract import make_request
 
+#: Two real `python app.py` runs (each about 10 s: start, first claim, evaluation, exit): a slow test. The quick
+#: run keeps the same hand-back in one process (`tests/evaluator/test_clean_stop.py`); this one proves the signals.
+pytestmark = pytest.mark.slow
+
 MODEL = "test-org/tiny-whisper"
 CLIPS = 300  # about ten seconds of evaluation for the tiny model: long enough to stop it in the middle
 WAIT_S = 90.0

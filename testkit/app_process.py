@@ -17,8 +17,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-#: Settings of the machine that would make the app talk to a Space or the Hub instead of its local store.
+#: What `python` runs by default: the checkout's app.
 APP_COMMAND = ("app.py",)
+#: Settings of the machine that would make the app talk to a Space or the Hub instead of its local store.
 INHERITED_SETTINGS = ("SPACE_ID", "REQUESTS_REPO", "RESULTS_REPO", "LEADERBOARD_CONFIG")
 
 
@@ -45,10 +46,8 @@ def running_app(
     """`python app.py` of checkout `repo` with `settings` on top of this environment, its output in `log`;
     yields its URL once it answers, and stops it on exit. `command`: what `python` runs, e.g.
     `("-m", "testkit.gated_app")`, the app with its background work held at a gate."""
-    with app_process(settings, log, repo=repo, startup_timeout_s=startup_timeout_s, poll_s=poll_s, command=command) as (
-        _,
-        url,
-    ):
+    started = app_process(settings, log, repo=repo, startup_timeout_s=startup_timeout_s, poll_s=poll_s, command=command)
+    with started as (_process, url):
         yield url
 
 

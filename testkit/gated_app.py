@@ -17,7 +17,6 @@ from pathlib import Path
 
 from openasr_core.activity import WorkTracker
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 POLL_S = 0.05
 
 
@@ -48,7 +47,7 @@ def install_gate(gate_dir: Path, kinds: set[str]) -> None:
 def main() -> None:
     gate_dir = Path(os.environ["TESTKIT_GATE_DIR"])
     install_gate(gate_dir, {kind for kind in os.environ.get("TESTKIT_GATED_KINDS", "").split(",") if kind})
-    runpy.run_path(str(REPO_ROOT / "app.py"), run_name="__main__")
+    runpy.run_path("app.py", run_name="__main__")  # as `python app.py` in the working folder would
 
 
 if __name__ == "__main__":

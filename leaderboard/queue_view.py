@@ -161,11 +161,13 @@ def queue_view(
     )
     finished_results = [results[r.request_id] for r in by_status[Status.FINISHED] if r.request_id in results]
     typical = typical_duration(finished_results)
-    states = throughput_states(by_status[Status.FINISHED], log, now, throughput or ThroughputConfig())
+    recent = sorted(by_status[Status.FINISHED], key=lambda r: _finished_at(r, results), reverse=True)
+    recent = recent[:RECENT_FINISHED]
+    states = throughput_states(recent, log, now, throughput or ThroughputConfig())  # of the shown rows only
     return QueueView(
         pending=_frame(pending_rows(by_status[Status.PENDING], running, typical, now), PENDING_COLUMNS),
         running=running,
-        finished=_frame(finished_rows(by_status[Status.FINISHED], results, flagged, states, now), FINISHED_COLUMNS),
+        finished=_frame(finished_rows(recent, results, flagged, states, now), FINISHED_COLUMNS),
         failed=_frame(failed_rows(by_status[Status.FAILED], now), FAILED_COLUMNS),
         typical_duration_s=typical,
     )
@@ -206,10 +208,11 @@ def finished_rows(
     throughput: Mapping[str, str],
     now: datetime,
 ) -> list[dict[str, object]]:
-    """The Recently finished table, newest first, `RECENT_FINISHED` of them; `throughput`: the state of each
-    throughput run asked for (`throughput_states`), empty where none was asked for."""
+    """The Recently finished table, a row per request of `finished` (the newest `RECENT_FINISHED`, newest
+    first); `throughput`: the state of each throughput run asked for (`throughput_states`), empty where none
+    was asked for."""
     rows = []
-    for request in sorted(finished, key=lambda r: _finished_at(r, results), reverse=True)[:RECENT_FINISHED]:
+    for request in finished:
         result = results.get(request.request_id)
         rows.append(
             {
@@ -246,11 +249,17 @@ def throughput_states(
 ) -> dict[str, str]:
     """Where the throughput run (R14) of each FINISHED request that asked for one stands, in words, read from
     the public log alone (`openasr_core.throughput_runs`): measured, owed, running, failed and waiting for its
-    retry, or dropped after its attempts. One pass over the log."""
+    retry, or dropped after its attempts. Two passes over the log, each a set lookup per entry."""
     asked = throughput_requested(finished)
     owed = {run.request_id: run for run in owed_runs(asked, log)}
-    published = {e.request_id for e in log if e.event == THROUGHPUT_PUBLISHED}
-    dropped = {e.request_id: e for e in log if e.event == THROUGHPUT_DROPPED}
+    closed = {rid for rid in asked if rid not in owed}  # published or dropped: their events, in one more pass
+    published: set[str] = set()
+    dropped: dict[str, LogEntry] = {}
+    for entry in log if closed else ():
+        if entry.request_id in closed and entry.event == THROUGHPUT_PUBLISHED:
+            published.add(entry.request_id)
+        elif entry.request_id in closed and entry.event == THROUGHPUT_DROPPED:
+            dropped[entry.request_id] = entry
     states = {}
     for request_id in asked:
         if request_id in owed:

@@ -1,12 +1,12 @@
 """Paired whole-process evaluations of two or more checkouts: is one evaluator faster, with the same transcripts?
 
 Runs `python -m evaluator evaluate` from each checkout in turn on the same model and eval set (the real
-whisper-base on the 32 LJ Speech clips of ../shared by default, float32 on the CPU), round after round, the
-order rotated each round because on a shared machine the first run of a round is often the slower. Every process
-gets the same torch threads (`--threads`, else torch's default). Each run's predictions give its Σ timed (the
-sum of the per-utterance times R3 publishes), its RTFx and its transcripts. Prints each round, then each later
-checkout's Σ timed against each earlier one's, round by round (one slow round on a shared machine moves the mean
-more than the median: both are printed). Last line, with the mean ratio of each pair:
+whisper-base on the 32 LJ Speech clips of ../shared by default, float32 on the CPU; `--device cuda` on a GPU),
+round after round, the order rotated each round because on a shared machine the first run of a round is often
+the slower. Every process gets the same torch threads (`--threads`, else torch's default). Each run's predictions
+give its Σ timed (the sum of the per-utterance times R3 publishes), its RTFx and its transcripts. Prints each
+round, then each later checkout's Σ timed against each earlier one's, round by round (one slow round on a shared
+machine moves the mean more than the median: both are printed). Last line, with the mean ratio of each pair:
 
     paired_evaluate: rounds=<n> threads=<n|default> <later>/<earlier>=<mean ratio> ... transcripts=identical|DIFFER
 
@@ -49,7 +49,8 @@ class Run:
 
 def read_run(label: str, round_: int, out: Path) -> Run:
     """A run's figures from its `predictions/*.jsonl` (the layout every version of the evaluator writes)."""
-    rows = [json.loads(line) for path in sorted(out.glob("predictions/*.jsonl")) for line in path.open()]
+    paths = sorted(out.glob("predictions/*.jsonl"))
+    rows = [json.loads(line) for path in paths for line in path.read_text().splitlines() if line.strip()]
     if not rows:
         raise SystemExit(f"{label} round {round_}: no predictions under {out} (see {out}.log)")
     return Run(
@@ -77,7 +78,7 @@ def ratios(runs: list[Run], label: str, base: str) -> list[float]:
 def evaluate_once(label: str, tree: Path, round_: int, args: argparse.Namespace, work: Path) -> Run:
     out = work / f"{label}-{round_}"
     command = [sys.executable, "-m", "evaluator", "evaluate", "--model", args.model, "--eval-set", args.data]
-    command += ["--precision", args.precision, "--device", "cpu", "--out", str(out)]
+    command += ["--precision", args.precision, "--device", args.device, "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": str(tree)}
     if args.threads:
         env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
@@ -94,12 +95,15 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads of every run (default: torch's)")
     parser.add_argument("--precision", default="float32")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
     parser.add_argument("--model", default=str(SHARED / "models" / "whisper-base"))
     parser.add_argument("--data", default=str(SHARED / "data" / "ljspeech-32"))
     args = parser.parse_args()
     trees = dict(item.split("=", 1) for item in args.checkouts if "=" in item)
     if len(trees) < 2 or len(trees) != len(args.checkouts):
         parser.error("give at least two checkouts as label=folder, with distinct labels")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     labels = list(trees)
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="paired-evaluate-") as tmp:

@@ -52,7 +52,7 @@ def read_run(label: str, round_: int, out: Path) -> Run:
     paths = sorted(out.glob("predictions/*.jsonl"))
     rows = [json.loads(line) for path in paths for line in path.read_text().splitlines() if line.strip()]
     if not rows:
-        raise SystemExit(f"{label} round {round_}: no predictions under {out} (see {out}.log)")
+        raise SystemExit(f"{label} round {round_}: no predictions under {out}:\n{_log_tail(out)}")
     return Run(
         label=label,
         round=round_,
@@ -85,13 +85,20 @@ def evaluate_once(label: str, tree: Path, round_: int, args: argparse.Namespace,
     with open(f"{out}.log", "w") as log:
         done = subprocess.run(command, cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"{label} round {round_}: the evaluation failed (exit {done.returncode}); see {out}.log")
+        raise SystemExit(f"{label} round {round_}: the evaluation failed (exit {done.returncode}):\n{_log_tail(out)}")
     return read_run(label, round_, out)
+
+
+def _log_tail(out: Path, lines: int = 20) -> str:
+    """The end of a run's log, shown on failure (the work folder is temporary and goes with the exit)."""
+    return "\n".join(Path(f"{out}.log").read_text(errors="replace").splitlines()[-lines:])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkouts", nargs="+", help="label=folder, at least two; ratios are against the first")
+    parser.add_argument(
+        "checkouts", nargs="+", help="label=folder, at least two; each later one is compared with each earlier one"
+    )
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads of every run (default: torch's)")
     parser.add_argument("--precision", default="float32")

@@ -115,7 +115,7 @@ def open_audit_markdown(waiting: OpenAudit) -> str:
         return (
             f"⏳ {asked + '; its' if asked else 'Its'} attempt {waiting.attempts} started at {_cell(waiting.last_at)}."
         )
-    if waiting.attempts == 0:
+    if waiting.last_at is None:  # no attempt yet: only an asked-for audit is open before its first
         return f"⏳ {asked}; it runs when no submission waits."
     ended = (
         f"the last audit attempt ({_cell(waiting.last_at)}) was inconclusive or could not finish: "

@@ -66,6 +66,8 @@ def test_the_audit_section_says_where_an_open_audit_stands() -> None:
     assert "its attempt 2 started at 2026-12-05T10:03:00Z" in again and "machine was busy" not in again
     random_retry = shown(started, inconclusive)
     assert random_retry.startswith("⏸ The last audit attempt (2026-12-05T10:01:00Z) was inconclusive")
+    unstarted = shown(inconclusive)  # a log from before attempts logged their start
+    assert unstarted.startswith("⏸ The last audit attempt (2026-12-05T10:00:00Z) was inconclusive"), unstarted
 
 
 def _store(tmp_path: Path) -> LocalStore:
